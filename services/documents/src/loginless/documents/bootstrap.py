@@ -1,0 +1,31 @@
+"""The one wiring point of the documents service: its HTTP app, its worker and its event contract."""
+
+from pathlib import Path
+
+from faststream.kafka import KafkaBroker
+from litestar import Litestar
+
+from loginless.shared.events.payloads import documents as events
+from loginless.shared.messaging.contract import declare_event_publisher
+from loginless.shared.runtime import asyncapi_for
+from loginless.shared.web import create_service_app
+from loginless.shared.worker import ServiceWorker
+from loginless.documents.settings import DocumentsSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Documents, client and guest accounts, folders, shares for viewing and download, upload requests."
+PUBLISHED_EVENTS = (events.FileUploaded,)
+
+
+def create_app(settings: DocumentsSettings) -> Litestar:
+    return create_service_app(settings, migrations_dir=MIGRATIONS, description=DESCRIPTION)
+
+
+def create_worker(settings: DocumentsSettings) -> ServiceWorker:
+    return ServiceWorker(settings, migrations_dir=MIGRATIONS)
+
+
+def asyncapi_document() -> dict:
+    broker = KafkaBroker()
+    declare_event_publisher(broker, "documents", PUBLISHED_EVENTS)
+    return asyncapi_for("documents", broker, description=DESCRIPTION)

@@ -1,0 +1,1 @@
+"""loginless payments: Invoices, pay links and payment-provider adapters."""

@@ -1,0 +1,31 @@
+"""The one wiring point of the payments service: its HTTP app, its worker and its event contract."""
+
+from pathlib import Path
+
+from faststream.kafka import KafkaBroker
+from litestar import Litestar
+
+from loginless.shared.events.payloads import payments as events
+from loginless.shared.messaging.contract import declare_event_publisher
+from loginless.shared.runtime import asyncapi_for
+from loginless.shared.web import create_service_app
+from loginless.shared.worker import ServiceWorker
+from loginless.payments.settings import PaymentsSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Invoices, pay links and payment-provider adapters."
+PUBLISHED_EVENTS = (events.InvoicePaid,)
+
+
+def create_app(settings: PaymentsSettings) -> Litestar:
+    return create_service_app(settings, migrations_dir=MIGRATIONS, description=DESCRIPTION)
+
+
+def create_worker(settings: PaymentsSettings) -> ServiceWorker:
+    return ServiceWorker(settings, migrations_dir=MIGRATIONS)
+
+
+def asyncapi_document() -> dict:
+    broker = KafkaBroker()
+    declare_event_publisher(broker, "payments", PUBLISHED_EVENTS)
+    return asyncapi_for("payments", broker, description=DESCRIPTION)

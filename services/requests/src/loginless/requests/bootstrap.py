@@ -1,0 +1,31 @@
+"""The one wiring point of the requests service: its HTTP app, its worker and its event contract."""
+
+from pathlib import Path
+
+from faststream.kafka import KafkaBroker
+from litestar import Litestar
+
+from loginless.shared.events.payloads import requests_ as events
+from loginless.shared.messaging.contract import declare_event_publisher
+from loginless.shared.runtime import asyncapi_for
+from loginless.shared.web import create_service_app
+from loginless.shared.worker import ServiceWorker
+from loginless.requests.settings import RequestsSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Client requests (questionnaires) with the require-login switch; answers and files."
+PUBLISHED_EVENTS = (events.ClientRequestSent,)
+
+
+def create_app(settings: RequestsSettings) -> Litestar:
+    return create_service_app(settings, migrations_dir=MIGRATIONS, description=DESCRIPTION)
+
+
+def create_worker(settings: RequestsSettings) -> ServiceWorker:
+    return ServiceWorker(settings, migrations_dir=MIGRATIONS)
+
+
+def asyncapi_document() -> dict:
+    broker = KafkaBroker()
+    declare_event_publisher(broker, "requests", PUBLISHED_EVENTS)
+    return asyncapi_for("requests", broker, description=DESCRIPTION)

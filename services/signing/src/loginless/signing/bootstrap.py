@@ -1,0 +1,31 @@
+"""The one wiring point of the signing service: its HTTP app, its worker and its event contract."""
+
+from pathlib import Path
+
+from faststream.kafka import KafkaBroker
+from litestar import Litestar
+
+from loginless.shared.events.payloads import signing as events
+from loginless.shared.messaging.contract import declare_event_publisher
+from loginless.shared.runtime import asyncapi_for
+from loginless.shared.web import create_service_app
+from loginless.shared.worker import ServiceWorker
+from loginless.signing.settings import SigningSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DESCRIPTION = "Signature requests, signers, the signing ceremony, the signed PDF and its audit certificate."
+PUBLISHED_EVENTS = (events.DocumentSigned,)
+
+
+def create_app(settings: SigningSettings) -> Litestar:
+    return create_service_app(settings, migrations_dir=MIGRATIONS, description=DESCRIPTION)
+
+
+def create_worker(settings: SigningSettings) -> ServiceWorker:
+    return ServiceWorker(settings, migrations_dir=MIGRATIONS)
+
+
+def asyncapi_document() -> dict:
+    broker = KafkaBroker()
+    declare_event_publisher(broker, "signing", PUBLISHED_EVENTS)
+    return asyncapi_for("signing", broker, description=DESCRIPTION)

@@ -1,0 +1,1 @@
+"""The loginless shared library: event contracts, event store, outbox relay, messaging and web plumbing."""

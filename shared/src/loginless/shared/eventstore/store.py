@@ -1,0 +1,182 @@
+"""An append-only event store on PostgreSQL with optimistic concurrency and a transactional outbox.
+
+``append`` writes the events and their CloudEvents messages for the outbox in one transaction, so a state
+change and the announcement of it are committed together or not at all (no dual write to Kafka).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from loginless.shared.errors import ConcurrencyConflict, DependencyUnavailable
+from loginless.shared.eventstore.migrations import quote_ident
+from loginless.shared.events import CloudEvent, IntegrationEvent, event_class
+
+# Connection-level failures: the database is unreachable or restarting. Nothing was committed.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+# Raised by the append_events SQL function when the stream is not at the expected version.
+CONFLICT_SQLSTATE = "LL409"
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EventMetadata:
+    """Who and what caused the events: copied onto every CloudEvent as extension attributes."""
+
+    tenant_id: str
+    correlation_id: str
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    stream_id: str
+    version: int
+    event_id: uuid.UUID
+    payload: IntegrationEvent
+    metadata: EventMetadata
+    recorded_at: datetime
+
+
+class Upcasters:
+    """Turns stored payloads of old event versions into the current version, one step at a time.
+
+    Register ``(service, name, from_version) -> function(data) -> data`` for ``vN -> vN+1``.
+    """
+
+    def __init__(self) -> None:
+        self._steps: dict[tuple[str, str, int], Upcaster] = {}
+
+    def register(self, service: str, name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        def decorator(step: Upcaster) -> Upcaster:
+            self._steps[(service, name, from_version)] = step
+            return step
+
+        return decorator
+
+    def upcast(self, type_name: str, data: dict[str, Any]) -> IntegrationEvent:
+        _, service, name, tag = type_name.split(".")
+        version = int(tag.removeprefix("v"))
+        while (step := self._steps.get((service, name, version))) is not None:
+            data, version = step(data), version + 1
+        return event_class(f"loginless.{service}.{name}.v{version}").model_validate(data)
+
+
+@asynccontextmanager
+async def database_errors() -> AsyncIterator[None]:
+    """Translate a lost or refused database connection into ``DependencyUnavailable`` (HTTP 503)."""
+    try:
+        yield
+    except DATABASE_UNAVAILABLE as error:
+        raise DependencyUnavailable("the database is unavailable", dependency="postgresql") from error
+
+
+class EventStore:
+    """The event store of one service: its schema, its Kafka topic, its upcasters."""
+
+    def __init__(self, pool: asyncpg.Pool, *, schema: str, topic: str, upcasters: Upcasters | None = None) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.topic = topic
+        self.upcasters = upcasters or Upcasters()
+        self._table = quote_ident(schema)
+        self._append_sql = (
+            f"SELECT {self._table}.append_events($1, $2, $3, $4, $5::jsonb[], $6, $7, $8, $9, $10, $11)"
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A unit of work: append events and update read models or an inbox atomically."""
+        async with database_errors(), self.pool.acquire() as connection, connection.transaction():
+            yield connection
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[IntegrationEvent],
+        metadata: EventMetadata,
+        *,
+        connection: asyncpg.Connection | None = None,
+    ) -> list[RecordedEvent]:
+        """Append ``events`` to ``stream_id`` if it is exactly at ``expected_version``; else raise a conflict.
+
+        With ``connection`` (inside ``transaction()``) the caller's transaction commits events, outbox rows
+        and whatever else it wrote together; without, the append is a transaction of its own.
+        """
+        if not events:
+            return []
+        cloud_events = [
+            CloudEvent(
+                source=payload.source(), type=payload.type_name(), subject=stream_id,
+                data=payload.model_dump(mode="json"), tenantid=metadata.tenant_id,
+                correlationid=metadata.correlation_id, causationid=metadata.causation_id,
+            )
+            for payload in events
+        ]
+        recorded_at = cloud_events[0].time
+        arguments = (
+            stream_id, expected_version,
+            [uuid.UUID(event.id) for event in cloud_events],
+            [event.type for event in cloud_events],
+            [json.dumps(event.data) for event in cloud_events],
+            [event.to_message()[1] for event in cloud_events],
+            metadata.tenant_id, metadata.correlation_id, metadata.causation_id, recorded_at, self.topic,
+        )
+        try:
+            if connection is None:
+                async with database_errors():
+                    await self.pool.fetchval(self._append_sql, *arguments)
+            else:
+                await connection.fetchval(self._append_sql, *arguments)
+        except asyncpg.UniqueViolationError as error:
+            raise ConcurrencyConflict("another writer appended to this stream first", stream_id=stream_id,
+                                      expected_version=expected_version) from error
+        except asyncpg.PostgresError as error:
+            if error.sqlstate == CONFLICT_SQLSTATE:
+                raise ConcurrencyConflict(error.message, stream_id=stream_id,
+                                          expected_version=expected_version) from error
+            raise
+        return [
+            RecordedEvent(stream_id, expected_version + offset, uuid.UUID(event.id), payload, metadata, recorded_at)
+            for offset, (event, payload) in enumerate(zip(cloud_events, events, strict=True), start=1)
+        ]
+
+    async def load(self, stream_id: str, connection: asyncpg.Connection | None = None) -> list[RecordedEvent]:
+        """Every event of ``stream_id`` in version order, upcast to the current payload versions."""
+        query = (
+            f"SELECT version, event_id, type, data, tenant_id, correlation_id, causation_id, recorded_at"
+            f" FROM {self._table}.events WHERE stream_id = $1 ORDER BY version"
+        )
+        if connection is None:
+            async with database_errors():
+                rows = await self.pool.fetch(query, stream_id)
+        else:
+            rows = await connection.fetch(query, stream_id)
+        events = []
+        for row in rows:
+            payload = self.upcasters.upcast(row["type"], json.loads(row["data"]))
+            events.append(RecordedEvent(
+                stream_id, row["version"], row["event_id"], payload,
+                EventMetadata(row["tenant_id"], row["correlation_id"], row["causation_id"]),
+                row["recorded_at"],
+            ))
+        return events

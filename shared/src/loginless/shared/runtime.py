@@ -1,0 +1,71 @@
+"""``python -m loginless.<service> api|worker|migrate|asyncapi``: the one command line of every service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from faststream.kafka import KafkaBroker
+from litestar import Litestar
+
+from loginless.shared.eventstore import migrate
+from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.logging import configure_logging
+from loginless.shared.worker import ServiceWorker, run_worker
+
+
+def run_service(
+    *,
+    settings_factory: Callable[[], ServiceSettings],
+    create_app: Callable[[ServiceSettings], Litestar],
+    create_worker: Callable[[ServiceSettings], ServiceWorker],
+    asyncapi_document: Callable[[], dict],
+    migrations_dir: Path,
+    argv: list[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog="python -m loginless.<service>")
+    parser.add_argument("command", choices=["api", "worker", "migrate", "asyncapi"])
+    command = parser.parse_args(argv).command
+
+    if command == "asyncapi":  # needs no settings: the document describes the code, not a deployment
+        print(json.dumps(asyncapi_document(), indent=2, sort_keys=True))
+        return
+
+    settings = settings_factory()
+    configure_logging(as_json=settings.log_json, level=settings.log_level)
+    if command == "api":
+        uvicorn.run(
+            create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,  # the app logs each request itself, without query strings
+            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            proxy_headers=False,
+        )
+    elif command == "worker":
+        run_worker(create_worker(settings))
+    elif command == "migrate":
+        asyncio.run(_migrate(settings, migrations_dir))
+
+
+async def _migrate(settings: ServiceSettings, migrations_dir: Path) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        applied = await migrate(connection, settings.schema, [migrations_dir])
+        print(f"{settings.service_name}: applied {len(applied)} migration(s)")
+    finally:
+        await connection.close()
+
+
+def asyncapi_for(service: str, broker: KafkaBroker, *, description: str) -> dict:
+    from faststream.specification import AsyncAPI
+
+    spec = AsyncAPI(broker, title=f"loginless {service} events", version="1.0.0", description=description)
+    return spec.to_specification().to_jsonable()

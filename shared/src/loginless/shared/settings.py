@@ -1,0 +1,41 @@
+"""Settings shared by every service. Each service subclasses them with its own env prefix (``LINKS_`` …).
+
+Settings are built in the entry point and passed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str]
+
+    database_url: str = Field(description="PostgreSQL DSN; the service keeps its tables in its own schema")
+    database_pool_size: int = Field(10, ge=1)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    public_url: str = Field("http://127.0.0.1:8000", description="Base URL guests see (the gateway)")
+    log_json: bool = True
+    log_level: str = "INFO"
+    consumer_max_attempts: int = Field(5, ge=1, description="Failures before an event goes to the dead letters")
+    shutdown_grace_seconds: float = 10.0
+
+    @property
+    def schema(self) -> str:
+        return self.service_name
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}{self.service_name}.events"
+
+    def topic_of(self, service: str) -> str:
+        """The events topic of another service, under the same prefix."""
+        return f"{self.topic_prefix}{service}.events"

@@ -1,0 +1,1 @@
+"""Test infrastructure as a package: endpoints of real services, sample aggregates, waiting helpers."""

@@ -1,0 +1,27 @@
+"""Wait for a condition with a deadline instead of sleeping a fixed time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.05,
+                     message: str = "condition") -> T:
+    """Call ``check`` until it returns a truthy value or raises nothing falsy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            result = await check()
+            if result:
+                return result
+        except AssertionError as error:
+            last_error = error
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not reached within {timeout} s") from last_error
+        await asyncio.sleep(interval)

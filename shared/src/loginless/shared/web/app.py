@@ -1,0 +1,128 @@
+"""``create_service_app``: the one Litestar app factory behind every loginless service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.structlog import StructlogPlugin
+from litestar.types import ControllerRouterHandler
+
+from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, migrate
+from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.context import RequestContextMiddleware
+from loginless.shared.web.health import HealthController, KafkaProbe
+from loginless.shared.web.logging import structlog_config
+from loginless.shared.web.problems import problem_details_plugin
+
+log = structlog.get_logger(__name__)
+
+
+class MetricsController(PrometheusController):
+    include_in_schema = False
+
+
+@dataclass
+class ServiceRuntime:
+    """What request handlers of one service share for the life of the process."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    store: EventStore
+    kafka_probe: KafkaProbe
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+async def open_pool(settings: ServiceSettings) -> asyncpg.Pool:
+    # min_size=0: the process starts and stays up while PostgreSQL is down; connections are made on demand,
+    # and broken ones are replaced, so the service recovers by itself when the database returns.
+    return await asyncpg.create_pool(
+        settings.database_url, min_size=0, max_size=settings.database_pool_size, timeout=5,
+        command_timeout=15, max_inactive_connection_lifetime=60,
+    )
+
+
+async def migrate_when_reachable(pool: asyncpg.Pool, settings: ServiceSettings,
+                                 migrations_dir: Path | None, deadline_seconds: float = 60) -> None:
+    """Apply migrations, waiting up to ``deadline_seconds`` for the database (it may start after us)."""
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + deadline_seconds
+    while True:
+        try:
+            async with pool.acquire() as connection:
+                await migrate(connection, settings.schema, [migrations_dir] if migrations_dir else [])
+            return
+        except DATABASE_UNAVAILABLE as error:
+            if loop.time() > give_up_at:
+                raise
+            log.warning("waiting for the database", error=repr(error))
+            await asyncio.sleep(1)
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    route_handlers: Sequence[ControllerRouterHandler] = (),
+    migrations_dir: Path | None = None,
+    description: str = "",
+    dependencies: dict[str, Provide] | None = None,
+) -> Litestar:
+    name = settings.service_name
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await open_pool(settings)
+        probe = KafkaProbe(settings.kafka_bootstrap_servers)
+        try:
+            await migrate_when_reachable(pool, settings, migrations_dir)
+            app.state.runtime = ServiceRuntime(
+                settings=settings, pool=pool, kafka_probe=probe,
+                store=EventStore(pool, schema=settings.schema, topic=settings.events_topic),
+            )
+            log.info("service started", service=name, port=settings.http_port)
+            yield
+        finally:
+            await probe.close()
+            await pool.close()
+
+    def provide_runtime(state: State) -> ServiceRuntime:
+        return state.runtime
+
+    def provide_store(state: State) -> EventStore:
+        return state.runtime.store
+
+    return Litestar(
+        route_handlers=[HealthController, MetricsController, *route_handlers],
+        lifespan=[lifespan],
+        middleware=[RequestContextMiddleware(), PrometheusConfig(
+            app_name=name, prefix="loginless_http", group_path=True, exclude=["^/health", "^/metrics"],
+        ).middleware],
+        plugins=[
+            StructlogPlugin(structlog_config(as_json=settings.log_json, level=settings.log_level)),
+            problem_details_plugin(),
+        ],
+        dependencies={
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
+            "store": Provide(provide_store, sync_to_thread=False),
+            **(dependencies or {}),
+        },
+        openapi_config=OpenAPIConfig(
+            title=f"loginless {name}",
+            version="1.0.0",
+            description=description or f"The {name} service of loginless.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+    )

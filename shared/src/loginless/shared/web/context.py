@@ -1,0 +1,47 @@
+"""Request and correlation ids: taken from the caller's headers or made here, bound to every log line."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import structlog
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "x-request-id"
+CORRELATION_ID_HEADER = "x-correlation-id"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _incoming(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.decode("latin-1").lower() == name:
+            text = value.decode("latin-1")
+            return text if _SAFE_ID.match(text) else None  # never echo arbitrary input into logs
+    return None
+
+
+class RequestContextMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        request_id = _incoming(scope, REQUEST_ID_HEADER) or str(uuid.uuid4())
+        correlation_id = _incoming(scope, CORRELATION_ID_HEADER) or request_id
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers[REQUEST_ID_HEADER] = request_id
+                headers[CORRELATION_ID_HEADER] = correlation_id
+            await send(message)
+
+        try:
+            await next_app(scope, receive, send_with_ids)
+        finally:
+            structlog.contextvars.clear_contextvars()

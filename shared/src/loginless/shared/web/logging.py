@@ -1,0 +1,43 @@
+"""structlog JSON logs for API and worker processes alike; request and correlation ids are bound per request."""
+
+from __future__ import annotations
+
+import logging
+
+import structlog
+from litestar.logging.config import StructLoggingConfig, default_structlog_processors
+from litestar.middleware.logging import LoggingMiddlewareConfig
+from litestar.plugins.structlog import StructlogConfig
+
+
+def _processors(as_json: bool) -> list:
+    return default_structlog_processors(as_json=as_json)
+
+
+def configure_logging(*, as_json: bool, level: str) -> None:
+    """For processes without a Litestar app (the worker); the API gets the same setup from ``structlog_config``."""
+    logging.basicConfig(level=level, format="%(message)s")
+    structlog.configure(
+        processors=_processors(as_json),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(),
+        cache_logger_on_first_use=True,
+    )
+
+
+def structlog_config(*, as_json: bool, level: str) -> StructlogConfig:
+    return StructlogConfig(
+        structlog_logging_config=StructLoggingConfig(
+            processors=_processors(as_json),
+            wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+            log_exceptions="always",
+            # Client errors are answered as problem details; a stack trace for each would drown real faults.
+            disable_stack_trace={400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429, 503},
+        ),
+        # Never headers, cookies or query strings: they carry API keys and capability tokens.
+        middleware_logging_config=LoggingMiddlewareConfig(
+            request_log_fields=("method", "path", "content_type"),
+            response_log_fields=("status_code",),
+            exclude=["^/health", "^/metrics"],
+        ),
+    )

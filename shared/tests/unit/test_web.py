@@ -1,0 +1,92 @@
+"""Problem details, request ids and settings, on Litestar's test client without I/O."""
+
+import pytest
+from litestar import get
+from litestar.params import FromQuery
+from litestar.testing import create_test_client
+
+from loginless.shared.errors import ConcurrencyConflict, DependencyUnavailable
+from loginless.shared.web.context import RequestContextMiddleware
+from loginless.shared.web.problems import problem_details_plugin
+
+pytestmark = pytest.mark.unit
+
+
+@get("/conflict")
+async def conflicting() -> None:
+    raise ConcurrencyConflict("stream is at version 3, not 2", stream_id="s-1")
+
+
+@get("/database-down")
+async def database_down() -> None:
+    raise ConnectionRefusedError("connection refused")
+
+
+@get("/unavailable")
+async def unavailable() -> None:
+    raise DependencyUnavailable("kafka is unavailable", dependency="kafka")
+
+
+@get("/items")
+async def item(number: FromQuery[int]) -> dict:
+    return {"number": number}
+
+
+def client():
+    return create_test_client(
+        [conflicting, database_down, unavailable, item],
+        plugins=[problem_details_plugin()],
+        middleware=[RequestContextMiddleware()],
+    )
+
+
+def test_a_concurrency_conflict_is_a_409_problem():
+    with client() as http:
+        response = http.get("/conflict")
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].endswith("/concurrency-conflict")
+    assert body["detail"] == "stream is at version 3, not 2"
+    assert body["stream_id"] == "s-1"
+
+
+@pytest.mark.parametrize("path", ["/database-down", "/unavailable"])
+def test_a_lost_dependency_is_a_503_problem_with_retry_after(path):
+    with client() as http:
+        response = http.get(path)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+
+
+def test_bad_input_and_unknown_paths_are_problems_too():
+    with client() as http:
+        bad = http.get("/items", params={"number": "not-a-number"})
+        missing = http.get("/nowhere")
+    assert (bad.status_code, missing.status_code) == (400, 404)
+    for response in (bad, missing):
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_request_and_correlation_ids_are_echoed_or_made():
+    with client() as http:
+        given = http.get("/items?number=1", headers={"X-Correlation-ID": "order-42"})
+        made = http.get("/items?number=1")
+        hostile = http.get("/items?number=1", headers={"X-Correlation-ID": "evil\nInjected: yes"})
+    assert given.headers["x-correlation-id"] == "order-42"
+    assert made.headers["x-request-id"] and made.headers["x-correlation-id"] == made.headers["x-request-id"]
+    assert "evil" not in hostile.headers["x-correlation-id"]
+
+
+def test_settings_use_the_service_prefix_and_are_read_only_when_built(monkeypatch):
+    from loginless.links.settings import LinksSettings
+
+    monkeypatch.setenv("LINKS_DATABASE_URL", "postgresql://x@h/db")
+    monkeypatch.setenv("LINKS_TOPIC_PREFIX", "staging.")
+    monkeypatch.setenv("DOCUMENTS_HTTP_PORT", "9999")  # another service's setting is ignored
+    settings = LinksSettings()
+    assert settings.database_url == "postgresql://x@h/db"
+    assert settings.events_topic == "staging.links.events"
+    assert settings.http_port == 8000
+    assert settings.schema == "links"
