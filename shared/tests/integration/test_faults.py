@@ -6,6 +6,7 @@ start them from the local stack's components on free ports.
 
 import asyncio
 import collections
+import os
 import socket
 from pathlib import Path
 from typing import ClassVar
@@ -49,7 +50,10 @@ async def own_kafka(tmp_path):
 async def own_postgres(tmp_path):
     from loginless.devstack.postgres import PostgresServer
 
-    server = PostgresServer(tmp_path / "pg-var", port=free_port())
+    # Under the stack's var directory: as root, PostgreSQL runs as an unprivileged user that cannot enter
+    # pytest's private temporary directory.
+    var_dir = Path(os.environ["LOGINLESS_VAR_DIR"]) if "LOGINLESS_VAR_DIR" in os.environ else tmp_path
+    server = PostgresServer(var_dir / "faults" / tmp_path.name, port=free_port())
     await asyncio.to_thread(server.start)
     yield server
     await asyncio.to_thread(server.stop)

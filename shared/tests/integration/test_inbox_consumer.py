@@ -1,7 +1,6 @@
 """Consumers on a real FastStream broker and Kafka: dedupe by inbox, dead letters for poison, offsets after work."""
 
 import asyncio
-import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer

@@ -1,1 +1,1 @@
-"""loginless documents: Documents, client and guest accounts, folders, shares for viewing and download, upload requests."""
+"""loginless documents: Documents, client and guest accounts, folders, shares and upload requests."""

@@ -5,12 +5,12 @@ from pathlib import Path
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from loginless.documents.settings import DocumentsSettings
 from loginless.shared.events.payloads import documents as events
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import create_service_app
 from loginless.shared.worker import ServiceWorker
-from loginless.documents.settings import DocumentsSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Documents, client and guest accounts, folders, shares for viewing and download, upload requests."

@@ -5,13 +5,16 @@ from pathlib import Path
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from loginless.gateway.settings import GatewaySettings
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import create_service_app
 from loginless.shared.worker import ServiceWorker
-from loginless.gateway.settings import GatewaySettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DESCRIPTION = "The only public entry for guests: validates link tokens, swaps them for a scoped cookie and routes to the owning service."
+DESCRIPTION = (
+    "The only public entry for guests: validates link tokens, swaps them for a scoped cookie and routes to the "
+    "owning service."
+)
 PUBLISHED_EVENTS = ()  # a pure consumer: it publishes nothing
 
 

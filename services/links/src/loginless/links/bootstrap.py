@@ -5,12 +5,12 @@ from pathlib import Path
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from loginless.links.settings import LinksSettings
 from loginless.shared.events.payloads import links as events
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import create_service_app
 from loginless.shared.worker import ServiceWorker
-from loginless.links.settings import LinksSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Capability links for every guest action: issue, revoke, use and expiry; tenants and API keys."

@@ -1,8 +1,8 @@
 """``python -m loginless.signing api|worker|migrate|asyncapi``"""
 
+from loginless.shared.runtime import run_service
 from loginless.signing.bootstrap import MIGRATIONS, asyncapi_document, create_app, create_worker
 from loginless.signing.settings import SigningSettings
-from loginless.shared.runtime import run_service
 
 if __name__ == "__main__":
     run_service(

@@ -34,7 +34,7 @@ def _shape(schema: dict[str, Any], node: dict[str, Any]) -> Any:
     """A comparable summary of a property's accepted values (types, enums, formats), refs resolved."""
     node = _resolve(schema, node)
     if "anyOf" in node:
-        return sorted((json.dumps(_shape(schema, option), sort_keys=True) for option in node["anyOf"]))
+        return sorted(json.dumps(_shape(schema, option), sort_keys=True) for option in node["anyOf"])
     return {key: node[key] for key in ("type", "enum", "format", "const", "items") if key in node}
 
 

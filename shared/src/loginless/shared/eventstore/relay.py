@@ -27,9 +27,9 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Gauge
 
+from loginless.shared.events import CLOUDEVENTS_CONTENT_TYPE
 from loginless.shared.eventstore.migrations import advisory_key, quote_ident
 from loginless.shared.eventstore.store import DATABASE_UNAVAILABLE
-from loginless.shared.events import CLOUDEVENTS_CONTENT_TYPE
 
 log = structlog.get_logger(__name__)
 

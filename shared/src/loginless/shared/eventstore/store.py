@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 
 from loginless.shared.errors import ConcurrencyConflict, DependencyUnavailable
-from loginless.shared.eventstore.migrations import quote_ident
 from loginless.shared.events import CloudEvent, IntegrationEvent, event_class
+from loginless.shared.eventstore.migrations import quote_ident
 
 # Connection-level failures: the database is unreachable or restarting. Nothing was committed.
 DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (

@@ -22,8 +22,8 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from loginless.shared.errors import DependencyUnavailable
-from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, quote_ident
 from loginless.shared.events import CloudEvent
+from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, quote_ident
 
 log = structlog.get_logger(__name__)
 

@@ -10,12 +10,13 @@ import uuid
 
 import asyncpg
 from litestar import Controller, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pydantic import BaseModel
 
 from loginless.shared.errors import InvalidRequest
-from loginless.shared.eventstore import EventMetadata, EventStore
 from loginless.shared.events import CloudEvent, IntegrationEvent
+from loginless.shared.eventstore import EventMetadata, EventStore
 
 
 class TallyIncremented(IntegrationEvent, service="sample", version=1):
@@ -53,7 +54,7 @@ class TallyController(Controller):
     path = "/v1/tallies"
 
     @post("/{tally_id:str}/increments")
-    async def increment(self, tally_id: FromPath[str], store: EventStore) -> IncrementResult:
+    async def increment(self, tally_id: FromPath[str], store: NamedDependency[EventStore]) -> IncrementResult:
         if not tally_id.isalnum() or len(tally_id) > 64:
             raise InvalidRequest("tally ids are up to 64 letters and digits", tally_id=tally_id[:64])
         async with store.transaction() as connection:

@@ -20,7 +20,8 @@ def configure_logging(*, as_json: bool, level: str) -> None:
     structlog.configure(
         processors=_processors(as_json),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(),
+        # The JSON renderer Litestar uses produces bytes, so the logger must write bytes.
+        logger_factory=structlog.BytesLoggerFactory() if as_json else structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=True,
     )
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from litestar.exceptions import HTTPException
-from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
 
 from loginless.shared.errors import DependencyUnavailable, LoginlessError
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE

@@ -1,0 +1,62 @@
+# loginless: `make run` starts the whole system on this machine, `make test` runs every test level.
+# Both install what is missing first (uv, Python packages, Kafka and s3proxy jars, Mailpit), cached in .cache/.
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+STACK := $(UV) run --frozen python -m loginless.devstack
+PYTEST := $(UV) run --frozen pytest
+
+.PHONY: help install provision run stop test test-unit test-contract test-integration test-e2e \
+        bench contracts lint clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo "[install] uv $(UV_VERSION)"
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+
+.venv/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: .venv/.installed ## Python environment (uv sync of the locked workspace)
+
+provision: install ## download Kafka and s3proxy jars and build Mailpit (cached in .cache/)
+	$(STACK) provision
+
+run: provision ## the whole system on 127.0.0.1 with real PostgreSQL, Kafka, S3 and SMTP; Ctrl-C stops it
+	$(STACK) run
+
+stop: install ## stop what `make run` started (from another terminal)
+	$(STACK) stop
+
+test: provision ## every level against an isolated stack of its own, torn down afterwards
+	$(STACK) test -- $(PYTEST) -m "unit or contract or integration or e2e"
+
+test-unit: install ## no I/O
+	$(PYTEST) -m unit
+
+test-contract: install ## event schemas and AsyncAPI documents against the committed ones
+	$(PYTEST) -m contract
+
+test-integration: provision ## real PostgreSQL, Kafka and S3 (services not started)
+	$(STACK) test --infra-only -- $(PYTEST) -m integration
+
+test-e2e: provision ## the running services, through their HTTP interfaces
+	$(STACK) test -- $(PYTEST) -m e2e
+
+bench: provision ## benchmarks against an isolated stack; results go in docs/benchmarks.md by hand
+	$(STACK) test --infra-only -- $(UV) run --frozen python bench/eventstore.py
+
+contracts: install ## refresh the committed event schemas and AsyncAPI documents after an intended change
+	$(UV) run --frozen python -m loginless.shared.events.schemas docs/events/schemas
+	for service in gateway links documents signing payments requests; do \
+	  $(UV) run --frozen python -m loginless.$$service asyncapi > docs/asyncapi/$$service.json; done
+
+lint: install
+	$(UV) run --frozen ruff check .
+
+clean: ## remove local data and logs (keeps downloads in .cache/)
+	rm -rf var/

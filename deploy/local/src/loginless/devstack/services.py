@@ -1,0 +1,73 @@
+"""The loginless services themselves, each run as ``python -m loginless.<service> api|worker``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from loginless.devstack.component import Component
+from loginless.devstack.processes import LOOPBACK, PortSpec
+
+SERVICES = ("gateway", "links", "documents", "signing", "payments", "requests")
+
+# A worker has no HTTP endpoint; it counts as started once it has stayed up this long.
+WORKER_SETTLE_SECONDS = 1.0
+
+
+class ServiceProcess(Component):
+    """One process of a service: ``api`` (HTTP, ready when ``/health/ready`` answers 200) or ``worker``.
+
+    ``settings`` are the service's own variables without its prefix (``DATABASE_URL``, ``HTTP_PORT``…);
+    they are passed as ``<SERVICE>_<KEY>``, the prefix its pydantic settings read.
+    """
+
+    keeps_data = False
+
+    def __init__(
+        self,
+        var_dir: Path,
+        service: str,
+        role: str,
+        *,
+        port: int,
+        settings: Mapping[str, str],
+        port_env_var: str | None = None,
+    ) -> None:
+        if role not in ("api", "worker"):
+            raise ValueError(f"unknown role {role!r}; expected 'api' or 'worker'")
+        super().__init__(var_dir, name=f"{service}-{role}")
+        self.service = service
+        self.role = role
+        self.port = port
+        self.settings = dict(settings)
+        self.port_env_var = port_env_var
+        self._launched_at = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def ports(self) -> list[PortSpec]:
+        return [PortSpec(self.port, f"{self.service} api", self.port_env_var)] if self.role == "api" else []
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", f"loginless.{self.service}", self.role]
+
+    def environment(self) -> dict[str, str]:
+        prefix = self.service.upper()
+        variables = {f"{prefix}_{key}": value for key, value in self.settings.items()}
+        return {**variables, "LOGINLESS_ENV": "development", "PYTHONUNBUFFERED": "1"}
+
+    def launch(self) -> None:
+        super().launch()
+        self._launched_at = time.monotonic()
+
+    def probe(self) -> bool:
+        if self.role == "worker":
+            return time.monotonic() - self._launched_at >= WORKER_SETTLE_SECONDS
+        return httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200
