@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
@@ -28,6 +30,9 @@ POSTGRES_BIN_PATH = _bundled_binaries()
 
 # PostgreSQL refuses to run as root. When we are root (containers, CI) the server runs as this account.
 UNPRIVILEGED_USER = "nobody"
+# Where binaries and data go when that account cannot reach the checkout (a clone in a private temporary
+# directory or under /root): somewhere every account can traverse.
+SHARED_HOME = Path("/var/tmp/loginless-postgres")
 
 
 class PostgresServer(Component):
@@ -64,6 +69,8 @@ class PostgresServer(Component):
         self.database = database
         self.port_env_var = port_env_var
         self.run_as = _unprivileged_account() if os.geteuid() == 0 else None
+        self.bin_path = POSTGRES_BIN_PATH
+        self.cluster_dir = self.data_dir  # where the cluster really lives; see _relocate_if_unreachable
 
     @property
     def dsn(self) -> str:
@@ -79,16 +86,38 @@ class PostgresServer(Component):
 
     def prepare(self) -> None:
         if self.run_as is not None:
-            _ensure_reachable_by(self.run_as, [self.data_dir, POSTGRES_BIN_PATH])
-            os.chown(self.data_dir, self.run_as.pw_uid, self.run_as.pw_gid)
-        self.data_dir.chmod(0o700)
-        if not (self.data_dir / "PG_VERSION").exists():
+            self._relocate_if_unreachable()
+            os.chown(self.cluster_dir, self.run_as.pw_uid, self.run_as.pw_gid)
+        self.cluster_dir.chmod(0o700)
+        if not (self.cluster_dir / "PG_VERSION").exists():
             self._initdb()
+
+    def _relocate_if_unreachable(self) -> None:
+        """Run from ``SHARED_HOME`` when the server's account cannot enter the checkout.
+
+        The binaries are copied there once; the cluster lives there too and ``<var>/data/postgres`` becomes a
+        symlink to it, so the stack still finds its data in ``var/`` and a wiped ``var/`` means a fresh cluster.
+        """
+        assert self.run_as is not None
+        if not _reachable_by(self.run_as, self.bin_path):
+            self.bin_path = _copy_binaries_to(SHARED_HOME / "bin" / _digest(POSTGRES_BIN_PATH))
+        if _reachable_by(self.run_as, self.data_dir.parent):
+            return
+        self.cluster_dir = SHARED_HOME / "data" / _digest(self.data_dir)
+        if not self.data_dir.is_symlink():
+            # No link in var/: either a first start or a wiped var/. Either way the cluster starts empty.
+            shutil.rmtree(self.cluster_dir, ignore_errors=True)
+            if self.data_dir.exists():
+                shutil.rmtree(self.data_dir)
+            self.data_dir.symlink_to(self.cluster_dir)
+        self.cluster_dir.mkdir(parents=True, exist_ok=True)
+        for directory in (SHARED_HOME, SHARED_HOME / "data"):
+            directory.chmod(0o755)
 
     def command(self) -> list[str]:
         settings = {"listen_addresses": LOOPBACK, "port": str(self.port), **self.settings}
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
-        return [str(POSTGRES_BIN_PATH / "postgres"), "-D", str(self.data_dir), *options]
+        return [str(self.bin_path / "postgres"), "-D", str(self.cluster_dir), *options]
 
     def popen_options(self) -> dict[str, Any]:
         return self._as_unprivileged_user()
@@ -111,7 +140,7 @@ class PostgresServer(Component):
         """Run one statement with the bundled ``psql``; the result has the unaligned output in ``stdout``."""
         dsn = f"postgresql://{self.user}@{LOOPBACK}:{self.port}/{database or self.database}"
         return subprocess.run(
-            [str(POSTGRES_BIN_PATH / "psql"), dsn, "-XtAq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            [str(self.bin_path / "psql"), dsn, "-XtAq", "-v", "ON_ERROR_STOP=1", "-c", sql],
             check=False,
             capture_output=True,
             text=True,
@@ -121,7 +150,7 @@ class PostgresServer(Component):
 
     def _initdb(self) -> None:
         # initdb reads the superuser's password from a file the server's account must be able to read.
-        password_file = self.data_dir.parent / f".{self.name}-initdb-password"
+        password_file = self.cluster_dir.parent / f".{self.name}-initdb-password"
         password_file.write_text(self.password + "\n")
         try:
             if self.run_as is not None:
@@ -129,9 +158,9 @@ class PostgresServer(Component):
             with open(self.log_path, "ab") as log:
                 result = subprocess.run(
                     [
-                        str(POSTGRES_BIN_PATH / "initdb"),
+                        str(self.bin_path / "initdb"),
                         "-D",
-                        str(self.data_dir),
+                        str(self.cluster_dir),
                         f"--username={self.user}",
                         f"--pwfile={password_file}",
                         "--auth-host=scram-sha-256",
@@ -144,7 +173,7 @@ class PostgresServer(Component):
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    cwd=self.data_dir,
+                    cwd=self.cluster_dir,
                     **self._as_unprivileged_user(),
                 )
         finally:
@@ -168,13 +197,29 @@ def _unprivileged_account() -> pwd.struct_passwd:
         ) from None
 
 
-def _ensure_reachable_by(account: pwd.struct_passwd, paths: list[Path]) -> None:
-    """Fail clearly when a parent directory keeps the server's account out (e.g. a checkout under /root)."""
-    for path in paths:
-        for directory in reversed(Path(path).resolve().parents):
-            info = directory.stat()
-            if info.st_uid != account.pw_uid and not info.st_mode & stat.S_IXOTH:
-                raise ComponentStartError(
-                    f"PostgreSQL runs as '{account.pw_name}' because we are root, and it cannot enter "
-                    f"{directory} to reach {path}; allow it (chmod o+x {directory}) or move that path"
-                )
+def _reachable_by(account: pwd.struct_passwd, path: Path) -> bool:
+    """Whether ``account`` can traverse every directory down to ``path``."""
+    for directory in [*reversed(Path(path).resolve().parents), Path(path).resolve()]:
+        if not directory.exists():
+            break
+        info = directory.stat()
+        if info.st_uid != account.pw_uid and not info.st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
+
+
+def _copy_binaries_to(target: Path) -> Path:
+    """Copy the bundled PostgreSQL (bin, lib, share) to ``target`` once; return its ``bin`` directory."""
+    installation = POSTGRES_BIN_PATH.parent
+    done = target / ".complete"
+    if not done.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(installation, target / installation.name, symlinks=True)
+        for directory in [SHARED_HOME, SHARED_HOME / "bin", target]:
+            directory.chmod(0o755)
+        done.touch()
+    return target / installation.name / "bin"
