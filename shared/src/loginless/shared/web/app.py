@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +18,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.plugins.structlog import StructlogPlugin
+from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, migrate
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.assertion import AssertionVerifier
+from loginless.shared.web.auth import ApiKeyVerifier, CachedLinksApiKeyVerifier, provide_guest, provide_staff
 from loginless.shared.web.context import RequestContextMiddleware
 from loginless.shared.web.health import HealthController, KafkaProbe
 from loginless.shared.web.logging import structlog_config
@@ -42,7 +45,12 @@ class ServiceRuntime:
     pool: asyncpg.Pool
     store: EventStore
     kafka_probe: KafkaProbe
+    api_keys: ApiKeyVerifier | None = None
+    assertion_verifier: AssertionVerifier | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+ApiKeyVerifierFactory = Callable[[ServiceRuntime], ApiKeyVerifier]
 
 
 async def open_pool(settings: ServiceSettings) -> asyncpg.Pool:
@@ -78,6 +86,10 @@ def create_service_app(
     migrations_dir: Path | None = None,
     description: str = "",
     dependencies: dict[str, Provide] | None = None,
+    api_key_verifier: ApiKeyVerifierFactory | None = None,
+    on_startup: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
+    template_config: TemplateConfig | None = None,
 ) -> Litestar:
     name = settings.service_name
 
@@ -87,13 +99,29 @@ def create_service_app(
         probe = KafkaProbe(settings.kafka_bootstrap_servers)
         try:
             await migrate_when_reachable(pool, settings, migrations_dir)
-            app.state.runtime = ServiceRuntime(
+            runtime = ServiceRuntime(
                 settings=settings, pool=pool, kafka_probe=probe,
                 store=EventStore(pool, schema=settings.schema, topic=settings.events_topic),
             )
+            if settings.assertion_public_key:
+                runtime.assertion_verifier = AssertionVerifier(settings.assertion_public_key, audience=name)
+            if api_key_verifier is not None:
+                runtime.api_keys = api_key_verifier(runtime)
+            else:
+                runtime.api_keys = CachedLinksApiKeyVerifier(
+                    settings.links_url, settings.internal_api_secret.get_secret_value())
+            app.state.runtime = runtime
+            for hook in on_startup:
+                await hook(runtime)
             log.info("service started", service=name, port=settings.http_port)
             yield
+            for hook in on_shutdown:
+                await hook(runtime)
         finally:
+            if isinstance(getattr(app.state, "runtime", None), ServiceRuntime):
+                closer = getattr(app.state.runtime.api_keys, "close", None)
+                if closer is not None:
+                    await closer()
             await probe.close()
             await pool.close()
 
@@ -116,8 +144,11 @@ def create_service_app(
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "store": Provide(provide_store, sync_to_thread=False),
+            "staff": Provide(provide_staff),
+            "guest": Provide(provide_guest, sync_to_thread=False),
             **(dependencies or {}),
         },
+        template_config=template_config,
         openapi_config=OpenAPIConfig(
             title=f"loginless {name}",
             version="1.0.0",
