@@ -50,7 +50,8 @@ def test_a_message_missing_required_attributes_is_rejected():
 
 
 def test_payloads_refuse_unknown_fields_and_wrong_types():
-    valid = dict(link_id="l", tenant_id="t", action="sign", resource_id="r", expires_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    valid = dict(link_id="l", tenant_id="t", action="sign", resource_id="r", expires_at=now, issued_at=now)
     LinkIssued(**valid)
     with pytest.raises(ValidationError):
         LinkIssued(**valid, token="secret")

@@ -25,11 +25,16 @@ def run_service(
     create_worker: Callable[[ServiceSettings], ServiceWorker],
     asyncapi_document: Callable[[], dict],
     migrations_dir: Path,
+    extra_commands: dict[str, Callable[[ServiceSettings, list[str]], None]] | None = None,
     argv: list[str] | None = None,
 ) -> None:
+    """Dispatch to a role; ``extra_commands`` are service-specific (each gets the settings and its own args)."""
+    extra_commands = extra_commands or {}
     parser = argparse.ArgumentParser(prog="python -m loginless.<service>")
-    parser.add_argument("command", choices=["api", "worker", "migrate", "asyncapi"])
-    command = parser.parse_args(argv).command
+    parser.add_argument("command", choices=["api", "worker", "migrate", "asyncapi", *extra_commands])
+    parser.add_argument("arguments", nargs=argparse.REMAINDER)
+    parsed = parser.parse_args(argv)
+    command = parsed.command
 
     if command == "asyncapi":  # needs no settings: the document describes the code, not a deployment
         print(json.dumps(asyncapi_document(), indent=2, sort_keys=True))
@@ -51,6 +56,8 @@ def run_service(
         run_worker(create_worker(settings))
     elif command == "migrate":
         asyncio.run(_migrate(settings, migrations_dir))
+    else:
+        extra_commands[command](settings, parsed.arguments)
 
 
 async def _migrate(settings: ServiceSettings, migrations_dir: Path) -> None:

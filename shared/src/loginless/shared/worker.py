@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
 
 import structlog
 from faststream.kafka import KafkaBroker
@@ -20,13 +22,16 @@ from loginless.shared.web.app import migrate_when_reachable, open_pool
 log = structlog.get_logger(__name__)
 
 ConsumerFactory = Callable[[EventStore, ServiceSettings], InboxConsumer]
+# A long-running job of the worker besides relay and consumers (e.g. delivering e-mail); it runs until cancelled.
+BackgroundTask = Callable[[EventStore, ServiceSettings], Coroutine[Any, Any, None]]
 
 
 class ServiceWorker:
     def __init__(self, settings: ServiceSettings, *, consumers: Sequence[ConsumerFactory] = (),
-                 migrations_dir=None) -> None:  # noqa: ANN001
+                 tasks: Sequence[BackgroundTask] = (), migrations_dir: Path | None = None) -> None:
         self.settings = settings
         self.consumer_factories = consumers
+        self.task_factories = tasks
         self.migrations_dir = migrations_dir
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -41,6 +46,7 @@ class ServiceWorker:
                 sink=KafkaSink(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay"),
             )
             tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+            tasks += [asyncio.create_task(factory(store, settings)) for factory in self.task_factories]
             if self.consumer_factories:
                 broker = build_broker(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-worker")
                 for factory in self.consumer_factories:

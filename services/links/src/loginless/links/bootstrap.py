@@ -14,7 +14,10 @@ from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = "Capability links for every guest action: issue, revoke, use and expiry; tenants and API keys."
-PUBLISHED_EVENTS = (events.LinkIssued, events.LinkRevoked, events.LinkOpened, events.LinkUsed)
+PUBLISHED_EVENTS = (
+    events.LinkIssued, events.LinkRevoked, events.LinkOpened, events.LinkUsed, events.LinkDelivered,
+    events.LinkDeliveryFailed, events.LinkVerificationLocked,
+)
 
 
 def create_app(settings: LinksSettings) -> Litestar:

@@ -6,19 +6,26 @@ from typing import Literal
 from loginless.shared.events.catalog import IntegrationEvent
 
 GuestAction = Literal["view", "upload", "sign", "pay", "request"]
+Verification = Literal["none", "email", "sms"]
+DeliveryChannel = Literal["email", "sms", "none"]
 
 
 class LinkIssued(IntegrationEvent, service="links", version=1):
+    """One link for one recipient. Everything a gateway needs to enforce it, nothing that could open it."""
+
     link_id: str
     tenant_id: str
     action: GuestAction
     resource_id: str
+    recipient_name: str | None = None
     recipient_email: str | None = None
     recipient_phone: str | None = None
-    recipient_name: str | None = None
+    recipient_language: str | None = None
     expires_at: datetime
     max_uses: int | None = None
-    verification_required: bool = False
+    verification: Verification = "none"
+    delivery: DeliveryChannel = "none"
+    issued_at: datetime
 
 
 class LinkRevoked(IntegrationEvent, service="links", version=1):
@@ -28,13 +35,44 @@ class LinkRevoked(IntegrationEvent, service="links", version=1):
 
 
 class LinkOpened(IntegrationEvent, service="links", version=1):
+    """A guest visited the link's URL (before any verification)."""
+
     link_id: str
     tenant_id: str
     opened_at: datetime
 
 
 class LinkUsed(IntegrationEvent, service="links", version=1):
+    """A guest was let in through the link; ``uses`` counts entries so far."""
+
     link_id: str
     tenant_id: str
     used_at: datetime
     uses: int
+
+
+class LinkDelivered(IntegrationEvent, service="links", version=1):
+    link_id: str
+    tenant_id: str
+    channel: Literal["email", "sms"]
+    delivered_at: datetime
+    attempts: int
+
+
+class LinkDeliveryFailed(IntegrationEvent, service="links", version=1):
+    """Delivery was given up after ``attempts``; the link still works if its URL reaches the guest another way."""
+
+    link_id: str
+    tenant_id: str
+    channel: Literal["email", "sms"]
+    failed_at: datetime
+    attempts: int
+    reason: str
+
+
+class LinkVerificationLocked(IntegrationEvent, service="links", version=1):
+    """Too many wrong one-time codes: the link refuses further codes until a new link is issued."""
+
+    link_id: str
+    tenant_id: str
+    locked_at: datetime
