@@ -209,7 +209,8 @@ def _reachable_by(account: pwd.struct_passwd, path: Path) -> bool:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
+    # absolute(), not resolve(): the data directory becomes a symlink, and its name must not change with that.
+    return hashlib.sha256(str(Path(path).absolute()).encode()).hexdigest()[:16]
 
 
 def _copy_binaries_to(target: Path) -> Path:
