@@ -10,6 +10,7 @@ from loginless.shared.events.payloads import payments as events
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import create_service_app
+from loginless.shared.web.guest_stub import guest_stub_controller
 from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,7 +19,9 @@ PUBLISHED_EVENTS = (events.InvoicePaid,)
 
 
 def create_app(settings: PaymentsSettings) -> Litestar:
-    return create_service_app(settings, migrations_dir=MIGRATIONS, description=DESCRIPTION)
+    # Until its real guest pages exist, the service answers guests with a page proving the assertion arrived.
+    return create_service_app(settings, route_handlers=[guest_stub_controller("payments")], migrations_dir=MIGRATIONS,
+                              description=DESCRIPTION)
 
 
 def create_worker(settings: PaymentsSettings) -> ServiceWorker:

@@ -17,7 +17,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers import BaseRouteHandler
 
 from loginless.shared.errors import DependencyUnavailable
-from loginless.shared.web.assertion import AssertionVerifier, GuestAssertion
+from loginless.shared.web.assertion import AssertionVerifier, GuestAssertion, InvalidAssertion
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,9 @@ async def provide_staff(request: Request) -> StaffPrincipal:
 
 def provide_guest(request: Request) -> GuestAssertion:
     """Dependency ``guest``: the gateway's assertion about the link the guest holds, or 401."""
-    runtime = request.app.state.runtime
-    verifier: AssertionVerifier = runtime.assertion_verifier
+    verifier: AssertionVerifier | None = request.app.state.runtime.assertion_verifier
+    if verifier is None:  # no gateway key configured: this process accepts no guest traffic at all
+        raise InvalidAssertion("guest access is not configured on this service")
     return verifier.from_connection(request)
 
 
