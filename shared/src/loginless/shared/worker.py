@@ -46,7 +46,8 @@ class ServiceWorker:
                 sink=KafkaSink(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay"),
             )
             tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
-            tasks += [asyncio.create_task(factory(store, settings)) for factory in self.task_factories]
+            tasks += [asyncio.create_task(self._supervise(factory, store), name=getattr(factory, "__name__", "task"))
+                      for factory in self.task_factories]
             if self.consumer_factories:
                 broker = build_broker(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-worker")
                 for factory in self.consumer_factories:
@@ -62,6 +63,21 @@ class ServiceWorker:
             if broker is not None:
                 await broker.stop()
             await pool.close()
+
+    async def _supervise(self, factory: BackgroundTask, store: EventStore) -> None:
+        """Run a background task for the life of the worker: if it fails, log it and start it again."""
+        delay = 1.0
+        while True:
+            try:
+                await factory(store, self.settings)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed; restarting", task=getattr(factory, "__name__", "task"),
+                              retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
 
     async def _start_broker(self, broker: KafkaBroker, stop: asyncio.Event) -> None:
         # The broker may be down when the worker starts: keep trying rather than crash-looping.

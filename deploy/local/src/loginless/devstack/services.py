@@ -14,6 +14,15 @@ from loginless.devstack.processes import LOOPBACK, PortSpec
 
 SERVICES = ("gateway", "links", "documents", "signing", "payments", "requests")
 
+# Which service owns the guest pages of each link action: the gateway's routing table.
+GUEST_ROUTES = {
+    "view": "documents",
+    "upload": "documents",
+    "sign": "signing",
+    "pay": "payments",
+    "request": "requests",
+}
+
 # A worker has no HTTP endpoint; it counts as started once it has stayed up this long.
 WORKER_SETTLE_SECONDS = 1.0
 
@@ -58,10 +67,13 @@ class ServiceProcess(Component):
     def command(self) -> list[str]:
         return [sys.executable, "-m", f"loginless.{self.service}", self.role]
 
-    def environment(self) -> dict[str, str]:
+    def settings_environment(self) -> dict[str, str]:
+        """The service's settings as the environment variables its pydantic settings read."""
         prefix = self.service.upper()
-        variables = {f"{prefix}_{key}": value for key, value in self.settings.items()}
-        return {**variables, "LOGINLESS_ENV": "development", "PYTHONUNBUFFERED": "1"}
+        return {f"{prefix}_{key}": value for key, value in self.settings.items()}
+
+    def environment(self) -> dict[str, str]:
+        return {**self.settings_environment(), "LOGINLESS_ENV": "development", "PYTHONUNBUFFERED": "1"}
 
     def launch(self) -> None:
         super().launch()

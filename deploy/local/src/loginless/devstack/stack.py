@@ -4,9 +4,11 @@ everything is (``stack.env``) and one that says which processes to stop (``stack
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +25,8 @@ from loginless.devstack.postgres import PostgresServer
 from loginless.devstack.processes import LOOPBACK, PidFile, ProcessRecord
 from loginless.devstack.provision import Toolchain, find_repo_root
 from loginless.devstack.s3 import S3Server
-from loginless.devstack.services import SERVICES, ServiceProcess
+from loginless.devstack.secrets import StackSecrets
+from loginless.devstack.services import GUEST_ROUTES, SERVICES, ServiceProcess
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +251,8 @@ class Stack:
         if unknown:
             raise DevstackError(f"unknown services {sorted(unknown)}; expected some of {SERVICES}")
         self.env_file = self.var_dir / "stack.env"
+        self.sms_outbox = self.var_dir / "sms-outbox.jsonl"
+        self._secrets: StackSecrets | None = None
         self.pid_file = PidFile(self.var_dir / "stack.pids")
         self._started: list[Component] = []
         self._owns_var_dir = False
@@ -282,6 +287,12 @@ class Stack:
     def gateway_url(self) -> str:
         return self.service_url("gateway")
 
+    @property
+    def secrets(self) -> StackSecrets:
+        if self._secrets is None:
+            self._secrets = StackSecrets.load_or_create(self.var_dir / "secrets.env")
+        return self._secrets
+
     def environment(self) -> dict[str, str]:
         """The contents of ``stack.env``; a service that is not running has an empty URL."""
         urls = {
@@ -290,7 +301,7 @@ class Stack:
         }
         return {
             **urls,
-            "DEV_API_KEY": "",
+            "DEV_API_KEY": self.secrets.dev_api_key if "links" in self.services else "",
             "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "S3_ENDPOINT": self.s3_endpoint,
@@ -298,6 +309,7 @@ class Stack:
             "S3_SECRET_KEY": self.config.s3_secret_key,
             "SMTP_URL": self.smtp_url,
             "MAIL_UI_URL": self.mail_ui_url,
+            "SMS_OUTBOX_PATH": str(self.sms_outbox),
         }
 
     @property
@@ -320,6 +332,8 @@ class Stack:
             self.toolchain.provision(self._tools_needed())
             self._start_together([c for c in self.components if not isinstance(c, ServiceProcess)])
             self._start_together(self.service_processes)
+            if "links" in self.services:
+                self._ensure_development_tenant()
             self._write_env_file()
         except BaseException:
             self.stop()
@@ -457,7 +471,8 @@ class Stack:
         return tools
 
     def _service_settings(self, service: str) -> dict[str, str]:
-        return {
+        secrets = self.secrets
+        common = {
             "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "S3_ENDPOINT": self.s3_endpoint,
@@ -467,7 +482,20 @@ class Stack:
             "HTTP_HOST": LOOPBACK,
             "HTTP_PORT": str(self.config.ports.services[service]),
             "PUBLIC_URL": self.gateway_url,
+            "INTERNAL_API_SECRET": secrets.internal_api_secret,
+            "LINKS_URL": self.service_url("links"),
+            "ASSERTION_PUBLIC_KEY": secrets.assertion_public_key,
         }
+        if service == "gateway":
+            routes = {action: {"service": target, "url": self.service_url(target)}
+                      for action, target in GUEST_ROUTES.items()}
+            return {**common, "ASSERTION_PRIVATE_KEY": secrets.assertion_private_key,
+                    "COOKIE_SECRET": secrets.cookie_secret, "ROUTES": json.dumps(routes)}
+        if service == "links":
+            return {**common, "TOKEN_PEPPERS": secrets.token_pepper, "DATA_KEY": secrets.data_key,
+                    "SMTP_FROM": "loginless <no-reply@loginless.localhost>",
+                    "SMS_OUTBOX_PATH": str(self.sms_outbox)}
+        return common
 
     def _start_together(self, components: Sequence[Component]) -> None:
         """Launch all at once (initdb, storage formatting and JVM start-up overlap), record their pids,
@@ -493,7 +521,32 @@ class Stack:
             component.wait_until_ready()
             log.info("[stack] %s ready%s", component.name, f" at {component.url}" if component.ports else "")
 
+    def _ensure_development_tenant(self) -> None:
+        """A tenant to try things with; its API key is ``DEV_API_KEY`` in stack.env."""
+        links = next(p for p in self.service_processes if p.service == "links" and p.role == "api")
+        command = [sys.executable, "-m", "loginless.links", "ensure-tenant", "--tenant-id", "dev",
+                   "--name", "Demo Firm", "--api-key", self.secrets.dev_api_key,
+                   "--contact-name", "Front desk", "--contact-email", "hello@demo-firm.localhost",
+                   "--contact-phone", "+34 600 000 000", "--color", "#1f5f8b"]
+        result = subprocess.run(command, env={**os.environ, **links.environment()}, capture_output=True,
+                                text=True, timeout=60, check=False)
+        if result.returncode != 0:
+            raise DevstackError(f"could not create the development tenant: {result.stderr.strip()[-2000:]}")
+        log.info("[stack] development tenant ready (API key in %s as DEV_API_KEY)", self.env_file)
+
+    def _write_service_env_files(self) -> None:
+        """``service-env/<service>.env``: each service's settings, to run another replica by hand or in a test."""
+        directory = self.var_dir / "service-env"
+        directory.mkdir(parents=True, exist_ok=True)
+        for process in self.service_processes:
+            if process.role == "api":
+                path = directory / f"{process.service}.env"
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds secrets
+                with os.fdopen(descriptor, "w") as file:
+                    file.writelines(f"{key}={value}\n" for key, value in process.settings_environment().items())
+
     def _write_env_file(self) -> None:
+        self._write_service_env_files()
         self.env_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.env_file.with_suffix(".tmp")
         tmp.write_text("".join(f"{key}={value}\n" for key, value in self.environment().items()))

@@ -1,6 +1,7 @@
-"""``python -m loginless.links api|worker|migrate|asyncapi``"""
+"""``python -m loginless.links api|worker|migrate|asyncapi|ensure-tenant``"""
 
 from loginless.links.bootstrap import MIGRATIONS, asyncapi_document, create_app, create_worker
+from loginless.links.cli import ensure_tenant
 from loginless.links.settings import LinksSettings
 from loginless.shared.runtime import run_service
 
@@ -11,4 +12,5 @@ if __name__ == "__main__":
         create_worker=create_worker,
         asyncapi_document=asyncapi_document,
         migrations_dir=MIGRATIONS,
+        extra_commands={"ensure-tenant": ensure_tenant},
     )

@@ -2,12 +2,43 @@
 
 from typing import ClassVar
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from loginless.shared.settings import ServiceSettings
+
+DAY = 24 * 60 * 60
 
 
 class LinksSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LINKS_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "links"
+
+    database_schema: str = Field("links", description="PostgreSQL schema of the service's tables")
+    token_peppers: SecretStr = Field(
+        SecretStr(""), description="'id2:secret2,id1:secret1': keys of the token hashes; the first hashes new "
+        "tokens, the others keep verifying the links hashed with them (rotation)")
+    data_key: SecretStr = Field(
+        SecretStr(""), description="Base64 of 32 random bytes: the AES-GCM key for tokens waiting for delivery "
+        "and stored idempotent responses")
+    default_expiry_seconds_view: int = Field(30 * DAY, gt=0)
+    default_expiry_seconds_upload: int = Field(14 * DAY, gt=0)
+    default_expiry_seconds_pay: int = Field(30 * DAY, gt=0)
+    default_expiry_seconds_request: int = Field(14 * DAY, gt=0)
+    max_expiry_seconds: int = Field(365 * DAY, gt=0, description="No link may live longer than this")
+    smtp_url: str = Field("smtp://127.0.0.1:1025", description="smtp://[user:password@]host:port, or smtps://")
+    smtp_from: str = Field("loginless <no-reply@localhost>", description="Sender address of e-mails")
+    smtp_timeout_seconds: float = Field(15.0, gt=0)
+    sms_outbox_path: str = Field(
+        "var/sms-outbox.jsonl", description="The development SMS adapter appends each message here as JSON")
+    delivery_max_attempts: int = Field(8, ge=1, description="Sends tried before a delivery is given up")
+    delivery_retry_seconds: float = Field(
+        5.0, gt=0, description="Wait before the first retry; doubles with each attempt, up to 10 minutes")
+    delivery_poll_seconds: float = Field(0.5, gt=0, description="How often the worker looks for deliveries")
+    access_record_retention_days: int = Field(
+        90, ge=1, description="Days the IP address and user agent of each open and use are kept")
+
+    @property
+    def schema(self) -> str:
+        return self.database_schema

@@ -9,6 +9,8 @@ from litestar.logging.config import StructLoggingConfig, default_structlog_proce
 from litestar.middleware.logging import LoggingMiddlewareConfig
 from litestar.plugins.structlog import StructlogConfig
 
+from loginless.shared.errors import LoginlessError
+
 
 def _processors(as_json: bool) -> list:
     return default_structlog_processors(as_json=as_json)
@@ -33,7 +35,7 @@ def structlog_config(*, as_json: bool, level: str) -> StructlogConfig:
             wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
             log_exceptions="always",
             # Client errors are answered as problem details; a stack trace for each would drown real faults.
-            disable_stack_trace={400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429, 503},
+            disable_stack_trace={400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 423, 429, 503, LoginlessError},
         ),
         # Never headers, cookies or query strings: they carry API keys and capability tokens.
         middleware_logging_config=LoggingMiddlewareConfig(

@@ -1,0 +1,435 @@
+"""The link aggregate: one capability link for one recipient. Commands, state, ``decide`` and ``evolve``; no I/O.
+
+A link's stream holds its integration events (``LinkIssued``, ``LinkOpened``, ``LinkUsed``, …). Its status is
+not stored but derived at a given moment: revoked beats used up beats expired; anything else is active.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import reduce
+from typing import Literal
+
+from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
+from loginless.shared.events import IntegrationEvent
+from loginless.shared.events.payloads.links import (
+    DeliveryChannel,
+    GuestAction,
+    LinkDelivered,
+    LinkDeliveryFailed,
+    LinkIssued,
+    LinkOpened,
+    LinkRevoked,
+    LinkUsed,
+    LinkVerificationLocked,
+    Verification,
+)
+
+LinkStatus = Literal["active", "expired", "revoked", "used_up"]
+DeliveryStatus = Literal["none", "pending", "delivered", "failed"]
+Language = Literal["en", "es"]
+
+ACTIONS: tuple[GuestAction, ...] = ("view", "upload", "sign", "pay", "request")
+SIGN_EXPIRY = timedelta(days=7)  # the seed article: "the signing link … is valid for seven days"
+MAX_RECIPIENTS = 50
+MAX_USES_LIMIT = 10_000
+MAX_CODE_ATTEMPTS = 5
+CODE_LIFETIME = timedelta(minutes=10)
+CODE_RESEND_INTERVAL = timedelta(seconds=30)  # each code costs the firm an SMS and the recipient a ping
+
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+_RESOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# ---- errors: each becomes a problem+json response -----------------------------------------------------------
+
+
+class InvalidFields(InvalidRequest):
+    """422 with ``errors``: one ``{field, message}`` per rule broken, so a caller can fix them all at once."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+class LinkNotFound(NotFound):
+    def __init__(self) -> None:
+        # One fixed text: whether a token or an id never existed or belongs to another tenant stays unknown.
+        super().__init__("no such link")
+
+
+class LinkGone(LoginlessError):
+    status = 410
+    problem_type = "link-gone"
+    title = "The link can no longer be used"
+
+    def __init__(self, link: Link, status: LinkStatus) -> None:
+        # The internal API promises the gateway ``status`` = expired | revoked | used_up in this body, so it
+        # replaces RFC 9457's advisory numeric ``status`` member (the HTTP status line still says 410).
+        super().__init__(f"the link is {status.replace('_', ' ')}", link_id=link.link_id,
+                         tenant_id=link.tenant_id, status=status)
+
+
+class VerificationNotRequired(LoginlessError):
+    status = 409
+    problem_type = "verification-not-required"
+    title = "This link does not use recipient verification"
+
+
+class VerificationLocked(LoginlessError):
+    status = 423
+    problem_type = "verification-locked"
+    title = "Too many wrong codes"
+
+
+class WrongVerificationCode(InvalidRequest):
+    problem_type = "wrong-verification-code"
+    title = "The code is wrong or has expired"
+
+
+class VerificationCodeTooSoon(LoginlessError):
+    status = 429
+    problem_type = "verification-code-too-soon"
+    title = "A code was sent moments ago"
+
+
+# ---- state ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    language: Language = "en"
+
+
+@dataclass(frozen=True)
+class Link:
+    link_id: str
+    tenant_id: str
+    action: GuestAction
+    resource_id: str
+    recipient: Recipient
+    issued_at: datetime
+    expires_at: datetime
+    max_uses: int | None
+    verification: Verification
+    delivery: DeliveryChannel
+    delivery_status: DeliveryStatus
+    uses: int = 0
+    opens: int = 0
+    last_opened_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    verification_locked_at: datetime | None = None
+
+    def status(self, now: datetime) -> LinkStatus:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.max_uses is not None and self.uses >= self.max_uses:
+            return "used_up"
+        if now >= self.expires_at:
+            return "expired"
+        return "active"
+
+    def require_active(self, now: datetime) -> None:
+        if (status := self.status(now)) != "active":
+            raise LinkGone(self, status)
+
+
+# ---- commands ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueLink:
+    link_id: str
+    tenant_id: str
+    action: GuestAction
+    resource_id: str
+    recipient: Recipient
+    expires_at: datetime
+    max_uses: int | None
+    verification: Verification
+    delivery: DeliveryChannel
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RevokeLink:
+    now: datetime
+
+
+@dataclass(frozen=True)
+class OpenLink:
+    now: datetime
+
+
+@dataclass(frozen=True)
+class UseLink:
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RecordDelivery:
+    channel: Literal["email", "sms"]
+    attempts: int
+    now: datetime
+    failure: str | None = None  # None: delivered
+
+
+Command = IssueLink | RevokeLink | OpenLink | UseLink | RecordDelivery
+
+
+def decide(state: Link | None, command: Command) -> list[IntegrationEvent]:
+    """The events a command produces on a link in ``state`` (``None``: not issued yet), or a domain error."""
+    if isinstance(command, IssueLink):
+        if state is not None:
+            raise ValueError(f"link {command.link_id} was issued already")
+        return [LinkIssued(
+            link_id=command.link_id, tenant_id=command.tenant_id, action=command.action,
+            resource_id=command.resource_id, recipient_name=command.recipient.name,
+            recipient_email=command.recipient.email, recipient_phone=command.recipient.phone,
+            recipient_language=command.recipient.language, expires_at=command.expires_at,
+            max_uses=command.max_uses, verification=command.verification, delivery=command.delivery,
+            issued_at=command.now,
+        )]
+    if state is None:
+        raise LinkNotFound()
+    ids = {"link_id": state.link_id, "tenant_id": state.tenant_id}
+    match command:
+        case RevokeLink(now=now):
+            return [] if state.revoked_at is not None else [LinkRevoked(**ids, revoked_at=now)]
+        case OpenLink(now=now):
+            state.require_active(now)
+            return [LinkOpened(**ids, opened_at=now)]
+        case UseLink(now=now):
+            state.require_active(now)
+            if state.verification_locked_at is not None:
+                raise VerificationLocked("this link is locked after too many wrong codes")
+            return [LinkUsed(**ids, used_at=now, uses=state.uses + 1)]
+        case RecordDelivery(channel=channel, attempts=attempts, now=now, failure=failure):
+            if state.delivery_status != "pending":
+                return []  # the outcome is known already: a repeated report changes nothing
+            if failure is None:
+                return [LinkDelivered(**ids, channel=channel, delivered_at=now, attempts=attempts)]
+            return [LinkDeliveryFailed(**ids, channel=channel, failed_at=now, attempts=attempts, reason=failure)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve(state: Link | None, event: IntegrationEvent) -> Link:
+    if isinstance(event, LinkIssued):
+        return Link(
+            link_id=event.link_id, tenant_id=event.tenant_id, action=event.action, resource_id=event.resource_id,
+            recipient=Recipient(event.recipient_name, event.recipient_email, event.recipient_phone,
+                                event.recipient_language or "en"),
+            issued_at=event.issued_at, expires_at=event.expires_at, max_uses=event.max_uses,
+            verification=event.verification, delivery=event.delivery,
+            delivery_status="none" if event.delivery == "none" else "pending",
+        )
+    if state is None:
+        raise ValueError(f"{type(event).__name__} before LinkIssued")
+    match event:
+        case LinkRevoked(revoked_at=at):
+            return replace(state, revoked_at=at)
+        case LinkOpened(opened_at=at):
+            return replace(state, opens=state.opens + 1, last_opened_at=at)
+        case LinkUsed(used_at=at, uses=uses):
+            return replace(state, uses=uses, last_used_at=at)
+        case LinkDelivered():
+            return replace(state, delivery_status="delivered")
+        case LinkDeliveryFailed():
+            return replace(state, delivery_status="failed")
+        case LinkVerificationLocked(locked_at=at):
+            return replace(state, verification_locked_at=at)
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+def replay(events: Iterable[IntegrationEvent], state: Link | None = None) -> Link | None:
+    return reduce(evolve, events, state)
+
+
+# ---- recipient verification ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerificationState:
+    """The link's current one-time code (its expiry; the hash stays with the handler) and wrong tries so far."""
+
+    failed_attempts: int = 0
+    code_issued_at: datetime | None = None
+    code_expires_at: datetime | None = None
+
+
+def _require_verifiable(link: Link, now: datetime) -> None:
+    if link.verification == "none":
+        raise VerificationNotRequired("this link needs no verification code")
+    if link.verification_locked_at is not None:
+        raise VerificationLocked("this link is locked after too many wrong codes")
+    link.require_active(now)
+
+
+def check_code_request(link: Link, verification: VerificationState, now: datetime) -> datetime:
+    """Whether a new code may be sent now; return the new code's expiry."""
+    _require_verifiable(link, now)
+    if verification.code_issued_at is not None and now < verification.code_issued_at + CODE_RESEND_INTERVAL:
+        wait = verification.code_issued_at + CODE_RESEND_INTERVAL - now
+        raise VerificationCodeTooSoon("wait before asking for another code",
+                                      retry_after=max(1, int(wait.total_seconds() + 0.999)))
+    return now + CODE_LIFETIME
+
+
+@dataclass(frozen=True)
+class CodeJudgement:
+    verified: bool
+    failed_attempts: int
+    events: list[IntegrationEvent] = field(default_factory=list)
+
+    @property
+    def attempts_left(self) -> int:
+        return MAX_CODE_ATTEMPTS - self.failed_attempts
+
+
+def judge_code(link: Link, verification: VerificationState, *, code_matches: bool, now: datetime) -> CodeJudgement:
+    """A presented code: right and unexpired verifies (and resets the tries); anything else counts as wrong,
+    and the ``MAX_CODE_ATTEMPTS``-th wrong one locks the link."""
+    _require_verifiable(link, now)
+    fresh = verification.code_expires_at is not None and now < verification.code_expires_at
+    if code_matches and fresh:
+        return CodeJudgement(verified=True, failed_attempts=0)
+    failed = verification.failed_attempts + 1
+    if failed >= MAX_CODE_ATTEMPTS:
+        locked = LinkVerificationLocked(link_id=link.link_id, tenant_id=link.tenant_id, locked_at=now)
+        return CodeJudgement(verified=False, failed_attempts=failed, events=[locked])
+    return CodeJudgement(verified=False, failed_attempts=failed)
+
+
+# ---- issuing: checking a request --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipientRequest:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    language: Language = "en"
+    delivery: DeliveryChannel = "none"
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    action: GuestAction
+    resource_id: str
+    recipients: tuple[RecipientRequest, ...]
+    expires_at: datetime | None = None
+    expires_in_seconds: int | None = None
+    max_uses: int | None = None
+    verification: Verification = "none"
+
+
+@dataclass(frozen=True)
+class ExpiryPolicy:
+    """Default lifetime per action (sign is fixed at 7 days) and the longest lifetime allowed."""
+
+    defaults: Mapping[str, timedelta]
+    maximum: timedelta
+
+    def __post_init__(self) -> None:
+        if set(self.defaults) != set(ACTIONS) - {"sign"}:
+            raise ValueError("a default lifetime for view, upload, pay and request is required")
+
+
+@dataclass(frozen=True)
+class CheckedIssue:
+    expires_at: datetime
+    recipients: tuple[tuple[Recipient, DeliveryChannel], ...]
+
+
+def normalize_phone(phone: str) -> str | None:
+    """E.164 (``+34600000000``) from what people type (``+34 600-000 000``), or ``None`` if it is not a number."""
+    compact = _PHONE_PUNCTUATION.sub("", phone)
+    return compact if _E164.match(compact) else None
+
+
+def is_email(value: str) -> bool:
+    return len(value) <= 254 and _EMAIL.match(value) is not None
+
+
+def check_issue(request: IssueRequest, policy: ExpiryPolicy, now: datetime) -> CheckedIssue:
+    """Every rule of an issue request; raise ``InvalidFields`` naming all that are broken."""
+    errors: list[dict[str, str]] = []
+
+    def error(field_name: str, message: str) -> None:
+        errors.append({"field": field_name, "message": message})
+
+    if request.action not in ACTIONS:
+        error("action", f"one of {', '.join(ACTIONS)}")
+    if not _RESOURCE_ID.match(request.resource_id):
+        error("resource_id", "1 to 128 letters, digits and . _ : - (starting with a letter or digit)")
+    if not 1 <= len(request.recipients) <= MAX_RECIPIENTS:
+        error("recipients", f"between 1 and {MAX_RECIPIENTS} recipients")
+    if request.max_uses is not None and not 1 <= request.max_uses <= MAX_USES_LIMIT:
+        error("max_uses", f"between 1 and {MAX_USES_LIMIT}, or absent for no limit")
+    expires_at = _expiry(request, policy, now, error)
+
+    recipients = []
+    for index, wanted in enumerate(request.recipients):
+        where = f"recipients[{index}]"
+        email = wanted.email.strip() if wanted.email else None
+        phone = normalize_phone(wanted.phone) if wanted.phone else None
+        name = wanted.name.strip() if wanted.name else None
+        if wanted.phone and phone is None:
+            error(f"{where}.phone", "an international number such as +34 600 000 000")
+        if email and not is_email(email):
+            error(f"{where}.email", "not an e-mail address")
+        if not email and not wanted.phone:
+            error(where, "an e-mail address or a phone number is required")
+        if name is not None and (len(name) > 200 or _CONTROL_CHARACTERS.search(name)):
+            error(f"{where}.name", "up to 200 characters, without control characters")
+        if wanted.delivery == "email" and not email:
+            error(f"{where}.delivery", "delivery by e-mail needs the recipient's e-mail address")
+        if wanted.delivery == "sms" and not wanted.phone:
+            error(f"{where}.delivery", "delivery by SMS needs the recipient's phone number")
+        if request.verification == "email" and not email:
+            error(f"{where}.email", "verification by e-mail needs the recipient's e-mail address")
+        if request.verification == "sms" and not wanted.phone:
+            error(f"{where}.phone", "verification by SMS needs the recipient's phone number")
+        recipients.append((Recipient(name or None, email, phone, wanted.language), wanted.delivery))
+
+    if errors:
+        raise InvalidFields(errors)
+    assert expires_at is not None
+    return CheckedIssue(expires_at=expires_at, recipients=tuple(recipients))
+
+
+def _expiry(request: IssueRequest, policy: ExpiryPolicy, now: datetime,
+            error: Callable[[str, str], None]) -> datetime | None:
+    if request.expires_at is not None and request.expires_in_seconds is not None:
+        error("expires_at", "give expires_at or expires_in_seconds, not both")
+        return None
+    if request.expires_at is not None:
+        if request.expires_at.tzinfo is None:
+            error("expires_at", "needs a time zone, e.g. 2030-01-31T18:00:00Z")
+            return None
+        expires_at = request.expires_at
+    elif request.expires_in_seconds is not None:
+        if request.expires_in_seconds <= 0:
+            error("expires_in_seconds", "must be positive")
+            return None
+        expires_at = now + timedelta(seconds=request.expires_in_seconds)
+    elif request.action in ACTIONS:
+        expires_at = now + (SIGN_EXPIRY if request.action == "sign" else policy.defaults[request.action])
+    else:
+        return None  # the unknown action is reported already
+    if expires_at <= now:
+        error("expires_at", "is in the past")
+        return None
+    if expires_at - now > policy.maximum:
+        error("expires_at", f"at most {policy.maximum.days} days from now")
+        return None
+    return expires_at

@@ -1,0 +1,308 @@
+"""The service layer: one async function per command or query. A command loads the link's stream, lets the
+domain decide, and appends the events together with its read-model rows in one transaction.
+
+A command that loses a race (``ConcurrencyConflict``) is run again on fresh state, so of two simultaneous uses
+of a one-time link one succeeds and the other finds the link used up (410), rather than a bare 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
+
+import asyncpg
+import structlog
+
+from loginless.links.cipher import DataCipher
+from loginless.links.domain import (
+    CodeJudgement,
+    Command,
+    ExpiryPolicy,
+    IssueLink,
+    IssueRequest,
+    Link,
+    LinkNotFound,
+    OpenLink,
+    RecordDelivery,
+    RevokeLink,
+    UseLink,
+    VerificationLocked,
+    WrongVerificationCode,
+    check_code_request,
+    check_issue,
+    decide,
+    judge_code,
+    replay,
+)
+from loginless.links.repository import Access, LinksRepository
+from loginless.links.tenants import Tenants
+from loginless.links.tokens import TokenHasher, is_well_formed_token, new_token, new_verification_code
+from loginless.links.views import IssuedLink, IssuedLinks
+from loginless.shared.errors import ConcurrencyConflict, InvalidRequest
+from loginless.shared.eventstore import EventMetadata, EventStore, database_errors
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+CONFLICT_ATTEMPTS = 10
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    problem_type = "idempotency-key-reused"
+    title = "The Idempotency-Key was used with a different request"
+
+
+@dataclass(frozen=True)
+class LinksContext:
+    """What every handler needs; built once per process by ``bootstrap``."""
+
+    store: EventStore
+    repository: LinksRepository
+    tenants: Tenants
+    hasher: TokenHasher
+    cipher: DataCipher
+    expiry_policy: ExpiryPolicy
+    public_url: str
+    clock: Clock = utc_now
+
+    def url_for(self, token: str) -> str:
+        return f"{self.public_url.rstrip('/')}/l/{token}"
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    client_ip: str | None = None
+    user_agent: str | None = None
+
+
+def delivery_secret_context(link_id: str, purpose: str) -> str:
+    """AES-GCM associated data of a pending delivery's secret: it decrypts only for that link and purpose."""
+    return f"delivery:{link_id}:{purpose}"
+
+
+# ---- issuing ----------------------------------------------------------------------------------------------
+
+
+async def issue_links(ctx: LinksContext, tenant_id: str, request: IssueRequest, *, correlation_id: str,
+                      idempotency_key: str | None = None) -> tuple[IssuedLinks, bool]:
+    """One link per recipient; returns the response and whether it is a replay of an earlier identical call."""
+    now = ctx.clock()
+    checked = check_issue(request, ctx.expiry_policy, now)
+    fingerprint = hashlib.sha256(json.dumps(asdict(request), sort_keys=True, default=str).encode()).digest()
+    response_context = f"idempotency:{tenant_id}:{idempotency_key}"
+    metadata = EventMetadata(tenant_id=tenant_id, correlation_id=correlation_id)
+    async with ctx.store.transaction() as connection:
+        if idempotency_key is not None and not await ctx.repository.claim_idempotency_key(
+                connection, tenant_id, idempotency_key, fingerprint):
+            stored = await ctx.repository.stored_response(connection, tenant_id, idempotency_key)
+            if stored.fingerprint != fingerprint:
+                raise IdempotencyKeyReused("this Idempotency-Key was used with another body in the last 24 hours")
+            plaintext = ctx.cipher.decrypt(stored.response, associated_data=response_context)
+            return IssuedLinks.model_validate_json(plaintext), True
+
+        issued = []
+        for recipient, delivery in checked.recipients:
+            link_id, token = str(uuid.uuid4()), new_token()
+            events = decide(None, IssueLink(
+                link_id=link_id, tenant_id=tenant_id, action=request.action, resource_id=request.resource_id,
+                recipient=recipient, expires_at=checked.expires_at, max_uses=request.max_uses,
+                verification=request.verification, delivery=delivery, now=now,
+            ))
+            await ctx.store.append(link_id, 0, events, metadata, connection=connection)
+            link = replay(events)
+            await ctx.repository.save_link(connection, link, len(events))
+            await ctx.repository.save_token_hash(connection, link_id, ctx.hasher.hash(token))
+            if delivery != "none":
+                secret = ctx.cipher.encrypt(token.encode(), associated_data=delivery_secret_context(link_id, "link"))
+                await ctx.repository.queue_delivery(connection, link_id=link_id, purpose="link", channel=delivery,
+                                                    secret=secret, send_before=link.expires_at)
+            issued.append(IssuedLink.of(link, ctx.url_for(token), now))
+        response = IssuedLinks(links=issued)
+        if idempotency_key is not None:
+            ciphertext = ctx.cipher.encrypt(response.model_dump_json().encode(), associated_data=response_context)
+            await ctx.repository.store_response(connection, tenant_id, idempotency_key, ciphertext)
+    log.info("links issued", tenant_id=tenant_id, action=request.action, link_ids=[i.link_id for i in issued])
+    return response, False
+
+
+# ---- changing one link ------------------------------------------------------------------------------------
+
+
+async def revoke_link(ctx: LinksContext, tenant_id: str, link_id: str, *, correlation_id: str) -> Link:
+    link = await _change(ctx, link_id, RevokeLink, correlation_id=correlation_id, tenant_id=tenant_id)
+    log.info("link revoked", tenant_id=tenant_id, link_id=link_id)
+    return link
+
+
+async def record_open(ctx: LinksContext, link_id: str, client: ClientInfo, *, correlation_id: str) -> Link:
+    return await _change(ctx, link_id, OpenLink, correlation_id=correlation_id, access=("opened", client))
+
+
+async def use_link(ctx: LinksContext, link_id: str, client: ClientInfo, *, correlation_id: str) -> Link:
+    link = await _change(ctx, link_id, UseLink, correlation_id=correlation_id, access=("used", client))
+    log.info("link used", tenant_id=link.tenant_id, link_id=link_id, uses=link.uses)
+    return link
+
+
+async def record_delivery(ctx: LinksContext, link_id: str, *, channel: Literal["email", "sms"], attempts: int,
+                          failure: str | None, correlation_id: str,
+                          also: Callable[[asyncpg.Connection], Awaitable[None]]) -> Link:
+    """The worker's report of a delivery sent (``failure`` None) or given up; ``also`` runs in the same
+    transaction (it erases the pending delivery, so the outcome and the erasure commit together)."""
+    return await _change(ctx, link_id, lambda now: RecordDelivery(channel, attempts, now, failure),
+                         correlation_id=correlation_id, also=also)
+
+
+async def _change(ctx: LinksContext, link_id: str, command: Callable[[datetime], Command], *, correlation_id: str,
+                  tenant_id: str | None = None, access: tuple[Literal["opened", "used"], ClientInfo] | None = None,
+                  also: Callable[[asyncpg.Connection], Awaitable[None]] | None = None) -> Link:
+    """Load -> decide -> append (+ read model, access record, ``also``) in one transaction, retried on conflict."""
+    _require_link_id(link_id)
+
+    async def attempt() -> Link:
+        now = ctx.clock()
+        async with ctx.store.transaction() as connection:
+            recorded = await ctx.store.load(link_id, connection)
+            link = replay(event.payload for event in recorded)
+            if link is None or (tenant_id is not None and link.tenant_id != tenant_id):
+                raise LinkNotFound()
+            events = decide(link, command(now))
+            if events:
+                metadata = EventMetadata(tenant_id=link.tenant_id, correlation_id=correlation_id)
+                await ctx.store.append(link_id, len(recorded), events, metadata, connection=connection)
+                link = replay(events, link)
+                await ctx.repository.save_link(connection, link, len(recorded) + len(events))
+            if access is not None:
+                kind, client = access
+                await ctx.repository.record_access(connection, link_id, kind, now, client.client_ip,
+                                                   client.user_agent)
+            if also is not None:
+                await also(connection)
+            return link
+
+    return await _retrying_on_conflict(attempt)
+
+
+async def _retrying_on_conflict(operation: Callable[[], Awaitable[T]]) -> T:
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return await operation()
+        except ConcurrencyConflict:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _require_link_id(link_id: str) -> None:
+    """Link ids are UUIDs; anything else is unknown without asking the database."""
+    try:
+        if str(uuid.UUID(link_id)) == link_id:
+            return
+    except ValueError:
+        pass
+    raise LinkNotFound()
+
+
+# ---- queries ----------------------------------------------------------------------------------------------
+
+
+async def get_link(ctx: LinksContext, link_id: str, *, tenant_id: str | None = None) -> Link:
+    """One link; with ``tenant_id`` only that tenant's (another tenant's link is as unknown as a made-up id)."""
+    _require_link_id(link_id)
+    async with database_errors():
+        link = await ctx.repository.link(ctx.store.pool, link_id)
+    if link is None or (tenant_id is not None and link.tenant_id != tenant_id):
+        raise LinkNotFound()
+    return link
+
+
+async def links_for_resource(ctx: LinksContext, tenant_id: str, resource_id: str, *, limit: int) -> list[Link]:
+    async with database_errors():
+        return await ctx.repository.links_for_resource(ctx.store.pool, tenant_id, resource_id, limit)
+
+
+async def accesses(ctx: LinksContext, tenant_id: str, link_id: str) -> list[Access]:
+    await get_link(ctx, link_id, tenant_id=tenant_id)
+    async with database_errors():
+        return await ctx.repository.accesses(ctx.store.pool, link_id)
+
+
+async def resolve_token(ctx: LinksContext, token: str) -> Link:
+    """The active link a token opens. Unknown and malformed tokens are the same ``LinkNotFound``; a known but
+    expired, revoked or used-up one is ``LinkGone``. Records nothing."""
+    if not is_well_formed_token(token):
+        raise LinkNotFound()
+    async with database_errors():
+        found = await ctx.repository.links_by_token_hashes(ctx.store.pool, ctx.hasher.candidates(token))
+    for link, stored_hash in found:
+        if ctx.hasher.matches(token, stored_hash):
+            link.require_active(ctx.clock())
+            return link
+    raise LinkNotFound()
+
+
+# ---- recipient verification -------------------------------------------------------------------------------
+
+
+async def send_verification_code(ctx: LinksContext, link_id: str) -> None:
+    """A new 6-digit code for the recipient, queued for the worker to send; only its HMAC is kept."""
+    _require_link_id(link_id)
+    now = ctx.clock()
+    async with ctx.store.transaction() as connection:
+        link = await ctx.repository.link(connection, link_id)
+        if link is None:
+            raise LinkNotFound()
+        verification, _ = await ctx.repository.verification_for_update(connection, link_id)
+        expires_at = check_code_request(link, verification, now)
+        code = new_verification_code()
+        await ctx.repository.save_new_code(connection, link_id, ctx.hasher.hash(code, context=link_id), now,
+                                           expires_at)
+        secret = ctx.cipher.encrypt(code.encode(), associated_data=delivery_secret_context(link_id, "code"))
+        await ctx.repository.queue_delivery(connection, link_id=link_id, purpose="code", channel=link.verification,
+                                            secret=secret, send_before=expires_at)
+    log.info("verification code queued", tenant_id=link.tenant_id, link_id=link_id, channel=link.verification)
+
+
+async def check_verification_code(ctx: LinksContext, link_id: str, code: str, *, correlation_id: str) -> None:
+    """Return if ``code`` is the link's current code; else raise ``WrongVerificationCode`` (with the attempts
+    left) or, from the last allowed wrong code on, ``VerificationLocked``. Wrong tries are committed first."""
+    _require_link_id(link_id)
+
+    async def attempt() -> tuple[Link, CodeJudgement]:
+        now = ctx.clock()
+        async with ctx.store.transaction() as connection:
+            recorded = await ctx.store.load(link_id, connection)
+            link = replay(event.payload for event in recorded)
+            if link is None:
+                raise LinkNotFound()
+            verification, code_hash = await ctx.repository.verification_for_update(connection, link_id)
+            matches = code_hash is not None and ctx.hasher.matches(code, code_hash, context=link_id)
+            judgement = judge_code(link, verification, code_matches=matches, now=now)
+            if judgement.events:
+                metadata = EventMetadata(tenant_id=link.tenant_id, correlation_id=correlation_id)
+                await ctx.store.append(link_id, len(recorded), judgement.events, metadata, connection=connection)
+                await ctx.repository.save_link(connection, replay(judgement.events, link),
+                                               len(recorded) + len(judgement.events))
+            await ctx.repository.save_code_outcome(connection, link_id, failed_attempts=judgement.failed_attempts,
+                                                   code_used=judgement.verified)
+            return link, judgement
+
+    link, judgement = await _retrying_on_conflict(attempt)
+    if judgement.verified:
+        log.info("recipient verified", tenant_id=link.tenant_id, link_id=link_id)
+        return
+    if judgement.events:
+        log.warning("verification locked after too many wrong codes", tenant_id=link.tenant_id, link_id=link_id)
+        raise VerificationLocked("too many wrong codes: this link accepts no more codes")
+    raise WrongVerificationCode("the code is wrong or has expired", attempts_left=judgement.attempts_left)

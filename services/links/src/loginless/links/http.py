@@ -1,0 +1,218 @@
+"""The HTTP API: the staff API under ``/v1`` (a tenant's API key) and the internal API under ``/internal/v1``
+(the gateway and other services, holding the internal secret). Controllers only translate; handlers decide."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, TypeAlias
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from loginless.links import handlers
+from loginless.links.handlers import ClientInfo, LinksContext
+from loginless.links.tenants import ApiKeys
+from loginless.links.views import (
+    AccessList,
+    AccessView,
+    ApiKeyIn,
+    ApiKeyList,
+    ApiKeyView,
+    BrandingView,
+    ClientIn,
+    CodeIn,
+    IssuedLinks,
+    IssueLinksIn,
+    LinkList,
+    LinkView,
+    NewApiKey,
+    Problem,
+    StaffPrincipalView,
+    TenantPatch,
+    TenantView,
+    TokenIn,
+    Verified,
+)
+from loginless.shared.errors import NotFound
+from loginless.shared.web.auth import StaffPrincipal, internal_only
+
+IDEMPOTENT_REPLAY_HEADER = "Idempotent-Replayed"
+
+# What handlers ask for: the calling tenant, the handlers' context, the API keys, an id from the path.
+Staff: TypeAlias = NamedDependency[StaffPrincipal]
+Links: TypeAlias = NamedDependency[LinksContext]
+Keys: TypeAlias = NamedDependency[ApiKeys]
+PathId: TypeAlias = FromPath[str]
+
+
+def problems(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem responses of an operation, by status code."""
+    return {code: ResponseSpec(Problem, description=text, media_type="application/problem+json")
+            for code, text in descriptions.items()}
+
+
+STAFF_PROBLEMS = {401: "Missing or invalid API key"}
+
+
+def correlation_id_of(request: Request) -> str:
+    return request.scope.get("state", {}).get("correlation_id") or str(uuid.uuid4())
+
+
+def client_of(data: ClientIn | None) -> ClientInfo:
+    if data is None:
+        return ClientInfo()
+    return ClientInfo(client_ip=(data.client_ip or "")[:64] or None, user_agent=(data.user_agent or "")[:512] or None)
+
+
+# ---- staff API --------------------------------------------------------------------------------------------
+
+
+# Shown in the OpenAPI document: staff endpoints need a tenant's API key (the scheme is declared by the app).
+STAFF_SECURITY = [{"apiKey": []}]
+
+
+class TenantController(Controller):
+    path = "/v1/tenant"
+    security = STAFF_SECURITY
+    tags = ["tenant"]
+
+    @get("/", summary="The calling tenant: name, branding and contact shown to its guests",
+         responses=problems(STAFF_PROBLEMS))
+    async def get_tenant(self, staff: Staff, links: Links) -> TenantView:
+        tenant = await links.tenants.get(staff.tenant_id)
+        if tenant is None:
+            raise NotFound("no such tenant")
+        return TenantView.of(tenant)
+
+    @patch("/", summary="Change the name, branding or contact",
+           responses=problems(STAFF_PROBLEMS | {422: "A value is not acceptable (see errors)"}))
+    async def update_tenant(self, staff: Staff, links: Links, data: JSONBody[TenantPatch]) -> TenantView:
+        return TenantView.of(await links.tenants.update(staff.tenant_id, data.changes()))
+
+
+class ApiKeyController(Controller):
+    path = "/v1/api-keys"
+    security = STAFF_SECURITY
+    tags = ["api keys"]
+
+    @post("/", summary="A new API key for the calling tenant, shown this once", responses=problems(STAFF_PROBLEMS))
+    async def create_api_key(self, staff: Staff, api_keys: Keys) -> NewApiKey:
+        key, info = await api_keys.create(staff.tenant_id)
+        return NewApiKey(key_id=info.key_id, created_at=info.created_at, api_key=key.value)
+
+    @get("/", summary="The tenant's active API keys (ids only)", responses=problems(STAFF_PROBLEMS))
+    async def list_api_keys(self, staff: Staff, api_keys: Keys) -> ApiKeyList:
+        return ApiKeyList(api_keys=[ApiKeyView.of(info) for info in await api_keys.active(staff.tenant_id)])
+
+    @delete("/{key_id:str}", summary="Revoke an API key: it stops working at once here, within 30 s elsewhere",
+            responses=problems(STAFF_PROBLEMS | {404: "The tenant has no such active key"}))
+    async def revoke_api_key(self, staff: Staff, api_keys: Keys, key_id: PathId) -> None:
+        if not await api_keys.revoke(staff.tenant_id, key_id):
+            raise NotFound("no such API key")
+
+
+class LinkController(Controller):
+    path = "/v1/links"
+    security = STAFF_SECURITY
+    tags = ["links"]
+
+    @post("/", summary="Issue one link per recipient", description=(
+        "Each recipient gets a link of their own (own URL, own stream, revocable alone). The URLs are in this "
+        "response only. With an Idempotency-Key, repeating the same body within 24 hours returns the same "
+        f"response (header {IDEMPOTENT_REPLAY_HEADER}: true); another body with that key is a 422."),
+        responses=problems(STAFF_PROBLEMS | {422: "A rule is broken (see errors), or the Idempotency-Key "
+                                                   "was used with another body"}))
+    async def issue_links(
+        self, staff: Staff, links: Links, data: JSONBody[IssueLinksIn], request: Request,
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", min_length=1,
+                                                               max_length=255)] = None,
+    ) -> Response[IssuedLinks]:
+        issued, replayed = await handlers.issue_links(links, staff.tenant_id, data.to_domain(),
+                                                      correlation_id=correlation_id_of(request),
+                                                      idempotency_key=idempotency_key)
+        return Response(issued, status_code=201, headers={IDEMPOTENT_REPLAY_HEADER: "true"} if replayed else None)
+
+    @get("/", summary="The tenant's links for one resource, newest first", responses=problems(STAFF_PROBLEMS))
+    async def list_links(self, staff: Staff, links: Links, resource_id: FromQuery[str],
+                         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100) -> LinkList:
+        found = await handlers.links_for_resource(links, staff.tenant_id, resource_id, limit=limit)
+        now = links.clock()
+        return LinkList(links=[LinkView.of(link, now) for link in found])
+
+    @get("/{link_id:str}", summary="One link: status, opens, uses, delivery",
+         responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
+    async def get_link(self, staff: Staff, links: Links, link_id: PathId) -> LinkView:
+        return LinkView.of(await handlers.get_link(links, link_id, tenant_id=staff.tenant_id), links.clock())
+
+    @post("/{link_id:str}/revoke", status_code=200, summary="Revoke a link (repeating it changes nothing)",
+          responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
+    async def revoke_link(self, staff: Staff, links: Links, link_id: PathId, request: Request) -> LinkView:
+        link = await handlers.revoke_link(links, staff.tenant_id, link_id, correlation_id=correlation_id_of(request))
+        return LinkView.of(link, links.clock())
+
+    @get("/{link_id:str}/accesses", summary="When the link was opened and used, from which address and browser",
+         description="Kept for LINKS_ACCESS_RECORD_RETENTION_DAYS.",
+         responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
+    async def list_accesses(self, staff: Staff, links: Links, link_id: PathId) -> AccessList:
+        found = await handlers.accesses(links, staff.tenant_id, link_id)
+        return AccessList(accesses=[AccessView(kind=a.kind, at=a.at, client_ip=a.client_ip,
+                                               user_agent=a.user_agent) for a in found])
+
+
+# ---- internal API -----------------------------------------------------------------------------------------
+
+
+class InternalController(Controller):
+    """For the gateway and the other services only (``Authorization: Bearer <LINKS_INTERNAL_API_SECRET>``)."""
+
+    path = "/internal/v1"
+    guards = [internal_only]
+    include_in_schema = False
+
+    @post("/api-keys/verify", status_code=200)
+    async def verify_api_key(self, api_keys: Keys, data: JSONBody[ApiKeyIn]) -> StaffPrincipalView:
+        principal = await api_keys.verify(data.api_key)
+        if principal is None:
+            raise NotAuthorizedException("the API key is not valid")
+        return StaffPrincipalView(tenant_id=principal.tenant_id, key_id=principal.key_id)
+
+    @post("/links/resolve", status_code=200)
+    async def resolve(self, links: Links, data: JSONBody[TokenIn]) -> LinkView:
+        return LinkView.of(await handlers.resolve_token(links, data.token), links.clock())
+
+    @get("/links/{link_id:str}")
+    async def get_link(self, links: Links, link_id: PathId) -> LinkView:
+        return LinkView.of(await handlers.get_link(links, link_id), links.clock())
+
+    @post("/links/{link_id:str}/opened", status_code=204)
+    async def opened(self, links: Links, link_id: PathId, request: Request,
+                     data: JSONBody[ClientIn | None] = None) -> None:
+        await handlers.record_open(links, link_id, client_of(data), correlation_id=correlation_id_of(request))
+
+    @post("/links/{link_id:str}/use", status_code=200)
+    async def use(self, links: Links, link_id: PathId, request: Request,
+                  data: JSONBody[ClientIn | None] = None) -> LinkView:
+        link = await handlers.use_link(links, link_id, client_of(data), correlation_id=correlation_id_of(request))
+        return LinkView.of(link, links.clock())
+
+    @post("/links/{link_id:str}/verification-code", status_code=202)
+    async def send_code(self, links: Links, link_id: PathId) -> None:
+        await handlers.send_verification_code(links, link_id)
+
+    @post("/links/{link_id:str}/verification-code/check", status_code=200)
+    async def check_code(self, links: Links, link_id: PathId, data: JSONBody[CodeIn], request: Request) -> Verified:
+        await handlers.check_verification_code(links, link_id, data.code, correlation_id=correlation_id_of(request))
+        return Verified()
+
+    @get("/tenants/{tenant_id:str}/branding")
+    async def branding(self, links: Links, tenant_id: PathId) -> BrandingView:
+        tenant = await links.tenants.get(tenant_id)
+        if tenant is None:
+            raise NotFound("no such tenant")
+        return BrandingView.of(tenant)
+
+
+ROUTE_HANDLERS = [TenantController, ApiKeyController, LinkController, InternalController]

@@ -1,0 +1,264 @@
+"""The link aggregate without I/O: decide, evolve, status, recipient verification and issue-request rules."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from loginless.links.domain import (
+    CODE_LIFETIME,
+    ExpiryPolicy,
+    InvalidFields,
+    IssueLink,
+    IssueRequest,
+    Link,
+    LinkGone,
+    LinkNotFound,
+    OpenLink,
+    Recipient,
+    RecipientRequest,
+    RecordDelivery,
+    RevokeLink,
+    UseLink,
+    VerificationCodeTooSoon,
+    VerificationLocked,
+    VerificationNotRequired,
+    VerificationState,
+    check_code_request,
+    check_issue,
+    decide,
+    judge_code,
+    normalize_phone,
+    replay,
+)
+from loginless.shared.events.payloads.links import (
+    LinkDelivered,
+    LinkDeliveryFailed,
+    LinkIssued,
+    LinkOpened,
+    LinkRevoked,
+    LinkUsed,
+    LinkVerificationLocked,
+)
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
+POLICY = ExpiryPolicy(defaults={"view": timedelta(days=30), "upload": timedelta(days=14),
+                                "pay": timedelta(days=30), "request": timedelta(days=14)},
+                      maximum=timedelta(days=365))
+
+
+def issued(**changes) -> Link:
+    command = IssueLink(link_id="link-1", tenant_id="firm", action="sign", resource_id="doc-1",
+                        recipient=Recipient("Ana", "ana@example.test", None, "es"), expires_at=NOW + timedelta(days=7),
+                        max_uses=None, verification="none", delivery="email", now=NOW)
+    return replay(decide(None, replace(command, **changes)))
+
+
+def after(link: Link, *commands) -> Link:
+    for command in commands:
+        link = replay(decide(link, command), link)
+    return link
+
+
+def test_issuing_announces_everything_a_gateway_needs_and_starts_active_and_pending_delivery():
+    [event] = decide(None, IssueLink(
+        link_id="link-1", tenant_id="firm", action="pay", resource_id="inv-1",
+        recipient=Recipient(None, None, "+34600000000", "en"), expires_at=NOW + timedelta(days=1), max_uses=1,
+        verification="sms", delivery="sms", now=NOW))
+    assert isinstance(event, LinkIssued)
+    assert (event.link_id, event.recipient_phone, event.max_uses, event.verification, event.issued_at) == (
+        "link-1", "+34600000000", 1, "sms", NOW)
+    link = replay([event])
+    assert (link.status(NOW), link.delivery_status, link.uses, link.opens) == ("active", "pending", 0, 0)
+    assert issued(delivery="none").delivery_status == "none"
+
+
+def test_a_link_cannot_be_issued_twice():
+    with pytest.raises(ValueError):
+        decide(issued(), IssueLink("link-1", "firm", "view", "d", Recipient(), NOW, None, "none", "none", NOW))
+
+
+def test_commands_on_a_link_that_was_never_issued_find_nothing():
+    for command in (RevokeLink(NOW), OpenLink(NOW), UseLink(NOW)):
+        with pytest.raises(LinkNotFound):
+            decide(None, command)
+
+
+def test_status_is_derived_revoked_beats_used_up_beats_expired():
+    link = issued(max_uses=1)
+    assert link.status(NOW) == "active"
+    assert link.status(link.expires_at) == "expired"  # the expiry instant itself is past
+    used_up = after(link, UseLink(NOW))
+    assert (used_up.status(NOW), used_up.status(link.expires_at)) == ("used_up", "used_up")
+    assert after(used_up, RevokeLink(NOW)).status(link.expires_at) == "revoked"
+
+
+def test_opening_and_using_count_and_are_refused_once_the_link_is_not_active():
+    link = after(issued(max_uses=2), OpenLink(NOW), OpenLink(NOW + timedelta(minutes=1)), UseLink(NOW))
+    assert (link.opens, link.last_opened_at, link.uses, link.last_used_at) == (2, NOW + timedelta(minutes=1), 1, NOW)
+    [opened] = decide(link, OpenLink(NOW))
+    assert isinstance(opened, LinkOpened) and opened.opened_at == NOW
+    [used] = decide(link, UseLink(NOW))
+    assert isinstance(used, LinkUsed) and used.uses == 2
+    used_up = after(link, UseLink(NOW))
+    for command in (UseLink(NOW), OpenLink(NOW)):
+        with pytest.raises(LinkGone) as gone:
+            decide(used_up, command)
+        assert gone.value.extra == {"link_id": "link-1", "tenant_id": "firm", "status": "used_up"}
+    with pytest.raises(LinkGone) as expired:
+        decide(link, UseLink(link.expires_at + timedelta(seconds=1)))
+    assert expired.value.status == 410 and expired.value.extra["status"] == "expired"
+
+
+def test_revoking_twice_announces_it_once():
+    [revoked] = decide(issued(), RevokeLink(NOW))
+    assert isinstance(revoked, LinkRevoked)
+    assert decide(after(issued(), RevokeLink(NOW)), RevokeLink(NOW + timedelta(hours=1))) == []
+
+
+def test_the_delivery_outcome_is_recorded_once():
+    link = issued()
+    [delivered] = decide(link, RecordDelivery("email", 2, NOW))
+    assert isinstance(delivered, LinkDelivered) and delivered.attempts == 2
+    assert after(link, RecordDelivery("email", 2, NOW)).delivery_status == "delivered"
+    [failed] = decide(link, RecordDelivery("sms", 8, NOW, failure="SMTPConnectError: refused"))
+    assert isinstance(failed, LinkDeliveryFailed) and failed.reason == "SMTPConnectError: refused"
+    failed_link = after(link, RecordDelivery("sms", 8, NOW, failure="x"))
+    assert failed_link.delivery_status == "failed"
+    assert decide(failed_link, RecordDelivery("sms", 9, NOW)) == []
+
+
+# ---- recipient verification ---------------------------------------------------------------------------------
+
+
+def test_a_right_fresh_code_verifies_and_resets_the_wrong_tries():
+    link = issued(verification="email")
+    state = VerificationState(failed_attempts=3, code_issued_at=NOW, code_expires_at=NOW + CODE_LIFETIME)
+    judgement = judge_code(link, state, code_matches=True, now=NOW + timedelta(minutes=9))
+    assert (judgement.verified, judgement.failed_attempts, judgement.events) == (True, 0, [])
+
+
+def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link():
+    link = issued(verification="sms")
+    state = VerificationState(code_issued_at=NOW, code_expires_at=NOW + CODE_LIFETIME)
+    left = []
+    for attempt in range(4):
+        judgement = judge_code(link, state, code_matches=attempt == 3, now=NOW + CODE_LIFETIME)  # last: expired
+        left.append(judgement.attempts_left)
+        state = replace(state, failed_attempts=judgement.failed_attempts)
+    fifth = judge_code(link, state, code_matches=False, now=NOW)
+    assert left == [4, 3, 2, 1]
+    assert not fifth.verified and fifth.attempts_left == 0
+    [locked] = fifth.events
+    assert isinstance(locked, LinkVerificationLocked)
+    locked_link = replay([locked], link)
+    with pytest.raises(VerificationLocked):
+        judge_code(locked_link, state, code_matches=True, now=NOW)
+    with pytest.raises(VerificationLocked):
+        decide(locked_link, UseLink(NOW))
+
+
+def test_without_any_code_sent_a_check_counts_as_wrong():
+    judgement = judge_code(issued(verification="email"), VerificationState(), code_matches=False, now=NOW)
+    assert (judgement.verified, judgement.attempts_left) == (False, 4)
+
+
+def test_codes_are_sent_only_for_verifying_active_unlocked_links_and_not_too_often():
+    assert check_code_request(issued(verification="email"), VerificationState(), NOW) == NOW + CODE_LIFETIME
+    with pytest.raises(VerificationNotRequired):
+        check_code_request(issued(), VerificationState(), NOW)
+    with pytest.raises(LinkGone):
+        check_code_request(after(issued(verification="sms"), RevokeLink(NOW)), VerificationState(), NOW)
+    recent = VerificationState(code_issued_at=NOW, code_expires_at=NOW + CODE_LIFETIME)
+    with pytest.raises(VerificationCodeTooSoon) as too_soon:
+        check_code_request(issued(verification="sms"), recent, NOW + timedelta(seconds=10.5))
+    assert too_soon.value.extra == {"retry_after": 20}
+    assert check_code_request(issued(verification="sms"), recent, NOW + timedelta(seconds=30))
+
+
+# ---- issue requests -----------------------------------------------------------------------------------------
+
+
+def request(**changes) -> IssueRequest:
+    base = IssueRequest(action="view", resource_id="doc-1",
+                        recipients=(RecipientRequest(name="Ana", email="ana@example.test"),))
+    return replace(base, **changes)
+
+
+def broken_fields(issue_request: IssueRequest) -> list[str]:
+    with pytest.raises(InvalidFields) as invalid:
+        check_issue(issue_request, POLICY, NOW)
+    return sorted(error["field"] for error in invalid.value.extra["errors"])
+
+
+def test_expiry_is_explicit_relative_or_the_actions_default_with_sign_fixed_at_seven_days():
+    assert check_issue(request(action="sign"), POLICY, NOW).expires_at == NOW + timedelta(days=7)
+    assert check_issue(request(action="upload"), POLICY, NOW).expires_at == NOW + timedelta(days=14)
+    assert check_issue(request(action="pay"), POLICY, NOW).expires_at == NOW + timedelta(days=30)
+    explicit = NOW + timedelta(days=2)
+    assert check_issue(request(action="sign", expires_at=explicit), POLICY, NOW).expires_at == explicit
+    assert check_issue(request(expires_in_seconds=90), POLICY, NOW).expires_at == NOW + timedelta(seconds=90)
+
+
+@pytest.mark.parametrize(("changes", "fields"), [
+    ({"expires_at": NOW - timedelta(seconds=1)}, ["expires_at"]),
+    ({"expires_at": NOW}, ["expires_at"]),
+    ({"expires_at": NOW + timedelta(days=366)}, ["expires_at"]),
+    ({"expires_at": datetime(2026, 4, 1)}, ["expires_at"]),  # no time zone
+    ({"expires_in_seconds": 0}, ["expires_in_seconds"]),
+    ({"expires_in_seconds": -60}, ["expires_in_seconds"]),
+    ({"expires_in_seconds": 60, "expires_at": NOW + timedelta(days=1)}, ["expires_at"]),
+    ({"max_uses": 0}, ["max_uses"]),
+    ({"max_uses": 10_001}, ["max_uses"]),
+    ({"resource_id": ""}, ["resource_id"]),
+    ({"resource_id": "doc 1"}, ["resource_id"]),
+    ({"resource_id": "../etc/passwd"}, ["resource_id"]),
+    ({"resource_id": "x" * 129}, ["resource_id"]),
+    ({"action": "delete"}, ["action"]),
+    ({"recipients": ()}, ["recipients"]),
+    ({"recipients": (RecipientRequest(email="a@example.test"),) * 51}, ["recipients"]),
+])
+def test_request_level_rules(changes, fields):
+    """Bad inputs tried: expiry in the past, at this instant, beyond 365 days, without a time zone, as zero or
+    negative seconds, or given both ways; max_uses 0 and above 10,000; an empty resource id, one with a space,
+    a path, one too long; an unknown action; no recipients and more than 50."""
+    assert broken_fields(request(**changes)) == fields
+
+
+@pytest.mark.parametrize(("recipient", "verification", "fields"), [
+    (RecipientRequest(name="Ana"), "none", ["recipients[0]"]),
+    (RecipientRequest(email="ana@"), "none", ["recipients[0].email"]),
+    (RecipientRequest(email="ana example@test.es"), "none", ["recipients[0].email"]),
+    (RecipientRequest(email="ana@example"), "none", ["recipients[0].email"]),
+    (RecipientRequest(email="a@b.es\r\nBcc: x@y.es"), "none", ["recipients[0].email"]),
+    (RecipientRequest(phone="600 000 000"), "none", ["recipients[0].phone"]),
+    (RecipientRequest(phone="+34 6OO"), "none", ["recipients[0].phone"]),
+    (RecipientRequest(email="a@example.test", name="Ana\nBcc: x@y.es"), "none", ["recipients[0].name"]),
+    (RecipientRequest(email="a@example.test", name="A" * 201), "none", ["recipients[0].name"]),
+    (RecipientRequest(phone="+34600000000", delivery="email"), "none", ["recipients[0].delivery"]),
+    (RecipientRequest(email="a@example.test", delivery="sms"), "none", ["recipients[0].delivery"]),
+    (RecipientRequest(phone="+34600000000"), "email", ["recipients[0].email"]),
+    (RecipientRequest(email="a@example.test"), "sms", ["recipients[0].phone"]),
+])
+def test_recipient_rules(recipient, verification, fields):
+    """Bad inputs tried: no contact at all; e-mails without a domain, with a space, without a dot in the domain,
+    with a header injected; phones without a country code or with letters; names with a newline or over 200
+    characters; e-mail delivery to a phone-only recipient and SMS to an e-mail-only one; e-mail verification
+    without an e-mail and SMS verification without a phone."""
+    assert broken_fields(request(recipients=(recipient,), verification=verification)) == fields
+
+
+def test_every_broken_rule_is_reported_at_once():
+    bad = request(resource_id="", max_uses=0, recipients=(RecipientRequest(), RecipientRequest(email="x")))
+    assert broken_fields(bad) == ["max_uses", "recipients[0]", "recipients[1].email", "resource_id"]
+
+
+def test_recipients_are_normalised_and_each_keeps_its_delivery_channel():
+    checked = check_issue(request(recipients=(
+        RecipientRequest(name="  Ana  ", email=" ana@example.test ", language="es", delivery="email"),
+        RecipientRequest(phone="+34 (600) 000-000", delivery="sms"))), POLICY, NOW)
+    assert checked.recipients == ((Recipient("Ana", "ana@example.test", None, "es"), "email"),
+                                  (Recipient(None, None, "+34600000000", "en"), "sms"))
+    assert normalize_phone("+1 415 555 0100") == "+14155550100" and normalize_phone("0034600000000") is None
