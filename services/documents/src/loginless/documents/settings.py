@@ -2,12 +2,38 @@
 
 from typing import ClassVar
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from loginless.shared.settings import ServiceSettings
+
+MIB = 1024 * 1024
 
 
 class DocumentsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "documents"
+
+    s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3-compatible object storage")
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_bucket: str = Field("loginless-documents", description="Created on start-up when missing")
+    s3_region: str = "us-east-1"
+
+    max_document_size: int = Field(2 * 1024 * MIB, ge=1, description="Largest document staff may upload (bytes)")
+    max_upload_file_size: int = Field(
+        2 * 1024 * MIB, ge=1, description="Ceiling for an upload request's per-file limit (bytes)")
+    default_upload_file_size: int = Field(100_000_000, ge=1, description="Per-file limit when a request sets none")
+    default_upload_max_files: int = Field(20, ge=1)
+    upload_part_size: int = Field(
+        8 * MIB, ge=5 * MIB, description="Bytes per S3 part; match the upload page's tus chunk size")
+    abandoned_upload_hours: float = Field(
+        48, gt=0, description="Unfinished resumable uploads untouched this long are aborted and forgotten")
+
+    access_record_retention_days: float = Field(
+        90, gt=0, description="How long guests' access records (IP address, user agent) are kept")
+    maintenance_interval_seconds: float = Field(3600, gt=0, description="How often the worker purges and tidies")
+
+    branding_cache_seconds: float = Field(60, ge=0)
+    default_share_expiry_days: int = Field(30, ge=1, description="Share expiry when the caller gives none")

@@ -1,6 +1,68 @@
-"""Events of the documents service (topic ``documents.events``)."""
+"""Events of the documents service (topic ``documents.events``).
+
+Guests' access records (``DocumentViewed``, ``DocumentDownloaded``) carry an IP address and a user agent: the
+service deletes its copies after the configured retention, and the topic's own retention should be no longer.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from loginless.shared.events.catalog import IntegrationEvent
+
+
+class ShareRecipient(BaseModel):
+    """One recipient of a share or an upload request, and the link issued to them (never its URL or token)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    link_id: str
+    email: str
+
+
+class ClientAccountCreated(IntegrationEvent, service="documents", version=1):
+    """A client account. ``guest`` accounts hold uploads from people who are not clients; an account whose
+    ``portal_access`` is ``disabled`` receives no notifications and cannot log in until invited."""
+
+    account_id: str
+    tenant_id: str
+    account_name: str  # not "name": IntegrationEvent reserves name, service and version for the type
+    email: str | None = None
+    kind: Literal["client", "guest"]
+    portal_access: Literal["enabled", "disabled"]
+    created_at: datetime
+
+
+class ClientInvitedToPortal(IntegrationEvent, service="documents", version=1):
+    """Staff invited a client without portal access; the portal (or notifications) sends the invitation."""
+
+    account_id: str
+    tenant_id: str
+    email: str
+    invited_at: datetime
+
+
+class FolderCreated(IntegrationEvent, service="documents", version=1):
+    folder_id: str
+    tenant_id: str
+    account_id: str
+    folder_name: str
+    created_at: datetime
+
+
+class DocumentAdded(IntegrationEvent, service="documents", version=1):
+    """Staff uploaded a document through the API; it is complete in object storage."""
+
+    document_id: str
+    tenant_id: str
+    account_id: str
+    folder_id: str | None = None
+    display_name: str
+    size: int
+    sha256: str
+    content_type: str
+    added_at: datetime
 
 
 class FileUploaded(IntegrationEvent, service="documents", version=1):
@@ -15,3 +77,73 @@ class FileUploaded(IntegrationEvent, service="documents", version=1):
     sha256: str
     content_type: str
     link_id: str | None = None
+    upload_request_id: str | None = None
+    uploader_name: str | None = None
+    uploader_email: str | None = None
+    uploaded_at: datetime | None = None
+
+
+class DocumentShared(IntegrationEvent, service="documents", version=1):
+    """A document was shared with recipients by e-mail, one link each (issued by the links service)."""
+
+    share_id: str
+    document_id: str
+    tenant_id: str
+    recipients: list[ShareRecipient]
+    view_only: bool
+    expires_at: datetime
+    shared_at: datetime
+
+
+class ShareRevoked(IntegrationEvent, service="documents", version=1):
+    share_id: str
+    document_id: str
+    tenant_id: str
+    revoked_at: datetime
+
+
+class DocumentViewed(IntegrationEvent, service="documents", version=1):
+    """A guest opened a shared document's page. ``client_ip`` and ``user_agent`` are personal data."""
+
+    access_id: str
+    document_id: str
+    share_id: str
+    tenant_id: str
+    link_id: str
+    viewed_at: datetime
+    client_ip: str | None = None
+    user_agent: str | None = None
+
+
+class DocumentDownloaded(IntegrationEvent, service="documents", version=1):
+    """A guest downloaded a shared document. ``client_ip`` and ``user_agent`` are personal data."""
+
+    access_id: str
+    document_id: str
+    share_id: str
+    tenant_id: str
+    link_id: str
+    downloaded_at: datetime
+    client_ip: str | None = None
+    user_agent: str | None = None
+
+
+class UploadRequestCreated(IntegrationEvent, service="documents", version=1):
+    """Staff asked recipients for files, into a folder, with per-link limits."""
+
+    upload_request_id: str
+    tenant_id: str
+    account_id: str
+    folder_id: str
+    recipients: list[ShareRecipient]
+    max_file_size: int
+    allowed_types: list[str]
+    max_files: int
+    deadline: datetime
+    created_at: datetime
+
+
+class UploadRequestRevoked(IntegrationEvent, service="documents", version=1):
+    upload_request_id: str
+    tenant_id: str
+    revoked_at: datetime

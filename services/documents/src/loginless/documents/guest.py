@@ -1,0 +1,340 @@
+"""Guest pages and the guest upload API, reached only through the gateway at ``/guest/…``.
+
+Every handler takes the gateway's assertion (``guest``); the document or upload request is always the
+assertion's resource, whatever the path says. URLs in pages are built on ``X-Forwarded-Prefix``
+(``/g/{link_id}``), the path under which the gateway exposes this service to the guest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from litestar import Controller, MediaType, Request, Response, delete, get, head, patch, post
+from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.params import FromPath
+from litestar.response import Stream, Template
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from loginless.documents import domain, filetypes, i18n
+from loginless.documents.handlers import Documents
+from loginless.documents.ports import Branding
+from loginless.documents.uploads import ClientDisconnected, ResumableUploads, parse_metadata
+from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
+from loginless.shared.web.assertion import FORWARDED_PREFIX_HEADER, GuestAssertion
+
+log = structlog.get_logger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+TUS_VERSION = "1.0.0"
+TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
+NO_STORE = {"Cache-Control": "no-store"}
+_PREFIX = re.compile(r"^/[A-Za-z0-9/_.~-]{0,200}$")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def forwarded_prefix(request: Request) -> str:
+    """The gateway's path for this link, e.g. ``/g/lnk_…``; only a plain path is accepted (it ends up in HTML)."""
+    prefix = request.headers.get(FORWARDED_PREFIX_HEADER, "").rstrip("/")
+    return prefix if _PREFIX.match(prefix or "/") else ""
+
+
+def client_address(request: Request) -> str | None:
+    """The guest's address: the last ``X-Forwarded-For`` entry, the one our gateway added (guest traffic only
+    reaches us through it); any earlier entries came from the client and prove nothing."""
+    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+    if forwarded:
+        return forwarded[-1][:64]
+    return request.client.host if request.client else None
+
+
+def correlation_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("correlation_id") or "unknown"
+
+
+def language_of(request: Request, guest: GuestAssertion | None) -> str:
+    return i18n.choose_language(request.query_params.get("lang"), request.headers.get("accept-language"),
+                                guest.recipient.language if guest else None)
+
+
+def contrast_text(color: str) -> str:
+    """Black or white, whichever reads better on ``color`` (WCAG relative luminance)."""
+    channels = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+
+
+async def body_chunks(request: Request) -> AsyncIterator[bytes]:
+    """The raw request body as it arrives; a dropped connection raises :class:`ClientDisconnected`."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        if chunk := message.get("body", b""):
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+class GuestPages:
+    """What page handlers share: the application, branding and rendering helpers."""
+
+    def __init__(self, documents: Documents, uploads: ResumableUploads) -> None:
+        self.documents = documents
+        self.uploads = uploads
+
+    async def context(self, request: Request, guest: GuestAssertion | None, **values: Any) -> dict[str, Any]:
+        lang = language_of(request, guest)
+        branding = await self.documents.links.branding(guest.tenant_id) if guest else Branding(name="")
+        explicit = request.query_params.get("lang") in i18n.LANGUAGES
+        return {"lang": lang, "t": i18n.translator(lang), "branding": branding, "prefix": forwarded_prefix(request),
+                "lang_query": f"?lang={lang}" if explicit else "", "asset_version": ASSET_VERSION, **values}
+
+
+def _asset_version() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.glob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+ASSET_VERSION = _asset_version()
+
+
+def error_page(pages: GuestPages, request: Request, guest: GuestAssertion | None, error: LoginlessError,
+               context: dict[str, Any]) -> Template:
+    t = context["t"]
+    firm = context["branding"].name or "the firm"
+    if isinstance(error, domain.Gone):
+        key = "gone_deadline" if error.extra.get("reason") == "deadline" else "gone"
+    elif isinstance(error, domain.Forbidden):
+        key = "forbidden_download"
+    elif isinstance(error, NotFound):
+        key = "not_found"
+    else:
+        key = "unavailable"
+    return Template("error.html", context={**context, "status": error.status, "message": t(key, firm=firm)},
+                    status_code=error.status, headers=NO_STORE)
+
+
+class TusDiscovery(ASGIMiddleware):
+    """Answers tus's ``OPTIONS`` discovery request. (Litestar registers its own OPTIONS handler for every path
+    and ignores ours, so this sits in front of the controller.)"""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope["method"] == "OPTIONS" and scope["path"].rstrip("/") == "/guest/uploads":
+            max_size = scope["app"].state.runtime.settings.max_upload_file_size
+            headers = [(b"tus-resumable", TUS_VERSION.encode()), (b"tus-version", TUS_VERSION.encode()),
+                       (b"tus-extension", b"creation,termination"), (b"tus-max-size", str(max_size).encode())]
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await next_app(scope, receive, send)
+
+
+class GuestController(Controller):
+    path = "/guest"
+    include_in_schema = False
+    middleware = [TusDiscovery()]
+
+    # ---- pages -------------------------------------------------------------------------------------------
+
+    @get(["/"], media_type=MediaType.HTML)
+    async def landing(self, request: Request, guest: NamedDependency[GuestAssertion],
+                      guest_pages: NamedDependency[GuestPages]) -> Template:
+        pages = guest_pages
+        if guest.action == "upload":
+            return await self._upload_page(request, guest, pages)
+        context = await pages.context(request, guest)
+        try:
+            share, document = await pages.documents.guest_share(guest)
+        except LoginlessError as error:
+            return error_page(pages, request, guest, error, context)
+        await pages.documents.record_access(guest, share, "view", client_ip=client_address(request),
+                                            user_agent=_user_agent(request), correlation_id=correlation_id(request))
+        lang = context["lang"]
+        sniffed = document.content_type
+        preview = ("pdf" if sniffed == "application/pdf" else "image") if sniffed in filetypes.INLINE_TYPES else None
+        return Template("view.html", headers=NO_STORE, context={
+            **context, "share": share, "document": document, "size": i18n.human_size(document.size, lang),
+            "type_label": i18n.TYPE_LABELS.get(sniffed, sniffed), "preview": preview,
+            "expires": i18n.human_date(min(share.expires_at, guest.link_expires_at), lang)})
+
+    async def _upload_page(self, request: Request, guest: GuestAssertion, pages: GuestPages) -> Template:
+        context = await pages.context(request, guest)
+        try:
+            upload_request, remaining = await pages.uploads.limits(guest)
+        except LoginlessError as error:
+            return error_page(pages, request, guest, error, context)
+        lang = context["lang"]
+        messages = {key: i18n.CATALOG[lang].get(key, i18n.CATALOG["en"][key]) for key in i18n.SCRIPT_KEYS}
+        messages["max_size"] = i18n.human_size(upload_request.limits.max_file_size, lang)
+        return Template("upload.html", headers=NO_STORE, context={
+            **context, "upload_request": upload_request, "remaining": remaining,
+            "max_size": i18n.human_size(upload_request.limits.max_file_size, lang),
+            "types": i18n.type_labels(upload_request.limits.allowed_types, lang),
+            "deadline": i18n.human_date(min(upload_request.deadline, guest.link_expires_at), lang),
+            "chunk_size": pages.uploads.part_size, "messages": json.dumps(messages)})
+
+    @get("/receipt", media_type=MediaType.HTML)
+    async def receipt(self, request: Request, guest: NamedDependency[GuestAssertion],
+                      guest_pages: NamedDependency[GuestPages]) -> Template:
+        pages = guest_pages
+        context = await pages.context(request, guest)
+        if guest.action != "upload":
+            return error_page(pages, request, guest, NotFound("not an upload link"), context)
+        lang = context["lang"]
+        try:
+            await pages.uploads.limits(guest)
+            still_open = True
+        except domain.Gone:
+            still_open = False  # the receipt stays readable after the deadline
+        except LoginlessError as error:
+            return error_page(pages, request, guest, error, context)
+        rows = await pages.documents.repo.files_of_link(pages.documents.pool, guest.link_id)
+        files = [{"name": row["display_name"], "size": i18n.human_size(row["size"], lang),
+                  "at": i18n.human_date(row["created_at"], lang)} for row in rows]
+        return Template("receipt.html", headers=NO_STORE, context={**context, "files": files, "open": still_open})
+
+    @get("/brand.css", media_type="text/css")
+    async def brand_css(self, guest: NamedDependency[GuestAssertion],
+                        guest_pages: NamedDependency[GuestPages]) -> Response[str]:
+        branding = await guest_pages.documents.links.branding(guest.tenant_id)
+        color = branding.color if branding.color and _COLOR.match(branding.color) else "#1f5f8b"
+        css = f":root {{ --brand: {color}; --brand-text: {contrast_text(color)}; }}\n"
+        return Response(css, media_type="text/css", headers={"Cache-Control": "private, max-age=300"})
+
+    # ---- the document itself -----------------------------------------------------------------------------
+
+    @get("/preview")
+    async def preview(self, request: Request, guest: NamedDependency[GuestAssertion],
+                      guest_pages: NamedDependency[GuestPages]) -> Response:
+        pages = guest_pages
+        try:
+            _, document = await pages.documents.guest_share(guest)
+        except LoginlessError as error:
+            return error_page(pages, request, guest, error, await pages.context(request, guest))
+        if domain.serving_disposition(document.content_type) != "inline":
+            return error_page(pages, request, guest, NotFound("no preview for this type"),
+                              await pages.context(request, guest))
+        # Read by the page's pdf.js or <img>, or opened on its own; never framed (the gateway forbids framing).
+        return self._stream(pages, document, "inline", {})
+
+    @get("/download")
+    async def download(self, request: Request, guest: NamedDependency[GuestAssertion],
+                       guest_pages: NamedDependency[GuestPages]) -> Response:
+        pages = guest_pages
+        try:
+            share, document = await pages.documents.guest_share(guest)
+            domain.check_download(share)
+        except LoginlessError as error:
+            return error_page(pages, request, guest, error, await pages.context(request, guest))
+        await pages.documents.record_access(guest, share, "download", client_ip=client_address(request),
+                                            user_agent=_user_agent(request), correlation_id=correlation_id(request))
+        return self._stream(pages, document, "attachment", {})
+
+    @staticmethod
+    def _stream(pages: GuestPages, document: domain.Document, disposition: str, headers: dict[str, str]) -> Stream:
+        return Stream(
+            pages.documents.storage.read_range(document.object_key),
+            media_type=document.content_type,
+            headers={"Content-Disposition": domain.content_disposition(disposition, document.display_name),
+                     "Content-Length": str(document.size), "X-Content-Type-Options": "nosniff",
+                     "Cache-Control": "private, no-store", **headers})
+
+    # ---- tus 1.0: core, creation, termination --------------------------------------------------------------
+
+    @post("/uploads", status_code=201)
+    async def tus_create(self, request: Request, guest: NamedDependency[GuestAssertion],
+                         guest_pages: NamedDependency[GuestPages]) -> Response[None]:
+        _require_tus(request)
+        length = _int_header(request, "upload-length")
+        if length is None:
+            raise InvalidRequest("Upload-Length is required (deferred lengths are not supported)")
+        status = await guest_pages.uploads.create(guest, length=length,
+                                                  metadata=parse_metadata(request.headers.get("upload-metadata")))
+        location = f"{forwarded_prefix(request)}/uploads/{status.upload_id}"
+        return Response(None, status_code=201, headers={**TUS_HEADERS, **NO_STORE, "Location": location,
+                                                        "Upload-Offset": "0"})
+
+    @head("/uploads/{upload_id:str}")
+    async def tus_head(self, upload_id: FromPath[str], guest: NamedDependency[GuestAssertion],
+                       guest_pages: NamedDependency[GuestPages]) -> Response[None]:
+        status = await guest_pages.uploads.status(guest, upload_id)
+        return Response(None, headers={**TUS_HEADERS, **NO_STORE, "Upload-Offset": str(status.offset),
+                                       "Upload-Length": str(status.length)})
+
+    @patch("/uploads/{upload_id:str}", status_code=HTTP_204_NO_CONTENT, request_max_body_size=None)
+    async def tus_patch(self, request: Request, upload_id: FromPath[str], guest: NamedDependency[GuestAssertion],
+                        guest_pages: NamedDependency[GuestPages]) -> Response[None]:
+        _require_tus(request)
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/offset+octet-stream":
+            return _tus_problem(415, "PATCH bodies are application/offset+octet-stream")
+        offset = _int_header(request, "upload-offset")
+        if offset is None:
+            raise InvalidRequest("Upload-Offset is required")
+        status = await guest_pages.uploads.append(
+            guest, upload_id, offset=offset, declared_length=_int_header(request, "content-length"),
+            body=body_chunks(request), correlation_id=correlation_id(request))
+        return Response(None, status_code=HTTP_204_NO_CONTENT,
+                        headers={**TUS_HEADERS, **NO_STORE, "Upload-Offset": str(status.offset)})
+
+    @delete("/uploads/{upload_id:str}", status_code=HTTP_204_NO_CONTENT)
+    async def tus_delete(self, upload_id: FromPath[str], guest: NamedDependency[GuestAssertion],
+                         guest_pages: NamedDependency[GuestPages]) -> Response[None]:
+        await guest_pages.uploads.terminate(guest, upload_id)
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers=TUS_HEADERS)
+
+
+def _user_agent(request: Request) -> str | None:
+    agent = request.headers.get("user-agent")
+    return agent[:512] if agent else None
+
+
+def _int_header(request: Request, name: str) -> int | None:
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 19:
+        raise InvalidRequest(f"{name} must be a non-negative integer")
+    return int(value)
+
+
+def _require_tus(request: Request) -> None:
+    if request.headers.get("tus-resumable") != TUS_VERSION:
+        raise TusVersionUnsupported(f"this server speaks tus {TUS_VERSION}")
+
+
+def _tus_problem(status: int, detail: str) -> Response[dict]:
+    return Response({"type": "about:blank", "status": status, "detail": detail}, status_code=status,
+                    media_type="application/problem+json", headers=TUS_HEADERS)
+
+
+class TusVersionUnsupported(LoginlessError):
+    status = 412
+    problem_type = "tus-version"
+    title = "Unsupported tus version"
+
+
+def static_files_router():  # noqa: ANN201
+    """The page's CSS and the upload script, as files (the gateway's CSP allows no inline script or style).
+    Served without an assertion: nothing in them is about a guest."""
+    return create_static_files_router(
+        path="/guest/static", directories=[STATIC_DIR], include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=86400, private=True), name="guest-static")
+

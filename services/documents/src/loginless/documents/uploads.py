@@ -1,0 +1,372 @@
+"""Resumable guest uploads: the tus 1.0 protocol (core, creation, termination) on an S3 multipart upload.
+
+State lives in PostgreSQL (``tus_uploads``), so any replica can take the next PATCH. Bytes flow straight
+through to S3: a PATCH is buffered up to one part (``upload_part_size``, which the upload page's chunk size
+matches) and stored as that part; bytes left over at the end of a PATCH -- less than S3's 5 MiB minimum part --
+wait in a small ``<key>.tail`` object for the next PATCH. A dropped connection keeps everything received, so
+the client resumes exactly where the server says (HEAD → ``Upload-Offset``).
+
+One PATCH at a time per upload: a request takes a lease on the row (renewed as it goes) rather than holding a
+database transaction open while a slow client sends.
+
+The SHA-256 is computed while the bytes stream through, carried from PATCH to PATCH in this process. When a
+PATCH lands on another replica (or after a restart) that running digest is gone; the object is then hashed
+once more from S3 after completion. Either way FileUploaded is appended only after S3 completed the object,
+its size matches, every part's MD5 matched what we sent, and the scanner passed it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import secrets
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import structlog
+
+from loginless.documents import domain, filetypes
+from loginless.documents.handlers import Documents, utcnow
+from loginless.documents.storage import MIN_PART_SIZE, UploadedPart
+from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
+from loginless.shared.eventstore import EventMetadata
+from loginless.shared.web.assertion import GuestAssertion
+
+log = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 60.0
+MAX_METADATA_LENGTH = 4096
+RUNNING_DIGESTS = 1000  # uploads whose running SHA-256 this process keeps between PATCHes
+
+
+class Locked(LoginlessError):
+    status = 423
+    problem_type = "upload-busy"
+    title = "Another request is writing to this upload"
+
+
+class OffsetMismatch(LoginlessError):
+    status = 409
+    problem_type = "offset-mismatch"
+    title = "Upload-Offset does not match the upload's offset"
+
+
+class ScanRejected(LoginlessError):
+    status = 422
+    problem_type = "rejected-by-scan"
+    title = "The file was rejected by the security scan"
+
+
+class ClientDisconnected(Exception):
+    """The guest's connection dropped in the middle of a PATCH body."""
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    upload_id: str
+    length: int
+    offset: int
+    file_id: str
+    complete: bool = False
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """``Upload-Metadata``: comma-separated ``key base64value`` pairs (tus creation extension)."""
+    if not header:
+        return {}
+    if len(header) > MAX_METADATA_LENGTH:
+        raise InvalidRequest("Upload-Metadata is too long")
+    metadata: dict[str, str] = {}
+    for pair in header.split(","):
+        key, _, value = pair.strip().partition(" ")
+        if not key:
+            continue
+        try:
+            metadata[key] = base64.b64decode(value, validate=True).decode("utf-8") if value else ""
+        except (ValueError, UnicodeDecodeError) as error:
+            raise InvalidRequest(f"Upload-Metadata value of {key!r} is not base64 UTF-8") from error
+    return metadata
+
+
+class ResumableUploads:
+    def __init__(self, documents: Documents) -> None:
+        self.documents = documents
+        self.repo = documents.repo
+        self.storage = documents.storage
+        self.part_size = max(documents.settings.upload_part_size, MIN_PART_SIZE)
+        self._digests: OrderedDict[str, tuple[int, hashlib._Hash]] = OrderedDict()
+
+    @property
+    def pool(self):  # noqa: ANN201
+        return self.documents.pool
+
+    async def _open_request(self, guest: GuestAssertion, *, lock: bool = False, connection=None,  # noqa: ANN001
+                            ) -> domain.UploadRequest:
+        if guest.action != "upload":
+            raise NotFound("this link does not accept uploads")
+        db = connection or self.pool
+        request = domain.check_open_for_uploads(
+            await self.repo.upload_request(db, guest.tenant_id, guest.resource_id, lock=lock), utcnow())
+        link = await self.repo.link(db, guest.tenant_id, request.upload_request_id, guest.link_id)
+        if link is None:
+            raise NotFound("no such upload request")
+        if link["revoked_at"] is not None:
+            raise domain.Gone("this upload link was revoked", reason="revoked")
+        return request
+
+    async def limits(self, guest: GuestAssertion) -> tuple[domain.UploadRequest, int]:
+        """The request behind a guest's link, and how many more files the link accepts."""
+        request = await self._open_request(guest)
+        used = await self.repo.count_files_of_link(self.pool, guest.link_id)
+        return request, max(request.limits.max_files - used, 0)
+
+    # ---- creation ----------------------------------------------------------------------------------------
+
+    async def create(self, guest: GuestAssertion, *, length: int, metadata: dict[str, str]) -> UploadStatus:
+        request = await self._open_request(guest)
+        domain.check_new_file(request, length=length, files_so_far=0)  # cheap checks before any storage call
+        file_id = domain.new_id("doc")
+        key = domain.object_key(guest.tenant_id, file_id)
+        display_name = domain.sanitize_display_name(metadata.get("filename") or metadata.get("name"))
+        uploader_name, uploader_email = domain.clean_uploader(metadata.get("uploader_name"),
+                                                              metadata.get("uploader_email"))
+        s3_upload_id = await self.storage.start_multipart(key)
+        upload_id = secrets.token_urlsafe(18)
+        try:
+            async with self.documents.store.transaction() as connection:
+                # Lock the link's row so two simultaneous creations cannot both take its last free slot.
+                await self.repo.link(connection, guest.tenant_id, request.upload_request_id, guest.link_id, lock=True)
+                request = await self._open_request(guest, connection=connection)
+                used = await self.repo.count_files_of_link(connection, guest.link_id)
+                domain.check_new_file(request, length=length, files_so_far=used)
+                await self.repo.insert_tus_upload(connection, {
+                    "upload_id": upload_id, "tenant_id": guest.tenant_id,
+                    "upload_request_id": request.upload_request_id, "link_id": guest.link_id, "file_id": file_id,
+                    "object_key": key, "s3_upload_id": s3_upload_id, "length": length,
+                    "display_name": display_name, "uploader_name": uploader_name, "uploader_email": uploader_email,
+                })
+        except BaseException:
+            await self.storage.abort_multipart(key, s3_upload_id)
+            raise
+        log.info("upload started", upload_id=upload_id, link_id=guest.link_id, length=length)
+        return UploadStatus(upload_id, length, 0, file_id)
+
+    # ---- core --------------------------------------------------------------------------------------------
+
+    async def _row(self, guest: GuestAssertion, upload_id: str):  # noqa: ANN202
+        row = await self.repo.tus_upload(self.pool, upload_id)
+        # An upload id is only good with the link that created it.
+        if row is None or row["link_id"] != guest.link_id or row["tenant_id"] != guest.tenant_id:
+            raise NotFound("no such upload")
+        return row
+
+    async def status(self, guest: GuestAssertion, upload_id: str) -> UploadStatus:
+        await self._open_request(guest)
+        row = await self._row(guest, upload_id)
+        return UploadStatus(upload_id, row["length"], row["received"], row["file_id"])
+
+    async def append(self, guest: GuestAssertion, upload_id: str, *, offset: int, declared_length: int | None,
+                     body: AsyncIterator[bytes], correlation_id: str) -> UploadStatus:
+        """PATCH: append the body at ``offset``. Returns the new offset; completes the file at the end."""
+        request = await self._open_request(guest)
+        row = await self._row(guest, upload_id)
+        if row["received"] != offset:
+            raise OffsetMismatch(f"the upload is at offset {row['received']}", offset=row["received"])
+        if declared_length is not None and offset + declared_length > row["length"]:
+            raise domain.TooLarge("more bytes than Upload-Length announced")
+        owner = secrets.token_hex(8)
+        row = await self.repo.take_lease(self.pool, upload_id, owner, LEASE_SECONDS)
+        if row is None:
+            raise Locked("another request is writing to this upload; try again shortly")
+        if row["received"] != offset:
+            await self.repo.release_lease(self.pool, upload_id, owner)
+            raise OffsetMismatch(f"the upload is at offset {row['received']}", offset=row["received"])
+        session = _PatchSession(self, row, owner, request)
+        try:
+            received = await session.run(body)
+        except BaseException:
+            self._digests.pop(upload_id, None)
+            await self.repo.release_lease(self.pool, upload_id, owner)
+            raise
+        if received < row["length"]:
+            return UploadStatus(upload_id, row["length"], received, row["file_id"])
+        await self._finish(request, row, session, correlation_id)
+        return UploadStatus(upload_id, row["length"], received, row["file_id"], complete=True)
+
+    def _running_digest(self, upload_id: str, received: int):  # noqa: ANN202
+        entry = self._digests.get(upload_id)
+        return entry[1].copy() if entry and entry[0] == received else None
+
+    def _keep_digest(self, upload_id: str, received: int, digest) -> None:  # noqa: ANN001
+        self._digests[upload_id] = (received, digest)
+        self._digests.move_to_end(upload_id)
+        while len(self._digests) > RUNNING_DIGESTS:
+            self._digests.popitem(last=False)
+
+    async def _finish(self, request: domain.UploadRequest, row, session: _PatchSession,  # noqa: ANN001
+                      correlation_id: str) -> None:
+        key, upload_id = row["object_key"], row["upload_id"]
+        self._digests.pop(upload_id, None)
+        try:
+            await self.storage.complete_multipart(key, row["s3_upload_id"], session.parts)
+            stored_size = await self.storage.size_of(key)
+            if stored_size != row["length"]:
+                raise InvalidRequest("the stored file is not the size that was announced")
+            sha256 = session.digest.hexdigest() if session.digest else await self._hash_stored(key)
+            verdict = await self.documents.scanner.scan(
+                content_type=session.content_type, size=stored_size,
+                read=lambda: self.storage.read_range(key))
+            if not verdict.clean:
+                raise ScanRejected("the file did not pass the security scan", reason=verdict.reason)
+            upload = domain.CompletedUpload(
+                file_id=row["file_id"], upload_request_id=request.upload_request_id, link_id=row["link_id"],
+                display_name=row["display_name"], size=stored_size, sha256=sha256, content_type=session.content_type,
+                uploader_name=row["uploader_name"], uploader_email=row["uploader_email"])
+            now = utcnow()
+            event = domain.decide_file_uploaded(request, upload, now)
+            document = domain.Document(
+                document_id=upload.file_id, tenant_id=request.tenant_id, account_id=request.account_id,
+                folder_id=request.folder_id, display_name=upload.display_name, size=upload.size,
+                sha256=upload.sha256, content_type=upload.content_type, object_key=key)
+            async with self.documents.store.transaction() as connection:
+                await self.documents.store.append(upload.file_id, 0, [event],
+                                                  EventMetadata(request.tenant_id, correlation_id),
+                                                  connection=connection)
+                await self.repo.insert_document(
+                    connection, document, source="guest", created_at=now,
+                    upload_request_id=request.upload_request_id, link_id=upload.link_id,
+                    uploader_name=upload.uploader_name, uploader_email=upload.uploader_email)
+                await self.repo.delete_tus_upload(connection, upload_id)
+        except BaseException:
+            # Nothing becomes visible: drop the object and the upload, whatever went wrong after the last byte.
+            await self._discard(row)
+            raise
+        with contextlib.suppress(LoginlessError):  # a leftover tail is harmless; the file is already complete
+            await self.storage.delete_quietly(tail_key(key))
+        log.info("upload complete", upload_id=upload_id, file_id=row["file_id"], size=row["length"])
+
+    async def _hash_stored(self, key: str) -> str:
+        digest = hashlib.sha256()
+        async for chunk in self.storage.read_range(key):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    async def _discard(self, row) -> None:  # noqa: ANN001
+        key = row["object_key"]
+        await self.storage.abort_multipart(key, row["s3_upload_id"])
+        await self.storage.delete_quietly(key)
+        await self.storage.delete_quietly(tail_key(key))
+        await self.repo.delete_tus_upload(self.pool, row["upload_id"])
+        self._digests.pop(row["upload_id"], None)
+
+    # ---- termination -------------------------------------------------------------------------------------
+
+    async def terminate(self, guest: GuestAssertion, upload_id: str) -> None:
+        row = await self._row(guest, upload_id)
+        owner = secrets.token_hex(8)
+        if await self.repo.take_lease(self.pool, upload_id, owner, LEASE_SECONDS) is None:
+            raise Locked("the upload is being written; try again shortly")
+        await self._discard(row)
+
+    async def abandon_stale(self) -> int:
+        """Abort uploads left unfinished for too long or whose request ended (a worker task)."""
+        rows = await self.repo.stale_tus_uploads(self.pool, idle_hours=self.documents.settings.abandoned_upload_hours)
+        for row in rows:
+            await self._discard(row)
+        return len(rows)
+
+
+def tail_key(key: str) -> str:
+    return f"{key}.tail"
+
+
+class _PatchSession:
+    """One PATCH request's work: buffer, sniff, store parts, record progress, keep the running digest."""
+
+    def __init__(self, uploads: ResumableUploads, row, owner: str, request: domain.UploadRequest) -> None:  # noqa: ANN001
+        self.uploads, self.row, self.owner, self.request = uploads, row, owner, request
+        self.parts = [UploadedPart(**part) for part in _json(row["parts"])]
+        self.content_type: str | None = row["content_type"]
+        self.received = row["received"]
+        self.digest = (hashlib.sha256() if row["received"] == 0
+                       else uploads._running_digest(row["upload_id"], row["received"]))
+        self.buffer = bytearray()
+
+    @property
+    def key(self) -> str:
+        return self.row["object_key"]
+
+    async def run(self, body: AsyncIterator[bytes]) -> int:
+        try:
+            return await self._receive(body)
+        except domain.UnsupportedType:
+            await self.uploads._discard(self.row)  # nothing of a refused file stays anywhere
+            raise
+
+    async def _receive(self, body: AsyncIterator[bytes]) -> int:
+        storage, row, length = self.uploads.storage, self.row, self.row["length"]
+        if row["tail_size"]:
+            self.buffer += await storage.get_bytes(tail_key(self.key))
+        disconnected = False
+        try:
+            async for chunk in body:
+                if self.received + len(chunk) > length:
+                    raise domain.TooLarge("more bytes than Upload-Length announced")
+                self.buffer += chunk
+                self.received += len(chunk)
+                if self.digest is not None:
+                    self.digest.update(chunk)
+                if self.content_type is None:
+                    self._sniff_if_possible()
+                while len(self.buffer) >= self.uploads.part_size:
+                    await self._store_part(self.uploads.part_size)
+                    await self._record()
+        except ClientDisconnected:
+            disconnected = True  # keep what arrived: the client resumes from the offset we record
+        if self.received == length:
+            if self.content_type is None:
+                self._sniff_if_possible()
+            if self.buffer:
+                await self._store_part(len(self.buffer))
+            return self.received
+        # Unfinished: keep the remainder as a part when S3 allows it, else as the tail object.
+        if len(self.buffer) >= MIN_PART_SIZE:
+            await self._store_part(len(self.buffer))
+        tail = len(self.buffer)
+        if tail:
+            await storage.put_bytes(tail_key(self.key), bytes(self.buffer))
+        await self._record(tail=tail, release=True)
+        if self.digest is not None:
+            self.uploads._keep_digest(row["upload_id"], self.received, self.digest)
+        if disconnected:
+            log.info("upload interrupted", upload_id=row["upload_id"], offset=self.received)
+        return self.received
+
+    def _sniff_if_possible(self) -> None:
+        needed = min(self.row["length"], filetypes.SNIFF_BYTES)
+        if len(self.buffer) < needed:  # parts are ≥ 5 MiB, so no part is stored before this point
+            return
+        sniffed = filetypes.sniff(bytes(self.buffer[:needed]), name=self.row["display_name"])
+        domain.check_file_type(self.request, sniffed)
+        self.content_type = sniffed.mime
+
+    async def _store_part(self, size: int) -> None:
+        part = await self.uploads.storage.upload_part(self.key, self.row["s3_upload_id"], len(self.parts) + 1,
+                                                      memoryview(self.buffer)[:size])
+        self.parts.append(part)
+        del self.buffer[:size]
+
+    async def _record(self, *, tail: int = 0, release: bool = False) -> None:
+        stored = sum(part.size for part in self.parts) + tail
+        ok = await self.uploads.repo.record_progress(
+            self.uploads.pool, self.row["upload_id"], self.owner, received=stored, parts=self.parts,
+            tail_size=tail, content_type=self.content_type, lease_seconds=LEASE_SECONDS, release=release)
+        if not ok:
+            raise Locked("the upload's lease was lost")
+
+
+def _json(value):  # noqa: ANN001, ANN202
+    return json.loads(value) if isinstance(value, str) else value

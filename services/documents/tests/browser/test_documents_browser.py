@@ -1,0 +1,241 @@
+"""The guest pages in Chromium, through the gateway stand-in: preview and download, view-only, the 410 page, drag and
+drop with progress, an upload cut off and resumed (connection dropped, page reloaded), keyboard use, a 375-px
+phone, and axe-core on every page."""
+
+import hashlib
+import json
+
+import httpx
+import pytest
+
+from loginless.shared.testing.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+MIB = 1024 * 1024
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n" \
+      b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PHONE = {"width": 375, "height": 740}
+
+
+def patterned_pdf(size: int) -> bytes:
+    """The same bytes the page builds in JavaScript for its drag-and-drop files."""
+    head = b"%PDF-1.7\n"
+    body = (bytes(range(251)) * (size // 251 + 1))[:size]
+    return head + body[len(head):]
+
+
+@pytest.fixture
+async def staff(stack, harness):
+    tenant = harness.new_tenant()
+    async with httpx.AsyncClient(base_url=stack.documents.url, headers=tenant.headers, timeout=60) as http:
+        http.tenant = tenant
+        yield http
+
+
+async def new_share(staff, body: bytes, *, name: str, view_only: bool = False) -> str:
+    account = (await staff.post("/v1/accounts", json={"name": "Ana"})).json()
+    document = (await staff.post("/v1/documents", params={"account_id": account["account_id"], "name": name},
+                                 content=body)).json()
+    share = (await staff.post(f"/v1/documents/{document['document_id']}/shares", json={
+        "recipients": [{"email": "banker@example.test"}], "view_only": view_only})).json()
+    return share["links"][0]["link_id"]
+
+
+async def new_upload_request(staff, **limits) -> tuple[dict, str]:
+    account = (await staff.post("/v1/accounts", json={"name": "Guests", "kind": "guest"})).json()
+    folder = (await staff.post(f"/v1/accounts/{account['account_id']}/folders", json={"name": "In"})).json()
+    request = (await staff.post("/v1/upload-requests", json={
+        "folder_id": folder["folder_id"], "recipients": [{"email": "banker@example.test"}], **limits})).json()
+    return request, request["links"][0]["link_id"]
+
+
+@pytest.fixture
+async def page(browser):
+    context = await browser.new_context(viewport=PHONE, accept_downloads=True, locale="en-GB")
+    page = await context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and page.csp_errors.append(
+        message.text))
+    yield page
+    await context.close()
+
+
+async def assert_accessible(browser, axe, url: str) -> None:
+    # A context of its own that may inject axe past the page's CSP; the functional tests run under the real CSP.
+    context = await browser.new_context(viewport=PHONE, bypass_csp=True)
+    page = await context.new_page()
+    try:
+        await page.goto(url)
+        assert await axe(page) == [], url
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{url} scrolls sideways on a 375-px phone"
+    finally:
+        await context.close()
+
+
+async def file_uploaded(harness, tenant_id: str, count: int) -> list[dict]:
+    async def check():
+        events = await harness.events(tenant_id, "FileUploaded")
+        return [json.loads(e["data"]) for e in events] if len(events) >= count else None
+
+    return await eventually(check, timeout=120, message=f"{count} FileUploaded event(s)")
+
+
+async def test_a_pdf_is_previewed_then_downloaded_with_identical_bytes(stack, staff, page, browser, axe):
+    link_id = await new_share(staff, PDF, name="Declaración de la renta.pdf")
+    async with page.expect_response(lambda r: r.url.endswith("/preview")) as preview_info:
+        await page.goto(stack.guest_url(link_id))
+    preview = await preview_info.value
+    assert preview.status == 200 and preview.headers["content-type"] == "application/pdf"
+    assert preview.headers["content-disposition"].startswith("inline;")
+    await page.locator("[data-pdf-preview][data-rendered]").wait_for(timeout=30_000)
+    assert await page.get_by_role("img", name="Page 1 of 1").count() == 1  # drawn by pdf.js under the strict CSP
+    await page.get_by_role("heading", name="Declaración de la renta.pdf").wait_for()
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download").click()
+    download = await download_info.value
+    assert download.suggested_filename == "Declaración de la renta.pdf"
+    assert open(await download.path(), "rb").read() == PDF
+    assert page.csp_errors == []
+    await assert_accessible(browser, axe, stack.guest_url(link_id))
+    await assert_accessible(browser, axe, stack.guest_url(link_id, "/?lang=es"))
+
+
+async def test_a_view_only_share_offers_no_download(stack, staff, page, browser, axe):
+    link_id = await new_share(staff, PDF, name="solo-ver.pdf", view_only=True)
+    await page.goto(stack.guest_url(link_id))
+    await page.locator("[data-view-only]").wait_for()
+    assert await page.get_by_role("link", name="Download").count() == 0
+    response = await page.goto(stack.guest_url(link_id, "/download"))
+    assert response.status == 403
+    assert "viewing only" in await page.locator("main").inner_text()
+    await assert_accessible(browser, axe, stack.guest_url(link_id))
+    await assert_accessible(browser, axe, stack.guest_url(link_id, "/download"))
+
+
+async def test_an_ended_upload_link_shows_the_410_page(stack, staff, harness, page, browser, axe):
+    request, link_id = await new_upload_request(staff)
+    await harness.pool.execute(
+        f'UPDATE "{harness.settings.schema}".upload_requests SET deadline = now() - interval \'1 minute\''
+        " WHERE upload_request_id = $1", request["upload_request_id"])
+    response = await page.goto(stack.guest_url(link_id))
+    assert response.status == 410
+    text = await page.locator("main").inner_text()
+    assert "deadline" in text and "Demo Firm" in text
+    await assert_accessible(browser, axe, stack.guest_url(link_id))
+
+
+async def test_three_dropped_files_one_of_50_mb_upload_with_progress(stack, staff, harness, page, browser, axe):
+    request, link_id = await new_upload_request(staff, max_file_size=60 * MIB, max_files=3)
+    await page.goto(stack.guest_url(link_id))
+    await page.locator("form[data-ready]").wait_for()
+    await page.get_by_label("Your name (optional)").fill("Marta Ruiz")
+    files = [("small.pdf", 3000), ("medium.pdf", 6 * MIB + 7), ("large.pdf", 50 * MIB)]
+    await page.evaluate("""(files) => {
+        const transfer = new DataTransfer()
+        for (const [name, size] of files) {
+            const bytes = new Uint8Array(size)
+            for (let i = 0; i < size; i++) bytes[i] = i % 251
+            bytes.set(new TextEncoder().encode('%PDF-1.7\\n'))
+            transfer.items.add(new File([bytes], name, {type: 'application/pdf'}))
+        }
+        const zone = document.querySelector('[data-dropzone]')
+        zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true, cancelable: true}))
+        zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}))
+    }""", files)
+    # Progress is shown while the large file is on its way. (Polled from here: the page's CSP forbids the eval
+    # that Playwright's wait_for_function would need.)
+    await eventually(lambda: page.evaluate("""() => [...document.querySelectorAll('[data-file-row]')].some(
+        row => row.dataset.state === 'uploading' && row.querySelector('progress').value > 0
+               && row.querySelector('progress').value < 100)"""), timeout=60, interval=0.01,
+        message="a progress bar part-way")
+    await page.locator("[data-file-row][data-state=done]").nth(2).wait_for(timeout=120_000)
+    uploaded = await file_uploaded(harness, staff.tenant.tenant_id, 3)
+    by_name = {event["display_name"]: event for event in uploaded}
+    for name, size in files:
+        assert by_name[name]["size"] == size
+        assert by_name[name]["sha256"] == hashlib.sha256(patterned_pdf(size)).hexdigest(), name
+        assert by_name[name]["uploader_name"] == "Marta Ruiz"
+    assert page.csp_errors == []
+    await page.get_by_role("link", name="See what Demo Firm has received").click()
+    await page.get_by_role("heading", name="Files received").wait_for()
+    assert await page.locator("tr[data-file]").count() == 3
+    await assert_accessible(browser, axe, stack.guest_url(link_id))
+    await assert_accessible(browser, axe, stack.guest_url(link_id, "/receipt?lang=es"))
+
+
+async def test_an_upload_cut_off_part_way_resumes_to_completion(stack, staff, harness, page, tmp_path):
+    request, link_id = await new_upload_request(staff, max_file_size=100 * MIB)
+    data = patterned_pdf(40 * MIB)
+    path = tmp_path / "escrituras.pdf"
+    path.write_bytes(data)
+    schema = harness.settings.schema
+    await page.goto(stack.guest_url(link_id))
+    await page.locator("form[data-ready]").wait_for()
+    await page.locator("[data-file-input]").set_input_files(str(path))
+
+    async def stored_offset():
+        return await harness.pool.fetchval(f'SELECT received FROM "{schema}".tus_uploads WHERE link_id = $1', link_id)
+
+    await eventually(stored_offset, timeout=60, message="a first part stored")
+    stack.proxy.cut()
+    await page.locator("[data-status]", has_text="retrying").wait_for(timeout=60_000)
+    offset_when_cut = await stored_offset()
+    assert 0 < offset_when_cut < len(data)
+    stack.proxy.bytes_up = 0
+    stack.proxy.restore()
+    await page.locator("[data-file-row][data-state=done]").wait_for(timeout=120_000)
+    assert stack.proxy.bytes_up < len(data) - offset_when_cut + 2 * MIB, "resumed, not restarted"
+    [event] = await file_uploaded(harness, staff.tenant.tenant_id, 1)
+    assert event["sha256"] == hashlib.sha256(data).hexdigest() and event["size"] == len(data)
+
+
+async def test_an_upload_resumes_after_a_page_reload(stack, staff, harness, page, tmp_path):
+    request, link_id = await new_upload_request(staff, max_file_size=100 * MIB)
+    data = patterned_pdf(30 * MIB)
+    path = tmp_path / "nominas.pdf"
+    path.write_bytes(data)
+    schema = harness.settings.schema
+    await page.goto(stack.guest_url(link_id))
+    await page.locator("form[data-ready]").wait_for()
+    await page.locator("[data-file-input]").set_input_files(str(path))
+
+    async def stored_offset():
+        return await harness.pool.fetchval(f'SELECT received FROM "{schema}".tus_uploads WHERE link_id = $1', link_id)
+
+    await eventually(stored_offset, timeout=60, message="a first part stored")
+    await page.reload()  # drops the upload in flight
+    offset_before = await stored_offset()
+    await page.locator("form[data-ready]").wait_for()
+    stack.proxy.bytes_up = 0
+    await page.locator("[data-file-input]").set_input_files(str(path))  # the same file again
+    await page.locator("[data-file-row][data-state=done]").wait_for(timeout=120_000)
+    assert stack.proxy.bytes_up < len(data) - offset_before + 2 * MIB, "resumed, not restarted"
+    [event] = await file_uploaded(harness, staff.tenant.tenant_id, 1)
+    assert event["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_the_upload_page_works_by_keyboard_alone_and_refuses_what_the_server_refuses(stack, staff, harness,
+                                                                                         page, tmp_path):
+    request, link_id = await new_upload_request(staff, max_file_size=2000)
+    program = tmp_path / "invoice.pdf"
+    program.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(1000))  # an executable dressed as a PDF
+    page.on("filechooser", lambda chooser: None)  # intercept choosers from the start, before any key is pressed
+    await page.goto(stack.guest_url(link_id))
+    await page.locator("form[data-ready]").wait_for()
+    await page.keyboard.press("Tab")  # the skip link comes first
+    assert await page.evaluate("document.activeElement.className") == "skip"
+    for _ in range(20):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.hasAttribute('data-choose')"):
+            break
+    else:
+        raise AssertionError("the file picker cannot be reached with the keyboard")
+    async with page.expect_file_chooser() as chooser_info:
+        await page.keyboard.press("Enter")
+    await (await chooser_info.value).set_files(str(program))
+    row = page.locator("[data-file-row]")
+    await row.locator(".state.error").wait_for(timeout=30_000)
+    assert "not a type of file this link accepts" in await row.inner_text()
+    assert await harness.events(staff.tenant.tenant_id, "FileUploaded") == []

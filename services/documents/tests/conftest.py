@@ -1,0 +1,195 @@
+"""Fixtures of the documents service's tests: the app on real PostgreSQL and S3 (integration, browser), with the
+links service and staff API keys replaced by in-memory fakes, and guests' gateway assertions signed here."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from loginless.documents.bootstrap import create_app
+from loginless.documents.fakes import FakeApiKeys, FakeLinks
+from loginless.documents.settings import DocumentsSettings
+from loginless.documents.storage import DocumentStorage
+from loginless.shared.testing import endpoints
+from loginless.shared.web.assertion import (
+    ASSERTION_HEADER,
+    FORWARDED_PREFIX_HEADER,
+    AssertionSigner,
+    GuestAssertion,
+    GuestRecipient,
+    generate_key_pair,
+)
+from loginless.shared.web.auth import StaffPrincipal
+
+PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
+
+
+class IsolatedSettings(DocumentsSettings):
+    """The service's settings with a schema of its own, so tests never touch a running service's tables."""
+
+    test_schema: str = "documents"
+
+    @property
+    def schema(self) -> str:
+        return self.test_schema
+
+
+def make_settings(**overrides) -> IsolatedSettings:  # noqa: ANN003
+    s3 = endpoints.s3_endpoint()
+    values = dict(
+        database_url=endpoints.database_url(), kafka_bootstrap_servers="127.0.0.1:1",
+        s3_endpoint=s3.url, s3_access_key=s3.access_key, s3_secret_key=s3.secret_key,
+        s3_bucket=f"documents-test-{secrets.token_hex(4)}", assertion_public_key=PUBLIC_KEY,
+        test_schema=f"documents_t{uuid.uuid4().hex[:10]}", upload_part_size=5 * 1024 * 1024, log_json=True,
+        log_level="WARNING",
+    )
+    values.update(overrides)
+    return IsolatedSettings(**values)
+
+
+@dataclass
+class Tenant:
+    tenant_id: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.api_key}"}
+
+
+@dataclass
+class Harness:
+    """Everything a test needs to drive the service and look behind it."""
+
+    settings: IsolatedSettings
+    links: FakeLinks
+    api_keys: dict[str, StaffPrincipal]
+    storage: DocumentStorage
+    pool: asyncpg.Pool
+    private_key: str = PRIVATE_KEY  # signs guests' assertions, as the gateway does
+
+    def new_tenant(self) -> Tenant:
+        tenant = Tenant(tenant_id=f"t-{secrets.token_hex(6)}", api_key=f"key-{secrets.token_hex(16)}")
+        self.api_keys[tenant.api_key] = StaffPrincipal(tenant.tenant_id, "key-1")
+        return tenant
+
+    def guest_headers(self, *, link_id: str, tenant_id: str, action: str, resource_id: str,
+                      language: str | None = None, **extra: str) -> dict[str, str]:
+        assertion = GuestAssertion(
+            link_id=link_id, tenant_id=tenant_id, action=action, resource_id=resource_id,
+            recipient=GuestRecipient(email="guest@example.test", language=language),
+            link_expires_at=datetime.now(UTC) + timedelta(days=1), audience="documents")
+        return {ASSERTION_HEADER: AssertionSigner(PRIVATE_KEY).sign(assertion),
+                FORWARDED_PREFIX_HEADER: f"/g/{link_id}", "x-forwarded-for": "203.0.113.9", **extra}
+
+    def guest_headers_for(self, link_id: str, **extra: str) -> dict[str, str]:
+        record = self.links.issued[link_id]
+        return self.guest_headers(link_id=link_id, tenant_id=record.tenant_id, action=record.action,
+                                  resource_id=record.resource_id, **extra)
+
+    def tus(self, client: AsyncTestClient, link_id: str) -> TusClient:
+        return TusClient(client, self.guest_headers_for(link_id))
+
+    async def events(self, tenant_id: str, type_suffix: str | None = None) -> list[asyncpg.Record]:
+        rows = await self.pool.fetch(
+            f'SELECT stream_id, type, data FROM "{self.settings.schema}".events WHERE tenant_id = $1'
+            " ORDER BY recorded_at, version", tenant_id)
+        return [row for row in rows if type_suffix is None or row["type"].endswith(f".{type_suffix}.v1")]
+
+    async def objects(self, tenant_id: str) -> list[str]:
+        return await self.storage.keys(f"tenants/{tenant_id}/")
+
+    async def unfinished_multipart(self, tenant_id: str) -> list[str]:
+        return await self.storage.multipart_uploads(f"tenants/{tenant_id}/")
+
+
+@pytest.fixture(scope="session")
+async def harness() -> AsyncIterator[Harness]:
+    settings = make_settings()
+    api_keys: dict[str, StaffPrincipal] = {}
+    links = FakeLinks(api_keys=api_keys)
+    storage = DocumentStorage(settings.s3_endpoint, access_key=settings.s3_access_key,
+                              secret_key=settings.s3_secret_key.get_secret_value(), bucket=settings.s3_bucket)
+    pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=4)
+    yield Harness(settings, links, api_keys, storage, pool)
+    async with pool.acquire() as connection:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
+    app = create_app(harness.settings, links=harness.links,
+                     api_key_verifier=lambda runtime: FakeApiKeys(harness.api_keys))
+    async with AsyncTestClient(app, timeout=60) as http:
+        yield http
+
+
+@pytest.fixture
+def tenant(harness: Harness) -> Tenant:
+    return harness.new_tenant()
+
+
+def tus_metadata(**values: str) -> str:
+    import base64
+
+    return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in values.items())
+
+
+class TusClient:
+    """Speaks tus 1.0 to the service's guest upload API, the way Uppy's tus plugin does."""
+
+    def __init__(self, client: AsyncTestClient, headers: dict[str, str]) -> None:
+        self.client, self.headers = client, {**headers, "tus-resumable": "1.0.0"}
+
+    async def create(self, length: int, **metadata: str):  # noqa: ANN201
+        headers = {**self.headers, "upload-length": str(length)}
+        if metadata:
+            headers["upload-metadata"] = tus_metadata(**metadata)
+        return await self.client.post("/guest/uploads", headers=headers)
+
+    @staticmethod
+    def path_of(response) -> str:  # noqa: ANN001
+        location = response.headers["location"]
+        assert location.startswith("/g/"), location  # relative to the gateway's prefix, never our own host
+        return "/guest/" + location.split("/", 3)[3]
+
+    async def patch(self, path: str, offset: int, chunk: bytes):  # noqa: ANN201
+        return await self.client.patch(path, content=chunk, headers={
+            **self.headers, "upload-offset": str(offset), "content-type": "application/offset+octet-stream"})
+
+    async def head(self, path: str):  # noqa: ANN201
+        return await self.client.head(path, headers=self.headers)
+
+    async def upload(self, data: bytes, *, chunk_size: int, **metadata: str) -> str:
+        created = await self.create(len(data), **metadata)
+        assert created.status_code == 201, created.text
+        path = self.path_of(created)
+        offset = 0
+        while offset < len(data):
+            response = await self.patch(path, offset, data[offset:offset + chunk_size])
+            assert response.status_code == 204, response.text
+            offset = int(response.headers["upload-offset"])
+        return path
+
+
+@pytest.fixture
+def replica(harness: Harness):  # noqa: ANN201
+    """A second instance of the upload logic on the test's own event loop: "another replica" of the service."""
+    from loginless.documents.handlers import Documents
+    from loginless.documents.ports import PassThroughScanner
+    from loginless.documents.repository import Repository
+    from loginless.documents.uploads import ResumableUploads
+    from loginless.shared.eventstore import EventStore
+
+    store = EventStore(harness.pool, schema=harness.settings.schema, topic="documents.events")
+    documents = Documents(settings=harness.settings, store=store, storage=harness.storage, links=harness.links,
+                          scanner=PassThroughScanner(), repo=Repository(harness.settings.schema))
+    return ResumableUploads(documents)

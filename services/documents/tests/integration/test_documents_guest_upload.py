@@ -1,0 +1,291 @@
+"""Guests' resumable uploads (tus 1.0) into S3 multipart uploads, and every limit enforced by the server.
+
+Each refused upload is checked three ways: no object (or unfinished multipart upload) in S3, no document row,
+no event.
+"""
+
+import hashlib
+import json
+import os
+
+import pytest
+
+from loginless.documents.uploads import ClientDisconnected
+from loginless.shared.web.assertion import ASSERTION_HEADER, AssertionVerifier
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+PDF_HEAD = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
+ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(56)
+SVG_WITH_SCRIPT = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+def pdf_of(size: int) -> bytes:
+    return PDF_HEAD + os.urandom(size - len(PDF_HEAD))
+
+
+async def upload_request(client, harness, tenant, **limits):
+    account = (await client.post("/v1/accounts", json={"name": "Guests", "kind": "guest"},
+                                 headers=tenant.headers)).json()
+    folder = (await client.post(f"/v1/accounts/{account['account_id']}/folders", json={"name": "Bank"},
+                                headers=tenant.headers)).json()
+    response = await client.post("/v1/upload-requests", headers=tenant.headers, json={
+        "folder_id": folder["folder_id"], "recipients": [{"email": "banker@example.test"}],
+        "expires_in_seconds": 3600, **limits})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    link_id = body["links"][0]["link_id"]
+    return body, harness.tus(client, link_id)
+
+
+async def assert_nothing_stored(harness, tenant):
+    assert await harness.objects(tenant.tenant_id) == []
+    assert await harness.unfinished_multipart(tenant.tenant_id) == []
+    assert await harness.events(tenant.tenant_id, "FileUploaded") == []
+    count = await harness.pool.fetchval(
+        f'SELECT count(*) FROM "{harness.settings.schema}".documents WHERE tenant_id = $1', tenant.tenant_id)
+    assert count == 0
+
+
+async def test_a_multi_part_upload_arrives_whole_and_is_announced(client, harness, tenant):
+    request, tus = await upload_request(client, harness, tenant)
+    data = pdf_of(13 * MIB + 12345)  # three S3 parts; chunks not aligned to parts leave tails between PATCHes
+    await tus.upload(data, chunk_size=3 * MIB + 17, filename="statement.pdf", filetype="application/pdf",
+                     uploader_name="Marta", uploader_email="marta@bank.example")
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    payload = json.loads(event["data"])
+    assert payload["sha256"] == hashlib.sha256(data).hexdigest()
+    assert payload["size"] == len(data)
+    assert payload["content_type"] == "application/pdf"
+    assert payload["display_name"] == "statement.pdf"
+    assert payload["link_id"] == request["links"][0]["link_id"]
+    assert payload["folder_id"] == request["folder_id"] and payload["account_id"] == request["account_id"]
+    assert payload["uploader_name"] == "Marta"
+    stored_key = f"tenants/{tenant.tenant_id}/documents/{payload['file_id']}"
+    assert await harness.objects(tenant.tenant_id) == [stored_key]  # no tail left behind
+    assert await harness.storage.get_bytes(stored_key) == data
+    assert await harness.unfinished_multipart(tenant.tenant_id) == []
+    listed = await client.get("/v1/documents", params={"upload_request_id": request["upload_request_id"]},
+                              headers=tenant.headers)
+    [document] = listed.json()["documents"]
+    assert document["source"] == "guest" and document["sha256"] == payload["sha256"]
+    content = await client.get(f"/v1/documents/{document['document_id']}/content", headers=tenant.headers)
+    assert hashlib.sha256(content.content).hexdigest() == payload["sha256"]
+    receipt = await client.get("/guest/receipt", headers=tus.headers)
+    assert "statement.pdf" in receipt.text
+
+
+async def test_an_upload_resumes_after_the_connection_drops_mid_patch(client, harness, tenant, replica):
+    request, tus = await upload_request(client, harness, tenant)
+    data = pdf_of(11 * MIB)
+    created = await tus.create(len(data), filename="big.pdf")
+    path = tus.path_of(created)
+    upload_id = path.rsplit("/", 1)[1]
+    guest = AssertionVerifier(harness.settings.assertion_public_key, audience="documents").verify(
+        tus.headers[ASSERTION_HEADER])
+
+    async def cut_after(limit: int):
+        sent = 0
+        while sent < limit:
+            piece = data[sent:min(sent + 256 * 1024, limit)]
+            sent += len(piece)
+            yield piece
+        raise ClientDisconnected
+
+    status = await replica.append(guest, upload_id, offset=0, declared_length=len(data), body=cut_after(7 * MIB + 5),
+                                  correlation_id="test")
+    assert status.offset == 7 * MIB + 5  # everything that arrived was kept: one part plus a tail
+    head = await tus.head(path)
+    assert head.status_code == 200 and head.headers["upload-offset"] == str(7 * MIB + 5)
+    assert (await tus.patch(path, 0, data[:10])).status_code == 409  # a stale offset is refused
+    response = await tus.patch(path, 7 * MIB + 5, data[7 * MIB + 5:])
+    assert response.status_code == 204 and response.headers["upload-offset"] == str(len(data))
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_a_resumed_upload_on_another_replica_hashes_the_stored_object(client, harness, tenant):
+    request, tus = await upload_request(client, harness, tenant)
+    data = pdf_of(6 * MIB)
+    created = await tus.create(len(data), filename="x.pdf")
+    path = tus.path_of(created)
+    assert (await tus.patch(path, 0, data[:2 * MIB])).status_code == 204
+    client.app.state.runtime.extras["guest_pages"].uploads._digests.clear()  # as if another process continued
+    assert (await tus.patch(path, 2 * MIB, data[2 * MIB:])).status_code == 204
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_too_large_is_refused_with_413(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant, max_file_size=1000)
+    response = await tus.create(1001, filename="big.pdf")
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["max_file_size"] == 1000
+    await assert_nothing_stored(harness, tenant)
+
+
+async def test_a_body_longer_than_announced_is_refused(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant)
+    path = tus.path_of(await tus.create(100, filename="a.pdf"))
+    assert (await tus.patch(path, 0, pdf_of(101))).status_code == 413
+
+
+@pytest.mark.parametrize(("name", "body"), [
+    ("invoice.pdf", ELF + os.urandom(9000)),  # a renamed executable
+    ("setup.pdf", b"MZ\x90\x00" + os.urandom(9000)),
+    ("page.pdf", b"<!doctype html><html><script>alert(1)</script></html>"),
+    ("drawing.svg", SVG_WITH_SCRIPT),
+    ("unknown.bin", bytes([0, 1, 2, 3]) * 3000),
+])
+async def test_a_type_the_link_does_not_accept_is_refused_with_415(client, harness, tenant, name, body):
+    _, tus = await upload_request(client, harness, tenant)
+    path = tus.path_of(await tus.create(len(body), filename=name, filetype="application/pdf"))
+    response = await tus.patch(path, 0, body)
+    assert response.status_code == 415, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (await tus.head(path)).status_code == 404
+    await assert_nothing_stored(harness, tenant)
+
+
+async def test_the_type_is_judged_from_bytes_sent_in_small_pieces(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant)
+    body = ELF + os.urandom(20000)
+    path = tus.path_of(await tus.create(len(body), filename="fine.pdf"))
+    assert (await tus.patch(path, 0, body[:100])).status_code == 204  # too little to judge yet
+    assert (await tus.patch(path, 100, body[100:])).status_code == 415
+    await assert_nothing_stored(harness, tenant)
+
+
+async def test_an_empty_file_is_refused(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant)
+    response = await tus.create(0, filename="empty.pdf")
+    assert response.status_code == 400
+    await assert_nothing_stored(harness, tenant)
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\windows\\system32\\cmd.pdf", "cmd.pdf"),
+    ("in\x00voi\x1bce\r\n.pdf", "invoice.pdf"),
+    ("report\u202egpj.pdf", "reportgpj.pdf"),  # a right-to-left override that would disguise the extension
+    ("a" * 300 + ".pdf", "a" * 116 + ".pdf"),
+    ("..", "file"),
+])
+async def test_display_names_are_sanitized_and_keys_are_ours(client, harness, tenant, raw, shown):
+    _, tus = await upload_request(client, harness, tenant)
+    await tus.upload(pdf_of(1000), chunk_size=MIB, filename=raw)
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    payload = json.loads(event["data"])
+    assert payload["display_name"] == shown
+    assert await harness.objects(tenant.tenant_id) == [f"tenants/{tenant.tenant_id}/documents/{payload['file_id']}"]
+
+
+async def test_an_allowed_svg_is_stored_but_only_ever_served_as_an_attachment(client, harness, tenant):
+    request, tus = await upload_request(client, harness, tenant, allowed_types=["image/*"])
+    await tus.upload(SVG_WITH_SCRIPT, chunk_size=MIB, filename="logo.svg")
+    [document] = (await client.get("/v1/documents", params={"upload_request_id": request["upload_request_id"]},
+                                   headers=tenant.headers)).json()["documents"]
+    assert document["content_type"] == "image/svg+xml"
+    content = await client.get(f"/v1/documents/{document['document_id']}/content", headers=tenant.headers)
+    assert content.headers["content-disposition"].startswith("attachment;")
+    assert content.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_no_more_files_than_the_link_allows(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant, max_files=2)
+    await tus.upload(pdf_of(1000), chunk_size=MIB, filename="one.pdf")
+    second = await tus.create(1000, filename="two.pdf")  # started, not finished: it holds a slot
+    assert second.status_code == 201
+    third = await tus.create(1000, filename="three.pdf")
+    assert third.status_code == 403
+    assert third.json()["max_files"] == 2
+    assert len(await harness.events(tenant.tenant_id, "FileUploaded")) == 1
+    # Giving up on the unfinished one frees its slot.
+    assert (await client.delete(tus.path_of(second), headers=tus.headers)).status_code == 204
+    assert (await tus.create(1000, filename="three.pdf")).status_code == 201
+
+
+async def test_nothing_is_accepted_after_the_deadline_or_once_revoked(client, harness, tenant):
+    request, tus = await upload_request(client, harness, tenant)
+    path = tus.path_of(await tus.create(20000, filename="late.pdf"))
+    await harness.pool.execute(
+        f'UPDATE "{harness.settings.schema}".upload_requests SET deadline = now() - interval \'1 second\''
+        " WHERE upload_request_id = $1", request["upload_request_id"])
+    assert (await tus.patch(path, 0, pdf_of(20000))).status_code == 410
+    assert (await tus.create(1000, filename="later.pdf")).status_code == 410
+    page = await client.get("/guest/", headers=tus.headers)
+    assert page.status_code == 410 and "deadline" in page.text
+    other, tus2 = await upload_request(client, harness, tenant)
+    await client.post(f"/v1/upload-requests/{other['upload_request_id']}/revoke", headers=tenant.headers)
+    assert (await tus2.create(1000, filename="x.pdf")).status_code == 410
+    assert await harness.events(tenant.tenant_id, "FileUploaded") == []
+    assert await harness.objects(tenant.tenant_id) == []
+
+
+async def test_an_upload_is_bound_to_its_link(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant)
+    path = tus.path_of(await tus.create(1000, filename="mine.pdf"))
+    _, other = await upload_request(client, harness, tenant)
+    assert (await other.head(path)).status_code == 404
+    assert (await other.patch(path, 0, pdf_of(1000))).status_code == 404
+
+
+async def test_tus_discovery_and_protocol_errors(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant)
+    options = await client.options("/guest/uploads", headers=tus.headers)
+    assert options.status_code == 204
+    assert options.headers["tus-version"] == "1.0.0"
+    assert set(options.headers["tus-extension"].split(",")) == {"creation", "termination"}
+    no_version = await client.post("/guest/uploads", headers={ASSERTION_HEADER: tus.headers[ASSERTION_HEADER],
+                                                              "upload-length": "10"})
+    assert no_version.status_code == 412
+    path = tus.path_of(await tus.create(1000, filename="a.pdf"))
+    wrong_type = await client.patch(path, content=b"x", headers={**tus.headers, "upload-offset": "0",
+                                                                  "content-type": "text/plain"})
+    assert wrong_type.status_code == 415
+    no_gateway = await client.post("/guest/uploads", headers={"tus-resumable": "1.0.0", "upload-length": "10"})
+    assert no_gateway.status_code == 401
+
+
+async def test_the_upload_page_states_the_limits_in_the_guests_language(client, harness, tenant):
+    request, tus = await upload_request(client, harness, tenant, max_files=4, max_file_size=20_000_000,
+                                        allowed_types=["application/pdf", "image/*"])
+    link_id = request["links"][0]["link_id"]
+    page = await client.get("/guest/", headers={**tus.headers, "accept-language": "es"})
+    assert page.status_code == 200
+    assert '<html lang="es">' in page.text
+    assert "Hasta 4 archivo(s), de 20 MB como máximo cada uno. Se aceptan: PDF, imágenes." in page.text
+    assert f'data-endpoint="/g/{link_id}/uploads"' in page.text
+    assert f'src="/g/{link_id}/static/upload.js' in page.text
+    assert "<script>" not in page.text  # the gateway's CSP allows no inline script
+    script = await client.get("/guest/static/upload.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+
+
+async def test_one_patch_at_a_time_per_upload(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant)
+    path = tus.path_of(await tus.create(1000, filename="a.pdf"))
+    upload_id = path.rsplit("/", 1)[1]
+    busy = await harness.pool.fetchrow(
+        f'UPDATE "{harness.settings.schema}".tus_uploads SET lease_owner = $2,'
+        " lease_until = now() + interval '1 minute' WHERE upload_id = $1 RETURNING upload_id", upload_id, "other")
+    assert busy is not None
+    response = await tus.patch(path, 0, pdf_of(1000))
+    assert response.status_code == 423  # tus clients retry this after a short wait
+    await harness.pool.execute(f'UPDATE "{harness.settings.schema}".tus_uploads SET lease_until = now()'
+                               " - interval '1 second' WHERE upload_id = $1", upload_id)
+    assert (await tus.patch(path, 0, pdf_of(1000))).status_code == 204  # an expired lease is taken over
+
+
+async def test_abandoned_uploads_are_aborted_by_the_worker(client, harness, tenant, replica):
+    _, tus = await upload_request(client, harness, tenant)
+    path = tus.path_of(await tus.create(7 * MIB, filename="left.pdf"))
+    assert (await tus.patch(path, 0, pdf_of(7 * MIB)[:6 * MIB])).status_code == 204  # one part stored
+    assert await harness.unfinished_multipart(tenant.tenant_id) != []
+    await harness.pool.execute(f'UPDATE "{harness.settings.schema}".tus_uploads SET updated_at = now()'
+                               " - interval '100 hours' WHERE upload_id = $1", path.rsplit("/", 1)[1])
+    assert await replica.abandon_stale() >= 1
+    assert (await tus.head(path)).status_code == 404
+    await assert_nothing_stored(harness, tenant)

@@ -1,0 +1,133 @@
+"""Guests viewing and downloading shared documents, through (a stand-in of) the gateway's assertion."""
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+PDF = b"%PDF-1.4\n" + os.urandom(3000) + b"\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(500)
+SVG_WITH_SCRIPT = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
+HTML = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
+
+
+async def shared(client, harness, tenant, body, *, name="Declaración 2024.pdf", view_only=False):
+    account = (await client.post("/v1/accounts", json={"name": "Ana"}, headers=tenant.headers)).json()
+    document = (await client.post("/v1/documents", params={"account_id": account["account_id"], "name": name},
+                                  content=body, headers=tenant.headers)).json()
+    share = (await client.post(f"/v1/documents/{document['document_id']}/shares", headers=tenant.headers,
+                               json={"recipients": [{"email": "banker@example.test"}], "view_only": view_only,
+                                     "expires_in_seconds": 3600})).json()
+    link_id = share["links"][0]["link_id"]
+    return document, share, harness.guest_headers_for(link_id, **{"user-agent": "TestBrowser/1.0"})
+
+
+async def test_the_page_names_the_document_the_firm_and_records_the_view(client, harness, tenant):
+    document, share, guest = await shared(client, harness, tenant, PDF)
+    page = await client.get("/guest/", headers=guest)
+    assert page.status_code == 200
+    assert "Declaración 2024.pdf" in page.text and "Demo Firm" in page.text
+    link_id = share["links"][0]["link_id"]
+    assert f'href="/g/{link_id}/download"' in page.text  # built on the gateway's prefix, never our own host
+    assert f'data-src="/g/{link_id}/preview"' in page.text  # drawn by pdf.js: no frame, no plugin
+    assert f'<script type="module" src="/g/{link_id}/static/preview.js' in page.text
+    assert f'href="/g/{link_id}/static/guest.css' in page.text
+    [viewed] = await harness.events(tenant.tenant_id, "DocumentViewed")
+    data = json.loads(viewed["data"])
+    assert (data["client_ip"], data["user_agent"], data["link_id"]) == ("203.0.113.9", "TestBrowser/1.0", link_id)
+    detail = (await client.get(f"/v1/shares/{share['share_id']}", headers=tenant.headers)).json()
+    assert [a["kind"] for a in detail["accesses"]] == ["view"]
+
+
+async def test_a_download_streams_the_exact_bytes_as_an_attachment(client, harness, tenant):
+    _, _, guest = await shared(client, harness, tenant, PDF)
+    response = await client.get("/guest/download", headers=guest)
+    assert response.status_code == 200
+    assert response.content == PDF
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"Declaraci_n 2024.pdf\"; filename*=UTF-8''Declaraci%C3%B3n%202024.pdf")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert len(await harness.events(tenant.tenant_id, "DocumentDownloaded")) == 1
+
+
+async def test_pdf_and_images_preview_inline_and_nothing_else_does(client, harness, tenant):
+    _, _, pdf_guest = await shared(client, harness, tenant, PDF)
+    preview = await client.get("/guest/preview", headers=pdf_guest)
+    assert preview.headers["content-disposition"].startswith("inline;")
+    assert preview.headers["content-type"] == "application/pdf"
+    _, _, png_guest = await shared(client, harness, tenant, PNG, name="photo.png")
+    page = await client.get("/guest/", headers=png_guest)
+    assert '<img class="image"' in page.text
+    for body, name in ((SVG_WITH_SCRIPT, "logo.svg"), (HTML, "page.html"), (os.urandom(2000), "data.bin")):
+        _, _, guest = await shared(client, harness, tenant, body, name=name)
+        page = await client.get("/guest/", headers=guest)
+        assert "data-pdf-preview" not in page.text and '<img class="image"' not in page.text
+        assert (await client.get("/guest/preview", headers=guest)).status_code == 404
+        download = await client.get("/guest/download", headers=guest)
+        assert download.headers["content-disposition"].startswith("attachment;")
+        assert download.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_view_only_share_offers_no_download_and_refuses_one(client, harness, tenant):
+    _, _, guest = await shared(client, harness, tenant, PDF, view_only=True)
+    page = await client.get("/guest/", headers=guest)
+    assert "data-view-only" in page.text and "/download" not in page.text
+    refused = await client.get("/guest/download", headers=guest)
+    assert refused.status_code == 403
+    assert "viewing only" in refused.text
+    assert await harness.events(tenant.tenant_id, "DocumentDownloaded") == []
+
+
+async def test_the_resource_is_the_assertions_whatever_the_path_says(client, harness, tenant):
+    first, _, guest = await shared(client, harness, tenant, PDF, name="mine.pdf")
+    second, _, _ = await shared(client, harness, tenant, PNG, name="theirs.png")
+    page = await client.get(f"/guest/{second['document_id']}", headers=guest)
+    assert page.status_code in (404, 405) or "theirs.png" not in page.text
+    download = await client.get("/guest/download", params={"document_id": second["document_id"]}, headers=guest)
+    assert download.content == PDF
+    upload_link = harness.guest_headers(link_id="lnk_x", tenant_id=tenant.tenant_id, action="upload",
+                                        resource_id=first["document_id"])
+    assert (await client.get("/guest/download", headers=upload_link)).status_code == 404
+    other_tenant = harness.guest_headers(link_id="lnk_y", tenant_id="someone-else", action="view",
+                                         resource_id=first["document_id"])
+    assert (await client.get("/guest/download", headers=other_tenant)).status_code == 404
+    assert (await client.get("/guest/download")).status_code == 401  # skipped the gateway
+
+
+async def test_a_revoked_share_or_link_shows_the_gone_page(client, harness, tenant):
+    _, share, guest = await shared(client, harness, tenant, PDF)
+    await client.post(f"/v1/shares/{share['share_id']}/revoke", headers=tenant.headers)
+    page = await client.get("/guest/", headers=guest)
+    assert page.status_code == 410 and "Ask Demo Firm for a new one" in page.text
+    assert (await client.get("/guest/download", headers=guest)).status_code == 410
+
+
+async def test_pages_speak_spanish_from_the_browser_or_the_switcher(client, harness, tenant):
+    _, _, guest = await shared(client, harness, tenant, PDF)
+    spanish = await client.get("/guest/", headers={**guest, "accept-language": "es-ES,es;q=0.9,en;q=0.5"})
+    assert '<html lang="es">' in spanish.text and "Descargar" in spanish.text
+    switched = await client.get("/guest/", params={"lang": "en"}, headers={**guest, "accept-language": "es"})
+    assert '<html lang="en">' in switched.text and "Download" in switched.text
+    brand = await client.get("/guest/brand.css", headers=guest)
+    assert "--brand: #1f5f8b" in brand.text
+
+
+async def test_access_records_are_purged_after_the_retention(client, harness, tenant, replica):
+    _, share, guest = await shared(client, harness, tenant, PDF)
+    await client.get("/guest/", headers=guest)
+    await client.get("/guest/download", headers=guest)
+    schema = harness.settings.schema
+    old = datetime.now(UTC) - timedelta(days=harness.settings.access_record_retention_days + 1)
+    await harness.pool.execute(f'UPDATE "{schema}".access_records SET at = $2 WHERE share_id = $1', share["share_id"],
+                               old)
+    await harness.pool.execute(f'UPDATE "{schema}".events SET recorded_at = $2 WHERE tenant_id = $1'
+                               " AND stream_id LIKE 'axs\\_%'", tenant.tenant_id, old)
+    assert await replica.documents.purge_access_records() >= 2
+    assert await harness.events(tenant.tenant_id, "DocumentViewed") == []
+    assert await harness.events(tenant.tenant_id, "DocumentDownloaded") == []
+    assert len(await harness.events(tenant.tenant_id, "DocumentShared")) == 1  # other streams untouched
+    detail = (await client.get(f"/v1/shares/{share['share_id']}", headers=tenant.headers)).json()
+    assert detail["accesses"] == []

@@ -1,0 +1,220 @@
+"""The documents domain without I/O: type sniffing, names, dispositions, limits, decisions, languages."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from loginless.documents import domain, filetypes, i18n
+from loginless.documents.guest import contrast_text
+from loginless.documents.uploads import parse_metadata
+from loginless.shared.errors import InvalidRequest
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("head", "name", "mime"), [
+    (b"%PDF-1.7\n", "x.bin", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n....", "", "image/png"),
+    (b"\xff\xd8\xff\xe0..JFIF", "", "image/jpeg"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "", "image/webp"),
+    (b"\x00\x00\x00\x18ftypheic\x00", "", "image/heic"),
+    (b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml....word/document.xml", "",
+     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (b"PK\x03\x04" + b"\x00" * 26 + b"mimetypeapplication/vnd.oasis.opendocument.textPK", "",
+     "application/vnd.oasis.opendocument.text"),
+    (b"PK\x03\x04" + b"\x00" * 40, "", "application/zip"),
+    (b"name,amount\nana,10\n", "figures.csv", "text/csv"),
+    (b"just some notes\n", "notes.pdf", "text/plain"),  # the name cannot make text a PDF
+    ("Año fiscal €".encode(), "", "text/plain"),
+    (b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg'/>", "a.png", "image/svg+xml"),
+    (b"  <!DOCTYPE html><html>", "a.txt", "text/html"),
+    (b"<?xml version='1.0'?><invoice/>", "", "application/xml"),
+    (b"\x00\x01\x02\x03", "a.pdf", "application/octet-stream"),
+    (b"", "", "application/octet-stream"),
+])
+def test_types_come_from_the_bytes(head, name, mime):
+    assert filetypes.sniff(head, name=name).mime == mime
+
+
+@pytest.mark.parametrize("head", [b"MZ\x90\x00", b"\x7fELF\x02", b"\xcf\xfa\xed\xfe", b"#!/bin/sh\nrm -rf /"])
+def test_executables_are_recognised_whatever_their_name(head):
+    sniffed = filetypes.sniff(head, name="invoice.pdf")
+    assert sniffed.executable
+
+
+def test_a_multibyte_character_cut_at_the_end_of_the_sample_is_still_text():
+    assert filetypes.sniff("ñandú".encode()[:-1]).mime == "text/plain"
+
+
+def test_type_families():
+    assert filetypes.type_allowed("image/png", ["image/*"])
+    assert not filetypes.type_allowed("application/pdf", ["image/*"])
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\ana\\Desktop\\renta.pdf", "renta.pdf"),
+    ("tab\there\nnew.pdf", "tabherenew.pdf"),
+    ("evil\u202etxt.exe", "eviltxt.exe"),
+    ("   .hidden.pdf  ", "hidden.pdf"),
+    ("trailing. . .", "trailing"),
+    ("", "file"),
+    (None, "file"),
+    ("Cafe\u0301.pdf", "Café.pdf"),  # NFC
+])
+def test_display_names_are_sanitized(raw, shown):
+    assert domain.sanitize_display_name(raw) == shown
+
+
+def test_long_names_keep_their_extension():
+    name = domain.sanitize_display_name("x" * 300 + ".xlsx")
+    assert len(name) == domain.MAX_DISPLAY_NAME and name.endswith(".xlsx")
+    no_extension = domain.sanitize_display_name("y" * 300)
+    assert no_extension == "y" * domain.MAX_DISPLAY_NAME
+
+
+def test_content_disposition_follows_rfc_6266():
+    header = domain.content_disposition("attachment", 'Año "fiscal"; 100%.pdf')
+    assert header == ("attachment; filename=\"A_o _fiscal__ 100_.pdf\"; "
+                      "filename*=UTF-8''A%C3%B1o%20%22fiscal%22%3B%20100%25.pdf")
+
+
+@pytest.mark.parametrize(("mime", "disposition"), [
+    ("application/pdf", "inline"), ("image/png", "inline"), ("image/jpeg", "inline"),
+    ("image/svg+xml", "attachment"), ("text/html", "attachment"), ("application/xml", "attachment"),
+    ("text/javascript", "attachment"), ("text/plain", "attachment"), ("application/octet-stream", "attachment"),
+])
+def test_only_pdf_and_raster_images_are_ever_inline(mime, disposition):
+    assert domain.serving_disposition(mime) == disposition
+
+
+def upload_request(**changes) -> domain.UploadRequest:
+    values = dict(upload_request_id="upr_1", tenant_id="t", account_id="act_1", folder_id="fld_1",
+                  limits=domain.UploadLimits(max_file_size=100, allowed_types=("application/pdf",), max_files=2),
+                  deadline=NOW + timedelta(days=1), revoked=False, version=1)
+    values.update(changes)
+    return domain.UploadRequest(**values)
+
+
+def test_new_files_are_checked_against_the_links_limits():
+    request = upload_request()
+    domain.check_new_file(request, length=100, files_so_far=1)
+    with pytest.raises(domain.TooLarge):
+        domain.check_new_file(request, length=101, files_so_far=0)
+    with pytest.raises(domain.EmptyFile):
+        domain.check_new_file(request, length=0, files_so_far=0)
+    with pytest.raises(domain.TooManyFiles):
+        domain.check_new_file(request, length=1, files_so_far=2)
+    with pytest.raises(domain.UnsupportedType):
+        domain.check_file_type(request, filetypes.sniff(b"\x89PNG\r\n\x1a\n"))
+    with pytest.raises(domain.UnsupportedType):
+        domain.check_file_type(upload_request(limits=domain.UploadLimits(100, ("*/*", "application/*"), 2)),
+                               filetypes.sniff(b"MZ"))
+
+
+def test_uploads_stop_at_the_deadline_and_on_revocation():
+    assert domain.check_open_for_uploads(upload_request(), NOW)
+    with pytest.raises(domain.Gone) as late:
+        domain.check_open_for_uploads(upload_request(deadline=NOW), NOW)
+    assert late.value.extra["reason"] == "deadline"
+    with pytest.raises(domain.Gone):
+        domain.check_open_for_uploads(upload_request(revoked=True), NOW)
+
+
+def test_upload_limits_have_defaults_and_a_ceiling():
+    limits = domain.decide_upload_limits(max_file_size=None, allowed_types=None, max_files=None, default_size=10,
+                                         size_ceiling=100, default_max_files=3)
+    assert (limits.max_file_size, limits.max_files) == (10, 3)
+    assert "application/pdf" in limits.allowed_types
+    with pytest.raises(InvalidRequest):
+        domain.decide_upload_limits(max_file_size=101, allowed_types=None, max_files=None, default_size=10,
+                                    size_ceiling=100, default_max_files=3)
+    with pytest.raises(InvalidRequest):
+        domain.decide_upload_limits(max_file_size=None, allowed_types=["not a type"], max_files=None,
+                                    default_size=10, size_ceiling=100, default_max_files=3)
+
+
+def account(**changes) -> domain.Account:
+    values = dict(account_id="act_1", tenant_id="t", name="Ana", email="ana@example.test", kind="client",
+                  portal_access="disabled", version=1)
+    values.update(changes)
+    return domain.Account(**values)
+
+
+def test_only_clients_without_portal_access_can_be_invited():
+    event = domain.decide_invite(account(), NOW)
+    assert (event.account_id, event.email) == ("act_1", "ana@example.test")
+    assert domain.decide_invite(account(portal_access="invited"), NOW)  # re-sending is fine
+    for refused in (account(kind="guest"), account(portal_access="enabled")):
+        with pytest.raises(domain.Conflict):
+            domain.decide_invite(refused, NOW)
+    with pytest.raises(InvalidRequest):
+        domain.decide_invite(account(email=None), NOW)
+
+
+def test_a_share_for_viewing_refuses_downloads_and_ends_when_revoked_or_expired():
+    share = domain.Share("shr_1", "t", "doc_1", view_only=True, expires_at=NOW + timedelta(hours=1), revoked=False,
+                         version=1)
+    with pytest.raises(domain.Forbidden):
+        domain.check_download(share)
+    assert domain.decide_revoke_share(share, NOW)[0].share_id == "shr_1"
+    revoked = domain.Share("shr_1", "t", "doc_1", False, NOW + timedelta(hours=1), revoked=True, version=2)
+    assert domain.decide_revoke_share(revoked, NOW) == []
+    with pytest.raises(domain.Gone):
+        domain.check_guest_share(revoked, NOW)
+    with pytest.raises(domain.Gone):
+        domain.check_guest_share(share, NOW + timedelta(hours=2))
+
+
+def test_expiry_is_explicit_relative_or_the_default_and_always_future():
+    assert domain.resolve_expiry(NOW, expires_at=None, expires_in_seconds=60,
+                                 default=timedelta(days=1)) == NOW + timedelta(seconds=60)
+    assert domain.resolve_expiry(NOW, expires_at=None, expires_in_seconds=None,
+                                 default=timedelta(days=1)) == NOW + timedelta(days=1)
+    for bad in ({"expires_at": NOW - timedelta(seconds=1)}, {"expires_at": NOW + timedelta(days=400)},
+                {"expires_at": NOW + timedelta(days=1), "expires_in_seconds": 60}):
+        with pytest.raises(InvalidRequest):
+            domain.resolve_expiry(NOW, **{"expires_in_seconds": None, **bad}, default=timedelta(days=1))
+
+
+def test_recipients_are_checked():
+    assert domain.check_recipients([domain.Recipient("a@example.test", " Ana ")])[0].name == "Ana"
+    for bad in ([], [domain.Recipient("not-an-email")],
+                [domain.Recipient("a@example.test"), domain.Recipient("A@example.test")]):
+        with pytest.raises(InvalidRequest):
+            domain.check_recipients(bad)
+
+
+def test_tus_metadata_is_parsed_and_checked():
+    assert parse_metadata("filename ZG9jLnBkZg==,is_confidential") == {"filename": "doc.pdf", "is_confidential": ""}
+    with pytest.raises(InvalidRequest):
+        parse_metadata("filename not-base64!")
+
+
+def test_both_languages_have_every_string():
+    assert set(i18n.CATALOG["en"]) == set(i18n.CATALOG["es"])
+
+
+@pytest.mark.parametrize(("query", "header", "hint", "chosen"), [
+    (None, "es-ES,es;q=0.9,en;q=0.8", None, "es"),
+    (None, "fr-FR,en;q=0.5,es;q=0.7", None, "es"),
+    ("en", "es", None, "en"),
+    (None, None, "es", "es"),
+    (None, "de", None, "en"),
+    ("xx", None, None, "en"),
+])
+def test_the_language_comes_from_the_switcher_then_the_browser_then_the_link(query, header, hint, chosen):
+    assert i18n.choose_language(query, header, hint) == chosen
+
+
+def test_sizes_and_dates_read_naturally():
+    assert i18n.human_size(1_500_000, "es") == "1,5 MB"
+    assert i18n.human_size(999, "en") == "999 B"
+    assert i18n.human_date(NOW, "es") == "15 de enero de 2026, 12:00 UTC"
+
+
+def test_brand_text_is_readable_on_the_brand_colour():
+    assert contrast_text("#1f5f8b") == "#ffffff"
+    assert contrast_text("#ffe066") == "#000000"
