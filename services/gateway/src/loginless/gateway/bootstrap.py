@@ -1,13 +1,32 @@
 """The one wiring point of the gateway service: its HTTP app, its worker and its event contract."""
 
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template import TemplateConfig
 
+from loginless.gateway.edge import guard_edge
+from loginless.gateway.guest_cookie import GuestCookies
+from loginless.gateway.http import DEPENDENCIES, ROUTE_HANDLERS
+from loginless.gateway.i18n import template_environment
+from loginless.gateway.links_client import LinksClient
+from loginless.gateway.proxy import GuestProxy
+from loginless.gateway.rate_limit import InvalidTokenLimiter
+from loginless.gateway.read_model import LinkStateStore, link_state_consumer
+from loginless.gateway.runtime import RUNTIME_KEY, GatewayRuntime
 from loginless.gateway.settings import GatewaySettings
+from loginless.shared.eventstore import EventStore
 from loginless.shared.runtime import asyncapi_for
-from loginless.shared.web import create_service_app
+from loginless.shared.web import ServiceRuntime, create_service_app
+from loginless.shared.web.assertion import AssertionSigner
 from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,14 +37,91 @@ DESCRIPTION = (
 PUBLISHED_EVENTS = ()  # a pure consumer: it publishes nothing
 
 
-def create_app(settings: GatewaySettings) -> Litestar:
-    return create_service_app(settings, migrations_dir=MIGRATIONS, description=DESCRIPTION)
+class GatewayMisconfigured(RuntimeError):
+    """A setting the gateway cannot run safely without is missing."""
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    rate_limit_clock: Callable[[], float] = time.monotonic,
+) -> Litestar:
+    """The gateway's HTTP app; tests pass a ``rate_limit_clock`` to move the limiter's time without sleeping."""
+    # httpx logs every request URL at INFO: the guest's query strings, which our logs never carry.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not settings.assertion_private_key.get_secret_value():
+        raise GatewayMisconfigured("GATEWAY_ASSERTION_PRIVATE_KEY is required: services trust only signed guests")
+    signer = AssertionSigner(settings.assertion_private_key.get_secret_value())
+    cookies = GuestCookies(settings.cookie_secret.get_secret_value(), secure=settings.secure_cookies)
+    # In this process's memory: rate_limit.py says why that is enough.
+    invalid_tokens = InvalidTokenLimiter(
+        limit=settings.invalid_token_limit, window_seconds=settings.invalid_token_window_seconds,
+        clock=rate_limit_clock, max_tracked=settings.invalid_token_tracked_addresses,
+    )
+
+    async def start_gateway(runtime: ServiceRuntime) -> None:
+        runtime.extras[RUNTIME_KEY] = GatewayRuntime(
+            settings=settings,
+            links=LinksClient(settings.links_url, settings.internal_api_secret.get_secret_value(),
+                              timeout_seconds=settings.links_timeout_seconds,
+                              branding_cache_seconds=settings.branding_cache_seconds),
+            link_states=LinkStateStore(await open_read_pool(settings), schema=settings.schema,
+                                       cache_seconds=settings.link_state_cache_seconds),
+            proxy=GuestProxy(settings.routes, signer, public_url=settings.public_url,
+                             connect_timeout=settings.upstream_connect_timeout_seconds,
+                             io_timeout=settings.upstream_io_timeout_seconds,
+                             max_connections=settings.upstream_max_connections),
+            cookies=cookies,
+            invalid_tokens=invalid_tokens,
+        )
+
+    async def stop_gateway(runtime: ServiceRuntime) -> None:
+        gateway: GatewayRuntime = runtime.extras.pop(RUNTIME_KEY)
+        await gateway.links.close()
+        await gateway.proxy.close()
+        await gateway.link_states.pool.close()
+
+    app = create_service_app(
+        settings,
+        route_handlers=ROUTE_HANDLERS,
+        migrations_dir=MIGRATIONS,
+        description=DESCRIPTION,
+        dependencies=DEPENDENCIES,
+        on_startup=[start_gateway],
+        on_shutdown=[stop_gateway],
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(template_environment())),
+    )
+    # Outside Litestar's routing, so that unknown routes, errors and health checks get the headers too, and no
+    # part of Litestar (routing, logs, metrics, error pages) ever sees a link token. create_service_app takes
+    # no such outer middleware, hence the wrap of its ASGI handler.
+    app.asgi_handler = guard_edge(app.asgi_handler, content_security_policy=settings.content_security_policy)
+    return app
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing to reset: read-model reads leave no session state (no locks, cursors, LISTEN or SET)."""
+
+
+async def open_read_pool(settings: GatewaySettings) -> asyncpg.Pool:
+    """The pool every guest request reads the link state through.
+
+    Like the shared pool (starts empty, replaces broken connections), but asyncpg's default reset of a released
+    connection is one more round trip per request, which the hot path of the gateway cannot afford.
+    """
+    return await asyncpg.create_pool(
+        settings.database_url, min_size=0, max_size=settings.database_pool_size, timeout=5, command_timeout=15,
+        max_inactive_connection_lifetime=60, reset=_keep_session,
+    )
 
 
 def create_worker(settings: GatewaySettings) -> ServiceWorker:
-    return ServiceWorker(settings, migrations_dir=MIGRATIONS)
+    return ServiceWorker(settings, consumers=[link_state_consumer], migrations_dir=MIGRATIONS)
 
 
 def asyncapi_document() -> dict:
     broker = KafkaBroker()
+    # Declares the subscription only; no settings or database are needed to describe it.
+    settings = GatewaySettings.model_construct(database_url="postgresql://unused")
+    link_state_consumer(EventStore(None, schema=settings.schema, topic=settings.events_topic),  # type: ignore[arg-type]
+                        settings).subscribe(broker)
     return asyncapi_for("gateway", broker, description=DESCRIPTION)

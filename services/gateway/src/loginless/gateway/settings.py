@@ -2,12 +2,79 @@
 
 from typing import ClassVar
 
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from loginless.shared.events.payloads.links import GuestAction
 from loginless.shared.settings import ServiceSettings
+
+# The strictest policy the guest pages work with: nothing inline, nothing from elsewhere except a firm's logo.
+DEFAULT_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+class ServiceRoute(BaseModel):
+    """Where the guest pages of one action live: the owning service's name (the assertion's audience) and URL."""
+
+    service: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    url: str = Field(pattern=r"^https?://")
+
+
+# The ports `make run` gives each service; deployments set GATEWAY_ROUTES.
+DEFAULT_ROUTES: dict[GuestAction, ServiceRoute] = {
+    "view": ServiceRoute(service="documents", url="http://127.0.0.1:8002"),
+    "upload": ServiceRoute(service="documents", url="http://127.0.0.1:8002"),
+    "sign": ServiceRoute(service="signing", url="http://127.0.0.1:8003"),
+    "pay": ServiceRoute(service="payments", url="http://127.0.0.1:8004"),
+    "request": ServiceRoute(service="requests", url="http://127.0.0.1:8005"),
+}
 
 
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "gateway"
+
+    routes: dict[GuestAction, ServiceRoute] = Field(
+        default_factory=lambda: dict(DEFAULT_ROUTES),
+        description='Action -> owning service, as JSON: {"view": {"service": "documents", "url": "http://..."}, ...}',
+    )
+    assertion_private_key: SecretStr = Field(
+        SecretStr(""), description="Ed25519 private key (base64 of the raw 32 bytes) that signs guest assertions")
+    cookie_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC key of the guest cookies; 32+ random characters, the same on every replica")
+    guest_session_max_seconds: int = Field(
+        24 * 3600, ge=60, description="A guest's cookie lasts this long at most, and never beyond the link's expiry")
+    verification_session_seconds: int = Field(
+        1800, ge=60, description="How long a guest has to enter a one-time code after opening the link")
+    invalid_token_limit: int = Field(20, ge=1, description="Invalid link tokens an address may try per window")
+    invalid_token_window_seconds: float = Field(600.0, gt=0, description="The rate limit's sliding window")
+    invalid_token_tracked_addresses: int = Field(
+        100_000, ge=100, description="Addresses the in-memory rate limiter remembers at most")
+    trusted_proxy_hops: int = Field(
+        0, ge=0, description="Reverse proxies in front of the gateway whose X-Forwarded-For entries are trusted")
+    links_timeout_seconds: float = Field(5.0, gt=0)
+    upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
+    upstream_io_timeout_seconds: float = Field(
+        120.0, gt=0, description="Longest pause while streaming to or from a service (uploads, downloads)")
+    upstream_max_connections: int = Field(200, ge=1)
+    branding_cache_seconds: float = Field(300.0, ge=0)
+    link_state_cache_seconds: float = Field(
+        0.1, ge=0, le=0.5, description="How long a replica may reuse a link's state it just read (revocation "
+        "reaches it that much later); 0 reads the read model on every request")
+    content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY
+
+    @field_validator("routes")
+    @classmethod
+    def _every_action_is_routed(cls, routes: dict[str, ServiceRoute]) -> dict[str, ServiceRoute]:
+        missing = set(DEFAULT_ROUTES) - set(routes)
+        if missing:
+            raise ValueError(f"GATEWAY_ROUTES has no route for {sorted(missing)}")
+        return routes
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are ``Secure`` everywhere except on a plain-http public URL (local development)."""
+        return not self.public_url.startswith("http://")

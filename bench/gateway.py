@@ -1,0 +1,329 @@
+"""Gateway benchmark: guest requests per second and p50/p99 latency through the gateway, beside its baselines.
+
+Each server runs as its own uvicorn process (one worker), measured in the same run on the same machine:
+
+- ``bare``     a bare Litestar hello-world: what one Litestar process serves with nothing to do;
+- ``service``  the same hello-world on ``create_service_app``: the plumbing every loginless service carries
+               (request ids, request logging, Prometheus, problem details), to tell it apart from the gateway's own;
+- ``upstream`` the trivial owning service the gateway proxies to, called directly;
+- ``gateway``  ``python -m loginless.gateway api``: ``/g/{link_id}/...`` with a valid cookie, the link's state read
+               from the read model in real PostgreSQL, the request signed and proxied to ``upstream``.
+
+Load comes from ``wrk`` when it is installed (``apt-get install wrk``), else from an httpx load generator, in a
+process of its own either way. Rounds of each target alternate so a noisy neighbour hurts all alike; medians are
+reported. Target (issue 3): gateway >= 0.8 x bare throughput, p99 <= 5 ms at moderate load.
+
+Run against real infrastructure:
+``uv run python -m loginless.devstack test --infra-only -- uv run python bench/gateway.py``
+(``--profile`` also samples the gateway with pyinstrument, if installed, and prints where its time goes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psutil
+
+LINK_ID = "lnk_bench_0001"
+COOKIE_SECRET = "bench-cookie-secret-0123456789abcdef"
+SERVICES = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments", "request": "requests"}
+
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format('{"requests": %d, "duration_us": %d, "errors": %d, "non_2xx": %d, '
+    .. '"p50_us": %d, "p99_us": %d}\\n',
+    summary.requests, summary.duration, errors, summary.errors.status, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+# ---- the servers ------------------------------------------------------------------------------------------
+
+
+def bare_app():
+    from litestar import Litestar, get
+
+    @get("/", media_type="text/plain")
+    async def hello() -> str:
+        return "Hello, world!"
+
+    return Litestar([hello])
+
+
+def service_app():
+    from litestar import get
+
+    from loginless.gateway.settings import GatewaySettings
+    from loginless.shared.web import create_service_app
+
+    @get("/", media_type="text/plain")
+    async def hello() -> str:
+        return "Hello, world!"
+
+    settings = GatewaySettings(database_url=os.environ["DATABASE_URL"],
+                               kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+    return create_service_app(settings, route_handlers=[hello])
+
+
+async def upstream_app(scope, receive, send) -> None:
+    """The cheapest possible owning service (raw ASGI), so what is measured is the gateway."""
+    if scope["type"] == "lifespan":
+        await receive()  # startup
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def serve(kind: str, port: int) -> None:
+    import uvicorn
+
+    from loginless.shared.web.logging import configure_logging
+
+    configure_logging(as_json=True, level="WARNING")
+    app = {"bare": bare_app, "service": service_app, "upstream": lambda: upstream_app}[kind]()
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+# ---- the load generators ----------------------------------------------------------------------------------
+
+
+def wrk_load(url: str, headers: dict[str, str], concurrency: int, seconds: float) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_REPORT)
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", script.name]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    result = json.loads(output.strip().splitlines()[-1])
+    return {"requests": result["requests"], "rps": result["requests"] / (result["duration_us"] / 1e6),
+            "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+            "errors": result["errors"] + result["non_2xx"]}
+
+
+def httpx_load(url: str, headers: dict[str, str], concurrency: int, seconds: float) -> dict:
+    """The same measurement with httpx, in a process of its own (``load`` sub-command)."""
+    command = [sys.executable, __file__, "load", url, "--concurrency", str(concurrency), "--seconds", str(seconds),
+               "--headers", json.dumps(headers)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+async def _httpx_load(url: str, headers: dict[str, str], concurrency: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=5) as http:
+        stop_at = time.perf_counter() + seconds
+
+        async def loop() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                response = await http.get(url)
+                latencies.append(time.perf_counter() - started)
+                errors += response.status_code >= 400
+
+        began = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    ordered = sorted(latencies)
+    return {"requests": len(ordered), "rps": len(ordered) / elapsed, "p50_ms": ordered[len(ordered) // 2] * 1000,
+            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, "errors": errors}
+
+
+# ---- the run ----------------------------------------------------------------------------------------------
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {timeout} s")
+
+
+def gateway_environment(port: int, upstream_url: str, private_key: str) -> dict[str, str]:
+    routes = {action: {"service": service, "url": upstream_url} for action, service in SERVICES.items()}
+    return {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": os.environ["DATABASE_URL"],
+        "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "GATEWAY_HTTP_PORT": str(port),
+        "GATEWAY_ASSERTION_PRIVATE_KEY": private_key,
+        "GATEWAY_COOKIE_SECRET": COOKIE_SECRET,
+        "GATEWAY_ROUTES": json.dumps(routes),
+        "GATEWAY_LINKS_URL": "http://127.0.0.1:9",  # never called: the read model knows the link
+        "GATEWAY_LOG_LEVEL": "INFO",  # as in production: a request line and a response line per request
+    }
+
+
+async def seed_link() -> None:
+    import asyncpg
+
+    from loginless.gateway.read_model import LinkFacts, LinkStateStore
+
+    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=1)
+    try:
+        await LinkStateStore(pool, schema="gateway").merge(LinkFacts(
+            link_id=LINK_ID, tenant_id="tenant-bench", action="view", resource_id="doc_bench",
+            recipient_email="guest@example.com", expires_at=datetime.now(UTC) + timedelta(days=1),
+            verification="none"))
+    finally:
+        await pool.close()
+
+
+def guest_cookie() -> str:
+    from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
+
+    value = GuestCookies(COOKIE_SECRET, secure=False).encode(GuestPass(LINK_ID, Grant.ACCESS, int(time.time()) + 7200))
+    return f"{COOKIE_NAME}={value}"
+
+
+def run(args: argparse.Namespace) -> None:
+    from loginless.shared.web.assertion import generate_key_pair
+
+    load = wrk_load if shutil.which("wrk") and not args.httpx else httpx_load
+    ports = {name: free_port() for name in ("bare", "service", "upstream", "gateway")}
+    logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    processes: dict[str, subprocess.Popen] = {}
+    private_key, _ = generate_key_pair()
+    try:
+        for kind in ("bare", "service", "upstream"):
+            processes[kind] = subprocess.Popen([sys.executable, __file__, "serve", kind, "--port", str(ports[kind])],
+                                               stdout=subprocess.DEVNULL, stderr=(logs / f"{kind}.log").open("wb"))
+        gateway_command = [sys.executable, "-m", "loginless.gateway", "api"]
+        if args.profile:
+            gateway_command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(logs / "profile.txt"),
+                               "-m", "loginless.gateway", "api"]
+        processes["gateway"] = subprocess.Popen(
+            gateway_command, env=gateway_environment(ports["gateway"], f"http://127.0.0.1:{ports['upstream']}",
+                                                     private_key),
+            stdout=(logs / "gateway.log").open("wb"), stderr=subprocess.STDOUT)
+        for kind, process in processes.items():
+            wait_until_up(f"http://127.0.0.1:{ports[kind]}/", process)
+        asyncio.run(seed_link())
+
+        cookie = guest_cookie()
+        targets = {
+            "bare": (f"http://127.0.0.1:{ports['bare']}/", {}),
+            "service": (f"http://127.0.0.1:{ports['service']}/", {}),
+            "upstream": (f"http://127.0.0.1:{ports['upstream']}/guest/bench", {}),
+            "gateway": (f"http://127.0.0.1:{ports['gateway']}/g/{LINK_ID}/bench", {"Cookie": cookie}),
+        }
+        check = httpx.get(targets["gateway"][0], headers=targets["gateway"][1])
+        assert check.status_code == 200 and check.text == "ok", (check.status_code, check.text[:300])
+        for url, headers in targets.values():  # warm up: connection pools, caches, the JIT-less interpreter's
+            load(url, headers, 8, 1)
+
+        print(f"# gateway benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+              f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load: {load.__name__}")
+        print(f"# {args.seconds:.0f} s per target and concurrency, in {args.rounds} alternating rounds; medians;"
+              " latency and CPU per request (of the server process) in ms")
+        header = f"{'conc':>4}  " + "  ".join(f"{name + ' rps':>12} {'p50':>6} {'p99':>6} {'cpu':>5}"
+                                              for name in targets)
+        print(header + f"  {'gw/bare':>7} {'gw/upstream':>11}")
+        summary = []
+        for concurrency in args.concurrency:
+            rounds: dict[str, list[dict]] = {name: [] for name in targets}
+            for _ in range(args.rounds):
+                for name, (url, headers) in targets.items():
+                    server = psutil.Process(processes[name].pid)
+                    cpu_before = _cpu_seconds(server)
+                    result = load(url, headers, concurrency, args.seconds / args.rounds)
+                    # CPU time per request of the server process: unlike throughput, barely moved by neighbours.
+                    result["cpu_ms"] = (_cpu_seconds(server) - cpu_before) * 1000 / max(1, result["requests"])
+                    rounds[name].append(result)
+            row = {"concurrency": concurrency}
+            for name, results in rounds.items():
+                row[name] = {key: round(statistics.median(result[key] for result in results), 3)
+                             for key in ("rps", "p50_ms", "p99_ms", "cpu_ms")}
+                row[name]["errors"] = sum(result["errors"] for result in results)
+            row["gateway_vs_bare"] = round(row["gateway"]["rps"] / row["bare"]["rps"], 2)
+            row["gateway_vs_upstream"] = round(row["gateway"]["rps"] / row["upstream"]["rps"], 2)
+            summary.append(row)
+            print(f"{concurrency:>4}  " + "  ".join(
+                f"{row[name]['rps']:>12.0f} {row[name]['p50_ms']:>6.2f} {row[name]['p99_ms']:>6.2f}"
+                f" {row[name]['cpu_ms']:>5.2f}"
+                for name in targets) + f"  {row['gateway_vs_bare']:>7.2f} {row['gateway_vs_upstream']:>11.2f}")
+        errors = {name: sum(row[name]["errors"] for row in summary) for name in targets}
+        print(f"# errors (non-2xx or failed requests): {errors}")
+        print(json.dumps(summary))
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGINT)  # pyinstrument writes its report on a clean stop
+        for process in processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if args.profile and (logs / "profile.txt").exists():
+            print((logs / "profile.txt").read_text())
+        print(f"# server logs in {logs}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command")
+    serve_command = commands.add_parser("serve")
+    serve_command.add_argument("kind", choices=["bare", "service", "upstream"])
+    serve_command.add_argument("--port", type=int, required=True)
+    load_command = commands.add_parser("load")
+    load_command.add_argument("url")
+    load_command.add_argument("--concurrency", type=int, required=True)
+    load_command.add_argument("--seconds", type=float, required=True)
+    load_command.add_argument("--headers", default="{}")
+    parser.add_argument("--seconds", type=float, default=9.0, help="per target and concurrency level")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--httpx", action="store_true", help="use the httpx load generator even if wrk exists")
+    parser.add_argument("--profile", action="store_true", help="profile the gateway with pyinstrument")
+    args = parser.parse_args()
+    if args.command == "serve":
+        serve(args.kind, args.port)
+    elif args.command == "load":
+        print(json.dumps(asyncio.run(_httpx_load(args.url, json.loads(args.headers), args.concurrency,
+                                                 args.seconds))))
+    else:
+        run(args)
+
+
+if __name__ == "__main__":
+    main()

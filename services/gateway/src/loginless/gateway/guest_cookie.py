@@ -1,0 +1,105 @@
+"""The cookie a guest holds instead of the link token: one link, one path, signed, short-lived.
+
+After the first visit the token leaves the browser's address bar; from then on the guest proves they opened the
+link with this cookie. It is scoped to ``/g/{link_id}/`` (the browser sends it nowhere else), ``HttpOnly`` (no
+script reads it), ``SameSite=Strict`` (no other site can make the browser send it: this is also the CSRF
+defence of the guest pages) and ``Secure`` outside local http. Its value names the link, what it grants and
+until when, under an HMAC-SHA256 of the gateway's cookie secret; nothing in it is secret, nothing can be changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from litestar.datastructures import Cookie
+
+COOKIE_NAME = "loginless_link"
+# Spelt as RFC 6265bis does; Litestar's type lists only "strict", which it would write as "SameSite=strict".
+SAME_SITE_STRICT: Literal["strict"] = "Strict"  # type: ignore[assignment]
+_VERSION = "v1"
+# Link ids are URL path segments chosen by the links service; this is what the gateway accepts.
+LINK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class Grant(StrEnum):
+    VERIFY = "verify"  # opened the link; may only enter a one-time code
+    ACCESS = "access"  # let in: may use the owning service's guest pages
+
+
+@dataclass(frozen=True)
+class GuestPass:
+    link_id: str
+    grant: Grant
+    expires_at: int  # unix seconds
+
+
+def guest_path(link_id: str) -> str:
+    """The token-free URL of a link, and the path its cookie is scoped to."""
+    return f"/g/{link_id}/"
+
+
+class GuestCookies:
+    def __init__(self, secret: str, *, secure: bool) -> None:
+        if len(secret) < 16:
+            raise ValueError("GATEWAY_COOKIE_SECRET must be set to 32+ random characters")
+        self._key = hashlib.sha256(b"loginless-gateway-cookie\0" + secret.encode()).digest()
+        self.secure = secure
+
+    def _signature(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def encode(self, guest_pass: GuestPass) -> str:
+        payload = f"{_VERSION}|{guest_pass.link_id}|{guest_pass.grant.value}|{guest_pass.expires_at}".encode()
+        return f"{_b64(payload)}.{_b64(self._signature(payload))}"
+
+    def decode(self, value: str | None, *, link_id: str, now: float) -> GuestPass | None:
+        """The pass in ``value`` if it is genuine, for ``link_id`` and not expired; else None."""
+        if not value or value.count(".") != 1:
+            return None
+        encoded_payload, encoded_signature = value.split(".")
+        try:
+            payload, signature = _unb64(encoded_payload), _unb64(encoded_signature)
+        except ValueError:
+            return None
+        if not hmac.compare_digest(signature, self._signature(payload)):
+            return None
+        try:
+            version, cookie_link_id, grant, expires = payload.decode().split("|")
+            guest_pass = GuestPass(cookie_link_id, Grant(grant), int(expires))
+        except ValueError:
+            return None
+        if version != _VERSION or guest_pass.link_id != link_id or guest_pass.expires_at <= now:
+            return None
+        return guest_pass
+
+    def issue(self, link_id: str, grant: Grant, *, now: float, lifetime_seconds: int,
+              link_expires_at: datetime) -> Cookie:
+        """A cookie for ``link_id`` that lives ``lifetime_seconds`` but never beyond the link itself."""
+        expires_at = int(min(now + lifetime_seconds, link_expires_at.timestamp()))
+        value = self.encode(GuestPass(link_id, grant, expires_at))
+        lifetime = max(0, expires_at - int(now))
+        # Max-Age for today's browsers, Expires (Litestar takes it in seconds from now) for old ones.
+        return Cookie(key=COOKIE_NAME, value=value, path=guest_path(link_id), max_age=lifetime, expires=lifetime,
+                      httponly=True, secure=self.secure, samesite=SAME_SITE_STRICT)
+
+    def clear(self, link_id: str) -> Cookie:
+        return Cookie(key=COOKIE_NAME, value="", path=guest_path(link_id), max_age=0, expires=0, httponly=True,
+                      secure=self.secure, samesite=SAME_SITE_STRICT)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as error:
+        raise ValueError("not base64url") from error

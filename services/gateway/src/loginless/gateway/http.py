@@ -1,0 +1,401 @@
+"""The gateway's routes: opening a link, verifying the recipient, and the guest pages of the owning services.
+
+``GET /l/{token}`` (seen here as :data:`REDACTED_LINK_PATH`, see ``edge.py``) swaps a valid token for a cookie
+scoped to ``/g/{link_id}/`` and moves the browser there; ``/g/{link_id}/verify`` asks for a one-time code when the
+link wants one; everything else under ``/g/{link_id}/`` is proxied to the service that owns the link's action.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import unquote
+
+import structlog
+from litestar import Controller, HttpMethod, MediaType, Request, Response, get, post, route
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp
+from prometheus_client import Counter
+
+from loginless.gateway.edge import REDACTED_LINK_PATH, TOKEN_STATE_KEY, client_address
+from loginless.gateway.guest_cookie import COOKIE_NAME, LINK_ID_PATTERN, Grant, GuestPass, guest_path
+from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES, long_date
+from loginless.gateway.links_client import (
+    ClientInfo,
+    CodeSentRecently,
+    LinkGone,
+    LinksUnavailable,
+    LinkView,
+    UnknownLink,
+    VerificationLocked,
+    WrongCode,
+)
+from loginless.gateway.pages import mask_email, mask_phone, page_language, render_page
+from loginless.gateway.proxy import UpstreamUnavailable
+from loginless.gateway.rate_limit import INVALID_TOKEN_ATTEMPTS, RATE_LIMITED
+from loginless.gateway.read_model import LinkFacts, LinkState
+from loginless.gateway.runtime import GatewayRuntime, gateway_runtime
+from loginless.shared.eventstore import DATABASE_UNAVAILABLE
+
+log = structlog.get_logger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+# The links service hands out 256-bit tokens as 43 base64url characters; anything else cannot be one.
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+CODE_PATTERN = re.compile(r"^[0-9]{6}$")
+_HEX_COLOUR = re.compile(r"^[0-9a-f]{6}$")
+
+LINK_OPENINGS = Counter("loginless_gateway_link_openings_total", "Visits of /l/{token}, by outcome", ["outcome"])
+
+
+def provide_gateway(request: Request) -> GatewayRuntime:
+    return gateway_runtime(request)
+
+
+DEPENDENCIES = {"gateway": Provide(provide_gateway, sync_to_thread=False)}
+
+
+# ---- shared steps -------------------------------------------------------------------------------------------
+
+
+def _client_address(request: Request, gateway: GatewayRuntime) -> str:
+    return client_address(request.scope, trusted_proxy_hops=gateway.settings.trusted_proxy_hops)
+
+
+def _client_info(request: Request, gateway: GatewayRuntime) -> ClientInfo:
+    return ClientInfo(client_ip=_client_address(request, gateway),
+                      user_agent=request.headers.get("user-agent", "")[:512])
+
+
+def _request_id() -> str:
+    return str(structlog.contextvars.get_contextvars().get("request_id", ""))
+
+
+def _guest_pass(request: Request, gateway: GatewayRuntime, link_id: str) -> GuestPass | None:
+    """The link's pass among the request's cookies (a browser may send several of the same name)."""
+    now = gateway.wall_clock()
+    for header in request.headers.getall("cookie", []):
+        for pair in header.split(";"):
+            name, _, value = pair.strip().partition("=")
+            if name == COOKIE_NAME and (guest_pass := gateway.cookies.decode(value, link_id=link_id, now=now)):
+                return guest_pass
+    return None
+
+
+async def _remember(gateway: GatewayRuntime, view: LinkView) -> None:
+    """Put what links just told us into the read model; the read model is only a cache here, so failing is fine."""
+    try:
+        await gateway.link_states.merge(LinkFacts.from_view(view))
+    except DATABASE_UNAVAILABLE as error:
+        log.warning("could not update the link read model", link_id=view.link_id, error=type(error).__name__)
+
+
+async def _current_link(gateway: GatewayRuntime, link_id: str) -> LinkState | None:
+    """The link's state from the read model; from links when the read model has not heard of it yet."""
+    link = await gateway.link_states.get(link_id)
+    if link is not None and (link.described or link.revoked_at is not None):
+        return link
+    view = await gateway.links.get(link_id)
+    if view is None:
+        return link
+    await gateway.link_states.merge(LinkFacts.from_view(view))
+    return await gateway.link_states.get(link_id)  # merged: a revocation learnt meanwhile is kept
+
+
+def _not_found_page(request: Request) -> Response:
+    return render_page(request, "link_not_found.html", status_code=404)
+
+
+def _unavailable_page(request: Request) -> Response:
+    return render_page(request, "unavailable.html", status_code=503, headers={"Retry-After": "30"})
+
+
+def _access_denied_page(request: Request) -> Response:
+    return render_page(request, "access_denied.html", status_code=403)
+
+
+async def _gone_page(request: Request, gateway: GatewayRuntime, *, tenant_id: str | None, reason: str,
+                     expired_on: str | None = None, cookies: list[Cookie] | None = None) -> Response:
+    branding = await gateway.links.branding(tenant_id) if tenant_id else None
+    return render_page(request, "link_gone.html", status_code=410, branding=branding, reason=reason,
+                       expired_on=expired_on, cookies=cookies or [])
+
+
+async def _closed_link_page(request: Request, gateway: GatewayRuntime, link: LinkState, reason: str) -> Response:
+    expired_on = None
+    if reason == "expired" and link.expires_at is not None:
+        expired_on = long_date(link.expires_at, page_language(request))
+    return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=reason, expired_on=expired_on,
+                            cookies=[gateway.cookies.clear(link.link_id)])
+
+
+async def _entering_page(request: Request, gateway: GatewayRuntime, view: LinkView, grant: Grant) -> Response:
+    """200, not a redirect: a SameSite=Strict cookie is not sent along a redirect chain that a click in a mail
+    client started, but it is on the same-site navigation this page makes (meta refresh, or the link in it)."""
+    settings = gateway.settings
+    lifetime = settings.guest_session_max_seconds if grant is Grant.ACCESS else settings.verification_session_seconds
+    cookie = gateway.cookies.issue(view.link_id, grant, now=gateway.wall_clock(), lifetime_seconds=lifetime,
+                                   link_expires_at=view.expires_at)
+    target = guest_path(view.link_id) + ("verify" if grant is Grant.VERIFY else "")
+    return render_page(request, "entering.html", status_code=200, cookies=[cookie], target=target,
+                       branding=await gateway.links.branding(view.tenant_id), language_switcher=False)
+
+
+# ---- /l/{token} -------------------------------------------------------------------------------------------
+
+
+def _invalid_token_page(request: Request, gateway: GatewayRuntime, address: str, reason: str) -> Response:
+    """The same page for a malformed and an unknown token: it must not tell them apart."""
+    gateway.invalid_tokens.record_failure(address)
+    INVALID_TOKEN_ATTEMPTS.labels(reason).inc()
+    LINK_OPENINGS.labels("invalid").inc()
+    log.info("invalid link token", reason=reason)
+    return _not_found_page(request)
+
+
+@get(REDACTED_LINK_PATH, name="open-link", include_in_schema=False)
+async def open_link(request: Request, gateway: NamedDependency[GatewayRuntime]) -> Response:
+    token: str = request.scope["state"].get(TOKEN_STATE_KEY, "")
+    address = _client_address(request, gateway)
+    retry_after = gateway.invalid_tokens.retry_after(address)
+    if retry_after is not None:
+        RATE_LIMITED.inc()
+        LINK_OPENINGS.labels("rate_limited").inc()
+        log.info("link opening refused: too many invalid tokens from this address")
+        return render_page(request, "rate_limited.html", status_code=429, headers={"Retry-After": str(retry_after)},
+                           minutes=math.ceil(retry_after / 60))
+    if not TOKEN_PATTERN.match(token):
+        return _invalid_token_page(request, gateway, address, "malformed")
+    try:
+        view = await gateway.links.resolve(token)
+        del token  # from here on only the link id identifies the link
+        await _remember(gateway, view)
+        try:
+            await gateway.links.record_opened(view.link_id, _client_info(request, gateway))
+        except LinksUnavailable:  # an access record is not worth turning the guest away for
+            log.warning("could not record that the link was opened", link_id=view.link_id)
+        if view.verification != "none":
+            LINK_OPENINGS.labels("verification").inc()
+            log.info("link opened; recipient verification needed", link_id=view.link_id)
+            return await _entering_page(request, gateway, view, Grant.VERIFY)
+        view = await gateway.links.use(view.link_id, _client_info(request, gateway))
+        await _remember(gateway, view)
+    except UnknownLink:
+        return _invalid_token_page(request, gateway, address, "unknown")
+    except LinkGone as gone:
+        LINK_OPENINGS.labels("gone").inc()
+        log.info("link no longer valid", link_id=gone.link_id, status=gone.status)
+        return await _gone_page(request, gateway, tenant_id=gone.tenant_id, reason=gone.status)
+    except LinksUnavailable:
+        LINK_OPENINGS.labels("unavailable").inc()
+        return _unavailable_page(request)
+    LINK_OPENINGS.labels("entered").inc()
+    log.info("link opened; guest let in", link_id=view.link_id)
+    return await _entering_page(request, gateway, view, Grant.ACCESS)
+
+
+# ---- /g/{link_id}/verify ----------------------------------------------------------------------------------
+
+
+class RecipientVerificationController(Controller):
+    """The one-time code a link with recipient verification asks for before anything else."""
+
+    path = "/g/{link_id:str}/verify"
+    include_in_schema = False
+
+    async def _admit(self, request: Request, gateway: GatewayRuntime, link_id: str) -> LinkState | Response:
+        """The link, if this guest may verify now; else the page or redirect to answer with."""
+        if not LINK_ID_PATTERN.match(link_id):
+            return _not_found_page(request)
+        guest_pass = _guest_pass(request, gateway, link_id)
+        if guest_pass is None:
+            return _access_denied_page(request)
+        if guest_pass.grant is Grant.ACCESS:
+            return Redirect(guest_path(link_id), status_code=303)
+        try:
+            link = await _current_link(gateway, link_id)
+        except (LinksUnavailable, *DATABASE_UNAVAILABLE):
+            return _unavailable_page(request)
+        if link is None:
+            return _not_found_page(request)
+        if reason := link.closed_reason(gateway.now()):
+            return await _closed_link_page(request, gateway, link, reason)
+        if link.verification_locked_at is not None:
+            return await self._locked_page(request, gateway, link)
+        return link
+
+    async def _page(self, request: Request, gateway: GatewayRuntime, link: LinkState, *, status_code: int = 200,
+                    sent: bool = False, error: str | None = None, attempts_left: int | None = None) -> Response:
+        if link.verification == "sms" and link.recipient_phone:
+            destination = mask_phone(link.recipient_phone)
+        elif link.recipient_email:
+            destination = mask_email(link.recipient_email)
+        else:
+            destination = None
+        return render_page(request, "verify.html", status_code=status_code,
+                           branding=await gateway.links.branding(link.tenant_id), link_id=link.link_id,
+                           channel=link.verification, destination=destination, sent=sent, error=error,
+                           attempts_left=attempts_left)
+
+    async def _locked_page(self, request: Request, gateway: GatewayRuntime, link: LinkState) -> Response:
+        log.info("recipient verification locked", link_id=link.link_id)
+        return render_page(request, "verification_locked.html", status_code=423,
+                           branding=await gateway.links.branding(link.tenant_id))
+
+    @get("/", name="verify-page")
+    async def show(self, request: Request, gateway: NamedDependency[GatewayRuntime],
+                   link_id: FromPath[str]) -> Response:
+        link = await self._admit(request, gateway, link_id)
+        if isinstance(link, Response):
+            return link
+        return await self._page(request, gateway, link, sent=request.query_params.get("sent") == "1")
+
+    @post("/code", name="verify-send-code", status_code=303)
+    async def send_code(self, request: Request, gateway: NamedDependency[GatewayRuntime],
+                        link_id: FromPath[str]) -> Response:
+        link = await self._admit(request, gateway, link_id)
+        if isinstance(link, Response):
+            return link
+        try:
+            await gateway.links.send_verification_code(link_id)
+        except CodeSentRecently:
+            return await self._page(request, gateway, link, status_code=429, sent=True, error="too_soon")
+        except VerificationLocked:
+            return await self._locked_page(request, gateway, link)
+        except LinkGone as gone:
+            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.status,
+                                    cookies=[gateway.cookies.clear(link_id)])
+        except LinksUnavailable:
+            return _unavailable_page(request)
+        log.info("verification code requested", link_id=link_id)
+        return Redirect(f"{guest_path(link_id)}verify?sent=1", status_code=303)
+
+    @post("/", name="verify-check-code", status_code=303)
+    async def check_code(
+        self, request: Request, gateway: NamedDependency[GatewayRuntime], link_id: FromPath[str],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response:
+        link = await self._admit(request, gateway, link_id)
+        if isinstance(link, Response):
+            return link
+        code = "".join(str(data.get("code", "")).split())  # people paste "123 456"
+        if not CODE_PATTERN.match(code):
+            return await self._page(request, gateway, link, status_code=422, sent=True, error="malformed")
+        try:
+            await gateway.links.check_verification_code(link_id, code)
+            view = await gateway.links.use(link_id, _client_info(request, gateway))
+        except WrongCode as wrong:
+            log.info("wrong verification code", link_id=link_id, attempts_left=wrong.attempts_left)
+            return await self._page(request, gateway, link, status_code=422, sent=True, error="wrong",
+                                    attempts_left=wrong.attempts_left)
+        except VerificationLocked:
+            return await self._locked_page(request, gateway, link)
+        except LinkGone as gone:
+            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.status,
+                                    cookies=[gateway.cookies.clear(link_id)])
+        except LinksUnavailable:
+            return _unavailable_page(request)
+        await _remember(gateway, view)
+        log.info("recipient verified; guest let in", link_id=link_id)
+        cookie = gateway.cookies.issue(link_id, Grant.ACCESS, now=gateway.wall_clock(),
+                                       lifetime_seconds=gateway.settings.guest_session_max_seconds,
+                                       link_expires_at=view.expires_at)
+        # A same-site POST, so the redirect carries the new SameSite=Strict cookie.
+        return Redirect(guest_path(link_id), status_code=303, cookies=[cookie])
+
+
+# ---- /g/{link_id}/{path} ----------------------------------------------------------------------------------
+
+
+def _has_dot_segment(raw_rest: str) -> bool:
+    """``.`` or ``..`` segments (plain or percent-encoded) would let a path climb out of ``/guest/``."""
+    return any(unquote(segment) in (".", "..") for segment in raw_rest.split("?")[0].split("/"))
+
+
+@route(["/g/{link_id:str}", "/g/{link_id:str}/{path:path}"], name="guest-pages", include_in_schema=False,
+       http_method=[HttpMethod.GET, HttpMethod.HEAD, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH,
+                    HttpMethod.DELETE, HttpMethod.OPTIONS],
+       status_code=200, request_max_body_size=None)  # the owning service sets its own upload limits
+async def guest_pages(request: Request, gateway: NamedDependency[GatewayRuntime],
+                      link_id: FromPath[str]) -> ASGIApp:
+    """Check the guest's cookie and the link's state, then stream the request to the owning service."""
+    page = await _guest_pages_refusal(request, gateway, link_id)
+    if isinstance(page, Response):
+        return page.to_asgi_response(None, request)
+    link, rest = page
+    route_to = gateway.proxy.route_of(link)
+    if route_to is None:
+        log.error("no route for the link's action; check GATEWAY_ROUTES", link_id=link_id, action=link.action)
+        return _unavailable_page(request).to_asgi_response(None, request)
+    chosen_language = request.cookies.get(LANGUAGE_COOKIE)
+    try:
+        return await gateway.proxy.forward(
+            request, link, route_to, rest=rest, client_address=_client_address(request, gateway),
+            request_id=_request_id(), language=chosen_language if chosen_language in LANGUAGES else None,
+        )
+    except UpstreamUnavailable:
+        return _unavailable_page(request).to_asgi_response(None, request)
+
+
+async def _guest_pages_refusal(request: Request, gateway: GatewayRuntime,
+                               link_id: str) -> Response | tuple[LinkState, str]:
+    """Why this request may not go through (as the page to answer with), or the link and the path to forward."""
+    prefix = f"/g/{link_id}"
+    raw_path = (request.scope.get("raw_path") or b"").decode("latin-1")
+    if not LINK_ID_PATTERN.match(link_id) or not raw_path.startswith(prefix):
+        return _not_found_page(request)
+    rest = raw_path[len(prefix):]
+    if not rest:  # the cookie's path is /g/{link_id}/: without the slash the browser would not send it
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return Redirect(guest_path(link_id) + (f"?{query}" if query else ""), status_code=308)
+    if _has_dot_segment(rest):
+        return _not_found_page(request)
+    guest_pass = _guest_pass(request, gateway, link_id)
+    if guest_pass is None:
+        return _access_denied_page(request)
+    try:
+        link = await _current_link(gateway, link_id)
+    except (LinksUnavailable, *DATABASE_UNAVAILABLE):
+        return _unavailable_page(request)
+    if link is None:
+        return _not_found_page(request)
+    if reason := link.closed_reason(gateway.now()):
+        log.info("link closed; guest turned away", link_id=link_id, reason=reason)
+        return await _closed_link_page(request, gateway, link, reason)
+    if guest_pass.grant is not Grant.ACCESS:
+        return Redirect(f"{guest_path(link_id)}verify", status_code=303)
+    return link, rest
+
+
+# ---- small public routes ----------------------------------------------------------------------------------
+
+
+@get("/robots.txt", media_type=MediaType.TEXT, include_in_schema=False)
+async def robots_txt() -> str:
+    return "User-agent: *\nDisallow: /l/\nDisallow: /g/\n"
+
+
+@get("/_gateway/brand/{colour:str}", media_type="text/css", include_in_schema=False)
+async def brand_stylesheet(colour: FromPath[str]) -> Response:
+    """The firm's colour for the guest pages (a stylesheet, because the CSP allows no inline styles)."""
+    if not _HEX_COLOUR.match(colour):
+        return Response("", status_code=404, media_type="text/css")
+    return Response(f":root {{ --brand: #{colour}; }}\n", media_type="text/css")
+
+
+ROUTE_HANDLERS = [
+    open_link,
+    RecipientVerificationController,
+    guest_pages,
+    robots_txt,
+    brand_stylesheet,
+    create_static_files_router(path="/_gateway/static", directories=[STATIC], include_in_schema=False,
+                               name="gateway-static"),
+]

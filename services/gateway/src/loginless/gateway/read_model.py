@@ -1,0 +1,199 @@
+"""The gateway's read model of link state: what every replica checks on every guest request.
+
+The worker's consumer ``gateway-link-state`` applies ``links.events`` to the ``link_state`` table (inbox-deduplicated,
+offsets committed after the effect), so a restart resumes where it stopped instead of replaying the topic. A link
+the consumer has not seen yet (issued a moment ago) is fetched from the links service and merged in the same way.
+Every replica reads the same table, so a revocation is enforced everywhere as soon as its event is applied.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+
+import asyncpg
+
+from loginless.gateway.links_client import LinkView
+from loginless.shared.events import CloudEvent, event_class
+from loginless.shared.events.payloads.links import (
+    LinkDelivered,
+    LinkDeliveryFailed,
+    LinkIssued,
+    LinkOpened,
+    LinkRevoked,
+    LinkUsed,
+    LinkVerificationLocked,
+)
+from loginless.shared.eventstore import EventStore, quote_ident
+from loginless.shared.messaging import InboxConsumer
+from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.assertion import GuestAssertion, GuestRecipient
+
+LINK_STATE_CONSUMER = "gateway-link-state"
+
+
+@dataclass(frozen=True)
+class LinkFacts:
+    """What one event or answer says about a link; None means "says nothing about it"."""
+
+    link_id: str
+    tenant_id: str
+    action: str | None = None
+    resource_id: str | None = None
+    recipient_name: str | None = None
+    recipient_email: str | None = None
+    recipient_phone: str | None = None
+    recipient_language: str | None = None
+    expires_at: datetime | None = None
+    max_uses: int | None = None
+    verification: str | None = None
+    uses: int = 0
+    revoked_at: datetime | None = None
+    verification_locked_at: datetime | None = None
+
+    @classmethod
+    def from_view(cls, view: LinkView) -> LinkFacts:
+        return cls(
+            link_id=view.link_id, tenant_id=view.tenant_id, action=view.action, resource_id=view.resource_id,
+            recipient_name=view.recipient.name, recipient_email=view.recipient.email,
+            recipient_phone=view.recipient.phone, recipient_language=view.recipient.language,
+            expires_at=view.expires_at, max_uses=view.max_uses, verification=view.verification, uses=view.uses,
+            revoked_at=view.revoked_at,
+            # The view says only whether; the LinkVerificationLocked event, when it comes, does not move it.
+            verification_locked_at=datetime.now(UTC) if view.verification_locked else None,
+        )
+
+
+@dataclass(frozen=True)
+class LinkState(LinkFacts):
+    """A row of the read model."""
+
+    @property
+    def described(self) -> bool:
+        """Whether the issue itself is known (else only, say, its revocation is)."""
+        return self.action is not None and self.resource_id is not None and self.expires_at is not None
+
+    def closed_reason(self, now: datetime) -> str | None:
+        """Why a guest already inside may no longer use the link: ``revoked``, ``expired`` or None.
+
+        Running out of uses is not a reason here: it stops new entries (the links service decides those),
+        not the guest whose entry used the last one.
+        """
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return None
+
+    def assertion(self, audience: str) -> GuestAssertion:
+        if not self.described:
+            raise ValueError(f"link {self.link_id} is not described yet; fetch it from links first")
+        return GuestAssertion(
+            link_id=self.link_id, tenant_id=self.tenant_id, action=self.action, resource_id=self.resource_id,
+            recipient=GuestRecipient(name=self.recipient_name, email=self.recipient_email,
+                                     phone=self.recipient_phone, language=self.recipient_language),
+            link_expires_at=self.expires_at, audience=audience,
+        )
+
+
+_COLUMNS = [field.name for field in fields(LinkFacts)]
+_FIXED = [name for name in _COLUMNS if name not in ("link_id", "tenant_id", "uses", "revoked_at",
+                                                      "verification_locked_at")]
+
+
+def _merge_sql(table: str) -> str:
+    placeholders = ", ".join(f"${index}" for index in range(1, len(_COLUMNS) + 1))
+    fixed = ", ".join(f"{name} = coalesce(link_state.{name}, EXCLUDED.{name})" for name in _FIXED)
+    return (
+        f"INSERT INTO {table} AS link_state ({', '.join(_COLUMNS)}) VALUES ({placeholders})"
+        f" ON CONFLICT (link_id) DO UPDATE SET {fixed},"
+        " uses = greatest(link_state.uses, EXCLUDED.uses),"
+        " revoked_at = coalesce(link_state.revoked_at, EXCLUDED.revoked_at),"
+        " verification_locked_at = coalesce(link_state.verification_locked_at, EXCLUDED.verification_locked_at),"
+        " updated_at = clock_timestamp()"
+    )
+
+
+class LinkStateStore:
+    """The ``link_state`` table.
+
+    ``cache_seconds`` > 0 keeps each row read in this process that long, so a burst of requests for one link (a
+    page and its assets) costs one query. A revocation then reaches this replica at most that much later; the
+    default (0.1 s) keeps the one-second promise with room to spare. 0 reads the table on every request.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, schema: str, cache_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic, max_cached: int = 10_000) -> None:
+        self.pool = pool
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self.max_cached = max_cached
+        self._recent: dict[str, tuple[float, LinkState]] = {}
+        table = f"{quote_ident(schema)}.link_state"
+        self._select_sql = f"SELECT {', '.join(_COLUMNS)} FROM {table} WHERE link_id = $1"
+        self._merge_sql = _merge_sql(table)
+
+    async def get(self, link_id: str) -> LinkState | None:
+        """The row of ``link_id``, if the gateway knows the link: one indexed read (or a very recent one)."""
+        if self.cache_seconds > 0:
+            recent = self._recent.get(link_id)
+            if recent is not None and recent[0] > self.clock():
+                return recent[1]
+        row = await self.pool.fetchrow(self._select_sql, link_id)
+        if row is None:
+            return None
+        state = LinkState(**row)
+        if self.cache_seconds > 0:
+            if len(self._recent) >= self.max_cached:
+                self._recent.clear()
+            self._recent[link_id] = (self.clock() + self.cache_seconds, state)
+        return state
+
+    async def merge(self, facts: LinkFacts, connection: asyncpg.Connection | None = None) -> None:
+        arguments = [getattr(facts, name) for name in _COLUMNS]
+        await (connection or self.pool).execute(self._merge_sql, *arguments)
+        self._recent.pop(facts.link_id, None)
+
+
+def facts_from_event(event: CloudEvent) -> LinkFacts | None:
+    """What a ``links.events`` event says about link state; None for events that say nothing about access.
+
+    An event type the gateway does not know (a new version, say) raises, so the consumer retries and then
+    dead-letters it loudly rather than silently missing, for instance, a revocation.
+    """
+    payload = event_class(event.type).model_validate(event.data)
+    match payload:
+        case LinkIssued():
+            return LinkFacts(
+                link_id=payload.link_id, tenant_id=payload.tenant_id, action=payload.action,
+                resource_id=payload.resource_id, recipient_name=payload.recipient_name,
+                recipient_email=payload.recipient_email, recipient_phone=payload.recipient_phone,
+                recipient_language=payload.recipient_language, expires_at=payload.expires_at,
+                max_uses=payload.max_uses, verification=payload.verification,
+            )
+        case LinkRevoked():
+            return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id, revoked_at=payload.revoked_at)
+        case LinkUsed():
+            return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id, uses=payload.uses)
+        case LinkVerificationLocked():
+            return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id,
+                             verification_locked_at=payload.locked_at)
+        case LinkOpened() | LinkDelivered() | LinkDeliveryFailed():
+            return None
+    raise TypeError(f"the gateway does not know how to apply {event.type}")
+
+
+def link_state_consumer(store: EventStore, settings: ServiceSettings, *,
+                        consumer: str = LINK_STATE_CONSUMER) -> InboxConsumer:
+    """The worker's consumer of ``links.events`` that keeps ``link_state`` current."""
+    link_states = LinkStateStore(store.pool, schema=store.schema)
+
+    async def apply(event: CloudEvent, connection: asyncpg.Connection) -> None:
+        facts = facts_from_event(event)
+        if facts is not None:
+            await link_states.merge(facts, connection)
+
+    return InboxConsumer(store, consumer=consumer, topic=settings.topic_of("links"), handler=apply,
+                         max_attempts=settings.consumer_max_attempts)

@@ -1,0 +1,37 @@
+"""What the gateway's request handlers share for the life of an API process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from litestar.connection import ASGIConnection
+
+from loginless.gateway.guest_cookie import GuestCookies
+from loginless.gateway.links_client import LinksClient
+from loginless.gateway.proxy import GuestProxy
+from loginless.gateway.rate_limit import InvalidTokenLimiter
+from loginless.gateway.read_model import LinkStateStore
+from loginless.gateway.settings import GatewaySettings
+
+RUNTIME_KEY = "gateway"
+
+
+@dataclass
+class GatewayRuntime:
+    settings: GatewaySettings
+    links: LinksClient
+    link_states: LinkStateStore
+    proxy: GuestProxy
+    cookies: GuestCookies
+    invalid_tokens: InvalidTokenLimiter
+    wall_clock: Callable[[], float] = field(default=time.time)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall_clock(), UTC)
+
+
+def gateway_runtime(connection: ASGIConnection) -> GatewayRuntime:
+    return connection.app.state.runtime.extras[RUNTIME_KEY]

@@ -1,0 +1,150 @@
+"""A real gateway (uvicorn, in this process) on real PostgreSQL, in front of a fake links service and a fake owning
+service, each served over HTTP on a free port. Each test gets its own, with clocks it can move."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from loginless.gateway.bootstrap import MIGRATIONS, create_app
+from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
+from loginless.gateway.read_model import LinkStateStore
+from loginless.gateway.settings import GatewaySettings
+from loginless.gateway.testing import FakeLinksService, GuestEchoService, serve
+from loginless.shared.eventstore import migrate
+from loginless.shared.testing import endpoints
+from loginless.shared.web.assertion import generate_key_pair
+
+INTERNAL_SECRET = "internal-secret-for-tests"
+COOKIE_SECRET = "cookie-secret-for-tests-0123456789"
+FIRM = "Acme Tax Advisors"
+FIRM_EMAIL = "help@acme.example"
+SERVICES = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments", "request": "requests"}
+
+
+class IsolatedGatewaySettings(GatewaySettings):
+    """The gateway's settings with a schema of the test's own, so tests never share a read model."""
+
+    schema_name: str = "gateway"
+
+    @property
+    def schema(self) -> str:
+        return self.schema_name
+
+
+class FakeClock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class GatewayUnderTest:
+    url: str
+    settings: IsolatedGatewaySettings
+    links: FakeLinksService
+    echo: GuestEchoService
+    monotonic: FakeClock
+    link_states: LinkStateStore
+    assertion_public_key: str
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30, **kwargs)
+
+    def cookie_for(self, link_id: str, grant: Grant = Grant.ACCESS, *, lifetime: int = 3600) -> str:
+        """A genuine cookie, as if the guest had opened the link (without telling the read model)."""
+        value = GuestCookies(COOKIE_SECRET, secure=False).encode(GuestPass(link_id, grant, int(time.time()) + lifetime))
+        return f"{COOKIE_NAME}={value}"
+
+    async def enter(self, http: httpx.AsyncClient, token: str) -> str:
+        """Open ``/l/{token}`` like a browser; returns the cookie header the guest holds afterwards."""
+        response = await http.get(f"/l/{token}")
+        assert response.status_code == 200, response.text
+        cookie = response.headers["set-cookie"].split(";")[0]
+        return cookie
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    return endpoints.database_url()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap_servers() -> str:
+    return endpoints.kafka_bootstrap_servers()
+
+
+@pytest.fixture(scope="session")
+def assertion_keys() -> tuple[str, str]:
+    return generate_key_pair()
+
+
+@pytest.fixture
+async def schema(database_url) -> AsyncIterator[str]:
+    """A fresh gateway schema (migrated), dropped afterwards."""
+    name = f"gateway_test_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(database_url)
+    try:
+        await migrate(connection, name, [MIGRATIONS])
+        yield name
+        await connection.execute(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        await connection.close()
+
+
+GatewayFactory = Callable[..., AbstractAsyncContextManager[GatewayUnderTest]]
+
+
+@pytest.fixture
+def start_gateway(database_url, kafka_bootstrap_servers, assertion_keys, schema) -> GatewayFactory:
+    """``async with start_gateway(**settings) as gateway``: fakes served, then the gateway in front of them."""
+    private_key, public_key = assertion_keys
+
+    @asynccontextmanager
+    async def start(*, links_url: str | None = None, service_url: str | None = None,
+                    **overrides: Any) -> AsyncIterator[GatewayUnderTest]:
+        links = FakeLinksService(INTERNAL_SECRET)
+        links.add_tenant("tenant-1", FIRM, contact_email=FIRM_EMAIL, contact_phone="+34 600 111 222")
+        echo = GuestEchoService(public_key)
+        monotonic = FakeClock(10_000.0)
+        async with serve(links.app()) as fake_links_url, serve(echo.app()) as echo_url:
+            settings = IsolatedGatewaySettings(**{
+                "schema_name": schema, "database_url": database_url,
+                "kafka_bootstrap_servers": kafka_bootstrap_servers, "links_url": links_url or fake_links_url,
+                "internal_api_secret": INTERNAL_SECRET, "assertion_private_key": private_key,
+                "cookie_secret": COOKIE_SECRET, "public_url": "http://127.0.0.1",
+                # Each request reads the read model, so a test that changes it sees the effect at once.
+                "link_state_cache_seconds": 0,
+                "routes": {action: {"service": service, "url": f"{service_url or echo_url}/{service}"}
+                           for action, service in SERVICES.items()},
+                **overrides,
+            })
+            app = create_app(settings, rate_limit_clock=monotonic)
+            pool = await asyncpg.create_pool(database_url, min_size=0, max_size=2)
+            try:
+                async with serve(app) as gateway_url:
+                    yield GatewayUnderTest(gateway_url, settings, links, echo, monotonic,
+                                           LinkStateStore(pool, schema=schema), public_key)
+            finally:
+                await pool.close()
+
+    return start
+
+
+@pytest.fixture
+async def gateway(start_gateway) -> AsyncIterator[GatewayUnderTest]:
+    async with start_gateway() as running:
+        yield running

@@ -1,0 +1,111 @@
+"""Invalid-token attempts are limited per address and counted; no token ever reaches a log line or a metric."""
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+import sys
+
+import httpx
+import pytest
+
+from loginless.gateway.testing import FakeLinksService, GuestEchoService, serve
+from loginless.shared.testing.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+SCANNER = {"x-forwarded-for": "198.51.100.66"}
+NEIGHBOUR = {"x-forwarded-for": "198.51.100.77"}
+
+
+async def test_the_limit_engages_after_too_many_invalid_tokens_and_releases_after_the_window(start_gateway):
+    async with start_gateway(invalid_token_limit=3, invalid_token_window_seconds=600,
+                             trusted_proxy_hops=1) as gateway:
+        token, link = gateway.links.issue()
+        async with gateway.client() as http:
+            failures = [await http.get(f"/l/{secrets.token_urlsafe(32)}", headers=SCANNER) for _ in range(2)]
+            failures.append(await http.get("/l/malformed", headers=SCANNER))
+            calls_before = len(gateway.links.calls)
+            limited_valid = await http.get(f"/l/{token}", headers=SCANNER)
+            limited_unknown = await http.get(f"/l/{secrets.token_urlsafe(32)}", headers=SCANNER)
+            calls_while_limited = len(gateway.links.calls) - calls_before
+            neighbour = await http.get(f"/l/{token}", headers=NEIGHBOUR)
+
+            gateway.monotonic.advance(599)
+            still_limited = await http.get(f"/l/{token}", headers=SCANNER)
+            gateway.monotonic.advance(2)
+            released = await http.get(f"/l/{token}", headers=SCANNER)
+            metrics = (await http.get("/metrics")).text
+
+    assert [failure.status_code for failure in failures] == [404, 404, 404]
+    assert (limited_valid.status_code, limited_unknown.status_code) == (429, 429)
+    assert limited_valid.headers["retry-after"] == "600"
+    assert "Please try again in 10 minutes." in limited_valid.text
+    assert calls_while_limited == 0  # a limited address costs the links service nothing
+    assert neighbour.status_code == 200  # one client's failures never lock out another's valid link
+    assert still_limited.status_code == 429 and still_limited.headers["retry-after"] == "1"
+    assert released.status_code == 200
+    assert 'loginless_gateway_invalid_token_attempts_total{reason="unknown"}' in metrics
+    assert 'loginless_gateway_invalid_token_attempts_total{reason="malformed"}' in metrics
+    assert "loginless_gateway_rate_limited_total" in metrics
+    assert token not in metrics
+
+
+async def test_no_token_appears_in_the_logs_or_metrics(database_url, kafka_bootstrap_servers, assertion_keys,
+                                                       tmp_path):
+    """The real process (``python -m loginless.gateway api``), so its logs are exactly what production writes."""
+    private_key, public_key = assertion_keys
+    links = FakeLinksService("internal-secret")
+    links.add_tenant("tenant-1", "Acme Tax Advisors")
+    valid, link = links.issue()
+    used_up, _ = links.issue(max_uses=0)
+    unknown = secrets.token_urlsafe(32)
+    tokens = [valid, used_up, unknown, "malformed-token"]
+    log_file = tmp_path / "gateway.log"
+    port = free_port()
+    async with serve(links.app()) as links_url, serve(GuestEchoService(public_key).app()) as echo_url:
+        environment = {
+            **os.environ, "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers, "GATEWAY_HTTP_PORT": str(port),
+            "GATEWAY_LINKS_URL": links_url, "GATEWAY_LOG_LEVEL": "DEBUG",
+            "GATEWAY_INTERNAL_API_SECRET": "internal-secret", "GATEWAY_ASSERTION_PRIVATE_KEY": private_key,
+            "GATEWAY_COOKIE_SECRET": "cookie-secret-for-the-log-test-0123",
+            "GATEWAY_ROUTES": json.dumps({action: {"service": "documents", "url": f"{echo_url}/documents"}
+                                          for action in ("view", "upload", "sign", "pay", "request")}),
+        }
+        with log_file.open("wb") as output:
+            process = await asyncio.create_subprocess_exec(sys.executable, "-m", "loginless.gateway", "api",
+                                                           env=environment, stdout=output, stderr=output)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+                await eventually(lambda: _is_live(http), timeout=60, message="the gateway process is up")
+                for token in tokens:
+                    await http.get(f"/l/{token}")
+                    await http.post(f"/l/{token}")  # 405 from the router, which logs the path of errors
+                await http.get(f"/l/{unknown}/with/more")
+                cookie = (await http.get(f"/l/{valid}")).headers.get("set-cookie", "")
+                await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie.split(";")[0]})
+                metrics = (await http.get("/metrics")).text
+        finally:
+            process.terminate()
+            await process.wait()
+    logs = log_file.read_text()
+    assert link.link_id in logs  # the capture works, and the link id is what gets logged
+    assert "/l/redacted" in logs
+    for token in tokens:
+        assert token not in logs
+        assert token not in metrics
+
+
+async def _is_live(http: httpx.AsyncClient) -> bool:
+    try:
+        return (await http.get("/health/live")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

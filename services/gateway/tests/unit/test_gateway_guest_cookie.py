@@ -1,0 +1,90 @@
+"""The guest cookie: scoped to one link, signed, short-lived, and unusable for any other link."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
+from loginless.gateway.settings import GatewaySettings
+
+pytestmark = pytest.mark.unit
+
+NOW = 1_800_000_000.0
+IN_A_WEEK = datetime.fromtimestamp(NOW, UTC) + timedelta(days=7)
+
+
+def cookies(secret: str = "s" * 32, *, secure: bool = False) -> GuestCookies:
+    return GuestCookies(secret, secure=secure)
+
+
+def test_a_pass_round_trips_for_its_own_link_only():
+    value = cookies().encode(GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60))
+    assert cookies().decode(value, link_id="lnk_A", now=NOW) == GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60)
+    assert cookies().decode(value, link_id="lnk_B", now=NOW) is None
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda value: value[:-2] + ("AA" if not value.endswith("AA") else "BB"),  # the signature
+    lambda value: value.replace(value.split(".")[0], "djF8bG5rX0J8YWNjZXNzfDk5OTk5OTk5OTk"),  # payload for lnk_B
+    lambda value: value.split(".")[0],  # no signature at all
+    lambda value: "",
+    lambda value: "not-a-cookie",
+    lambda value: value + ".extra",
+])
+def test_a_changed_or_malformed_value_is_refused(tamper):
+    value = cookies().encode(GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60))
+    assert cookies().decode(tamper(value), link_id="lnk_A", now=NOW) is None
+
+
+def test_a_pass_signed_with_another_secret_is_refused():
+    value = cookies("another-secret-of-32-characters!").encode(GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60))
+    assert cookies().decode(value, link_id="lnk_A", now=NOW) is None
+
+
+def test_a_pass_stops_working_when_it_expires():
+    value = cookies().encode(GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60))
+    assert cookies().decode(value, link_id="lnk_A", now=NOW + 59) is not None
+    assert cookies().decode(value, link_id="lnk_A", now=NOW + 60) is None
+
+
+def test_the_cookie_is_http_only_strict_and_scoped_to_the_link_path():
+    header = cookies().issue("lnk_A", Grant.ACCESS, now=NOW, lifetime_seconds=3600,
+                             link_expires_at=IN_A_WEEK).to_header(header="")
+    attributes = {part.strip().split("=")[0].lower(): part.strip() for part in header.split(";")}
+    assert header.startswith(f"{COOKIE_NAME}=")
+    assert "httponly" in attributes
+    assert attributes["samesite"] == "SameSite=Strict"
+    assert attributes["path"] == "Path=/g/lnk_A/"
+    assert attributes["max-age"] == "Max-Age=3600"
+    assert "secure" not in attributes
+
+
+def test_the_cookie_is_secure_when_asked():
+    header = cookies(secure=True).issue("lnk_A", Grant.ACCESS, now=NOW, lifetime_seconds=3600,
+                                        link_expires_at=IN_A_WEEK).to_header(header="")
+    assert "Secure" in [part.strip() for part in header.split(";")]
+
+
+def test_the_cookie_never_outlives_the_link():
+    link_expires_at = datetime.fromtimestamp(NOW + 600, UTC)
+    cookie = cookies().issue("lnk_A", Grant.ACCESS, now=NOW, lifetime_seconds=86_400, link_expires_at=link_expires_at)
+    assert cookie.max_age == 600
+    assert cookies().decode(cookie.value, link_id="lnk_A", now=NOW + 601) is None
+
+
+def test_clearing_targets_the_same_path():
+    cleared = cookies().clear("lnk_A")
+    assert (cleared.path, cleared.max_age, cleared.value) == ("/g/lnk_A/", 0, "")
+
+
+def test_a_short_secret_is_refused():
+    with pytest.raises(ValueError, match="GATEWAY_COOKIE_SECRET"):
+        GuestCookies("", secure=True)
+
+
+@pytest.mark.parametrize(("public_url", "secure"), [
+    ("https://guests.example.com", True), ("http://127.0.0.1:8000", False), ("HTTPS://guests.example", True),
+])
+def test_cookies_are_secure_unless_the_public_url_is_plain_http(public_url, secure):
+    settings = GatewaySettings(database_url="postgresql://x@h/db", public_url=public_url)
+    assert settings.secure_cookies is secure

@@ -1,0 +1,217 @@
+"""The reverse proxy against a fake service (httpx MockTransport): what a service receives, what a guest gets."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+from litestar import Request
+
+from loginless.gateway.http import guest_pages
+from loginless.gateway.proxy import AssertionCache, GuestProxy, ShardedTransport, UpstreamUnavailable
+from loginless.gateway.read_model import LinkState
+from loginless.gateway.settings import ServiceRoute
+from loginless.shared.web.assertion import AssertionSigner, AssertionVerifier, generate_key_pair
+
+pytestmark = pytest.mark.unit
+
+PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
+SIGNING = ServiceRoute(service="signing", url="http://signing.internal:8003")
+LINK = LinkState(link_id="lnk_A", tenant_id="t1", action="sign", resource_id="req_A", recipient_email="a@example.com",
+                 expires_at=datetime.now(UTC) + timedelta(days=1))
+
+
+class Recorder:
+    """A fake signing service: records what reached it and answers, streaming, with ``answer``."""
+
+    def __init__(self, answer: tuple[int, list[tuple[str, str]], bytes] | Exception = (200, [], b"ok")) -> None:
+        self.requests: list[tuple[httpx.Request, bytes]] = []
+        self.answer = answer
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = b"".join([chunk async for chunk in request.stream])
+        self.requests.append((request, body))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        status, headers, content = self.answer
+
+        async def streamed():
+            yield content
+
+        return httpx.Response(status, headers=headers, content=streamed())
+
+
+def guest_request(method: str, path: str, *, query: str = "", headers: list[tuple[str, str]] = (),
+                  body_chunks: list[bytes] = ()) -> Request:
+    messages = [{"type": "http.request", "body": chunk, "more_body": True} for chunk in body_chunks]
+    messages.append({"type": "http.request", "body": b"", "more_body": False})
+
+    async def receive():
+        return messages.pop(0)
+
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": query.encode(), "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+             "client": ("203.0.113.7", 4000), "server": ("gateway", 443), "scheme": "https", "http_version": "1.1",
+             "state": {"correlation_id": "corr-1"}, "route_handler": guest_pages}
+    return Request(scope, receive)  # type: ignore[arg-type]
+
+
+def proxy(recorder: Recorder) -> GuestProxy:
+    return GuestProxy({"sign": SIGNING}, AssertionSigner(PRIVATE_KEY), public_url="https://guests.example.com",
+                      transport=httpx.MockTransport(recorder))
+
+
+async def forward(recorder: Recorder, request: Request, rest: str):
+    return await proxy(recorder).forward(request, LINK, SIGNING, rest=rest, client_address="203.0.113.7",
+                                         request_id="req-1")
+
+
+async def test_the_service_gets_a_signed_assertion_for_itself_about_the_links_own_resource():
+    recorder = Recorder()
+    # Whatever the path and query say about resources, the assertion carries the link's.
+    request = guest_request("GET", "/g/lnk_A/requests/req_B/document", query="resource_id=req_B")
+    await forward(recorder, request, "/requests/req_B/document")
+    sent, _ = recorder.requests[0]
+    assert str(sent.url) == "http://signing.internal:8003/guest/requests/req_B/document?resource_id=req_B"
+    assertion = AssertionVerifier(PUBLIC_KEY, audience="signing").verify(sent.headers["x-loginless-assertion"])
+    assert (assertion.link_id, assertion.resource_id, assertion.tenant_id) == ("lnk_A", "req_A", "t1")
+    with pytest.raises(Exception, match="not valid"):
+        AssertionVerifier(PUBLIC_KEY, audience="documents").verify(sent.headers["x-loginless-assertion"])
+
+
+async def test_the_guests_credentials_and_forged_gateway_headers_never_reach_the_service():
+    recorder = Recorder()
+    request = guest_request("GET", "/g/lnk_A/", headers=[
+        ("cookie", "loginless_link=secret; other=1"), ("authorization", "Bearer stolen"),
+        ("x-loginless-assertion", "forged"), ("x-loginless-anything", "forged"), ("x-forwarded-for", "1.2.3.4"),
+        ("x-forwarded-prefix", "/g/lnk_B"), ("x-request-id", "guest-chosen"), ("connection", "keep-alive, x-hop"),
+        ("x-hop", "hop-by-hop"), ("accept", "text/html"), ("user-agent", "Guest Browser"),
+    ])
+    await forward(recorder, request, "/")
+    headers = recorder.requests[0][0].headers
+    for name in ("cookie", "authorization", "x-loginless-anything", "x-hop"):
+        assert name not in headers, name
+    assert headers.get_list("x-loginless-assertion") != ["forged"]
+    assert len(headers.get_list("x-loginless-assertion")) == 1
+    assert headers["x-forwarded-for"] == "203.0.113.7"
+    assert headers["x-forwarded-prefix"] == "/g/lnk_A"
+    assert headers["x-forwarded-proto"] == "https"
+    assert headers["x-forwarded-host"] == "guests.example.com"
+    assert headers["x-request-id"] == "req-1"
+    assert headers["x-correlation-id"] == "corr-1"
+    assert (headers["accept"], headers["user-agent"]) == ("text/html", "Guest Browser")
+
+
+async def test_a_request_body_is_passed_on_chunk_by_chunk_with_its_length():
+    recorder = Recorder()
+    request = guest_request("POST", "/g/lnk_A/answers", headers=[("content-length", "10"),
+                                                                  ("content-type", "text/plain")],
+                            body_chunks=[b"01234", b"56789"])
+    await forward(recorder, request, "/answers")
+    sent, body = recorder.requests[0]
+    assert body == b"0123456789"
+    assert sent.headers["content-length"] == "10"
+    assert "transfer-encoding" not in sent.headers
+
+
+async def test_a_request_without_a_body_is_sent_without_one():
+    recorder = Recorder()
+    await forward(recorder, guest_request("GET", "/g/lnk_A/"), "/")
+    sent, body = recorder.requests[0]
+    assert body == b""
+    assert "transfer-encoding" not in sent.headers and "content-length" not in sent.headers
+
+
+async def test_the_services_cookies_and_hop_by_hop_headers_are_dropped_and_redirects_mapped():
+    recorder = Recorder((303, [
+        ("location", "/guest/done?x=1"), ("set-cookie", "session=1; Path=/"), ("connection", "close"),
+        ("content-type", "text/plain"), ("link", "</a>; rel=preload"), ("link", "</b>; rel=preload"),
+    ], b"see other"))
+    response = await forward(recorder, guest_request("POST", "/g/lnk_A/sign"), "/sign")
+    headers = response.headers
+    assert (b"location", b"/g/lnk_A/done?x=1") in headers
+    assert [name for name, _ in headers if name in (b"set-cookie", b"connection")] == []
+    assert [value for name, value in headers if name == b"link"] == [b"</a>; rel=preload", b"</b>; rel=preload"]
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    await response({"type": "http", "method": "POST"}, None, send)
+    assert sent[0]["status"] == 303
+    assert b"".join(message.get("body", b"") for message in sent[1:]) == b"see other"
+    assert sent[-1]["more_body"] is False
+
+
+@pytest.mark.parametrize(("location", "public"), [
+    ("http://signing.internal:8003/guest/next", "/g/lnk_A/next"),
+    ("/guest", "/g/lnk_A/"),
+    ("/guest?step=2", "/g/lnk_A/?step=2"),
+    ("https://bank.example.com/pay", "https://bank.example.com/pay"),
+    ("/guestbook", "/guestbook"),
+])
+def test_redirect_locations_into_the_guest_pages_become_the_guests_urls(location, public):
+    assert GuestProxy._public_location(location, SIGNING, "/g/lnk_A") == public
+
+
+async def test_an_unreachable_service_is_reported_as_such():
+    recorder = Recorder(httpx.ConnectError("connection refused"))
+    with pytest.raises(UpstreamUnavailable):
+        await forward(recorder, guest_request("GET", "/g/lnk_A/"), "/")
+
+
+async def test_a_cookie_a_service_sets_for_one_guest_never_reaches_it_with_the_next_guests_request():
+    recorder = Recorder((200, [("set-cookie", "session=guest-one; Path=/")], b"ok"))
+    shared = proxy(recorder)
+    for _ in range(2):
+        response = await shared.forward(guest_request("GET", "/g/lnk_A/"), LINK, SIGNING, rest="/",
+                                        client_address="203.0.113.7", request_id="req-1")
+        await response({"type": "http", "method": "GET"}, None, _discard)
+    assert "cookie" not in recorder.requests[1][0].headers
+
+
+async def test_an_assertion_is_reused_for_half_its_lifetime_then_signed_anew():
+    clock = [time.time()]
+    cache = AssertionCache(AssertionSigner(PRIVATE_KEY), clock=lambda: clock[0])
+    first = cache.assertion_for(LINK, "signing")
+    clock[0] += 29
+    assert cache.assertion_for(LINK, "signing") == first
+    assert cache.assertion_for(LINK, "documents") != first  # another audience, another assertion
+    clock[0] += 2
+    renewed = cache.assertion_for(LINK, "signing")
+    assert jwt.decode(renewed, options={"verify_signature": False})["iat"] == int(clock[0])
+    assert AssertionVerifier(PUBLIC_KEY, audience="signing").verify(first).link_id == "lnk_A"
+
+
+async def _discard(message) -> None:
+    return None
+
+
+async def test_requests_go_to_the_least_busy_connection_pool_and_free_it_when_done():
+    served_by: list[int] = []
+
+    def shard(limits):
+        number = len(shards)
+
+        async def answer(request):
+            served_by.append(number)
+            return httpx.Response(200, content=_streamed(b"ok"))
+
+        shards.append(number)
+        return httpx.MockTransport(answer)
+
+    shards: list[int] = []
+    transport = ShardedTransport(10, shard=shard)
+    assert len(shards) == 3  # pools of four
+    open_responses = [await transport.handle_async_request(httpx.Request("GET", "http://s/")) for _ in range(3)]
+    assert served_by == [0, 1, 2]  # each busy pool is passed over
+    await open_responses[1].aclose()
+    await transport.handle_async_request(httpx.Request("GET", "http://s/"))
+    assert served_by[-1] == 1  # the pool whose response was closed is the least busy again
+    body = b"".join([chunk async for chunk in open_responses[0].aiter_raw()])
+    assert body == b"ok"
+
+
+async def _streamed(content: bytes):
+    yield content
