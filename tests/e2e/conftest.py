@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from loginless.shared.testing import endpoints
+from loginless.shared.testing.guests import Firm
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +15,9 @@ def stack_env() -> dict[str, str]:
         endpoints.missing("a running stack (LOGINLESS_STACK_ENV)")
     pairs = (line.split("=", 1) for line in Path(path).read_text().splitlines() if "=" in line)
     return {key.strip(): value.strip() for key, value in pairs}
+
+
+@pytest.fixture(scope="session")
+def firm(stack_env) -> Firm:
+    """The development tenant's backend; it remembers every link issued, for the token-leak check at the end."""
+    return Firm(stack_env)

@@ -1,0 +1,176 @@
+"""Guests through the running gateway, links issued through the links staff API: DESIGN §3 and §7 end to end.
+
+Every token issued here is remembered; the last test checks that none of them reached any process's log.
+"""
+
+import os
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loginless.shared.testing.guests import DocumentsDesk, Guest
+
+pytestmark = pytest.mark.e2e
+
+ROUTES = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments", "request": "requests"}
+SECURITY_HEADERS = {
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+    "x-robots-tag": "noindex, nofollow",
+    "x-content-type-options": "nosniff",
+}
+
+
+@pytest.fixture(scope="module")
+def desk(stack_env, firm):
+    return DocumentsDesk(stack_env, firm)
+
+
+@pytest.fixture
+def guest(stack_env):
+    return Guest(stack_env["GATEWAY_URL"])
+
+
+def resource_shown(page: httpx.Response) -> str:
+    match = re.search(r"<code data-resource-id>([^<]*)</code>", page.text)
+    assert match, page.text[:500]
+    return match[1]
+
+
+@pytest.mark.parametrize("action", ["sign", "pay", "request"])
+def test_each_action_reaches_its_own_service_with_a_verified_assertion(firm, guest, action):
+    [link] = firm.issue(action)
+    link_id, landing = guest.enter(link.url)
+    assert landing.status_code == 200
+    assert link_id == link.link_id
+    assert "/l/" not in str(landing.url)  # the guest ends on a token-free URL
+    assert f"<h1>{ROUTES[action]}</h1>" in landing.text
+    assert resource_shown(landing) == link.resource_id
+    assert_security_headers(landing)
+
+
+def test_a_view_link_reaches_the_documents_page_of_its_share(desk, guest):
+    link = desk.share(name="e2e-statement.pdf")
+    _, landing = guest.enter(link.url)
+    assert landing.status_code == 200
+    assert "e2e-statement.pdf" in landing.text
+    assert_security_headers(landing)
+    download = guest.http.get(f"/g/{link.link_id}/download")
+    assert download.status_code == 200 and download.content.startswith(b"%PDF")
+    assert "filename*=" in download.headers["content-disposition"]
+
+
+def test_an_upload_link_reaches_the_documents_upload_page_of_its_request(desk, guest):
+    link = desk.request_upload(max_files=2, expires_in_seconds=3600)
+    _, landing = guest.enter(link.url)
+    assert landing.status_code == 200
+    assert "upload" in landing.text.lower()
+    assert_security_headers(landing)
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    for header, value in SECURITY_HEADERS.items():
+        assert response.headers[header] == value, header
+    assert "default-src" in response.headers["content-security-policy"]
+
+
+def test_the_cookie_is_http_only_strict_and_scoped_to_the_link(firm, guest):
+    [link] = firm.issue("sign")
+    opened = guest.open(link.url)
+    cookie = opened.headers.get("set-cookie", "")
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert f"Path=/g/{link.link_id}" in cookie
+    assert link.token not in cookie
+
+
+def test_one_url_per_recipient_each_revocable_alone(firm, stack_env):
+    first, second = firm.issue("sign", recipients=[{"email": "ana@example.com"}, {"email": "luis@example.com"}])
+    assert first.url != second.url and first.resource_id == second.resource_id
+    firm.revoke(first.link_id)
+    assert Guest(stack_env["GATEWAY_URL"]).open(first.url).status_code == 410
+    _, landing = Guest(stack_env["GATEWAY_URL"]).enter(second.url)
+    assert resource_shown(landing) == second.resource_id
+
+
+def test_revoked_used_up_and_expired_links_answer_410(firm, stack_env):
+    [revoked] = firm.issue("pay")
+    firm.revoke(revoked.link_id)
+    [once] = firm.issue("sign", max_uses=1)
+    Guest(stack_env["GATEWAY_URL"]).enter(once.url)
+    [expiring] = firm.issue("request", expires_in_seconds=2)
+
+    assert Guest(stack_env["GATEWAY_URL"]).open(revoked.url).status_code == 410
+    assert Guest(stack_env["GATEWAY_URL"]).open(once.url).status_code == 410
+    assert wait_until(lambda: firm.status(expiring.link_id)["status"] == "expired", timeout=20)
+    assert Guest(stack_env["GATEWAY_URL"]).open(expiring.url).status_code == 410
+    assert firm.status(revoked.link_id)["status"] == "revoked"
+    assert firm.status(once.link_id)["status"] == "used_up"
+    assert firm.status(expiring.link_id)["status"] == "expired"
+
+
+def test_an_unknown_or_malformed_token_is_404_and_says_nothing_more(guest):
+    unknown = guest.open("/l/" + "A" * 43)
+    malformed = guest.open("/l/not-a-token")
+    assert unknown.status_code == malformed.status_code == 404
+    assert _without_ids(unknown.text) == _without_ids(malformed.text)
+
+
+def test_a_revoke_is_enforced_on_a_revisit_within_a_second(firm, guest):
+    [link] = firm.issue("pay")
+    link_id, landing = guest.enter(link.url)
+    assert landing.status_code == 200
+    firm.revoke(link_id)
+    assert wait_until(lambda: guest.http.get(f"/g/{link_id}/").status_code == 410, timeout=1.0)
+
+
+def test_link_a_cannot_reach_resource_b_by_editing_the_path(firm, guest):
+    [link_a] = firm.issue("sign")
+    [link_b] = firm.issue("sign")
+    _, landing = guest.enter(link_a.url)
+    edited = guest.http.get(f"/g/{link_a.link_id}/documents/{link_b.resource_id}")
+    assert resource_shown(edited) == link_a.resource_id
+    # ... and link A's cookie does not open link B's token-free URL.
+    refused = guest.http.get(f"/g/{link_b.link_id}/")
+    assert refused.status_code in (401, 403, 404)
+    assert link_b.resource_id not in refused.text
+
+
+def test_a_guest_request_that_skips_the_gateway_is_refused(stack_env):
+    for action, service in ROUTES.items():
+        response = httpx.get(f"{stack_env[service.upper() + '_URL']}/guest/", timeout=10)
+        assert response.status_code == 401, (action, response.text)
+
+
+def test_robots_are_kept_away_from_links(stack_env):
+    robots = httpx.get(f"{stack_env['GATEWAY_URL']}/robots.txt", timeout=10)
+    assert "Disallow: /l/" in robots.text
+    for header, value in SECURITY_HEADERS.items():
+        assert robots.headers[header] == value
+
+
+def test_no_token_appears_in_any_log(firm):
+    """Runs last (this module sorts after the others): every token issued so far, in every process's log."""
+    logs = list((Path(os.environ["LOGINLESS_VAR_DIR"]) / "log").glob("*.log"))
+    assert logs and firm.issued
+    for path in logs:
+        text = path.read_text(errors="replace")
+        leaked = [link.link_id for link in firm.issued if link.token in text]
+        assert not leaked, f"{path.name} contains the token of links {leaked}"
+
+
+def wait_until(condition, *, timeout: float) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _without_ids(html: str) -> str:
+    return re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "", html)
+
