@@ -164,6 +164,13 @@ def fetch_broker_ids(host: str, port: int, timeout: float = 2.0) -> set[int]:
         connection.sendall(struct.pack(">i", len(request)) + request)
         (size,) = struct.unpack(">i", _receive(connection, 4))
         response = memoryview(_receive(connection, size))
+    try:
+        return _broker_ids(response)
+    except struct.error:  # a starting broker may answer with something shorter (an error): not ready yet
+        return set()
+
+
+def _broker_ids(response: memoryview) -> set[int]:
     offset = 8  # correlation id, throttle time
     (broker_count,) = struct.unpack_from(">i", response, offset)
     offset += 4
