@@ -19,6 +19,8 @@ def _processors(as_json: bool) -> list:
 def configure_logging(*, as_json: bool, level: str) -> None:
     """For processes without a Litestar app (the worker); the API gets the same setup from ``structlog_config``."""
     logging.basicConfig(level=level, format="%(message)s")
+    # httpx logs every request's full URL at INFO; URLs can carry capability tokens.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     structlog.configure(
         processors=_processors(as_json),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
