@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import structlog
-from litestar.logging.config import StructLoggingConfig, default_structlog_processors
+from litestar.logging.config import StructLoggingConfig, default_logger_factory, default_structlog_processors
 from litestar.middleware.logging import LoggingMiddlewareConfig
 from litestar.plugins.structlog import StructlogConfig
 
@@ -34,6 +34,8 @@ def structlog_config(*, as_json: bool, level: str) -> StructlogConfig:
     return StructlogConfig(
         structlog_logging_config=StructLoggingConfig(
             processors=_processors(as_json),
+            # Litestar picks the logger from the terminal, not from our renderer: keep the two in step.
+            logger_factory=default_logger_factory(as_json=as_json),
             wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
             log_exceptions="always",
             # Client errors are answered as problem details; a stack trace for each would drown real faults.
