@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from loginless.documents.domain import IssuedLink, Recipient
-from loginless.documents.ports import Branding, LinkAction
+from loginless.documents.ports import LinkAction
+from loginless.shared.branding import Branding
 from loginless.shared.web.auth import StaffPrincipal
 
 

@@ -27,8 +27,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from loginless.documents import domain, filetypes, i18n
 from loginless.documents.handlers import Documents
-from loginless.documents.ports import Branding
 from loginless.documents.uploads import ClientDisconnected, ResumableUploads, parse_metadata
+from loginless.shared.branding import Branding
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.web.assertion import FORWARDED_PREFIX_HEADER, GuestAssertion
 

@@ -17,27 +17,14 @@ from typing import Literal, Protocol
 
 import httpx
 import structlog
-from pydantic import BaseModel, ConfigDict
 
 from loginless.documents.domain import IssuedLink, Recipient
+from loginless.shared.branding import Branding
 from loginless.shared.errors import DependencyUnavailable, InvalidRequest, LoginlessError
 
 log = structlog.get_logger(__name__)
 
 LinkAction = Literal["view", "upload"]
-
-
-class Branding(BaseModel):
-    """What a firm shows its guests on every page."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    name: str
-    logo_url: str | None = None
-    color: str | None = None
-    contact_name: str | None = None
-    contact_email: str | None = None
-    contact_phone: str | None = None
 
 
 class LinksRefused(LoginlessError):

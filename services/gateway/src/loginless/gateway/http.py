@@ -136,6 +136,20 @@ async def _closed_link_page(request: Request, gateway: GatewayRuntime, link: Lin
                             cookies=[gateway.cookies.clear(link.link_id)])
 
 
+async def _open_link(request: Request, gateway: GatewayRuntime, link_id: str) -> LinkState | Response:
+    """The link if a guest holding its cookie may go on; otherwise the page that says why not (404, 410, 503)."""
+    try:
+        link = await _current_link(gateway, link_id)
+    except (LinksUnavailable, *DATABASE_UNAVAILABLE):
+        return _unavailable_page(request)
+    if link is None:
+        return _not_found_page(request)
+    if reason := link.closed_reason(gateway.now()):
+        log.info("link closed; guest turned away", link_id=link_id, reason=reason)
+        return await _closed_link_page(request, gateway, link, reason)
+    return link
+
+
 async def _entering_page(request: Request, gateway: GatewayRuntime, view: LinkView, grant: Grant) -> Response:
     """200, not a redirect: a SameSite=Strict cookie is not sent along a redirect chain that a click in a mail
     client started, but it is on the same-site navigation this page makes (meta refresh, or the link in it)."""
@@ -219,14 +233,9 @@ class RecipientVerificationController(Controller):
             return _access_denied_page(request)
         if guest_pass.grant is Grant.ACCESS:
             return Redirect(guest_path(link_id), status_code=303)
-        try:
-            link = await _current_link(gateway, link_id)
-        except (LinksUnavailable, *DATABASE_UNAVAILABLE):
-            return _unavailable_page(request)
-        if link is None:
-            return _not_found_page(request)
-        if reason := link.closed_reason(gateway.now()):
-            return await _closed_link_page(request, gateway, link, reason)
+        link = await _open_link(request, gateway, link_id)
+        if isinstance(link, Response):
+            return link
         if link.verification_locked_at is not None:
             return await self._locked_page(request, gateway, link)
         return link
@@ -360,15 +369,9 @@ async def _guest_pages_refusal(request: Request, gateway: GatewayRuntime,
     guest_pass = _guest_pass(request, gateway, link_id)
     if guest_pass is None:
         return _access_denied_page(request)
-    try:
-        link = await _current_link(gateway, link_id)
-    except (LinksUnavailable, *DATABASE_UNAVAILABLE):
-        return _unavailable_page(request)
-    if link is None:
-        return _not_found_page(request)
-    if reason := link.closed_reason(gateway.now()):
-        log.info("link closed; guest turned away", link_id=link_id, reason=reason)
-        return await _closed_link_page(request, gateway, link, reason)
+    link = await _open_link(request, gateway, link_id)
+    if isinstance(link, Response):
+        return link
     if guest_pass.grant is not Grant.ACCESS:
         return Redirect(f"{guest_path(link_id)}verify", status_code=303)
     return link, rest

@@ -14,6 +14,8 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from loginless.shared.branding import Branding
+
 log = structlog.get_logger(__name__)
 
 
@@ -43,19 +45,6 @@ class LinkView(BaseModel):
     verification: str = "none"
     verification_locked: bool = False
     revoked_at: datetime | None = None
-
-
-class Branding(BaseModel):
-    """What a firm shows its guests on every page."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    name: str
-    logo_url: str | None = None
-    color: str | None = None
-    contact_name: str | None = None
-    contact_email: str | None = None
-    contact_phone: str | None = None
 
 
 class ClientInfo(BaseModel):

@@ -12,8 +12,8 @@ from litestar.enums import MediaType
 from litestar.response import Template
 
 from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES, negotiate_language
-from loginless.gateway.links_client import Branding
 from loginless.gateway.runtime import gateway_runtime
+from loginless.shared.branding import Branding
 
 _HEX_COLOUR = re.compile(r"^#?([0-9a-fA-F]{6})$")
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600

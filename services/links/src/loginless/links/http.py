@@ -21,7 +21,6 @@ from loginless.links.views import (
     ApiKeyIn,
     ApiKeyList,
     ApiKeyView,
-    BrandingView,
     ClientIn,
     CodeIn,
     IssuedLinks,
@@ -35,7 +34,9 @@ from loginless.links.views import (
     TenantView,
     TokenIn,
     Verified,
+    branding_of,
 )
+from loginless.shared.branding import Branding
 from loginless.shared.errors import NotFound
 from loginless.shared.web.auth import StaffPrincipal, internal_only
 
@@ -208,11 +209,11 @@ class InternalController(Controller):
         return Verified()
 
     @get("/tenants/{tenant_id:str}/branding")
-    async def branding(self, links: Links, tenant_id: PathId) -> BrandingView:
+    async def branding(self, links: Links, tenant_id: PathId) -> Branding:
         tenant = await links.tenants.get(tenant_id)
         if tenant is None:
             raise NotFound("no such tenant")
-        return BrandingView.of(tenant)
+        return branding_of(tenant)
 
 
 ROUTE_HANDLERS = [TenantController, ApiKeyController, LinkController, InternalController]

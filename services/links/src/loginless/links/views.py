@@ -17,6 +17,7 @@ from loginless.links.domain import (
     RecipientRequest,
 )
 from loginless.links.tenants import ApiKeyInfo, Tenant
+from loginless.shared.branding import Branding
 from loginless.shared.events.payloads.links import DeliveryChannel, GuestAction, Verification
 
 
@@ -179,20 +180,10 @@ class TenantView(BaseModel):
         )
 
 
-class BrandingView(BaseModel):
-    """What the gateway shows guests about the firm."""
-
-    name: str
-    logo_url: str | None
-    color: str | None
-    contact_name: str | None
-    contact_email: str | None
-    contact_phone: str | None
-
-    @classmethod
-    def of(cls, tenant: Tenant) -> BrandingView:
-        return cls(name=tenant.name, logo_url=tenant.logo_url, color=tenant.color, contact_name=tenant.contact_name,
-                   contact_email=tenant.contact_email, contact_phone=tenant.contact_phone)
+def branding_of(tenant: Tenant) -> Branding:
+    """What the gateway and the guest pages show guests about the firm."""
+    return Branding(name=tenant.name, logo_url=tenant.logo_url, color=tenant.color, contact_name=tenant.contact_name,
+                    contact_email=tenant.contact_email, contact_phone=tenant.contact_phone)
 
 
 class ApiKeyView(BaseModel):
