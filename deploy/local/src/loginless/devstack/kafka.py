@@ -122,7 +122,7 @@ class KafkaServer(JavaComponent):
         return NODE_ID in fetch_broker_ids(LOOPBACK, self.port)
 
     def _format_storage(self) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = _new_cluster_id()
         command = [
             # A short-lived tool: the client compiler and serial GC start it faster.
             self.java,
@@ -145,6 +145,14 @@ class KafkaServer(JavaComponent):
             )
         if result.returncode != 0:
             raise ComponentStartError(f"formatting Kafka storage failed; see {self.log_path}")
+
+
+def _new_cluster_id() -> str:
+    """A random cluster id as Kafka writes them; like Kafka's own ``Uuid.randomUuid`` it never starts with ``-``,
+    which the storage tool's argument parser would take for an option."""
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()).startswith("-"):
+        pass
+    return cluster_id
 
 
 def fetch_broker_ids(host: str, port: int, timeout: float = 2.0) -> set[int]:
