@@ -90,3 +90,27 @@ def test_settings_use_the_service_prefix_and_are_read_only_when_built(monkeypatc
     assert settings.events_topic == "staging.links.events"
     assert settings.http_port == 8000
     assert settings.schema == "links"
+
+
+def test_a_streamed_response_is_logged_once_not_once_per_chunk(capsys):
+    from litestar.plugins.structlog import StructlogPlugin
+    from litestar.response import Stream
+
+    from loginless.shared.web.logging import structlog_config
+
+    @get("/stream")
+    async def streamed() -> Stream:
+        async def chunks():
+            for _ in range(50):
+                yield b"x" * 1024
+
+        return Stream(chunks(), media_type="application/octet-stream")
+
+    logging_plugin = StructlogPlugin(structlog_config(as_json=True, level="INFO"))
+    with create_test_client([streamed], plugins=[logging_plugin]) as http:
+        response = http.get("/stream")
+    assert len(response.content) == 50 * 1024
+    output = capsys.readouterr().out
+    assert output.count('"HTTP Request"') == 1
+    assert output.count('"HTTP Response"') == 1
+    assert '"status_code":200' in output

@@ -85,7 +85,8 @@ async def test_no_token_appears_in_the_logs_or_metrics(database_url, kafka_boots
                     await http.post(f"/l/{token}")  # 405 from the router, which logs the path of errors
                 await http.get(f"/l/{unknown}/with/more")
                 cookie = (await http.get(f"/l/{valid}")).headers.get("set-cookie", "")
-                await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie.split(";")[0]})
+                proxied = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie.split(";")[0],
+                                                                         "x-request-id": "guest-page-1"})
                 metrics = (await http.get("/metrics")).text
         finally:
             process.terminate()
@@ -93,6 +94,12 @@ async def test_no_token_appears_in_the_logs_or_metrics(database_url, kafka_boots
     logs = log_file.read_text()
     assert link.link_id in logs  # the capture works, and the link id is what gets logged
     assert "/l/redacted" in logs
+    # The proxied request took the fast lane: one line of its own, its metric, its request id passed back.
+    assert proxied.status_code == 200 and proxied.headers["x-request-id"] == "guest-page-1"
+    [proxied_line] = [json.loads(line) for line in logs.splitlines() if "guest request proxied" in line]
+    assert (proxied_line["link_id"], proxied_line["status_code"], proxied_line["request_id"]) == (
+        link.link_id, 200, "guest-page-1")
+    assert 'loginless_gateway_proxied_requests_total{service="documents",status="200"} 1.0' in metrics
     for token in tokens:
         assert token not in logs
         assert token not in metrics

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from loginless.gateway.http import DEPENDENCIES, ROUTE_HANDLERS
 from loginless.gateway.i18n import template_environment
 from loginless.gateway.links_client import LinksClient
 from loginless.gateway.proxy import GuestProxy
+from loginless.gateway.proxy_lane import with_proxy_lane
 from loginless.gateway.rate_limit import InvalidTokenLimiter
 from loginless.gateway.read_model import LinkStateStore, link_state_consumer
 from loginless.gateway.runtime import RUNTIME_KEY, GatewayRuntime
@@ -47,8 +47,6 @@ def create_app(
     rate_limit_clock: Callable[[], float] = time.monotonic,
 ) -> Litestar:
     """The gateway's HTTP app; tests pass a ``rate_limit_clock`` to move the limiter's time without sleeping."""
-    # httpx logs every request URL at INFO: the guest's query strings, which our logs never carry.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not settings.assertion_private_key.get_secret_value():
         raise GatewayMisconfigured("GATEWAY_ASSERTION_PRIVATE_KEY is required: services trust only signed guests")
     signer = AssertionSigner(settings.assertion_private_key.get_secret_value())
@@ -92,8 +90,10 @@ def create_app(
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(template_environment())),
     )
     # Outside Litestar's routing, so that unknown routes, errors and health checks get the headers too, and no
-    # part of Litestar (routing, logs, metrics, error pages) ever sees a link token. create_service_app takes
-    # no such outer middleware, hence the wrap of its ASGI handler.
+    # part of Litestar (routing, logs, metrics, error pages) ever sees a link token. Inside the edge, admitted
+    # guest requests take the proxy lane past Litestar. create_service_app takes no such outer middleware, hence
+    # the wrap of its ASGI handler.
+    with_proxy_lane(app)
     app.asgi_handler = guard_edge(app.asgi_handler, content_security_policy=settings.content_security_policy)
     return app
 

@@ -11,7 +11,6 @@ import math
 import re
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import unquote
 
 import structlog
 from litestar import Controller, HttpMethod, MediaType, Request, Response, get, post, route
@@ -24,8 +23,10 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp
 from prometheus_client import Counter
 
+from loginless.gateway.admission import Refusal, Refused, admit, link_if_open
+from loginless.gateway.admission import guest_pass as find_guest_pass
 from loginless.gateway.edge import REDACTED_LINK_PATH, TOKEN_STATE_KEY, client_address
-from loginless.gateway.guest_cookie import COOKIE_NAME, LINK_ID_PATTERN, Grant, GuestPass, guest_path
+from loginless.gateway.guest_cookie import LINK_ID_PATTERN, Grant, guest_path
 from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES, long_date
 from loginless.gateway.links_client import (
     ClientInfo,
@@ -39,6 +40,7 @@ from loginless.gateway.links_client import (
 )
 from loginless.gateway.pages import mask_email, mask_phone, page_language, render_page
 from loginless.gateway.proxy import UpstreamUnavailable
+from loginless.gateway.proxy_lane import UPSTREAM_FAILED_STATE_KEY
 from loginless.gateway.rate_limit import INVALID_TOKEN_ATTEMPTS, RATE_LIMITED
 from loginless.gateway.read_model import LinkFacts, LinkState
 from loginless.gateway.runtime import GatewayRuntime, gateway_runtime
@@ -78,35 +80,12 @@ def _request_id() -> str:
     return str(structlog.contextvars.get_contextvars().get("request_id", ""))
 
 
-def _guest_pass(request: Request, gateway: GatewayRuntime, link_id: str) -> GuestPass | None:
-    """The link's pass among the request's cookies (a browser may send several of the same name)."""
-    now = gateway.wall_clock()
-    for header in request.headers.getall("cookie", []):
-        for pair in header.split(";"):
-            name, _, value = pair.strip().partition("=")
-            if name == COOKIE_NAME and (guest_pass := gateway.cookies.decode(value, link_id=link_id, now=now)):
-                return guest_pass
-    return None
-
-
 async def _remember(gateway: GatewayRuntime, view: LinkView) -> None:
     """Put what links just told us into the read model; the read model is only a cache here, so failing is fine."""
     try:
         await gateway.link_states.merge(LinkFacts.from_view(view))
     except DATABASE_UNAVAILABLE as error:
         log.warning("could not update the link read model", link_id=view.link_id, error=type(error).__name__)
-
-
-async def _current_link(gateway: GatewayRuntime, link_id: str) -> LinkState | None:
-    """The link's state from the read model; from links when the read model has not heard of it yet."""
-    link = await gateway.link_states.get(link_id)
-    if link is not None and (link.described or link.revoked_at is not None):
-        return link
-    view = await gateway.links.get(link_id)
-    if view is None:
-        return link
-    await gateway.link_states.merge(LinkFacts.from_view(view))
-    return await gateway.link_states.get(link_id)  # merged: a revocation learnt meanwhile is kept
 
 
 def _not_found_page(request: Request) -> Response:
@@ -138,16 +117,33 @@ async def _closed_link_page(request: Request, gateway: GatewayRuntime, link: Lin
 
 async def _open_link(request: Request, gateway: GatewayRuntime, link_id: str) -> LinkState | Response:
     """The link if a guest holding its cookie may go on; otherwise the page that says why not (404, 410, 503)."""
-    try:
-        link = await _current_link(gateway, link_id)
-    except (LinksUnavailable, *DATABASE_UNAVAILABLE):
-        return _unavailable_page(request)
-    if link is None:
-        return _not_found_page(request)
-    if reason := link.closed_reason(gateway.now()):
-        log.info("link closed; guest turned away", link_id=link_id, reason=reason)
-        return await _closed_link_page(request, gateway, link, reason)
+    link = await link_if_open(gateway, link_id)
+    if isinstance(link, Refused):
+        return await _refusal_page(request, gateway, link)
     return link
+
+
+async def _refusal_page(request: Request, gateway: GatewayRuntime, refused: Refused) -> Response:
+    """The page, or redirect, that tells a guest why their request does not go through."""
+    link_id = refused.link.link_id if refused.link else request.path_params.get("link_id", "")
+    match refused.refusal:
+        case Refusal.ADD_SLASH:
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            return Redirect(guest_path(link_id) + (f"?{query}" if query else ""), status_code=308)
+        case Refusal.NO_PASS:
+            return _access_denied_page(request)
+        case Refusal.UNAVAILABLE:
+            return _unavailable_page(request)
+        case Refusal.CLOSED if refused.link is not None and refused.reason:
+            log.info("link closed; guest turned away", link_id=link_id, reason=refused.reason)
+            return await _closed_link_page(request, gateway, refused.link, refused.reason)
+        case Refusal.VERIFY_FIRST:
+            return Redirect(f"{guest_path(link_id)}verify", status_code=303)
+        case Refusal.NO_ROUTE:
+            log.error("no route for the link's action; check GATEWAY_ROUTES", link_id=link_id,
+                      action=refused.link.action if refused.link else None)
+            return _unavailable_page(request)
+    return _not_found_page(request)
 
 
 async def _entering_page(request: Request, gateway: GatewayRuntime, view: LinkView, grant: Grant) -> Response:
@@ -228,7 +224,7 @@ class RecipientVerificationController(Controller):
         """The link, if this guest may verify now; else the page or redirect to answer with."""
         if not LINK_ID_PATTERN.match(link_id):
             return _not_found_page(request)
-        guest_pass = _guest_pass(request, gateway, link_id)
+        guest_pass = find_guest_pass(request.scope, gateway, link_id)
         if guest_pass is None:
             return _access_denied_page(request)
         if guest_pass.grant is Grant.ACCESS:
@@ -323,58 +319,31 @@ class RecipientVerificationController(Controller):
 # ---- /g/{link_id}/{path} ----------------------------------------------------------------------------------
 
 
-def _has_dot_segment(raw_rest: str) -> bool:
-    """``.`` or ``..`` segments (plain or percent-encoded) would let a path climb out of ``/guest/``."""
-    return any(unquote(segment) in (".", "..") for segment in raw_rest.split("?")[0].split("/"))
-
-
 @route(["/g/{link_id:str}", "/g/{link_id:str}/{path:path}"], name="guest-pages", include_in_schema=False,
        http_method=[HttpMethod.GET, HttpMethod.HEAD, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH,
                     HttpMethod.DELETE, HttpMethod.OPTIONS],
        status_code=200, request_max_body_size=None)  # the owning service sets its own upload limits
 async def guest_pages(request: Request, gateway: NamedDependency[GatewayRuntime],
                       link_id: FromPath[str]) -> ASGIApp:
-    """Check the guest's cookie and the link's state, then stream the request to the owning service."""
-    page = await _guest_pages_refusal(request, gateway, link_id)
-    if isinstance(page, Response):
-        return page.to_asgi_response(None, request)
-    link, rest = page
-    route_to = gateway.proxy.route_of(link)
-    if route_to is None:
-        log.error("no route for the link's action; check GATEWAY_ROUTES", link_id=link_id, action=link.action)
+    """The pages for guest requests the proxy lane did not let through; anything admitted after all is forwarded.
+
+    Most admitted requests never get here: ``proxy_lane.py`` forwards them before Litestar sees them.
+    """
+    if request.scope["state"].get(UPSTREAM_FAILED_STATE_KEY):
         return _unavailable_page(request).to_asgi_response(None, request)
+    decision = await admit(gateway, request.scope, link_id)
+    if isinstance(decision, Refused):
+        return (await _refusal_page(request, gateway, decision)).to_asgi_response(None, request)
     chosen_language = request.cookies.get(LANGUAGE_COOKIE)
     try:
         return await gateway.proxy.forward(
-            request, link, route_to, rest=rest, client_address=_client_address(request, gateway),
-            request_id=_request_id(), language=chosen_language if chosen_language in LANGUAGES else None,
+            request.scope, request.receive, decision.link, decision.route, rest=decision.rest,
+            client_address=_client_address(request, gateway), request_id=_request_id(),
+            correlation_id=request.scope["state"].get("correlation_id"),
+            language=chosen_language if chosen_language in LANGUAGES else None,
         )
     except UpstreamUnavailable:
         return _unavailable_page(request).to_asgi_response(None, request)
-
-
-async def _guest_pages_refusal(request: Request, gateway: GatewayRuntime,
-                               link_id: str) -> Response | tuple[LinkState, str]:
-    """Why this request may not go through (as the page to answer with), or the link and the path to forward."""
-    prefix = f"/g/{link_id}"
-    raw_path = (request.scope.get("raw_path") or b"").decode("latin-1")
-    if not LINK_ID_PATTERN.match(link_id) or not raw_path.startswith(prefix):
-        return _not_found_page(request)
-    rest = raw_path[len(prefix):]
-    if not rest:  # the cookie's path is /g/{link_id}/: without the slash the browser would not send it
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        return Redirect(guest_path(link_id) + (f"?{query}" if query else ""), status_code=308)
-    if _has_dot_segment(rest):
-        return _not_found_page(request)
-    guest_pass = _guest_pass(request, gateway, link_id)
-    if guest_pass is None:
-        return _access_denied_page(request)
-    link = await _open_link(request, gateway, link_id)
-    if isinstance(link, Response):
-        return link
-    if guest_pass.grant is not Grant.ACCESS:
-        return Redirect(f"{guest_path(link_id)}verify", status_code=303)
-    return link, rest
 
 
 # ---- small public routes ----------------------------------------------------------------------------------

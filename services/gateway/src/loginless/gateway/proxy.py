@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Protocol
+from urllib.parse import urlsplit
 
-import httpx
 import structlog
-from litestar import Request
 from litestar.types import Receive, Scope, Send
 
 from loginless.gateway.read_model import LinkState
 from loginless.gateway.settings import ServiceRoute
+from loginless.gateway.upstream import UpstreamPool, UpstreamRequest, UpstreamResponse, UpstreamUnreachable
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
     FORWARDED_PREFIX_HEADER,
@@ -36,11 +37,18 @@ _DROPPED_FROM_GUEST = HOP_BY_HOP | {
     b"host", b"cookie", b"authorization", b"forwarded", b"x-forwarded-for", b"x-forwarded-host",
     b"x-forwarded-proto", b"x-forwarded-port", b"x-real-ip", REQUEST_ID_HEADER.encode(),
     CORRELATION_ID_HEADER.encode(),
+    # Framing is the gateway's own on the next hop; and the server in front of us has answered any Expect.
+    b"content-length", b"expect",
 }
 _GATEWAY_HEADER_PREFIXES = (b"x-loginless-", FORWARDED_PREFIX_HEADER.encode())
-_DROPPED_FROM_SERVICE = HOP_BY_HOP | {b"set-cookie", b"set-cookie2"}
+# The gateway's own server writes Date and Server; a second of each would only confuse.
+_DROPPED_FROM_SERVICE = HOP_BY_HOP | {b"set-cookie", b"set-cookie2", b"date", b"server"}
 
 SERVICE_GUEST_PREFIX = "/guest"
+ASSERTION_HEADER_BYTES = ASSERTION_HEADER.encode()
+FORWARDED_PREFIX_HEADER_BYTES = FORWARDED_PREFIX_HEADER.encode()
+REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
+CORRELATION_ID_HEADER_BYTES = CORRELATION_ID_HEADER.encode()
 
 
 class UpstreamUnavailable(Exception):
@@ -63,29 +71,21 @@ def guest_request_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[byte
             if (lowered := name.lower()) not in dropped and not lowered.startswith(_GATEWAY_HEADER_PREFIXES)]
 
 
-def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == b"transfer-encoding" or (lowered == b"content-length" and value.strip() != b"0"):
-            return True
-    return False
-
-
 class StreamedServiceResponse:
-    """An ASGI app that relays one service response, chunk by chunk, and then closes it."""
+    """An ASGI app that relays one service response, chunk by chunk, and then frees its connection."""
 
-    def __init__(self, response: httpx.Response, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, response: UpstreamResponse, headers: list[tuple[bytes, bytes]]) -> None:
         self.response = response
+        self.status = response.status
         self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await send({"type": "http.response.start", "status": self.response.status_code, "headers": self.headers})
+            await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
             remaining = _content_length(self.headers)
             finished = False
             if scope["method"] != "HEAD" and remaining != 0:
-                # Read to the end even after the last byte, so the connection goes back to the pool.
-                async for chunk in self.response.aiter_raw():
+                async for chunk in self.response.body():
                     if remaining is not None:
                         remaining -= len(chunk)
                     # The chunk that completes the announced length ends the response: one message fewer.
@@ -131,136 +131,79 @@ class AssertionCache:
         return signed
 
 
-def _http_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    return httpx.AsyncHTTPTransport(limits=limits)
-
-
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """httpx's transport, as many small connection pools, each request going to the least busy one.
-
-    httpcore's pool checks every idle connection it holds on each request, with a system call for each (is the
-    socket readable?). With dozens of keep-alive connections to a service that becomes most of a proxied
-    request's cost (measured: 75 checks per request at 32 concurrent guests). Pools of four keep the checks few,
-    while httpcore still does all the connection handling.
-    """
-
-    CONNECTIONS_PER_SHARD = 4
-
-    def __init__(self, max_connections: int, *,
-                 shard: Callable[[httpx.Limits], httpx.AsyncBaseTransport] = _http_transport) -> None:
-        per_shard = self.CONNECTIONS_PER_SHARD
-        limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
-        self._shards = [shard(limits) for _ in range(max(1, -(-max_connections // per_shard)))]
-        self._in_flight = [0] * len(self._shards)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = min(range(len(self._shards)), key=self._in_flight.__getitem__)
-        self._in_flight[index] += 1
-        try:
-            response = await self._shards[index].handle_async_request(request)
-        except BaseException:
-            self._in_flight[index] -= 1
-            raise
-
-        def done() -> None:
-            self._in_flight[index] -= 1
-
-        return httpx.Response(response.status_code, headers=response.headers.raw,
-                              stream=_StreamThenCall(response.stream, done), extensions=response.extensions)
-
-    async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
-
-
-class _StreamThenCall(httpx.AsyncByteStream):
-    def __init__(self, stream: httpx.AsyncByteStream, on_close: Callable[[], None]) -> None:
-        self._stream, self._on_close = stream, on_close
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._on_close is not None:
-                self._on_close, on_close = None, self._on_close
-                on_close()
-
-
 class GuestProxy:
-    """Forwards guest requests with httpx at the transport level.
-
-    Deliberately not ``httpx.AsyncClient``: a client keeps a cookie jar, and one shared by every guest would
-    hand one guest's service cookies to the next. A proxy also must not follow redirects or authenticate, which
-    is all the client layer adds, and skipping it saves about a third of the CPU per proxied request.
-    """
+    """Forwards guest requests to the owning services, one pool of keep-alive connections per service."""
 
     def __init__(self, routes: Mapping[str, ServiceRoute], signer: AssertionSigner, *, public_url: str,
                  connect_timeout: float = 5.0, io_timeout: float = 120.0, max_connections: int = 200,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 pool_factory: Callable[[ServiceRoute], Upstream] | None = None) -> None:
         self.routes = dict(routes)
         self.assertions = AssertionCache(signer)
         self._forwarded_proto, _, self._forwarded_host = public_url.partition("://")
         self._forwarded_host = self._forwarded_host.split("/")[0]
-        self._timeouts = httpx.Timeout(io_timeout, connect=connect_timeout, pool=connect_timeout).as_dict()
-        self._transport = transport or ShardedTransport(max_connections)
+        self._pool_factory = pool_factory or (lambda route: _pool_for(
+            route, max_connections=max_connections, connect_timeout=connect_timeout, io_timeout=io_timeout))
+        self._pools: dict[str, Upstream] = {}
+        self._pools_by_url: dict[str, Upstream] = {}
 
     async def close(self) -> None:
-        await self._transport.aclose()
+        for pool in self._pools.values():
+            await pool.close()
 
     def route_of(self, link: LinkState) -> ServiceRoute | None:
         return self.routes.get(link.action or "")
 
-    async def forward(self, request: Request, link: LinkState, route: ServiceRoute, *, rest: str,
-                      client_address: str, request_id: str, language: str | None = None) -> StreamedServiceResponse:
-        """Send the guest's request for ``rest`` (the part after ``/g/{link_id}``) to the link's service."""
-        scope = request.scope
+    def _pool(self, route: ServiceRoute) -> Upstream:
+        pool = self._pools_by_url.get(route.url)
+        if pool is None:
+            origin = urlsplit(route.url).netloc  # one pool per service process, however many routes lead there
+            pool = self._pools.get(origin) or self._pools.setdefault(origin, self._pool_factory(route))
+            self._pools_by_url[route.url] = pool
+        return pool
+
+    async def forward(self, scope: Scope, receive: Receive, link: LinkState, route: ServiceRoute, *, rest: str,
+                      client_address: str, request_id: str, correlation_id: str | None = None,
+                      language: str | None = None) -> StreamedServiceResponse:
+        """Send the guest's request for ``rest`` (the raw part after ``/g/{link_id}``) to the link's service."""
         prefix = f"/g/{link.link_id}"
-        incoming: list[tuple[bytes, bytes]] = list(scope["headers"])
+        incoming: list[tuple[bytes, bytes]] = scope["headers"]
         headers = guest_request_headers(incoming)
-        headers += [
-            (ASSERTION_HEADER.encode(), self.assertions.assertion_for(link, route.service).encode()),
-            (FORWARDED_PREFIX_HEADER.encode(), prefix.encode()),
-            (b"x-forwarded-for", client_address.encode("latin-1")),
-            (b"x-forwarded-proto", self._forwarded_proto.encode()),
-            (b"x-forwarded-host", self._forwarded_host.encode("latin-1")),
-            (REQUEST_ID_HEADER.encode(), request_id.encode("latin-1")),
-        ]
-        correlation_id = scope.get("state", {}).get("correlation_id")
-        if correlation_id:
-            headers.append((CORRELATION_ID_HEADER.encode(), correlation_id.encode("latin-1")))
         if language:  # the guest picked a language on a gateway page; the service's pages should follow
             headers = [(name, value) for name, value in headers if name.lower() != b"accept-language"]
             headers.append((b"accept-language", language.encode()))
+        headers += [
+            (ASSERTION_HEADER_BYTES, self.assertions.assertion_for(link, route.service).encode()),
+            (FORWARDED_PREFIX_HEADER_BYTES, prefix.encode()),
+            (b"x-forwarded-for", client_address.encode("latin-1")),
+            (b"x-forwarded-proto", self._forwarded_proto.encode()),
+            (b"x-forwarded-host", self._forwarded_host.encode("latin-1")),
+            (REQUEST_ID_HEADER_BYTES, request_id.encode("latin-1")),
+        ]
+        if correlation_id:
+            headers.append((CORRELATION_ID_HEADER_BYTES, correlation_id.encode("latin-1")))
 
-        query = scope.get("query_string", b"").decode("latin-1")
-        url = f"{route.url.rstrip('/')}{SERVICE_GUEST_PREFIX}{rest or '/'}" + (f"?{query}" if query else "")
-        content = _request_body(request) if _has_body(incoming) else None
-        outgoing = httpx.Request(scope["method"], url, headers=headers, content=content,
-                                 extensions={"timeout": self._timeouts})
+        query = scope.get("query_string", b"")
+        target = f"{_path_of(route.url)}{SERVICE_GUEST_PREFIX}{rest or '/'}".encode("latin-1")
+        has_body, length = _request_framing(incoming)
+        outgoing = UpstreamRequest(scope["method"], target + (b"?" + query if query else b""), headers,
+                                   body=_request_body(receive) if has_body else None, content_length=length)
         try:
-            response = await self._transport.handle_async_request(outgoing)
-        except httpx.TransportError as error:
-            log.warning("service unreachable", service=route.service, link_id=link.link_id,
-                        error=type(error).__name__)
+            response = await self._pool(route).send(outgoing)
+        except UpstreamUnreachable as error:
+            log.warning("service unreachable", service=route.service, link_id=link.link_id, error=str(error))
             raise UpstreamUnavailable(route.service) from error
-        return StreamedServiceResponse(response, self._response_headers(response, route, prefix))
+        return StreamedServiceResponse(response, self._response_headers(response.headers, route, prefix))
 
-    def _response_headers(self, response: httpx.Response, route: ServiceRoute,
+    def _response_headers(self, raw: list[tuple[bytes, bytes]], route: ServiceRoute,
                           prefix: str) -> list[tuple[bytes, bytes]]:
-        raw = list(response.headers.raw)
         dropped = _DROPPED_FROM_SERVICE | _connection_listed(raw)
         headers = []
-        for name, value in raw:
-            lowered = name.lower()
-            if lowered in dropped:
+        for name, value in raw:  # names arrive lower-cased
+            if name in dropped:
                 continue
-            if lowered == b"location":
+            if name == b"location":
                 value = self._public_location(value.decode("latin-1"), route, prefix).encode("latin-1")
-            headers.append((lowered, value))
+            headers.append((name, value))
         return headers
 
     @staticmethod
@@ -273,7 +216,46 @@ class GuestProxy:
         return location
 
 
-async def _request_body(request: Request) -> AsyncIterator[bytes]:
-    async for chunk in request.stream():
-        if chunk:
-            yield chunk
+class Upstream(Protocol):
+    """What the proxy needs of a connection pool (``upstream.UpstreamPool``; tests put a fake service here)."""
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse: ...
+
+    async def close(self) -> None: ...
+
+
+def _pool_for(route: ServiceRoute, **options: float) -> UpstreamPool:
+    url = urlsplit(route.url)
+    return UpstreamPool(url.hostname or "127.0.0.1", url.port or 80, **options)  # type: ignore[arg-type]
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path.rstrip("/")
+
+
+def _request_framing(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
+    """Whether the guest sends a body, and its length (None when it comes chunked, and goes on chunked)."""
+    length: int | None = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"transfer-encoding":
+            return True, None
+        if lowered == b"content-length":
+            length = int(value)  # the server in front of us has checked it already
+    return bool(length), length
+
+
+async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+    """The guest's body as the server hands it over; a guest who goes away mid-way breaks it off."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise GuestWentAway
+        if body := message.get("body"):
+            yield body
+        if not message.get("more_body"):
+            return
+
+
+class GuestWentAway(Exception):
+    """The guest's connection closed before their request body was complete."""

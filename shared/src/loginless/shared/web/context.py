@@ -17,22 +17,29 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _incoming(scope: Scope, name: str) -> str | None:
+    wanted = name.encode()
     for key, value in scope.get("headers", ()):
-        if key.decode("latin-1").lower() == name:
+        if key.lower() == wanted:
             text = value.decode("latin-1")
             return text if _SAFE_ID.match(text) else None  # never echo arbitrary input into logs
     return None
+
+
+def bind_request_ids(scope: Scope) -> tuple[str, str]:
+    """The request's id and correlation id (the caller's, if well-formed, else new), bound to every log line."""
+    request_id = _incoming(scope, REQUEST_ID_HEADER) or str(uuid.uuid4())
+    correlation_id = _incoming(scope, CORRELATION_ID_HEADER) or request_id
+    scope.setdefault("state", {})["correlation_id"] = correlation_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+    return request_id, correlation_id
 
 
 class RequestContextMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        request_id = _incoming(scope, REQUEST_ID_HEADER) or str(uuid.uuid4())
-        correlation_id = _incoming(scope, CORRELATION_ID_HEADER) or request_id
-        scope.setdefault("state", {})["correlation_id"] = correlation_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        request_id, correlation_id = bind_request_ids(scope)
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
