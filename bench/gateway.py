@@ -6,6 +6,9 @@ Each server runs as its own uvicorn process (one worker), measured in the same r
 - ``service``  the same hello-world on ``create_service_app``: the plumbing every loginless service carries
                (request ids, request logging, Prometheus, problem details), to tell it apart from the gateway's own;
 - ``upstream`` the trivial owning service the gateway proxies to, called directly;
+- ``forwarder`` the cheapest possible proxy in front of ``upstream``: raw ASGI with the gateway's HTTP client and
+               nothing else, so ``gateway / forwarder`` is what resolving the link costs and ``forwarder / bare``
+               what any Python proxy hop costs on this machine;
 - ``gateway``  ``python -m loginless.gateway api``: ``/g/{link_id}/...`` with a valid cookie, the link's state read
                from the read model in real PostgreSQL, the request signed and proxied to ``upstream``.
 
@@ -96,13 +99,38 @@ async def upstream_app(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def serve(kind: str, port: int) -> None:
+def forwarder_app(upstream_url: str):
+    """The cheapest proxy there can be with the gateway's HTTP client: no link, cookie, header or log work at all.
+    What it costs over ``bare`` is the hop itself; what ``gateway`` costs over it is resolving the link."""
+    from loginless.gateway.upstream import UpstreamPool, UpstreamRequest
+
+    host, port = upstream_url.removeprefix("http://").split(":")
+    pool = UpstreamPool(host, int(port))
+
+    async def forward(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await upstream_app(scope, receive, send)
+            return
+        response = await pool.send(UpstreamRequest(scope["method"], b"/guest/bench", []))
+        try:
+            await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
+            async for chunk in response.body():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+
+    return forward
+
+
+def serve(kind: str, port: int, upstream_url: str = "") -> None:
     import uvicorn
 
     from loginless.shared.web.logging import configure_logging
 
     configure_logging(as_json=True, level="WARNING")
-    app = {"bare": bare_app, "service": service_app, "upstream": lambda: upstream_app}[kind]()
+    app = {"bare": bare_app, "service": service_app, "upstream": lambda: upstream_app,
+           "forwarder": lambda: forwarder_app(upstream_url)}[kind]()
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
@@ -221,14 +249,16 @@ def run(args: argparse.Namespace) -> None:
     from loginless.shared.web.assertion import generate_key_pair
 
     load = wrk_load if shutil.which("wrk") and not args.httpx else httpx_load
-    ports = {name: free_port() for name in ("bare", "service", "upstream", "gateway")}
+    ports = {name: free_port() for name in ("bare", "service", "upstream", "forwarder", "gateway")}
     logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     processes: dict[str, subprocess.Popen] = {}
     private_key, _ = generate_key_pair()
     try:
-        for kind in ("bare", "service", "upstream"):
-            processes[kind] = subprocess.Popen([sys.executable, __file__, "serve", kind, "--port", str(ports[kind])],
-                                               stdout=subprocess.DEVNULL, stderr=(logs / f"{kind}.log").open("wb"))
+        upstream_url = f"http://127.0.0.1:{ports['upstream']}"
+        for kind in ("bare", "service", "upstream", "forwarder"):
+            processes[kind] = subprocess.Popen(
+                [sys.executable, __file__, "serve", kind, "--port", str(ports[kind]), "--upstream", upstream_url],
+                stdout=subprocess.DEVNULL, stderr=(logs / f"{kind}.log").open("wb"))
         gateway_command = [sys.executable, "-m", "loginless.gateway", "api"]
         if args.profile:
             gateway_command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(logs / "profile.txt"),
@@ -246,6 +276,7 @@ def run(args: argparse.Namespace) -> None:
             "bare": (f"http://127.0.0.1:{ports['bare']}/", {}),
             "service": (f"http://127.0.0.1:{ports['service']}/", {}),
             "upstream": (f"http://127.0.0.1:{ports['upstream']}/guest/bench", {}),
+            "forwarder": (f"http://127.0.0.1:{ports['forwarder']}/", {}),
             "gateway": (f"http://127.0.0.1:{ports['gateway']}/g/{LINK_ID}/bench", {"Cookie": cookie}),
         }
         check = httpx.get(targets["gateway"][0], headers=targets["gateway"][1])
@@ -259,7 +290,7 @@ def run(args: argparse.Namespace) -> None:
               " latency and CPU per request (of the server process) in ms")
         header = f"{'conc':>4}  " + "  ".join(f"{name + ' rps':>12} {'p50':>6} {'p99':>6} {'cpu':>5}"
                                               for name in targets)
-        print(header + f"  {'gw/bare':>7} {'gw/upstream':>11}")
+        print(header + f"  {'gw/bare':>7} {'fwd/bare':>8} {'gw/fwd':>6}")
         summary = []
         for concurrency in args.concurrency:
             rounds: dict[str, list[dict]] = {name: [] for name in targets}
@@ -277,12 +308,14 @@ def run(args: argparse.Namespace) -> None:
                              for key in ("rps", "p50_ms", "p99_ms", "cpu_ms")}
                 row[name]["errors"] = sum(result["errors"] for result in results)
             row["gateway_vs_bare"] = round(row["gateway"]["rps"] / row["bare"]["rps"], 2)
-            row["gateway_vs_upstream"] = round(row["gateway"]["rps"] / row["upstream"]["rps"], 2)
+            row["forwarder_vs_bare"] = round(row["forwarder"]["rps"] / row["bare"]["rps"], 2)
+            row["gateway_vs_forwarder"] = round(row["gateway"]["rps"] / row["forwarder"]["rps"], 2)
             summary.append(row)
             print(f"{concurrency:>4}  " + "  ".join(
                 f"{row[name]['rps']:>12.0f} {row[name]['p50_ms']:>6.2f} {row[name]['p99_ms']:>6.2f}"
                 f" {row[name]['cpu_ms']:>5.2f}"
-                for name in targets) + f"  {row['gateway_vs_bare']:>7.2f} {row['gateway_vs_upstream']:>11.2f}")
+                for name in targets) + f"  {row['gateway_vs_bare']:>7.2f} {row['forwarder_vs_bare']:>8.2f}"
+                                       f" {row['gateway_vs_forwarder']:>6.2f}")
         errors = {name: sum(row[name]["errors"] for row in summary) for name in targets}
         print(f"# errors (non-2xx or failed requests): {errors}")
         print(json.dumps(summary))
@@ -303,8 +336,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command")
     serve_command = commands.add_parser("serve")
-    serve_command.add_argument("kind", choices=["bare", "service", "upstream"])
+    serve_command.add_argument("kind", choices=["bare", "service", "upstream", "forwarder"])
     serve_command.add_argument("--port", type=int, required=True)
+    serve_command.add_argument("--upstream", default="")
     load_command = commands.add_parser("load")
     load_command.add_argument("url")
     load_command.add_argument("--concurrency", type=int, required=True)
@@ -317,7 +351,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the gateway with pyinstrument")
     args = parser.parse_args()
     if args.command == "serve":
-        serve(args.kind, args.port)
+        serve(args.kind, args.port, args.upstream)
     elif args.command == "load":
         print(json.dumps(asyncio.run(_httpx_load(args.url, json.loads(args.headers), args.concurrency,
                                                  args.seconds))))

@@ -96,6 +96,8 @@ async def link_if_open(gateway: GatewayRuntime, link_id: str) -> LinkState | Ref
 
 def _has_dot_segment(raw_rest: str) -> bool:
     """``.`` or ``..`` segments (plain or percent-encoded) would let a path climb out of ``/guest/``."""
+    if "." not in raw_rest and "%" not in raw_rest:
+        return False
     return any(unquote(segment) in (".", "..") for segment in raw_rest.split("/"))
 
 

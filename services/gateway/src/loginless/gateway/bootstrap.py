@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
+from loginless.gateway.access_log import BatchedOutput
 from loginless.gateway.edge import guard_edge
 from loginless.gateway.guest_cookie import GuestCookies
 from loginless.gateway.http import DEPENDENCIES, ROUTE_HANDLERS
@@ -73,7 +74,12 @@ def create_app(
             invalid_tokens=invalid_tokens,
         )
 
+    # Written in batches (access_log.py); the last batch when the server stops: uvicorn ends the process by
+    # re-raising the stop signal, so exit handlers would not run.
+    access_output = BatchedOutput()
+
     async def stop_gateway(runtime: ServiceRuntime) -> None:
+        access_output.flush()
         gateway: GatewayRuntime = runtime.extras.pop(RUNTIME_KEY)
         await gateway.links.close()
         await gateway.proxy.close()
@@ -93,7 +99,7 @@ def create_app(
     # part of Litestar (routing, logs, metrics, error pages) ever sees a link token. Inside the edge, admitted
     # guest requests take the proxy lane past Litestar. create_service_app takes no such outer middleware, hence
     # the wrap of its ASGI handler.
-    with_proxy_lane(app)
+    with_proxy_lane(app, access_output)
     app.asgi_handler = guard_edge(app.asgi_handler, content_security_policy=settings.content_security_policy)
     return app
 

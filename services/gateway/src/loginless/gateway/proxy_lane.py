@@ -4,26 +4,29 @@ Every page, asset and upload chunk a guest sends after opening a link is one of 
 gateway's own pages need from Litestar (routing, dependency injection, request and response objects, two log
 lines and the generic metrics per request): that machinery costs more CPU than the whole proxied exchange
 (docs/gateway-performance.md). What they keep: the edge's headers (this lane sits inside ``edge.py``), request
-and correlation ids, one log line and metrics of their own. A request the lane does not admit — no cookie, a
-closed link, the verification pages, anything unusual — goes to Litestar unchanged, whose route asks the same
-question (``admission.py``) and shows the page that answers it.
+and correlation ids, metrics of their own and one access-log line each (written in batches: ``access_log.py``).
+
+A request the lane does not admit (no cookie, a closed link, the verification pages, anything unusual) goes to
+Litestar unchanged, whose route asks the same question (``admission.py``) and shows the page that answers it.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import structlog
 from litestar import Litestar
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 
+from loginless.gateway.access_log import BatchedOutput, access_logger
 from loginless.gateway.admission import Admitted, admit, cookie_values
 from loginless.gateway.edge import client_address
 from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES
 from loginless.gateway.proxy import UpstreamUnavailable
 from loginless.gateway.runtime import RUNTIME_KEY, GatewayRuntime
-from loginless.shared.web.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bind_request_ids
+from loginless.shared.web.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, request_ids
 
 log = structlog.get_logger(__name__)
 
@@ -45,9 +48,12 @@ _CORRELATION_ID = CORRELATION_ID_HEADER.encode()
 class ProxyLane:
     """Forwards admitted guest requests itself and hands everything else to the Litestar application."""
 
-    def __init__(self, app: Litestar, handler: ASGIApp) -> None:
+    def __init__(self, app: Litestar, handler: ASGIApp, access_output: BatchedOutput) -> None:
         self.app = app
         self.handler = handler  # the application's own ASGI handler
+        self._metrics = _ProxiedMetrics()
+        self._access_output = access_output
+        self._access_log: Any = None  # built on first use, once logging is configured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         link_id = _proxied_link_id(scope)
@@ -68,18 +74,10 @@ class ProxyLane:
     async def _forward(self, gateway: GatewayRuntime, admitted: Admitted, scope: Scope, receive: Receive,
                        send: Send) -> None:
         started = time.perf_counter()
-        request_id, correlation_id = bind_request_ids(scope)
-        service = admitted.route.service
-        status = 0
-
-        async def send_with_ids(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message["headers"], (_REQUEST_ID, request_id.encode()),
-                                      (_CORRELATION_ID, correlation_id.encode())]
-            await send(message)
-
+        # Passed to the one log line rather than bound to the logging context: binding and clearing that
+        # context copies every context variable of the task, twice per request.
+        request_id, correlation_id = request_ids(scope)
+        link_id, service = admitted.link.link_id, admitted.route.service
         language = next((value for value in cookie_values(scope, LANGUAGE_COOKIE) if value in LANGUAGES), None)
         try:
             response = await gateway.proxy.forward(
@@ -89,23 +87,42 @@ class ProxyLane:
             )
         except UpstreamUnavailable:
             scope["state"][UPSTREAM_FAILED_STATE_KEY] = True
-            structlog.contextvars.clear_contextvars()
             await self.handler(scope, receive, send)
             return
+        response.headers += [(_REQUEST_ID, request_id.encode()), (_CORRELATION_ID, correlation_id.encode())]
         try:
-            await response(scope, receive, send_with_ids)
+            await response(scope, receive, send)
         except Exception as error:
             # The response has started: all a proxy can do is cut it off, so the guest sees it incomplete.
-            log.warning("guest response broken off", link_id=admitted.link.link_id, service=service,
-                        error=type(error).__name__)
+            log.warning("guest response broken off", link_id=link_id, service=service, error=type(error).__name__,
+                        request_id=request_id, correlation_id=correlation_id)
             raise
         finally:
             elapsed = time.perf_counter() - started
-            PROXIED_REQUESTS.labels(service, str(status)).inc()
-            PROXIED_SECONDS.labels(service).observe(elapsed)
-            log.info("guest request proxied", method=scope["method"], link_id=admitted.link.link_id,
-                     service=service, status_code=status, duration_ms=round(elapsed * 1000, 2))
-            structlog.contextvars.clear_contextvars()
+            self._metrics.observe(service, response.status, elapsed)
+            if self._access_log is None:
+                self._access_log = access_logger(self._access_output)
+            self._access_log.info("guest request proxied", method=scope["method"], link_id=link_id, service=service,
+                                  status_code=response.status, duration_ms=round(elapsed * 1000, 2),
+                                  request_id=request_id, correlation_id=correlation_id)
+
+
+class _ProxiedMetrics:
+    """The lane's two metrics, with each label combination's series looked up once rather than per request."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, int], Any] = {}
+        self._histograms: dict[str, Any] = {}
+
+    def observe(self, service: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((service, status))
+        if counter is None:
+            counter = self._counters[(service, status)] = PROXIED_REQUESTS.labels(service, str(status))
+        histogram = self._histograms.get(service)
+        if histogram is None:
+            histogram = self._histograms[service] = PROXIED_SECONDS.labels(service)
+        counter.inc()
+        histogram.observe(seconds)
 
 
 def _proxied_link_id(scope: Scope) -> str | None:
@@ -121,6 +138,6 @@ def _proxied_link_id(scope: Scope) -> str | None:
     return link_id
 
 
-def with_proxy_lane(app: Litestar) -> None:
-    """Put the lane in front of ``app``'s own handler."""
-    app.asgi_handler = ProxyLane(app, app.asgi_handler)
+def with_proxy_lane(app: Litestar, access_output: BatchedOutput) -> None:
+    """Put the lane in front of ``app``'s own handler; its access lines go to ``access_output``."""
+    app.asgi_handler = ProxyLane(app, app.asgi_handler, access_output)

@@ -310,11 +310,14 @@ class UpstreamPool:
         """Send ``request``; the response's ``aclose`` must be called when done with it (it frees the slot)."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_connections)
-        try:
-            async with asyncio.timeout(self.connect_timeout):
-                await self._slots.acquire()
-        except TimeoutError as error:
-            raise UpstreamUnreachable("every connection to the service is busy") from error
+        if self._slots.locked():  # every connection busy: wait for one, but not for ever
+            try:
+                async with asyncio.timeout(self.connect_timeout):
+                    await self._slots.acquire()
+            except TimeoutError as error:
+                raise UpstreamUnreachable("every connection to the service is busy") from error
+        else:
+            await self._slots.acquire()
         try:
             connection = self._reuse()
             if connection is not None:

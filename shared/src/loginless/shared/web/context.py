@@ -25,11 +25,17 @@ def _incoming(scope: Scope, name: str) -> str | None:
     return None
 
 
-def bind_request_ids(scope: Scope) -> tuple[str, str]:
-    """The request's id and correlation id (the caller's, if well-formed, else new), bound to every log line."""
+def request_ids(scope: Scope) -> tuple[str, str]:
+    """The request's id and correlation id: the caller's, if well-formed, else new."""
     request_id = _incoming(scope, REQUEST_ID_HEADER) or str(uuid.uuid4())
     correlation_id = _incoming(scope, CORRELATION_ID_HEADER) or request_id
     scope.setdefault("state", {})["correlation_id"] = correlation_id
+    return request_id, correlation_id
+
+
+def bind_request_ids(scope: Scope) -> tuple[str, str]:
+    """The request's ids, also bound to every log line written while it is handled."""
+    request_id, correlation_id = request_ids(scope)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
     return request_id, correlation_id
