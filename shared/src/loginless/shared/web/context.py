@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import uuid
 
@@ -25,9 +26,15 @@ def _incoming(scope: Scope, name: str) -> str | None:
     return None
 
 
+def _new_request_id() -> str:
+    """A version-4 UUID from the process's pseudo-random generator: a request id only needs to be unique, and
+    ``uuid.uuid4()`` would make a system call (``getrandom``) on every request."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 def request_ids(scope: Scope) -> tuple[str, str]:
     """The request's id and correlation id: the caller's, if well-formed, else new."""
-    request_id = _incoming(scope, REQUEST_ID_HEADER) or str(uuid.uuid4())
+    request_id = _incoming(scope, REQUEST_ID_HEADER) or _new_request_id()
     correlation_id = _incoming(scope, CORRELATION_ID_HEADER) or request_id
     scope.setdefault("state", {})["correlation_id"] = correlation_id
     return request_id, correlation_id
