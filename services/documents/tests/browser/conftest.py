@@ -4,15 +4,11 @@ proxy whose connections the tests can cut."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +16,7 @@ import uvicorn
 
 from loginless.documents.bootstrap import create_app
 from loginless.documents.fakes import FakeApiKeys
-from loginless.shared.testing.endpoints import missing, running_in_ci
+from loginless.shared.testing.browser import CuttableProxy, axe_violations, chromium, free_port
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
     FORWARDED_PREFIX_HEADER,
@@ -29,10 +25,6 @@ from loginless.shared.web.assertion import (
     GuestRecipient,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-AXE = Path(__file__).parent / "axe.min.js"
 # What the real gateway adds to every response (services/gateway: edge.py and its default policy).
 STRICT_CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
               b"object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -43,12 +35,6 @@ GATEWAY_HEADERS = [
 ]
 HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"proxy-authorization",
               b"host", b"content-length", b"cookie"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(condition, *, timeout: float = 30.0, what: str = "condition") -> None:  # noqa: ANN001
@@ -149,70 +135,6 @@ class GatewayStandIn:
         await send({"type": "http.response.body", "body": text})
 
 
-class CuttableProxy:
-    """A TCP proxy in front of the gateway: ``cut()`` drops every connection and refuses new ones until
-    ``restore()``, as a lost mobile connection would. Counts the bytes sent upstream."""
-
-    def __init__(self, target_port: int) -> None:
-        self.port, self.target_port = free_port(), target_port
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server: asyncio.AbstractServer | None = None
-        self.transports: set[asyncio.StreamWriter] = set()
-        self.bytes_up = 0
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> CuttableProxy:
-        self.thread.start()
-        self.restore()
-        return self
-
-    def _run(self, coroutine):  # noqa: ANN001, ANN202
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
-
-    def restore(self) -> None:
-        async def listen() -> None:
-            self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port, reuse_address=True)
-
-        self._run(listen())
-
-    def cut(self) -> None:
-        async def close_all() -> None:
-            self.server.close()
-            for writer in list(self.transports):
-                writer.transport.abort()
-            self.transports.clear()
-
-        self._run(close_all())
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self.transports.update({writer, upstream_writer})
-
-        async def pipe(source, sink, count: bool) -> None:  # noqa: ANN001
-            try:
-                while chunk := await source.read(65536):
-                    if count:
-                        self.bytes_up += len(chunk)
-                    sink.write(chunk)
-                    await sink.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                sink.transport.abort()
-
-        await asyncio.gather(pipe(reader, upstream_writer, True), pipe(upstream_reader, writer, False))
-
-    def stop(self) -> None:
-        self.cut()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-
-
 class Stack:
     def __init__(self, documents: ThreadedServer, gateway: ThreadedServer, proxy: CuttableProxy) -> None:
         self.documents, self.gateway, self.proxy = documents, gateway, proxy
@@ -236,28 +158,10 @@ def stack(harness):  # noqa: ANN001, ANN201
 
 @pytest.fixture(scope="session")
 async def browser():  # noqa: ANN201
-    if not os.path.exists(CHROMIUM):
-        if running_in_ci():
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
-        pytest.skip(f"{CHROMIUM} is missing")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        missing("playwright (uv run --with playwright pytest …)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")
 def axe():  # noqa: ANN201
     return axe_violations
-
-
-async def axe_violations(page) -> list[dict]:  # noqa: ANN001
-    """Serious and critical axe-core violations on the page as it is now (axe is injected past the CSP)."""
-    await page.add_script_tag(path=str(AXE))
-    result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]

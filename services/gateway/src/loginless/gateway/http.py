@@ -108,11 +108,13 @@ async def _gone_page(request: Request, gateway: GatewayRuntime, *, tenant_id: st
 
 
 async def _closed_link_page(request: Request, gateway: GatewayRuntime, link: LinkState, reason: str) -> Response:
+    """The 410 page for a guest inside a link that was revoked or expired. The cookie stays: it opens nothing any
+    more, and with it every later request (a reload, the page's own assets) gets this page again rather than a
+    bare "access denied" once the first of them had cleared it."""
     expired_on = None
     if reason == "expired" and link.expires_at is not None:
         expired_on = long_date(link.expires_at, page_language(request))
-    return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=reason, expired_on=expired_on,
-                            cookies=[gateway.cookies.clear(link.link_id)])
+    return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=reason, expired_on=expired_on)
 
 
 async def _open_link(request: Request, gateway: GatewayRuntime, link_id: str) -> LinkState | Response:

@@ -1,0 +1,168 @@
+"""Guests in Chromium on the running stack: the e-mailed URL opened in a browser, through the real gateway (token
+swapped for a cookie, the token-free landing, the proxy lane) to the documents pages, and the gateway's own 410 page.
+
+The documents service's browser tests (services/documents/tests/browser) cover its pages in depth behind a
+stand-in of the gateway; these take the same journeys through every real part.
+"""
+
+import hashlib
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from loginless.shared.testing.browser import PHONE, CuttableProxy, assert_accessible, chromium
+from loginless.shared.testing.guests import DocumentsDesk, IssuedLink
+from loginless.shared.testing.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+MIB = 1024 * 1024
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n" \
+      b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+FIRM = "Demo Firm"  # the development tenant `make run` and the test stack create
+
+
+def patterned_pdf(size: int) -> bytes:
+    """The bytes the test's JavaScript builds for a dropped file: i % 251, behind a PDF header."""
+    head = b"%PDF-1.7\n"
+    return head + (bytes(range(251)) * (size // 251 + 1))[len(head):size]
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def desk(stack_env, firm):
+    return DocumentsDesk(stack_env, firm)
+
+
+@pytest.fixture
+async def page(browser):
+    context = await browser.new_context(viewport=PHONE, accept_downloads=True, locale="en-GB")
+    page = await context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and page.csp_errors.append(
+        message.text))
+    yield page
+    await context.close()
+
+
+async def enter(page, link: IssuedLink, *, origin: str | None = None) -> str:
+    """Open the link's URL as a guest's browser would; return the token-free URL it lands on."""
+    url = link.url if origin is None else origin + urlsplit(link.url).path
+    opened = await page.goto(url)
+    assert opened.status == 200
+    await page.wait_for_url(f"**/g/{link.link_id}/")
+    assert link.token not in page.url
+    return page.url
+
+
+def staff_documents(stack_env, **filters) -> list[dict]:
+    response = httpx.get(f"{stack_env['DOCUMENTS_URL']}/v1/documents", params=filters, timeout=15,
+                         headers={"Authorization": f"Bearer {stack_env['DEV_API_KEY']}"})
+    assert response.status_code == 200, response.text
+    return response.json()["documents"]
+
+
+async def test_a_shared_pdf_opened_from_its_link_is_previewed_and_downloads_byte_for_byte(desk, page, browser):
+    link = desk.share(PDF, name="Declaración de la renta.pdf")
+    landed = await enter(page, link)
+    await page.locator("[data-pdf-preview][data-rendered]").wait_for(timeout=30_000)
+    await page.get_by_role("heading", name="Declaración de la renta.pdf").wait_for()
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download").click()
+    download = await download_info.value
+    assert download.suggested_filename == "Declaración de la renta.pdf"
+    assert open(await download.path(), "rb").read() == PDF
+    assert page.csp_errors == []  # pdf.js and the page run under the gateway's strict policy
+    await assert_accessible(browser, landed, cookies=await page.context.cookies())
+
+
+async def test_a_view_only_share_offers_no_download_and_refuses_one(desk, page):
+    link = desk.share(PDF, name="solo-ver.pdf", view_only=True)
+    landed = await enter(page, link)
+    await page.locator("[data-view-only]").wait_for()
+    assert await page.get_by_role("link", name="Download").count() == 0
+    refused = await page.goto(landed + "download")
+    assert refused.status == 403
+
+
+async def test_a_revoked_link_shows_the_gateway_410_page_naming_the_firm_even_to_a_guest_inside(
+        desk, firm, page, browser):
+    link = desk.share(PDF, name="revocado.pdf")
+    landed = await enter(page, link)
+    firm.revoke(link.link_id)
+
+    async def turned_away() -> bool:  # the revocation reaches the gateway through links.events
+        return (await page.goto(landed)).status == 410
+
+    await eventually(turned_away, timeout=10, interval=0.1, message="the 410 page for the guest inside")
+    text = await page.locator("main").inner_text()
+    assert f"{FIRM} has withdrawn this link" in text
+    reopened = await page.goto(link.url)
+    assert reopened.status == 410
+    await assert_accessible(browser, link.url)
+
+
+async def test_three_files_dropped_on_the_upload_page_arrive_whole_through_the_gateway(
+        desk, stack_env, page, browser):
+    link = desk.request_upload(max_file_size=60 * MIB, max_files=3)
+    landed = await enter(page, link)
+    await page.locator("form[data-ready]").wait_for()
+    files = [("small.pdf", 3000), ("medium.pdf", 6 * MIB + 7), ("large.pdf", 50 * MIB)]
+    await page.evaluate("""(files) => {
+        const transfer = new DataTransfer()
+        for (const [name, size] of files) {
+            const bytes = new Uint8Array(size)
+            for (let i = 0; i < size; i++) bytes[i] = i % 251
+            bytes.set(new TextEncoder().encode('%PDF-1.7\\n'))
+            transfer.items.add(new File([bytes], name, {type: 'application/pdf'}))
+        }
+        const zone = document.querySelector('[data-dropzone]')
+        zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true, cancelable: true}))
+        zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}))
+    }""", files)
+    await page.locator("[data-file-row][data-state=done]").nth(2).wait_for(timeout=180_000)
+    assert page.csp_errors == []
+    arrived = {document["display_name"]: document
+               for document in staff_documents(stack_env, upload_request_id=link.resource_id)}
+    for name, size in files:
+        assert arrived[name]["size"] == size, name
+        assert arrived[name]["sha256"] == hashlib.sha256(patterned_pdf(size)).hexdigest(), name
+        assert (arrived[name]["source"], arrived[name]["link_id"]) == ("guest", link.link_id)
+    await page.get_by_role("link", name=f"See what {FIRM} has received").click()
+    assert await page.locator("tr[data-file]").count() == 3
+    await assert_accessible(browser, landed, cookies=await page.context.cookies())
+
+
+async def test_an_upload_cut_off_part_way_through_the_gateway_resumes_where_it_stopped(
+        desk, stack_env, page, tmp_path):
+    link = desk.request_upload(max_file_size=100 * MIB)
+    data = patterned_pdf(40 * MIB)
+    path = tmp_path / "escrituras.pdf"
+    path.write_bytes(data)
+    gateway_port = urlsplit(stack_env["GATEWAY_URL"]).port
+    proxy = CuttableProxy(gateway_port).start()  # the guest's flaky connection to the gateway
+    try:
+        await enter(page, link, origin=proxy.url)
+        await page.locator("form[data-ready]").wait_for()
+        await page.locator("[data-file-input]").set_input_files(str(path))
+
+        async def two_parts_sent() -> bool:  # 16 MiB sent: at least the first 8 MiB part is stored
+            return await page.evaluate("() => document.querySelector('[data-file-row] progress').value >= 40")
+
+        await eventually(two_parts_sent, timeout=120, interval=0.01, message="16 MiB sent")
+        proxy.cut()
+        await page.locator("[data-status]", has_text="retrying").wait_for(timeout=60_000)
+        proxy.bytes_up = 0
+        proxy.restore()
+        await page.locator("[data-file-row][data-state=done]").wait_for(timeout=180_000)
+        assert proxy.bytes_up < len(data) - 8 * MIB + MIB, "resumed from what was stored, not restarted"
+    finally:
+        proxy.stop()
+    [document] = staff_documents(stack_env, upload_request_id=link.resource_id)
+    assert (document["size"], document["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
