@@ -11,7 +11,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from loginless.gateway.bootstrap import create_worker
-from loginless.gateway.read_model import LinkFacts, LinkStateStore, link_state_consumer
+from loginless.gateway.consumers import link_state_consumer
+from loginless.gateway.read_model import LinkFacts, LinkStateStore
 from loginless.gateway.settings import GatewaySettings
 from loginless.shared.events import CloudEvent
 from loginless.shared.events.payloads import links

@@ -7,15 +7,19 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
-from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
 from loginless.shared.eventstore import migrate
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.logging import configure_logging
-from loginless.shared.worker import ServiceWorker, run_worker
+
+if TYPE_CHECKING:  # the worker and the Kafka client are loaded only by the roles that use them
+    from faststream.kafka import KafkaBroker
+
+    from loginless.shared.worker import ServiceWorker
 
 
 def run_service(
@@ -53,6 +57,8 @@ def run_service(
             proxy_headers=False,
         )
     elif command == "worker":
+        from loginless.shared.worker import run_worker
+
         run_worker(create_worker(settings))
     elif command == "migrate":
         asyncio.run(_migrate(settings, migrations_dir))

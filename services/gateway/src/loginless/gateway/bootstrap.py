@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
-from faststream.kafka import KafkaBroker
 from litestar import Litestar
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
@@ -21,14 +21,14 @@ from loginless.gateway.links_client import LinksClient
 from loginless.gateway.proxy import GuestProxy
 from loginless.gateway.proxy_lane import with_proxy_lane
 from loginless.gateway.rate_limit import InvalidTokenLimiter
-from loginless.gateway.read_model import LinkStateStore, link_state_consumer
+from loginless.gateway.read_model import LinkStateStore
 from loginless.gateway.runtime import RUNTIME_KEY, GatewayRuntime
 from loginless.gateway.settings import GatewaySettings
-from loginless.shared.eventstore import EventStore
-from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.assertion import AssertionSigner
-from loginless.shared.worker import ServiceWorker
+
+if TYPE_CHECKING:
+    from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DESCRIPTION = (
@@ -120,11 +120,23 @@ async def open_read_pool(settings: GatewaySettings) -> asyncpg.Pool:
     )
 
 
+# The worker and the event contract load the Kafka client; the API process never needs it (lighter by ~12 MB).
+
+
 def create_worker(settings: GatewaySettings) -> ServiceWorker:
+    from loginless.gateway.consumers import link_state_consumer
+    from loginless.shared.worker import ServiceWorker
+
     return ServiceWorker(settings, consumers=[link_state_consumer], migrations_dir=MIGRATIONS)
 
 
 def asyncapi_document() -> dict:
+    from faststream.kafka import KafkaBroker
+
+    from loginless.gateway.consumers import link_state_consumer
+    from loginless.shared.eventstore import EventStore
+    from loginless.shared.runtime import asyncapi_for
+
     broker = KafkaBroker()
     # Declares the subscription only; no settings or database are needed to describe it.
     settings = GatewaySettings.model_construct(database_url="postgresql://unused")

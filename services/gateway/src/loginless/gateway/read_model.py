@@ -1,8 +1,9 @@
 """The gateway's read model of link state: what every replica checks on every guest request.
 
-The worker's consumer ``gateway-link-state`` applies ``links.events`` to the ``link_state`` table (inbox-deduplicated,
-offsets committed after the effect), so a restart resumes where it stopped instead of replaying the topic. A link
-the consumer has not seen yet (issued a moment ago) is fetched from the links service and merged in the same way.
+The worker's consumer ``gateway-link-state`` (``consumers.py``) applies ``links.events`` to the ``link_state``
+table (inbox-deduplicated, offsets committed after the effect), so a restart resumes where it stopped instead of
+replaying the topic. A link the consumer has not seen yet (issued a moment ago) is fetched from the links service
+and merged in the same way.
 Every replica reads the same table, so a revocation is enforced everywhere as soon as its event is applied.
 """
 
@@ -26,12 +27,8 @@ from loginless.shared.events.payloads.links import (
     LinkUsed,
     LinkVerificationLocked,
 )
-from loginless.shared.eventstore import EventStore, quote_ident
-from loginless.shared.messaging import InboxConsumer
-from loginless.shared.settings import ServiceSettings
+from loginless.shared.eventstore import quote_ident
 from loginless.shared.web.assertion import GuestAssertion, GuestRecipient
-
-LINK_STATE_CONSUMER = "gateway-link-state"
 
 
 @dataclass(frozen=True)
@@ -183,17 +180,3 @@ def facts_from_event(event: CloudEvent) -> LinkFacts | None:
         case LinkOpened() | LinkDelivered() | LinkDeliveryFailed():
             return None
     raise TypeError(f"the gateway does not know how to apply {event.type}")
-
-
-def link_state_consumer(store: EventStore, settings: ServiceSettings, *,
-                        consumer: str = LINK_STATE_CONSUMER) -> InboxConsumer:
-    """The worker's consumer of ``links.events`` that keeps ``link_state`` current."""
-    link_states = LinkStateStore(store.pool, schema=store.schema)
-
-    async def apply(event: CloudEvent, connection: asyncpg.Connection) -> None:
-        facts = facts_from_event(event)
-        if facts is not None:
-            await link_states.merge(facts, connection)
-
-    return InboxConsumer(store, consumer=consumer, topic=settings.topic_of("links"), handler=apply,
-                         max_attempts=settings.consumer_max_attempts)

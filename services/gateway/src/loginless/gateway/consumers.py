@@ -1,0 +1,30 @@
+"""The gateway worker's consumer: ``links.events`` into the link read model (``read_model.py``).
+
+Kept apart from the read model so the API process, which only reads the table, never loads the Kafka client.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from loginless.gateway.read_model import LinkStateStore, facts_from_event
+from loginless.shared.events import CloudEvent
+from loginless.shared.eventstore import EventStore
+from loginless.shared.messaging import InboxConsumer
+from loginless.shared.settings import ServiceSettings
+
+LINK_STATE_CONSUMER = "gateway-link-state"
+
+
+def link_state_consumer(store: EventStore, settings: ServiceSettings, *,
+                        consumer: str = LINK_STATE_CONSUMER) -> InboxConsumer:
+    """The worker's consumer of ``links.events`` that keeps ``link_state`` current."""
+    link_states = LinkStateStore(store.pool, schema=store.schema)
+
+    async def apply(event: CloudEvent, connection: asyncpg.Connection) -> None:
+        facts = facts_from_event(event)
+        if facts is not None:
+            await link_states.merge(facts, connection)
+
+    return InboxConsumer(store, consumer=consumer, topic=settings.topic_of("links"), handler=apply,
+                         max_attempts=settings.consumer_max_attempts)
