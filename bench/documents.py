@@ -2,15 +2,31 @@
 
     python -m loginless.devstack test --infra-only -- uv run python bench/documents.py   (from the repo root)
 
-Needs DATABASE_URL, S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY (the test stack exports them). It starts the
-documents API (with in-memory stand-ins for the links service) and a streaming stand-in of the gateway as two
-processes of their own, then measures:
+Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY (the test stack exports
+them). It starts two processes of their own:
 
-- upload MB/s of a tus upload (8 MiB PATCHes, as the upload page sends) through the gateway stand-in, against a
-  ``minio`` ``put_object`` of the same bytes straight to S3 (ratio; target ≥ 0.7);
-- download MB/s of a guest download streamed through gateway and documents, and of a presigned S3 URL, against a
-  ``minio`` ``get_object`` (ratio; target ≥ 0.9);
-- peak RSS of the documents and gateway processes during a 1 GiB upload (target: flat, under 100 MB each).
+- the documents API through the service's own entry point (``run_service``: the same imports, logging and uvicorn
+  options as ``python -m loginless.documents api``), with in-memory stand-ins for the links service only, so the
+  bench can create shares and upload requests without running links;
+- the real gateway, ``python -m loginless.gateway api`` (after ``migrate``), its read model seeded with a view link
+  and an upload link whose routes point at that documents process, guests presenting its signed cookie.
+
+It then measures, best of ``--repeats`` (the paths alternate, so a noisy neighbour hurts each alike):
+
+- upload MB/s of one tus upload through gateway → documents → S3, against a ``minio`` ``put_object`` of the same
+  bytes straight to S3 with 8 MiB parts, three in parallel (ratio; target ≥ 0.7). The client sends what the upload
+  page sends: PATCHes of the page's tus ``chunkSize`` (read from the page itself, ``data-chunk-size``; 64 MiB by
+  default, ``DOCUMENTS_UPLOAD_CHUNK_SIZE``), each body streamed with its ``Content-Length``, the next PATCH sent
+  when the last is answered, as tus-js-client does; ``--patch-mb`` sends another size instead;
+- the same upload in PATCHes of one S3 part (8 MiB), straight to documents (no gateway hop), and three files of a
+  third each at once (the page uploads up to three files in parallel);
+- download MB/s of a guest download streamed through gateway and documents, straight from documents, and from a
+  presigned S3 URL, against a ``minio`` ``get_object`` (ratio; target ≥ 0.9). Every download is read with urllib3,
+  the client ``minio`` uses, so only the path differs;
+- CPU seconds per GiB moved of the documents and gateway processes on each path (less moved than MB/s by
+  neighbours on a shared machine, though not unmoved);
+- resident memory of both processes idle and at peak during a large upload through the stack (``--rss-mb``;
+  target: flat, under 100 MB each).
 
 Results print as a table; copy them into docs/benchmarks.md with the date and machine.
 """
@@ -28,9 +44,11 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urljoin
@@ -38,23 +56,26 @@ from urllib.parse import urljoin
 import httpx
 
 MIB = 1024 * 1024
-CHUNK = 8 * MIB
+GIB = 1024 * MIB
+PIECE = 1024 * 1024  # what the client hands its HTTP library at a time
+PART_PATCH = 8 * MIB  # one S3 part of the documents service's default size
 API_KEY = "bench-key-" + "x" * 24
 TENANT = "bench"
 SCHEMA = "documents_bench"
 BUCKET = "documents-bench"
 DIRECT_BUCKET = "documents-bench-direct"
+COOKIE_SECRET = "bench-cookie-secret-0123456789abcdef"
 
 
-# ---- the two servers, each run as `python bench/documents.py serve-… PORT` -----------------------------
+# ---- the documents process, run as `python bench/documents.py serve-documents` -------------------------------
 
 
-def serve_documents(port: int) -> None:
-    import uvicorn
-
-    from loginless.documents.bootstrap import create_app
+def serve_documents() -> None:
+    """``python -m loginless.documents api`` with the links service replaced by in-memory fakes."""
+    from loginless.documents.bootstrap import MIGRATIONS, asyncapi_document, create_app, create_worker
     from loginless.documents.fakes import FakeApiKeys, FakeLinks
     from loginless.documents.settings import DocumentsSettings
+    from loginless.shared.runtime import run_service
     from loginless.shared.web.auth import StaffPrincipal
 
     class BenchSettings(DocumentsSettings):
@@ -62,86 +83,74 @@ def serve_documents(port: int) -> None:
         def schema(self) -> str:
             return SCHEMA
 
-    settings = BenchSettings(
-        database_url=os.environ["DATABASE_URL"], kafka_bootstrap_servers="127.0.0.1:1",
-        s3_endpoint=os.environ["S3_ENDPOINT"], s3_access_key=os.environ["S3_ACCESS_KEY"],
-        s3_secret_key=os.environ["S3_SECRET_KEY"], s3_bucket=BUCKET, assertion_public_key=os.environ["BENCH_PUBLIC"],
-        max_document_size=4096 * MIB, max_upload_file_size=4096 * MIB, log_level="WARNING")
     keys = {API_KEY: StaffPrincipal(TENANT, "bench")}
-    app = create_app(settings, links=FakeLinks(api_keys=keys), api_key_verifier=lambda runtime: FakeApiKeys(keys))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+    def create_bench_app(settings: DocumentsSettings):  # noqa: ANN202
+        return create_app(settings, links=FakeLinks(api_keys=keys), api_key_verifier=lambda runtime: FakeApiKeys(keys))
+
+    run_service(settings_factory=BenchSettings, create_app=create_bench_app, create_worker=create_worker,
+                asyncapi_document=asyncapi_document, migrations_dir=MIGRATIONS, argv=["api"])
 
 
-def serve_gateway(port: int, upstream: str) -> None:
-    """A streaming reverse proxy standing in for the gateway: per request it signs an assertion for the link in
-    the path and forwards ``/g/{link}/…`` to ``/guest/…``, bodies streamed both ways."""
-    import uvicorn
-
-    from loginless.shared.web.assertion import AssertionSigner, GuestAssertion, GuestRecipient
-
-    signer = AssertionSigner(os.environ["BENCH_PRIVATE"])
-    links: dict[str, dict] = {}
-    client: list[httpx.AsyncClient] = []
-    skip = {b"host", b"connection", b"transfer-encoding", b"keep-alive"}
-
-    async def app(scope, receive, send):  # noqa: ANN001, ANN202
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        if scope["path"] == "/_links":  # the bench registers the links it created
-            body = b""
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
-            claims = json.loads(body)
-            links[claims["link_id"]] = claims
-            await send({"type": "http.response.start", "status": 204, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        match = re.match(r"^/g/([A-Za-z0-9_]+)(/.*)?$", scope["path"])
-        if match is None or match.group(1) not in links:
-            await send({"type": "http.response.start", "status": 404, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        claims = links[match.group(1)]
-        assertion = signer.sign(GuestAssertion(
-            **claims, recipient=GuestRecipient(), link_expires_at=datetime.now(UTC) + timedelta(days=1),
-            audience="documents"))
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in skip]
-        headers += [(b"x-loginless-assertion", assertion.encode()),
-                    (b"x-forwarded-prefix", f"/g/{claims['link_id']}".encode()), (b"x-forwarded-for", b"127.0.0.1")]
-        if not client:
-            client.append(httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_connections=50)))
-
-        async def body() -> AsyncIterator[bytes]:
-            while True:
-                message = await receive()
-                if message.get("body"):
-                    yield message["body"]
-                if not message.get("more_body"):
-                    return
-
-        url = f"{upstream}/guest{match.group(2) or '/'}"
-        has_body = scope["method"] in {"POST", "PATCH"}
-        request = client[0].build_request(scope["method"], url, headers=headers, content=body() if has_body else None)
-        response = await client[0].send(request, stream=True)
-        try:
-            out = [(k.encode(), v.encode()) for k, v in response.headers.items() if k.encode() not in skip]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-            async for chunk in response.aiter_raw(256 * 1024):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            await response.aclose()
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+def documents_environment(port: int, public_key: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DOCUMENTS_DATABASE_URL": os.environ["DATABASE_URL"],
+        "DOCUMENTS_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "DOCUMENTS_HTTP_PORT": str(port),
+        "DOCUMENTS_S3_ENDPOINT": os.environ["S3_ENDPOINT"],
+        "DOCUMENTS_S3_ACCESS_KEY": os.environ["S3_ACCESS_KEY"],
+        "DOCUMENTS_S3_SECRET_KEY": os.environ["S3_SECRET_KEY"],
+        "DOCUMENTS_S3_BUCKET": BUCKET,
+        "DOCUMENTS_ASSERTION_PUBLIC_KEY": public_key,
+        "DOCUMENTS_MAX_DOCUMENT_SIZE": str(64 * GIB),
+        "DOCUMENTS_MAX_UPLOAD_FILE_SIZE": str(64 * GIB),
+        "DOCUMENTS_LOG_LEVEL": "INFO",  # as in production
+    }
 
 
-# ---- the measurements -------------------------------------------------------------------------------------
+def gateway_environment(port: int, documents_url: str, private_key: str) -> dict[str, str]:
+    routes = {action: {"service": service, "url": documents_url if service == "documents" else "http://127.0.0.1:9"}
+              for action, service in {"view": "documents", "upload": "documents", "sign": "signing",
+                                      "pay": "payments", "request": "requests"}.items()}
+    return {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": os.environ["DATABASE_URL"],
+        "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "GATEWAY_HTTP_PORT": str(port),
+        "GATEWAY_ASSERTION_PRIVATE_KEY": private_key,
+        "GATEWAY_COOKIE_SECRET": COOKIE_SECRET,
+        "GATEWAY_ROUTES": json.dumps(routes),
+        "GATEWAY_LINKS_URL": "http://127.0.0.1:9",  # never called: the read model knows the links
+        "GATEWAY_LOG_LEVEL": "INFO",  # as in production
+    }
+
+
+async def seed_link(link_id: str, action: str, resource_id: str) -> None:
+    """Put the link in the gateway's read model, as its worker would on LinkIssued."""
+    import asyncpg
+
+    from loginless.gateway.read_model import LinkFacts, LinkStateStore
+
+    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=1)
+    try:
+        await LinkStateStore(pool, schema="gateway").merge(LinkFacts(
+            link_id=link_id, tenant_id=TENANT, action=action, resource_id=resource_id,
+            recipient_email="bench@example.test", expires_at=datetime.now(UTC) + timedelta(days=1),
+            verification="none"))
+    finally:
+        await pool.close()
+
+
+def guest_cookie(link_id: str) -> str:
+    """The cookie the gateway gives a guest who opened the link (and passed any verification)."""
+    from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
+
+    value = GuestCookies(COOKIE_SECRET, secure=False).encode(GuestPass(link_id, Grant.ACCESS, int(time.time()) + 86400))
+    return f"{COOKIE_NAME}={value}"
+
+
+# ---- the bytes ------------------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -150,21 +159,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def pattern(size: int, chunk: int = CHUNK) -> Iterator[bytes]:
-    """``size`` bytes of a PDF-looking file, made on the fly so the client holds one chunk at a time."""
-    block = os.urandom(chunk)
-    sent = 0
-    while sent < size:
-        piece = block[: min(chunk, size - sent)]
-        if sent == 0:
+_BLOCK = os.urandom(PIECE)
+
+
+def pattern(size: int, start: int = 0) -> Iterator[bytes]:
+    """Bytes ``start`` to ``size`` of a PDF-looking file, made on the fly one piece at a time."""
+    position = start
+    while position < size:
+        piece = _BLOCK[: min(PIECE, size - position)]
+        if position == 0:
             piece = b"%PDF-1.7\n" + piece[9:]
-        sent += len(piece)
+        position += len(piece)
         yield piece
 
 
-async def async_pattern(size: int) -> AsyncIterator[bytes]:
-    for chunk in pattern(size):
-        yield chunk
+async def async_pattern(size: int, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    for piece in pattern(end if end is not None else size, start):
+        yield piece
 
 
 class PatternReader(io.RawIOBase):
@@ -186,6 +197,141 @@ class PatternReader(io.RawIOBase):
         return data
 
 
+# ---- the clients ----------------------------------------------------------------------------------------------
+
+
+class DirectGuest(httpx.Auth):
+    """Calls the documents service's guest API without the gateway, signing the assertion the gateway would."""
+
+    def __init__(self, private_key: str, claims: dict) -> None:
+        from loginless.shared.web.assertion import AssertionSigner
+
+        self.signer, self.claims = AssertionSigner(private_key), claims
+
+    def assertion(self) -> str:
+        from loginless.shared.web.assertion import GuestAssertion, GuestRecipient
+
+        return self.signer.sign(GuestAssertion(
+            **self.claims, recipient=GuestRecipient(), link_expires_at=datetime.now(UTC) + timedelta(days=1),
+            audience="documents"))
+
+    def auth_flow(self, request: httpx.Request):  # noqa: ANN201
+        request.headers["x-loginless-assertion"] = self.assertion()
+        request.headers["x-forwarded-prefix"] = "/guest"  # so Location points back at /guest/uploads/…
+        yield request
+
+
+async def tus_upload(http: httpx.AsyncClient, base: str, size: int, patch_size: int) -> None:
+    """A tus upload as tus-js-client makes it: create, then PATCHes of ``patch_size`` bytes at the server's offset,
+    each body streamed with its Content-Length (a browser sends a slice of the File)."""
+    metadata = "filename " + base64.b64encode(b"bench.pdf").decode()
+    created = await http.post(f"{base}/uploads", headers={"tus-resumable": "1.0.0", "upload-length": str(size),
+                                                          "upload-metadata": metadata})
+    assert created.status_code == 201, created.text
+    location = urljoin(base + "/", created.headers["location"])  # a path under the gateway's prefix
+    offset = 0
+    while offset < size:
+        end = min(offset + patch_size, size)
+        response = await http.patch(location, content=async_pattern(size, offset, end), headers={
+            "tus-resumable": "1.0.0", "upload-offset": str(offset), "content-length": str(end - offset),
+            "content-type": "application/offset+octet-stream"})
+        assert response.status_code == 204, response.text
+        offset = int(response.headers["upload-offset"])
+        assert offset == end, (offset, end)
+
+
+_DOWNLOADER = None
+
+
+def read_all(url: str, headers: dict[str, str] | None = None) -> int:
+    """GET ``url`` and count the bytes, with urllib3 -- the HTTP client minio's own GET uses, so every download
+    in the table is read the same way and only the path differs."""
+    import urllib3
+
+    global _DOWNLOADER
+    _DOWNLOADER = _DOWNLOADER or urllib3.PoolManager()
+    response = _DOWNLOADER.request("GET", url, headers=headers, preload_content=False)
+    try:
+        assert response.status == 200, response.status
+        return sum(len(chunk) for chunk in response.stream(1024 * 1024))
+    finally:
+        response.release_conn()
+
+
+# ---- measuring ------------------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+@dataclass
+class Transfer:
+    """One way of moving the bytes: its timings, and the CPU our processes spent on it."""
+
+    label: str
+    size: int
+    target: str = ""
+    through: tuple[str, ...] = ("documents", "gateway")  # our processes on the path
+    seconds: list[float] = field(default_factory=list)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.size / MIB / min(self.seconds)
+
+    def cpu_per_gib(self, name: str) -> float | None:
+        spent = self.cpu.get(name)
+        return sum(spent) / len(spent) / (self.size / GIB) if spent else None
+
+
+class Meter:
+    def __init__(self, processes: dict[str, int]) -> None:
+        self.processes = processes
+
+    async def time(self, path: Transfer, work: Callable[[], Awaitable[object]]) -> None:
+        before = {name: cpu_seconds(pid) for name, pid in self.processes.items()}
+        started = time.perf_counter()
+        await work()
+        path.seconds.append(time.perf_counter() - started)
+        for name, pid in self.processes.items():
+            path.cpu.setdefault(name, []).append(cpu_seconds(pid) - before[name])
+
+
+class PeakRss:
+    """Samples a process's resident memory every 20 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def start(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+
+    def __enter__(self) -> PeakRss:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -200,150 +346,91 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None
     raise SystemExit(f"{url} did not start")
 
 
-class PeakRss:
-    """Samples a process's resident memory every 20 ms in a thread; ``baseline`` is the process idle after start."""
+def rss(pid: int) -> int:
+    import psutil
 
-    def __init__(self, pid: int, baseline: int) -> None:
-        import psutil
-
-        self.process = psutil.Process(pid)
-        self.baseline = baseline
-        self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    return psutil.Process(pid).memory_info().rss
 
 
-class DirectGuest(httpx.Auth):
-    """Calls the documents service's guest API without the gateway, signing the assertion the gateway would."""
-
-    def __init__(self, private_key: str, claims: dict) -> None:
-        from loginless.shared.web.assertion import AssertionSigner
-
-        self.signer, self.claims = AssertionSigner(private_key), claims
-
-    def auth_flow(self, request: httpx.Request):  # noqa: ANN201
-        from loginless.shared.web.assertion import GuestAssertion, GuestRecipient
-
-        request.headers["x-loginless-assertion"] = self.signer.sign(GuestAssertion(
-            **self.claims, recipient=GuestRecipient(), link_expires_at=datetime.now(UTC) + timedelta(days=1),
-            audience="documents"))
-        request.headers["x-forwarded-prefix"] = "/guest"  # so Location points back at /guest/uploads/…
-        yield request
+# ---- the run --------------------------------------------------------------------------------------------------
 
 
-async def tus_upload(http: httpx.AsyncClient, base: str, size: int) -> None:
-    metadata = "filename " + base64.b64encode(b"bench.pdf").decode()
-    created = await http.post(f"{base}/uploads", headers={"tus-resumable": "1.0.0", "upload-length": str(size),
-                                                          "upload-metadata": metadata})
-    assert created.status_code == 201, created.text
-    location = urljoin(base, created.headers["location"])  # a path under the gateway's prefix
-    offset = 0
-    for chunk in pattern(size):
-        response = await http.patch(location, content=chunk, headers={
-            "tus-resumable": "1.0.0", "upload-offset": str(offset), "content-type": "application/offset+octet-stream"})
-        assert response.status_code == 204, response.text
-        offset = int(response.headers["upload-offset"])
-
-
-DOWNLOADER = None
-
-
-def read_all(url: str, headers: dict[str, str] | None = None) -> int:
-    """GET ``url`` and count the bytes, with urllib3 -- the HTTP client minio's own GET uses, so every download
-    in the table is read the same way and only the path differs."""
-    import urllib3
-
-    global DOWNLOADER
-    DOWNLOADER = DOWNLOADER or urllib3.PoolManager()
-    response = DOWNLOADER.request("GET", url, headers=headers, preload_content=False)
-    try:
-        assert response.status == 200, response.status
-        return sum(len(chunk) for chunk in response.stream(1024 * 1024))
-    finally:
-        response.release_conn()
-
-
-async def timed_download(url: str, headers: dict[str, str] | None = None, *, size: int) -> float:
-    started = time.perf_counter()
-    assert await asyncio.to_thread(read_all, url, headers) == size
-    return time.perf_counter() - started
-
-
-def best_rate(size: int, timings: list[float]) -> float:
-    return size / MIB / min(timings)
-
-
-async def run(size_mb: int, rss_mb: int, repeats: int) -> None:
+async def run(options: argparse.Namespace) -> None:
     from minio import Minio
 
     from loginless.shared.web.assertion import generate_key_pair
 
+    endpoint = os.environ["S3_ENDPOINT"]
+    s3 = Minio(endpoint.split("://", 1)[1], access_key=os.environ["S3_ACCESS_KEY"],
+               secret_key=os.environ["S3_SECRET_KEY"], secure=endpoint.startswith("https"))
     private, public = generate_key_pair()
-    env = {**os.environ, "BENCH_PRIVATE": private, "BENCH_PUBLIC": public, "PYTHONUNBUFFERED": "1"}
     documents_port, gateway_port = free_port(), free_port()
+    logs = Path(tempfile.mkdtemp(prefix="bench-documents-"))
     script = str(Path(__file__).resolve())
-    documents = subprocess.Popen([sys.executable, script, "serve-documents", str(documents_port)], env=env)
-    gateway = subprocess.Popen([sys.executable, script, "serve-gateway", str(gateway_port),
-                                f"http://127.0.0.1:{documents_port}"], env=env)
+    gateway_env = gateway_environment(gateway_port, f"http://127.0.0.1:{documents_port}", private)
+    migrated = subprocess.run([sys.executable, "-m", "loginless.gateway", "migrate"], env=gateway_env,
+                              capture_output=True, text=True)
+    if migrated.returncode:
+        raise SystemExit(f"gateway migrate failed:\n{migrated.stdout}{migrated.stderr}")
+    documents = subprocess.Popen([sys.executable, script, "serve-documents"],
+                                 env=documents_environment(documents_port, public),
+                                 stdout=(logs / "documents.log").open("wb"), stderr=subprocess.STDOUT)
+    gateway = subprocess.Popen([sys.executable, "-m", "loginless.gateway", "api"], env=gateway_env,
+                               stdout=(logs / "gateway.log").open("wb"), stderr=subprocess.STDOUT)
     documents_url, gateway_url = f"http://127.0.0.1:{documents_port}", f"http://127.0.0.1:{gateway_port}"
+    run_peaks: dict[str, PeakRss] = {}
     try:
         wait_ready(f"{documents_url}/health/live", documents)
-        wait_ready(f"{gateway_url}/nothing", gateway)
-        import psutil
+        wait_ready(f"{gateway_url}/health/live", gateway)
+        idle = {process.pid: rss(process.pid) for process in (documents, gateway)}
+        run_peaks.update(documents=PeakRss(documents.pid).start(), gateway=PeakRss(gateway.pid).start())
+        meter = Meter({"documents": documents.pid, "gateway": gateway.pid})
 
-        idle = {process.pid: psutil.Process(process.pid).memory_info().rss for process in (documents, gateway)}
-        endpoint = os.environ["S3_ENDPOINT"]
-        s3 = Minio(endpoint.split("://", 1)[1], access_key=os.environ["S3_ACCESS_KEY"],
-                   secret_key=os.environ["S3_SECRET_KEY"], secure=endpoint.startswith("https"))
         if not s3.bucket_exists(DIRECT_BUCKET):
             s3.make_bucket(DIRECT_BUCKET)
-        size = size_mb * MIB
+        size = options.size_mb * MIB
         staff = httpx.AsyncClient(base_url=documents_url, headers={"authorization": f"Bearer {API_KEY}"}, timeout=600)
-        guest = httpx.AsyncClient(timeout=600)
         account = (await staff.post("/v1/accounts", json={"name": "Bench", "kind": "guest"})).json()
         folder = (await staff.post(f"/v1/accounts/{account['account_id']}/folders", json={"name": "in"})).json()
         request = (await staff.post("/v1/upload-requests", json={
             "folder_id": folder["folder_id"], "recipients": [{"email": "bench@example.test"}],
-            "max_file_size": 4096 * MIB, "max_files": 1000})).json()
+            "max_file_size": 64 * GIB, "max_files": 1000})).json()
         upload_link = request["links"][0]["link_id"]
-        await guest.post(f"{gateway_url}/_links", json={"link_id": upload_link, "tenant_id": TENANT,
-                                                        "action": "upload",
-                                                        "resource_id": request["upload_request_id"]})
+        await seed_link(upload_link, "upload", request["upload_request_id"])
+        uploader = httpx.AsyncClient(timeout=600, headers={"cookie": guest_cookie(upload_link)})
         base = f"{gateway_url}/g/{upload_link}"
 
-        def direct_put() -> float:
-            started = time.perf_counter()
+        page = await uploader.get(f"{base}/")
+        assert page.status_code == 200, (page.status_code, page.text[:500])
+        page_chunk = int(re.search(r'data-chunk-size="(\d+)"', page.text).group(1))
+        patch_size = options.patch_mb * MIB if options.patch_mb else page_chunk
+
+        # Memory first, while the processes have done nothing else: one large upload through the stack, resident
+        # memory sampled all along. What later runs (downloads, uploads at once) leave behind shows in the peak
+        # over the whole run.
+        with PeakRss(documents.pid) as documents_rss, PeakRss(gateway.pid) as gateway_rss:
+            await tus_upload(uploader, base, options.rss_mb * MIB, patch_size)
+
+        def direct_put() -> None:
             s3.put_object(DIRECT_BUCKET, f"direct-{secrets.token_hex(4)}", PatternReader(size), size,
-                          part_size=CHUNK)
-            return time.perf_counter() - started
+                          part_size=8 * MIB)
 
         upload_claims = {"link_id": upload_link, "tenant_id": TENANT, "action": "upload",
                          "resource_id": request["upload_request_id"]}
         service_only = httpx.AsyncClient(timeout=600, auth=DirectGuest(private, upload_claims))
-        direct_up, through_up, service_up, three_up = [], [], [], []
-        for _ in range(repeats):
-            started = time.perf_counter()  # three files of a third each at once, as the upload page sends them
-            await asyncio.gather(*(tus_upload(guest, base, size // 3) for _ in range(3)))
-            three_up.append(time.perf_counter() - started)
-            direct_up.append(await asyncio.to_thread(direct_put))
-            started = time.perf_counter()
-            await tus_upload(guest, base, size)
-            through_up.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            await tus_upload(service_only, f"{documents_url}/guest", size)
-            service_up.append(time.perf_counter() - started)
+        third = size // 3
+        direct_up = Transfer("direct S3 put_object (baseline)", size)
+        through_up = Transfer("tus through gateway → documents → S3", size, "(target ≥ 0.7)")
+        one_part_up = Transfer(f"  the same, PATCHes of one part ({PART_PATCH // MIB} MiB)", size)
+        service_up = Transfer("tus straight to documents → S3 (no gateway hop)", size, through=("documents",))
+        three_up = Transfer("3 files at once through the gateway (total)", third * 3)
+        for _ in range(options.repeats):  # alternating, so a noisy neighbour hurts every path alike
+            await meter.time(direct_up, lambda: asyncio.to_thread(direct_put))
+            await meter.time(through_up, lambda: tus_upload(uploader, base, size, patch_size))
+            await meter.time(one_part_up, lambda: tus_upload(uploader, base, size, PART_PATCH))
+            await meter.time(service_up, lambda: tus_upload(service_only, f"{documents_url}/guest", size, patch_size))
+            await meter.time(three_up, lambda: asyncio.gather(
+                *(tus_upload(uploader, base, third, patch_size) for _ in range(3))))
 
         # Downloads: a staff document of the same size, shared with one guest.
         document = (await staff.post("/v1/documents", params={"account_id": account["account_id"],
@@ -352,69 +439,83 @@ async def run(size_mb: int, rss_mb: int, repeats: int) -> None:
         share = (await staff.post(f"/v1/documents/{document['document_id']}/shares",
                                   json={"recipients": [{"email": "bench@example.test"}]})).json()
         view_link = share["links"][0]["link_id"]
-        await guest.post(f"{gateway_url}/_links", json={"link_id": view_link, "tenant_id": TENANT, "action": "view",
-                                                        "resource_id": share["share_id"]})
+        await seed_link(view_link, "view", share["share_id"])
         key = f"tenants/{TENANT}/documents/{document['document_id']}"
         presigned = s3.presigned_get_object(BUCKET, key, expires=timedelta(minutes=10))
 
-        def direct_get() -> float:
-            started = time.perf_counter()
+        def direct_get() -> None:
             response = s3.get_object(BUCKET, key)
             try:
-                for _ in response.stream(1024 * 1024):
-                    pass
+                assert sum(len(chunk) for chunk in response.stream(1024 * 1024)) == size
             finally:
                 response.close()
                 response.release_conn()
-            return time.perf_counter() - started
 
-        view_guest = DirectGuest(private, {"link_id": view_link, "tenant_id": TENANT, "action": "view",
-                                           "resource_id": share["share_id"]})
-        direct_down, through_down, presigned_down, service_down = [], [], [], []
-        for _ in range(repeats):
-            direct_down.append(await asyncio.to_thread(direct_get))
-            through_down.append(await timed_download(f"{gateway_url}/g/{view_link}/download", size=size))
-            signed = next(view_guest.auth_flow(httpx.Request("GET", documents_url))).headers
-            service_down.append(await timed_download(
-                f"{documents_url}/guest/download", {"x-loginless-assertion": signed["x-loginless-assertion"]},
-                size=size))
-            presigned_down.append(await timed_download(presigned, size=size))
+        def download(url: str, headers: dict[str, str]) -> Callable[[], Awaitable[None]]:
+            async def work() -> None:
+                assert await asyncio.to_thread(read_all, url, headers) == size
+            return work
 
-        # Memory: one large upload through the stack, resident memory sampled all along.
-        with PeakRss(documents.pid, idle[documents.pid]) as documents_rss, \
-                PeakRss(gateway.pid, idle[gateway.pid]) as gateway_rss:
-            await tus_upload(guest, base, rss_mb * MIB)
+        viewer = DirectGuest(private, {"link_id": view_link, "tenant_id": TENANT, "action": "view",
+                                       "resource_id": share["share_id"]})
+        direct_down = Transfer("direct S3 get_object (baseline)", size)
+        through_down = Transfer("streamed through gateway → documents", size, "(target ≥ 0.9)")
+        service_down = Transfer("streamed by documents (no gateway hop)", size, through=("documents",))
+        presigned_down = Transfer("presigned S3 URL (client → S3)", size, through=())
+        for _ in range(options.repeats):
+            await meter.time(direct_down, lambda: asyncio.to_thread(direct_get))
+            await meter.time(through_down, download(f"{gateway_url}/g/{view_link}/download",
+                                                    {"cookie": guest_cookie(view_link)}))
+            await meter.time(service_down, download(f"{documents_url}/guest/download",
+                                                    {"x-loginless-assertion": viewer.assertion()}))
+            await meter.time(presigned_down, download(presigned, {}))
 
-        def row(label: str, rate: float, baseline: float | None = None, target: str = "") -> None:
-            ratio = f"{rate / baseline:5.2f}" if baseline else "     "
-            print(f"  {label:<52} {rate:8.1f} MB/s   ratio {ratio}  {target}")
+        whole_run = {name: sampler.peak for name, sampler in run_peaks.items()}
 
-        up_base, down_base = best_rate(size, direct_up), best_rate(size, direct_down)
-        print(f"\ndocuments bench: {size_mb} MiB payload, best of {repeats}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC,"
-              f" {os.cpu_count()} cores")
+        def row(path: Transfer, baseline: Transfer | None = None) -> None:
+            ratio = f"{path.rate / baseline.rate:5.2f}" if baseline else "     "
+            # Only the processes a path goes through: the others' idle ticks are not its cost.
+            cpu = "  ".join(f"{name} {spent:4.2f}" for name in ("documents", "gateway")
+                            if baseline and name in path.through and (spent := path.cpu_per_gib(name)) is not None)
+            print(f"  {path.label:<50} {path.rate:7.1f} MB/s  ratio {ratio}  {path.target:<15} {cpu}")
+
+        print(f"\ndocuments bench: {options.size_mb} MiB payload, best of {options.repeats},"
+              f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores;"
+              f" tus PATCHes of {patch_size / MIB:g} MiB (the upload page's chunk size: {page_chunk / MIB:g} MiB)")
+        print("  (the last column: CPU seconds per GiB moved, mean over the runs, of our processes on the path)")
         print("upload")
-        row("direct S3 put_object (baseline)", up_base)
-        row("tus through gateway stand-in → documents → S3", best_rate(size, through_up), up_base, "(target ≥ 0.7)")
-        row("tus straight to documents → S3 (no gateway hop)", best_rate(size, service_up), up_base)
-        row("3 files at once through the gateway stand-in (total)", best_rate(size // 3 * 3, three_up), up_base)
+        for path in (direct_up, through_up, one_part_up, service_up, three_up):
+            row(path, None if path is direct_up else direct_up)
         print("download")
-        row("direct S3 get_object (baseline)", down_base)
-        row("streamed through gateway stand-in → documents", best_rate(size, through_down), down_base,
-            "(target ≥ 0.9)")
-        row("streamed by documents (no gateway hop)", best_rate(size, service_down), down_base)
-        row("presigned S3 URL (client → S3)", best_rate(size, presigned_down), down_base)
-        print(f"memory: resident set size idle after start → peak during a {rss_mb} MiB upload")
-        for name, sample in (("documents", documents_rss), ("gateway stand-in", gateway_rss)):
-            print(f"  {name:<20} {sample.baseline / MIB:6.1f} MB → {sample.peak / MIB:6.1f} MB"
-                  f"  (+{(sample.peak - sample.baseline) / MIB:.1f} MB; target: flat, < 100 MB)")
-        await staff.aclose()
-        await guest.aclose()
-        await service_only.aclose()
+        for path in (direct_down, through_down, service_down, presigned_down):
+            row(path, None if path is direct_down else direct_down)
+        print(f"memory: resident set size idle after start → peak during a {options.rss_mb} MiB upload (target: flat,"
+              " < 100 MB); peak over the whole run")
+        for name, process, sample in (("documents", documents, documents_rss), ("gateway", gateway, gateway_rss)):
+            print(f"  {name:<12} {idle[process.pid] / MIB:6.1f} MB → {sample.peak / MIB:6.1f} MB"
+                  f" (+{(sample.peak - idle[process.pid]) / MIB:.1f} MB);  whole run {whole_run[name] / MIB:6.1f} MB")
+        for client in (staff, uploader, service_only):
+            await client.aclose()
     finally:
+        for sampler in run_peaks.values():
+            sampler.stop()
         for process in (gateway, documents):
             process.terminate()
-            process.wait(timeout=20)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
         await drop_schema()
+        await asyncio.to_thread(empty_buckets, s3)
+        print(f"server logs in {logs}")
+
+
+def empty_buckets(s3) -> None:  # noqa: ANN001
+    """Delete what the run stored: a few GiB per run, which would pile up in a stack kept between runs."""
+    for bucket in (BUCKET, DIRECT_BUCKET):
+        if s3.bucket_exists(bucket):
+            for item in s3.list_objects(bucket, recursive=True):
+                s3.remove_object(bucket, item.object_name)
 
 
 async def drop_schema() -> None:
@@ -429,20 +530,18 @@ async def drop_schema() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("role", nargs="?", default="bench", choices=["bench", "serve-documents", "serve-gateway"])
-    parser.add_argument("args", nargs="*")
+    parser.add_argument("role", nargs="?", default="bench", choices=["bench", "serve-documents"])
     parser.add_argument("--size-mb", type=int, default=256, help="payload of the throughput runs")
     parser.add_argument("--rss-mb", type=int, default=1024, help="size of the upload during which memory is sampled")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--patch-mb", type=int, default=0,
+                        help="tus PATCH size; default: the upload page's chunk size, read from the page")
     options = parser.parse_args()
     if options.role == "serve-documents":
-        serve_documents(int(options.args[0]))
-    elif options.role == "serve-gateway":
-        serve_gateway(int(options.args[0]), options.args[1])
+        serve_documents()
     else:
-        asyncio.run(run(options.size_mb, options.rss_mb, options.repeats))
+        asyncio.run(run(options))
 
 
 if __name__ == "__main__":
     main()
-

@@ -22,7 +22,7 @@ function start (form) {
   })
   uppy.use(Tus, {
     endpoint: form.dataset.endpoint,
-    chunkSize: Number(form.dataset.chunkSize), // one PATCH = one S3 part on the server
+    chunkSize: Number(form.dataset.chunkSize), // several S3 parts a PATCH: stored while the rest arrives
     retryDelays: RETRY_DELAYS,
     limit: 3,
     removeFingerprintOnSuccess: true,

@@ -4,6 +4,7 @@ Each refused upload is checked three ways: no object (or unfinished multipart up
 no event.
 """
 
+import asyncio
 import hashlib
 import json
 import os
@@ -11,6 +12,7 @@ import os
 import pytest
 
 from loginless.documents.uploads import ClientDisconnected
+from loginless.shared.errors import DependencyUnavailable
 from loginless.shared.web.assertion import ASSERTION_HEADER, AssertionVerifier
 
 pytestmark = pytest.mark.integration
@@ -113,6 +115,189 @@ async def test_a_resumed_upload_on_another_replica_hashes_the_stored_object(clie
     assert (await tus.patch(path, 0, data[:2 * MIB])).status_code == 204
     client.app.state.runtime.extras["guest_pages"].uploads._digests.clear()  # as if another process continued
     assert (await tus.patch(path, 2 * MIB, data[2 * MIB:])).status_code == 204
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_one_patch_of_many_parts_arrives_whole(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant)
+    data = pdf_of(4 * 5 * MIB + 12345)  # one PATCH: four full parts (stored while the next arrives) and a last one
+    await tus.upload(data, chunk_size=len(data), filename="scan.pdf")
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    payload = json.loads(event["data"])
+    assert payload["sha256"] == hashlib.sha256(data).hexdigest()
+    stored_key = f"tenants/{tenant.tenant_id}/documents/{payload['file_id']}"
+    assert await harness.storage.get_bytes(stored_key) == data
+    assert await harness.unfinished_multipart(tenant.tenant_id) == []
+
+
+class GatedStorage:
+    """The real storage, with a say over each part: the first part waits for ``first_part_may_go``, a part
+    numbered ``refuse`` fails as an unavailable S3 would, and every acknowledged part is counted."""
+
+    def __init__(self, storage, *, refuse: int | None = None) -> None:  # noqa: ANN001
+        self._storage, self.refuse = storage, refuse
+        self.first_part_may_go = asyncio.Event()
+        self.first_part_may_go.set()
+        self.acknowledged: dict[int, int] = {}  # number -> size of the parts S3 acknowledged
+
+    def acknowledged_in_order(self) -> int:
+        """Bytes in the parts S3 acknowledged from the first on, without a gap."""
+        number, stored = 1, 0
+        while number in self.acknowledged:
+            stored, number = stored + self.acknowledged[number], number + 1
+        return stored
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._storage, name)
+
+    async def upload_part(self, key, upload_id, number, data, **options):  # noqa: ANN001, ANN003, ANN201
+        if number == 1:
+            await self.first_part_may_go.wait()
+        if number == self.refuse:
+            raise DependencyUnavailable("object storage is unavailable", dependency="s3")
+        part = await self._storage.upload_part(key, upload_id, number, data, **options)
+        self.acknowledged[number] = part.size
+        return part
+
+
+def uploads_over(harness, storage):  # noqa: ANN001, ANN201
+    """Another replica's upload logic on ``storage``."""
+    from loginless.documents.handlers import Documents
+    from loginless.documents.ports import PassThroughScanner
+    from loginless.documents.repository import Repository
+    from loginless.documents.uploads import ResumableUploads
+    from loginless.shared.eventstore import EventStore
+
+    store = EventStore(harness.pool, schema=harness.settings.schema, topic="documents.events")
+    return ResumableUploads(Documents(settings=harness.settings, store=store, storage=storage, links=harness.links,
+                                      scanner=PassThroughScanner(), repo=Repository(harness.settings.schema)))
+
+
+async def test_a_patch_holds_at_most_two_parts_and_records_only_acknowledged_ones(client, harness, tenant):
+    request, tus = await upload_request(client, harness, tenant)
+    part = harness.settings.upload_part_size
+    data = pdf_of(5 * part + 7)
+    path = tus.path_of(await tus.create(len(data), filename="big.pdf"))
+    upload_id = path.rsplit("/", 1)[1]
+    guest = AssertionVerifier(harness.settings.assertion_public_key, audience="documents").verify(
+        tus.headers[ASSERTION_HEADER])
+    storage = GatedStorage(harness.storage)
+    storage.first_part_may_go.clear()
+    uploads = uploads_over(harness, storage)
+    table = f'"{harness.settings.schema}".tus_uploads'
+
+    async def body():
+        handed = 0
+        while handed < len(data):
+            if handed == 2 * part:
+                # Two parts are in hand and the first is not stored: taking more would hold a third.
+                assert storage.acknowledged, "read a third part while the first was still on its way"
+            row = await harness.pool.fetchrow(f"SELECT received, parts FROM {table} WHERE upload_id = $1", upload_id)
+            recorded = json.loads(row["parts"])
+            assert all(storage.acknowledged.get(p["number"]) == p["size"] for p in recorded)  # confirmed by S3
+            assert row["received"] == sum(p["size"] for p in recorded)
+            assert handed - storage.acknowledged_in_order() <= 2 * part
+            piece = data[handed:handed + MIB]
+            handed += len(piece)
+            if handed == 2 * part:
+                storage.first_part_may_go.set()  # the second part is complete: the first may be stored now
+            yield piece
+
+    status = await uploads.append(guest, upload_id, offset=0, declared_length=len(data), body=body(),
+                                  correlation_id="test")
+    assert status.complete and status.offset == len(data)
+    assert storage.acknowledged == {1: part, 2: part, 3: part, 4: part, 5: part, 6: 7}
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_a_part_s3_refuses_ends_the_patch_and_the_offset_counts_only_stored_parts(client, harness, tenant):
+    _, tus = await upload_request(client, harness, tenant)
+    part = harness.settings.upload_part_size
+    data = pdf_of(4 * part + 100)
+    path = tus.path_of(await tus.create(len(data), filename="flaky.pdf"))
+    guest = AssertionVerifier(harness.settings.assertion_public_key, audience="documents").verify(
+        tus.headers[ASSERTION_HEADER])
+    uploads = uploads_over(harness, GatedStorage(harness.storage, refuse=3))
+
+    async def body():
+        for start in range(0, len(data), MIB):
+            yield data[start:start + MIB]
+
+    with pytest.raises(DependencyUnavailable):
+        await uploads.append(guest, path.rsplit("/", 1)[1], offset=0, declared_length=len(data), body=body(),
+                             correlation_id="test")
+    head = await tus.head(path)
+    assert head.headers["upload-offset"] == str(2 * part)  # parts 1 and 2, stored; nothing of part 3 claimed
+    response = await tus.patch(path, 2 * part, data[2 * part:])
+    assert response.status_code == 204 and response.headers["upload-offset"] == str(len(data))
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+class CorruptingHttp:
+    """minio's HTTP pool, but a part's body loses a byte on the way, after minio signed it."""
+
+    def __init__(self, http) -> None:  # noqa: ANN001
+        self._http = http
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._http, name)
+
+    def urlopen(self, method, url, body=None, **options):  # noqa: ANN001, ANN003, ANN201
+        if method == "PUT" and "partNumber=" in url and body:
+            body = bytes(body)[:-1] + bytes([body[-1] ^ 0xFF])
+        return self._http.urlopen(method, url, body=body, **options)
+
+
+async def test_a_part_that_arrives_altered_is_refused_by_s3_and_never_counted(client, harness, tenant):
+    from minio.error import S3Error
+
+    from loginless.documents.storage import DocumentStorage
+
+    _, tus = await upload_request(client, harness, tenant)
+    data = pdf_of(6 * MIB)
+    path = tus.path_of(await tus.create(len(data), filename="x.pdf"))
+    guest = AssertionVerifier(harness.settings.assertion_public_key, audience="documents").verify(
+        tus.headers[ASSERTION_HEADER])
+    settings = harness.settings
+    storage = DocumentStorage(settings.s3_endpoint, access_key=settings.s3_access_key,
+                              secret_key=settings.s3_secret_key.get_secret_value(), bucket=settings.s3_bucket)
+    storage._client._http = CorruptingHttp(storage._client._http)
+
+    async def body():
+        yield data
+
+    with pytest.raises(S3Error):  # the payload's signed SHA-256 no longer matches: S3 stores nothing
+        await uploads_over(harness, storage).append(guest, path.rsplit("/", 1)[1], offset=0,
+                                                    declared_length=len(data), body=body(), correlation_id="test")
+    assert (await tus.head(path)).headers["upload-offset"] == "0"
+    response = await tus.patch(path, 0, data)
+    assert response.status_code == 204 and response.headers["upload-offset"] == str(len(data))
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_a_connection_dropping_after_several_parts_keeps_every_byte(client, harness, tenant, replica):
+    _, tus = await upload_request(client, harness, tenant)
+    data = pdf_of(24 * MIB)
+    path = tus.path_of(await tus.create(len(data), filename="long.pdf"))
+    guest = AssertionVerifier(harness.settings.assertion_public_key, audience="documents").verify(
+        tus.headers[ASSERTION_HEADER])
+    cut = 17 * MIB + 3  # three 5 MiB parts, then 2 MiB and 3 bytes: too few for a part, kept as the tail
+
+    async def cut_after():
+        for start in range(0, cut, 256 * 1024):
+            yield data[start:min(start + 256 * 1024, cut)]
+        raise ClientDisconnected
+
+    status = await replica.append(guest, path.rsplit("/", 1)[1], offset=0, declared_length=len(data),
+                                  body=cut_after(), correlation_id="test")
+    assert status.offset == cut
+    assert (await tus.head(path)).headers["upload-offset"] == str(cut)
+    response = await tus.patch(path, cut, data[cut:])
+    assert response.status_code == 204 and response.headers["upload-offset"] == str(len(data))
     [event] = await harness.events(tenant.tenant_id, "FileUploaded")
     assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
 
@@ -258,6 +443,9 @@ async def test_the_upload_page_states_the_limits_in_the_guests_language(client, 
     assert '<html lang="es">' in page.text
     assert "Hasta 4 archivo(s), de 20 MB como máximo cada uno. Se aceptan: PDF, imágenes." in page.text
     assert f'data-endpoint="/g/{link_id}/uploads"' in page.text
+    # PATCHes of several parts, so the server stores parts while the rest of a PATCH arrives.
+    assert f'data-chunk-size="{harness.settings.upload_chunk_size}"' in page.text
+    assert harness.settings.upload_chunk_size > harness.settings.upload_part_size
     assert f'src="/g/{link_id}/static/upload.js' in page.text
     assert "<script>" not in page.text  # the gateway's CSP allows no inline script
     script = await client.get("/guest/static/upload.js")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
-from faststream.kafka import KafkaBroker
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -24,11 +24,13 @@ from loginless.documents.storage import DocumentStorage
 from loginless.documents.uploads import ResumableUploads
 from loginless.shared.events.payloads import documents as events
 from loginless.shared.eventstore import EventStore
-from loginless.shared.messaging.contract import declare_event_publisher
-from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import create_service_app
 from loginless.shared.web.app import ApiKeyVerifierFactory, ServiceRuntime
-from loginless.shared.worker import ServiceWorker
+
+# The worker and the event contract need FastStream and Kafka clients, the API process does not: they are imported
+# where they are used, so that an API process never loads them.
+if TYPE_CHECKING:
+    from loginless.shared.worker import ServiceWorker
 
 log = structlog.get_logger(__name__)
 
@@ -113,10 +115,17 @@ class _NoLinks:
 
 
 def create_worker(settings: DocumentsSettings) -> ServiceWorker:
+    from loginless.shared.worker import ServiceWorker
+
     return ServiceWorker(settings, migrations_dir=MIGRATIONS, tasks=[maintenance])
 
 
 def asyncapi_document() -> dict:
+    from faststream.kafka import KafkaBroker
+
+    from loginless.shared.messaging.contract import declare_event_publisher
+    from loginless.shared.runtime import asyncapi_for
+
     broker = KafkaBroker()
     declare_event_publisher(broker, "documents", PUBLISHED_EVENTS)
     return asyncapi_for("documents", broker, description=DESCRIPTION)

@@ -189,7 +189,7 @@ class GuestController(Controller):
             "max_size": i18n.human_size(upload_request.limits.max_file_size, lang),
             "types": i18n.type_labels(upload_request.limits.allowed_types, lang),
             "deadline": i18n.human_date(min(upload_request.deadline, guest.link_expires_at), lang),
-            "chunk_size": pages.uploads.part_size, "messages": json.dumps(messages)})
+            "chunk_size": pages.documents.settings.upload_chunk_size, "messages": json.dumps(messages)})
 
     @get("/receipt", media_type=MediaType.HTML)
     async def receipt(self, request: Request, guest: NamedDependency[GuestAssertion],

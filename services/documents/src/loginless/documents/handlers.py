@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -16,7 +16,7 @@ from loginless.documents import domain, filetypes
 from loginless.documents.ports import Links, Scanner
 from loginless.documents.repository import Repository
 from loginless.documents.settings import DocumentsSettings
-from loginless.documents.storage import MIN_PART_SIZE, DocumentStorage, UploadedPart
+from loginless.documents.storage import MIN_PART_SIZE, DocumentStorage, PartBuffer, PartBuffers, UploadedPart
 from loginless.shared.errors import InvalidRequest, NotFound
 from loginless.shared.events import IntegrationEvent
 from loginless.shared.eventstore import EventMetadata, EventStore
@@ -39,6 +39,10 @@ class Documents:
     links: Links
     scanner: Scanner
     repo: Repository
+    part_buffers: PartBuffers = field(init=False)  # S3 part buffers of staff and guest uploads alike
+
+    def __post_init__(self) -> None:
+        self.part_buffers = PartBuffers(max(self.settings.upload_part_size, MIN_PART_SIZE))
 
     @property
     def pool(self):  # noqa: ANN201
@@ -102,7 +106,7 @@ class Documents:
         document_id = domain.new_id("doc")
         key = domain.object_key(tenant_id, document_id)
         display_name = domain.sanitize_display_name(name)
-        writer = MultipartWriter(self.storage, key, self.settings.upload_part_size)
+        writer = MultipartWriter(self.storage, key, self.part_buffers)
         try:
             async for chunk in body:
                 if writer.size + len(chunk) > limit:
@@ -280,14 +284,16 @@ class Documents:
 
 
 class MultipartWriter:
-    """Buffers a stream into S3 parts of ``part_size``, hashing every byte; memory stays at about one part."""
+    """Stores a stream as S3 parts, hashing every byte; memory stays at one part buffer (shared with guest uploads,
+    see ``PartBuffers``)."""
 
-    def __init__(self, storage: DocumentStorage, key: str, part_size: int) -> None:
-        self.storage, self.key, self.part_size = storage, key, max(part_size, MIN_PART_SIZE)
+    def __init__(self, storage: DocumentStorage, key: str, buffers: PartBuffers) -> None:
+        self.storage, self.key, self.buffers = storage, key, buffers
         self._digest = hashlib.sha256()
-        self._buffer = bytearray()
+        self._buffer: PartBuffer | None = None
         self._parts: list[UploadedPart] = []
         self._upload_id: str | None = None
+        self._storing = False
         self.size = 0
         self.head = b""
 
@@ -300,31 +306,45 @@ class MultipartWriter:
         self.size += len(chunk)
         if len(self.head) < filetypes.SNIFF_BYTES:
             self.head = (self.head + chunk)[: filetypes.SNIFF_BYTES]
-        self._buffer += chunk
-        while len(self._buffer) >= self.part_size:
-            await self._flush(self.part_size)
+        rest = memoryview(chunk)
+        while rest:
+            if self._buffer is None:
+                self._buffer = self.buffers.take(self.buffers.part_size)
+            rest = rest[self._buffer.fill(rest):]
+            if self._buffer.full:
+                await self._flush()
 
-    async def _flush(self, size: int) -> None:
+    async def _flush(self) -> None:
         if self._upload_id is None:
             self._upload_id = await self.storage.start_multipart(self.key)
-        part = await self.storage.upload_part(self.key, self._upload_id, len(self._parts) + 1,
-                                              memoryview(self._buffer)[:size])
+        self._storing = True
+        part = await self.storage.upload_part(self.key, self._upload_id, len(self._parts) + 1, self._buffer.view())
+        self._storing = False
         self._parts.append(part)
-        del self._buffer[:size]
+        self._buffer.size = 0  # the part is stored: the buffer takes the next bytes
 
     async def finish(self) -> None:
-        if self._upload_id is None:  # small enough for one request
-            await self.storage.put_bytes(self.key, bytes(self._buffer))
-        else:
-            if self._buffer:
-                await self._flush(len(self._buffer))
-            await self.storage.complete_multipart(self.key, self._upload_id, self._parts)
-        self._buffer.clear()
+        try:
+            buffered = self._buffer.size if self._buffer is not None else 0
+            if self._upload_id is None:  # small enough for one request
+                await self.storage.put_bytes(self.key, bytes(self._buffer.view()) if buffered else b"")
+            else:
+                if buffered:
+                    await self._flush()
+                await self.storage.complete_multipart(self.key, self._upload_id, self._parts)
+        finally:
+            self._release()
         stored = await self.storage.size_of(self.key)
         if stored != self.size:
             raise InvalidRequest("the stored document is not the size that was sent")
 
     async def abort(self) -> None:
+        self._release()
         if self._upload_id is not None:
             await self.storage.abort_multipart(self.key, self._upload_id)
-        self._buffer.clear()
+
+    def _release(self) -> None:
+        # A part cut short (a cancelled request) may still be read by its worker thread: that buffer is not reused.
+        if self._buffer is not None and not self._storing:
+            self.buffers.give_back(self._buffer)
+        self._buffer = None

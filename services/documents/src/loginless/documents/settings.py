@@ -27,7 +27,10 @@ class DocumentsSettings(ServiceSettings):
     default_upload_file_size: int = Field(100_000_000, ge=1, description="Per-file limit when a request sets none")
     default_upload_max_files: int = Field(20, ge=1)
     upload_part_size: int = Field(
-        8 * MIB, ge=5 * MIB, description="Bytes per S3 part; match the upload page's tus chunk size")
+        8 * MIB, ge=5 * MIB, description="Bytes per S3 part; a PATCH holds at most two parts in memory")
+    upload_chunk_size: int = Field(
+        64 * MIB, ge=5 * MIB, description="Bytes per PATCH the upload page sends (tus chunkSize): several parts, "
+        "stored while the rest arrives; under the request size limits of common proxies")
     abandoned_upload_hours: float = Field(
         48, gt=0, description="Unfinished resumable uploads untouched this long are aborted and forgotten")
 

@@ -1,10 +1,11 @@
 """Resumable guest uploads: the tus 1.0 protocol (core, creation, termination) on an S3 multipart upload.
 
 State lives in PostgreSQL (``tus_uploads``), so any replica can take the next PATCH. Bytes flow straight
-through to S3: a PATCH is buffered up to one part (``upload_part_size``, which the upload page's chunk size
-matches) and stored as that part; bytes left over at the end of a PATCH -- less than S3's 5 MiB minimum part --
+through to S3: a PATCH body fills part buffers (``upload_part_size``), each stored as an S3 part while the next
+fills, at most two held at a time; bytes left over at the end of a PATCH -- less than S3's 5 MiB minimum part --
 wait in a small ``<key>.tail`` object for the next PATCH. A dropped connection keeps everything received, so
-the client resumes exactly where the server says (HEAD → ``Upload-Offset``).
+the client resumes exactly where the server says (HEAD → ``Upload-Offset``), which only ever counts parts S3
+acknowledged.
 
 One PATCH at a time per upload: a request takes a lease on the row (renewed as it goes) rather than holding a
 database transaction open while a slow client sends.
@@ -12,17 +13,18 @@ database transaction open while a slow client sends.
 The SHA-256 is computed while the bytes stream through, carried from PATCH to PATCH in this process. When a
 PATCH lands on another replica (or after a restart) that running digest is gone; the object is then hashed
 once more from S3 after completion. Either way FileUploaded is appended only after S3 completed the object,
-its size matches, every part's MD5 matched what we sent, and the scanner passed it.
+checked every part on arrival (see ``DocumentStorage.upload_part``), the size matches, and the scanner passed it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
 import json
 import secrets
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -30,7 +32,7 @@ import structlog
 
 from loginless.documents import domain, filetypes
 from loginless.documents.handlers import Documents, utcnow
-from loginless.documents.storage import MIN_PART_SIZE, UploadedPart
+from loginless.documents.storage import MIN_PART_SIZE, PartBuffer, UploadedPart
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore import EventMetadata
 from loginless.shared.web.assertion import GuestAssertion
@@ -40,6 +42,7 @@ log = structlog.get_logger(__name__)
 LEASE_SECONDS = 60.0
 MAX_METADATA_LENGTH = 4096
 RUNNING_DIGESTS = 1000  # uploads whose running SHA-256 this process keeps between PATCHes
+PARTS_IN_FLIGHT = 2  # parts of one PATCH on their way to S3 at once; also the buffers a PATCH holds at most
 
 
 class Locked(LoginlessError):
@@ -96,7 +99,8 @@ class ResumableUploads:
         self.documents = documents
         self.repo = documents.repo
         self.storage = documents.storage
-        self.part_size = max(documents.settings.upload_part_size, MIN_PART_SIZE)
+        self.buffers = documents.part_buffers
+        self.part_size = self.buffers.part_size
         self._digests: OrderedDict[str, tuple[int, hashlib._Hash]] = OrderedDict()
 
     @property
@@ -284,7 +288,17 @@ def tail_key(key: str) -> str:
 
 
 class _PatchSession:
-    """One PATCH request's work: buffer, sniff, store parts, record progress, keep the running digest."""
+    """One PATCH request's work: fill part buffers, sniff, store parts, record progress, keep the running digest.
+
+    Receiving and storing overlap. A full part goes to S3 in a worker thread while the next one fills from the
+    body; S3 takes parts in parallel, so up to ``PARTS_IN_FLIGHT`` are on their way at once (minio's own
+    ``put_object`` sends three). Parts are held in two buffers: while both are on their way, reading the body
+    waits, which holds the client back through TCP. Progress in PostgreSQL only ever names parts S3 has
+    acknowledged, in order, so ``HEAD`` never reports a byte that is not stored.
+
+    The running SHA-256 is fed each part, in order, in a worker thread as the part is sent, so it covers exactly
+    the parts sent; bytes kept in the tail object are hashed when they lead a part of the next PATCH.
+    """
 
     def __init__(self, uploads: ResumableUploads, row, owner: str, request: domain.UploadRequest) -> None:  # noqa: ANN001
         self.uploads, self.row, self.owner, self.request = uploads, row, owner, request
@@ -293,7 +307,22 @@ class _PatchSession:
         self.received = row["received"]
         self.digest = (hashlib.sha256() if row["received"] == 0
                        else uploads._running_digest(row["upload_id"], row["received"]))
-        self.buffer = bytearray()
+        self._stored = sum(part.size for part in self.parts)  # bytes in parts S3 acknowledged
+        self._sent = self._stored  # ... and in the parts on their way there
+        self._in_flight: deque[tuple[asyncio.Task[UploadedPart], PartBuffer]] = deque()
+        self._hashed: asyncio.Future[None] | None = None  # the last part's hashing; the next one waits for it
+        self._gap = False  # a part failed: the parts behind it can never be recorded
+        self._buffer: PartBuffer | None = None  # taken when the first byte for it arrives
+
+    @property
+    def buffer(self) -> PartBuffer:
+        if self._buffer is None:
+            self._buffer = self.uploads.buffers.take(min(self.uploads.part_size, self.row["length"] - self._sent))
+        return self._buffer
+
+    @property
+    def buffered(self) -> int:
+        return self._buffer.size if self._buffer is not None else 0
 
     @property
     def key(self) -> str:
@@ -305,39 +334,48 @@ class _PatchSession:
         except domain.UnsupportedType:
             await self.uploads._discard(self.row)  # nothing of a refused file stays anywhere
             raise
+        finally:
+            if self._buffer is not None:
+                self.uploads.buffers.give_back(self._buffer)
+            self._buffer = None
 
     async def _receive(self, body: AsyncIterator[bytes]) -> int:
         storage, row, length = self.uploads.storage, self.row, self.row["length"]
         if row["tail_size"]:
-            self.buffer += await storage.get_bytes(tail_key(self.key))
+            self.buffer.fill(memoryview(await storage.get_bytes(tail_key(self.key))))
         disconnected = False
         try:
-            async for chunk in body:
-                if self.received + len(chunk) > length:
-                    raise domain.TooLarge("more bytes than Upload-Length announced")
-                self.buffer += chunk
-                self.received += len(chunk)
-                if self.digest is not None:
-                    self.digest.update(chunk)
+            try:
+                async for chunk in body:
+                    if self.received + len(chunk) > length:
+                        raise domain.TooLarge("more bytes than Upload-Length announced")
+                    self.received += len(chunk)
+                    rest = memoryview(chunk)
+                    while rest:
+                        rest = rest[self.buffer.fill(rest):]
+                        if self.content_type is None:
+                            self._sniff_if_possible()
+                        if self.buffer.full:
+                            await self._send_part()
+            except ClientDisconnected:
+                disconnected = True  # keep what arrived: the client resumes from the offset we record
+            if self.received == length:
                 if self.content_type is None:
                     self._sniff_if_possible()
-                while len(self.buffer) >= self.uploads.part_size:
-                    await self._store_part(self.uploads.part_size)
-                    await self._record()
-        except ClientDisconnected:
-            disconnected = True  # keep what arrived: the client resumes from the offset we record
-        if self.received == length:
-            if self.content_type is None:
-                self._sniff_if_possible()
-            if self.buffer:
-                await self._store_part(len(self.buffer))
-            return self.received
-        # Unfinished: keep the remainder as a part when S3 allows it, else as the tail object.
-        if len(self.buffer) >= MIN_PART_SIZE:
-            await self._store_part(len(self.buffer))
-        tail = len(self.buffer)
+                if self.buffered:
+                    await self._send_part()
+                await self._settle()
+                return self.received
+            # Unfinished: keep the remainder as a part when S3 allows it, else as the tail object.
+            if self.buffered >= MIN_PART_SIZE:
+                await self._send_part()
+            await self._settle()
+        except BaseException:
+            await self._settle_quietly()
+            raise
+        tail = self.buffered
         if tail:
-            await storage.put_bytes(tail_key(self.key), bytes(self.buffer))
+            await storage.put_bytes(tail_key(self.key), bytes(self.buffer.view()))
         await self._record(tail=tail, release=True)
         if self.digest is not None:
             self.uploads._keep_digest(row["upload_id"], self.received, self.digest)
@@ -347,22 +385,77 @@ class _PatchSession:
 
     def _sniff_if_possible(self) -> None:
         needed = min(self.row["length"], filetypes.SNIFF_BYTES)
-        if len(self.buffer) < needed:  # parts are ≥ 5 MiB, so no part is stored before this point
+        if self.buffered < needed:  # parts are ≥ 5 MiB, so no part is sent before this point
             return
-        sniffed = filetypes.sniff(bytes(self.buffer[:needed]), name=self.row["display_name"])
+        sniffed = filetypes.sniff(bytes(self.buffer.view()[:needed]), name=self.row["display_name"])
         domain.check_file_type(self.request, sniffed)
         self.content_type = sniffed.mime
 
-    async def _store_part(self, size: int) -> None:
-        part = await self.uploads.storage.upload_part(self.key, self.row["s3_upload_id"], len(self.parts) + 1,
-                                                      memoryview(self.buffer)[:size])
+    async def _send_part(self) -> None:
+        """Send the current buffer as the next part; with as many parts on their way as allowed, wait for the
+        oldest to be stored and record it (its buffer then takes the next bytes)."""
+        buffer, number = self.buffer, len(self.parts) + len(self._in_flight) + 1
+        previous, self._hashed = self._hashed, asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(self._store(buffer.view(), number, previous, self._hashed))
+        self._in_flight.append((task, buffer))
+        self._sent += buffer.size
+        self._buffer = None
+        if len(self._in_flight) >= PARTS_IN_FLIGHT:
+            await self._settle_oldest()
+
+    async def _store(self, data: memoryview, number: int, previous: asyncio.Future[None] | None,
+                     hashed: asyncio.Future[None]) -> UploadedPart:
+        try:
+            if previous is not None:
+                await previous
+            if self.digest is not None:
+                await asyncio.to_thread(self.digest.update, data)
+        except asyncio.CancelledError:
+            hashed.cancel()
+            raise
+        except BaseException as error:
+            hashed.set_exception(error)
+            hashed.exception()  # retrieved here: there may be no next part to wait for it
+            raise
+        hashed.set_result(None)
+        return await self.uploads.storage.upload_part(self.key, self.row["s3_upload_id"], number, data)
+
+    async def _settle_oldest(self) -> None:
+        """Wait for the oldest part on its way to S3, count it as stored and record the progress."""
+        task, buffer = self._in_flight[0]
+        try:
+            # Shielded: when the request is cancelled, the part's thread still finishes and can be counted.
+            part = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            self._in_flight.popleft()
+            self._gap = True
+            raise
+        self._in_flight.popleft()
         self.parts.append(part)
-        del self.buffer[:size]
+        self._stored += buffer.size
+        self.uploads.buffers.give_back(buffer)
+        await self._record()
+
+    async def _settle(self) -> None:
+        while self._in_flight:
+            await self._settle_oldest()
+
+    async def _settle_quietly(self) -> None:
+        """After a failure: let the parts on their way finish (their threads cannot be stopped) and record those
+        stored in order, as if parts were stored one by one; a second failure here must not hide the first."""
+        if not self._gap:
+            with contextlib.suppress(Exception):
+                await self._settle()
+        while self._in_flight:  # after a part that failed, the ones behind it cannot be recorded
+            task, _ = self._in_flight.popleft()
+            with contextlib.suppress(Exception):
+                await task
 
     async def _record(self, *, tail: int = 0, release: bool = False) -> None:
-        stored = sum(part.size for part in self.parts) + tail
         ok = await self.uploads.repo.record_progress(
-            self.uploads.pool, self.row["upload_id"], self.owner, received=stored, parts=self.parts,
+            self.uploads.pool, self.row["upload_id"], self.owner, received=self._stored + tail, parts=self.parts,
             tail_size=tail, content_type=self.content_type, lease_seconds=LEASE_SECONDS, release=release)
         if not ok:
             raise Locked("the upload's lease was lost")
