@@ -237,7 +237,10 @@ async def test_a_slow_reader_pauses_the_service_instead_of_piling_its_answer_up(
         await eventually(paused, timeout=10, interval=0.01, message="reading paused")
         waiting = response._buffered
         assert 1024 * 1024 < waiting < 2 * 1024 * 1024
-        assert len(await anext(body)) == waiting  # what waited comes in one piece, and reading resumes
-        assert not response._connection._reading_paused
+        # Reading on drains what waited; below a quarter of a megabyte the socket is read again.
+        drained = 0
+        while response._connection._reading_paused:
+            drained += len(await anext(body))
+        assert waiting - drained <= 256 * 1024
         await body.aclose()
         await response.aclose()

@@ -63,14 +63,15 @@ class UpstreamResponse:
         self._failure: BaseException | None = None
 
     async def body(self) -> AsyncIterator[bytes]:
-        """The body, chunk by chunk; whatever has arrived is handed on in one piece."""
+        """The body, chunk by chunk as the socket delivered it (never joined: copying a download costs more than
+        sending it in more pieces)."""
         connection = self._connection
         while True:
             if self._chunks:
-                chunk = self._chunks.popleft() if len(self._chunks) == 1 else b"".join(self._chunks)
-                self._chunks.clear()
-                self._buffered = 0
-                connection.resume_reading()
+                chunk = self._chunks.popleft()
+                self._buffered -= len(chunk)
+                if self._buffered <= _READ_LOW_WATER:
+                    connection.resume_reading()
                 yield chunk
                 continue
             if self._failure is not None:
