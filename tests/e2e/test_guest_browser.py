@@ -11,7 +11,14 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from loginless.shared.testing.browser import PHONE, CuttableProxy, assert_accessible, chromium
+from loginless.shared.testing.browser import (
+    PHONE,
+    CuttableProxy,
+    assert_accessible,
+    chromium,
+    drop_files,
+    patterned_pdf,
+)
 from loginless.shared.testing.guests import DocumentsDesk, IssuedLink
 from loginless.shared.testing.waiting import eventually
 
@@ -22,11 +29,6 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pag
       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 FIRM = "Demo Firm"  # the development tenant `make run` and the test stack create
 
-
-def patterned_pdf(size: int) -> bytes:
-    """The bytes the test's JavaScript builds for a dropped file: i % 251, behind a PDF header."""
-    head = b"%PDF-1.7\n"
-    return head + (bytes(range(251)) * (size // 251 + 1))[len(head):size]
 
 
 @pytest.fixture(scope="module")
@@ -114,18 +116,7 @@ async def test_three_files_dropped_on_the_upload_page_arrive_whole_through_the_g
     landed = await enter(page, link)
     await page.locator("form[data-ready]").wait_for()
     files = [("small.pdf", 3000), ("medium.pdf", 6 * MIB + 7), ("large.pdf", 50 * MIB)]
-    await page.evaluate("""(files) => {
-        const transfer = new DataTransfer()
-        for (const [name, size] of files) {
-            const bytes = new Uint8Array(size)
-            for (let i = 0; i < size; i++) bytes[i] = i % 251
-            bytes.set(new TextEncoder().encode('%PDF-1.7\\n'))
-            transfer.items.add(new File([bytes], name, {type: 'application/pdf'}))
-        }
-        const zone = document.querySelector('[data-dropzone]')
-        zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true, cancelable: true}))
-        zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}))
-    }""", files)
+    await drop_files(page, files)
     await page.locator("[data-file-row][data-state=done]").nth(2).wait_for(timeout=180_000)
     assert page.csp_errors == []
     arrived = {document["display_name"]: document

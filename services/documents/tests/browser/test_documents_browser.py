@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from loginless.shared.testing.browser import drop_files, patterned_pdf
 from loginless.shared.testing.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -17,12 +18,6 @@ PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pag
       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 PHONE = {"width": 375, "height": 740}
 
-
-def patterned_pdf(size: int) -> bytes:
-    """The same bytes the page builds in JavaScript for its drag-and-drop files."""
-    head = b"%PDF-1.7\n"
-    body = (bytes(range(251)) * (size // 251 + 1))[:size]
-    return head + body[len(head):]
 
 
 @pytest.fixture
@@ -132,18 +127,7 @@ async def test_three_dropped_files_one_of_50_mb_upload_with_progress(stack, staf
     await page.locator("form[data-ready]").wait_for()
     await page.get_by_label("Your name (optional)").fill("Marta Ruiz")
     files = [("small.pdf", 3000), ("medium.pdf", 6 * MIB + 7), ("large.pdf", 50 * MIB)]
-    await page.evaluate("""(files) => {
-        const transfer = new DataTransfer()
-        for (const [name, size] of files) {
-            const bytes = new Uint8Array(size)
-            for (let i = 0; i < size; i++) bytes[i] = i % 251
-            bytes.set(new TextEncoder().encode('%PDF-1.7\\n'))
-            transfer.items.add(new File([bytes], name, {type: 'application/pdf'}))
-        }
-        const zone = document.querySelector('[data-dropzone]')
-        zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true, cancelable: true}))
-        zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}))
-    }""", files)
+    await drop_files(page, files)
     # Progress is shown while the large file is on its way. (Polled from here: the page's CSP forbids the eval
     # that Playwright's wait_for_function would need.)
     await eventually(lambda: page.evaluate("""() => [...document.querySelectorAll('[data-file-row]')].some(

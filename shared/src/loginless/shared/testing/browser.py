@@ -23,6 +23,28 @@ AXE = Path(__file__).parent / "axe.min.js"  # axe-core from npm (see its licence
 PHONE = {"width": 375, "height": 740}
 
 
+def patterned_pdf(size: int) -> bytes:
+    """The bytes :func:`drop_files` builds in the page for a file of ``size``: ``i % 251``, behind a PDF header."""
+    head = b"%PDF-1.7\n"
+    return head + (bytes(range(251)) * (size // 251 + 1))[len(head):size]
+
+
+async def drop_files(page: Any, files: list[tuple[str, int]]) -> None:
+    """Drop ``(name, size)`` files of :func:`patterned_pdf` bytes on the page's ``[data-dropzone]``."""
+    await page.evaluate("""(files) => {
+        const transfer = new DataTransfer()
+        for (const [name, size] of files) {
+            const bytes = new Uint8Array(size)
+            for (let i = 0; i < size; i++) bytes[i] = i % 251
+            bytes.set(new TextEncoder().encode('%PDF-1.7\\n'))
+            transfer.items.add(new File([bytes], name, {type: 'application/pdf'}))
+        }
+        const zone = document.querySelector('[data-dropzone]')
+        zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true, cancelable: true}))
+        zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}))
+    }""", files)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
