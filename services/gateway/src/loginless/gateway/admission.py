@@ -48,16 +48,21 @@ class Refused:
     reason: str | None = None  # for CLOSED: "revoked" or "expired"
 
 
+_COOKIES_STATE_KEY = "gateway.cookies"
+
+
 def cookie_values(scope: Scope, name: str) -> list[str]:
     """Every value of cookie ``name`` in the request (a browser may send several, for different paths)."""
-    values = []
-    for header, value in scope["headers"]:
-        if header == b"cookie":
-            for pair in value.decode("latin-1").split(";"):
-                key, _, cookie = pair.strip().partition("=")
-                if key == name:
-                    values.append(cookie)
-    return values
+    state = scope.setdefault("state", {})
+    jar: dict[str, list[str]] | None = state.get(_COOKIES_STATE_KEY)
+    if jar is None:  # parsed once per request: the lane asks for two cookies on every request
+        jar = state[_COOKIES_STATE_KEY] = {}
+        for header, value in scope["headers"]:
+            if header == b"cookie":
+                for pair in value.decode("latin-1").split(";"):
+                    key, _, cookie = pair.strip().partition("=")
+                    jar.setdefault(key, []).append(cookie)
+    return jar.get(name, [])
 
 
 def guest_pass(scope: Scope, gateway: GatewayRuntime, link_id: str) -> GuestPass | None:

@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
-from loginless.gateway.access_log import BatchedOutput
+from loginless.gateway.access_log import AccessLog, BatchedOutput
 from loginless.gateway.edge import guard_edge
 from loginless.gateway.guest_cookie import GuestCookies
 from loginless.gateway.http import DEPENDENCIES, ROUTE_HANDLERS
@@ -99,7 +99,7 @@ def create_app(
     # part of Litestar (routing, logs, metrics, error pages) ever sees a link token. Inside the edge, admitted
     # guest requests take the proxy lane past Litestar. create_service_app takes no such outer middleware, hence
     # the wrap of its ASGI handler.
-    with_proxy_lane(app, access_output)
+    with_proxy_lane(app, AccessLog(access_output, level=settings.log_level, as_json=settings.log_json))
     app.asgi_handler = guard_edge(app.asgi_handler, content_security_policy=settings.content_security_policy)
     return app
 

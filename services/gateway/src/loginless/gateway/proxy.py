@@ -61,14 +61,20 @@ def _connection_listed(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
     for name, value in headers:
         if name.lower() == b"connection":
             listed |= {token.strip().lower() for token in value.split(b",") if token.strip()}
-    return listed
+    return listed - _CONNECTION_OPTIONS
+
+
+_CONNECTION_OPTIONS = {b"close", b"keep-alive"}  # what Connection usually says: options, not header names
 
 
 def guest_request_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The guest's headers a service may see."""
-    dropped = _DROPPED_FROM_GUEST | _connection_listed(headers)
-    return [(name, value) for name, value in headers
-            if (lowered := name.lower()) not in dropped and not lowered.startswith(_GATEWAY_HEADER_PREFIXES)]
+    kept = [(name, value) for name, value in headers
+            if (lowered := name.lower()) not in _DROPPED_FROM_GUEST
+            and not lowered.startswith(_GATEWAY_HEADER_PREFIXES)]
+    if listed := _connection_listed(headers):  # rare: Connection names more than close or keep-alive
+        kept = [(name, value) for name, value in kept if name.lower() not in listed]
+    return kept
 
 
 class StreamedServiceResponse:
@@ -196,7 +202,8 @@ class GuestProxy:
 
     def _response_headers(self, raw: list[tuple[bytes, bytes]], route: ServiceRoute,
                           prefix: str) -> list[tuple[bytes, bytes]]:
-        dropped = _DROPPED_FROM_SERVICE | _connection_listed(raw)
+        listed = _connection_listed(raw)
+        dropped = _DROPPED_FROM_SERVICE | listed if listed else _DROPPED_FROM_SERVICE
         headers = []
         for name, value in raw:  # names arrive lower-cased
             if name in dropped:

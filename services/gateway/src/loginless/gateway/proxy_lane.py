@@ -20,7 +20,7 @@ from litestar import Litestar
 from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 
-from loginless.gateway.access_log import BatchedOutput, access_logger
+from loginless.gateway.access_log import AccessLog
 from loginless.gateway.admission import Admitted, admit, cookie_values
 from loginless.gateway.edge import client_address
 from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES
@@ -48,12 +48,11 @@ _CORRELATION_ID = CORRELATION_ID_HEADER.encode()
 class ProxyLane:
     """Forwards admitted guest requests itself and hands everything else to the Litestar application."""
 
-    def __init__(self, app: Litestar, handler: ASGIApp, access_output: BatchedOutput) -> None:
+    def __init__(self, app: Litestar, handler: ASGIApp, access_log: AccessLog) -> None:
         self.app = app
         self.handler = handler  # the application's own ASGI handler
         self._metrics = _ProxiedMetrics()
-        self._access_output = access_output
-        self._access_log: Any = None  # built on first use, once logging is configured
+        self._access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         link_id = _proxied_link_id(scope)
@@ -100,8 +99,6 @@ class ProxyLane:
         finally:
             elapsed = time.perf_counter() - started
             self._metrics.observe(service, response.status, elapsed)
-            if self._access_log is None:
-                self._access_log = access_logger(self._access_output)
             self._access_log.info("guest request proxied", method=scope["method"], link_id=link_id, service=service,
                                   status_code=response.status, duration_ms=round(elapsed * 1000, 2),
                                   request_id=request_id, correlation_id=correlation_id)
@@ -138,6 +135,6 @@ def _proxied_link_id(scope: Scope) -> str | None:
     return link_id
 
 
-def with_proxy_lane(app: Litestar, access_output: BatchedOutput) -> None:
-    """Put the lane in front of ``app``'s own handler; its access lines go to ``access_output``."""
-    app.asgi_handler = ProxyLane(app, app.asgi_handler, access_output)
+def with_proxy_lane(app: Litestar, access_log: AccessLog) -> None:
+    """Put the lane in front of ``app``'s own handler; it writes an access line per request to ``access_log``."""
+    app.asgi_handler = ProxyLane(app, app.asgi_handler, access_log)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import uuid
 
 import structlog
 from litestar.datastructures import MutableScopeHeaders
@@ -17,25 +16,38 @@ CORRELATION_ID_HEADER = "x-correlation-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _incoming(scope: Scope, name: str) -> str | None:
-    wanted = name.encode()
-    for key, value in scope.get("headers", ()):
-        if key.lower() == wanted:
-            text = value.decode("latin-1")
-            return text if _SAFE_ID.match(text) else None  # never echo arbitrary input into logs
-    return None
+_REQUEST_ID_BYTES = REQUEST_ID_HEADER.encode()
+_CORRELATION_ID_BYTES = CORRELATION_ID_HEADER.encode()
+_UUID4_BITS = (0x4 << 76) | (0x2 << 62)  # version 4, RFC 4122 variant
+_UUID4_MASK = ~((0xF << 76) | (0x3 << 62))
+
+
+def _safe(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    text = value.decode("latin-1")
+    return text if _SAFE_ID.match(text) else None  # never echo arbitrary input into logs
 
 
 def _new_request_id() -> str:
     """A version-4 UUID from the process's pseudo-random generator: a request id only needs to be unique, and
     ``uuid.uuid4()`` would make a system call (``getrandom``) on every request."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    digits = f"{random.getrandbits(128) & _UUID4_MASK | _UUID4_BITS:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def request_ids(scope: Scope) -> tuple[str, str]:
     """The request's id and correlation id: the caller's, if well-formed, else new."""
-    request_id = _incoming(scope, REQUEST_ID_HEADER) or _new_request_id()
-    correlation_id = _incoming(scope, CORRELATION_ID_HEADER) or request_id
+    incoming_request_id = incoming_correlation_id = None
+    for key, value in scope.get("headers", ()):  # one pass: this runs for every request
+        if key[:2] in (b"x-", b"X-"):
+            key = key.lower()
+            if key == _REQUEST_ID_BYTES and incoming_request_id is None:
+                incoming_request_id = value
+            elif key == _CORRELATION_ID_BYTES and incoming_correlation_id is None:
+                incoming_correlation_id = value
+    request_id = _safe(incoming_request_id) or _new_request_id()
+    correlation_id = _safe(incoming_correlation_id) or request_id
     scope.setdefault("state", {})["correlation_id"] = correlation_id
     return request_id, correlation_id
 
