@@ -111,6 +111,17 @@ def test_revoked_used_up_and_expired_links_answer_410(firm, stack_env):
     assert firm.status(expiring.link_id)["status"] == "expired"
 
 
+def test_a_one_time_link_is_not_used_up_by_a_mail_scanner_opening_it_first(firm, stack_env):
+    [once] = firm.issue("sign", max_uses=1)
+    scanned = Guest(stack_env["GATEWAY_URL"]).open(once.url)
+    assert scanned.status_code == 200 and "set-cookie" not in scanned.headers
+    assert firm.status(once.link_id)["uses"] == 0 and firm.status(once.link_id)["status"] == "active"
+    link_id, landing = Guest(stack_env["GATEWAY_URL"]).enter(once.url)  # the recipient, who clicks through
+    assert link_id == once.link_id and resource_shown(landing) == once.resource_id
+    assert firm.status(once.link_id)["status"] == "used_up"
+    assert Guest(stack_env["GATEWAY_URL"]).open(once.url).status_code == 410
+
+
 def test_an_unknown_or_malformed_token_is_404_and_says_nothing_more(guest):
     unknown = guest.open("/l/" + "A" * 43)
     malformed = guest.open("/l/not-a-token")

@@ -107,6 +107,49 @@ async def test_a_valid_link_swaps_its_token_for_a_link_scoped_cookie_and_moves_o
     assert_promised_headers(landing)
 
 
+async def test_a_link_with_a_use_limit_waits_for_a_click_so_a_mail_scanner_cannot_use_it_up(gateway):
+    token, link = gateway.links.issue(action="sign", max_uses=1)
+    async with gateway.client() as http:
+        scanned = await http.get(f"/l/{token}")  # a mail scanner following the link before the recipient does
+        opened = await http.get(f"/l/{token}", headers={"accept-language": "es"})  # the recipient
+        assert link.uses == 0
+        clicked = await http.post(f"/l/{token}")
+        landing = await http.get(clicked.headers["location"])
+        clicked_again = await http.post(f"/l/{token}")
+    for page in (scanned, opened):
+        assert page.status_code == 200
+        assert "set-cookie" not in page.headers  # nothing to enter with: no cookie before the click
+        assert '<form method="post"' in page.text and "/g/" not in page.text
+        assert firm(gateway)["name"] in page.text
+        assert_promised_headers(page)
+    assert "It can be opened 1 more time." in scanned.text
+    assert "Puede abrirse 1 vez más." in opened.text and '<html lang="es">' in opened.text
+    assert (clicked.status_code, clicked.headers["location"]) == (303, f"/g/{link.link_id}/")
+    attributes = [attribute.strip().lower() for attribute in clicked.headers["set-cookie"].split(";")]
+    assert {"httponly", "samesite=strict", f"path=/g/{link.link_id}/"} <= set(attributes)
+    assert_promised_headers(clicked)
+    assert landing.status_code == 200 and landing.json()["assertion"]["action"] == "sign"
+    # Opened twice (each visit is an opening), used once: by the click.
+    assert [call[0] for call in gateway.links.calls if call[1] == link.link_id] == [
+        "resolve", "opened", "resolve", "opened", "resolve", "use", "resolve"]
+    assert link.uses == 1
+    assert clicked_again.status_code == 410 and "as many times as it allows" in clicked_again.text
+
+
+async def test_a_click_with_a_bad_token_is_refused_like_a_visit(gateway):
+    """Bad inputs tried: a malformed token, a well-formed unknown one, a revoked link's."""
+    revoked_token, revoked = gateway.links.issue(max_uses=3)
+    revoked.revoked_at = datetime.now(UTC)
+    async with gateway.client() as http:
+        malformed = await http.post("/l/not-a-token")
+        unknown = await http.post(f"/l/{secrets.token_urlsafe(32)}")
+        withdrawn = await http.post(f"/l/{revoked_token}")
+    assert (malformed.status_code, unknown.status_code, withdrawn.status_code) == (404, 404, 410)
+    assert malformed.text == unknown.text
+    assert all("set-cookie" not in page.headers for page in (malformed, unknown, withdrawn))
+    assert revoked.uses == 0
+
+
 async def test_the_cookie_is_secure_when_the_public_url_is_https(start_gateway):
     async with start_gateway(public_url="https://guests.example.com") as gateway:
         token, _ = gateway.links.issue()
@@ -152,8 +195,8 @@ async def test_a_missing_or_tampered_cookie_is_refused(gateway, cookie):
     async with gateway.client() as http:
         genuine = await gateway.enter(http, token)
         http.cookies.clear()
-        if cookie == "tamper":  # flip one character of the signature
-            cookie = genuine[:-1] + ("A" if genuine[-1] != "A" else "B")
+        if cookie == "tamper":  # change one character inside the signature (the last one has bits base64 ignores)
+            cookie = genuine[:-10] + ("A" if genuine[-10] != "A" else "B") + genuine[-9:]
         page = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie} if cookie else {})
     assert page.status_code == 403
     assert "Open your link first" in page.text
@@ -259,7 +302,7 @@ async def test_every_kind_of_gateway_response_carries_the_promised_headers(gatew
             await http.get("/health/live"),
             await http.get("/health/ready"),
             await http.get("/no/such/route"),
-            await http.post("/l/anything"),  # 405
+            await http.delete("/l/anything"),  # 405
             await http.get("/_gateway/static/gateway.css"),
             await http.get("/_gateway/brand/0a7c52"),
             await http.get("/g/lnk_x/"),  # 403 page

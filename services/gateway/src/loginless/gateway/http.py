@@ -1,7 +1,8 @@
 """The gateway's routes: opening a link, verifying the recipient, and the guest pages of the owning services.
 
 ``GET /l/{token}`` (seen here as :data:`REDACTED_LINK_PATH`, see ``edge.py``) swaps a valid token for a cookie
-scoped to ``/g/{link_id}/`` and moves the browser there; ``/g/{link_id}/verify`` asks for a one-time code when the
+scoped to ``/g/{link_id}/`` and moves the browser there (after a click, ``POST /l/{token}``, for a link with a
+use limit); ``/g/{link_id}/verify`` asks for a one-time code when the
 link wants one; everything else under ``/g/{link_id}/`` is proxied to the service that owns the link's action.
 """
 
@@ -148,13 +149,17 @@ async def _refusal_page(request: Request, gateway: GatewayRuntime, refused: Refu
     return _not_found_page(request)
 
 
+def _access_cookie(gateway: GatewayRuntime, view: LinkView, grant: Grant = Grant.ACCESS) -> Cookie:
+    settings = gateway.settings
+    lifetime = settings.guest_session_max_seconds if grant is Grant.ACCESS else settings.verification_session_seconds
+    return gateway.cookies.issue(view.link_id, grant, now=gateway.wall_clock(), lifetime_seconds=lifetime,
+                                 link_expires_at=view.expires_at)
+
+
 async def _entering_page(request: Request, gateway: GatewayRuntime, view: LinkView, grant: Grant) -> Response:
     """200, not a redirect: a SameSite=Strict cookie is not sent along a redirect chain that a click in a mail
     client started, but it is on the same-site navigation this page makes (meta refresh, or the link in it)."""
-    settings = gateway.settings
-    lifetime = settings.guest_session_max_seconds if grant is Grant.ACCESS else settings.verification_session_seconds
-    cookie = gateway.cookies.issue(view.link_id, grant, now=gateway.wall_clock(), lifetime_seconds=lifetime,
-                                   link_expires_at=view.expires_at)
+    cookie = _access_cookie(gateway, view, grant)
     target = guest_path(view.link_id) + ("verify" if grant is Grant.VERIFY else "")
     return render_page(request, "entering.html", status_code=200, cookies=[cookie], target=target,
                        branding=await gateway.links.branding(view.tenant_id), language_switcher=False)
@@ -174,6 +179,19 @@ def _invalid_token_page(request: Request, gateway: GatewayRuntime, address: str,
 
 @get(REDACTED_LINK_PATH, name="open-link", include_in_schema=False)
 async def open_link(request: Request, gateway: NamedDependency[GatewayRuntime]) -> Response:
+    """A link without a use limit lets the guest in at once. One with a limit asks for a click first (a form that
+    posts back here): mail scanners open the links in a message before the recipient does, and they must not use
+    up a one-time link. Neither counts as a use until the guest is let in."""
+    return await _through_link(request, gateway, clicked=False)
+
+
+@post(REDACTED_LINK_PATH, name="enter-link", include_in_schema=False, status_code=303)
+async def enter_link(request: Request, gateway: NamedDependency[GatewayRuntime]) -> Response:
+    """The click on the page of a link with a use limit: one use, and in."""
+    return await _through_link(request, gateway, clicked=True)
+
+
+async def _through_link(request: Request, gateway: GatewayRuntime, *, clicked: bool) -> Response:
     token: str = request.scope["state"].get(TOKEN_STATE_KEY, "")
     address = _client_address(request, gateway)
     retry_after = gateway.invalid_tokens.retry_after(address)
@@ -189,14 +207,21 @@ async def open_link(request: Request, gateway: NamedDependency[GatewayRuntime]) 
         view = await gateway.links.resolve(token)
         del token  # from here on only the link id identifies the link
         await _remember(gateway, view)
-        try:
-            await gateway.links.record_opened(view.link_id, _client_info(request, gateway))
-        except LinksUnavailable:  # an access record is not worth turning the guest away for
-            log.warning("could not record that the link was opened", link_id=view.link_id)
+        if not clicked:  # the click comes from the page this visit showed: one opening, not two
+            try:
+                await gateway.links.record_opened(view.link_id, _client_info(request, gateway))
+            except LinksUnavailable:  # an access record is not worth turning the guest away for
+                log.warning("could not record that the link was opened", link_id=view.link_id)
         if view.verification != "none":
             LINK_OPENINGS.labels("verification").inc()
             log.info("link opened; recipient verification needed", link_id=view.link_id)
             return await _entering_page(request, gateway, view, Grant.VERIFY)
+        if view.max_uses is not None and not clicked:
+            LINK_OPENINGS.labels("confirmation").inc()
+            log.info("link opened; waiting for the guest's click", link_id=view.link_id)
+            return render_page(request, "link_confirm.html", status_code=200,
+                               branding=await gateway.links.branding(view.tenant_id),
+                               uses_left=max(0, view.max_uses - view.uses))
         view = await gateway.links.use(view.link_id, _client_info(request, gateway))
         await _remember(gateway, view)
     except UnknownLink:
@@ -210,6 +235,8 @@ async def open_link(request: Request, gateway: NamedDependency[GatewayRuntime]) 
         return _unavailable_page(request)
     LINK_OPENINGS.labels("entered").inc()
     log.info("link opened; guest let in", link_id=view.link_id)
+    if clicked:  # a same-site POST: the redirect carries the new SameSite=Strict cookie
+        return Redirect(guest_path(view.link_id), status_code=303, cookies=[_access_cookie(gateway, view)])
     return await _entering_page(request, gateway, view, Grant.ACCESS)
 
 
@@ -311,11 +338,8 @@ class RecipientVerificationController(Controller):
             return _unavailable_page(request)
         await _remember(gateway, view)
         log.info("recipient verified; guest let in", link_id=link_id)
-        cookie = gateway.cookies.issue(link_id, Grant.ACCESS, now=gateway.wall_clock(),
-                                       lifetime_seconds=gateway.settings.guest_session_max_seconds,
-                                       link_expires_at=view.expires_at)
         # A same-site POST, so the redirect carries the new SameSite=Strict cookie.
-        return Redirect(guest_path(link_id), status_code=303, cookies=[cookie])
+        return Redirect(guest_path(link_id), status_code=303, cookies=[_access_cookie(gateway, view)])
 
 
 # ---- /g/{link_id}/{path} ----------------------------------------------------------------------------------
@@ -366,6 +390,7 @@ async def brand_stylesheet(colour: FromPath[str]) -> Response:
 
 ROUTE_HANDLERS = [
     open_link,
+    enter_link,
     RecipientVerificationController,
     guest_pages,
     robots_txt,

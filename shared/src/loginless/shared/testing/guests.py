@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 LANDING = re.compile(r'(?:url=|href=")(?P<path>/g/(?P<link_id>[A-Za-z0-9_-]+)/)')
+CLICK_THROUGH = '<form method="post" class="continue-form">'  # a link with a use limit waits for a click
 
 
 @dataclass
@@ -99,9 +100,15 @@ class Guest:
         return self.http.get(url)
 
     def enter(self, url: str) -> tuple[str, httpx.Response]:
-        """Open the link and follow on to its landing page; return the link id and that page."""
+        """Open the link and follow on to its landing page (clicking through, if the link has a use limit); return
+        the link id and that page."""
         opened = self.open(url)
         assert opened.status_code == 200, opened.text
+        if CLICK_THROUGH in opened.text:
+            landing = self.http.post(url)  # the page's form posts back to the link; its redirect is followed
+            match = LANDING.search(f'href="{landing.url.path}"')
+            assert match, f"the click did not lead under /g/: {landing.url}"
+            return match["link_id"], landing
         match = LANDING.search(opened.text)
         assert match, f"no way on from the landing page: {opened.text[:500]}"
         return match["link_id"], self.http.get(match["path"])
