@@ -133,8 +133,9 @@ async def test_a_link_that_is_no_longer_active_is_gone_naming_its_id_tenant_and_
             assert response.status_code == 410
             assert response.headers["content-type"] == "application/problem+json"
             body = response.json()
-            assert (body["link_id"], body["tenant_id"], body["status"]) == (issued["link_id"], staff.tenant_id,
-                                                                            status)
+            assert (body["link_id"], body["tenant_id"], body["link_status"]) == (issued["link_id"],
+                                                                                 staff.tenant_id, status)
+            assert body["status"] == 410  # RFC 9457's member keeps its meaning
     assert await stream_types(expiring["link_id"]) == ["LinkIssued"]
 
 

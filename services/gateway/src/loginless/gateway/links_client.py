@@ -123,8 +123,9 @@ class LinksClient:
             body = response.json()
         except ValueError:
             body = {}
-        return LinkGone(link_id=body.get("link_id"), tenant_id=body.get("tenant_id"),
-                        status=body.get("status") or "expired")
+        # ``link_status``; a links service from before it was renamed put the same word in ``status``.
+        status = body.get("link_status") or (body.get("status") if isinstance(body.get("status"), str) else None)
+        return LinkGone(link_id=body.get("link_id"), tenant_id=body.get("tenant_id"), status=status or "expired")
 
     async def resolve(self, token: str) -> LinkView:
         """The link a token opens; :class:`UnknownLink` or :class:`LinkGone` otherwise."""

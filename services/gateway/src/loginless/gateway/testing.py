@@ -134,7 +134,7 @@ class FakeLinksService:
                             media_type="application/problem+json")
 
         def gone(link: FakeLink, now: datetime) -> Response:
-            return problem(410, link_id=link.link_id, tenant_id=link.tenant_id, status=link.status(now))
+            return problem(410, link_id=link.link_id, tenant_id=link.tenant_id, link_status=link.status(now))
 
         @route("/internal/{rest:path}", http_method=["GET", "POST"], status_code=200)
         async def internal(request: Request, rest: FromPath[str]) -> Response:

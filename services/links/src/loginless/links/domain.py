@@ -69,10 +69,9 @@ class LinkGone(LoginlessError):
     title = "The link can no longer be used"
 
     def __init__(self, link: Link, status: LinkStatus) -> None:
-        # The internal API promises the gateway ``status`` = expired | revoked | used_up in this body, so it
-        # replaces RFC 9457's advisory numeric ``status`` member (the HTTP status line still says 410).
+        # ``link_status`` (expired | revoked | used_up), beside RFC 9457's numeric ``status``, which stays 410.
         super().__init__(f"the link is {status.replace('_', ' ')}", link_id=link.link_id,
-                         tenant_id=link.tenant_id, status=status)
+                         tenant_id=link.tenant_id, link_status=status)
 
 
 class VerificationNotRequired(LoginlessError):
