@@ -3,13 +3,16 @@
     python -m loginless.devstack test --infra-only -- uv run python bench/documents.py   (from the repo root)
 
 Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY (the test stack exports
-them). It starts two processes of their own:
+them). It starts processes of its own:
 
 - the documents API through the service's own entry point (``run_service``: the same imports, logging and uvicorn
   options as ``python -m loginless.documents api``), with in-memory stand-ins for the links service only, so the
-  bench can create shares and upload requests without running links;
+  bench can create shares and upload requests without running links; a second one with
+  ``DOCUMENTS_DOWNLOAD_DELIVERY=stream``, on the same schema and bucket;
 - the real gateway, ``python -m loginless.gateway api`` (after ``migrate``), its read model seeded with a view link
-  and an upload link whose routes point at that documents process, guests presenting its signed cookie.
+  and an upload link whose routes point at the first documents process, guests presenting its signed cookie; a
+  second gateway routing the same links to the stream-delivery documents process;
+- briefly, ``python -m loginless.documents api`` itself, to compare its idle memory with the bench's process.
 
 It then measures, best of ``--repeats`` (the paths alternate, so a noisy neighbour hurts each alike):
 
@@ -20,13 +23,19 @@ It then measures, best of ``--repeats`` (the paths alternate, so a noisy neighbo
   when the last is answered, as tus-js-client does; ``--patch-mb`` sends another size instead;
 - the same upload in PATCHes of one S3 part (8 MiB), straight to documents (no gateway hop), and three files of a
   third each at once (the page uploads up to three files in parallel);
-- download MB/s of a guest download streamed through gateway and documents, straight from documents, and from a
-  presigned S3 URL, against a ``minio`` ``get_object`` (ratio; target ≥ 0.9). Every download is read with urllib3,
-  the client ``minio`` uses, so only the path differs;
+- download MB/s of a guest download in both deliveries, against a ``minio`` ``get_object`` (ratio; target ≥ 0.9):
+  ``presigned`` (the default: the gateway answers the guest's GET with the documents service's 303, the client
+  follows it to S3) and ``stream`` (``DOCUMENTS_DOWNLOAD_DELIVERY=stream``: a second documents process with that
+  setting, behind a second gateway process routing to it), plus the stream straight from documents and a presigned
+  URL fetched on its own. Every download is read with urllib3, the client ``minio`` uses, so only the path
+  differs. The "download" row of the summary is the default delivery;
 - CPU seconds per GiB moved of the documents and gateway processes on each path (less moved than MB/s by
   neighbours on a shared machine, though not unmoved);
 - resident memory of both processes idle and at peak during a large upload through the stack (``--rss-mb``;
-  target: flat, under 100 MB each).
+  target: flat, under 100 MB each), and, for comparison, of ``python -m loginless.documents api`` itself idle.
+
+Every process gets the environment ``make run`` gives it (``loginless.devstack.services.PROCESS_ENVIRONMENT``,
+which sets ``MALLOC_ARENA_MAX``), so what is measured is what runs.
 
 Results print as a table; copy them into docs/benchmarks.md with the date and machine.
 """
@@ -92,9 +101,17 @@ def serve_documents() -> None:
                 asyncapi_document=asyncapi_document, migrations_dir=MIGRATIONS, argv=["api"])
 
 
-def documents_environment(port: int, public_key: str) -> dict[str, str]:
+def process_environment() -> dict[str, str]:
+    """What the local stack's launcher gives every service process besides its settings."""
+    from loginless.devstack.services import PROCESS_ENVIRONMENT
+
+    return {**os.environ, **PROCESS_ENVIRONMENT}
+
+
+def documents_environment(port: int, public_key: str, delivery: str = "presigned") -> dict[str, str]:
     return {
-        **os.environ,
+        **process_environment(),
+        "DOCUMENTS_DOWNLOAD_DELIVERY": delivery,
         "DOCUMENTS_DATABASE_URL": os.environ["DATABASE_URL"],
         "DOCUMENTS_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         "DOCUMENTS_HTTP_PORT": str(port),
@@ -103,8 +120,8 @@ def documents_environment(port: int, public_key: str) -> dict[str, str]:
         "DOCUMENTS_S3_SECRET_KEY": os.environ["S3_SECRET_KEY"],
         "DOCUMENTS_S3_BUCKET": BUCKET,
         "DOCUMENTS_ASSERTION_PUBLIC_KEY": public_key,
-        "DOCUMENTS_MAX_DOCUMENT_SIZE": str(64 * GIB),
-        "DOCUMENTS_MAX_UPLOAD_FILE_SIZE": str(64 * GIB),
+        "DOCUMENTS_MAX_DOCUMENT_SIZE": str(16 * GIB),
+        "DOCUMENTS_MAX_UPLOAD_FILE_SIZE": str(16 * GIB),
         "DOCUMENTS_LOG_LEVEL": "INFO",  # as in production
     }
 
@@ -114,7 +131,7 @@ def gateway_environment(port: int, documents_url: str, private_key: str) -> dict
               for action, service in {"view": "documents", "upload": "documents", "sign": "signing",
                                       "pay": "payments", "request": "requests"}.items()}
     return {
-        **os.environ,
+        **process_environment(),
         "GATEWAY_DATABASE_URL": os.environ["DATABASE_URL"],
         "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         "GATEWAY_HTTP_PORT": str(port),
@@ -159,11 +176,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-_BLOCK = os.urandom(PIECE)
+_BLOCK = b""  # made on first use: the documents server runs this module too, and should not hold it
 
 
 def pattern(size: int, start: int = 0) -> Iterator[bytes]:
     """Bytes ``start`` to ``size`` of a PDF-looking file, made on the fly one piece at a time."""
+    global _BLOCK
+    _BLOCK = _BLOCK or os.urandom(PIECE)
     position = start
     while position < size:
         piece = _BLOCK[: min(PIECE, size - position)]
@@ -243,19 +262,31 @@ async def tus_upload(http: httpx.AsyncClient, base: str, size: int, patch_size: 
 _DOWNLOADER = None
 
 
-def read_all(url: str, headers: dict[str, str] | None = None) -> int:
-    """GET ``url`` and count the bytes, with urllib3 -- the HTTP client minio's own GET uses, so every download
-    in the table is read the same way and only the path differs."""
+def _downloader():  # noqa: ANN202
     import urllib3
 
     global _DOWNLOADER
     _DOWNLOADER = _DOWNLOADER or urllib3.PoolManager()
-    response = _DOWNLOADER.request("GET", url, headers=headers, preload_content=False)
+    return _DOWNLOADER
+
+
+def read_all(url: str, headers: dict[str, str] | None = None) -> int:
+    """GET ``url`` and count the bytes, with urllib3 -- the HTTP client minio's own GET uses, so every download
+    in the table is read the same way and only the path differs."""
+    response = _downloader().request("GET", url, headers=headers, preload_content=False, redirect=False)
     try:
         assert response.status == 200, response.status
         return sum(len(chunk) for chunk in response.stream(1024 * 1024))
     finally:
         response.release_conn()
+
+
+def follow_to_s3(url: str, headers: dict[str, str]) -> int:
+    """A guest's download in the presigned delivery, as a browser makes it: GET the gateway's URL, follow the 303
+    to S3 (without the guest's cookie, which is for the gateway's link path only) and read the bytes there."""
+    response = _downloader().request("GET", url, headers=headers, redirect=False)
+    assert response.status == 303, (response.status, response.data[:300])
+    return read_all(response.headers["location"])
 
 
 # ---- measuring ------------------------------------------------------------------------------------------------
@@ -365,6 +396,7 @@ async def run(options: argparse.Namespace) -> None:
                secret_key=os.environ["S3_SECRET_KEY"], secure=endpoint.startswith("https"))
     private, public = generate_key_pair()
     documents_port, gateway_port = free_port(), free_port()
+    stream_documents_port, stream_gateway_port = free_port(), free_port()
     logs = Path(tempfile.mkdtemp(prefix="bench-documents-"))
     script = str(Path(__file__).resolve())
     gateway_env = gateway_environment(gateway_port, f"http://127.0.0.1:{documents_port}", private)
@@ -372,19 +404,35 @@ async def run(options: argparse.Namespace) -> None:
                               capture_output=True, text=True)
     if migrated.returncode:
         raise SystemExit(f"gateway migrate failed:\n{migrated.stdout}{migrated.stderr}")
-    documents = subprocess.Popen([sys.executable, script, "serve-documents"],
-                                 env=documents_environment(documents_port, public),
-                                 stdout=(logs / "documents.log").open("wb"), stderr=subprocess.STDOUT)
-    gateway = subprocess.Popen([sys.executable, "-m", "loginless.gateway", "api"], env=gateway_env,
-                               stdout=(logs / "gateway.log").open("wb"), stderr=subprocess.STDOUT)
+    real_idle = await idle_rss_of_the_real_api(public, logs)
+
+    def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        return subprocess.Popen(command, env=env, stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
+
+    documents = start("documents", [sys.executable, script, "serve-documents"],
+                      documents_environment(documents_port, public))
+    gateway = start("gateway", [sys.executable, "-m", "loginless.gateway", "api"], gateway_env)
+    # The stream delivery: a documents process with DOCUMENTS_DOWNLOAD_DELIVERY=stream (same schema and bucket), and
+    # a gateway routing guests to it; the same read model, so the same links and cookies work on both.
+    stream_documents = start("documents-stream", [sys.executable, script, "serve-documents"],
+                             documents_environment(stream_documents_port, public, delivery="stream"))
+    stream_gateway = start("gateway-stream", [sys.executable, "-m", "loginless.gateway", "api"],
+                           gateway_environment(stream_gateway_port, f"http://127.0.0.1:{stream_documents_port}",
+                                               private))
+    processes = (gateway, documents, stream_gateway, stream_documents)
     documents_url, gateway_url = f"http://127.0.0.1:{documents_port}", f"http://127.0.0.1:{gateway_port}"
+    stream_documents_url = f"http://127.0.0.1:{stream_documents_port}"
+    stream_gateway_url = f"http://127.0.0.1:{stream_gateway_port}"
     run_peaks: dict[str, PeakRss] = {}
     try:
         wait_ready(f"{documents_url}/health/live", documents)
         wait_ready(f"{gateway_url}/health/live", gateway)
+        wait_ready(f"{stream_documents_url}/health/live", stream_documents)
+        wait_ready(f"{stream_gateway_url}/health/live", stream_gateway)
         idle = {process.pid: rss(process.pid) for process in (documents, gateway)}
         run_peaks.update(documents=PeakRss(documents.pid).start(), gateway=PeakRss(gateway.pid).start())
         meter = Meter({"documents": documents.pid, "gateway": gateway.pid})
+        stream_meter = Meter({"documents": stream_documents.pid, "gateway": stream_gateway.pid})
 
         if not s3.bucket_exists(DIRECT_BUCKET):
             s3.make_bucket(DIRECT_BUCKET)
@@ -394,7 +442,7 @@ async def run(options: argparse.Namespace) -> None:
         folder = (await staff.post(f"/v1/accounts/{account['account_id']}/folders", json={"name": "in"})).json()
         request = (await staff.post("/v1/upload-requests", json={
             "folder_id": folder["folder_id"], "recipients": [{"email": "bench@example.test"}],
-            "max_file_size": 64 * GIB, "max_files": 1000})).json()
+            "max_file_size": 16 * GIB, "max_files": 1000})).json()
         upload_link = request["links"][0]["link_id"]
         await seed_link(upload_link, "upload", request["upload_request_id"])
         uploader = httpx.AsyncClient(timeout=600, headers={"cookie": guest_cookie(upload_link)})
@@ -451,24 +499,29 @@ async def run(options: argparse.Namespace) -> None:
                 response.close()
                 response.release_conn()
 
-        def download(url: str, headers: dict[str, str]) -> Callable[[], Awaitable[None]]:
+        def download(read: Callable[[str, dict[str, str]], int], url: str,
+                     headers: dict[str, str]) -> Callable[[], Awaitable[None]]:
             async def work() -> None:
-                assert await asyncio.to_thread(read_all, url, headers) == size
+                assert await asyncio.to_thread(read, url, headers) == size
             return work
 
         viewer = DirectGuest(private, {"link_id": view_link, "tenant_id": TENANT, "action": "view",
                                        "resource_id": share["share_id"]})
+        guest = {"cookie": guest_cookie(view_link)}
         direct_down = Transfer("direct S3 get_object (baseline)", size)
-        through_down = Transfer("streamed through gateway → documents", size, "(target ≥ 0.9)")
-        service_down = Transfer("streamed by documents (no gateway hop)", size, through=("documents",))
-        presigned_down = Transfer("presigned S3 URL (client → S3)", size, through=())
+        presigned_via_gateway = Transfer("presigned (default): gateway 303 → S3", size, "(target ≥ 0.9)")
+        stream_via_gateway = Transfer("stream: through gateway → documents", size, "(target ≥ 0.9)")
+        service_down = Transfer("  stream: by documents alone (no gateway hop)", size, through=("documents",))
+        presigned_down = Transfer("  presigned URL alone (no gateway round trip)", size, through=())
         for _ in range(options.repeats):
             await meter.time(direct_down, lambda: asyncio.to_thread(direct_get))
-            await meter.time(through_down, download(f"{gateway_url}/g/{view_link}/download",
-                                                    {"cookie": guest_cookie(view_link)}))
-            await meter.time(service_down, download(f"{documents_url}/guest/download",
-                                                    {"x-loginless-assertion": viewer.assertion()}))
-            await meter.time(presigned_down, download(presigned, {}))
+            await meter.time(presigned_via_gateway,
+                             download(follow_to_s3, f"{gateway_url}/g/{view_link}/download", guest))
+            await stream_meter.time(stream_via_gateway,
+                                    download(read_all, f"{stream_gateway_url}/g/{view_link}/download", guest))
+            await stream_meter.time(service_down, download(read_all, f"{stream_documents_url}/guest/download",
+                                                           {"x-loginless-assertion": viewer.assertion()}))
+            await meter.time(presigned_down, download(read_all, presigned, {}))
 
         whole_run = {name: sampler.peak for name, sampler in run_peaks.items()}
 
@@ -486,20 +539,28 @@ async def run(options: argparse.Namespace) -> None:
         print("upload")
         for path in (direct_up, through_up, one_part_up, service_up, three_up):
             row(path, None if path is direct_up else direct_up)
-        print("download")
-        for path in (direct_down, through_down, service_down, presigned_down):
+        print("download (DOCUMENTS_DOWNLOAD_DELIVERY: presigned is the default, stream the alternative)")
+        for path in (direct_down, presigned_via_gateway, stream_via_gateway, service_down, presigned_down):
             row(path, None if path is direct_down else direct_down)
         print(f"memory: resident set size idle after start → peak during a {options.rss_mb} MiB upload (target: flat,"
               " < 100 MB); peak over the whole run")
         for name, process, sample in (("documents", documents, documents_rss), ("gateway", gateway, gateway_rss)):
             print(f"  {name:<12} {idle[process.pid] / MIB:6.1f} MB → {sample.peak / MIB:6.1f} MB"
                   f" (+{(sample.peak - idle[process.pid]) / MIB:.1f} MB);  whole run {whole_run[name] / MIB:6.1f} MB")
+        print(f"  `python -m loginless.documents api` as `make run` starts it, idle: {real_idle / MIB:.1f} MB"
+              " (the bench's documents process above replaces only the links client with in-memory fakes)")
+        up_ratio = through_up.rate / direct_up.rate
+        print(f"summary: upload {up_ratio:.2f} (≥ 0.7); download, default delivery (presigned)"
+              f" {presigned_via_gateway.rate / direct_down.rate:.2f} (≥ 0.9), stream delivery"
+              f" {stream_via_gateway.rate / direct_down.rate:.2f}; documents RSS {idle[documents.pid] / MIB:.1f} →"
+              f" {documents_rss.peak / MIB:.1f} MB, gateway {idle[gateway.pid] / MIB:.1f} →"
+              f" {gateway_rss.peak / MIB:.1f} MB (< 100 MB)")
         for client in (staff, uploader, service_only):
             await client.aclose()
     finally:
         for sampler in run_peaks.values():
             sampler.stop()
-        for process in (gateway, documents):
+        for process in processes:
             process.terminate()
             try:
                 process.wait(timeout=20)
@@ -510,6 +571,32 @@ async def run(options: argparse.Namespace) -> None:
         print(f"server logs in {logs}")
 
 
+async def idle_rss_of_the_real_api(public_key: str, logs: Path) -> int:
+    """Resident memory of ``python -m loginless.documents api`` itself, idle after start, with the environment the
+    local stack gives it: the bench's own documents process differs only in its in-memory links client, and this
+    shows that difference costs nothing. It migrates the service's own schema, dropped again unless it was there."""
+    import asyncpg
+
+    connection = await asyncpg.connect(os.environ["DATABASE_URL"])
+    try:
+        had_schema = await connection.fetchval(
+            "SELECT count(*) > 0 FROM information_schema.schemata WHERE schema_name = 'documents'")
+    finally:
+        await connection.close()
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "loginless.documents", "api"],
+                               env=documents_environment(port, public_key),
+                               stdout=(logs / "documents-real.log").open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/health/live", process)
+        return rss(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if not had_schema:
+            await drop_schema("documents")
+
+
 def empty_buckets(s3) -> None:  # noqa: ANN001
     """Delete what the run stored: a few GiB per run, which would pile up in a stack kept between runs."""
     for bucket in (BUCKET, DIRECT_BUCKET):
@@ -518,12 +605,12 @@ def empty_buckets(s3) -> None:  # noqa: ANN001
                 s3.remove_object(bucket, item.object_name)
 
 
-async def drop_schema() -> None:
+async def drop_schema(schema: str = SCHEMA) -> None:
     import asyncpg
 
     connection = await asyncpg.connect(os.environ["DATABASE_URL"])
     try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await connection.close()
 

@@ -132,6 +132,15 @@ async def client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
         yield http
 
 
+@pytest.fixture(scope="session")
+async def stream_client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
+    """The same service (schema, bucket) with ``DOCUMENTS_DOWNLOAD_DELIVERY=stream``: downloads stream through it."""
+    settings = harness.settings.model_copy(update={"download_delivery": "stream"})
+    app = create_app(settings, links=harness.links, api_key_verifier=lambda runtime: FakeApiKeys(harness.api_keys))
+    async with AsyncTestClient(app, timeout=60) as http:
+        yield http
+
+
 @pytest.fixture
 def tenant(harness: Harness) -> Tenant:
     return harness.new_tenant()

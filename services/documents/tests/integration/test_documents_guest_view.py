@@ -3,8 +3,12 @@
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
+import httpx
 import pytest
+
+from loginless.documents.storage import DocumentStorage
 
 pytestmark = pytest.mark.integration
 
@@ -42,41 +46,135 @@ async def test_the_page_names_the_document_the_firm_and_records_the_view(client,
     assert [a["kind"] for a in detail["accesses"]] == ["view"]
 
 
-async def test_a_download_streams_the_exact_bytes_as_an_attachment(client, harness, tenant):
-    _, _, guest = await shared(client, harness, tenant, PDF)
-    response = await client.get("/guest/download", headers=guest)
-    assert response.status_code == 200
+@pytest.fixture(params=["presigned", "stream"])
+def any_client(request, client, stream_client):
+    """The service under each ``DOCUMENTS_DOWNLOAD_DELIVERY``: the default (presigned) and ``stream``."""
+    return client if request.param == "presigned" else stream_client
+
+
+async def download(client, guest) -> httpx.Response:
+    """A guest's download as the browser ends up with it: after the 303 to S3 when there is one."""
+    response = await client.get("/guest/download", headers=guest, follow_redirects=False)
+    if response.status_code != 303:
+        return response
+    async with httpx.AsyncClient(timeout=30) as browser:  # a real request to the real S3 server
+        return await browser.get(response.headers["location"])
+
+
+async def test_a_download_delivers_the_exact_bytes_as_an_attachment(any_client, client, harness, tenant):
+    _, _, guest = await shared(any_client, harness, tenant, PDF)
+    response = await download(any_client, guest)
+    assert response.status_code == 200, response.text
     assert response.content == PDF
     assert response.headers["content-disposition"] == (
         "attachment; filename=\"Declaraci_n 2024.pdf\"; filename*=UTF-8''Declaraci%C3%B3n%202024.pdf")
-    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["cache-control"] == "private, no-store"
+    if any_client is not client:
+        assert response.headers["x-content-type-options"] == "nosniff"
+    [downloaded] = await harness.events(tenant.tenant_id, "DocumentDownloaded")
+    data = json.loads(downloaded["data"])
+    assert (data["client_ip"], data["user_agent"]) == ("203.0.113.9", "TestBrowser/1.0")
+
+
+async def test_the_default_download_is_a_303_to_a_presigned_s3_url_that_lives_a_minute(client, harness, tenant):
+    _, _, guest = await shared(client, harness, tenant, PDF)
+    redirect = await client.get("/guest/download", headers=guest, follow_redirects=False)
+    assert redirect.status_code == 303 and redirect.content == b""
+    assert redirect.headers["cache-control"] == "no-store"
+    location = urlsplit(redirect.headers["location"])
+    assert f"{location.scheme}://{location.netloc}" == harness.settings.s3_endpoint  # absolute: the gateway keeps it
+    assert location.path.startswith(f"/{harness.settings.s3_bucket}/tenants/{tenant.tenant_id}/")
+    query = parse_qs(location.query)
+    assert query["X-Amz-Expires"] == ["60"]
+    assert query["response-content-disposition"][0].startswith("attachment; filename=")
+    # Recorded when the URL is handed out, before the guest has fetched a byte.
     assert len(await harness.events(tenant.tenant_id, "DocumentDownloaded")) == 1
 
 
-async def test_pdf_and_images_preview_inline_and_nothing_else_does(client, harness, tenant):
-    _, _, pdf_guest = await shared(client, harness, tenant, PDF)
-    preview = await client.get("/guest/preview", headers=pdf_guest)
+def _with_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    return urlunsplit(parts._replace(query=urlencode({**query, **changes}, safe="/")))
+
+
+async def test_s3_refuses_a_presigned_url_whose_signature_or_headers_were_changed_or_that_expired(
+        client, harness, tenant):
+    _, _, guest = await shared(client, harness, tenant, SVG_WITH_SCRIPT, name="logo.svg")
+    url = (await client.get("/guest/download", headers=guest, follow_redirects=False)).headers["location"]
+    signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
+    tampered = {
+        "signature": _with_query(url, **{"X-Amz-Signature": ("0" if signature[0] != "0" else "1") + signature[1:]}),
+        "disposition": _with_query(url, **{"response-content-disposition": "inline"}),
+        "type": _with_query(url, **{"response-content-type": "text/html"}),
+        "longer life": _with_query(url, **{"X-Amz-Expires": "604800"}),
+    }
+    key = unquote(urlsplit(url).path).split("/", 2)[2]
+    signed = parse_qs(urlsplit(url).query)
+    headers = {name: values[0] for name, values in signed.items() if name.startswith("response-")}
+    expired = harness.storage.presigned_get_url(key, expires=timedelta(seconds=60), response_headers=headers,
+                                                signed_at=datetime.now(UTC) - timedelta(seconds=61))
+    async with httpx.AsyncClient(timeout=30) as browser:
+        assert (await browser.get(url)).content == SVG_WITH_SCRIPT  # the untouched URL works
+        for what, changed in tampered.items():
+            refused = await browser.get(changed)
+            assert refused.status_code == 403, what
+            assert b"SignatureDoesNotMatch" in refused.content, what
+            assert SVG_WITH_SCRIPT not in refused.content
+        refused = await browser.get(expired)
+        assert refused.status_code == 403 and b"Request has expired" in refused.content
+
+
+async def test_presigned_urls_name_the_public_s3_endpoint_and_presigning_calls_nothing(harness, tenant):
+    settings = harness.settings
+    port = urlsplit(settings.s3_endpoint).port
+    key = f"tenants/{tenant.tenant_id}/documents/public-endpoint"
+    await harness.storage.put_bytes(key, b"hello")
+    try:
+        public = DocumentStorage(settings.s3_endpoint, access_key=settings.s3_access_key,
+                                 secret_key=settings.s3_secret_key.get_secret_value(), bucket=settings.s3_bucket,
+                                 public_endpoint=f"http://localhost:{port}")
+        url = public.presigned_get_url(key, expires=timedelta(seconds=30), response_headers={})
+        assert url.startswith(f"http://localhost:{port}/")
+        async with httpx.AsyncClient(timeout=30) as browser:
+            assert (await browser.get(url)).content == b"hello"  # signed for the host the browser names
+        # Nothing listens on port 9: presigning would fail if it asked S3 anything (a bucket's region, say).
+        offline = DocumentStorage("http://127.0.0.1:9", access_key="a", secret_key="b", bucket="any")
+        assert offline.presigned_get_url("k", expires=timedelta(seconds=30), response_headers={}).startswith(
+            "http://127.0.0.1:9/any/k?")
+    finally:
+        await harness.storage.delete(key)
+
+
+async def test_pdf_and_images_preview_inline_and_nothing_else_does(any_client, client, harness, tenant):
+    _, _, pdf_guest = await shared(any_client, harness, tenant, PDF)
+    preview = await any_client.get("/guest/preview", headers=pdf_guest)
+    assert preview.status_code == 200 and preview.content == PDF  # streamed, same origin, whatever the delivery
     assert preview.headers["content-disposition"].startswith("inline;")
     assert preview.headers["content-type"] == "application/pdf"
-    _, _, png_guest = await shared(client, harness, tenant, PNG, name="photo.png")
-    page = await client.get("/guest/", headers=png_guest)
+    _, _, png_guest = await shared(any_client, harness, tenant, PNG, name="photo.png")
+    page = await any_client.get("/guest/", headers=png_guest)
     assert '<img class="image"' in page.text
-    for body, name in ((SVG_WITH_SCRIPT, "logo.svg"), (HTML, "page.html"), (os.urandom(2000), "data.bin")):
-        _, _, guest = await shared(client, harness, tenant, body, name=name)
-        page = await client.get("/guest/", headers=guest)
+    for body, name, sniffed in ((SVG_WITH_SCRIPT, "logo.svg", "image/svg+xml"), (HTML, "page.html", "text/html"),
+                                (os.urandom(2000), "data.bin", "application/octet-stream")):
+        _, _, guest = await shared(any_client, harness, tenant, body, name=name)
+        page = await any_client.get("/guest/", headers=guest)
         assert "data-pdf-preview" not in page.text and '<img class="image"' not in page.text
-        assert (await client.get("/guest/preview", headers=guest)).status_code == 404
-        download = await client.get("/guest/download", headers=guest)
-        assert download.headers["content-disposition"].startswith("attachment;")
-        assert download.headers["x-content-type-options"] == "nosniff"
+        assert (await any_client.get("/guest/preview", headers=guest)).status_code == 404
+        downloaded = await download(any_client, guest)
+        assert downloaded.content == body
+        assert downloaded.headers["content-disposition"].startswith("attachment;")
+        assert downloaded.headers["content-type"].split(";")[0] == sniffed
+        if any_client is not client:
+            assert downloaded.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_a_view_only_share_offers_no_download_and_refuses_one(client, harness, tenant):
-    _, _, guest = await shared(client, harness, tenant, PDF, view_only=True)
-    page = await client.get("/guest/", headers=guest)
+async def test_a_view_only_share_offers_no_download_and_refuses_one(any_client, harness, tenant):
+    _, _, guest = await shared(any_client, harness, tenant, PDF, view_only=True)
+    page = await any_client.get("/guest/", headers=guest)
     assert "data-view-only" in page.text and "/download" not in page.text
-    refused = await client.get("/guest/download", headers=guest)
-    assert refused.status_code == 403
+    refused = await any_client.get("/guest/download", headers=guest, follow_redirects=False)
+    assert refused.status_code == 403 and "location" not in refused.headers
     assert "viewing only" in refused.text
     assert await harness.events(tenant.tenant_id, "DocumentDownloaded") == []
 
@@ -86,8 +184,10 @@ async def test_the_resource_is_the_assertions_whatever_the_path_says(client, har
     second, _, _ = await shared(client, harness, tenant, PNG, name="theirs.png")
     page = await client.get(f"/guest/{second['document_id']}", headers=guest)
     assert page.status_code in (404, 405) or "theirs.png" not in page.text
-    download = await client.get("/guest/download", params={"document_id": second["document_id"]}, headers=guest)
-    assert download.content == PDF
+    redirect = await client.get("/guest/download", params={"document_id": second["document_id"]}, headers=guest,
+                                follow_redirects=False)
+    assert first["document_id"] in redirect.headers["location"]
+    assert (await download(client, guest)).content == PDF
     upload_link = harness.guest_headers(link_id="lnk_x", tenant_id=tenant.tenant_id, action="upload",
                                         resource_id=first["document_id"])
     assert (await client.get("/guest/download", headers=upload_link)).status_code == 404

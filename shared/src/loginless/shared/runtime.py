@@ -55,6 +55,7 @@ def run_service(
             access_log=False,  # the app logs each request itself, without query strings
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
             proxy_headers=False,
+            ws="none",  # no service serves WebSockets; "auto" would load the websockets library (~2.5 MB resident)
         )
     elif command == "worker":
         from loginless.shared.worker import run_worker

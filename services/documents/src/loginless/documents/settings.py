@@ -1,8 +1,9 @@
 """Settings of the documents service, read from ``DOCUMENTS_*`` environment variables."""
 
-from typing import ClassVar
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from loginless.shared.settings import ServiceSettings
@@ -20,6 +21,14 @@ class DocumentsSettings(ServiceSettings):
     s3_secret_key: SecretStr = SecretStr("")
     s3_bucket: str = Field("loginless-documents", description="Created on start-up when missing")
     s3_region: str = "us-east-1"
+    s3_public_endpoint: str = Field(
+        "", description="S3 as guests' browsers reach it, for presigned download URLs; empty: s3_endpoint")
+
+    download_delivery: Literal["presigned", "stream"] = Field(
+        "presigned", description="How a guest's download is served: a 303 to a short-lived presigned S3 URL, or "
+        "streamed through this service and the gateway (for deployments whose S3 guests cannot reach)")
+    download_url_expiry_seconds: int = Field(
+        60, ge=1, le=7 * 24 * 3600, description="Lifetime of a presigned download URL (S3 allows up to 7 days)")
 
     max_document_size: int = Field(2 * 1024 * MIB, ge=1, description="Largest document staff may upload (bytes)")
     max_upload_file_size: int = Field(
@@ -40,3 +49,21 @@ class DocumentsSettings(ServiceSettings):
 
     branding_cache_seconds: float = Field(60, ge=0)
     default_share_expiry_days: int = Field(30, ge=1, description="Share expiry when the caller gives none")
+
+    @field_validator("s3_endpoint", "s3_public_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str, info) -> str:  # noqa: ANN001
+        """An S3 endpoint is scheme and host only: the ``minio`` client takes no path, and a presigned URL is
+        signed for exactly this host."""
+        if value == "" and info.field_name == "s3_public_endpoint":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") \
+                or parts.query or parts.fragment:
+            raise ValueError(f"{info.field_name} must be http(s)://host[:port] with no path, got {value!r}")
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def s3_guest_endpoint(self) -> str:
+        """Where presigned download URLs point."""
+        return self.s3_public_endpoint or self.s3_endpoint

@@ -15,10 +15,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import urllib3.exceptions
-from minio.datatypes import Part
-from minio.error import InvalidResponseError, S3Error
 
-from loginless.shared.blobs import BlobStore
+from loginless.shared.blobs import BlobStore, InvalidResponseError, Part, S3Error
 from loginless.shared.errors import DependencyUnavailable
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3: every part but the last is at least 5 MiB

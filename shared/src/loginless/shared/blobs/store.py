@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -45,11 +45,14 @@ class _HashingReader:
 
 class BlobStore:
     def __init__(self, endpoint: str, *, access_key: str, secret_key: str, bucket: str,
-                 region: str = "us-east-1") -> None:
-        parts = urlsplit(endpoint)
+                 region: str = "us-east-1", public_endpoint: str | None = None) -> None:
+        """``public_endpoint``: S3 as browsers reach it, for presigned URLs (default: ``endpoint``)."""
         self.bucket = bucket
-        self._client = Minio(parts.netloc, access_key=access_key, secret_key=secret_key,
-                             secure=parts.scheme == "https", region=region)
+        self._client = _client(endpoint, access_key, secret_key, region)
+        # A presigned URL is signed for the host it names, so it is made by a client of the public address. The
+        # region is given, so presigning is computation only: minio asks S3 for a bucket's region otherwise.
+        self._presigner = (self._client if not public_endpoint or public_endpoint == endpoint
+                           else _client(public_endpoint, access_key, secret_key, region))
 
     async def _call(self, function, *args, **kwargs):  # noqa: ANN001, ANN202
         try:
@@ -85,8 +88,19 @@ class BlobStore:
     async def delete(self, key: str) -> None:
         await self._call(self._client.remove_object, self.bucket, key)
 
-    async def presigned_download_url(self, key: str, *, expires: timedelta, filename_header: str) -> str:
-        return await self._call(
-            self._client.presigned_get_object, self.bucket, key, expires=expires,
-            response_headers={"response-content-disposition": filename_header},
-        )
+    def presigned_get_url(self, key: str, *, expires: timedelta, response_headers: Mapping[str, str],
+                          signed_at: datetime | None = None) -> str:
+        """A GET URL for ``key`` on the public endpoint, valid for ``expires`` from ``signed_at`` (default now).
+
+        ``response_headers`` are S3's response overrides (``response-content-disposition``,
+        ``response-content-type``, ``response-cache-control``…): they are part of what is signed, so whoever holds
+        the URL cannot change them. No network call.
+        """
+        return self._presigner.presigned_get_object(self.bucket, key, expires=expires,
+                                                    response_headers=dict(response_headers), request_date=signed_at)
+
+
+def _client(endpoint: str, access_key: str, secret_key: str, region: str) -> Minio:
+    parts = urlsplit(endpoint)
+    return Minio(parts.netloc, access_key=access_key, secret_key=secret_key, secure=parts.scheme == "https",
+                 region=region)
