@@ -8,8 +8,8 @@ import pytest
 import structlog
 
 from loginless.gateway.access_log import AccessLog, BatchedOutput
-from loginless.shared.web.logging import structlog_config
 from loginless.shared.testing.waiting import eventually
+from loginless.shared.web.logging import structlog_config
 
 pytestmark = pytest.mark.unit
 
