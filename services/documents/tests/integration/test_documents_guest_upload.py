@@ -417,6 +417,30 @@ async def test_an_upload_is_bound_to_its_link(client, harness, tenant):
     assert (await other.patch(path, 0, pdf_of(1000))).status_code == 404
 
 
+async def test_a_completed_upload_still_answers_as_complete_so_a_client_that_missed_the_end_does_not_start_over(
+        client, harness, tenant, replica):
+    _, tus = await upload_request(client, harness, tenant)
+    data = pdf_of(6 * MIB)
+    path = tus.path_of(await tus.create(len(data), filename="done.pdf"))
+    assert (await tus.patch(path, 0, data)).status_code == 204
+    asked_again = await tus.head(path)  # the client reloaded before it saw the 204
+    late_patch = await tus.patch(path, 0, data[:MIB])  # one still on its way, from before
+    _, other = await upload_request(client, harness, tenant)
+    assert (asked_again.status_code, asked_again.headers["upload-offset"]) == (200, str(len(data)))
+    assert asked_again.headers["upload-length"] == str(len(data))
+    assert late_patch.status_code == 409 and late_patch.json()["offset"] == len(data)  # HEAD will say the rest
+    assert (await other.head(path)).status_code == 404  # still bound to its link
+    assert len(await harness.events(tenant.tenant_id, "FileUploaded")) == 1  # one file, announced once
+    # Forgotten after as long as an abandoned upload is kept; the file itself stays.
+    await harness.pool.execute(f'UPDATE "{harness.settings.schema}".completed_uploads SET completed_at = now()'
+                               " - interval '100 hours' WHERE upload_id = $1", path.rsplit("/", 1)[1])
+    await replica.abandon_stale()
+    assert (await tus.head(path)).status_code == 404
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    key = f"tenants/{tenant.tenant_id}/documents/{json.loads(event['data'])['file_id']}"
+    assert await harness.storage.get_bytes(key) == data
+
+
 async def test_tus_discovery_and_protocol_errors(client, harness, tenant):
     _, tus = await upload_request(client, harness, tenant)
     options = await client.options("/guest/uploads", headers=tus.headers)

@@ -221,6 +221,23 @@ class Repository:
     async def delete_tus_upload(self, db: Executor, upload_id: str) -> None:
         await db.execute(f"DELETE FROM {self.s}.tus_uploads WHERE upload_id = $1", upload_id)
 
+    async def complete_tus_upload(self, db: Executor, upload_id: str, at: datetime) -> None:
+        """The upload's row becomes a record that it completed (see migration 0002)."""
+        await db.execute(
+            f"WITH done AS (DELETE FROM {self.s}.tus_uploads WHERE upload_id = $1"
+            "  RETURNING upload_id, tenant_id, link_id, file_id, length)"
+            f" INSERT INTO {self.s}.completed_uploads (upload_id, tenant_id, link_id, file_id, length, completed_at)"
+            " SELECT upload_id, tenant_id, link_id, file_id, length, $2 FROM done", upload_id, at)
+
+    async def completed_upload(self, db: Executor, upload_id: str) -> asyncpg.Record | None:
+        return await db.fetchrow(f"SELECT * FROM {self.s}.completed_uploads WHERE upload_id = $1", upload_id)
+
+    async def forget_completed_uploads(self, db: Executor, *, older_than_hours: float) -> int:
+        status = await db.execute(
+            f"DELETE FROM {self.s}.completed_uploads"
+            " WHERE completed_at < now() - $1::double precision * interval '1 hour'", older_than_hours)
+        return int(status.split()[-1])
+
     async def stale_tus_uploads(self, db: Executor, *, idle_hours: float, limit: int = 100) -> list[asyncpg.Record]:
         """Uploads nobody touched for ``idle_hours``, or whose request ended (deadline passed or revoked)."""
         return await db.fetch(

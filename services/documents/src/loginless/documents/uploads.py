@@ -160,6 +160,12 @@ class ResumableUploads:
 
     # ---- core --------------------------------------------------------------------------------------------
 
+    async def _completed(self, guest: GuestAssertion, upload_id: str):  # noqa: ANN202
+        done = await self.repo.completed_upload(self.pool, upload_id)
+        if done is None or done["link_id"] != guest.link_id or done["tenant_id"] != guest.tenant_id:
+            return None
+        return done
+
     async def _row(self, guest: GuestAssertion, upload_id: str):  # noqa: ANN202
         row = await self.repo.tus_upload(self.pool, upload_id)
         # An upload id is only good with the link that created it.
@@ -169,6 +175,9 @@ class ResumableUploads:
 
     async def status(self, guest: GuestAssertion, upload_id: str) -> UploadStatus:
         await self._open_request(guest)
+        if (done := await self._completed(guest, upload_id)) is not None:
+            # Complete already: a client that missed the last answer is told so, rather than starting over.
+            return UploadStatus(upload_id, done["length"], done["length"], done["file_id"], complete=True)
         row = await self._row(guest, upload_id)
         return UploadStatus(upload_id, row["length"], row["received"], row["file_id"])
 
@@ -176,6 +185,9 @@ class ResumableUploads:
                      body: AsyncIterator[bytes], correlation_id: str) -> UploadStatus:
         """PATCH: append the body at ``offset``. Returns the new offset; completes the file at the end."""
         request = await self._open_request(guest)
+        if (done := await self._completed(guest, upload_id)) is not None:
+            # A PATCH that lost the race with the one that completed the upload: 409 sends the client to HEAD.
+            raise OffsetMismatch(f"the upload is complete at offset {done['length']}", offset=done["length"])
         row = await self._row(guest, upload_id)
         if row["received"] != offset:
             raise OffsetMismatch(f"the upload is at offset {row['received']}", offset=row["received"])
@@ -243,7 +255,7 @@ class ResumableUploads:
                     connection, document, source="guest", created_at=now,
                     upload_request_id=request.upload_request_id, link_id=upload.link_id,
                     uploader_name=upload.uploader_name, uploader_email=upload.uploader_email)
-                await self.repo.delete_tus_upload(connection, upload_id)
+                await self.repo.complete_tus_upload(connection, upload_id, now)
         except BaseException:
             # Nothing becomes visible: drop the object and the upload, whatever went wrong after the last byte.
             await self._discard(row)
@@ -276,10 +288,13 @@ class ResumableUploads:
         await self._discard(row)
 
     async def abandon_stale(self) -> int:
-        """Abort uploads left unfinished for too long or whose request ended (a worker task)."""
-        rows = await self.repo.stale_tus_uploads(self.pool, idle_hours=self.documents.settings.abandoned_upload_hours)
+        """Abort uploads left unfinished for too long or whose request ended, and forget completed ones after as
+        long (a worker task)."""
+        hours = self.documents.settings.abandoned_upload_hours
+        rows = await self.repo.stale_tus_uploads(self.pool, idle_hours=hours)
         for row in rows:
             await self._discard(row)
+        await self.repo.forget_completed_uploads(self.pool, older_than_hours=hours)
         return len(rows)
 
 
