@@ -114,6 +114,21 @@ async def test_a_revoked_link_shows_the_gateway_410_page_naming_the_firm_even_to
     await assert_accessible(browser, link.url)
 
 
+async def test_a_one_time_link_waits_for_the_guests_click_and_is_used_up_by_it(firm, page, browser):
+    [link] = firm.issue("sign", max_uses=1)
+    opened = await page.goto(link.url)  # what a mail scanner also does: it must not use the link up
+    assert opened.status == 200
+    await page.get_by_role("heading", name="Open your link").wait_for()
+    assert "1 more time" in await page.locator("main").inner_text()
+    assert firm.status(link.link_id)["uses"] == 0
+    await assert_accessible(browser, link.url)
+    await page.get_by_role("button", name="Continue").click()
+    await page.wait_for_url(f"**/g/{link.link_id}/")
+    assert link.token not in page.url
+    assert firm.status(link.link_id)["status"] == "used_up"
+    assert (await page.goto(link.url)).status == 410
+
+
 async def test_three_files_dropped_on_the_upload_page_arrive_whole_through_the_gateway(
         desk, stack_env, page, browser):
     link = desk.request_upload(max_file_size=60 * MIB, max_files=3)
