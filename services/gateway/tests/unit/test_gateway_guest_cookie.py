@@ -88,3 +88,21 @@ def test_a_short_secret_is_refused():
 def test_cookies_are_secure_unless_the_public_url_is_plain_http(public_url, secure):
     settings = GatewaySettings(database_url="postgresql://x@h/db", public_url=public_url)
     assert settings.secure_cookies is secure
+
+
+def test_a_rotated_secret_keeps_guests_inside_until_the_old_one_is_removed():
+    old, new = "o" * 32, "n" * 32
+    issued_before = cookies(old).encode(GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60))
+    rotating = GuestCookies(new, secure=False, previous_secrets=(old,))
+    assert rotating.decode(issued_before, link_id="lnk_A", now=NOW) is not None  # still inside after the switch
+    issued_after = rotating.encode(GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60))
+    assert cookies(new).decode(issued_after, link_id="lnk_A", now=NOW) is not None  # signed with the new one
+    assert cookies(old).decode(issued_after, link_id="lnk_A", now=NOW) is None
+    assert cookies(new).decode(issued_before, link_id="lnk_A", now=NOW) is None  # old secret removed: signed out
+    stranger = GuestCookies("x" * 32, secure=False).encode(GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60))
+    assert rotating.decode(stranger, link_id="lnk_A", now=NOW) is None
+
+
+def test_a_previous_secret_too_short_to_have_been_one_is_refused():
+    with pytest.raises(ValueError, match="PREVIOUS_COOKIE_SECRETS"):
+        GuestCookies("n" * 32, secure=False, previous_secrets=("short",))

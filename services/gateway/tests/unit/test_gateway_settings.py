@@ -40,3 +40,16 @@ def test_the_app_refuses_to_start_without_its_signing_key_or_cookie_secret():
         create_app(GatewaySettings(database_url="postgresql://x@h/db", cookie_secret="c" * 32))
     with pytest.raises(ValueError, match="COOKIE_SECRET"):
         create_app(GatewaySettings(database_url="postgresql://x@h/db", assertion_private_key=private_key))
+
+
+def test_previous_cookie_secrets_come_from_the_environment_as_json_and_still_open_the_door(monkeypatch):
+    private_key, _ = generate_key_pair()
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql://x@h/db")
+    monkeypatch.setenv("GATEWAY_COOKIE_SECRET", "n" * 32)
+    monkeypatch.setenv("GATEWAY_PREVIOUS_COOKIE_SECRETS", json.dumps(["o" * 32, "p" * 32]))
+    settings = GatewaySettings(assertion_private_key=private_key)
+    assert [old.get_secret_value() for old in settings.previous_cookie_secrets] == ["o" * 32, "p" * 32]
+    assert "o" * 32 not in repr(settings)  # secrets stay out of logs and tracebacks
+    monkeypatch.setenv("GATEWAY_PREVIOUS_COOKIE_SECRETS", json.dumps(["short"]))
+    with pytest.raises(ValueError, match="PREVIOUS_COOKIE_SECRETS"):
+        create_app(GatewaySettings(assertion_private_key=private_key))

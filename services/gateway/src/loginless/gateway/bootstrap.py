@@ -51,7 +51,8 @@ def create_app(
     if not settings.assertion_private_key.get_secret_value():
         raise GatewayMisconfigured("GATEWAY_ASSERTION_PRIVATE_KEY is required: services trust only signed guests")
     signer = AssertionSigner(settings.assertion_private_key.get_secret_value())
-    cookies = GuestCookies(settings.cookie_secret.get_secret_value(), secure=settings.secure_cookies)
+    cookies = GuestCookies(settings.cookie_secret.get_secret_value(), secure=settings.secure_cookies,
+                           previous_secrets=tuple(old.get_secret_value() for old in settings.previous_cookie_secrets))
     # In this process's memory: rate_limit.py says why that is enough.
     invalid_tokens = InvalidTokenLimiter(
         limit=settings.invalid_token_limit, window_seconds=settings.invalid_token_window_seconds,

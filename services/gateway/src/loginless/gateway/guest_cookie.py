@@ -47,19 +47,26 @@ def guest_path(link_id: str) -> str:
 
 
 class GuestCookies:
-    def __init__(self, secret: str, *, secure: bool) -> None:
+    """Signs with ``secret``; also accepts what ``previous_secrets`` signed, so the secret can be rotated without
+    signing every guest out: a cookie lives at most ``GUEST_SESSION_MAX_SECONDS``, after which an old secret can go."""
+
+    def __init__(self, secret: str, *, secure: bool, previous_secrets: tuple[str, ...] = ()) -> None:
         if len(secret) < 16:
             raise ValueError("GATEWAY_COOKIE_SECRET must be set to 32+ random characters")
-        self._key = hashlib.sha256(b"loginless-gateway-cookie\0" + secret.encode()).digest()
+        if any(len(previous) < 16 for previous in previous_secrets):
+            raise ValueError("each of GATEWAY_PREVIOUS_COOKIE_SECRETS must be 16+ characters, as it once was")
+        self._keys = [hashlib.sha256(b"loginless-gateway-cookie\0" + key.encode()).digest()
+                      for key in (secret, *previous_secrets)]
         self.secure = secure
         self._genuine: dict[str, GuestPass] = {}  # cookie values whose signature checked out
 
-    def _signature(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()
+    @staticmethod
+    def _signature(key: bytes, payload: bytes) -> bytes:
+        return hmac.new(key, payload, hashlib.sha256).digest()
 
     def encode(self, guest_pass: GuestPass) -> str:
         payload = f"{_VERSION}|{guest_pass.link_id}|{guest_pass.grant.value}|{guest_pass.expires_at}".encode()
-        return f"{_b64(payload)}.{_b64(self._signature(payload))}"
+        return f"{_b64(payload)}.{_b64(self._signature(self._keys[0], payload))}"
 
     def decode(self, value: str | None, *, link_id: str, now: float) -> GuestPass | None:
         """The pass in ``value`` if it is genuine, for ``link_id`` and not expired; else None."""
@@ -79,7 +86,7 @@ class GuestCookies:
             payload, signature = _unb64(encoded_payload), _unb64(encoded_signature)
         except ValueError:
             return None
-        if not hmac.compare_digest(signature, self._signature(payload)):
+        if not any(hmac.compare_digest(signature, self._signature(key, payload)) for key in self._keys):
             return None
         try:
             version, cookie_link_id, grant, expires = payload.decode().split("|")

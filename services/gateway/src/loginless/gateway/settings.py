@@ -45,6 +45,9 @@ class GatewaySettings(ServiceSettings):
         SecretStr(""), description="Ed25519 private key (base64 of the raw 32 bytes) that signs guest assertions")
     cookie_secret: SecretStr = Field(
         SecretStr(""), description="HMAC key of the guest cookies; 32+ random characters, the same on every replica")
+    previous_cookie_secrets: list[SecretStr] = Field(
+        default_factory=list, description='Earlier cookie secrets, still accepted (never used to sign), as JSON: '
+        '["old secret"]. Keep one for GUEST_SESSION_MAX_SECONDS after replacing it, then remove it')
     guest_session_max_seconds: int = Field(
         24 * 3600, ge=60, description="A guest's cookie lasts this long at most, and never beyond the link's expiry")
     verification_session_seconds: int = Field(
