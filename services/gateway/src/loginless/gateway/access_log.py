@@ -70,15 +70,18 @@ class AccessLog:
     def __init__(self, output: BatchedOutput, *, level: str, as_json: bool) -> None:
         self.output = output
         self.enabled = logging.getLevelName(level.upper()) <= logging.INFO
+        self.as_json = as_json
         self._encode = msgspec.json.Encoder().encode
-        self._console: Any = None if as_json else _structlog_logger(output)
+        self._console: Any = None  # built on first use, once the application has configured structlog
         self._second = -1
         self._second_text = ""
 
     def info(self, event: str, **fields: str | int | float | None) -> None:
         if not self.enabled:
             return
-        if self._console is not None:
+        if not self.as_json:
+            if self._console is None:
+                self._console = _structlog_logger(self.output)
             self._console.info(event, **fields)
             return
         fields["event"] = event
