@@ -9,7 +9,6 @@ Tests use the in-memory fakes in :mod:`loginless.documents.fakes`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,7 @@ import httpx
 import structlog
 
 from loginless.documents.domain import IssuedLink, Recipient
-from loginless.shared.branding import Branding
+from loginless.shared.branding import Branding, BrandingCache
 from loginless.shared.errors import DependencyUnavailable, InvalidRequest, LoginlessError
 
 log = structlog.get_logger(__name__)
@@ -56,8 +55,7 @@ class HttpLinks:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._http = httpx.AsyncClient(base_url=links_url, timeout=10, transport=transport)
         self._internal_secret = internal_secret
-        self._branding_ttl = branding_ttl
-        self._branding: dict[str, tuple[float, Branding]] = {}
+        self._branding = BrandingCache(self._fetch_branding, ttl_seconds=branding_ttl)
 
     async def issue(self, *, authorization: str, action: LinkAction, resource_id: str, recipients: list[Recipient],
                     expires_at: datetime, max_uses: int | None = None,
@@ -84,20 +82,17 @@ class HttpLinks:
                          accept=frozenset({404, 409, 410}))  # already gone or revoked: the outcome we want
 
     async def branding(self, tenant_id: str) -> Branding:
-        cached = self._branding.get(tenant_id)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
+        # A stale name and colour beat an error page for a guest; with none known, the page goes without.
+        return await self._branding.get(tenant_id) or Branding(name="")
+
+    async def _fetch_branding(self, tenant_id: str) -> Branding | None:
         try:
             response = await self._send("GET", f"/internal/v1/tenants/{tenant_id}/branding",
                                         headers={"authorization": f"Bearer {self._internal_secret}"})
-            branding = Branding.model_validate(response.json())
+            return Branding.model_validate(response.json())
         except LoginlessError as error:
-            if cached:  # a stale name and colour beat an error page for a guest
-                return cached[1]
             log.warning("branding unavailable", tenant_id=tenant_id, error=error.detail)
-            return Branding(name="")
-        self._branding[tenant_id] = (time.monotonic() + self._branding_ttl, branding)
-        return branding
+            return None
 
     async def _send(self, method: str, path: str, *, accept: frozenset[int] = frozenset(),
                     **kwargs) -> httpx.Response:  # noqa: ANN003

@@ -7,14 +7,13 @@ gateway shows as a 503 page. The token travels only in the body of ``resolve`` a
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from loginless.shared.branding import Branding
+from loginless.shared.branding import Branding, BrandingCache
 
 log = structlog.get_logger(__name__)
 
@@ -91,8 +90,7 @@ class LinksClient:
             base_url=base_url.rstrip("/"), timeout=timeout_seconds,
             headers={"authorization": f"Bearer {internal_secret}"},
         )
-        self._branding_ttl = branding_cache_seconds
-        self._branding: dict[str, tuple[float, Branding]] = {}
+        self._branding = BrandingCache(self._fetch_branding, ttl_seconds=branding_cache_seconds)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -190,22 +188,17 @@ class LinksClient:
         raise LinksUnavailable(f"links answered {response.status_code} to verification-code/check")
 
     async def branding(self, tenant_id: str) -> Branding | None:
-        """The firm's branding, cached for a few minutes; None when links cannot tell right now.
+        """The firm's branding, cached for a few minutes; None when links cannot tell and never could.
 
         Branding decorates pages; a page without it is still useful, so failures never raise.
         """
-        now = time.monotonic()
-        cached = self._branding.get(tenant_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        return await self._branding.get(tenant_id)
+
+    async def _fetch_branding(self, tenant_id: str) -> Branding | None:
         try:
             response = await self._call("GET", f"/internal/v1/tenants/{tenant_id}/branding")
             if response.status_code != 200:
-                return cached[1] if cached else None
-            branding = Branding.model_validate_json(response.content)
+                return None
+            return Branding.model_validate_json(response.content)
         except (LinksUnavailable, ValidationError):
-            return cached[1] if cached else None
-        if len(self._branding) > 10_000:
-            self._branding.clear()
-        self._branding[tenant_id] = (now + self._branding_ttl, branding)
-        return branding
+            return None
