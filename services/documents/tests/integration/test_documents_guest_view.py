@@ -77,6 +77,38 @@ async def test_a_download_delivers_the_exact_bytes_as_an_attachment(any_client, 
     assert (data["client_ip"], data["user_agent"]) == ("203.0.113.9", "TestBrowser/1.0")
 
 
+async def test_a_streamed_download_resumes_from_a_range_and_is_recorded_once(stream_client, harness, tenant):
+    body = PDF + os.urandom(200_000)
+    _, _, guest = await shared(stream_client, harness, tenant, body)
+    whole = await stream_client.get("/guest/download", headers=guest)
+    etag = whole.headers["etag"]
+    assert (whole.status_code, whole.headers["accept-ranges"]) == (200, "bytes")
+    rest = await stream_client.get("/guest/download", headers={**guest, "range": "bytes=100000-",
+                                                                   "if-range": etag})
+    assert rest.status_code == 206
+    assert rest.headers["content-range"] == f"bytes 100000-{len(body) - 1}/{len(body)}"
+    assert rest.content == body[100000:] and rest.headers["content-length"] == str(len(body) - 100000)
+    assert rest.headers["content-disposition"].startswith("attachment;")
+    # Bad inputs: past the end (416), several ranges or an If-Range of another version (the whole file).
+    past_end = await stream_client.get("/guest/download", headers={**guest, "range": f"bytes={len(body)}-"})
+    assert (past_end.status_code, past_end.headers["content-range"]) == (416, f"bytes */{len(body)}")
+    several = await stream_client.get("/guest/download", headers={**guest, "range": "bytes=0-9,20-29"})
+    stale = await stream_client.get("/guest/download", headers={**guest, "range": "bytes=10-", "if-range": '"x"'})
+    assert (several.status_code, several.content) == (200, body)
+    assert (stale.status_code, stale.content) == (200, body)
+    # Whole downloads count; a resumed one is the same download going on.
+    assert len(await harness.events(tenant.tenant_id, "DocumentDownloaded")) == 3
+
+
+async def test_a_preview_answers_ranges_for_pdf_js(client, harness, tenant):
+    _, _, guest = await shared(client, harness, tenant, PDF)
+    head = await client.get("/guest/preview", headers={**guest, "range": "bytes=0-8"})
+    tail = await client.get("/guest/preview", headers={**guest, "range": "bytes=-7"})
+    assert (head.status_code, head.content) == (206, PDF[:9])
+    assert (tail.status_code, tail.content) == (206, PDF[-7:])
+    assert head.headers["content-disposition"].startswith("inline;")
+
+
 async def test_the_default_download_is_a_303_to_a_presigned_s3_url_that_lives_a_minute(client, harness, tenant):
     _, _, guest = await shared(client, harness, tenant, PDF)
     redirect = await client.get("/guest/download", headers=guest, follow_redirects=False)

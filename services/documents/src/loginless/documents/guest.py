@@ -27,6 +27,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from loginless.documents import domain, filetypes, i18n
+from loginless.documents.byte_ranges import ByteRange, RangeNotSatisfiable, requested_range
 from loginless.documents.handlers import Documents
 from loginless.documents.uploads import ClientDisconnected, ResumableUploads, parse_metadata
 from loginless.shared.branding import Branding
@@ -235,7 +236,7 @@ class GuestController(Controller):
             return error_page(pages, request, guest, NotFound("no preview for this type"),
                               await pages.context(request, guest))
         # Read by the page's pdf.js or <img>, or opened on its own; never framed (the gateway forbids framing).
-        return self._stream(pages, document, "inline", {})
+        return self._stream(pages, request, document, "inline")
 
     @get("/download")
     async def download(self, request: Request, guest: NamedDependency[GuestAssertion],
@@ -246,13 +247,17 @@ class GuestController(Controller):
             domain.check_download(share)
         except LoginlessError as error:
             return error_page(pages, request, guest, error, await pages.context(request, guest))
-        # Recorded when the download is handed out: with a presigned URL the bytes then flow between the guest and
-        # S3, and nothing of ours sees whether they all arrived.
-        await pages.documents.record_access(guest, share, "download", client_ip=client_address(request),
-                                            user_agent=_user_agent(request), correlation_id=correlation_id(request))
         settings = pages.documents.settings
-        if settings.download_delivery == "stream":
-            return self._stream(pages, document, "attachment", {})
+        streamed = settings.download_delivery == "stream"
+        # Recorded when the download is handed out: with a presigned URL the bytes then flow between the guest and
+        # S3, and nothing of ours sees whether they all arrived. A streamed download resumed part-way is the same
+        # download going on, not another one.
+        if not streamed or _starts_a_download(request, document):
+            await pages.documents.record_access(guest, share, "download", client_ip=client_address(request),
+                                                user_agent=_user_agent(request),
+                                                correlation_id=correlation_id(request))
+        if streamed:
+            return self._stream(pages, request, document, "attachment")
         return self._redirect_to_s3(pages, document, settings.download_url_expiry_seconds)
 
     @staticmethod
@@ -270,13 +275,24 @@ class GuestController(Controller):
                         headers={"Location": url, **NO_STORE})
 
     @staticmethod
-    def _stream(pages: GuestPages, document: domain.Document, disposition: str, headers: dict[str, str]) -> Stream:
-        return Stream(
-            pages.documents.storage.read_range(document.object_key),
-            media_type=document.content_type,
-            headers={"Content-Disposition": domain.content_disposition(disposition, document.display_name),
-                     "Content-Length": str(document.size), "X-Content-Type-Options": "nosniff",
-                     "Cache-Control": "private, no-store", **headers})
+    def _stream(pages: GuestPages, request: Request, document: domain.Document, disposition: str) -> Response:
+        """The document's bytes from S3, all of them or the one range asked for (a resumed download, pdf.js)."""
+        headers = {"Content-Disposition": domain.content_disposition(disposition, document.display_name),
+                   "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
+                   "Accept-Ranges": "bytes", "ETag": _etag(document)}
+        try:
+            byte_range = _byte_range(request, document)
+        except RangeNotSatisfiable:
+            return Response(b"", status_code=416, media_type=MediaType.TEXT,
+                            headers={**headers, "Content-Range": f"bytes */{document.size}"})
+        storage = pages.documents.storage
+        if byte_range is None:
+            return Stream(storage.read_range(document.object_key), media_type=document.content_type,
+                          headers={**headers, "Content-Length": str(document.size)})
+        return Stream(storage.read_range(document.object_key, offset=byte_range.start, length=byte_range.length),
+                      status_code=206, media_type=document.content_type,
+                      headers={**headers, "Content-Length": str(byte_range.length),
+                               "Content-Range": byte_range.content_range(document.size)})
 
     # ---- tus 1.0: core, creation, termination --------------------------------------------------------------
 
@@ -320,6 +336,26 @@ class GuestController(Controller):
                          guest_pages: NamedDependency[GuestPages]) -> Response[None]:
         await guest_pages.uploads.terminate(guest, upload_id)
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=TUS_HEADERS)
+
+
+def _etag(document: domain.Document) -> str:
+    """A document's bytes never change: their digest names them."""
+    return f'"{document.sha256}"'
+
+
+def _byte_range(request: Request, document: domain.Document) -> ByteRange | None:
+    return requested_range(request.headers.get("range"), request.headers.get("if-range"), size=document.size,
+                           etag=_etag(document))
+
+
+def _starts_a_download(request: Request, document: domain.Document) -> bool:
+    """Whether a streamed download request gets the document from its first byte (a range from past it resumes a
+    download already recorded; one past the end gets nothing)."""
+    try:
+        byte_range = _byte_range(request, document)
+    except RangeNotSatisfiable:
+        return False
+    return byte_range is None or byte_range.start == 0
 
 
 def _user_agent(request: Request) -> str | None:
