@@ -14,10 +14,7 @@ import mmap
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import urllib3.exceptions
-
 from loginless.shared.blobs import BlobStore, InvalidResponseError, Part, S3Error
-from loginless.shared.errors import DependencyUnavailable
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3: every part but the last is at least 5 MiB
 # Bytes handed on per read when streaming an object out: large enough that the hop to a worker thread per read
@@ -80,12 +77,6 @@ class PartBuffers:
 
 
 class DocumentStorage(BlobStore):
-    async def _call(self, function, *args, **kwargs):  # noqa: ANN001, ANN202
-        try:
-            return await asyncio.to_thread(function, *args, **kwargs)
-        except (OSError, TimeoutError, urllib3.exceptions.HTTPError) as error:
-            raise DependencyUnavailable("object storage is unavailable", dependency="s3") from error
-
     # -- multipart ---------------------------------------------------------------------------------------
 
     async def start_multipart(self, key: str, content_type: str = "application/octet-stream") -> str:

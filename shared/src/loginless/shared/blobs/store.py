@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+import urllib3.exceptions
 from minio import Minio
 from minio.error import S3Error
 
@@ -57,7 +58,8 @@ class BlobStore:
     async def _call(self, function, *args, **kwargs):  # noqa: ANN001, ANN202
         try:
             return await asyncio.to_thread(function, *args, **kwargs)
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, urllib3.exceptions.HTTPError) as error:
+            # urllib3 (under minio) reports a refused connection or a server gone mid-answer as its own errors.
             raise DependencyUnavailable("object storage is unavailable", dependency="s3") from error
 
     async def ensure_bucket(self) -> None:
