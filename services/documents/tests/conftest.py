@@ -31,27 +31,18 @@ from loginless.shared.web.auth import StaffPrincipal
 PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
 
 
-class IsolatedSettings(DocumentsSettings):
-    """The service's settings with a schema of its own, so tests never touch a running service's tables."""
-
-    test_schema: str = "documents"
-
-    @property
-    def schema(self) -> str:
-        return self.test_schema
-
-
-def make_settings(**overrides) -> IsolatedSettings:  # noqa: ANN003
+def make_settings(**overrides) -> DocumentsSettings:  # noqa: ANN003
+    """The service's settings with a schema of the test's own, so tests never touch a running service's tables."""
     s3 = endpoints.s3_endpoint()
     values = dict(
         database_url=endpoints.database_url(), kafka_bootstrap_servers="127.0.0.1:1",
         s3_endpoint=s3.url, s3_access_key=s3.access_key, s3_secret_key=s3.secret_key,
         s3_bucket=f"documents-test-{secrets.token_hex(4)}", assertion_public_key=PUBLIC_KEY,
-        test_schema=f"documents_t{uuid.uuid4().hex[:10]}", upload_part_size=5 * 1024 * 1024, log_json=True,
+        database_schema=f"documents_t{uuid.uuid4().hex[:10]}", upload_part_size=5 * 1024 * 1024, log_json=True,
         log_level="WARNING",
     )
     values.update(overrides)
-    return IsolatedSettings(**values)
+    return DocumentsSettings(**values)
 
 
 @dataclass
@@ -68,7 +59,7 @@ class Tenant:
 class Harness:
     """Everything a test needs to drive the service and look behind it."""
 
-    settings: IsolatedSettings
+    settings: DocumentsSettings
     links: FakeLinks
     api_keys: dict[str, StaffPrincipal]
     storage: DocumentStorage

@@ -1,11 +1,16 @@
 """Problem details, request ids and settings, on Litestar's test client without I/O."""
 
+from typing import ClassVar
+
 import pytest
 from litestar import get
 from litestar.params import FromQuery
 from litestar.testing import create_test_client
+from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
 
 from loginless.shared.errors import ConcurrencyConflict, DependencyUnavailable
+from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.context import RequestContextMiddleware
 from loginless.shared.web.problems import problem_details_plugin
 
@@ -114,3 +119,16 @@ def test_a_streamed_response_is_logged_once_not_once_per_chunk(capsys):
     assert output.count('"HTTP Request"') == 1
     assert output.count('"HTTP Response"') == 1
     assert '"status_code":200' in output
+
+
+def test_the_database_schema_defaults_to_the_service_name_and_can_be_set(monkeypatch):
+    class ExampleSettings(ServiceSettings):
+        service_name: ClassVar[str] = "example"
+        model_config = SettingsConfigDict(env_prefix="EXAMPLE_")
+
+    assert ExampleSettings(database_url="postgresql://x@h/db").schema == "example"
+    monkeypatch.setenv("EXAMPLE_DATABASE_SCHEMA", "example_staging")
+    assert ExampleSettings(database_url="postgresql://x@h/db").schema == "example_staging"
+    for unsafe in ("Example", "ex-ample", 'x"; DROP SCHEMA public; --', "a" * 64):
+        with pytest.raises(ValidationError):
+            ExampleSettings(database_url="postgresql://x@h/db", database_schema=unsafe)

@@ -30,16 +30,6 @@ FIRM_EMAIL = "help@acme.example"
 SERVICES = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments", "request": "requests"}
 
 
-class IsolatedGatewaySettings(GatewaySettings):
-    """The gateway's settings with a schema of the test's own, so tests never share a read model."""
-
-    schema_name: str = "gateway"
-
-    @property
-    def schema(self) -> str:
-        return self.schema_name
-
-
 class FakeClock:
     def __init__(self, start: float) -> None:
         self.now = start
@@ -54,7 +44,7 @@ class FakeClock:
 @dataclass
 class GatewayUnderTest:
     url: str
-    settings: IsolatedGatewaySettings
+    settings: GatewaySettings
     links: FakeLinksService
     echo: GuestEchoService
     monotonic: FakeClock
@@ -121,8 +111,9 @@ def start_gateway(database_url, kafka_bootstrap_servers, assertion_keys, schema)
         echo = GuestEchoService(public_key)
         monotonic = FakeClock(10_000.0)
         async with serve(links.app()) as fake_links_url, serve(echo.app()) as echo_url:
-            settings = IsolatedGatewaySettings(**{
-                "schema_name": schema, "database_url": database_url,
+            # A schema of the test's own, so tests never share a read model.
+            settings = GatewaySettings(**{
+                "database_schema": schema, "database_url": database_url,
                 "kafka_bootstrap_servers": kafka_bootstrap_servers, "links_url": links_url or fake_links_url,
                 "internal_api_secret": INTERNAL_SECRET, "assertion_private_key": private_key,
                 "cookie_secret": COOKIE_SECRET, "public_url": "http://127.0.0.1",

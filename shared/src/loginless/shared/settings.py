@@ -17,6 +17,9 @@ class ServiceSettings(BaseSettings):
     service_name: ClassVar[str]
 
     database_url: str = Field(description="PostgreSQL DSN; the service keeps its tables in its own schema")
+    database_schema: str = Field(
+        "", pattern=r"^([a-z_][a-z0-9_]{0,62})?$",
+        description="That schema's name (default: the service's name); two deployments can share a database")
     database_pool_size: int = Field(10, ge=1)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'")
@@ -35,7 +38,8 @@ class ServiceSettings(BaseSettings):
 
     @property
     def schema(self) -> str:
-        return self.service_name
+        """The PostgreSQL schema of the service's tables: ``database_schema``, else the service's name."""
+        return self.database_schema or self.service_name
 
     @property
     def events_topic(self) -> str:

@@ -15,7 +15,6 @@ class LinksSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "links"
 
-    database_schema: str = Field("links", description="PostgreSQL schema of the service's tables")
     token_peppers: SecretStr = Field(
         SecretStr(""), description="'id2:secret2,id1:secret1': keys of the token hashes; the first hashes new "
         "tokens, the others keep verifying the links hashed with them (rotation)")
@@ -38,7 +37,3 @@ class LinksSettings(ServiceSettings):
     delivery_poll_seconds: float = Field(0.5, gt=0, description="How often the worker looks for deliveries")
     access_record_retention_days: int = Field(
         90, ge=1, description="Days the IP address and user agent of each open and use are kept")
-
-    @property
-    def schema(self) -> str:
-        return self.database_schema
