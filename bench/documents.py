@@ -46,7 +46,6 @@ import argparse
 import asyncio
 import base64
 import io
-import json
 import os
 import re
 import secrets
@@ -63,6 +62,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
+from gateway_process import gateway_environment, guest_cookie, process_environment, seed_link
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -73,7 +73,6 @@ TENANT = "bench"
 SCHEMA = "documents_bench"
 BUCKET = "documents-bench"
 DIRECT_BUCKET = "documents-bench-direct"
-COOKIE_SECRET = "bench-cookie-secret-0123456789abcdef"
 
 
 # ---- the documents process, run as `python bench/documents.py serve-documents` -------------------------------
@@ -101,13 +100,6 @@ def serve_documents() -> None:
                 asyncapi_document=asyncapi_document, migrations_dir=MIGRATIONS, argv=["api"])
 
 
-def process_environment() -> dict[str, str]:
-    """What the local stack's launcher gives every service process besides its settings."""
-    from loginless.devstack.services import PROCESS_ENVIRONMENT
-
-    return {**os.environ, **PROCESS_ENVIRONMENT}
-
-
 def documents_environment(port: int, public_key: str, delivery: str = "presigned") -> dict[str, str]:
     return {
         **process_environment(),
@@ -124,47 +116,6 @@ def documents_environment(port: int, public_key: str, delivery: str = "presigned
         "DOCUMENTS_MAX_UPLOAD_FILE_SIZE": str(16 * GIB),
         "DOCUMENTS_LOG_LEVEL": "INFO",  # as in production
     }
-
-
-def gateway_environment(port: int, documents_url: str, private_key: str) -> dict[str, str]:
-    routes = {action: {"service": service, "url": documents_url if service == "documents" else "http://127.0.0.1:9"}
-              for action, service in {"view": "documents", "upload": "documents", "sign": "signing",
-                                      "pay": "payments", "request": "requests"}.items()}
-    return {
-        **process_environment(),
-        "GATEWAY_DATABASE_URL": os.environ["DATABASE_URL"],
-        "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-        "GATEWAY_HTTP_PORT": str(port),
-        "GATEWAY_ASSERTION_PRIVATE_KEY": private_key,
-        "GATEWAY_COOKIE_SECRET": COOKIE_SECRET,
-        "GATEWAY_ROUTES": json.dumps(routes),
-        "GATEWAY_LINKS_URL": "http://127.0.0.1:9",  # never called: the read model knows the links
-        "GATEWAY_LOG_LEVEL": "INFO",  # as in production
-    }
-
-
-async def seed_link(link_id: str, action: str, resource_id: str) -> None:
-    """Put the link in the gateway's read model, as its worker would on LinkIssued."""
-    import asyncpg
-
-    from loginless.gateway.read_model import LinkFacts, LinkStateStore
-
-    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=1)
-    try:
-        await LinkStateStore(pool, schema="gateway").merge(LinkFacts(
-            link_id=link_id, tenant_id=TENANT, action=action, resource_id=resource_id,
-            recipient_email="bench@example.test", expires_at=datetime.now(UTC) + timedelta(days=1),
-            verification="none"))
-    finally:
-        await pool.close()
-
-
-def guest_cookie(link_id: str) -> str:
-    """The cookie the gateway gives a guest who opened the link (and passed any verification)."""
-    from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
-
-    value = GuestCookies(COOKIE_SECRET, secure=False).encode(GuestPass(link_id, Grant.ACCESS, int(time.time()) + 86400))
-    return f"{COOKIE_NAME}={value}"
 
 
 # ---- the bytes ------------------------------------------------------------------------------------------------
@@ -399,7 +350,7 @@ async def run(options: argparse.Namespace) -> None:
     stream_documents_port, stream_gateway_port = free_port(), free_port()
     logs = Path(tempfile.mkdtemp(prefix="bench-documents-"))
     script = str(Path(__file__).resolve())
-    gateway_env = gateway_environment(gateway_port, f"http://127.0.0.1:{documents_port}", private)
+    gateway_env = gateway_environment(gateway_port, private, {"documents": f"http://127.0.0.1:{documents_port}"})
     migrated = subprocess.run([sys.executable, "-m", "loginless.gateway", "migrate"], env=gateway_env,
                               capture_output=True, text=True)
     if migrated.returncode:
@@ -417,8 +368,8 @@ async def run(options: argparse.Namespace) -> None:
     stream_documents = start("documents-stream", [sys.executable, script, "serve-documents"],
                              documents_environment(stream_documents_port, public, delivery="stream"))
     stream_gateway = start("gateway-stream", [sys.executable, "-m", "loginless.gateway", "api"],
-                           gateway_environment(stream_gateway_port, f"http://127.0.0.1:{stream_documents_port}",
-                                               private))
+                           gateway_environment(stream_gateway_port, private,
+                                               {"documents": f"http://127.0.0.1:{stream_documents_port}"}))
     processes = (gateway, documents, stream_gateway, stream_documents)
     documents_url, gateway_url = f"http://127.0.0.1:{documents_port}", f"http://127.0.0.1:{gateway_port}"
     stream_documents_url = f"http://127.0.0.1:{stream_documents_port}"
@@ -444,7 +395,7 @@ async def run(options: argparse.Namespace) -> None:
             "folder_id": folder["folder_id"], "recipients": [{"email": "bench@example.test"}],
             "max_file_size": 16 * GIB, "max_files": 1000})).json()
         upload_link = request["links"][0]["link_id"]
-        await seed_link(upload_link, "upload", request["upload_request_id"])
+        await seed_link(upload_link, tenant_id=TENANT, action="upload", resource_id=request["upload_request_id"])
         uploader = httpx.AsyncClient(timeout=600, headers={"cookie": guest_cookie(upload_link)})
         base = f"{gateway_url}/g/{upload_link}"
 
@@ -487,7 +438,7 @@ async def run(options: argparse.Namespace) -> None:
         share = (await staff.post(f"/v1/documents/{document['document_id']}/shares",
                                   json={"recipients": [{"email": "bench@example.test"}]})).json()
         view_link = share["links"][0]["link_id"]
-        await seed_link(view_link, "view", share["share_id"])
+        await seed_link(view_link, tenant_id=TENANT, action="view", resource_id=share["share_id"])
         key = f"tenants/{TENANT}/documents/{document['document_id']}"
         presigned = s3.presigned_get_object(BUCKET, key, expires=timedelta(minutes=10))
 

@@ -36,15 +36,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psutil
+from gateway_process import SERVICE_OF_ACTION, gateway_environment, guest_cookie, process_environment, seed_link
 
 LINK_ID = "lnk_bench_0001"
-COOKIE_SECRET = "bench-cookie-secret-0123456789abcdef"
-SERVICES = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments", "request": "requests"}
 
 WRK_REPORT = """
 done = function(summary, latency, requests)
@@ -214,43 +213,6 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> N
     raise RuntimeError(f"{url} did not come up within {timeout} s")
 
 
-def gateway_environment(port: int, upstream_url: str, private_key: str) -> dict[str, str]:
-    routes = {action: {"service": service, "url": upstream_url} for action, service in SERVICES.items()}
-    return {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": os.environ["DATABASE_URL"],
-        "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-        "GATEWAY_HTTP_PORT": str(port),
-        "GATEWAY_ASSERTION_PRIVATE_KEY": private_key,
-        "GATEWAY_COOKIE_SECRET": COOKIE_SECRET,
-        "GATEWAY_ROUTES": json.dumps(routes),
-        "GATEWAY_LINKS_URL": "http://127.0.0.1:9",  # never called: the read model knows the link
-        "GATEWAY_LOG_LEVEL": "INFO",  # as in production: a request line and a response line per request
-    }
-
-
-async def seed_link() -> None:
-    import asyncpg
-
-    from loginless.gateway.read_model import LinkFacts, LinkStateStore
-
-    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=1)
-    try:
-        await LinkStateStore(pool, schema="gateway").merge(LinkFacts(
-            link_id=LINK_ID, tenant_id="tenant-bench", action="view", resource_id="doc_bench",
-            recipient_email="guest@example.com", expires_at=datetime.now(UTC) + timedelta(days=1),
-            verification="none"))
-    finally:
-        await pool.close()
-
-
-def guest_cookie() -> str:
-    from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
-
-    value = GuestCookies(COOKIE_SECRET, secure=False).encode(GuestPass(LINK_ID, Grant.ACCESS, int(time.time()) + 7200))
-    return f"{COOKIE_NAME}={value}"
-
-
 def run(args: argparse.Namespace) -> None:
     from loginless.shared.web.assertion import generate_key_pair
 
@@ -264,20 +226,21 @@ def run(args: argparse.Namespace) -> None:
         for kind in ("bare", "service", "upstream", "forwarder"):
             processes[kind] = subprocess.Popen(
                 [sys.executable, __file__, "serve", kind, "--port", str(ports[kind]), "--upstream", upstream_url],
+                env=process_environment(),  # every server with what the gateway gets from the launcher
                 stdout=subprocess.DEVNULL, stderr=(logs / f"{kind}.log").open("wb"))
         gateway_command = [sys.executable, "-m", "loginless.gateway", "api"]
         if args.profile:
             gateway_command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(logs / "profile.txt"),
                                "-m", "loginless.gateway", "api"]
         processes["gateway"] = subprocess.Popen(
-            gateway_command, env=gateway_environment(ports["gateway"], f"http://127.0.0.1:{ports['upstream']}",
-                                                     private_key),
+            gateway_command, env=gateway_environment(ports["gateway"], private_key, {
+                service: upstream_url for service in SERVICE_OF_ACTION.values()}),
             stdout=(logs / "gateway.log").open("wb"), stderr=subprocess.STDOUT)
         for kind, process in processes.items():
             wait_until_up(f"http://127.0.0.1:{ports[kind]}/", process)
-        asyncio.run(seed_link())
+        asyncio.run(seed_link(LINK_ID, tenant_id="tenant-bench", action="view", resource_id="doc_bench"))
 
-        cookie = guest_cookie()
+        cookie = guest_cookie(LINK_ID)
         targets = {
             "bare": (f"http://127.0.0.1:{ports['bare']}/", {}),
             "service": (f"http://127.0.0.1:{ports['service']}/", {}),

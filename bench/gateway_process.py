@@ -1,0 +1,67 @@
+"""The real gateway process as the benchmarks run it (``bench/gateway.py``, ``bench/documents.py``).
+
+Its environment (what ``make run`` gives a service process, plus settings for the run), a link seeded in its read
+model as its worker would on LinkIssued, and the cookie of a guest who opened that link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+COOKIE_SECRET = "bench-cookie-secret-0123456789abcdef"
+SERVICE_OF_ACTION = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments",
+                     "request": "requests"}
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens: what a run never calls
+
+
+def process_environment() -> dict[str, str]:
+    """What the local stack's launcher gives every service process besides its settings."""
+    from loginless.devstack.services import PROCESS_ENVIRONMENT
+
+    return {**os.environ, **PROCESS_ENVIRONMENT}
+
+
+def gateway_environment(port: int, private_key: str, service_urls: Mapping[str, str]) -> dict[str, str]:
+    """``python -m loginless.gateway api`` on ``port``, routing each action to its service in ``service_urls``
+    (services not named there are never reached in the run)."""
+    routes = {action: {"service": service, "url": service_urls.get(service, CLOSED_PORT_URL)}
+              for action, service in SERVICE_OF_ACTION.items()}
+    return {
+        **process_environment(),
+        "GATEWAY_DATABASE_URL": os.environ["DATABASE_URL"],
+        "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "GATEWAY_HTTP_PORT": str(port),
+        "GATEWAY_ASSERTION_PRIVATE_KEY": private_key,
+        "GATEWAY_COOKIE_SECRET": COOKIE_SECRET,
+        "GATEWAY_ROUTES": json.dumps(routes),
+        "GATEWAY_LINKS_URL": CLOSED_PORT_URL,  # never called: the read model knows the links
+        "GATEWAY_LOG_LEVEL": "INFO",  # as in production: an access line per proxied request
+    }
+
+
+async def seed_link(link_id: str, *, tenant_id: str, action: str, resource_id: str) -> None:
+    """Put the link in the gateway's read model, as its worker would on LinkIssued."""
+    import asyncpg
+
+    from loginless.gateway.read_model import LinkFacts, LinkStateStore
+
+    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=1)
+    try:
+        await LinkStateStore(pool, schema="gateway").merge(LinkFacts(
+            link_id=link_id, tenant_id=tenant_id, action=action, resource_id=resource_id,
+            recipient_email="bench@example.test", expires_at=datetime.now(UTC) + timedelta(days=1),
+            verification="none"))
+    finally:
+        await pool.close()
+
+
+def guest_cookie(link_id: str) -> str:
+    """The cookie the gateway gives a guest who opened the link (and passed any verification)."""
+    from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
+
+    value = GuestCookies(COOKIE_SECRET, secure=False).encode(GuestPass(link_id, Grant.ACCESS, int(time.time()) + 86400))
+    return f"{COOKIE_NAME}={value}"
