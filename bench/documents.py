@@ -49,7 +49,6 @@ import io
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,7 +61,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
-from gateway_process import gateway_environment, guest_cookie, process_environment, seed_link
+from servers import free_port, gateway_environment, guest_cookie, process_environment, seed_link, wait_until_up
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -119,12 +118,6 @@ def documents_environment(port: int, public_key: str, delivery: str = "presigned
 
 
 # ---- the bytes ------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 _BLOCK = b""  # made on first use: the documents server runs this module too, and should not hold it
@@ -314,20 +307,6 @@ class PeakRss:
         self.stop()
 
 
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: the server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not start")
-
-
 def rss(pid: int) -> int:
     import psutil
 
@@ -376,10 +355,10 @@ async def run(options: argparse.Namespace) -> None:
     stream_gateway_url = f"http://127.0.0.1:{stream_gateway_port}"
     run_peaks: dict[str, PeakRss] = {}
     try:
-        wait_ready(f"{documents_url}/health/live", documents)
-        wait_ready(f"{gateway_url}/health/live", gateway)
-        wait_ready(f"{stream_documents_url}/health/live", stream_documents)
-        wait_ready(f"{stream_gateway_url}/health/live", stream_gateway)
+        wait_until_up(f"{documents_url}/health/live", documents)
+        wait_until_up(f"{gateway_url}/health/live", gateway)
+        wait_until_up(f"{stream_documents_url}/health/live", stream_documents)
+        wait_until_up(f"{stream_gateway_url}/health/live", stream_gateway)
         idle = {process.pid: rss(process.pid) for process in (documents, gateway)}
         run_peaks.update(documents=PeakRss(documents.pid).start(), gateway=PeakRss(gateway.pid).start())
         meter = Meter({"documents": documents.pid, "gateway": gateway.pid})
@@ -539,7 +518,7 @@ async def idle_rss_of_the_real_api(public_key: str, logs: Path) -> int:
                                env=documents_environment(port, public_key),
                                stdout=(logs / "documents-real.log").open("wb"), stderr=subprocess.STDOUT)
     try:
-        wait_ready(f"http://127.0.0.1:{port}/health/live", process)
+        wait_until_up(f"http://127.0.0.1:{port}/health/live", process)
         return rss(process.pid)
     finally:
         process.terminate()

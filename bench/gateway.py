@@ -30,7 +30,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,15 @@ from pathlib import Path
 
 import httpx
 import psutil
-from gateway_process import SERVICE_OF_ACTION, gateway_environment, guest_cookie, process_environment, seed_link
+from servers import (
+    SERVICE_OF_ACTION,
+    free_port,
+    gateway_environment,
+    guest_cookie,
+    process_environment,
+    seed_link,
+    wait_until_up,
+)
 
 LINK_ID = "lnk_bench_0001"
 
@@ -192,25 +199,6 @@ def _ratio(row: dict, measured: str, baseline: str) -> float:
     if measured not in row or baseline not in row:
         return float("nan")  # a run limited by --targets
     return round(row[measured]["rps"] / row[baseline]["rps"], 2)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up within {timeout} s")
 
 
 def run(args: argparse.Namespace) -> None:

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from loginless.shared.testing.browser import (
-    PHONE,
     CuttableProxy,
     assert_accessible,
     chromium,
     drop_files,
+    guest_page,
     patterned_pdf,
 )
 from loginless.shared.testing.guests import DocumentsDesk, IssuedLink
@@ -44,13 +44,8 @@ def desk(stack_env, firm):
 
 @pytest.fixture
 async def page(browser):
-    context = await browser.new_context(viewport=PHONE, accept_downloads=True, locale="en-GB")
-    page = await context.new_page()
-    page.csp_errors = []
-    page.on("console", lambda message: "Content Security Policy" in message.text and page.csp_errors.append(
-        message.text))
-    yield page
-    await context.close()
+    async with guest_page(browser) as opened:
+        yield opened
 
 
 async def enter(page, link: IssuedLink, *, origin: str | None = None) -> str:

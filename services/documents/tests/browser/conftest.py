@@ -16,7 +16,7 @@ import uvicorn
 
 from loginless.documents.bootstrap import create_app
 from loginless.documents.fakes import FakeApiKeys
-from loginless.shared.testing.browser import CuttableProxy, axe_violations, chromium, free_port
+from loginless.shared.testing.browser import CuttableProxy, chromium, free_port
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
     FORWARDED_PREFIX_HEADER,
@@ -160,8 +160,3 @@ def stack(harness):  # noqa: ANN001, ANN201
 async def browser():  # noqa: ANN201
     async with chromium() as launched:
         yield launched
-
-
-@pytest.fixture(scope="session")
-def axe():  # noqa: ANN201
-    return axe_violations

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from loginless.shared.testing.browser import drop_files, patterned_pdf
+from loginless.shared.testing.browser import assert_accessible, drop_files, guest_page, patterned_pdf
 from loginless.shared.testing.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -16,7 +16,6 @@ pytestmark = pytest.mark.e2e
 MIB = 1024 * 1024
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n" \
       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-PHONE = {"width": 375, "height": 740}
 
 
 
@@ -47,26 +46,8 @@ async def new_upload_request(staff, **limits) -> tuple[dict, str]:
 
 @pytest.fixture
 async def page(browser):
-    context = await browser.new_context(viewport=PHONE, accept_downloads=True, locale="en-GB")
-    page = await context.new_page()
-    page.csp_errors = []
-    page.on("console", lambda message: "Content Security Policy" in message.text and page.csp_errors.append(
-        message.text))
-    yield page
-    await context.close()
-
-
-async def assert_accessible(browser, axe, url: str) -> None:
-    # A context of its own that may inject axe past the page's CSP; the functional tests run under the real CSP.
-    context = await browser.new_context(viewport=PHONE, bypass_csp=True)
-    page = await context.new_page()
-    try:
-        await page.goto(url)
-        assert await axe(page) == [], url
-        width = await page.evaluate("document.documentElement.scrollWidth")
-        assert width <= PHONE["width"], f"{url} scrolls sideways on a 375-px phone"
-    finally:
-        await context.close()
+    async with guest_page(browser) as opened:
+        yield opened
 
 
 async def file_uploaded(harness, tenant_id: str, count: int) -> list[dict]:
@@ -77,7 +58,7 @@ async def file_uploaded(harness, tenant_id: str, count: int) -> list[dict]:
     return await eventually(check, timeout=120, message=f"{count} FileUploaded event(s)")
 
 
-async def test_a_pdf_is_previewed_then_downloaded_with_identical_bytes(stack, staff, page, browser, axe):
+async def test_a_pdf_is_previewed_then_downloaded_with_identical_bytes(stack, staff, page, browser):
     link_id = await new_share(staff, PDF, name="Declaración de la renta.pdf")
     async with page.expect_response(lambda r: r.url.endswith("/preview")) as preview_info:
         await page.goto(stack.guest_url(link_id))
@@ -93,11 +74,11 @@ async def test_a_pdf_is_previewed_then_downloaded_with_identical_bytes(stack, st
     assert download.suggested_filename == "Declaración de la renta.pdf"
     assert open(await download.path(), "rb").read() == PDF
     assert page.csp_errors == []
-    await assert_accessible(browser, axe, stack.guest_url(link_id))
-    await assert_accessible(browser, axe, stack.guest_url(link_id, "/?lang=es"))
+    await assert_accessible(browser, stack.guest_url(link_id))
+    await assert_accessible(browser, stack.guest_url(link_id, "/?lang=es"))
 
 
-async def test_a_view_only_share_offers_no_download(stack, staff, page, browser, axe):
+async def test_a_view_only_share_offers_no_download(stack, staff, page, browser):
     link_id = await new_share(staff, PDF, name="solo-ver.pdf", view_only=True)
     await page.goto(stack.guest_url(link_id))
     await page.locator("[data-view-only]").wait_for()
@@ -105,11 +86,11 @@ async def test_a_view_only_share_offers_no_download(stack, staff, page, browser,
     response = await page.goto(stack.guest_url(link_id, "/download"))
     assert response.status == 403
     assert "viewing only" in await page.locator("main").inner_text()
-    await assert_accessible(browser, axe, stack.guest_url(link_id))
-    await assert_accessible(browser, axe, stack.guest_url(link_id, "/download"))
+    await assert_accessible(browser, stack.guest_url(link_id))
+    await assert_accessible(browser, stack.guest_url(link_id, "/download"))
 
 
-async def test_an_ended_upload_link_shows_the_410_page(stack, staff, harness, page, browser, axe):
+async def test_an_ended_upload_link_shows_the_410_page(stack, staff, harness, page, browser):
     request, link_id = await new_upload_request(staff)
     await harness.pool.execute(
         f'UPDATE "{harness.settings.schema}".upload_requests SET deadline = now() - interval \'1 minute\''
@@ -118,10 +99,10 @@ async def test_an_ended_upload_link_shows_the_410_page(stack, staff, harness, pa
     assert response.status == 410
     text = await page.locator("main").inner_text()
     assert "deadline" in text and "Demo Firm" in text
-    await assert_accessible(browser, axe, stack.guest_url(link_id))
+    await assert_accessible(browser, stack.guest_url(link_id))
 
 
-async def test_three_dropped_files_one_of_50_mb_upload_with_progress(stack, staff, harness, page, browser, axe):
+async def test_three_dropped_files_one_of_50_mb_upload_with_progress(stack, staff, harness, page, browser):
     request, link_id = await new_upload_request(staff, max_file_size=60 * MIB, max_files=3)
     await page.goto(stack.guest_url(link_id))
     await page.locator("form[data-ready]").wait_for()
@@ -145,8 +126,8 @@ async def test_three_dropped_files_one_of_50_mb_upload_with_progress(stack, staf
     await page.get_by_role("link", name="See what Demo Firm has received").click()
     await page.get_by_role("heading", name="Files received").wait_for()
     assert await page.locator("tr[data-file]").count() == 3
-    await assert_accessible(browser, axe, stack.guest_url(link_id))
-    await assert_accessible(browser, axe, stack.guest_url(link_id, "/receipt?lang=es"))
+    await assert_accessible(browser, stack.guest_url(link_id))
+    await assert_accessible(browser, stack.guest_url(link_id, "/receipt?lang=es"))
 
 
 async def test_an_upload_cut_off_part_way_resumes_to_completion(stack, staff, harness, page, tmp_path):

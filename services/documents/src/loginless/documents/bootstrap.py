@@ -64,7 +64,6 @@ def create_app(settings: DocumentsSettings, *, links: Links | None = None, scann
         runtime.extras["documents"] = documents
         runtime.extras["idempotency"] = IdempotencyKeys(runtime.pool, settings.schema)
         runtime.extras["guest_pages"] = GuestPages(documents, ResumableUploads(documents))
-        release_freed_memory()
 
     async def stop(runtime: ServiceRuntime) -> None:
         closer = getattr(runtime.extras["documents"].links, "close", None)
@@ -89,20 +88,6 @@ def create_app(settings: DocumentsSettings, *, links: Links | None = None, scann
         on_shutdown=[stop],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
     )
-
-
-def release_freed_memory() -> None:
-    """Hand memory freed during start-up back to the system.
-
-    Loading a thousand modules, building the app and its signature models, connecting and checking the bucket
-    allocate and free several MB that glibc keeps in its heaps for later; an idle replica need not hold them (about
-    3 MB here). ``malloc_trim`` is glibc's; with another C library this does nothing.
-    """
-    import ctypes
-
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 async def maintenance(store: EventStore, settings: DocumentsSettings) -> None:

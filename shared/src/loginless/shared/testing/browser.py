@@ -78,6 +78,21 @@ async def axe_violations(page: Any) -> list[dict]:
             for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
+@asynccontextmanager
+async def guest_page(browser: Any) -> AsyncIterator[Any]:
+    """A page as a guest's phone opens it, under the page's own CSP; ``page.csp_errors`` gathers what the CSP
+    blocked (the console's reports)."""
+    context = await browser.new_context(viewport=PHONE, accept_downloads=True, locale="en-GB")
+    page = await context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and page.csp_errors.append(
+        message.text))
+    try:
+        yield page
+    finally:
+        await context.close()
+
+
 async def assert_accessible(browser: Any, url: str, *, cookies: list[dict] | None = None) -> None:
     """No serious or critical axe violation at ``url`` on a 375-px phone, and no sideways scrolling.
 

@@ -1,21 +1,46 @@
-"""The real gateway process as the benchmarks run it (``bench/gateway.py``, ``bench/documents.py``).
-
-Its environment (what ``make run`` gives a service process, plus settings for the run), a link seeded in its read
-model as its worker would on LinkIssued, and the cookie of a guest who opened that link.
+"""The server processes the benchmarks start (``bench/gateway.py``, ``bench/documents.py``): a free port, waiting
+until one answers, and the real gateway: its environment (what ``make run`` gives a service process, plus settings
+for the run), a link seeded in its read model as its worker would on LinkIssued, and the cookie of a guest who
+opened that link.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+
+import httpx
 
 COOKIE_SECRET = "bench-cookie-secret-0123456789abcdef"
 SERVICE_OF_ACTION = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments",
                      "request": "requests"}
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens: what a run never calls
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until ``url`` answers (anything but a 5xx); fails at once if the server exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {timeout} s")
 
 
 def process_environment() -> dict[str, str]:
