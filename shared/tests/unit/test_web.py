@@ -121,6 +121,30 @@ def test_a_streamed_response_is_logged_once_not_once_per_chunk(capsys):
     assert '"status_code":200' in output
 
 
+def test_an_error_the_caller_can_act_on_is_logged_without_a_stack_trace_and_a_fault_with_one(capsys):
+    from litestar.plugins.structlog import StructlogPlugin
+
+    from loginless.shared.web.logging import structlog_config
+
+    class UploadBusy(ConcurrencyConflict):  # a service's own error: a subclass, with its own status
+        status_code = 423
+
+    @get("/busy")
+    async def busy() -> None:
+        raise UploadBusy("another request is writing")
+
+    @get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    logging_plugin = StructlogPlugin(structlog_config(as_json=True, level="INFO"))
+    with create_test_client([busy, broken], plugins=[logging_plugin, problem_details_plugin()]) as http:
+        assert http.get("/busy").status_code == 423
+        assert "Traceback" not in capsys.readouterr().out
+        assert http.get("/broken").status_code == 500
+        assert "Traceback" in capsys.readouterr().out
+
+
 def test_the_database_schema_defaults_to_the_service_name_and_can_be_set(monkeypatch):
     class ExampleSettings(ServiceSettings):
         service_name: ClassVar[str] = "example"

@@ -70,7 +70,7 @@ async def test_refusals_keep_their_meaning(links):
     with pytest.raises(LinksRefused) as refused:
         await client.issue(authorization="Bearer k", action="upload", resource_id="upr_1",
                            recipients=[Recipient("a@example.test")], expires_at=EXPIRES)
-    assert refused.value.status == 401
+    assert refused.value.status_code == 401
     stand_in.status = 503
     with pytest.raises(DependencyUnavailable):
         await client.issue(authorization="Bearer k", action="upload", resource_id="upr_1",

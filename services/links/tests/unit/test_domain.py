@@ -109,7 +109,7 @@ def test_opening_and_using_count_and_are_refused_once_the_link_is_not_active():
         assert gone.value.extra == {"link_id": "link-1", "tenant_id": "firm", "link_status": "used_up"}
     with pytest.raises(LinkGone) as expired:
         decide(link, UseLink(link.expires_at + timedelta(seconds=1)))
-    assert expired.value.status == 410 and expired.value.extra["link_status"] == "expired"
+    assert expired.value.status_code == 410 and expired.value.extra["link_status"] == "expired"
 
 
 def test_revoking_twice_announces_it_once():

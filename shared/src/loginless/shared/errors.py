@@ -6,9 +6,9 @@ from typing import Any
 
 
 class LoginlessError(Exception):
-    """An error a caller can act on. ``status`` and ``problem_type`` become the problem details."""
+    """An error a caller can act on. ``status_code`` and ``problem_type`` become the problem details."""
 
-    status: int = 500
+    status_code: int = 500
     problem_type: str = "internal-error"
     title: str = "Internal error"
 
@@ -21,7 +21,7 @@ class LoginlessError(Exception):
 class ConcurrencyConflict(LoginlessError):
     """Someone else changed the aggregate first; reload and decide again (or tell the caller)."""
 
-    status = 409
+    status_code = 409
     problem_type = "concurrency-conflict"
     title = "The resource was changed by someone else"
 
@@ -29,18 +29,18 @@ class ConcurrencyConflict(LoginlessError):
 class DependencyUnavailable(LoginlessError):
     """PostgreSQL, Kafka or S3 cannot be reached right now; nothing was written."""
 
-    status = 503
+    status_code = 503
     problem_type = "dependency-unavailable"
     title = "A service this request needs is unavailable"
 
 
 class NotFound(LoginlessError):
-    status = 404
+    status_code = 404
     problem_type = "not-found"
     title = "Not found"
 
 
 class InvalidRequest(LoginlessError):
-    status = 422
+    status_code = 422
     problem_type = "invalid-request"
     title = "The request is not valid"

@@ -30,43 +30,43 @@ MAX_EXTENSION = 16
 
 
 class Conflict(LoginlessError):
-    status = 409
+    status_code = 409
     problem_type = "conflict"
     title = "The request conflicts with the resource's state"
 
 
 class Forbidden(LoginlessError):
-    status = 403
+    status_code = 403
     problem_type = "forbidden"
     title = "Not allowed"
 
 
 class Gone(LoginlessError):
-    status = 410
+    status_code = 410
     problem_type = "gone"
     title = "No longer available"
 
 
 class TooLarge(LoginlessError):
-    status = 413
+    status_code = 413
     problem_type = "too-large"
     title = "The file is too large"
 
 
 class UnsupportedType(LoginlessError):
-    status = 415
+    status_code = 415
     problem_type = "unsupported-type"
     title = "This type of file is not accepted"
 
 
 class EmptyFile(LoginlessError):
-    status = 400
+    status_code = 400
     problem_type = "empty-file"
     title = "The file is empty"
 
 
 class TooManyFiles(LoginlessError):
-    status = 403
+    status_code = 403
     problem_type = "too-many-files"
     title = "No more files can be uploaded through this link"
 

@@ -129,8 +129,8 @@ def error_page(pages: GuestPages, request: Request, guest: GuestAssertion | None
         key = "not_found"
     else:
         key = "unavailable"
-    return Template("error.html", context={**context, "status": error.status, "message": t(key, firm=firm)},
-                    status_code=error.status, headers=NO_STORE)
+    return Template("error.html", context={**context, "status": error.status_code, "message": t(key, firm=firm)},
+                    status_code=error.status_code, headers=NO_STORE)
 
 
 class TusDiscovery(ASGIMiddleware):
@@ -383,7 +383,7 @@ def _tus_problem(status: int, detail: str) -> Response[dict]:
 
 
 class TusVersionUnsupported(LoginlessError):
-    status = 412
+    status_code = 412
     problem_type = "tus-version"
     title = "Unsupported tus version"
 

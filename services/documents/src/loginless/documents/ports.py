@@ -34,7 +34,7 @@ class LinksRefused(LoginlessError):
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
-        self.status = status if 400 <= status < 500 else 502
+        self.status_code = status if 400 <= status < 500 else 502
 
 
 class Links(Protocol):

@@ -46,19 +46,19 @@ PARTS_IN_FLIGHT = 2  # parts of one PATCH on their way to S3 at once; also the b
 
 
 class Locked(LoginlessError):
-    status = 423
+    status_code = 423
     problem_type = "upload-busy"
     title = "Another request is writing to this upload"
 
 
 class OffsetMismatch(LoginlessError):
-    status = 409
+    status_code = 409
     problem_type = "offset-mismatch"
     title = "Upload-Offset does not match the upload's offset"
 
 
 class ScanRejected(LoginlessError):
-    status = 422
+    status_code = 422
     problem_type = "rejected-by-scan"
     title = "The file was rejected by the security scan"
 

@@ -64,7 +64,7 @@ class LinkNotFound(NotFound):
 
 
 class LinkGone(LoginlessError):
-    status = 410
+    status_code = 410
     problem_type = "link-gone"
     title = "The link can no longer be used"
 
@@ -75,13 +75,13 @@ class LinkGone(LoginlessError):
 
 
 class VerificationNotRequired(LoginlessError):
-    status = 409
+    status_code = 409
     problem_type = "verification-not-required"
     title = "This link does not use recipient verification"
 
 
 class VerificationLocked(LoginlessError):
-    status = 423
+    status_code = 423
     problem_type = "verification-locked"
     title = "Too many wrong codes"
 
@@ -92,7 +92,7 @@ class WrongVerificationCode(InvalidRequest):
 
 
 class VerificationCodeTooSoon(LoginlessError):
-    status = 429
+    status_code = 429
     problem_type = "verification-code-too-soon"
     title = "A code was sent moments ago"
 

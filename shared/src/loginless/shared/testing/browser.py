@@ -113,7 +113,7 @@ async def assert_accessible(browser: Any, url: str, *, cookies: list[dict] | Non
 
 class CuttableProxy:
     """A TCP proxy in front of the gateway: ``cut()`` drops every connection and refuses new ones until
-    ``restore()``, as a lost mobile connection would. Counts the bytes sent upstream."""
+    ``restore()``, as a lost mobile connection would."""
 
     def __init__(self, target_port: int) -> None:
         self.port, self.target_port = free_port(), target_port
@@ -121,7 +121,6 @@ class CuttableProxy:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server: asyncio.AbstractServer | None = None
         self.transports: set[asyncio.StreamWriter] = set()
-        self.bytes_up = 0
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> CuttableProxy:
@@ -155,11 +154,9 @@ class CuttableProxy:
             return
         self.transports.update({writer, upstream_writer})
 
-        async def pipe(source, sink, count: bool) -> None:  # noqa: ANN001
+        async def pipe(source, sink) -> None:  # noqa: ANN001
             try:
                 while chunk := await source.read(65536):
-                    if count:
-                        self.bytes_up += len(chunk)
                     sink.write(chunk)
                     await sink.drain()
             except (ConnectionError, OSError):
@@ -167,7 +164,7 @@ class CuttableProxy:
             finally:
                 sink.transport.abort()
 
-        await asyncio.gather(pipe(reader, upstream_writer, True), pipe(upstream_reader, writer, False))
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
     def stop(self) -> None:
         self.cut()

@@ -18,7 +18,7 @@ PROBLEM_TYPE_BASE = "https://loginless.dev/problems/"
 def _from_loginless_error(error: LoginlessError) -> ProblemDetailsException:
     headers = {"Retry-After": "5"} if isinstance(error, DependencyUnavailable) else None
     return ProblemDetailsException(
-        status_code=error.status,
+        status_code=error.status_code,
         type_=PROBLEM_TYPE_BASE + error.problem_type,
         title=error.title,
         detail=error.detail,
