@@ -4,27 +4,36 @@ Services never see link tokens. For each proxied guest request the gateway attac
 (EdDSA / Ed25519) saying which link the guest holds: its id, tenant, action, resource, recipient and expiry,
 with the owning service as audience. Services hold only the public key, so a compromised service cannot mint
 assertions for another; they refuse guest traffic without a valid one.
+
+The token is a standard compact JWS, so a service written in any language can check it with its JWT library;
+here it is made and checked with PyNaCl (libsodium) rather than PyJWT, because every JOSE library for Python
+loads ``cryptography``, whose native module costs each service process about 8 MB of memory. Only one algorithm
+is ever accepted, whatever the header says (docs/kernel.md).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from pydantic import BaseModel, ValidationError
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 ASSERTION_HEADER = "x-loginless-assertion"
 FORWARDED_PREFIX_HEADER = "x-forwarded-prefix"
 ISSUER = "loginless-gateway"
 LIFETIME_SECONDS = 60
+CLOCK_SKEW_SECONDS = 5
 ALGORITHM = "EdDSA"
+_HEADER = {"alg": ALGORITHM, "typ": "JWT"}
 
 
 class GuestRecipient(BaseModel):
@@ -44,18 +53,41 @@ class GuestAssertion(BaseModel):
     audience: str
 
 
+class _Claims(BaseModel):
+    """The registered claims a verifier insists on, and the link itself."""
+
+    model_config = ConfigDict(strict=True)
+
+    iss: Literal["loginless-gateway"]
+    aud: str
+    sub: str
+    iat: int
+    exp: int
+    link: dict[str, Any]
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _from_b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 def generate_key_pair() -> tuple[str, str]:
     """A new Ed25519 key pair as (private, public), each base64 of its raw 32 bytes, for settings."""
-    private = Ed25519PrivateKey.generate()
-    raw_private = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                        serialization.NoEncryption())
-    raw_public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw_private).decode(), base64.b64encode(raw_public).decode()
+    private = SigningKey.generate()
+    return base64.b64encode(bytes(private)).decode(), base64.b64encode(bytes(private.verify_key)).decode()
 
 
 class AssertionSigner:
     def __init__(self, private_key_b64: str) -> None:
-        self._key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_key_b64))
+        self._key = SigningKey(base64.b64decode(private_key_b64))
+        self._encoded_header = _b64url(_json(_HEADER))
 
     def sign(self, assertion: GuestAssertion, *, now: float | None = None) -> str:
         issued = int(now if now is not None else time.time())
@@ -64,7 +96,8 @@ class AssertionSigner:
             "exp": issued + LIFETIME_SECONDS,
             "link": assertion.model_dump(mode="json", exclude={"audience"}),
         }
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+        signing_input = f"{self._encoded_header}.{_b64url(_json(claims))}"
+        return f"{signing_input}.{_b64url(self._key.sign(signing_input.encode()).signature)}"
 
 
 class InvalidAssertion(NotAuthorizedException):
@@ -72,19 +105,33 @@ class InvalidAssertion(NotAuthorizedException):
 
 
 class AssertionVerifier:
-    def __init__(self, public_key_b64: str, *, audience: str) -> None:
-        self._key: Ed25519PublicKey = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
+    def __init__(self, public_key_b64: str, *, audience: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._key = VerifyKey(base64.b64decode(public_key_b64))
         self.audience = audience
+        self._clock = clock
 
     def verify(self, token: str | None) -> GuestAssertion:
         if not token:
             raise InvalidAssertion("guest requests are only accepted through the gateway")
         try:
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], audience=self.audience, issuer=ISSUER,
-                                options={"require": ["exp", "iat", "aud", "iss", "sub"]}, leeway=5)
-            return GuestAssertion(**claims["link"], audience=self.audience)
-        except (jwt.InvalidTokenError, KeyError, TypeError, ValidationError) as error:
+            claims = self._verified_claims(token)
+            return GuestAssertion(**claims.link, audience=self.audience)
+        except (BadSignatureError, ValueError, binascii.Error, TypeError, ValidationError) as error:
             raise InvalidAssertion("the gateway assertion is not valid for this service") from error
+
+    def _verified_claims(self, token: str) -> _Claims:
+        encoded_header, encoded_claims, encoded_signature = token.split(".")  # ValueError unless three parts
+        if json.loads(_from_b64url(encoded_header)) != _HEADER:  # one algorithm; never "none", never HMAC
+            raise ValueError("unexpected JOSE header")
+        self._key.verify(f"{encoded_header}.{encoded_claims}".encode(), _from_b64url(encoded_signature))
+        claims = _Claims.model_validate_json(_from_b64url(encoded_claims))
+        now = self._clock()
+        if claims.aud != self.audience:
+            raise ValueError("assertion for another service")
+        if not claims.iat - CLOCK_SKEW_SECONDS <= now <= claims.exp + CLOCK_SKEW_SECONDS:
+            raise ValueError("assertion expired or not yet valid")
+        return claims
 
     def from_connection(self, connection: ASGIConnection) -> GuestAssertion:
         return self.verify(connection.headers.get(ASSERTION_HEADER))
