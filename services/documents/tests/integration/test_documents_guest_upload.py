@@ -302,6 +302,49 @@ async def test_a_connection_dropping_after_several_parts_keeps_every_byte(client
     assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
 
 
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+class SignatureScanner:
+    """An antivirus adapter in miniature: reads the stored object and rejects the EICAR test signature."""
+
+    def __init__(self) -> None:
+        self.bytes_read: list[int] = []
+
+    async def scan(self, *, content_type: str, size: int, read):  # noqa: ANN001, ANN201
+        from loginless.documents.ports import ScanVerdict
+
+        seen, total = b"", 0
+        async for chunk in read():
+            total += len(chunk)
+            seen = seen[-len(EICAR):] + chunk  # a signature split across chunks is still found
+            if EICAR in seen:
+                self.bytes_read.append(total)
+                return ScanVerdict(clean=False, reason="EICAR test signature")
+        self.bytes_read.append(total)
+        return ScanVerdict(clean=True)
+
+
+async def test_the_scanner_sees_every_stored_byte_before_file_uploaded_and_what_it_rejects_is_never_kept(
+        client, harness, tenant, monkeypatch):
+    scanner = SignatureScanner()
+    monkeypatch.setattr(client.app.state.runtime.extras["guest_pages"].uploads.documents, "scanner", scanner)
+    _, tus = await upload_request(client, harness, tenant)
+    clean = pdf_of(6 * MIB)
+    await tus.upload(clean, chunk_size=len(clean), filename="clean.pdf")
+    assert scanner.bytes_read == [len(clean)]  # read from S3 in full, as stored
+    [event] = await harness.events(tenant.tenant_id, "FileUploaded")
+    assert json.loads(event["data"])["size"] == len(clean)
+
+    other_tenant = harness.new_tenant()
+    _, tus = await upload_request(client, harness, other_tenant)
+    infected = clean[:3 * MIB] + EICAR + clean[3 * MIB + len(EICAR):]
+    path = tus.path_of(await tus.create(len(infected), filename="infected.pdf"))
+    refused = await tus.patch(path, 0, infected)
+    assert refused.status_code == 422 and refused.json()["type"].endswith("/rejected-by-scan")
+    await assert_nothing_stored(harness, other_tenant)
+
+
 async def test_too_large_is_refused_with_413(client, harness, tenant):
     _, tus = await upload_request(client, harness, tenant, max_file_size=1000)
     response = await tus.create(1001, filename="big.pdf")
