@@ -6,6 +6,7 @@ stand-in of the gateway; these take the same journeys through every real part.
 """
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -104,6 +105,23 @@ async def test_a_revoked_link_shows_the_gateway_410_page_naming_the_firm_even_to
     await eventually(turned_away, timeout=10, interval=0.1, message="the 410 page for the guest inside")
     text = await page.locator("main").inner_text()
     assert f"{FIRM} has withdrawn this link" in text
+    reopened = await page.goto(link.url)
+    assert reopened.status == 410
+    await assert_accessible(browser, link.url)
+
+
+async def test_an_expired_link_shows_the_gateway_410_page_with_the_date_and_the_firm_even_to_a_guest_inside(
+        desk, page, browser):
+    expires_at = datetime.now(UTC) + timedelta(seconds=8)  # long enough to open it first, under a loaded CI
+    link = desk.share(PDF, name="caducado.pdf", expires_at=expires_at.isoformat())
+    landed = await enter(page, link)
+
+    async def turned_away() -> bool:  # no event announces an expiry: the gateway judges it on each request
+        return (await page.goto(landed)).status == 410
+
+    await eventually(turned_away, timeout=30, interval=0.25, message="the 410 page once the link expired")
+    text = await page.locator("main").inner_text()
+    assert "This link expired on" in text and FIRM in text
     reopened = await page.goto(link.url)
     assert reopened.status == 410
     await assert_accessible(browser, link.url)

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -100,12 +99,16 @@ class GuestCookies:
         self._genuine[value] = guest_pass
         return guest_pass
 
-    def issue(self, link_id: str, grant: Grant, *, now: float, lifetime_seconds: int,
-              link_expires_at: datetime) -> Cookie:
-        """A cookie for ``link_id`` that lives ``lifetime_seconds`` but never beyond the link itself."""
-        expires_at = int(min(now + lifetime_seconds, link_expires_at.timestamp()))
+    def issue(self, link_id: str, grant: Grant, *, now: float, lifetime_seconds: int) -> Cookie:
+        """A cookie for ``link_id`` that lives ``lifetime_seconds``.
+
+        It may outlive its link, on purpose: access ends with the link all the same (its state is checked on every
+        request), and a guest still on the pages when the link expires is shown the page that says so and names
+        the firm, rather than one asking them to open a link they already opened.
+        """
+        expires_at = int(now) + lifetime_seconds
         value = self.encode(GuestPass(link_id, grant, expires_at))
-        lifetime = max(0, expires_at - int(now))
+        lifetime = lifetime_seconds
         # Max-Age for today's browsers, Expires (Litestar takes it in seconds from now) for old ones.
         return Cookie(key=COOKIE_NAME, value=value, path=guest_path(link_id), max_age=lifetime, expires=lifetime,
                       httponly=True, secure=self.secure, samesite=SAME_SITE_STRICT)

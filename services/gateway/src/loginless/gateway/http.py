@@ -152,8 +152,7 @@ async def _refusal_page(request: Request, gateway: GatewayRuntime, refused: Refu
 def _access_cookie(gateway: GatewayRuntime, view: LinkView, grant: Grant = Grant.ACCESS) -> Cookie:
     settings = gateway.settings
     lifetime = settings.guest_session_max_seconds if grant is Grant.ACCESS else settings.verification_session_seconds
-    return gateway.cookies.issue(view.link_id, grant, now=gateway.wall_clock(), lifetime_seconds=lifetime,
-                                 link_expires_at=view.expires_at)
+    return gateway.cookies.issue(view.link_id, grant, now=gateway.wall_clock(), lifetime_seconds=lifetime)
 
 
 async def _entering_page(request: Request, gateway: GatewayRuntime, view: LinkView, grant: Grant) -> Response:

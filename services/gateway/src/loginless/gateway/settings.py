@@ -49,7 +49,7 @@ class GatewaySettings(ServiceSettings):
         default_factory=list, description='Earlier cookie secrets, still accepted (never used to sign), as JSON: '
         '["old secret"]. Keep one for GUEST_SESSION_MAX_SECONDS after replacing it, then remove it')
     guest_session_max_seconds: int = Field(
-        24 * 3600, ge=60, description="A guest's cookie lasts this long at most, and never beyond the link's expiry")
+        24 * 3600, ge=60, description="A guest's cookie lasts this long; access still ends with the link")
     verification_session_seconds: int = Field(
         1800, ge=60, description="How long a guest has to enter a one-time code after opening the link")
     invalid_token_limit: int = Field(20, ge=1, description="Invalid link tokens an address may try per window")
