@@ -3,16 +3,9 @@
 import pytest
 
 from loginless.shared.branding import Branding, BrandingCache
+from loginless.shared.testing.clock import ManualClock
 
 pytestmark = pytest.mark.unit
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Links:
@@ -28,7 +21,7 @@ class Links:
 
 
 async def test_branding_is_fetched_once_per_lifetime_and_then_again():
-    clock, links = Clock(), Links(Branding(name="Acme"), Branding(name="Acme Advisors"))
+    clock, links = ManualClock(), Links(Branding(name="Acme"), Branding(name="Acme Advisors"))
     cache = BrandingCache(links, ttl_seconds=60, clock=clock)
     assert (await cache.get("t1")).name == "Acme"
     clock.now += 59
@@ -39,7 +32,7 @@ async def test_branding_is_fetched_once_per_lifetime_and_then_again():
 
 
 async def test_when_links_cannot_tell_the_last_known_branding_is_served_however_old():
-    clock, links = Clock(), Links(Branding(name="Acme"), None, None)
+    clock, links = ManualClock(), Links(Branding(name="Acme"), None, None)
     cache = BrandingCache(links, ttl_seconds=60, clock=clock)
     await cache.get("t1")
     clock.now += 3600
@@ -50,7 +43,7 @@ async def test_when_links_cannot_tell_the_last_known_branding_is_served_however_
 
 async def test_the_cache_stays_bounded():
     links = Links(*(Branding(name=f"Firm {n}") for n in range(5)))
-    cache = BrandingCache(links, ttl_seconds=60, clock=Clock(), max_tenants=3)
+    cache = BrandingCache(links, ttl_seconds=60, clock=ManualClock(), max_tenants=3)
     for n in range(5):
         await cache.get(f"t{n}")
     assert len(cache._entries) <= 3

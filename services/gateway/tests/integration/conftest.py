@@ -21,6 +21,7 @@ from loginless.gateway.settings import GatewaySettings
 from loginless.gateway.testing import FakeLinksService, GuestEchoService, serve
 from loginless.shared.eventstore import migrate
 from loginless.shared.testing import endpoints
+from loginless.shared.testing.clock import ManualClock
 from loginless.shared.web.assertion import generate_key_pair
 
 INTERNAL_SECRET = "internal-secret-for-tests"
@@ -30,24 +31,13 @@ FIRM_EMAIL = "help@acme.example"
 SERVICES = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments", "request": "requests"}
 
 
-class FakeClock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @dataclass
 class GatewayUnderTest:
     url: str
     settings: GatewaySettings
     links: FakeLinksService
     echo: GuestEchoService
-    monotonic: FakeClock
+    monotonic: ManualClock
     link_states: LinkStateStore
     assertion_public_key: str
 
@@ -109,7 +99,7 @@ def start_gateway(database_url, kafka_bootstrap_servers, assertion_keys, schema)
         links = FakeLinksService(INTERNAL_SECRET)
         links.add_tenant("tenant-1", FIRM, contact_email=FIRM_EMAIL, contact_phone="+34 600 111 222")
         echo = GuestEchoService(public_key)
-        monotonic = FakeClock(10_000.0)
+        monotonic = ManualClock(10_000.0)
         async with serve(links.app()) as fake_links_url, serve(echo.app()) as echo_url:
             # A schema of the test's own, so tests never share a read model.
             settings = GatewaySettings(**{

@@ -3,24 +3,17 @@
 import pytest
 
 from loginless.gateway.rate_limit import InvalidTokenLimiter, client_key
+from loginless.shared.testing.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def limiter(clock: FakeClock, *, limit: int = 3, window: float = 600, max_tracked: int = 100_000):
+def limiter(clock: ManualClock, *, limit: int = 3, window: float = 600, max_tracked: int = 100_000):
     return InvalidTokenLimiter(limit=limit, window_seconds=window, clock=clock, max_tracked=max_tracked)
 
 
 def test_an_address_is_limited_after_the_limit_and_released_after_the_window():
-    clock = FakeClock()
+    clock = ManualClock()
     invalid = limiter(clock)
     for _ in range(3):
         assert invalid.retry_after("203.0.113.7") is None
@@ -34,7 +27,7 @@ def test_an_address_is_limited_after_the_limit_and_released_after_the_window():
 
 
 def test_other_addresses_are_not_affected():
-    clock = FakeClock()
+    clock = ManualClock()
     invalid = limiter(clock)
     for _ in range(3):
         invalid.record_failure("203.0.113.7")
@@ -44,7 +37,7 @@ def test_other_addresses_are_not_affected():
 
 
 def test_the_window_slides_one_failure_at_a_time():
-    clock = FakeClock()
+    clock = ManualClock()
     invalid = limiter(clock)
     for step in (0, 100, 200):
         clock.now = 1000 + step
@@ -59,7 +52,7 @@ def test_ipv6_addresses_count_per_64_prefix_and_mapped_ipv4_as_ipv4():
     assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
     assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
     assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
-    clock = FakeClock()
+    clock = ManualClock()
     invalid = limiter(clock)
     for suffix in range(3):
         invalid.record_failure(f"2001:db8:1:2::{suffix + 1}")
@@ -67,7 +60,7 @@ def test_ipv6_addresses_count_per_64_prefix_and_mapped_ipv4_as_ipv4():
 
 
 def test_memory_stays_bounded_under_a_flood_of_addresses():
-    clock = FakeClock()
+    clock = ManualClock()
     invalid = limiter(clock, max_tracked=100)
     for index in range(1000):
         invalid.record_failure(f"10.0.{index // 256}.{index % 256}")

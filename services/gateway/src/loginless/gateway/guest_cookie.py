@@ -108,10 +108,9 @@ class GuestCookies:
         """
         expires_at = int(now) + lifetime_seconds
         value = self.encode(GuestPass(link_id, grant, expires_at))
-        lifetime = lifetime_seconds
         # Max-Age for today's browsers, Expires (Litestar takes it in seconds from now) for old ones.
-        return Cookie(key=COOKIE_NAME, value=value, path=guest_path(link_id), max_age=lifetime, expires=lifetime,
-                      httponly=True, secure=self.secure, samesite=SAME_SITE_STRICT)
+        return Cookie(key=COOKIE_NAME, value=value, path=guest_path(link_id), max_age=lifetime_seconds,
+                      expires=lifetime_seconds, httponly=True, secure=self.secure, samesite=SAME_SITE_STRICT)
 
     def clear(self, link_id: str) -> Cookie:
         return Cookie(key=COOKIE_NAME, value="", path=guest_path(link_id), max_age=0, expires=0, httponly=True,
