@@ -80,10 +80,10 @@ DIRECT_BUCKET = "documents-bench-direct"
 def serve_documents() -> None:
     """``python -m loginless.documents api`` with the links service replaced by in-memory fakes."""
     from loginless.documents.bootstrap import MIGRATIONS, asyncapi_document, create_app, create_worker
-    from loginless.documents.fakes import FakeApiKeys, FakeLinks
     from loginless.documents.settings import DocumentsSettings
     from loginless.shared.runtime import run_service
     from loginless.shared.web.auth import StaffPrincipal
+    from loginless.testkit.fake_links import FakeApiKeys, FakeLinks
 
     class BenchSettings(DocumentsSettings):
         @property

@@ -22,7 +22,7 @@ import asyncpg
 
 from loginless.shared.eventstore import EventMetadata, EventStore, KafkaSink, OutboxRelay, migrate
 from loginless.shared.messaging.topics import ensure_topics
-from loginless.shared.testing.sample import TallyIncremented
+from loginless.testkit.sample import TallyIncremented
 
 META = EventMetadata(tenant_id="bench", correlation_id="bench")
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from loginless.shared.testing import endpoints
-from loginless.shared.testing.guests import Firm
+from loginless.testkit import endpoints
+from loginless.testkit.guests import Firm
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from loginless.shared.testing.browser import (
+from loginless.testkit.browser import (
     CuttableProxy,
     assert_accessible,
     chromium,
@@ -20,8 +20,8 @@ from loginless.shared.testing.browser import (
     guest_page,
     patterned_pdf,
 )
-from loginless.shared.testing.guests import DocumentsDesk, IssuedLink
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.guests import DocumentsDesk, IssuedLink
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,6 @@
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loginless.shared.testing.guests import Guest
+from loginless.testkit.guests import Guest
+from loginless.testkit.network import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -98,12 +98,6 @@ def test_too_many_wrong_codes_lock_the_recipient_out(firm, stack_env):
     locked = guest.http.post(f"/g/{link.link_id}/verify", data={"code": code})
     assert locked.status_code == 423  # even the right code is refused now
     assert resource_shown(locked) is None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loginless.shared.testing.guests import DocumentsDesk, Guest
+from loginless.testkit.guests import DocumentsDesk, Guest
 
 pytestmark = pytest.mark.e2e
 

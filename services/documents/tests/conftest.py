@@ -14,30 +14,27 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from loginless.documents.bootstrap import create_app
-from loginless.documents.fakes import FakeApiKeys, FakeLinks
 from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import DocumentStorage
-from loginless.shared.testing import endpoints
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
     FORWARDED_PREFIX_HEADER,
     AssertionSigner,
     GuestAssertion,
     GuestRecipient,
-    generate_key_pair,
 )
 from loginless.shared.web.auth import StaffPrincipal
+from loginless.testkit.endpoints import S3Endpoint
+from loginless.testkit.fake_links import FakeApiKeys, FakeLinks
 
-PRIVATE_KEY, PUBLIC_KEY = generate_key_pair()
 
-
-def make_settings(**overrides) -> DocumentsSettings:  # noqa: ANN003
+def make_settings(database_url: str, s3: S3Endpoint, assertion_public_key: str,
+                  **overrides) -> DocumentsSettings:  # noqa: ANN003
     """The service's settings with a schema of the test's own, so tests never touch a running service's tables."""
-    s3 = endpoints.s3_endpoint()
     values = dict(
-        database_url=endpoints.database_url(), kafka_bootstrap_servers="127.0.0.1:1",
+        database_url=database_url, kafka_bootstrap_servers="127.0.0.1:1",
         s3_endpoint=s3.url, s3_access_key=s3.access_key, s3_secret_key=s3.secret_key,
-        s3_bucket=f"documents-test-{secrets.token_hex(4)}", assertion_public_key=PUBLIC_KEY,
+        s3_bucket=f"documents-test-{secrets.token_hex(4)}", assertion_public_key=assertion_public_key,
         database_schema=f"documents_t{uuid.uuid4().hex[:10]}", upload_part_size=5 * 1024 * 1024, log_json=True,
         log_level="WARNING",
     )
@@ -64,7 +61,7 @@ class Harness:
     api_keys: dict[str, StaffPrincipal]
     storage: DocumentStorage
     pool: asyncpg.Pool
-    private_key: str = PRIVATE_KEY  # signs guests' assertions, as the gateway does
+    private_key: str  # signs guests' assertions, as the gateway does
 
     def new_tenant(self) -> Tenant:
         tenant = Tenant(tenant_id=f"t-{secrets.token_hex(6)}", api_key=f"key-{secrets.token_hex(16)}")
@@ -77,7 +74,7 @@ class Harness:
             link_id=link_id, tenant_id=tenant_id, action=action, resource_id=resource_id,
             recipient=GuestRecipient(email="guest@example.test", language=language),
             link_expires_at=datetime.now(UTC) + timedelta(days=1), audience="documents")
-        return {ASSERTION_HEADER: AssertionSigner(PRIVATE_KEY).sign(assertion),
+        return {ASSERTION_HEADER: AssertionSigner(self.private_key).sign(assertion),
                 FORWARDED_PREFIX_HEADER: f"/g/{link_id}", "x-forwarded-for": "203.0.113.9", **extra}
 
     def guest_headers_for(self, link_id: str, **extra: str) -> dict[str, str]:
@@ -102,14 +99,15 @@ class Harness:
 
 
 @pytest.fixture(scope="session")
-async def harness() -> AsyncIterator[Harness]:
-    settings = make_settings()
+async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
+    private_key, public_key = assertion_keys
+    settings = make_settings(database_url, s3, public_key)
     api_keys: dict[str, StaffPrincipal] = {}
     links = FakeLinks(api_keys=api_keys)
     storage = DocumentStorage(settings.s3_endpoint, access_key=settings.s3_access_key,
                               secret_key=settings.s3_secret_key.get_secret_value(), bucket=settings.s3_bucket)
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=4)
-    yield Harness(settings, links, api_keys, storage, pool)
+    yield Harness(settings, links, api_keys, storage, pool, private_key)
     async with pool.acquire() as connection:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     await pool.close()

@@ -4,18 +4,7 @@ import asyncpg
 import pytest
 
 from loginless.shared.eventstore import EventStore, migrate
-from loginless.shared.testing import endpoints
-from loginless.shared.testing.sample import PROJECTION_SQL
-
-
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return endpoints.database_url()
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap_servers() -> str:
-    return endpoints.kafka_bootstrap_servers()
+from loginless.testkit.sample import PROJECTION_SQL
 
 
 @pytest.fixture

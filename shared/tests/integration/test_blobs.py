@@ -9,14 +9,12 @@ import pytest
 from minio.error import S3Error
 
 from loginless.shared.blobs import BlobStore
-from loginless.shared.testing import endpoints
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def blobs():
-    s3 = endpoints.s3_endpoint()
+async def blobs(s3):
     store = BlobStore(s3.url, access_key=s3.access_key, secret_key=s3.secret_key,
                       bucket=f"test-{uuid.uuid4().hex[:12]}")
     await store.ensure_bucket()
@@ -32,8 +30,7 @@ async def test_stored_bytes_and_checksum_equal_what_was_sent(blobs, size):
     assert received == data
 
 
-async def test_a_wrong_secret_key_is_refused(blobs):
-    s3 = endpoints.s3_endpoint()
+async def test_a_wrong_secret_key_is_refused(blobs, s3):
     impostor = BlobStore(s3.url, access_key=s3.access_key, secret_key=s3.secret_key + "x", bucket=blobs.bucket)
     with pytest.raises(S3Error) as refused:
         await impostor.put("nope", io.BytesIO(b"x"), content_type="text/plain", length=1)

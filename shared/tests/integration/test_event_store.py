@@ -7,7 +7,7 @@ import pytest
 
 from loginless.shared.errors import ConcurrencyConflict
 from loginless.shared.eventstore import EventMetadata
-from loginless.shared.testing.sample import TallyIncremented
+from loginless.testkit.sample import TallyIncremented
 
 pytestmark = pytest.mark.integration
 

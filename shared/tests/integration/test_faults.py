@@ -7,7 +7,6 @@ start them from the local stack's components on free ports.
 import asyncio
 import collections
 import os
-import socket
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,22 +15,17 @@ from litestar.testing import AsyncTestClient
 
 from loginless.shared.eventstore import KafkaSink, OutboxRelay
 from loginless.shared.settings import ServiceSettings
-from loginless.shared.testing import endpoints
-from loginless.shared.testing.kafka import read_topic
-from loginless.shared.testing.sample import TallyController, increment
-from loginless.shared.testing.waiting import eventually
 from loginless.shared.web import create_service_app
+from loginless.testkit import endpoints
+from loginless.testkit.kafka import read_topic
+from loginless.testkit.network import free_port
+from loginless.testkit.sample import TallyController, increment
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 KAFKA_JARS = REPO / ".cache" / "jars" / "kafka"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from aiokafka import AIOKafkaProducer
 
 from loginless.shared.events import CloudEvent
 from loginless.shared.messaging import InboxConsumer, build_broker
-from loginless.shared.testing.kafka import read_topic
-from loginless.shared.testing.sample import projecting_handler
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.kafka import read_topic
+from loginless.testkit.sample import projecting_handler
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ import pytest
 
 from loginless.shared.eventstore import KafkaSink, OutboxRelay
 from loginless.shared.eventstore.relay import RELAY_FAILURES
-from loginless.shared.testing.kafka import read_topic
-from loginless.shared.testing.sample import increment
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.kafka import read_topic
+from loginless.testkit.sample import increment
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +94,7 @@ async def test_a_relay_killed_between_publish_and_mark_republishes_and_the_inbox
     store, database_url, kafka_bootstrap_servers
 ):
     from loginless.shared.messaging import InboxConsumer
-    from loginless.shared.testing.sample import projecting_handler
+    from loginless.testkit.sample import projecting_handler
 
     for stream in ("a", "b", "c"):
         for _ in range(3):

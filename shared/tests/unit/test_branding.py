@@ -3,7 +3,7 @@
 import pytest
 
 from loginless.shared.branding import Branding, BrandingCache
-from loginless.shared.testing.clock import ManualClock
+from loginless.testkit.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 

@@ -15,8 +15,6 @@ import pytest
 import uvicorn
 
 from loginless.documents.bootstrap import create_app
-from loginless.documents.fakes import FakeApiKeys
-from loginless.shared.testing.browser import CuttableProxy, chromium, free_port
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
     FORWARDED_PREFIX_HEADER,
@@ -24,6 +22,9 @@ from loginless.shared.web.assertion import (
     GuestAssertion,
     GuestRecipient,
 )
+from loginless.testkit.browser import CuttableProxy, chromium
+from loginless.testkit.fake_links import FakeApiKeys
+from loginless.testkit.network import free_port
 
 # What the real gateway adds to every response (services/gateway: edge.py and its default policy).
 STRICT_CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "

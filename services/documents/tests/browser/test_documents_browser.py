@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 
-from loginless.shared.testing.browser import assert_accessible, drop_files, guest_page, patterned_pdf
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.browser import assert_accessible, drop_files, guest_page, patterned_pdf
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -6,14 +6,12 @@ import os
 import pytest
 
 from loginless.shared.eventstore import KafkaSink, OutboxRelay
-from loginless.shared.testing import endpoints
-from loginless.shared.testing.kafka import read_topic
+from loginless.testkit.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
 
-async def test_file_uploaded_is_relayed_to_the_documents_topic(client, harness, tenant):
-    kafka = endpoints.kafka_bootstrap_servers()
+async def test_file_uploaded_is_relayed_to_the_documents_topic(client, harness, tenant, kafka_bootstrap_servers):
     account = (await client.post("/v1/accounts", json={"name": "Guests", "kind": "guest"},
                                  headers=tenant.headers)).json()
     folder = (await client.post(f"/v1/accounts/{account['account_id']}/folders", json={"name": "In"},
@@ -25,11 +23,11 @@ async def test_file_uploaded_is_relayed_to_the_documents_topic(client, harness, 
     [uploaded] = await harness.events(tenant.tenant_id, "FileUploaded")
 
     relay = OutboxRelay(harness.settings.database_url, schema=harness.settings.schema,
-                        sink=KafkaSink(kafka, client_id="documents-test-relay"))
+                        sink=KafkaSink(kafka_bootstrap_servers, client_id="documents-test-relay"))
     relay_task = asyncio.create_task(relay.run())
     try:
-        messages = await read_topic(kafka, harness.settings.events_topic, timeout=60, until=lambda found: any(
-            m.key == uploaded["stream_id"].encode() for m in found))
+        messages = await read_topic(kafka_bootstrap_servers, harness.settings.events_topic, timeout=60,
+                                    until=lambda found: any(m.key == uploaded["stream_id"].encode() for m in found))
     finally:
         relay_task.cancel()
     [message] = [m for m in messages if m.key == uploaded["stream_id"].encode()]

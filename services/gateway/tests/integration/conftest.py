@@ -18,11 +18,9 @@ from loginless.gateway.bootstrap import MIGRATIONS, create_app
 from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
 from loginless.gateway.read_model import LinkStateStore
 from loginless.gateway.settings import GatewaySettings
-from loginless.gateway.testing import FakeLinksService, GuestEchoService, serve
 from loginless.shared.eventstore import migrate
-from loginless.shared.testing import endpoints
-from loginless.shared.testing.clock import ManualClock
-from loginless.shared.web.assertion import generate_key_pair
+from loginless.testkit.clock import ManualClock
+from loginless.testkit.fake_services import FakeLinksService, GuestEchoService, serve
 
 INTERNAL_SECRET = "internal-secret-for-tests"
 COOKIE_SECRET = "cookie-secret-for-tests-0123456789"
@@ -55,21 +53,6 @@ class GatewayUnderTest:
         assert response.status_code == 200, response.text
         cookie = response.headers["set-cookie"].split(";")[0]
         return cookie
-
-
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return endpoints.database_url()
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap_servers() -> str:
-    return endpoints.kafka_bootstrap_servers()
-
-
-@pytest.fixture(scope="session")
-def assertion_keys() -> tuple[str, str]:
-    return generate_key_pair()
 
 
 @pytest.fixture

@@ -4,14 +4,14 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import sys
 
 import httpx
 import pytest
 
-from loginless.gateway.testing import FakeLinksService, GuestEchoService, serve
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.fake_services import FakeLinksService, GuestEchoService, serve
+from loginless.testkit.network import free_port
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -110,9 +110,3 @@ async def _is_live(http: httpx.AsyncClient) -> bool:
         return (await http.get("/health/live")).status_code == 200
     except httpx.TransportError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -19,7 +19,7 @@ from loginless.shared.events.payloads import links
 from loginless.shared.eventstore import EventStore
 from loginless.shared.messaging import build_broker
 from loginless.shared.messaging.topics import ensure_topics
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import hashlib
 
 import pytest
 
-from loginless.gateway.testing import pattern_bytes
+from loginless.testkit.fake_services import pattern_bytes
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from loginless.gateway.testing import serve
 from loginless.gateway.upstream import UpstreamError, UpstreamPool, UpstreamRequest, UpstreamUnreachable
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.fake_services import serve
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

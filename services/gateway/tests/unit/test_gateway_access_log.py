@@ -8,8 +8,8 @@ import pytest
 import structlog
 
 from loginless.gateway.access_log import AccessLog, BatchedOutput
-from loginless.shared.testing.waiting import eventually
 from loginless.shared.web.logging import structlog_config
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,7 @@
 import pytest
 
 from loginless.gateway.rate_limit import InvalidTokenLimiter, client_key
-from loginless.shared.testing.clock import ManualClock
+from loginless.testkit.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 

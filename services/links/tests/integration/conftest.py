@@ -1,5 +1,5 @@
-"""Fixtures for the links service against real PostgreSQL, Kafka and Mailpit (from the environment, see
-``loginless.shared.testing.endpoints``): each test gets its own schema, topic and SMS outbox."""
+"""Fixtures for the links service against real PostgreSQL, Kafka and Mailpit (their endpoints are fixtures of the
+``loginless.testkit`` plugin): each test gets its own schema, topic and SMS outbox."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -27,24 +26,11 @@ from loginless.links.settings import LinksSettings
 from loginless.links.tenants import Tenant, Tenants
 from loginless.links.tokens import new_api_key
 from loginless.shared.eventstore import EventStore, migrate
-from loginless.shared.testing import endpoints
+from loginless.testkit.clock import ManualWallClock
 
 INTERNAL_SECRET = "test-internal-secret"
 INTERNAL = {"Authorization": f"Bearer {INTERNAL_SECRET}"}
 PUBLIC_URL = "https://guests.example.test"
-
-
-class FakeClock:
-    """The service's clock, moved by hand, so expiry is tested without waiting."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass(frozen=True)
@@ -57,29 +43,10 @@ class Staff:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-@pytest.fixture(scope="session")
-def database_url() -> str:
-    return endpoints.database_url()
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap_servers() -> str:
-    return endpoints.kafka_bootstrap_servers()
-
-
-@pytest.fixture(scope="session")
-def smtp_url() -> str:
-    return endpoints.endpoint("SMTP_URL")
-
-
-@pytest.fixture(scope="session")
-def mail_ui_url() -> str:
-    return endpoints.endpoint("MAIL_UI_URL")
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualWallClock:
+    """The service's clock, moved by hand, so expiry is tested without waiting."""
+    return ManualWallClock()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from loginless.links.bootstrap import create_worker
 from loginless.links.delivery import DeliveryWorker
 from loginless.links.messages import MessageComposer, format_date
 from loginless.links.senders import OutboxFileSmsSender, SmtpEmailSender
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import contextlib
 import pytest
 
 from loginless.shared.eventstore import KafkaSink, OutboxRelay
-from loginless.shared.testing.kafka import read_topic
+from loginless.testkit.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

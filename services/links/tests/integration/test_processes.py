@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 
@@ -16,17 +15,12 @@ import pytest
 from loginless.links import cli
 from loginless.links.tenants import ApiKeys
 from loginless.links.tokens import new_api_key
-from loginless.shared.testing.waiting import eventually
+from loginless.testkit.network import free_port
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 INTERNAL = {"Authorization": "Bearer test-internal-secret"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@
   and read a firm's branding (its internal API).
 - :class:`Scanner`: looks at a finished upload before it becomes visible; an antivirus adapter plugs in here.
 
-Tests use the in-memory fakes in :mod:`loginless.documents.fakes`.
+Tests use the in-memory fakes in :mod:`loginless.testkit.fake_links`.
 """
 
 from __future__ import annotations

@@ -1,1 +1,0 @@
-"""Test infrastructure as a package: endpoints of real services, sample aggregates, waiting helpers."""

@@ -1,0 +1,65 @@
+"""Test code stays out of what runs in production: runtime packages neither import the test kit, pytest or
+testcontainers, nor declare them as dependencies (the test kit is only in the workspace's dev group)."""
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+RUNTIME_PROJECTS = [ROOT / "shared", ROOT / "deploy" / "local",
+                    *sorted(path.parent for path in (ROOT / "services").glob("*/pyproject.toml"))]
+TEST_ONLY_MODULES = ("pytest", "_pytest", "loginless.testkit", "testcontainers")
+TEST_ONLY_DISTRIBUTIONS = {"loginless-testkit", "pytest", "testcontainers"}
+
+
+def imported_modules(source: str) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+    return modules
+
+
+def is_test_only(module: str) -> bool:
+    return any(module == name or module.startswith(f"{name}.") for name in TEST_ONLY_MODULES)
+
+
+def distribution_name(requirement: str) -> str:
+    """``"loginless_TestKit[extra]>=1"`` → ``"loginless-testkit"`` (PEP 503 normalised)."""
+    name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)[1]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_runtime_projects_are_all_found():
+    names = {tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"] for project in RUNTIME_PROJECTS}
+    assert {"loginless-shared", "loginless-devstack", "loginless-gateway", "loginless-documents"} <= names
+
+
+def test_the_check_recognises_a_test_only_import():
+    source = "import os\nfrom loginless.testkit.endpoints import missing\n\ndef f():\n    import pytest\n"
+    assert sorted(filter(is_test_only, imported_modules(source))) == ["loginless.testkit.endpoints", "pytest"]
+    assert not is_test_only("pytester_like_name") and not is_test_only("loginless.testkits")
+
+
+def test_no_runtime_source_imports_test_code():
+    offending = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for project in RUNTIME_PROJECTS
+        for path in sorted((project / "src").rglob("*.py"))
+        for module in sorted(imported_modules(path.read_text()))
+        if is_test_only(module)
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("project", [*RUNTIME_PROJECTS, ROOT], ids=lambda path: str(path.relative_to(ROOT)))
+def test_no_runtime_project_depends_on_test_code(project):
+    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"].get("dependencies", [])
+    assert {distribution_name(requirement) for requirement in declared} & TEST_ONLY_DISTRIBUTIONS == set()
