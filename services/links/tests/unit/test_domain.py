@@ -14,10 +14,12 @@ from loginless.links.domain import (
     Link,
     LinkGone,
     LinkNotFound,
+    LockVerification,
     OpenLink,
     Recipient,
     RecipientRequest,
     RecordDelivery,
+    RecordExpiry,
     RevokeLink,
     UseLink,
     VerificationCodeTooSoon,
@@ -34,6 +36,7 @@ from loginless.links.domain import (
 from loginless.shared.events.payloads.links import (
     LinkDelivered,
     LinkDeliveryFailed,
+    LinkExpired,
     LinkIssued,
     LinkOpened,
     LinkRevoked,
@@ -130,6 +133,15 @@ def test_the_delivery_outcome_is_recorded_once():
     assert decide(failed_link, RecordDelivery("sms", 9, NOW)) == []
 
 
+def test_expiry_is_recorded_once_after_the_link_expired_and_never_for_a_link_that_ended_otherwise():
+    link = issued()
+    assert decide(link, RecordExpiry(link.expires_at - timedelta(seconds=1))) == []
+    [expired] = decide(link, RecordExpiry(link.expires_at))
+    assert isinstance(expired, LinkExpired) and expired.expires_at == link.expires_at
+    assert decide(replay([expired], link), RecordExpiry(link.expires_at + timedelta(days=1))) == []
+    assert decide(after(link, RevokeLink(NOW)), RecordExpiry(link.expires_at)) == []
+
+
 # ---- recipient verification ---------------------------------------------------------------------------------
 
 
@@ -137,7 +149,7 @@ def test_a_right_fresh_code_verifies_and_resets_the_wrong_tries():
     link = issued(verification="email")
     state = VerificationState(failed_attempts=3, code_issued_at=NOW, code_expires_at=NOW + CODE_LIFETIME)
     judgement = judge_code(link, state, code_matches=True, now=NOW + timedelta(minutes=9))
-    assert (judgement.verified, judgement.failed_attempts, judgement.events) == (True, 0, [])
+    assert (judgement.verified, judgement.failed_attempts, judgement.locks) == (True, 0, False)
 
 
 def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link():
@@ -150,10 +162,11 @@ def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link():
         state = replace(state, failed_attempts=judgement.failed_attempts)
     fifth = judge_code(link, state, code_matches=False, now=NOW)
     assert left == [4, 3, 2, 1]
-    assert not fifth.verified and fifth.attempts_left == 0
-    [locked] = fifth.events
+    assert not fifth.verified and fifth.attempts_left == 0 and fifth.locks
+    [locked] = decide(link, LockVerification(NOW))
     assert isinstance(locked, LinkVerificationLocked)
     locked_link = replay([locked], link)
+    assert decide(locked_link, LockVerification(NOW)) == []  # locking twice records nothing more
     with pytest.raises(VerificationLocked):
         judge_code(locked_link, state, code_matches=True, now=NOW)
     with pytest.raises(VerificationLocked):

@@ -1,4 +1,5 @@
-"""``python -m loginless.<service> api|worker|migrate|asyncapi``: the one command line of every service."""
+"""``python -m loginless.<service> api|worker|migrate|asyncapi|projections rebuild``: the one command line of
+every service."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from litestar import Litestar
 
-from loginless.shared.eventstore import migrate
+from loginless.shared.eventstore import EventStore, Projections, migrate
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.logging import configure_logging
 
@@ -29,13 +30,14 @@ def run_service(
     create_worker: Callable[[ServiceSettings], ServiceWorker],
     asyncapi_document: Callable[[], dict],
     migrations_dir: Path,
+    projections: Callable[[EventStore, ServiceSettings], Projections] | None = None,
     extra_commands: dict[str, Callable[[ServiceSettings, list[str]], None]] | None = None,
     argv: list[str] | None = None,
 ) -> None:
     """Dispatch to a role; ``extra_commands`` are service-specific (each gets the settings and its own args)."""
     extra_commands = extra_commands or {}
     parser = argparse.ArgumentParser(prog="python -m loginless.<service>")
-    parser.add_argument("command", choices=["api", "worker", "migrate", "asyncapi", *extra_commands])
+    parser.add_argument("command", choices=["api", "worker", "migrate", "asyncapi", "projections", *extra_commands])
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
     parsed = parser.parse_args(argv)
     command = parsed.command
@@ -63,6 +65,11 @@ def run_service(
         run_worker(create_worker(settings))
     elif command == "migrate":
         asyncio.run(_migrate(settings, migrations_dir))
+    elif command == "projections":
+        if parsed.arguments != ["rebuild"]:
+            parser.error("usage: projections rebuild")
+        read_models = projections or (lambda store, _: Projections(store))
+        asyncio.run(_rebuild_projections(settings, migrations_dir, read_models))
     else:
         extra_commands[command](settings, parsed.arguments)
 
@@ -76,6 +83,23 @@ async def _migrate(settings: ServiceSettings, migrations_dir: Path) -> None:
         print(f"{settings.service_name}: applied {len(applied)} migration(s)")
     finally:
         await connection.close()
+
+
+async def _rebuild_projections(settings: ServiceSettings, migrations_dir: Path,
+                               projections: Callable[[EventStore, ServiceSettings], Projections]) -> None:
+    """Drop every read model of the service and replay its event store into it (safe while the service runs:
+    readers see the old rows until the new ones commit, and writers wait)."""
+    import asyncpg
+
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as connection:
+            await migrate(connection, settings.schema, [migrations_dir])
+        store = EventStore(pool, schema=settings.schema, topic=settings.events_topic)
+        replayed = await projections(store, settings).rebuild()
+        print(f"{settings.service_name}: read models rebuilt from {replayed} event(s)")
+    finally:
+        await pool.close()
 
 
 def asyncapi_for(service: str, broker: KafkaBroker, *, description: str) -> dict:

@@ -29,22 +29,21 @@ from loginless.gateway.admission import guest_pass as find_guest_pass
 from loginless.gateway.edge import REDACTED_LINK_PATH, TOKEN_STATE_KEY, client_address
 from loginless.gateway.guest_cookie import LINK_ID_PATTERN, Grant, guest_path
 from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES, long_date
-from loginless.gateway.links_client import (
-    ClientInfo,
-    CodeSentRecently,
-    LinkGone,
-    LinksUnavailable,
-    LinkView,
-    UnknownLink,
-    VerificationLocked,
-    WrongCode,
-)
 from loginless.gateway.pages import mask_email, mask_phone, page_language, render_page
 from loginless.gateway.proxy import UpstreamUnavailable
 from loginless.gateway.proxy_lane import UPSTREAM_FAILED_STATE_KEY
 from loginless.gateway.rate_limit import INVALID_TOKEN_ATTEMPTS, RATE_LIMITED
 from loginless.gateway.read_model import LinkFacts, LinkState
 from loginless.gateway.runtime import GatewayRuntime, gateway_runtime
+from loginless.links.client import (
+    CodeSentRecently,
+    LinkGone,
+    LinksUnavailable,
+    UnknownLink,
+    VerificationLocked,
+    WrongCode,
+)
+from loginless.links.views import ClientIn, LinkView
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE
 
 log = structlog.get_logger(__name__)
@@ -72,8 +71,8 @@ def _client_address(request: Request, gateway: GatewayRuntime) -> str:
     return client_address(request.scope, trusted_proxy_hops=gateway.settings.trusted_proxy_hops)
 
 
-def _client_info(request: Request, gateway: GatewayRuntime) -> ClientInfo:
-    return ClientInfo(client_ip=_client_address(request, gateway),
+def _client_info(request: Request, gateway: GatewayRuntime) -> ClientIn:
+    return ClientIn(client_ip=_client_address(request, gateway),
                       user_agent=request.headers.get("user-agent", "")[:512])
 
 
@@ -227,8 +226,8 @@ async def _through_link(request: Request, gateway: GatewayRuntime, *, clicked: b
         return _invalid_token_page(request, gateway, address, "unknown")
     except LinkGone as gone:
         LINK_OPENINGS.labels("gone").inc()
-        log.info("link no longer valid", link_id=gone.link_id, status=gone.status)
-        return await _gone_page(request, gateway, tenant_id=gone.tenant_id, reason=gone.status)
+        log.info("link no longer valid", link_id=gone.link_id, status=gone.link_status)
+        return await _gone_page(request, gateway, tenant_id=gone.tenant_id, reason=gone.link_status)
     except LinksUnavailable:
         LINK_OPENINGS.labels("unavailable").inc()
         return _unavailable_page(request)
@@ -303,7 +302,7 @@ class RecipientVerificationController(Controller):
         except VerificationLocked:
             return await self._locked_page(request, gateway, link)
         except LinkGone as gone:
-            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.status,
+            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.link_status,
                                     cookies=[gateway.cookies.clear(link_id)])
         except LinksUnavailable:
             return _unavailable_page(request)
@@ -331,7 +330,7 @@ class RecipientVerificationController(Controller):
         except VerificationLocked:
             return await self._locked_page(request, gateway, link)
         except LinkGone as gone:
-            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.status,
+            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.link_status,
                                     cookies=[gateway.cookies.clear(link_id)])
         except LinksUnavailable:
             return _unavailable_page(request)

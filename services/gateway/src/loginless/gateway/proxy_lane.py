@@ -25,7 +25,7 @@ from loginless.gateway.admission import Admitted, admit, cookie_values
 from loginless.gateway.edge import client_address
 from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES
 from loginless.gateway.proxy import UpstreamUnavailable
-from loginless.gateway.runtime import RUNTIME_KEY, GatewayRuntime
+from loginless.gateway.runtime import GatewayRuntime
 from loginless.shared.web.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, request_ids
 
 log = structlog.get_logger(__name__)
@@ -68,7 +68,7 @@ class ProxyLane:
 
     def _gateway(self) -> GatewayRuntime | None:
         runtime = getattr(self.app.state, "runtime", None)  # there once the application has started
-        return runtime.extras.get(RUNTIME_KEY) if runtime is not None else None
+        return runtime.context if runtime is not None else None
 
     async def _forward(self, gateway: GatewayRuntime, admitted: Admitted, scope: Scope, receive: Receive,
                        send: Send) -> None:

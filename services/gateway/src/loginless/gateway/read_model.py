@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from loginless.gateway.links_client import LinkView
+from loginless.links.views import LinkView
 from loginless.shared.events import CloudEvent, event_class
 from loginless.shared.events.payloads.links import (
     LinkDelivered,
     LinkDeliveryFailed,
+    LinkExpired,
     LinkIssued,
     LinkOpened,
     LinkRevoked,
@@ -177,6 +178,6 @@ def facts_from_event(event: CloudEvent) -> LinkFacts | None:
         case LinkVerificationLocked():
             return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id,
                              verification_locked_at=payload.locked_at)
-        case LinkOpened() | LinkDelivered() | LinkDeliveryFailed():
+        case LinkOpened() | LinkDelivered() | LinkDeliveryFailed() | LinkExpired():
             return None
     raise TypeError(f"the gateway does not know how to apply {event.type}")

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import reduce
 from typing import Literal
 
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
@@ -20,6 +19,7 @@ from loginless.shared.events.payloads.links import (
     GuestAction,
     LinkDelivered,
     LinkDeliveryFailed,
+    LinkExpired,
     LinkIssued,
     LinkOpened,
     LinkRevoked,
@@ -27,6 +27,7 @@ from loginless.shared.events.payloads.links import (
     LinkVerificationLocked,
     Verification,
 )
+from loginless.shared.eventstore.decider import Decider
 
 LinkStatus = Literal["active", "expired", "revoked", "used_up"]
 DeliveryStatus = Literal["none", "pending", "delivered", "failed"]
@@ -127,6 +128,7 @@ class Link:
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
     verification_locked_at: datetime | None = None
+    expiry_recorded: bool = False  # LinkExpired is in the stream
 
     def status(self, now: datetime) -> LinkStatus:
         if self.revoked_at is not None:
@@ -175,6 +177,18 @@ class UseLink:
 
 
 @dataclass(frozen=True)
+class RecordExpiry:
+    now: datetime
+
+
+@dataclass(frozen=True)
+class LockVerification:
+    """The last wrong code allowed was given: the link takes no more codes."""
+
+    now: datetime
+
+
+@dataclass(frozen=True)
 class RecordDelivery:
     channel: Literal["email", "sms"]
     attempts: int
@@ -182,7 +196,7 @@ class RecordDelivery:
     failure: str | None = None  # None: delivered
 
 
-Command = IssueLink | RevokeLink | OpenLink | UseLink | RecordDelivery
+Command = IssueLink | RevokeLink | OpenLink | UseLink | RecordDelivery | RecordExpiry | LockVerification
 
 
 def decide(state: Link | None, command: Command) -> list[IntegrationEvent]:
@@ -212,6 +226,14 @@ def decide(state: Link | None, command: Command) -> list[IntegrationEvent]:
             if state.verification_locked_at is not None:
                 raise VerificationLocked("this link is locked after too many wrong codes")
             return [LinkUsed(**ids, used_at=now, uses=state.uses + 1)]
+        case LockVerification(now=now):
+            if state.verification_locked_at is not None:
+                return []
+            return [LinkVerificationLocked(**ids, locked_at=now)]
+        case RecordExpiry(now=now):
+            if state.expiry_recorded or state.status(now) != "expired":
+                return []  # not expired yet, recorded already, or ended otherwise (revoked, used up)
+            return [LinkExpired(**ids, expires_at=state.expires_at)]
         case RecordDelivery(channel=channel, attempts=attempts, now=now, failure=failure):
             if state.delivery_status != "pending":
                 return []  # the outcome is known already: a repeated report changes nothing
@@ -246,11 +268,16 @@ def evolve(state: Link | None, event: IntegrationEvent) -> Link:
             return replace(state, delivery_status="failed")
         case LinkVerificationLocked(locked_at=at):
             return replace(state, verification_locked_at=at)
+        case LinkExpired():
+            return replace(state, expiry_recorded=True)
     raise TypeError(f"unknown event {type(event).__name__}")
 
 
+LINK: Decider[Link, Command] = Decider(decide, evolve)
+
+
 def replay(events: Iterable[IntegrationEvent], state: Link | None = None) -> Link | None:
-    return reduce(evolve, events, state)
+    return LINK.replay(events, state)
 
 
 # ---- recipient verification ---------------------------------------------------------------------------------
@@ -287,7 +314,11 @@ def check_code_request(link: Link, verification: VerificationState, now: datetim
 class CodeJudgement:
     verified: bool
     failed_attempts: int
-    events: list[IntegrationEvent] = field(default_factory=list)
+
+    @property
+    def locks(self) -> bool:
+        """This wrong code was the last one allowed (the handler then runs ``LockVerification``)."""
+        return not self.verified and self.failed_attempts >= MAX_CODE_ATTEMPTS
 
     @property
     def attempts_left(self) -> int:
@@ -301,11 +332,7 @@ def judge_code(link: Link, verification: VerificationState, *, code_matches: boo
     fresh = verification.code_expires_at is not None and now < verification.code_expires_at
     if code_matches and fresh:
         return CodeJudgement(verified=True, failed_attempts=0)
-    failed = verification.failed_attempts + 1
-    if failed >= MAX_CODE_ATTEMPTS:
-        locked = LinkVerificationLocked(link_id=link.link_id, tenant_id=link.tenant_id, locked_at=now)
-        return CodeJudgement(verified=False, failed_attempts=failed, events=[locked])
-    return CodeJudgement(verified=False, failed_attempts=failed)
+    return CodeJudgement(verified=False, failed_attempts=verification.failed_attempts + 1)
 
 
 # ---- issuing: checking a request --------------------------------------------------------------------------

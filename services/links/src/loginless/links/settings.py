@@ -37,3 +37,8 @@ class LinksSettings(ServiceSettings):
     delivery_poll_seconds: float = Field(0.5, gt=0, description="How often the worker looks for deliveries")
     access_record_retention_days: int = Field(
         90, ge=1, description="Days the IP address and user agent of each open and use are kept")
+    ended_link_retention_days: int = Field(
+        365, ge=1, description="Days a link is kept after it ended (expired, revoked or used up); then it is "
+        "forgotten whole: its events, recipient details, token hash and access records")
+    expiry_sweep_seconds: float = Field(
+        30, gt=0, description="How often the worker records LinkExpired for links whose expiry passed")

@@ -1,5 +1,8 @@
 """The one wiring point of the payments service: its HTTP app, its worker and its event contract."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from faststream.kafka import KafkaBroker
@@ -9,7 +12,9 @@ from loginless.payments.settings import PaymentsSettings
 from loginless.shared.events.payloads import payments as events
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
-from loginless.shared.web import create_service_app
+from loginless.links.client import LinksApi, LinksApiKeys, LinksClient
+from loginless.shared.web import ServiceRuntime, create_service_app
+from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.guest_stub import guest_stub_controller
 from loginless.shared.worker import ServiceWorker
 
@@ -18,10 +23,27 @@ DESCRIPTION = "Invoices, pay links and payment-provider adapters."
 PUBLISHED_EVENTS = (events.InvoicePaid,)
 
 
-def create_app(settings: PaymentsSettings) -> Litestar:
+@dataclass(frozen=True)
+class PaymentsContext:
+    """What the payments handlers share for the life of the process."""
+
+    links: LinksApi
+    api_keys: LinksApiKeys
+    guest_assertions: AssertionVerifier | None
+
+
+def create_app(settings: PaymentsSettings, *, links: LinksApi | None = None) -> Litestar:
+    @asynccontextmanager
+    async def context(runtime: ServiceRuntime) -> AsyncIterator[PaymentsContext]:
+        client = links or LinksClient.from_settings(settings)
+        try:
+            yield PaymentsContext(client, LinksApiKeys(client), settings.guest_assertions("payments"))
+        finally:
+            await client.close()
+
     # Until its real guest pages exist, the service answers guests with a page proving the assertion arrived.
     return create_service_app(settings, route_handlers=[guest_stub_controller("payments")], migrations_dir=MIGRATIONS,
-                              description=DESCRIPTION)
+                              description=DESCRIPTION, context=context)
 
 
 def create_worker(settings: PaymentsSettings) -> ServiceWorker:

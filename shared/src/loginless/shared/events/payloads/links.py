@@ -76,3 +76,12 @@ class LinkVerificationLocked(IntegrationEvent, service="links", version=1):
     link_id: str
     tenant_id: str
     locked_at: datetime
+
+
+class LinkExpired(IntegrationEvent, service="links", version=1):
+    """The link reached its expiry unused up and unrevoked; recorded by the links worker shortly after, so a
+    subscriber learns of it without a clock of its own. The link stopped working at ``expires_at`` either way."""
+
+    link_id: str
+    tenant_id: str
+    expires_at: datetime
