@@ -79,7 +79,7 @@ async def test_the_same_idempotency_key_and_body_replays_the_response_without_is
     assert "idempotent-replayed" not in first.headers
     assert other_body.status_code == 422 and other_body.json()["type"].endswith("/idempotency-key-reused")
     assert await pool.fetchval(f'SELECT count(*) FROM "{settings.schema}".links') == 1
-    stored = await pool.fetchval(f'SELECT response FROM "{settings.schema}".idempotent_requests')
+    stored = await pool.fetchval(f'SELECT body FROM "{settings.schema}".idempotent_answers')
     token = first.json()["links"][0]["url"].rsplit("/", 1)[1]
     assert token.encode() not in stored and b"link_id" not in stored  # encrypted at rest
 

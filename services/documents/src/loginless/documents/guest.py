@@ -26,12 +26,13 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from loginless.documents import domain, filetypes, i18n
+from loginless.documents import domain, filetypes, handlers, i18n
 from loginless.documents.byte_ranges import ByteRange, RangeNotSatisfiable, requested_range
-from loginless.documents.handlers import Documents
+from loginless.documents.handlers import DocumentsContext
 from loginless.documents.uploads import ClientDisconnected, ResumableUploads, parse_metadata
 from loginless.shared.branding import Branding
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
+from loginless.shared.eventstore import Cause
 from loginless.shared.web.assertion import FORWARDED_PREFIX_HEADER, GuestAssertion
 
 log = structlog.get_logger(__name__)
@@ -91,13 +92,13 @@ async def body_chunks(request: Request) -> AsyncIterator[bytes]:
 class GuestPages:
     """What page handlers share: the application, branding and rendering helpers."""
 
-    def __init__(self, documents: Documents, uploads: ResumableUploads) -> None:
-        self.documents = documents
+    def __init__(self, ctx: DocumentsContext, uploads: ResumableUploads) -> None:
+        self.ctx = ctx
         self.uploads = uploads
 
     async def context(self, request: Request, guest: GuestAssertion | None, **values: Any) -> dict[str, Any]:
         lang = language_of(request, guest)
-        branding = await self.documents.links.branding(guest.tenant_id) if guest else Branding(name="")
+        branding = (await self.ctx.links.branding(guest.tenant_id) if guest else None) or Branding(name="")
         explicit = request.query_params.get("lang") in i18n.LANGUAGES
         return {"lang": lang, "t": i18n.translator(lang), "branding": branding, "prefix": forwarded_prefix(request),
                 "lang_query": f"?lang={lang}" if explicit else "", "asset_version": ASSET_VERSION, **values}
@@ -165,11 +166,11 @@ class GuestController(Controller):
             return await self._upload_page(request, guest, pages)
         context = await pages.context(request, guest)
         try:
-            share, document = await pages.documents.guest_share(guest)
+            share, document = await handlers.guest_share(pages.ctx, guest)
         except LoginlessError as error:
             return error_page(pages, request, guest, error, context)
-        await pages.documents.record_access(guest, share, "view", client_ip=client_address(request),
-                                            user_agent=_user_agent(request), correlation_id=correlation_id(request))
+        await handlers.record_access(pages.ctx, guest, share, "view", client_ip=client_address(request),
+                                     user_agent=_user_agent(request), cause=Cause(correlation_id(request)))
         lang = context["lang"]
         sniffed = document.content_type
         preview = ("pdf" if sniffed == "application/pdf" else "image") if sniffed in filetypes.INLINE_TYPES else None
@@ -192,7 +193,7 @@ class GuestController(Controller):
             "max_size": i18n.human_size(upload_request.limits.max_file_size, lang),
             "types": i18n.type_labels(upload_request.limits.allowed_types, lang),
             "deadline": i18n.human_date(min(upload_request.deadline, guest.link_expires_at), lang),
-            "chunk_size": pages.documents.settings.upload_chunk_size, "messages": json.dumps(messages)})
+            "chunk_size": pages.ctx.settings.upload_chunk_size, "messages": json.dumps(messages)})
 
     @get("/receipt", media_type=MediaType.HTML)
     async def receipt(self, request: Request, guest: NamedDependency[GuestAssertion],
@@ -209,7 +210,7 @@ class GuestController(Controller):
             still_open = False  # the receipt stays readable after the deadline
         except LoginlessError as error:
             return error_page(pages, request, guest, error, context)
-        rows = await pages.documents.repo.files_of_link(pages.documents.pool, guest.link_id)
+        rows = await handlers.files_received(pages.ctx, guest)
         files = [{"name": row["display_name"], "size": i18n.human_size(row["size"], lang),
                   "at": i18n.human_date(row["created_at"], lang)} for row in rows]
         return Template("receipt.html", headers=NO_STORE, context={**context, "files": files, "open": still_open})
@@ -217,8 +218,9 @@ class GuestController(Controller):
     @get("/brand.css", media_type="text/css")
     async def brand_css(self, guest: NamedDependency[GuestAssertion],
                         guest_pages: NamedDependency[GuestPages]) -> Response[str]:
-        branding = await guest_pages.documents.links.branding(guest.tenant_id)
-        color = branding.color if branding.color and _COLOR.match(branding.color) else "#1f5f8b"
+        branding = await guest_pages.ctx.links.branding(guest.tenant_id)
+        known = branding.color if branding is not None else None
+        color = known if known and _COLOR.match(known) else "#1f5f8b"
         css = f":root {{ --brand: {color}; --brand-text: {contrast_text(color)}; }}\n"
         return Response(css, media_type="text/css", headers={"Cache-Control": "private, max-age=300"})
 
@@ -229,7 +231,7 @@ class GuestController(Controller):
                       guest_pages: NamedDependency[GuestPages]) -> Response:
         pages = guest_pages
         try:
-            _, document = await pages.documents.guest_share(guest)
+            _, document = await handlers.guest_share(pages.ctx, guest)
         except LoginlessError as error:
             return error_page(pages, request, guest, error, await pages.context(request, guest))
         if domain.serving_disposition(document.content_type) != "inline":
@@ -243,19 +245,18 @@ class GuestController(Controller):
                        guest_pages: NamedDependency[GuestPages]) -> Response:
         pages = guest_pages
         try:
-            share, document = await pages.documents.guest_share(guest)
+            share, document = await handlers.guest_share(pages.ctx, guest)
             domain.check_download(share)
         except LoginlessError as error:
             return error_page(pages, request, guest, error, await pages.context(request, guest))
-        settings = pages.documents.settings
+        settings = pages.ctx.settings
         streamed = settings.download_delivery == "stream"
         # Recorded when the download is handed out: with a presigned URL the bytes then flow between the guest and
         # S3, and nothing of ours sees whether they all arrived. A streamed download resumed part-way is the same
         # download going on, not another one.
         if not streamed or _starts_a_download(request, document):
-            await pages.documents.record_access(guest, share, "download", client_ip=client_address(request),
-                                                user_agent=_user_agent(request),
-                                                correlation_id=correlation_id(request))
+            await handlers.record_access(pages.ctx, guest, share, "download", client_ip=client_address(request),
+                                         user_agent=_user_agent(request), cause=Cause(correlation_id(request)))
         if streamed:
             return self._stream(pages, request, document, "attachment")
         return self._redirect_to_s3(pages, document, settings.download_url_expiry_seconds)
@@ -266,7 +267,7 @@ class GuestController(Controller):
         with the overrides signed into the URL, and a URL with any of them changed is refused. (S3 has no
         override for ``X-Content-Type-Options``; the attachment disposition is what keeps a browser from
         rendering the file, and it would render in S3's origin, not the gateway's.)"""
-        url = pages.documents.storage.presigned_get_url(
+        url = pages.ctx.storage.presigned_get_url(
             document.object_key, expires=timedelta(seconds=expiry_seconds), response_headers={
                 "response-content-disposition": domain.content_disposition("attachment", document.display_name),
                 "response-content-type": document.content_type,
@@ -285,7 +286,7 @@ class GuestController(Controller):
         except RangeNotSatisfiable:
             return Response(b"", status_code=416, media_type=MediaType.TEXT,
                             headers={**headers, "Content-Range": f"bytes */{document.size}"})
-        storage = pages.documents.storage
+        storage = pages.ctx.storage
         if byte_range is None:
             return Stream(storage.read_range(document.object_key), media_type=document.content_type,
                           headers={**headers, "Content-Length": str(document.size)})

@@ -15,7 +15,7 @@ at the links service is a job too, so no live link ever points at nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
@@ -36,11 +36,13 @@ from loginless.shared.events import CloudEvent, UnknownEventType, event_class
 from loginless.shared.events.payloads.links import LinkExpired, LinkRevoked
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcome, Projections, database_errors
 from loginless.shared.web.assertion import GuestAssertion
+from loginless.shared.web.idempotency import IdempotentRequests
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 State = TypeVar("State")
+Row = TypeVar("Row")
 MAX_JOB_DELAY_SECONDS = 300.0
 JOB_LEASE_SECONDS = 60.0
 
@@ -67,6 +69,7 @@ class DocumentsContext:
     links: LinksApi
     scanner: Scanner
     part_buffers: PartBuffers  # S3 part buffers of staff and guest uploads alike
+    idempotency: IdempotentRequests
     clock: Clock = utc_now
 
     @property
@@ -159,11 +162,64 @@ async def add_document(ctx: DocumentsContext, tenant_id: str, *, account_id: str
 
 
 async def document(ctx: DocumentsContext, tenant_id: str, document_id: str) -> Document:
+    return document_of(await document_row(ctx, tenant_id, document_id))
+
+
+# ---- queries of the staff API (the read models) ----------------------------------------------------------
+
+
+async def _found(query: Awaitable[Row | None], missing: str) -> Row:
     async with database_errors():
-        row = await ctx.repository.document(ctx.pool, tenant_id, document_id)
+        row = await query
     if row is None:
-        raise NotFound("no such document")
-    return document_of(row)
+        raise NotFound(missing)
+    return row
+
+
+async def account(ctx: DocumentsContext, tenant_id: str, account_id: str) -> asyncpg.Record:
+    return await _found(ctx.repository.account(ctx.pool, tenant_id, account_id), "no such account")
+
+
+async def accounts(ctx: DocumentsContext, tenant_id: str, *, limit: int, after: str | None) -> list[asyncpg.Record]:
+    async with database_errors():
+        return await ctx.repository.accounts(ctx.pool, tenant_id, limit=limit, after=after)
+
+
+async def folders(ctx: DocumentsContext, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+    await account(ctx, tenant_id, account_id)
+    async with database_errors():
+        return await ctx.repository.folders(ctx.pool, tenant_id, account_id)
+
+
+async def document_row(ctx: DocumentsContext, tenant_id: str, document_id: str) -> asyncpg.Record:
+    return await _found(ctx.repository.document(ctx.pool, tenant_id, document_id), "no such document")
+
+
+async def documents_of(ctx: DocumentsContext, tenant_id: str, *, account_id: str | None, folder_id: str | None,
+                       upload_request_id: str | None, limit: int, after: str | None) -> list[asyncpg.Record]:
+    async with database_errors():
+        return await ctx.repository.documents(ctx.pool, tenant_id, account_id=account_id, folder_id=folder_id,
+                                              upload_request_id=upload_request_id, limit=limit, after=after)
+
+
+async def share_detail(ctx: DocumentsContext, tenant_id: str, share_id: str,
+                       ) -> tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]:
+    """The share, its recipients' links and the guests' accesses."""
+    share = await _found(ctx.repository.share(ctx.pool, tenant_id, share_id), "no such share")
+    async with database_errors():
+        return (share, await ctx.repository.links_of(ctx.pool, share_id),
+                await ctx.repository.accesses_of_share(ctx.pool, tenant_id, share_id))
+
+
+async def upload_request_detail(ctx: DocumentsContext, tenant_id: str, upload_request_id: str,
+                                ) -> tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]:
+    """The upload request, its recipients' links and the files received through it."""
+    request = await _found(ctx.repository.upload_request(ctx.pool, tenant_id, upload_request_id),
+                           "no such upload request")
+    async with database_errors():
+        return (request, await ctx.repository.links_of(ctx.pool, upload_request_id),
+                await ctx.repository.documents(ctx.pool, tenant_id, account_id=None, folder_id=None,
+                                               upload_request_id=upload_request_id, limit=1000, after=None))
 
 
 # ---- shares and upload requests: recorded first, links issued after ----------------------------------------
@@ -423,6 +479,12 @@ async def open_upload_request(ctx: DocumentsContext, guest: GuestAssertion) -> U
         raise NotFound("this link does not accept uploads")
     request = await _current(ctx.upload_requests, guest.resource_id, guest.tenant_id)
     return domain.check_open_for_uploads(request, guest.link_id, ctx.clock())
+
+
+async def files_received(ctx: DocumentsContext, guest: GuestAssertion) -> list[asyncpg.Record]:
+    """What arrived through a guest's upload link, for their receipt."""
+    async with database_errors():
+        return await ctx.repository.files_of_link(ctx.pool, guest.link_id)
 
 
 # ---- retention -------------------------------------------------------------------------------------------

@@ -6,12 +6,14 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from loginless.links.client import LinksClientSettings
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.assertion import GuestAccessSettings
 
 MIB = 1024 * 1024
 
 
-class DocumentsSettings(ServiceSettings):
+class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings):
     model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "documents"
@@ -47,8 +49,13 @@ class DocumentsSettings(ServiceSettings):
         90, gt=0, description="How long guests' access records (IP address, user agent) are kept")
     maintenance_interval_seconds: float = Field(3600, gt=0, description="How often the worker purges and tidies")
 
-    branding_cache_seconds: float = Field(60, ge=0)
     default_share_expiry_days: int = Field(30, ge=1, description="Share expiry when the caller gives none")
+    link_issuing_deadline_seconds: float = Field(
+        3600, gt=0, le=20 * 3600, description="How long the worker keeps trying to issue a share's or an upload "
+        "request's links before the request ends failed (within the 24 hours links replays an issue)")
+    link_job_retry_seconds: float = Field(
+        2, gt=0, description="Wait before retrying a call to links that failed; doubles each time, up to 5 minutes")
+    link_job_poll_seconds: float = Field(1, gt=0, description="How often the worker looks for links jobs")
 
     @field_validator("s3_endpoint", "s3_public_endpoint")
     @classmethod
