@@ -16,6 +16,7 @@ from loginless.gateway.read_model import LinkStateStore
 from loginless.gateway.settings import GatewaySettings
 from loginless.links.client import LinksApi
 
+
 @dataclass
 class GatewayRuntime:
     """The gateway API process's context (its ``ServiceContext``)."""

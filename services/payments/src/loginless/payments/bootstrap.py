@@ -8,11 +8,11 @@ from pathlib import Path
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from loginless.links.client import LinksApi, LinksApiKeys, LinksClient
 from loginless.payments.settings import PaymentsSettings
 from loginless.shared.events.payloads import payments as events
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
-from loginless.links.client import LinksApi, LinksApiKeys, LinksClient
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.guest_stub import guest_stub_controller
