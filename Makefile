@@ -8,7 +8,7 @@ STACK := $(UV) run --frozen python -m loginless.devstack
 PYTEST := $(UV) run --frozen pytest
 
 .PHONY: help install provision run stop test test-unit test-contract test-integration test-e2e \
-        bench contracts lint clean
+        bench contracts translations lint clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ contracts: install ## refresh the committed event schemas and AsyncAPI documents
 	$(UV) run --frozen python -m loginless.shared.events.schemas docs/events/schemas
 	for service in gateway links documents signing payments requests; do \
 	  $(UV) run --frozen python -m loginless.$$service asyncapi > docs/asyncapi/$$service.json; done
+
+translations: install ## guest pages' messages: extract them, merge them into the .po catalogs, compile the .mo files
+	$(UV) run --frozen python -m loginless.testkit.translations
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -1,5 +1,6 @@
-"""Test code stays out of what runs in production: runtime packages neither import the test kit, pytest or
-testcontainers, nor declare them as dependencies (the test kit is only in the workspace's dev group)."""
+"""Test and build code stays out of what runs in production: runtime packages neither import the test kit, pytest,
+testcontainers or Babel, nor declare them as dependencies (the test kit, which brings Babel to build the message
+catalogs, is only in the workspace's dev group; services read the compiled catalogs with the standard library)."""
 
 import ast
 import re
@@ -13,8 +14,8 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 RUNTIME_PROJECTS = [ROOT / "shared", ROOT / "deploy" / "local",
                     *sorted(path.parent for path in (ROOT / "services").glob("*/pyproject.toml"))]
-TEST_ONLY_MODULES = ("pytest", "_pytest", "loginless.testkit", "testcontainers")
-TEST_ONLY_DISTRIBUTIONS = {"loginless-testkit", "pytest", "testcontainers"}
+TEST_ONLY_MODULES = ("pytest", "_pytest", "loginless.testkit", "testcontainers", "babel")
+TEST_ONLY_DISTRIBUTIONS = {"loginless-testkit", "pytest", "testcontainers", "babel"}
 
 
 def imported_modules(source: str) -> set[str]:
