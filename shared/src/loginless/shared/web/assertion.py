@@ -40,6 +40,9 @@ class GuestAccessSettings(BaseModel):
 
     assertion_public_key: str = Field(
         "", description="The gateway's Ed25519 public key (base64 of the raw 32 bytes); empty: no guest traffic")
+    trusted_proxy_hops: int = Field(
+        1, ge=0, description="Reverse proxies in front of this service whose X-Forwarded-For entries are trusted: "
+        "the gateway itself, plus any proxy between it and this service")
 
     def guest_assertions(self, audience: str) -> AssertionVerifier | None:
         """The verifier of assertions addressed to ``audience`` (the service), if a key is configured."""
