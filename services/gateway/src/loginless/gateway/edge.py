@@ -77,17 +77,3 @@ def guard_edge(app: ASGIApp, *, content_security_policy: str) -> ASGIApp:
     """The gateway's application wrapped in both layers, headers outermost so they cover everything."""
     return GuestSafetyHeaders(LinkTokenCapture(app), content_security_policy=content_security_policy)
 
-
-def client_address(scope: Scope, *, trusted_proxy_hops: int) -> str:
-    """The guest's address: the peer's, or with ``trusted_proxy_hops`` reverse proxies in front, the address the
-    outermost trusted proxy saw (``X-Forwarded-For`` read from the right, so a client cannot forge it)."""
-    peer = (scope.get("client") or ("unknown", 0))[0]
-    if trusted_proxy_hops <= 0:
-        return peer
-    forwarded: list[str] = []
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"x-forwarded-for":
-            forwarded += [part.strip() for part in value.decode("latin-1").split(",") if part.strip()]
-    if len(forwarded) < trusted_proxy_hops:
-        return forwarded[0] if forwarded else peer
-    return forwarded[-trusted_proxy_hops]

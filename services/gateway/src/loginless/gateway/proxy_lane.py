@@ -22,10 +22,11 @@ from prometheus_client import Counter, Histogram
 
 from loginless.gateway.access_log import AccessLog
 from loginless.gateway.admission import Admitted, admit, cookie_values
-from loginless.gateway.edge import client_address
-from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES
 from loginless.gateway.proxy import UpstreamUnavailable
 from loginless.gateway.runtime import GatewayRuntime
+from loginless.shared.guest.address import client_address
+from loginless.shared.guest.i18n import LANGUAGES
+from loginless.shared.guest.language import LANGUAGE_COOKIE, chosen_in_query
 from loginless.shared.web.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, request_ids
 
 log = structlog.get_logger(__name__)
@@ -77,7 +78,8 @@ class ProxyLane:
         # context copies every context variable of the task, twice per request.
         request_id, correlation_id = request_ids(scope)
         link_id, service = admitted.link.link_id, admitted.route.service
-        language = next((value for value in cookie_values(scope, LANGUAGE_COOKIE) if value in LANGUAGES), None)
+        language = chosen_in_query(scope.get("query_string", b"")) or next(
+            (value for value in cookie_values(scope, LANGUAGE_COOKIE) if value in LANGUAGES), None)
         try:
             response = await gateway.proxy.forward(
                 scope, receive, admitted.link, admitted.route, rest=admitted.rest,

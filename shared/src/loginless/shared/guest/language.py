@@ -16,6 +16,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 
 from loginless.shared.guest.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -63,6 +64,13 @@ def chosen_in_query(query_string: bytes | str) -> str | None:
         if name == LANGUAGE_QUERY and value in LANGUAGES:
             return value
     return None
+
+
+def language_cookie(language: str, *, secure: bool) -> Cookie:
+    """The gateway's memory of the switcher's choice, for every later page, the services' pages included. Lax,
+    not Strict, so that it comes along when the guest returns from a link in their mail."""
+    return Cookie(key=LANGUAGE_COOKIE, value=language, path="/", max_age=LANGUAGE_COOKIE_SECONDS, httponly=True,
+                  secure=secure, samesite="lax")
 
 
 def chosen_language(connection: ASGIConnection) -> str | None:
