@@ -52,7 +52,7 @@ bench: provision ## benchmarks against an isolated stack; results go in docs/ben
 
 contracts: install ## refresh the committed event schemas and AsyncAPI documents after an intended change
 	$(UV) run --frozen python -m loginless.shared.events.schemas docs/events/schemas
-	for service in gateway links documents signing payments requests; do \
+	for service in $$($(STACK) services); do \
 	  $(UV) run --frozen python -m loginless.$$service asyncapi > docs/asyncapi/$$service.json; done
 
 translations: install ## guest pages' messages: extract them, merge them into the .po catalogs, compile the .mo files

@@ -1,4 +1,5 @@
-"""Guests through the running gateway, links issued through the links staff API: DESIGN §3 and §7 end to end.
+"""Guests through the running gateway, links issued through the links staff API: the guest URL contract and the
+capability rules of docs/architecture.md, end to end.
 
 Every token issued here is remembered; the last test checks that none of them reached any process's log.
 """

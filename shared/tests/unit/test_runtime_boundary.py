@@ -64,3 +64,46 @@ def test_no_runtime_source_imports_test_code():
 def test_no_runtime_project_depends_on_test_code(project):
     declared = tomllib.loads((project / "pyproject.toml").read_text())["project"].get("dependencies", [])
     assert {distribution_name(requirement) for requirement in declared} & TEST_ONLY_DISTRIBUTIONS == set()
+
+
+# ---- the kernel names no business service -------------------------------------------------------------------
+
+KERNEL = ROOT / "shared" / "src" / "loginless" / "shared"
+# The contract catalog sits beside the kernel and names services on purpose: their event payloads and the registry.
+CATALOG = (KERNEL / "events" / "payloads", KERNEL / "services.py")
+
+
+def kernel_modules() -> list[Path]:
+    return [path for path in sorted(KERNEL.rglob("*.py"))
+            if not any(path == part or part in path.parents for part in CATALOG)]
+
+
+def service_imports(source: str) -> list[str]:
+    from loginless.shared.services import service_names
+
+    return sorted(module for module in imported_modules(source)
+                  if any(module == f"loginless.{name}" or module.startswith(f"loginless.{name}.")
+                         for name in service_names())
+                  or module.startswith("loginless.shared.services"))
+
+
+def test_the_kernel_check_recognises_a_service_import():
+    assert service_imports("from loginless.links.client import LinksClient\nimport loginless.gateway\n") == [
+        "loginless.gateway", "loginless.links.client"]
+
+
+def test_no_kernel_module_imports_a_service_or_calls_one_of_their_apis():
+    assert len(kernel_modules()) > 20
+    offending = [f"{path.relative_to(ROOT)}: {problem}" for path in kernel_modules()
+                 for problem in [*service_imports(path.read_text()),
+                                 *(["/internal/v1 path"] if "/internal/v1" in path.read_text() else [])]]
+    assert offending == []
+
+
+def test_the_base_settings_carry_no_service_of_their_own():
+    from loginless.shared.services import service_names
+    from loginless.shared.settings import ServiceSettings
+
+    fields = " ".join(ServiceSettings.model_fields)
+    assert not [name for name in service_names() if name in fields]
+    assert "assertion" not in fields

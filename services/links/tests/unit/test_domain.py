@@ -47,7 +47,7 @@ from loginless.shared.events.payloads.links import (
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
-POLICY = ExpiryPolicy(defaults={"view": timedelta(days=30), "upload": timedelta(days=14),
+POLICY = ExpiryPolicy(defaults={"view": timedelta(days=30), "upload": timedelta(days=14), "sign": timedelta(days=7),
                                 "pay": timedelta(days=30), "request": timedelta(days=14)},
                       maximum=timedelta(days=365))
 

@@ -1,9 +1,10 @@
 """What wraps every request the gateway answers, outside Litestar's routing, so nothing escapes it.
 
-``GuestSafetyHeaders`` puts the headers DESIGN §3 promises on every response: pages, proxied responses, errors,
-unknown routes, health checks. ``LinkTokenCapture`` takes the token out of ``/l/{token}`` before anything else
-sees the request: routing, request logging, exception logging, metrics and tracing only ever see
-``/l/{token}`` as :data:`REDACTED_LINK_PATH`; the handler reads the token from the request state.
+``GuestSafetyHeaders`` puts the headers the guest URL contract promises (docs/architecture.md) on every response:
+pages, proxied responses, errors, unknown routes, health checks. ``LinkTokenCapture`` takes the token out of
+``/l/{token}`` before anything else sees the request: routing, request logging, exception logging, metrics and
+tracing only ever see ``/l/{token}`` as :data:`REDACTED_LINK_PATH`; the handler reads the token from the request
+state.
 
 Both wrap the whole Litestar application (``app.asgi_handler``) because Litestar's own middleware runs only for
 requests that matched a route.

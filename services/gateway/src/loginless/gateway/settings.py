@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from loginless.links.client import LinksClientSettings
 from loginless.shared.events.payloads.links import GuestAction
+from loginless.shared.services import GUEST_ACTIONS, owner_of
 from loginless.shared.settings import ServiceSettings
 
 # The strictest policy the guest pages work with: nothing inline, nothing from elsewhere except a firm's logo.
@@ -23,13 +24,10 @@ class ServiceRoute(BaseModel):
     url: str = Field(pattern=r"^https?://")
 
 
-# The ports `make run` gives each service; deployments set GATEWAY_ROUTES.
+# Where the local stack serves each action's pages (the service registry); deployments set GATEWAY_ROUTES.
 DEFAULT_ROUTES: dict[GuestAction, ServiceRoute] = {
-    "view": ServiceRoute(service="documents", url="http://127.0.0.1:8002"),
-    "upload": ServiceRoute(service="documents", url="http://127.0.0.1:8002"),
-    "sign": ServiceRoute(service="signing", url="http://127.0.0.1:8003"),
-    "pay": ServiceRoute(service="payments", url="http://127.0.0.1:8004"),
-    "request": ServiceRoute(service="requests", url="http://127.0.0.1:8005"),
+    action: ServiceRoute(service=owner_of(action).name, url=f"http://127.0.0.1:{owner_of(action).local_port}")
+    for action in GUEST_ACTIONS
 }
 
 

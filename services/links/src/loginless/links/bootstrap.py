@@ -43,15 +43,7 @@ RETENTION_SWEEP_SECONDS = 600
 
 
 def expiry_policy(settings: LinksSettings) -> ExpiryPolicy:
-    return ExpiryPolicy(
-        defaults={
-            "view": timedelta(seconds=settings.default_expiry_seconds_view),
-            "upload": timedelta(seconds=settings.default_expiry_seconds_upload),
-            "pay": timedelta(seconds=settings.default_expiry_seconds_pay),
-            "request": timedelta(seconds=settings.default_expiry_seconds_request),
-        },
-        maximum=timedelta(seconds=settings.max_expiry_seconds),
-    )
+    return ExpiryPolicy(defaults=settings.default_lifetimes(), maximum=timedelta(seconds=settings.max_expiry_seconds))
 
 
 def projections(store: EventStore, settings: LinksSettings) -> Projections:

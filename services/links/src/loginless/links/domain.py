@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.events import IntegrationEvent
@@ -33,8 +33,7 @@ LinkStatus = Literal["active", "expired", "revoked", "used_up"]
 DeliveryStatus = Literal["none", "pending", "delivered", "failed"]
 Language = Literal["en", "es"]
 
-ACTIONS: tuple[GuestAction, ...] = ("view", "upload", "sign", "pay", "request")
-SIGN_EXPIRY = timedelta(days=7)  # the seed article: "the signing link … is valid for seven days"
+ACTIONS: tuple[GuestAction, ...] = get_args(GuestAction)
 MAX_RECIPIENTS = 50
 MAX_USES_LIMIT = 10_000
 MAX_CODE_ATTEMPTS = 5
@@ -360,14 +359,14 @@ class IssueRequest:
 
 @dataclass(frozen=True)
 class ExpiryPolicy:
-    """Default lifetime per action (sign is fixed at 7 days) and the longest lifetime allowed."""
+    """Default lifetime per action and the longest lifetime allowed."""
 
     defaults: Mapping[str, timedelta]
     maximum: timedelta
 
     def __post_init__(self) -> None:
-        if set(self.defaults) != set(ACTIONS) - {"sign"}:
-            raise ValueError("a default lifetime for view, upload, pay and request is required")
+        if set(self.defaults) != set(ACTIONS):
+            raise ValueError(f"a default lifetime for each of {', '.join(ACTIONS)} is required")
 
 
 @dataclass(frozen=True)
@@ -449,7 +448,7 @@ def _expiry(request: IssueRequest, policy: ExpiryPolicy, now: datetime,
             return None
         expires_at = now + timedelta(seconds=request.expires_in_seconds)
     elif request.action in ACTIONS:
-        expires_at = now + (SIGN_EXPIRY if request.action == "sign" else policy.defaults[request.action])
+        expires_at = now + policy.defaults[request.action]
     else:
         return None  # the unknown action is reported already
     if expires_at <= now:
