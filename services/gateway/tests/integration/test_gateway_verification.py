@@ -65,8 +65,8 @@ async def test_the_code_page_needs_the_cookie_of_the_link(gateway):
 
 async def test_too_many_wrong_codes_lock_the_link_and_say_what_to_do(gateway):
     async with gateway.client() as http:
-        link, cookie = await open_verifying_link(gateway, http)
-        guarded = {"cookie": cookie, "accept-language": "es"}
+        link, cookie = await open_verifying_link(gateway, http, language="es")  # in the recipient's language
+        guarded = {"cookie": cookie, "accept-language": "en"}
         answers = [await http.post(f"/g/{link.link_id}/verify", data={"code": "999999"}, headers=guarded)
                    for _ in range(3)]
         resend = await http.post(f"/g/{link.link_id}/verify/code", headers=guarded)
@@ -91,7 +91,8 @@ async def test_asking_for_another_code_too_soon_says_to_wait(gateway):
         link, cookie = await open_verifying_link(gateway, http)
         gateway.links.links[link.link_id].one_code_at_a_time = True
         first = await http.post(f"/g/{link.link_id}/verify/code", headers={"cookie": cookie})
-        again = await http.post(f"/g/{link.link_id}/verify/code", headers={"cookie": cookie, "accept-language": "es"})
+        # The guest switched to Spanish on an earlier page: the remembered choice beats the recipient's English.
+        again = await http.post(f"/g/{link.link_id}/verify/code", headers={"cookie": f"{cookie}; loginless_lang=es"})
     assert first.status_code == 303
     assert again.status_code == 429
     assert "Le enviamos un código hace un momento." in again.text

@@ -70,6 +70,7 @@ class FakeLink:
     attempts_left: int = 3
     codes_sent: int = 0
     one_code_at_a_time: bool = False  # like links: no new code moments after the last one
+    issued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def locked(self) -> bool:
@@ -85,12 +86,17 @@ class FakeLink:
         return "active"
 
     def view(self, now: datetime) -> dict[str, Any]:
+        """The body of links' ``LinkView``; a recipient without a language speaks English there, as in links."""
         return {
             "link_id": self.link_id, "tenant_id": self.tenant_id, "action": self.action,
-            "resource_id": self.resource_id, "recipient": self.recipient, "expires_at": self.expires_at.isoformat(),
-            "max_uses": self.max_uses, "uses": self.uses, "opens": self.opens, "last_opened_at": None,
-            "status": self.status(now), "verification": self.verification,
+            "resource_id": self.resource_id, "recipient": {**self.recipient,
+                                                           "language": self.recipient.get("language") or "en"},
+            "status": self.status(now), "issued_at": self.issued_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(), "max_uses": self.max_uses, "uses": self.uses,
+            "opens": self.opens, "last_opened_at": None, "last_used_at": None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "verification": self.verification, "verification_locked": self.locked, "delivery": "none",
+            "delivery_status": "none",
         }
 
 
