@@ -23,11 +23,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 from loginless.gateway.i18n import GATEWAY_CATALOG
+from loginless.links.messages import LINKS_CATALOG
 from loginless.shared.guest.i18n import DEFAULT_LANGUAGE, KIT_CATALOG, LANGUAGES, MessageCatalog
 
 ROOT = Path(__file__).resolve().parents[4]
 MAPPING = ROOT / "babel.cfg"
-CATALOGS: tuple[MessageCatalog, ...] = (KIT_CATALOG, GATEWAY_CATALOG)
+CATALOGS: tuple[MessageCatalog, ...] = (KIT_CATALOG, GATEWAY_CATALOG, LINKS_CATALOG)
 TRANSLATED_LANGUAGES = tuple(language for language in LANGUAGES if language != DEFAULT_LANGUAGE)
 # Spanish as GNU gettext writes it, not CLDR's three forms (its third is for exact millions: "1 millón de ...").
 PLURAL_FORMS = {"es": "nplurals=2; plural=(n != 1);"}
