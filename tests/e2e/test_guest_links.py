@@ -48,7 +48,7 @@ def test_each_action_reaches_its_own_service_with_a_verified_assertion(firm, gue
     assert landing.status_code == 200
     assert link_id == link.link_id
     assert "/l/" not in str(landing.url)  # the guest ends on a token-free URL
-    assert f"<h1>{ROUTES[action]}</h1>" in landing.text
+    assert f'<h1 data-service="{ROUTES[action]}">' in landing.text
     assert resource_shown(landing) == link.resource_id
     assert_security_headers(landing)
 

@@ -11,11 +11,12 @@ from litestar import Litestar
 from loginless.links.client import LinksApi, LinksApiKeys, LinksClient
 from loginless.payments.settings import PaymentsSettings
 from loginless.shared.events.payloads import payments as events
+from loginless.shared.guest.pages import guest_template_config
+from loginless.shared.guest.placeholder import placeholder_pages
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.assertion import AssertionVerifier
-from loginless.shared.web.guest_stub import guest_stub_controller
 from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -41,9 +42,10 @@ def create_app(settings: PaymentsSettings, *, links: LinksApi | None = None) -> 
         finally:
             await client.close()
 
-    # Until its real guest pages exist, the service answers guests with a page proving the assertion arrived.
-    return create_service_app(settings, route_handlers=[guest_stub_controller("payments")], migrations_dir=MIGRATIONS,
-                              description=DESCRIPTION, context=context)
+    # Until its real guest pages exist, guests get the kit's placeholder page (in their language, with the firm's
+    # branding), which also shows that the gateway's assertion arrived and was verified.
+    return create_service_app(settings, route_handlers=placeholder_pages("payments"), migrations_dir=MIGRATIONS,
+                              description=DESCRIPTION, context=context, template_config=guest_template_config())
 
 
 def create_worker(settings: PaymentsSettings) -> ServiceWorker:
