@@ -1,5 +1,6 @@
 """A real gateway (uvicorn, in this process) on real PostgreSQL, in front of a fake links service and a fake owning
-service, each served over HTTP on a free port. Each test gets its own, with clocks it can move."""
+service, each served over HTTP on a free port. Each test gets its own, with clocks it can move. (The integration
+and browser tests' fixtures; the unit tests use none of them.)"""
 
 from __future__ import annotations
 
