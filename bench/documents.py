@@ -67,7 +67,7 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 PIECE = 1024 * 1024  # what the client hands its HTTP library at a time
 PART_PATCH = 8 * MIB  # one S3 part of the documents service's default size
-API_KEY = "bench-key-" + "x" * 24
+API_KEY = "ll_bench_" + "x" * 43  # shaped as links makes them
 TENANT = "bench"
 SCHEMA = "documents_bench"
 BUCKET = "documents-bench"
@@ -82,20 +82,14 @@ def serve_documents() -> None:
     from loginless.documents.bootstrap import MIGRATIONS, asyncapi_document, create_app, create_worker
     from loginless.documents.settings import DocumentsSettings
     from loginless.shared.runtime import run_service
-    from loginless.shared.web.auth import StaffPrincipal
-    from loginless.testkit.fake_links import FakeApiKeys, FakeLinks
-
-    class BenchSettings(DocumentsSettings):
-        @property
-        def schema(self) -> str:
-            return SCHEMA
-
-    keys = {API_KEY: StaffPrincipal(TENANT, "bench")}
+    from loginless.testkit.fake_links import FakeLinks
 
     def create_bench_app(settings: DocumentsSettings):  # noqa: ANN202
-        return create_app(settings, links=FakeLinks(api_keys=keys), api_key_verifier=lambda runtime: FakeApiKeys(keys))
+        links = FakeLinks()
+        links.add_api_key(links.add_tenant(TENANT, name="Bench Firm"), API_KEY)
+        return create_app(settings, links=links)
 
-    run_service(settings_factory=BenchSettings, create_app=create_bench_app, create_worker=create_worker,
+    run_service(settings_factory=DocumentsSettings, create_app=create_bench_app, create_worker=create_worker,
                 asyncapi_document=asyncapi_document, migrations_dir=MIGRATIONS, argv=["api"])
 
 
@@ -104,6 +98,7 @@ def documents_environment(port: int, public_key: str, delivery: str = "presigned
         **process_environment(),
         "DOCUMENTS_DOWNLOAD_DELIVERY": delivery,
         "DOCUMENTS_DATABASE_URL": os.environ["DATABASE_URL"],
+        "DOCUMENTS_DATABASE_SCHEMA": SCHEMA,
         "DOCUMENTS_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         "DOCUMENTS_HTTP_PORT": str(port),
         "DOCUMENTS_S3_ENDPOINT": os.environ["S3_ENDPOINT"],

@@ -90,11 +90,9 @@ async def test_a_view_only_share_offers_no_download(stack, staff, page, browser)
     await assert_accessible(browser, stack.guest_url(link_id, "/download"))
 
 
-async def test_an_ended_upload_link_shows_the_410_page(stack, staff, harness, page, browser):
-    request, link_id = await new_upload_request(staff)
-    await harness.pool.execute(
-        f'UPDATE "{harness.settings.schema}".upload_requests SET deadline = now() - interval \'1 minute\''
-        " WHERE upload_request_id = $1", request["upload_request_id"])
+async def test_an_ended_upload_link_shows_the_410_page(stack, staff, harness, page, browser, later):
+    request, link_id = await new_upload_request(staff, expires_in_seconds=600)
+    later(minutes=11)  # past the request's deadline
     response = await page.goto(stack.guest_url(link_id))
     assert response.status == 410
     text = await page.locator("main").inner_text()

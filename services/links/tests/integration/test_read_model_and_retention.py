@@ -11,10 +11,9 @@ from loginless.links.handlers import forget_ended_links, record_expiries
 from loginless.links.projections import LinkRows
 from loginless.testkit.read_models import rebuild_with_the_command, snapshot
 
-from .conftest import INTERNAL
-
 pytestmark = pytest.mark.integration
 
+INTERNAL = {"Authorization": "Bearer test-internal-secret"}
 GUEST = {"client_ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (retention test)"}
 
 

@@ -158,6 +158,20 @@ async def test_staff_calls_need_a_valid_unrevoked_key(client, staff):
     assert (await client.delete(f"/v1/api-keys/{new_key['key_id']}", headers=staff.headers)).status_code == 404
 
 
+async def test_a_retried_api_key_creation_gets_the_same_key_and_the_stored_answer_is_sealed(
+        client, staff, pool, settings):
+    headers = {**staff.headers, "Idempotency-Key": "rotate-2026"}
+    first = await client.post("/v1/api-keys", headers=headers)
+    again = await client.post("/v1/api-keys", headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    listed = await client.get("/v1/api-keys", headers=staff.headers)
+    assert len(listed.json()["api_keys"]) == 2  # the tenant's first key and one new one, not two
+    stored = await pool.fetchval(f'SELECT body FROM "{settings.schema}".idempotent_answers'
+                                 " WHERE operation = 'create-api-key'")
+    assert first.json()["api_key"].encode() not in stored
+
+
 async def test_branding_and_contact_are_changed_by_patch_and_shown_to_the_gateway(client, staff):
     changed = await client.patch("/v1/tenant", headers=staff.headers, json={
         "branding": {"color": "#aa3300", "logo_url": "https://cdn.example.test/logo.png"},

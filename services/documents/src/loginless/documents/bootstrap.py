@@ -17,7 +17,7 @@ from litestar.template import TemplateConfig
 
 from loginless.documents import domain
 from loginless.documents.guest import GuestController, GuestPages, static_files_router
-from loginless.documents.handlers import DocumentsContext, forget_old_accesses
+from loginless.documents.handlers import Clock, DocumentsContext, forget_old_accesses, utc_now
 from loginless.documents.http import STAFF_CONTROLLERS
 from loginless.documents.ports import PassThroughScanner, Scanner
 from loginless.documents.projections import DocumentRows
@@ -64,7 +64,7 @@ def projections(store: EventStore, settings: DocumentsSettings) -> Projections:
 
 
 def documents_context(store: EventStore, settings: DocumentsSettings, *, links: LinksApi, storage: DocumentStorage,
-                      scanner: Scanner) -> DocumentsContext:
+                      scanner: Scanner, clock: Clock = utc_now) -> DocumentsContext:
     read_models = projections(store, settings)
 
     def runner(decider: domain.Decider) -> DeciderRunner:
@@ -76,7 +76,7 @@ def documents_context(store: EventStore, settings: DocumentsSettings, *, links: 
         upload_requests=runner(domain.UPLOAD_REQUEST), accesses=runner(domain.ACCESS),
         repository=Repository(settings.schema), storage=storage, links=links, scanner=scanner,
         part_buffers=PartBuffers(max(settings.upload_part_size, MIN_PART_SIZE)),
-        idempotency=IdempotentRequests(store.pool, settings.schema),
+        idempotency=IdempotentRequests(store.pool, settings.schema), clock=clock,
     )
 
 
@@ -104,8 +104,8 @@ class DocumentsApp:
 
 
 def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, scanner: Scanner | None = None,
-               api_keys: ApiKeyVerifier | None = None) -> Litestar:
-    """The HTTP app. ``links``, ``scanner`` and ``api_keys`` replace the real adapters (tests give fakes)."""
+               api_keys: ApiKeyVerifier | None = None, clock: Clock = utc_now) -> Litestar:
+    """The HTTP app. ``links``, ``scanner``, ``api_keys`` and ``clock`` replace the real ones (tests give fakes)."""
 
     @asynccontextmanager
     async def context(runtime: ServiceRuntime) -> AsyncIterator[DocumentsApp]:
@@ -113,7 +113,7 @@ def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, sc
         await storage.ensure_bucket()
         async with links_for(settings, links) as links_api:
             documents = documents_context(runtime.store, settings, links=links_api, storage=storage,
-                                          scanner=scanner or PassThroughScanner())
+                                          scanner=scanner or PassThroughScanner(), clock=clock)
             yield DocumentsApp(documents=documents, guest_pages=GuestPages(documents, ResumableUploads(documents)),
                                api_keys=api_keys or LinksApiKeys(links_api),
                                guest_assertions=settings.guest_assertions("documents"))

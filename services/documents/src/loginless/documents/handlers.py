@@ -275,12 +275,12 @@ async def _record_and_issue(ctx: DocumentsContext, runner: DeciderRunner, resour
     async def queue(connection: asyncpg.Connection, outcome: Outcome) -> None:
         await ctx.repository.queue_issuing(connection, resource_id, outcome.state.tenant_id, give_up_at)
 
-    outcome = await runner.run(resource_id, command, cause, also=queue)
+    await runner.run(resource_id, command, cause, also=queue)
+    urls: dict[str, str] = {}
     try:
-        urls = await issue_links(ctx, resource_id, cause=cause)
+        await issue_links(ctx, resource_id, cause=cause, urls=urls)
     except DependencyUnavailable as error:
-        log.warning("links not issued yet; the worker will", resource_id=resource_id, error=error.detail)
-        return Issued(outcome.state, {})
+        log.warning("links not all issued yet; the worker carries on", resource_id=resource_id, error=error.detail)
     except LoginlessError as error:  # refused for good: the resource ends failed, and says why
         await fail_issuing(ctx, resource_id, reason=error.detail, cause=cause)
         raise LinksRefused(error.detail, resource_id=resource_id, **error.extra) from error
@@ -288,15 +288,17 @@ async def _record_and_issue(ctx: DocumentsContext, runner: DeciderRunner, resour
     return Issued(holder, urls)
 
 
-async def issue_links(ctx: DocumentsContext, resource_id: str, *, cause: Cause) -> dict[str, str]:
-    """Issue every missing link of a pending resource, one recipient at a time; returns the URLs issued now.
+async def issue_links(ctx: DocumentsContext, resource_id: str, *, cause: Cause,
+                      urls: dict[str, str] | None = None) -> dict[str, str]:
+    """Issue every missing link of a pending resource, one recipient at a time; the URLs issued now go into
+    ``urls`` as they come (so the ones issued before a failure are not lost) and are returned.
 
     The key of each issue is the resource and the recipient's position, so running this again (after a crash,
     or by the worker beside a request) gets the same link back from links instead of a second one.
     """
     runner = ctx.holders(resource_id)
     holder, _ = await runner.load(resource_id)
-    urls: dict[str, str] = {}
+    urls = {} if urls is None else urls
     if holder is None or holder.status != "pending":
         return urls
     for index, recipient in holder.still_to_issue():

@@ -39,7 +39,7 @@ from loginless.shared.branding import Branding
 from loginless.shared.errors import NotFound
 from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import correlation_id_of
-from loginless.shared.web.idempotency import REPLAYED_HEADER, IdempotencyKey
+from loginless.shared.web.idempotency import REPLAYED_HEADER, Answer, IdempotencyKey
 
 # What handlers ask for: the calling tenant, the handlers' context, the API keys, an id from the path.
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
@@ -94,10 +94,19 @@ class ApiKeyController(Controller):
     security = STAFF_SECURITY
     tags = ["api keys"]
 
-    @post("/", summary="A new API key for the calling tenant, shown this once", responses=problems(STAFF_PROBLEMS))
-    async def create_api_key(self, staff: Staff, api_keys: Keys) -> NewApiKey:
-        key, info = await api_keys.create(staff.tenant_id)
-        return NewApiKey(key_id=info.key_id, created_at=info.created_at, api_key=key.value)
+    @post("/", summary="A new API key for the calling tenant, shown this once (and to a retry with the same "
+          "Idempotency-Key within 24 hours)", responses=problems(STAFF_PROBLEMS))
+    async def create_api_key(self, staff: Staff, api_keys: Keys, links: Links,
+                             idempotency_key: IdempotencyKey = None) -> Response[NewApiKey]:
+        async def create() -> Answer:
+            key, info = await api_keys.create(staff.tenant_id)
+            new_key = NewApiKey(key_id=info.key_id, created_at=info.created_at, api_key=key.value)
+            return Answer(201, new_key.model_dump(mode="json"))
+
+        answer = await links.idempotency.run(tenant_id=staff.tenant_id, operation="create-api-key",
+                                             key=idempotency_key, request={}, work=create)
+        return Response(NewApiKey.model_validate(answer.body), status_code=201,
+                        headers={REPLAYED_HEADER: "true"} if answer.replayed else None)
 
     @get("/", summary="The tenant's active API keys (ids only)", responses=problems(STAFF_PROBLEMS))
     async def list_api_keys(self, staff: Staff, api_keys: Keys) -> ApiKeyList:
