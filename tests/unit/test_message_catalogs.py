@@ -99,6 +99,15 @@ def test_a_translation_that_loses_a_placeholder_is_found(package):
                for problem in translations.untranslated(package, "es"))
 
 
+def test_a_translation_that_renames_a_placeholder_the_script_fills_in_is_found(package):
+    (package.locales.parent / "script.py").write_text('MESSAGE = N_("Uploading {percent}")\n')
+    po = translations.updated(package, "es")
+    po.get("Uploading {percent}").string = "Subiendo {porcentaje}"
+    translations.po_path(package, "es").write_bytes(translations.po_bytes(po))
+    [problem] = translations.untranslated(package, "es")
+    assert "'Uploading {percent}': placeholders ['percent'] expected" in str(problem)
+
+
 def test_a_translation_changed_without_compiling_is_found(package):
     rewrite_po(package, 'msgstr "Sus documentos"', 'msgstr "Tus documentos"')
     assert [str(problem) for problem in translations.compiled_differs(package, "es")] == [

@@ -17,7 +17,7 @@ from loginless.shared.guest.i18n import (
     translations,
 )
 from loginless.shared.guest.pages import guest_asset_routes, guest_environment, page_context
-from loginless.shared.guest.problems import LINK_GONE, NOT_FOUND
+from loginless.shared.guest.problems import LINK_GONE, LINK_NOT_FOUND
 
 pytestmark = pytest.mark.unit
 
@@ -63,7 +63,7 @@ def test_the_error_page_says_what_happened_and_what_to_do_naming_the_firm():
 
 
 def test_a_page_that_must_not_name_the_firm_names_nobody():
-    page = render("guest/error.html", "en", branding=None, problem=NOT_FOUND)
+    page = render("guest/error.html", "en", branding=None, problem=LINK_NOT_FOUND)
     assert "If it still doesn't work, ask whoever sent it to you for a new link." in page
     assert "firm-name" not in page and 'class="contact"' not in page and "/brand/" not in page
 

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(("error", "expected"), [
-    (NotFound("x"), problems.NOT_FOUND),
+    (NotFound("x"), problems.NOTHING_HERE),
     (ConcurrencyConflict("x"), problems.CHANGED_MEANWHILE),
     (DependencyUnavailable("x"), problems.UNAVAILABLE),
 ])
@@ -40,7 +40,7 @@ def test_an_unknown_type_falls_back_to_the_status_then_to_its_class():
 def test_a_service_adds_words_for_a_problem_only_it_has():
     deadline = GuestProblem("Closed", "The deadline passed.", "Ask %(firm)s.", "Ask the sender.")
     assert guest_problem("gone", 410, specific={"gone": deadline}) is deadline
-    assert guest_problem("not-found", 404, specific={"gone": deadline}) is problems.NOT_FOUND
+    assert guest_problem("not-found", 404, specific={"gone": deadline}) is problems.NOTHING_HERE
 
 
 @pytest.mark.parametrize("problem", [value for value in vars(problems).values() if isinstance(value, GuestProblem)])

@@ -208,7 +208,7 @@ async def test_the_upload_page_works_by_keyboard_alone_and_refuses_what_the_serv
     await page.goto(stack.guest_url(link_id))
     await page.locator("form[data-ready]").wait_for()
     await page.keyboard.press("Tab")  # the skip link comes first
-    assert await page.evaluate("document.activeElement.className") == "skip"
+    assert await page.evaluate("document.activeElement.className") == "skip-link"
     for _ in range(20):
         await page.keyboard.press("Tab")
         if await page.evaluate("document.activeElement.hasAttribute('data-choose')"):

@@ -500,7 +500,7 @@ async def test_the_upload_page_states_the_limits_in_the_guests_language(client, 
     page = await client.get("/guest/", headers={**tus.headers, "accept-language": "es"})
     assert page.status_code == 200
     assert '<html lang="es">' in page.text
-    assert "Hasta 4 archivo(s), de 20 MB como máximo cada uno. Se aceptan: PDF, imágenes." in page.text
+    assert "Hasta 4 archivos, de 20 MB como máximo cada uno. Se aceptan: PDF, imágenes." in page.text
     assert f'data-endpoint="/g/{link_id}/uploads"' in page.text
     # PATCHes of several parts, so the server stores parts while the rest of a PATCH arrives.
     assert f'data-chunk-size="{harness.settings.upload_chunk_size}"' in page.text

@@ -234,18 +234,20 @@ async def test_a_revoked_share_or_link_shows_the_gone_page(client, harness, tena
     _, share, guest = await shared(client, harness, tenant, PDF)
     await client.post(f"/v1/shares/{share['share_id']}/revoke", headers=tenant.headers)
     page = await client.get("/guest/", headers=guest)
-    assert page.status_code == 410 and "Ask Demo Firm for a new one" in page.text
+    assert page.status_code == 410 and "ask Demo Firm for a new link" in page.text
     assert (await client.get("/guest/download", headers=guest)).status_code == 410
 
 
 async def test_pages_speak_spanish_from_the_browser_or_the_switcher(client, harness, tenant):
-    _, _, guest = await shared(client, harness, tenant, PDF)
+    _, share, guest = await shared(client, harness, tenant, PDF)
+    link_id = share["links"][0]["link_id"]
     spanish = await client.get("/guest/", headers={**guest, "accept-language": "es-ES,es;q=0.9,en;q=0.5"})
     assert '<html lang="es">' in spanish.text and "Descargar" in spanish.text
     switched = await client.get("/guest/", params={"lang": "en"}, headers={**guest, "accept-language": "es"})
     assert '<html lang="en">' in switched.text and "Download" in switched.text
-    brand = await client.get("/guest/brand.css", headers=guest)
-    assert "--brand: #1f5f8b" in brand.text
+    assert f'href="/g/{link_id}/brand/1f5f8b.css"' in spanish.text
+    brand = await client.get("/guest/brand/1f5f8b.css")
+    assert brand.text == ":root { --brand: #1f5f8b; --brand-text: #ffffff; }\n"
 
 
 async def test_access_records_are_forgotten_whole_after_the_retention(client, harness, tenant):

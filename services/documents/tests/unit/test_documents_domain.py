@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from loginless.documents import domain, filetypes, i18n
-from loginless.documents.guest import contrast_text
 from loginless.documents.uploads import parse_metadata
 from loginless.shared.errors import InvalidRequest
 
@@ -299,28 +298,15 @@ def test_tus_metadata_is_parsed_and_checked():
         parse_metadata("filename not-base64!")
 
 
-def test_both_languages_have_every_string():
-    assert set(i18n.CATALOG["en"]) == set(i18n.CATALOG["es"])
+def test_the_upload_script_gets_every_message_it_asks_for_in_the_pages_language():
+    english, spanish = i18n.script_messages("en"), i18n.script_messages("es")
+    assert set(english) == set(spanish) == set(i18n.SCRIPT_MESSAGES)
+    assert (english["uploading"], spanish["uploading"]) == ("Uploading… {percent}%", "Subiendo… {percent}%")
+    assert spanish["too_large"] == "«{name}» ocupa más de {size}."
 
 
-@pytest.mark.parametrize(("query", "header", "hint", "chosen"), [
-    (None, "es-ES,es;q=0.9,en;q=0.8", None, "es"),
-    (None, "fr-FR,en;q=0.5,es;q=0.7", None, "es"),
-    ("en", "es", None, "en"),
-    (None, None, "es", "es"),
-    (None, "de", None, "en"),
-    ("xx", None, None, "en"),
-])
-def test_the_language_comes_from_the_switcher_then_the_browser_then_the_link(query, header, hint, chosen):
-    assert i18n.choose_language(query, header, hint) == chosen
-
-
-def test_sizes_and_dates_read_naturally():
-    assert i18n.human_size(1_500_000, "es") == "1,5 MB"
-    assert i18n.human_size(999, "en") == "999 B"
-    assert i18n.human_date(NOW, "es") == "15 de enero de 2026, 12:00 UTC"
-
-
-def test_brand_text_is_readable_on_the_brand_colour():
-    assert contrast_text("#1f5f8b") == "#ffffff"
-    assert contrast_text("#ffe066") == "#000000"
+def test_accepted_types_are_named_once_with_the_generic_ones_translated():
+    types = ["application/pdf", "image/png", "image/*", "text/plain", "application/x-unknown"]
+    assert i18n.type_labels(types, "en") == "PDF, PNG, images, text, application/x-unknown"
+    assert i18n.type_labels(types, "es") == "PDF, PNG, imágenes, texto, application/x-unknown"
+    assert i18n.type_labels(["image/*", "image/*"], "es") == "imágenes"

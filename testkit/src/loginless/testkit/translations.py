@@ -22,18 +22,20 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from loginless.documents.i18n import DOCUMENTS_CATALOG
 from loginless.gateway.i18n import GATEWAY_CATALOG
 from loginless.links.messages import LINKS_CATALOG
 from loginless.shared.guest.i18n import DEFAULT_LANGUAGE, KIT_CATALOG, LANGUAGES, MessageCatalog
 
 ROOT = Path(__file__).resolve().parents[4]
 MAPPING = ROOT / "babel.cfg"
-CATALOGS: tuple[MessageCatalog, ...] = (KIT_CATALOG, GATEWAY_CATALOG, LINKS_CATALOG)
+CATALOGS: tuple[MessageCatalog, ...] = (KIT_CATALOG, GATEWAY_CATALOG, LINKS_CATALOG, DOCUMENTS_CATALOG)
 TRANSLATED_LANGUAGES = tuple(language for language in LANGUAGES if language != DEFAULT_LANGUAGE)
 # Spanish as GNU gettext writes it, not CLDR's three forms (its third is for exact millions: "1 millón de ...").
 PLURAL_FORMS = {"es": "nplurals=2; plural=(n != 1);"}
 LINE_WIDTH = 120
-_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+# gettext's %(name)s, and the {name} of the messages the upload page's script fills in itself.
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{(\w+)\}")
 
 
 @dataclass(frozen=True)
@@ -138,14 +140,18 @@ def untranslated(catalog: MessageCatalog, language: str) -> list[Problem]:
     return problems
 
 
+def _placeholders(text: str) -> set[str]:
+    return {percent or brace for percent, brace in _PLACEHOLDER.findall(text)}
+
+
 def _placeholders_differ(message: Message) -> str | None:
     """A translation names the same placeholders as its message: Babel accepts one that drops them all, which
     would silently leave the firm's name out of a sentence. A plural's every form may name those of either
     English form, and its last form exactly those of the English plural."""
     ids = list(message.id) if isinstance(message.id, (list, tuple)) else [message.id]
     forms = list(message.string) if isinstance(message.string, (list, tuple)) else [message.string]
-    expected = [set(_PLACEHOLDER.findall(text)) for text in ids]
-    found = [set(_PLACEHOLDER.findall(form)) for form in forms]
+    expected = [_placeholders(text) for text in ids]
+    found = [_placeholders(form) for form in forms]
     allowed = set().union(*expected)
     if any(names - allowed for names in found) or found[-1] != expected[-1]:
         return f"placeholders {sorted(allowed)} expected, the translation has {[sorted(names) for names in found]}"

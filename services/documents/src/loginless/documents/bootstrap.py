@@ -12,13 +12,12 @@ import structlog
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.template import TemplateConfig
 
 from loginless.documents import domain
 from loginless.documents.guest import GuestController, GuestPages, static_files_router
 from loginless.documents.handlers import Clock, DocumentsContext, forget_old_accesses, utc_now
 from loginless.documents.http import STAFF_CONTROLLERS
+from loginless.documents.i18n import CATALOGS
 from loginless.documents.ports import PassThroughScanner, Scanner
 from loginless.documents.projections import DocumentRows
 from loginless.documents.repository import Repository
@@ -28,6 +27,7 @@ from loginless.documents.uploads import ResumableUploads
 from loginless.links.client import LinksApi, LinksApiKeys, LinksClient
 from loginless.shared.events.payloads import documents as events
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
+from loginless.shared.guest.pages import guest_template_config
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.auth import ApiKeyVerifier
@@ -132,7 +132,7 @@ def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, sc
         context=context,
         dependencies={"documents": Provide(provide_documents, sync_to_thread=False),
                       "guest_pages": Provide(provide_guest_pages, sync_to_thread=False)},
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        template_config=guest_template_config(TEMPLATES, catalogs=CATALOGS),
     )
 
 

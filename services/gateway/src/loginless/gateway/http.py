@@ -49,8 +49,8 @@ from loginless.shared.guest.language import chosen_language
 from loginless.shared.guest.pages import guest_asset_routes
 from loginless.shared.guest.problems import (
     LINK_GONE,
+    LINK_NOT_FOUND,
     NO_ACCESS,
-    NOT_FOUND,
     TOO_MANY_REQUESTS,
     UNAVAILABLE,
     VERIFICATION_LOCKED,
@@ -100,7 +100,7 @@ async def _remember(gateway: GatewayRuntime, view: LinkView) -> None:
 
 def _not_found_page(request: Request) -> Response:
     """Never branded: a link that does not work must not tell whose it might have been."""
-    return render_problem(request, NOT_FOUND, status_code=404)
+    return render_problem(request, LINK_NOT_FOUND, status_code=404)
 
 
 def _unavailable_page(request: Request) -> Response:

@@ -31,12 +31,18 @@ LINK_GONE = GuestProblem(
     next_step=N_("If you still need it, ask %(firm)s for a new link."),
     next_step_unbranded=N_("If you still need it, ask whoever sent it to you for a new link."),
 )
-NOT_FOUND = GuestProblem(
+LINK_NOT_FOUND = GuestProblem(  # a link nobody issued, or a mistyped one; the page must not name any firm
     title=N_("This link doesn't work"),
     explanation=N_("The address may be incomplete or mistyped. Open the link again from the message you received, "
                    "and make sure you use the whole address."),
     next_step=N_("If it still doesn't work, ask %(firm)s for a new link."),
     next_step_unbranded=N_("If it still doesn't work, ask whoever sent it to you for a new link."),
+)
+NOTHING_HERE = GuestProblem(  # the link works, but what was asked for under it does not exist
+    title=N_("There is nothing here"),
+    explanation=N_("What you asked for is not part of what this link opens."),
+    next_step=N_("Go back to the page your link opened. If something you expected is missing, ask %(firm)s."),
+    next_step_unbranded=N_("Go back to the page your link opened."),
 )
 NO_ACCESS = GuestProblem(
     title=N_("Open your link first"),
@@ -91,7 +97,7 @@ UNEXPECTED = GuestProblem(
 BY_PROBLEM_TYPE: dict[str, GuestProblem] = {
     "link-gone": LINK_GONE,
     "gone": LINK_GONE,
-    "not-found": NOT_FOUND,
+    "not-found": NOTHING_HERE,
     "forbidden": NOT_ALLOWED,
     "verification-locked": VERIFICATION_LOCKED,
     "verification-code-too-soon": TOO_MANY_REQUESTS,
@@ -101,7 +107,7 @@ BY_PROBLEM_TYPE: dict[str, GuestProblem] = {
     "dependency-unavailable": UNAVAILABLE,
 }
 BY_STATUS: dict[int, GuestProblem] = {
-    401: NO_ACCESS, 403: NOT_ALLOWED, 404: NOT_FOUND, 409: CHANGED_MEANWHILE, 410: LINK_GONE,
+    401: NO_ACCESS, 403: NOT_ALLOWED, 404: NOTHING_HERE, 409: CHANGED_MEANWHILE, 410: LINK_GONE,
     422: NOT_ACCEPTED, 423: VERIFICATION_LOCKED, 429: TOO_MANY_REQUESTS, 503: UNAVAILABLE,
 }
 
