@@ -79,6 +79,14 @@ class CodeSentRecently(LoginlessError):
     title = "A code was sent moments ago"
 
 
+class VerificationNotRequired(LoginlessError):
+    """A code was sent for or checked against a link that takes none."""
+
+    status_code = 409
+    problem_type = "verification-not-required"
+    title = "This link does not use recipient verification"
+
+
 class WrongCode(InvalidRequest):
     problem_type = "wrong-verification-code"
     title = "The code is wrong or has expired"
@@ -198,6 +206,8 @@ class LinksClient:
             return
         if response.status_code == 404:
             raise UnknownLink()
+        if response.status_code == 409:
+            raise VerificationNotRequired("this link needs no verification code")
         if response.status_code == 410:
             raise _gone(response)
         if response.status_code == 423:
@@ -214,6 +224,8 @@ class LinksClient:
             return
         if response.status_code == 404:
             raise UnknownLink()
+        if response.status_code == 409:
+            raise VerificationNotRequired("this link needs no verification code")
         if response.status_code == 410:
             raise _gone(response)
         if response.status_code == 423:
