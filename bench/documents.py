@@ -6,8 +6,8 @@ Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, S3_ENDPOINT, S3_ACCESS_KEY and S3_S
 them). It starts processes of its own:
 
 - the documents API through the service's own entry point (``run_service``: the same imports, logging and uvicorn
-  options as ``python -m loginless.documents api``), with in-memory stand-ins for the links service only, so the
-  bench can create shares and upload requests without running links; a second one with
+  options as ``python -m loginless.documents api``), with the links service replaced by its in-memory fake, so
+  the bench can create shares and upload requests without running links; a second one with
   ``DOCUMENTS_DOWNLOAD_DELIVERY=stream``, on the same schema and bucket;
 - the real gateway, ``python -m loginless.gateway api`` (after ``migrate``), its read model seeded with a view link
   and an upload link whose routes point at the first documents process, guests presenting its signed cookie; a
@@ -67,7 +67,7 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 PIECE = 1024 * 1024  # what the client hands its HTTP library at a time
 PART_PATCH = 8 * MIB  # one S3 part of the documents service's default size
-API_KEY = "bench-key-" + "x" * 24
+API_KEY = "ll_bench_" + "x" * 43  # shaped as links issues them
 TENANT = "bench"
 SCHEMA = "documents_bench"
 BUCKET = "documents-bench"
@@ -78,22 +78,22 @@ DIRECT_BUCKET = "documents-bench-direct"
 
 
 def serve_documents() -> None:
-    """``python -m loginless.documents api`` with the links service replaced by in-memory fakes."""
+    """``python -m loginless.documents api`` with the links service replaced by its in-memory fake."""
     from loginless.documents.bootstrap import MIGRATIONS, asyncapi_document, create_app, create_worker
     from loginless.documents.settings import DocumentsSettings
     from loginless.shared.runtime import run_service
-    from loginless.shared.web.auth import StaffPrincipal
-    from loginless.testkit.fake_links import FakeApiKeys, FakeLinks
+    from loginless.testkit.fake_links import FakeLinks
 
     class BenchSettings(DocumentsSettings):
         @property
         def schema(self) -> str:
             return SCHEMA
 
-    keys = {API_KEY: StaffPrincipal(TENANT, "bench")}
-
     def create_bench_app(settings: DocumentsSettings):  # noqa: ANN202
-        return create_app(settings, links=FakeLinks(api_keys=keys), api_key_verifier=lambda runtime: FakeApiKeys(keys))
+        links = FakeLinks()
+        links.add_tenant(TENANT, "Bench Firm")
+        links.add_api_key(TENANT, API_KEY)
+        return create_app(settings, links=links)
 
     run_service(settings_factory=BenchSettings, create_app=create_bench_app, create_worker=create_worker,
                 asyncapi_document=asyncapi_document, migrations_dir=MIGRATIONS, argv=["api"])
@@ -478,7 +478,7 @@ async def run(options: argparse.Namespace) -> None:
             print(f"  {name:<12} {idle[process.pid] / MIB:6.1f} MB → {sample.peak / MIB:6.1f} MB"
                   f" (+{(sample.peak - idle[process.pid]) / MIB:.1f} MB);  whole run {whole_run[name] / MIB:6.1f} MB")
         print(f"  `python -m loginless.documents api` as `make run` starts it, idle: {real_idle / MIB:.1f} MB"
-              " (the bench's documents process above replaces only the links client with in-memory fakes)")
+              " (the bench's documents process above replaces only the links client with its in-memory fake)")
         up_ratio = through_up.rate / direct_up.rate
         print(f"summary: upload {up_ratio:.2f} (≥ 0.7); download, default delivery (presigned)"
               f" {presigned_via_gateway.rate / direct_down.rate:.2f} (≥ 0.9), stream delivery"
