@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Branding(BaseModel):
-    """What a firm shows its guests on every page (``GET /internal/v1/tenants/{id}/branding`` of links)."""
+    """What a firm shows its guests on every page (links keeps it; others ask through ``loginless.links.client``)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
