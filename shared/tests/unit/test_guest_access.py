@@ -32,7 +32,7 @@ def signing_app(public_key: str | None = PUBLIC) -> Litestar:
         [guest_stub_controller("signing")],
         dependencies={"guest": Provide(provide_guest, sync_to_thread=False)},
         plugins=[problem_details_plugin()],
-        state=State({"runtime": SimpleNamespace(assertion_verifier=verifier)}),
+        state=State({"runtime": SimpleNamespace(context=SimpleNamespace(guest_assertions=verifier))}),
     )
 
 
