@@ -49,8 +49,17 @@ from loginless.links.domain import (
     judge_code,
 )
 from loginless.links.settings import LinksSettings
+from loginless.links.tenants import Tenant, check_tenant
 from loginless.links.tokens import is_well_formed_token, new_api_key, new_token, new_verification_code, parse_api_key
-from loginless.links.views import ClientIn, IssuedLink, IssuedLinks, IssueLinksIn, LinkView, RecipientIn
+from loginless.links.views import (
+    ClientIn,
+    IssuedLink,
+    IssuedLinks,
+    IssueLinksIn,
+    LinkView,
+    RecipientIn,
+    branding_of,
+)
 from loginless.shared.branding import Branding
 from loginless.shared.errors import NotFound
 from loginless.shared.events import IntegrationEvent
@@ -199,11 +208,13 @@ class FakeLinks:
     def add_tenant(self, tenant_id: str | None = None, name: str = "Demo Firm", *, logo_url: str | None = None,
                    color: str | None = None, contact_name: str | None = None, contact_email: str | None = None,
                    contact_phone: str | None = None) -> str:
-        """A firm and its branding; returns its id (a new one unless given)."""
-        tenant_id = tenant_id or f"firm-{uuid.uuid4().hex[:8]}"
-        self.tenants[tenant_id] = Branding(name=name, logo_url=logo_url, color=color, contact_name=contact_name,
-                                           contact_email=contact_email, contact_phone=contact_phone)
-        return tenant_id
+        """A firm and its branding, checked as links checks them; returns its id (a new one unless given)."""
+        tenant = Tenant(tenant_id=tenant_id or f"firm-{uuid.uuid4().hex[:8]}", name=name, logo_url=logo_url,
+                        color=color, contact_name=contact_name, contact_email=contact_email,
+                        contact_phone=contact_phone)
+        check_tenant(tenant)
+        self.tenants[tenant.tenant_id] = branding_of(tenant)
+        return tenant.tenant_id
 
     def add_api_key(self, tenant_id: str, api_key: str | None = None) -> str:
         """A staff API key of the tenant, shaped as links makes them (``ll_<key id>_<secret>``); returns it."""
