@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from loginless.links.client import (
-    CodeSentRecently,
     LinkGone,
+    LinkNotFound,
     LinksApi,
     LinksRefused,
-    UnknownLink,
+    VerificationCodeTooSoon,
     VerificationNotRequired,
-    WrongCode,
+    WrongVerificationCode,
 )
 from loginless.links.delivery import DeliveryWorker
 from loginless.links.settings import LinksSettings
@@ -231,7 +231,7 @@ async def test_an_issue_that_breaks_the_rules_is_refused_naming_every_rule_broke
 async def test_issuing_for_a_tenant_links_does_not_know_is_not_found(links):
     with pytest.raises(NotFound) as not_found:
         await links.issue(Firm("firm-nobody-knows", "ll_x_" + "x" * 43))
-    assert not isinstance(not_found.value, UnknownLink)
+    assert not isinstance(not_found.value, LinkNotFound)
 
 
 # ---- resolving a token and getting a link -----------------------------------------------------------------
@@ -277,7 +277,7 @@ async def test_tokens_that_open_nothing_are_all_unknown_links(links):
     token = token_of(link)
     outcomes = {shape: await outcome_of(links.api.resolve(bad(token)))
                 for shape, bad in TOKENS_THAT_OPEN_NOTHING.items()}
-    assert outcomes == dict.fromkeys(TOKENS_THAT_OPEN_NOTHING, "UnknownLink")
+    assert outcomes == dict.fromkeys(TOKENS_THAT_OPEN_NOTHING, "LinkNotFound")
     assert (await links.api.resolve(token)).link_id == link.link_id
 
 
@@ -351,7 +351,7 @@ async def test_an_unknown_link_can_be_neither_opened_used_verified_nor_revoked(l
             links.api.record_opened(link_id, GUEST), links.api.use(link_id, GUEST),
             links.api.send_verification_code(link_id), links.api.check_verification_code(link_id, "123456"),
             links.api.revoke(firm.tenant_id, link_id))]
-        assert outcomes == ["UnknownLink"] * 5, link_id
+        assert outcomes == ["LinkNotFound"] * 5, link_id
 
 
 # ---- revoking ---------------------------------------------------------------------------------------------
@@ -376,7 +376,7 @@ async def test_another_tenants_link_is_unknown_to_a_revocation_and_stays_active(
     mine, theirs = await links.add_firm(), await links.add_firm()
     [link] = await links.issue(mine)
     for tenant_id in (theirs.tenant_id, "firm-nobody-knows"):
-        with pytest.raises(UnknownLink):
+        with pytest.raises(LinkNotFound):
             await links.api.revoke(tenant_id, link.link_id)
     assert (await links.api.resolve(token_of(link))).status == "active"
 
@@ -402,7 +402,7 @@ async def test_a_code_sent_to_the_recipient_lets_them_in_once(links):
 
     assert await links.api.check_verification_code(link.link_id, code) is None
     assert (await links.api.use(link.link_id, GUEST)).uses == 1
-    with pytest.raises(WrongCode) as spent:
+    with pytest.raises(WrongVerificationCode) as spent:
         await links.api.check_verification_code(link.link_id, code)
     assert spent.value.attempts_left == 4
 
@@ -413,10 +413,10 @@ async def test_another_code_comes_thirty_seconds_after_the_last_and_replaces_it(
     await links.api.send_verification_code(link.link_id)
     first = await links.newest_code(link.link_id)
 
-    with pytest.raises(CodeSentRecently) as too_soon:
+    with pytest.raises(VerificationCodeTooSoon) as too_soon:
         await links.api.send_verification_code(link.link_id)
     links.clock.advance(seconds=29)
-    with pytest.raises(CodeSentRecently) as still_too_soon:
+    with pytest.raises(VerificationCodeTooSoon) as still_too_soon:
         await links.api.send_verification_code(link.link_id)
     links.clock.advance(seconds=1)
     await links.api.send_verification_code(link.link_id)
@@ -424,7 +424,7 @@ async def test_another_code_comes_thirty_seconds_after_the_last_and_replaces_it(
 
     assert (too_soon.value.extra["retry_after"], still_too_soon.value.extra["retry_after"]) == (30, 1)
     if newest != first:  # one time in a million the new code is the old one
-        with pytest.raises(WrongCode):
+        with pytest.raises(WrongVerificationCode):
             await links.api.check_verification_code(link.link_id, first)
     assert await links.api.check_verification_code(link.link_id, newest) is None
 
@@ -435,7 +435,7 @@ async def test_a_code_expires_ten_minutes_after_it_was_sent(links):
     await links.api.send_verification_code(link.link_id)
     code = await links.newest_code(link.link_id)
     links.clock.advance(minutes=10)
-    with pytest.raises(WrongCode) as expired:
+    with pytest.raises(WrongVerificationCode) as expired:
         await links.api.check_verification_code(link.link_id, code)
     assert expired.value.attempts_left == 4
 
@@ -448,7 +448,7 @@ async def test_wrong_codes_count_down_and_the_last_one_allowed_locks_the_link(li
 
     attempts_left = []
     for _ in range(4):
-        with pytest.raises(WrongCode) as wrong:
+        with pytest.raises(WrongVerificationCode) as wrong:
             await links.api.check_verification_code(link.link_id, other_code(code))
         attempts_left.append(wrong.value.attempts_left)
     last_allowed = await outcome_of(links.api.check_verification_code(link.link_id, other_code(code)))
@@ -472,7 +472,7 @@ async def test_a_right_code_forgives_the_wrong_ones_before_it(links):
     for _ in range(3):
         await outcome_of(links.api.check_verification_code(link.link_id, other_code(code)))
     await links.api.check_verification_code(link.link_id, code)
-    with pytest.raises(WrongCode) as wrong:
+    with pytest.raises(WrongVerificationCode) as wrong:
         await links.api.check_verification_code(link.link_id, other_code(code))
     assert wrong.value.attempts_left == 4
 

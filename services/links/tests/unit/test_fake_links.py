@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loginless.links.client import LinksApiKeys, LinksRefused, LinksUnavailable, UnknownLink, WrongCode
+from loginless.links.client import LinkNotFound, LinksApiKeys, LinksRefused, LinksUnavailable, WrongVerificationCode
 from loginless.links.views import ClientIn, IssueLinksIn, RecipientIn
 from loginless.shared.events.payloads.links import LinkIssued, LinkRevoked, LinkUsed
 from loginless.testkit.fake_links import FakeLinks
@@ -63,7 +63,7 @@ async def test_calls_name_the_operation_and_the_link_tenant_or_key_never_a_secre
     api_key = links.add_api_key("tenant-1")
     assert links.calls == []  # seeding is not a call
     await links.resolve(token)
-    with pytest.raises(UnknownLink):
+    with pytest.raises(LinkNotFound):
         await links.resolve("no-such-token")
     await links.record_opened(link.link_id, ClientIn())
     await links.use(link.link_id, ClientIn())
@@ -100,7 +100,7 @@ async def test_the_codes_sent_and_the_wrong_ones_entered_can_be_read_back(links)
     await links.send_verification_code(link.link_id)
     code = links.last_code(link.link_id)
     assert code is not None and len(code) == 6 and links.codes_sent(link.link_id) == 1
-    with pytest.raises(WrongCode):
+    with pytest.raises(WrongVerificationCode):
         await links.check_verification_code(link.link_id, f"{(int(code) + 1) % 1_000_000:06d}")
     assert links.wrong_codes(link.link_id) == 1
 

@@ -10,13 +10,13 @@ import httpx
 import pytest
 
 from loginless.links.client import (
-    CodeSentRecently,
     LinkGone,
     LinksClient,
     LinksRefused,
     LinksUnavailable,
+    VerificationCodeTooSoon,
     VerificationLocked,
-    WrongCode,
+    WrongVerificationCode,
 )
 from loginless.links.views import ClientIn, IssueLinksIn, RecipientIn
 from loginless.shared.branding import Branding
@@ -173,10 +173,10 @@ async def test_verification_answers_become_the_errors_the_guest_page_explains():
     status = 0
     links = client_of(LinksStandIn(lambda request: httpx.Response(status, json=answers[status])))
     status = 429
-    with pytest.raises(CodeSentRecently) as too_soon:
+    with pytest.raises(VerificationCodeTooSoon) as too_soon:
         await links.send_verification_code(LINK_ID)
     status = 422
-    with pytest.raises(WrongCode) as wrong:
+    with pytest.raises(WrongVerificationCode) as wrong:
         await links.check_verification_code(LINK_ID, "000000")
     status = 423
     with pytest.raises(VerificationLocked):

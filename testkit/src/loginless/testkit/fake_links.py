@@ -23,14 +23,9 @@ from datetime import datetime, timedelta
 from loginless.links import domain
 from loginless.links.bootstrap import expiry_policy
 from loginless.links.client import (
-    CodeSentRecently,
-    LinkGone,
+    LinkNotFound,
     LinksRefused,
     LinksUnavailable,
-    UnknownLink,
-    VerificationLocked,
-    VerificationNotRequired,
-    WrongCode,
 )
 from loginless.links.domain import (
     LINK,
@@ -164,8 +159,7 @@ class FakeLinks:
                 return
             if judgement.locks:
                 raise domain.VerificationLocked("too many wrong codes: this link accepts no more codes")
-            raise domain.WrongVerificationCode("the code is wrong or has expired",
-                                               attempts_left=judgement.attempts_left)
+            raise domain.WrongVerificationCode(attempts_left=judgement.attempts_left)
 
     async def branding(self, tenant_id: str) -> Branding | None:
         self.calls.append(("branding", tenant_id))
@@ -188,7 +182,7 @@ class FakeLinks:
         self._called("revoke", link_id)
         link = self._links.get(link_id)
         if link is None or link.tenant_id != tenant_id:
-            raise UnknownLink()
+            raise LinkNotFound()
         return LinkView.of(self._run(link_id, RevokeLink), self.clock())
 
     async def close(self) -> None:
@@ -321,21 +315,9 @@ class FakeLinks:
 
 @contextmanager
 def _raised_as_the_client_raises() -> Iterator[None]:
-    """Links' domain errors as :class:`~loginless.links.client.LinksClient` raises them once they crossed HTTP."""
+    """Links' domain errors as :class:`~loginless.links.client.LinksClient` raises them once they crossed HTTP:
+    the same classes (the client raises links' own), except that broken rules of an issue come back refused."""
     try:
         yield
-    except domain.LinkNotFound as error:
-        raise UnknownLink() from error
-    except domain.LinkGone as error:
-        raise LinkGone(link_id=error.extra["link_id"], tenant_id=error.extra["tenant_id"],
-                       link_status=error.extra["link_status"]) from error
-    except domain.VerificationLocked as error:
-        raise VerificationLocked(error.detail) from error
-    except domain.VerificationCodeTooSoon as error:
-        raise CodeSentRecently(error.detail, retry_after=error.extra["retry_after"]) from error
-    except domain.WrongVerificationCode as error:
-        raise WrongCode(error.extra["attempts_left"]) from error
-    except domain.VerificationNotRequired as error:
-        raise VerificationNotRequired(error.detail) from error
     except domain.InvalidFields as error:
         raise LinksRefused(f"links: {error.detail}", errors=error.extra["errors"]) from error
