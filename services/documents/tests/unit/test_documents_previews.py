@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from loginless.documents.previews import (
     PreviewRenderer,
     TooLargeToPreview,
     UnreadableDocument,
+    page_file,
     watermark_text,
 )
 from loginless.shared.errors import LoginlessError
@@ -78,6 +81,17 @@ def in_thread() -> PreviewRenderer:
     return PreviewRenderer(isolated=False)
 
 
+async def page_of(renderer: PreviewRenderer, path: Path, page_index: int, watermark: str = WATERMARK) -> bytes:
+    """The page's image, rendered into a folder of its own."""
+    into = Path(tempfile.mkdtemp(dir=path.parent))
+    return (await renderer.render_pdf_page(path, page_index, watermark=watermark, into=into)).read_bytes()
+
+
+async def picture_of(renderer: PreviewRenderer, path: Path, watermark: str = WATERMARK) -> bytes:
+    into = Path(tempfile.mkdtemp(dir=path.parent))
+    return (await renderer.render_image(path, watermark=watermark, into=into)).read_bytes()
+
+
 def decoded(data: bytes) -> Image.Image:
     assert data[:4] == b"RIFF" and data[8:12] == b"WEBP" and MEDIA_TYPE == "image/webp"
     picture = Image.open(io.BytesIO(data))
@@ -118,7 +132,7 @@ async def test_a_pdf_page_comes_back_as_a_bounded_webp_image_never_as_the_pdf(wr
     renderer = PreviewRenderer(isolated=isolated)
 
     assert await renderer.page_count(path) == 3
-    image = await renderer.render_pdf_page(path, 1, watermark=WATERMARK)
+    image = await page_of(renderer, path, 1)
 
     assert image != original and not image.startswith(b"%PDF") and b"%PDF" not in image
     page = decoded(image)
@@ -140,7 +154,7 @@ async def test_a_picture_comes_back_as_a_new_webp_image_never_as_the_original(wr
     Image.new(mode, (640, 480), "white" if mode != "CMYK" else (0, 0, 0, 0)).save(out, file_format, **options)
     original = out.getvalue()
 
-    image = await in_thread.render_image(write(f"picture.{file_format.lower()}", original), watermark=WATERMARK)
+    image = await picture_of(in_thread, write(f"picture.{file_format.lower()}", original))
 
     assert image != original and not image.startswith(b"%PDF")
     assert decoded(image).size == (640, 480) and decoded(image).mode == "RGB"
@@ -150,7 +164,7 @@ async def test_a_large_picture_is_scaled_down_to_the_bound(write, in_thread):
     out = io.BytesIO()
     Image.new("RGB", (4000, 3000), "white").save(out, "JPEG")
 
-    image = decoded(await in_thread.render_image(write("big.jpg", out.getvalue()), watermark=WATERMARK))
+    image = decoded(await picture_of(in_thread, write("big.jpg", out.getvalue())))
 
     assert image.size == (1400, 1050)
 
@@ -161,7 +175,7 @@ async def test_a_large_sideways_photo_is_bounded_as_it_stands_upright(write, in_
     out = io.BytesIO()
     Image.new("RGB", (2800, 2100), "white").save(out, "JPEG", exif=exif)
 
-    image = decoded(await in_thread.render_image(write("portrait.jpg", out.getvalue()), watermark=WATERMARK))
+    image = decoded(await picture_of(in_thread, write("portrait.jpg", out.getvalue())))
 
     assert image.size == (1400, 1867)
 
@@ -171,7 +185,7 @@ async def test_an_animated_gif_shows_its_first_frame(write, in_thread):
     out = io.BytesIO()
     frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100)
 
-    image = decoded(await in_thread.render_image(write("animated.gif", out.getvalue()), watermark=WATERMARK))
+    image = decoded(await picture_of(in_thread, write("animated.gif", out.getvalue())))
 
     assert ImageStat.Stat(image.convert("L")).mean[0] < 100  # mostly the black first frame
 
@@ -188,7 +202,7 @@ async def test_a_picture_loses_its_metadata_and_stands_upright(write, in_thread)
     original = out.getvalue()
     assert Image.open(io.BytesIO(original)).getexif()[0x010F] == "PhoneMaker-4711"
 
-    image = await in_thread.render_image(write("photo.jpg", original), watermark=WATERMARK)
+    image = await picture_of(in_thread, write("photo.jpg", original))
 
     upright = decoded(image)
     assert b"4711" not in image and b"EXIF" not in image and b"ICCP" not in image
@@ -210,7 +224,7 @@ def _srgb_profile() -> bytes:
 async def test_the_watermark_is_drawn_over_the_whole_page(write, in_thread):
     path = write("blank.pdf", pdf((A4, b"")))
 
-    page = decoded(await in_thread.render_pdf_page(path, 0, watermark=WATERMARK))
+    page = decoded(await page_of(in_thread, path, 0))
 
     plain = unwatermarked_page(path, page.size)
     assert ImageStat.Stat(plain.convert("L")).extrema[0] == (255, 255)  # the page itself is blank
@@ -223,7 +237,7 @@ async def test_the_watermark_is_drawn_over_the_whole_picture_light_or_dark(write
     out = io.BytesIO()
     Image.new("RGB", (1200, 900), colour).save(out, "PNG")
 
-    picture = decoded(await in_thread.render_image(write("plain.png", out.getvalue()), watermark=WATERMARK))
+    picture = decoded(await picture_of(in_thread, write("plain.png", out.getvalue())))
 
     plain = Image.new("RGB", picture.size, colour)
     for quarter, plain_quarter in zip(quadrants(picture), quadrants(plain), strict=True):
@@ -233,7 +247,7 @@ async def test_the_watermark_is_drawn_over_the_whole_picture_light_or_dark(write
 async def test_the_watermark_is_more_than_compression_noise_and_leaves_the_content_legible(write, in_thread):
     path = write("page.pdf", pdf((A4, DARK_BOX + b"\n" + text("Lease agreement"))))
 
-    page = decoded(await in_thread.render_pdf_page(path, 0, watermark=WATERMARK))
+    page = decoded(await page_of(in_thread, path, 0))
 
     plain = unwatermarked_page(path, page.size)
     plain_through_the_encoder = decoded(previews._encode_webp(plain))
@@ -256,10 +270,10 @@ async def test_the_watermark_draws_the_recipients_email_and_the_time(write, in_t
     monkeypatch.setattr(ImageDraw.ImageDraw, "text", watched)
     path = write("blank.pdf", pdf((A4, b"")))
 
-    first = await in_thread.render_pdf_page(path, 0, watermark=WATERMARK)
-    again = await in_thread.render_pdf_page(path, 0, watermark=WATERMARK)
+    first = await page_of(in_thread, path, 0)
+    again = await page_of(in_thread, path, 0)
     other = watermark_text("bob@other.example", datetime(2025, 3, 4, 10, 15, tzinfo=UTC))
-    someone_else = await in_thread.render_pdf_page(path, 0, watermark=other)
+    someone_else = await page_of(in_thread, path, 0, other)
 
     assert drawn and set(drawn) == {WATERMARK, other}
     assert "ana.garcia@cliente.example" in WATERMARK and "2025-03-04 10:15 UTC" in WATERMARK
@@ -279,7 +293,7 @@ def test_the_watermark_text_names_the_recipient_and_the_time_in_utc():
 async def test_a_view_only_preview_is_never_rendered_without_a_watermark(write, in_thread):
     path = write("page.pdf", pdf((A4, b"")))
     with pytest.raises(ValueError, match="always watermarked"):
-        await in_thread.render_pdf_page(path, 0, watermark=" ")
+        await page_of(in_thread, path, 0, " ")
 
 
 # ---- pages and limits -----------------------------------------------------------------------------------------
@@ -289,7 +303,7 @@ async def test_a_view_only_preview_is_never_rendered_without_a_watermark(write, 
 async def test_a_page_beyond_the_document_is_refused(write, in_thread, page_index):
     path = write("two.pdf", pdf((A4, b""), (A4, b"")))
     with pytest.raises(NoSuchPage, match="the document has 2 pages") as refused:
-        await in_thread.render_pdf_page(path, page_index, watermark=WATERMARK)
+        await page_of(in_thread, path, page_index)
     assert refused.value.status_code == 404
 
 
@@ -298,35 +312,42 @@ async def test_pages_beyond_the_cap_are_counted_but_not_rendered(write):
     path = write("three.pdf", pdf((A4, b""), (A4, b""), (A4, b"")))
 
     assert await renderer.page_count(path) == 3
-    await renderer.render_pdf_page(path, 1, watermark=WATERMARK)
+    await page_of(renderer, path, 1)
     with pytest.raises(NoSuchPage, match="only the first 2 pages"):
-        await renderer.render_pdf_page(path, 2, watermark=WATERMARK)
+        await page_of(renderer, path, 2)
 
 
-async def test_a_few_pages_at_once_come_back_in_order_and_stop_at_the_end(write):
-    """One child renders them all; each image is the one the page on its own would get."""
+async def test_a_few_pages_at_once_come_back_in_order_and_stop_at_the_end(write, tmp_path):
+    """One child renders them all, into files the folder only ever holds whole; each image is the one the page on
+    its own would get."""
     renderer = PreviewRenderer()
     path = write("three.pdf", pdf(*[(A4, text(f"Page {number}")) for number in (1, 2, 3)]))
+    into = tmp_path / "rendered"
+    into.mkdir()
 
-    pages = await renderer.render_pdf_pages(path, 1, 5, watermark=WATERMARK)
+    pages = await renderer.render_pdf_pages(path, 1, 5, watermark=WATERMARK, into=into)
 
-    assert pages == [await renderer.render_pdf_page(path, index, watermark=WATERMARK) for index in (1, 2)]
-    assert pages[0] != pages[1]
+    assert pages == [page_file(into, 1), page_file(into, 2)] and sorted(os.listdir(into)) == [
+        "page-00002.webp", "page-00003.webp"]
+    assert [page.read_bytes() for page in pages] == [await page_of(renderer, path, index) for index in (1, 2)]
+    assert pages[0].read_bytes() != pages[1].read_bytes()
 
 
-async def test_a_few_pages_at_once_stop_at_the_cap_and_are_bounded_in_number(write):
+async def test_a_few_pages_at_once_stop_at_the_cap_and_are_bounded_in_number(write, tmp_path):
     renderer = PreviewRenderer(PreviewLimits(max_pages=2, max_pages_per_call=4), isolated=False)
     path = write("three.pdf", pdf((A4, b""), (A4, b""), (A4, b"")))
 
-    assert len(await renderer.render_pdf_pages(path, 0, 4, watermark=WATERMARK)) == 2
+    assert len(await renderer.render_pdf_pages(path, 0, 4, watermark=WATERMARK, into=tmp_path)) == 2
     with pytest.raises(ValueError, match="between 1 and 4 pages"):
-        await renderer.render_pdf_pages(path, 0, 5, watermark=WATERMARK)
+        await renderer.render_pdf_pages(path, 0, 5, watermark=WATERMARK, into=tmp_path)
+    with pytest.raises(ValueError, match="is not a folder"):
+        await renderer.render_pdf_pages(path, 0, 1, watermark=WATERMARK, into=tmp_path / "missing")
 
 
 async def test_a_rotated_page_is_shown_as_it_is_meant_to_be_read(write, in_thread):
     rotated = pdf((A4, text("Landscape"))).replace(b"/Type /Page /Parent", b"/Type /Page /Rotate 90 /Parent")
 
-    page = decoded(await in_thread.render_pdf_page(write("rotated.pdf", rotated), 0, watermark=WATERMARK))
+    page = decoded(await page_of(in_thread, write("rotated.pdf", rotated), 0))
 
     assert page.size == (1400, math.ceil(1400 * 595 / 842))
 
@@ -336,7 +357,7 @@ async def test_a_rotated_page_is_shown_as_it_is_meant_to_be_read(write, in_threa
 async def test_an_outsized_page_is_scaled_into_the_pixel_budget(write, in_thread, size):
     path = write("poster.pdf", pdf((size, b"")))
 
-    page = decoded(await in_thread.render_pdf_page(path, 0, watermark=WATERMARK))
+    page = decoded(await page_of(in_thread, path, 0))
 
     assert page.width <= 1400 and page.width * page.height <= PreviewLimits().max_page_pixels * 1.01
     assert page.height <= 16_383  # WebP's largest
@@ -368,7 +389,7 @@ def png_header_claiming(width: int, height: int) -> bytes:
 async def test_a_decompression_bomb_is_refused_before_it_is_decoded(write, width, height, limits):
     renderer = PreviewRenderer(limits, isolated=False)
     with pytest.raises(TooLargeToPreview) as refused:
-        await renderer.render_image(write("bomb.png", png_header_claiming(width, height)), watermark=WATERMARK)
+        await picture_of(renderer, write("bomb.png", png_header_claiming(width, height)))
     assert refused.value.status_code == 422
 
 
@@ -385,7 +406,7 @@ async def test_a_corrupt_pdf_is_a_domain_error(write, isolated, content):
         await renderer.page_count(path)
     assert refused.value.status_code == 422
     with pytest.raises(UnreadableDocument):
-        await renderer.render_pdf_page(path, 0, watermark=WATERMARK)
+        await page_of(renderer, path, 0)
 
 
 @pytest.mark.parametrize(("content", "error"), [
@@ -397,7 +418,7 @@ async def test_a_corrupt_pdf_is_a_domain_error(write, isolated, content):
 ])
 async def test_a_broken_or_unknown_picture_is_a_domain_error(write, in_thread, content, error):
     with pytest.raises(error) as refused:
-        await in_thread.render_image(write("picture", content), watermark=WATERMARK)
+        await picture_of(in_thread, write("picture", content))
     assert isinstance(refused.value, LoginlessError) and refused.value.status_code in {415, 422}
 
 
@@ -405,30 +426,35 @@ async def test_a_child_that_runs_out_of_memory_is_a_domain_error(write):
     renderer = PreviewRenderer(PreviewLimits(child_memory_bytes=64 * 1024 * 1024), isolated=True)
     path = write("page.pdf", pdf((A4, text("Page one"))))
     with pytest.raises(UnreadableDocument, match="could not be rendered|more memory"):
-        await renderer.render_pdf_page(path, 0, watermark=WATERMARK)
+        await page_of(renderer, path, 0)
 
 
 async def test_a_child_past_its_deadline_is_killed_and_is_a_domain_error(write):
     renderer = PreviewRenderer(PreviewLimits(timeout_seconds=0.001), isolated=True)
     path = write("page.pdf", pdf((A4, text("Page one"))))
     with pytest.raises(UnreadableDocument, match="took too long"):
-        await renderer.render_pdf_page(path, 0, watermark=WATERMARK)
+        await page_of(renderer, path, 0)
 
 
-async def test_only_webp_images_leave_the_renderer_whatever_the_child_answers(write, tmp_path, monkeypatch):
-    """A child taken over by a hostile file could answer anything; the original bytes must not get through."""
+async def test_only_webp_images_leave_the_renderer_whatever_the_child_does(write, tmp_path, monkeypatch):
+    """A child taken over by a hostile file could write anything; the original bytes must not get through."""
     original = pdf((A4, text("Page one")))
     path = write("page.pdf", original)
+    into = tmp_path / "rendered"
+    into.mkdir()
     impostor = tmp_path / "impostor"
     impostor.write_text(f"#!{sys.executable}\n"
-                        "import json, sys\n"
-                        "data = open(json.loads(sys.stdin.read())['path'], 'rb').read()\n"
-                        "sys.stdout.buffer.write(len(data).to_bytes(4, 'big') + data)\n")
+                        "import json, pathlib, sys\n"
+                        "job = json.loads(sys.stdin.read())\n"
+                        "data = open(job['path'], 'rb').read()\n"
+                        "pathlib.Path(job['into'], 'page-00001.webp').write_bytes(data)\n"
+                        "print(1, end='')\n")
     impostor.chmod(0o700)
     monkeypatch.setattr(sys, "executable", str(impostor))
 
     with pytest.raises(UnreadableDocument, match="could not be rendered"):
-        await PreviewRenderer().render_pdf_page(path, 0, watermark=WATERMARK)
+        await PreviewRenderer().render_pdf_page(path, 0, watermark=WATERMARK, into=into)
+    assert os.listdir(into) == []
 
 
 # ---- the API process stays small ------------------------------------------------------------------------------
@@ -443,8 +469,9 @@ import asyncio, sys
 from loginless.documents.previews import PreviewRenderer
 loaded = lambda: sorted(m for m in ("PIL", "pypdfium2") if m in sys.modules)
 print(loaded())
-image = asyncio.run(PreviewRenderer().render_pdf_page({str(path)!r}, 0, watermark="a@b.example"))
-print(image[8:12].decode(), loaded())
+from pathlib import Path
+rendered = PreviewRenderer().render_pdf_page({str(path)!r}, 0, watermark="a@b.example", into=Path({str(tmp_path)!r}))
+print(asyncio.run(rendered).read_bytes()[8:12].decode(), loaded())
 """], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "WEBP []"]

@@ -13,12 +13,15 @@ Decisions, and why:
   ``docs/view-only.md``.
 - **1400 px wide at most**: a phone at 3 device pixels per CSS pixel is ~1200 px across, a desktop shows a page at
   ~1000-1400 px; an A4 page at 1400 px is ~170 dpi, sharp enough to read small print.
+- **Rendered images are written to files** in a folder the caller owns (a per-share cache) and served from there:
+  a batch of pages never sits in the API process's memory.
 - **Rendering runs in a child Python process by default**, not in the API process. Importing pypdfium2 and Pillow
-  costs a process ~14 MB for good and rendering a page ~16 MB more, while the documents process has ~1.4 MB of
+  costs a process ~8 MB for good and rendering a page ~10-13 MB more, while the documents process has ~1.4 MB of
   headroom under its 100 MB limit during a large upload; a library module can never be unloaded. The child also
   contains a hostile file: it gets an address-space and CPU limit, no core dumps, an empty environment (no S3 or
   database credentials to read), is killed after a deadline, and only WebP images are accepted back from it -- none
-  of which a thread can offer. Its start-up costs ~0.4 s of CPU, so several pages can be rendered by one child.
+  of which a thread can offer. Its start-up costs ~0.2 s of CPU (once bytecode is cached: the child is not run with
+  ``-B``, and deployments should ``uv sync --compile-bytecode``), so one child can render several pages.
   In-thread rendering (``isolated=False``) remains for tests and tools; PDFium is not thread-safe, so it is
   serialised there.
 - This module imports neither library at import time: it is imported by the API, which must stay small.
@@ -45,7 +48,7 @@ from loginless.documents import filetypes
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 
 # asyncio and structlog are imported where they are used: the API process has them already, and the child process,
-# which starts once per preview and runs this module as its main, never needs them (~0.1 s of CPU per start).
+# which starts once per preview and runs this module as its main, never needs them (tens of ms of CPU per start).
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -53,9 +56,12 @@ if TYPE_CHECKING:
 MEDIA_TYPE = "image/webp"
 
 PDF_TYPE = "application/pdf"
-# Pillow decoders a view-only picture may reach; ``Image.open(formats=...)`` never tries the others.
+# Pillow decoders a view-only picture may reach, and their modules. ``Image.open(formats=...)`` tries no other, and
+# importing just the one needed spares the child Pillow's ``init()``, which imports every plugin it has.
 IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP",
                  "image/tiff": "TIFF"}
+_PILLOW_PLUGINS = {"PNG": "PngImagePlugin", "JPEG": "JpegImagePlugin", "GIF": "GifImagePlugin",
+                   "WEBP": "WebPImagePlugin", "TIFF": "TiffImagePlugin"}
 PREVIEWABLE_TYPES = frozenset({PDF_TYPE, *IMAGE_FORMATS})
 
 WATERMARK_ANGLE = 30  # degrees: diagonal enough to cross text lines, flat enough to read
@@ -132,6 +138,7 @@ class _Job:
     operation: _Operation
     path: str
     limits: PreviewLimits
+    into: str = ""
     page_index: int = 0
     page_count: int = 1
     watermark: str = ""
@@ -141,10 +148,21 @@ class _Job:
         return self.limits.timeout_seconds * self.page_count
 
 
-class PreviewRenderer:
-    """Renders view-only previews from a local file, at most ``limits.concurrency`` at a time.
+def page_file(into: Path, page_index: int) -> Path:
+    """Where page ``page_index`` (from 0) is kept once rendered into the folder ``into``."""
+    return into / f"page-{page_index + 1:05d}.webp"
 
-    The caller downloads the object to a temporary file first: a PDF can be gigabytes and is never held in memory.
+
+def picture_file(into: Path) -> Path:
+    """Where a picture is kept once rendered into the folder ``into``."""
+    return into / "picture.webp"
+
+
+class PreviewRenderer:
+    """Renders view-only previews from a local file into files, at most ``limits.concurrency`` at a time.
+
+    The caller downloads the object to a temporary file first (a PDF can be gigabytes and is never held in memory)
+    and serves the rendered files from disk: no image passes through the API process's memory either.
     """
 
     def __init__(self, limits: PreviewLimits | None = None, *, isolated: bool = True) -> None:
@@ -156,31 +174,36 @@ class PreviewRenderer:
 
     async def page_count(self, path: Path | str) -> int:
         """All pages of the PDF; only the first ``limits.max_pages`` of them can be rendered."""
-        (count,) = await self._run(_Job("count", str(path), self.limits))
-        return int(count)
+        return await self._run(_Job("count", str(path), self.limits))
 
-    async def render_pdf_page(self, path: Path | str, page_index: int, *, watermark: str) -> bytes:
-        """Page ``page_index`` (from 0) as a watermarked WebP image."""
-        (page,) = await self.render_pdf_pages(path, page_index, 1, watermark=watermark)
-        return page
-
-    async def render_pdf_pages(self, path: Path | str, first_index: int, count: int, *, watermark: str) -> list[bytes]:
+    async def render_pdf_pages(self, path: Path | str, first_index: int, count: int, *, watermark: str,
+                               into: Path) -> list[Path]:
         """Up to ``count`` pages from ``first_index`` (fewer at the end of the document or of ``max_pages``), each a
-        watermarked WebP image. A child process's start-up costs about as much CPU as two pages, so a viewer that
-        asks for a few pages at a time (and keeps them) pays it once for all of them."""
-        _require_watermark(watermark)
+        watermarked WebP image at :func:`page_file`. A child's start-up costs about as much CPU as a page, so a viewer
+        that asks for a few pages at a time (and keeps them) pays it once for all of them."""
+        _require_watermark(watermark, into)
         if not 1 <= count <= self.limits.max_pages_per_call:
             raise ValueError(f"between 1 and {self.limits.max_pages_per_call} pages at a time")
-        return await self._run(_Job("pages", str(path), self.limits, page_index=first_index, page_count=count,
-                                    watermark=watermark))
+        job = _Job("pages", str(path), self.limits, str(into), page_index=first_index, page_count=count,
+                   watermark=watermark)
+        written = await self._run(job)
+        return _checked([page_file(into, first_index + offset) for offset in range(written)], job)
 
-    async def render_image(self, path: Path | str, *, watermark: str) -> bytes:
-        """The picture (its first frame) re-encoded as a watermarked WebP image without metadata."""
-        _require_watermark(watermark)
-        (picture,) = await self._run(_Job("image", str(path), self.limits, watermark=watermark))
+    async def render_pdf_page(self, path: Path | str, page_index: int, *, watermark: str, into: Path) -> Path:
+        """Page ``page_index`` (from 0) as a watermarked WebP image at :func:`page_file`."""
+        (page,) = await self.render_pdf_pages(path, page_index, 1, watermark=watermark, into=into)
+        return page
+
+    async def render_image(self, path: Path | str, *, watermark: str, into: Path) -> Path:
+        """The picture (its first frame) re-encoded without metadata as a watermarked WebP image at
+        :func:`picture_file`."""
+        _require_watermark(watermark, into)
+        job = _Job("image", str(path), self.limits, str(into), watermark=watermark)
+        await self._run(job)
+        (picture,) = _checked([picture_file(into)], job)
         return picture
 
-    async def _run(self, job: _Job) -> list[bytes]:
+    async def _run(self, job: _Job) -> int:
         import asyncio
 
         async with self._slots:
@@ -189,9 +212,29 @@ class PreviewRenderer:
             return await asyncio.to_thread(_run_job, job)
 
 
-def _require_watermark(watermark: str) -> None:
+def _checked(files: list[Path], job: _Job) -> list[Path]:
+    """Only WebP images leave the renderer, whatever happened in the child: anything else is deleted."""
+    if 1 <= len(files) <= job.page_count and all(_is_webp(file) for file in files):
+        return files
+    for file in files:
+        file.unlink(missing_ok=True)
+    _log_render_failure(job, "not-webp", b"")
+    raise UnreadableDocument("the document could not be rendered")
+
+
+def _is_webp(file: Path) -> bool:
+    if file.is_symlink() or not file.is_file():
+        return False
+    with file.open("rb") as opened:
+        head = opened.read(12)
+    return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+
+
+def _require_watermark(watermark: str, into: Path) -> None:
     if not watermark.strip():
         raise ValueError("a view-only preview is always watermarked")
+    if not into.is_dir():
+        raise ValueError(f"{into} is not a folder")
 
 
 # ---- the child process --------------------------------------------------------------------------------------
@@ -199,51 +242,41 @@ def _require_watermark(watermark: str) -> None:
 _CHILD_ERROR_EXIT = 3
 
 
-async def _run_in_child(job: _Job) -> list[bytes]:
+async def _run_in_child(job: _Job) -> int:
     """Runs ``job`` in ``python -m loginless.documents.previews``. The request goes on stdin (an e-mail address
-    in the arguments would show in ``ps``); stdout brings the images back, each after its length, or a domain error
+    in the arguments would show in ``ps``); stdout brings back a number (pages, or files written), or a domain error
     as JSON with exit code 3 (stderr stays free for the interpreter's own warnings and tracebacks)."""
     import asyncio
 
     request = json.dumps({**asdict(job), "limits": asdict(job.limits)}).encode()
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-I", "-B", "-m", __name__,
+        sys.executable, "-I", "-m", __name__,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={"LC_ALL": "C.UTF-8"})
     try:
         output, diagnostics = await asyncio.wait_for(child.communicate(request), job.timeout_seconds)
     except TimeoutError:
-        _log_child_failure(job, "timeout", b"")
+        _log_render_failure(job, "timeout", b"")
         raise UnreadableDocument("the document took too long to render") from None
     finally:
         if child.returncode is None:
             child.kill()
             await child.wait()
-    if child.returncode == 0:
-        answer = _unframed(output)
-        if _is_count(answer) if job.operation == "count" else _are_images(answer, at_most=job.page_count):
-            return answer
-    elif child.returncode == _CHILD_ERROR_EXIT:
+    if child.returncode == 0 and output.isdigit() and len(output) <= 9:
+        return int(output)
+    if child.returncode == _CHILD_ERROR_EXIT:
         with contextlib.suppress(ValueError, KeyError, TypeError):
             reported = json.loads(output)
             raise _ERRORS_BY_NAME[reported["error"]](str(reported["detail"]))
-    # Killed by a resource limit, a crash inside a decoder, or an answer that is not what was asked for (whatever
-    # happened in there, only WebP images leave this function): the file, not the request, is at fault.
-    _log_child_failure(job, child.returncode, diagnostics)
+    # Killed by a resource limit, a crash inside a decoder, or an answer that is not one: the file, not the request,
+    # is at fault.
+    _log_render_failure(job, child.returncode, diagnostics)
     raise UnreadableDocument("the document could not be rendered")
 
 
-def _are_images(answer: list[bytes], *, at_most: int) -> bool:
-    return 1 <= len(answer) <= at_most and all(part[:4] == b"RIFF" and part[8:12] == b"WEBP" for part in answer)
-
-
-def _is_count(parts: list[bytes]) -> bool:
-    return len(parts) == 1 and parts[0].isdigit()
-
-
-def _log_child_failure(job: _Job, outcome: int | str | None, diagnostics: bytes) -> None:
-    """The last line the child printed (an exception's name and message) tells a crash from a limit; the
-    watermark, which holds the guest's e-mail address, is not logged."""
+def _log_render_failure(job: _Job, outcome: int | str | None, diagnostics: bytes) -> None:
+    """The last line a child printed (an exception's name and message) tells a crash from a limit; the watermark,
+    which holds the guest's e-mail address, is not logged."""
     import structlog
 
     last_line = diagnostics.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
@@ -261,27 +294,14 @@ def _child_main() -> None:
     cpu_seconds = math.ceil(job.timeout_seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
     try:
-        outputs = _run_job(job)
+        answer = _run_job(job)
     except MemoryError:
         _report(TooLargeToPreview("rendering needed more memory than a preview may use"))
     except (UnreadableDocument, NoSuchPage, NotPreviewable) as error:
         _report(error)
     else:
-        for output in outputs:
-            sys.stdout.buffer.write(len(output).to_bytes(4, "big") + output)
+        sys.stdout.write(str(answer))
         sys.stdout.flush()
-
-
-def _unframed(output: bytes) -> list[bytes]:
-    """The parts the child wrote, each after its length; nothing when the framing does not add up."""
-    parts, offset = [], 0
-    while offset < len(output):
-        length = int.from_bytes(output[offset:offset + 4], "big")
-        if offset + 4 + length > len(output):
-            return []
-        parts.append(output[offset + 4:offset + 4 + length])
-        offset += 4 + length
-    return parts
 
 
 def _report(error: LoginlessError) -> None:
@@ -296,12 +316,22 @@ def _report(error: LoginlessError) -> None:
 _PDFIUM = threading.Lock()
 
 
-def _run_job(job: _Job) -> list[bytes]:
+def _run_job(job: _Job) -> int:
+    """The page count, or how many files were written."""
     if job.operation == "count":
-        return [str(_count_pages(job.path)).encode()]
+        return _count_pages(job.path)
+    into = Path(job.into)
     if job.operation == "pages":
-        return _render_pdf_pages(job.path, job.page_index, job.page_count, job.watermark, job.limits)
-    return [_render_image(job.path, job.watermark, job.limits)]
+        return _render_pdf_pages(job.path, job.page_index, job.page_count, job.watermark, job.limits, into)
+    _write_atomically(picture_file(into), _render_image(job.path, job.watermark, job.limits))
+    return 1
+
+
+def _write_atomically(file: Path, data: bytes) -> None:
+    """Whoever serves the folder sees a whole image or none."""
+    partial = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    partial.write_bytes(data)
+    partial.replace(file)
 
 
 def _open_pdf(path: str) -> Any:
@@ -324,7 +354,8 @@ def _count_pages(path: str) -> int:
             document.close()
 
 
-def _render_pdf_pages(path: str, first_index: int, count: int, watermark: str, limits: PreviewLimits) -> list[bytes]:
+def _render_pdf_pages(path: str, first_index: int, count: int, watermark: str, limits: PreviewLimits,
+                      into: Path) -> int:
     """One page at a time in memory; PDFium's lock is let go while a page is watermarked and encoded."""
     with _PDFIUM:
         document = _open_pdf(path)
@@ -335,13 +366,13 @@ def _render_pdf_pages(path: str, first_index: int, count: int, watermark: str, l
             raise NoSuchPage(f"the document has {page_total} pages")
         if first_index >= limits.max_pages:
             raise NoSuchPage(f"only the first {limits.max_pages} pages are previewed")
-        images = []
-        for page_index in range(first_index, min(first_index + count, page_total, limits.max_pages)):
+        wanted = range(first_index, min(first_index + count, page_total, limits.max_pages))
+        for page_index in wanted:
             with _PDFIUM:
                 page_image = _rasterise_pdf_page(document, page_index, limits)
             _draw_watermark(page_image, watermark)
-            images.append(_encode_webp(page_image))
-        return images
+            _write_atomically(page_file(into, page_index), _encode_webp(page_image))
+        return len(wanted)
     finally:
         with _PDFIUM:
             document.close()
@@ -382,15 +413,19 @@ _UPRIGHT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRA
 
 
 def _render_image(path: str, watermark: str, limits: PreviewLimits) -> bytes:
+    import importlib
+
     from PIL import ExifTags, Image
 
     with open(path, "rb") as file:
         sniffed = filetypes.sniff(file.read(filetypes.SNIFF_BYTES)).mime
     if sniffed not in IMAGE_FORMATS:
         raise NotPreviewable("only PNG, JPEG, GIF, WebP and TIFF pictures can be previewed")
+    pillow_format = IMAGE_FORMATS[sniffed]
+    importlib.import_module(f"PIL.{_PILLOW_PLUGINS[pillow_format]}")
     try:
         # Only the decoder its first bytes name: a file never reaches Pillow's rarer, less tested plugins.
-        with Image.open(path, formats=[IMAGE_FORMATS[sniffed]]) as original:
+        with Image.open(path, formats=[pillow_format]) as original:
             # The orientation is not known yet: reading a PNG's EXIF decodes the whole picture, so that waits until
             # its size has been checked. JPEG decodes at 1/2, 1/4 or 1/8 of its size for free when asked for a size
             # (the other formats ignore it): ask for what either orientation could need.
@@ -504,6 +539,8 @@ def _draw_watermark(picture: Image.Image, text: str) -> None:
 def _encode_webp(picture: Image.Image) -> bytes:
     """Pixels only: Pillow's WebP encoder writes EXIF, XMP or an ICC profile only when asked, and we never ask."""
     import io
+
+    from PIL import WebPImagePlugin  # noqa: F401 -- registers the encoder without Pillow's import-everything init()
 
     out = io.BytesIO()
     picture.save(out, "WEBP", quality=WEBP_QUALITY, method=WEBP_EFFORT)
