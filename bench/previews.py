@@ -11,8 +11,9 @@ service runs with (``MALLOC_ARENA_MAX=2``):
   importing pypdfium2 and Pillow as rendering would; after rendering page 1, then 10 pages, in a worker thread
   (``isolated=False``); and of an API-like process that rendered 10 pages through child processes (the default);
 - the child's peak resident memory (``ru_maxrss`` of the children) for a text page, a scanned page and the photo;
-- seconds per page, median over pages 1-10: wall clock and CPU (the process's own, plus its children's), for
-  - bare rendering: pypdfium2 render + WebP encode in-process, no watermark -- the baseline;
+- seconds per page, median over pages 2-11: wall clock and CPU (the process's own, plus its children's), for
+  - bare rendering: pypdfium2 render + WebP encode in-process as the renderer encodes that kind of page (text
+    lossless, scans lossy), no watermark -- the baseline;
   - in a worker thread: the same plus the watermark;
   - in a child process: the same plus a fresh interpreter and imports per page (the default);
   - in child processes asked for 5 pages a call (``render_pdf_pages``): the mean per page;
@@ -182,7 +183,8 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def bare_render(path: Path, page_index: int) -> bytes:
+def bare_render(path: Path, page_index: int, *, lossless: bool) -> bytes:
+    """The baseline: the page rendered and encoded as the renderer encodes it, with nothing else."""
     import pypdfium2
 
     document = pypdfium2.PdfDocument(str(path))
@@ -190,13 +192,14 @@ def bare_render(path: Path, page_index: int) -> bytes:
         page = document[page_index]
         bitmap = page.render(scale=1400 / page.get_width(), rev_byteorder=True)
         out = io.BytesIO()
-        bitmap.to_pil().save(out, "WEBP", quality=70, method=2)
+        options = {"lossless": True, "quality": 75, "method": 4} if lossless else {"quality": 70, "method": 2}
+        bitmap.to_pil().save(out, "WEBP", **options)
         return out.getvalue()
     finally:
         document.close()
 
 
-def timings(path: Path, into: Path) -> dict[str, tuple[float, float, int]]:
+def timings(path: Path, into: Path, *, lossless: bool) -> dict[str, tuple[float, float, int]]:
     """Median wall seconds, CPU seconds and bytes per page, per way of rendering; the ways alternate page by page."""
     import asyncio
 
@@ -204,14 +207,14 @@ def timings(path: Path, into: Path) -> dict[str, tuple[float, float, int]]:
 
     in_thread, in_child = PreviewRenderer(isolated=False), PreviewRenderer()
     ways = {
-        "bare (no watermark, in-process)": lambda page: len(bare_render(path, page)),
+        "bare (no watermark, in-process)": lambda page: len(bare_render(path, page, lossless=lossless)),
         "in a worker thread": lambda page: asyncio.run(
             in_thread.render_pdf_page(path, page, watermark=WATERMARK, into=into)).stat().st_size,
         "in a child process (default)": lambda page: asyncio.run(
             in_child.render_pdf_page(path, page, watermark=WATERMARK, into=into)).stat().st_size,
     }
     samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name in ways}
-    bare_render(path, 0)  # imports and warm-up outside the measurement
+    bare_render(path, 0, lossless=lossless)  # imports and warm-up outside the measurement
     for page in range(1, MEASURED_PAGES + 1):
         for name, render in ways.items():
             wall, cpu = time.perf_counter(), cpu_seconds()
@@ -250,8 +253,8 @@ def main() -> None:
                                        ("12 MP photo", "image", photo_jpg)):
             print(f"  child peak, {label:14} {child_peak(operation, path):7.1f}")
 
-        for label, path in (("text PDF", text_pdf), ("scanned PDF", scan_pdf)):
-            results = timings(path, Path(folder))
+        for label, path, lossless in (("text PDF", text_pdf, True), ("scanned PDF", scan_pdf, False)):
+            results = timings(path, Path(folder), lossless=lossless)
             bare_wall, bare_cpu, _ = results["bare (no watermark, in-process)"]
             print(f"\n{label}: per page, median of pages 2-{MEASURED_PAGES + 1}")
             print(f"  {'':34} {'wall s':>7} {'CPU s':>7} {'bytes':>8} {'ratio wall':>11} {'ratio CPU':>10}")

@@ -218,6 +218,39 @@ def _srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
+def webp_kind(data: bytes) -> str:
+    """``VP8L`` for a lossless WebP, ``VP8 `` for a lossy one."""
+    return data[12:16].decode()
+
+
+async def test_text_is_encoded_losslessly_and_scans_lossily(write, in_thread):
+    out = io.BytesIO()
+    # A photo-like page (a smooth gradient, embedded as JPEG), small enough losslessly that only the page's content,
+    # not the size of the result, can send it to the lossy encoder.
+    Image.radial_gradient("L").resize((1240, 1754)).convert("RGB").save(out, "PDF", resolution=150)
+    scan = write("scan.pdf", out.getvalue())
+    typed = write("typed.pdf", pdf((A4, DARK_BOX + b"\n" + text("Lease agreement"))))
+
+    assert webp_kind(await page_of(in_thread, typed, 0)) == "VP8L"
+    assert webp_kind(await page_of(in_thread, scan, 0)) == "VP8 "
+
+
+@pytest.mark.parametrize(("file_format", "content", "kind"), [
+    ("PNG", "drawing", "VP8L"),  # screenshots, diagrams: exact and small
+    ("PNG", "noise", "VP8 "),  # a photo saved as PNG: lossless would be larger than lossy, so lossy
+    ("JPEG", "drawing", "VP8 "),
+])
+async def test_a_picture_is_encoded_the_smaller_sensible_way(write, in_thread, file_format, content, kind):
+    picture = Image.new("RGB", (1000, 800), "white")
+    if content == "noise":
+        picture = Image.effect_noise((1000, 800), 80).convert("RGB")
+    ImageDraw.Draw(picture).rectangle((100, 100, 400, 300), fill="navy")
+    out = io.BytesIO()
+    picture.save(out, file_format)
+
+    assert webp_kind(await picture_of(in_thread, write(f"picture.{file_format.lower()}", out.getvalue()))) == kind
+
+
 # ---- the watermark --------------------------------------------------------------------------------------------
 
 
@@ -250,7 +283,7 @@ async def test_the_watermark_is_more_than_compression_noise_and_leaves_the_conte
     page = decoded(await page_of(in_thread, path, 0))
 
     plain = unwatermarked_page(path, page.size)
-    plain_through_the_encoder = decoded(previews._encode_webp(plain))
+    plain_through_the_encoder = decoded(previews._encode_webp(plain, lossless=False))
     assert share_of_changed_pixels(plain_through_the_encoder, plain) < 0.001
     assert share_of_changed_pixels(page, plain) > 0.02
     scale = page.width / A4[0]
@@ -286,6 +319,9 @@ def test_the_watermark_text_names_the_recipient_and_the_time_in_utc():
         "ana@cliente.example · 2025-03-04 10:15 UTC"
     assert watermark_text("ana@cliente.example\n\x1b[31m", datetime(2025, 3, 4, tzinfo=UTC)).startswith(
         "ana@cliente.example[31m · ")
+    assert watermark_text("ana@españa.example", datetime(2025, 3, 4, tzinfo=UTC)).startswith(
+        "ana@xn--espaa-rta.example · ")  # the font has ASCII only
+    assert "\u202e" not in watermark_text("ana@cliente.example\u202e", datetime(2025, 3, 4, tzinfo=UTC))
     with pytest.raises(ValueError, match="timezone-aware"):
         watermark_text("ana@cliente.example", datetime(2025, 3, 4))
 

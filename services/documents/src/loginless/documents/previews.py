@@ -7,16 +7,17 @@ Decisions, and why:
   that ``uv sync`` installs everywhere, opens a file by path and reads only what a page needs, runs no document
   JavaScript (we never initialise its form environment), and renders straight into memory we then watermark.
   Pictures are decoded and re-encoded by Pillow, restricted to the formats below.
-- **Output is lossy WebP** (quality 70). Every current browser shows it, and on a dense page of small print it is
-  ~1/3 of PNG and smaller than lossless WebP or JPEG at the same legibility; a phone's data plan notices. Lossless
-  only wins on sparse, repetitive pages, and encoding both to pick one would double the CPU. Measured sizes are in
-  ``docs/view-only.md``.
+- **Output is WebP**, which every current browser shows: lossless for text and drawings (a PDF page that is not
+  mostly pictures, a PNG or GIF), where it keeps letters exact and is the smallest (a dense page of small print:
+  ~220 KB, against ~340 KB lossy, ~580 KB as JPEG, ~1 MB as PNG); lossy (quality 70) for scans and photos, where
+  lossless would be 3x larger. A lossless image that still comes out large is re-encoded lossy and the smaller
+  kept. A phone's data plan notices. Measured sizes are in ``docs/view-only.md``.
 - **1400 px wide at most**: a phone at 3 device pixels per CSS pixel is ~1200 px across, a desktop shows a page at
   ~1000-1400 px; an A4 page at 1400 px is ~170 dpi, sharp enough to read small print.
 - **Rendered images are written to files** in a folder the caller owns (a per-share cache) and served from there:
   a batch of pages never sits in the API process's memory.
 - **Rendering runs in a child Python process by default**, not in the API process. Importing pypdfium2 and Pillow
-  costs a process ~8 MB for good and rendering a page ~10-13 MB more, while the documents process has ~1.4 MB of
+  costs a process ~8 MB for good and rendering pages 20-50 MB more, while the documents process has ~1.4 MB of
   headroom under its 100 MB limit during a large upload; a library module can never be unloaded. The child also
   contains a hostile file: it gets an address-space and CPU limit, no core dumps, an empty environment (no S3 or
   database credentials to read), is killed after a deadline, and only WebP images are accepted back from it -- none
@@ -66,8 +67,11 @@ PREVIEWABLE_TYPES = frozenset({PDF_TYPE, *IMAGE_FORMATS})
 
 WATERMARK_ANGLE = 30  # degrees: diagonal enough to cross text lines, flat enough to read
 WATERMARK_OPACITY = 0.30  # of the dark text; a light halo at the same opacity keeps it visible on dark pictures
-WEBP_QUALITY = 70  # small print stays crisp; 80 and above mostly buys size
-WEBP_EFFORT = 2  # libwebp's "method" (0-6): above 2, ~3 % smaller for about twice the CPU
+WEBP_LOSSY_QUALITY = 70  # scans and photos: small print stays readable; 80 and above mostly buys size
+WEBP_LOSSY_EFFORT = 2  # libwebp's "method" (0-6): above 2, ~3 % smaller for about twice the CPU
+WEBP_LOSSLESS_EFFORT = 75  # lossless "quality" is effort: 75 is ~20 % smaller than 50 for the same CPU
+LOSSLESS_CEILING = 400_000  # bytes: a lossless image larger than this is tried lossy too, and the smaller kept
+PICTURE_SHARE_FOR_LOSSY = 0.3  # of a PDF page's area covered by raster images: a scan, or a page of photos
 WEBP_MAX_SIDE = 16_383  # pixels: the format cannot say more
 
 
@@ -121,11 +125,18 @@ _ERRORS_BY_NAME: dict[str, type[LoginlessError]] = {
 
 
 def watermark_text(email: str, moment: datetime) -> str:
-    """Who was shown the page, and when: enough to trace a leaked screenshot back to one link."""
+    """Who was shown the page, and when: enough to trace a leaked screenshot back to one link.
+
+    The watermark's font (Pillow's built-in one) has ASCII only, so an internationalised domain is written as
+    its ASCII form (``xn--...``), which still names the same address; control and format characters (a
+    right-to-left override, say) are dropped."""
     if moment.tzinfo is None:
         raise ValueError("the watermark's moment must be timezone-aware")
-    printable_email = "".join(c for c in email if c.isprintable()).strip()[:254]
-    return f"{printable_email} · {moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    printable = "".join(c for c in email if c.isprintable()).strip()[:254]
+    local_part, at, domain = printable.rpartition("@")
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local_part}{at}{domain} · {moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 # ---- the renderer the service uses ----------------------------------------------------------------------------
@@ -369,18 +380,18 @@ def _render_pdf_pages(path: str, first_index: int, count: int, watermark: str, l
         wanted = range(first_index, min(first_index + count, page_total, limits.max_pages))
         for page_index in wanted:
             with _PDFIUM:
-                page_image = _rasterise_pdf_page(document, page_index, limits)
+                page_image, mostly_pictures = _rasterise_pdf_page(document, page_index, limits)
             _draw_watermark(page_image, watermark)
-            _write_atomically(page_file(into, page_index), _encode_webp(page_image))
+            _write_atomically(page_file(into, page_index), _encode_webp(page_image, lossless=not mostly_pictures))
         return len(wanted)
     finally:
         with _PDFIUM:
             document.close()
 
 
-def _rasterise_pdf_page(document: Any, page_index: int, limits: PreviewLimits) -> Image.Image:
+def _rasterise_pdf_page(document: Any, page_index: int, limits: PreviewLimits) -> tuple[Image.Image, bool]:
     """The page as an RGB image at most ``max_width`` wide and ``max_page_pixels`` in area (an odd, very tall or very
-    large page is scaled down to fit rather than refused)."""
+    large page is scaled down to fit rather than refused), and whether it is mostly raster pictures."""
     import pypdfium2
 
     try:
@@ -397,13 +408,28 @@ def _rasterise_pdf_page(document: Any, page_index: int, limits: PreviewLimits) -
         try:
             rendered = bitmap.to_pil()
             # An RGB bitmap is copied into Pillow; other layouts would share PDFium's memory, so convert.
-            return rendered if rendered.mode == "RGB" else rendered.convert("RGB")
+            rendered = rendered if rendered.mode == "RGB" else rendered.convert("RGB")
         finally:
             bitmap.close()
+        return rendered, _mostly_pictures(page, width * height)
     except pypdfium2.PdfiumError:
         raise UnreadableDocument(f"page {page_index + 1} cannot be rendered") from None
     finally:
         page.close()
+
+
+def _mostly_pictures(page: Any, page_area: float) -> bool:
+    """Whether raster images cover a good part of the page, by their bounds (overlaps counted twice: a guess that
+    only picks an encoding)."""
+    import pypdfium2
+
+    covered = 0.0
+    for image in page.get_objects(filter=[pypdfium2.raw.FPDF_PAGEOBJ_IMAGE], max_depth=4):
+        left, bottom, right, top = image.get_bounds()
+        covered += min(page_area, max(0.0, right - left) * max(0.0, top - bottom))
+        if covered >= PICTURE_SHARE_FOR_LOSSY * page_area:
+            return True
+    return False
 
 
 # What an EXIF orientation asks for to stand upright (the table of ``ImageOps.exif_transpose``), applied once the
@@ -449,7 +475,7 @@ def _render_image(path: str, watermark: str, limits: PreviewLimits) -> bytes:
     except Exception:  # noqa: BLE001 -- whatever a decoder raises on a hostile file, the file is unreadable
         raise UnreadableDocument("the picture is damaged") from None
     _draw_watermark(picture, watermark)
-    return _encode_webp(picture)
+    return _encode_webp(picture, lossless=pillow_format in {"PNG", "GIF"})  # screenshots, drawings, logos
 
 
 def _upright_bound(size: tuple[int, int], limits: PreviewLimits, *, sideways: bool) -> tuple[int, int]:
@@ -536,15 +562,24 @@ def _draw_watermark(picture: Image.Image, text: str) -> None:
                 picture.paste(tile_rgb, box, tile_alpha)
 
 
-def _encode_webp(picture: Image.Image) -> bytes:
+def _encode_webp(picture: Image.Image, *, lossless: bool) -> bytes:
     """Pixels only: Pillow's WebP encoder writes EXIF, XMP or an ICC profile only when asked, and we never ask."""
     import io
 
     from PIL import WebPImagePlugin  # noqa: F401 -- registers the encoder without Pillow's import-everything init()
 
-    out = io.BytesIO()
-    picture.save(out, "WEBP", quality=WEBP_QUALITY, method=WEBP_EFFORT)
-    return out.getvalue()
+    def encoded(**options: Any) -> bytes:
+        out = io.BytesIO()
+        picture.save(out, "WEBP", **options)
+        return out.getvalue()
+
+    lossy_options = {"quality": WEBP_LOSSY_QUALITY, "method": WEBP_LOSSY_EFFORT}
+    if not lossless:
+        return encoded(**lossy_options)
+    exact = encoded(lossless=True, quality=WEBP_LOSSLESS_EFFORT, method=4)
+    if len(exact) <= LOSSLESS_CEILING:
+        return exact
+    return min(exact, encoded(**lossy_options), key=len)
 
 
 if __name__ == "__main__":
