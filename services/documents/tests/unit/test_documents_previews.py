@@ -470,6 +470,21 @@ async def test_a_child_past_its_deadline_is_killed_and_is_a_domain_error(write):
     path = write("page.pdf", pdf((A4, text("Page one"))))
     with pytest.raises(UnreadableDocument, match="took too long"):
         await page_of(renderer, path, 0)
+    assert renderer_children() == []  # killed and reaped, not left running
+
+
+def renderer_children() -> list[int]:
+    """This process's children that are preview renderers, from /proc."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"loginless.documents.previews" in command:
+            found.append(int(pid))
+    return found
 
 
 async def test_only_webp_images_leave_the_renderer_whatever_the_child_does(write, tmp_path, monkeypatch):
