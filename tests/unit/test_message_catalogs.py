@@ -28,6 +28,15 @@ def test_no_translation_is_kept_for_a_message_nothing_uses(catalog, language):
     assert translations.stale(catalog, language) == []
 
 
+def test_the_build_knows_the_catalogs_the_services_read():
+    from loginless.documents.i18n import CATALOGS as DOCUMENTS
+    from loginless.gateway.i18n import CATALOGS as GATEWAY
+    from loginless.links.messages import CATALOGS as LINKS
+
+    read = {catalog for service in (DOCUMENTS, GATEWAY, LINKS) for catalog in service}
+    assert read == set(CATALOGS)
+
+
 def test_every_catalog_marks_messages():
     for catalog in CATALOGS:
         assert len(translations.extracted(catalog)) > 5, catalog.domain

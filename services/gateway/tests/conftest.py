@@ -1,6 +1,6 @@
-"""A real gateway (uvicorn, in this process) on real PostgreSQL, in front of a fake links service and a fake owning
-service, each served over HTTP on a free port. Each test gets its own, with clocks it can move. (The integration
-and browser tests' fixtures; the unit tests use none of them.)"""
+"""A real gateway (uvicorn, in this process) on real PostgreSQL, with the links service's in-memory fake in place of
+its links client, in front of a fake owning service served over HTTP on a free port. Each test gets its own, with
+clocks it can move. (The integration and browser tests' fixtures; the unit tests use none of them.)"""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ from loginless.gateway.read_model import LinkStateStore
 from loginless.gateway.settings import GatewaySettings
 from loginless.shared.eventstore import migrate
 from loginless.testkit.clock import ManualClock
-from loginless.testkit.fake_services import FakeLinksService, GuestEchoService, serve
+from loginless.testkit.fake_links import FakeLinks
+from loginless.testkit.fake_services import GuestEchoService, serve
 
 INTERNAL_SECRET = "internal-secret-for-tests"
 COOKIE_SECRET = "cookie-secret-for-tests-0123456789"
+TENANT = "tenant-1"
 FIRM = "Acme Tax Advisors"
 FIRM_EMAIL = "help@acme.example"
 SERVICES = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments", "request": "requests"}
@@ -34,7 +36,7 @@ SERVICES = {"view": "documents", "upload": "documents", "sign": "signing", "pay"
 class GatewayUnderTest:
     url: str
     settings: GatewaySettings
-    links: FakeLinksService
+    links: FakeLinks
     echo: GuestEchoService
     monotonic: ManualClock
     link_states: LinkStateStore
@@ -74,21 +76,21 @@ GatewayFactory = Callable[..., AbstractAsyncContextManager[GatewayUnderTest]]
 
 @pytest.fixture
 def start_gateway(database_url, kafka_bootstrap_servers, assertion_keys, schema) -> GatewayFactory:
-    """``async with start_gateway(**settings) as gateway``: fakes served, then the gateway in front of them."""
+    """``async with start_gateway(**settings) as gateway``: the fake owning service served, then the gateway."""
     private_key, public_key = assertion_keys
 
     @asynccontextmanager
-    async def start(*, links_url: str | None = None, service_url: str | None = None,
-                    **overrides: Any) -> AsyncIterator[GatewayUnderTest]:
-        links = FakeLinksService(INTERNAL_SECRET)
-        links.add_tenant("tenant-1", FIRM, contact_email=FIRM_EMAIL, contact_phone="+34 600 111 222")
+    async def start(*, service_url: str | None = None, **overrides: Any) -> AsyncIterator[GatewayUnderTest]:
+        links = FakeLinks(public_url="http://127.0.0.1")
+        links.add_tenant(TENANT, FIRM, contact_email=FIRM_EMAIL, contact_phone="+34 600 111 222", color="#0a7c52")
         echo = GuestEchoService(public_key)
         monotonic = ManualClock(10_000.0)
-        async with serve(links.app()) as fake_links_url, serve(echo.app()) as echo_url:
+        async with serve(echo.app()) as echo_url:
             # A schema of the test's own, so tests never share a read model.
             settings = GatewaySettings(**{
                 "database_schema": schema, "database_url": database_url,
-                "kafka_bootstrap_servers": kafka_bootstrap_servers, "links_url": links_url or fake_links_url,
+                "kafka_bootstrap_servers": kafka_bootstrap_servers,
+                "links_url": "http://127.0.0.1:9",  # never called: the fake stands in for the links client
                 "internal_api_secret": INTERNAL_SECRET, "assertion_private_key": private_key,
                 "cookie_secret": COOKIE_SECRET, "public_url": "http://127.0.0.1",
                 # Each request reads the read model, so a test that changes it sees the effect at once.
@@ -97,7 +99,7 @@ def start_gateway(database_url, kafka_bootstrap_servers, assertion_keys, schema)
                            for action, service in SERVICES.items()},
                 **overrides,
             })
-            app = create_app(settings, rate_limit_clock=monotonic)
+            app = create_app(settings, rate_limit_clock=monotonic, links=links)
             pool = await asyncpg.create_pool(database_url, min_size=0, max_size=2)
             try:
                 async with serve(app) as gateway_url:

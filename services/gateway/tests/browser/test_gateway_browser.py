@@ -44,12 +44,10 @@ async def gateway(start_gateway, database_url, assertion_keys) -> AsyncIterator:
 
 
 async def test_the_gateways_own_pages_are_accessible_on_a_phone_in_both_languages(gateway, browser):
-    _, used_up = gateway.links.issue(max_uses=1)
-    used_up.uses = 1
-    expired_token, expired = gateway.links.issue()
-    expired.expires_at = datetime.now(UTC) - timedelta(days=1)
-    confirm_token, _ = gateway.links.issue(max_uses=3)
-    _, verifying = gateway.links.issue(verification="email")
+    expired_token, _ = gateway.links.add_link(expires_in=timedelta(hours=1))
+    gateway.links.clock.advance(hours=2)
+    confirm_token, _ = gateway.links.add_link(max_uses=3)
+    _, verifying = gateway.links.add_link(verification="email")
     name, value = gateway.cookie_for(verifying.link_id, Grant.VERIFY).split("=", 1)
     for language in ("en", "es"):
         for path in ("/l/not-a-token", f"/l/{expired_token}", f"/l/{confirm_token}", "/g/lnk_nobody/"):
@@ -59,7 +57,7 @@ async def test_the_gateways_own_pages_are_accessible_on_a_phone_in_both_language
 
 
 async def test_a_guest_switches_to_spanish_on_the_services_page_and_the_gateways_pages_follow(gateway, browser):
-    token, link = gateway.links.issue(action="sign", language="en")
+    token, link = gateway.links.add_link(action="sign", language="en")
     async with guest_page(browser) as page:
         await page.goto(f"{gateway.url}/l/{token}")
         await page.wait_for_url(f"**/g/{link.link_id}/")
@@ -76,9 +74,9 @@ async def test_a_guest_switches_to_spanish_on_the_services_page_and_the_gateways
         await page.goto(f"{gateway.url}/g/{link.link_id}/anything-else")  # no ?lang= any more: remembered
         assert await page.locator("html").get_attribute("lang") == "es"
 
-        link.revoked_at = datetime.now(UTC)  # the gateway's own 410 page, in the language chosen on the service's
+        # The gateway's own 410 page, in the language chosen on the service's.
         await gateway.link_states.merge(type(await gateway.link_states.get(link.link_id))(
-            link_id=link.link_id, tenant_id=link.tenant_id, revoked_at=link.revoked_at))
+            link_id=link.link_id, tenant_id=link.tenant_id, revoked_at=datetime.now(UTC)))
         gone = await page.goto(f"{gateway.url}/g/{link.link_id}/")
         assert gone.status == 410
         assert "Acme Tax Advisors ha retirado este enlace." in await page.locator("main").inner_text()
@@ -86,7 +84,7 @@ async def test_a_guest_switches_to_spanish_on_the_services_page_and_the_gateways
 
 
 async def test_the_services_page_is_accessible_on_a_phone_in_both_languages(gateway, browser):
-    token, link = gateway.links.issue(action="sign")
+    token, link = gateway.links.add_link(action="sign")
     async with guest_page(browser) as page:
         await page.goto(f"{gateway.url}/l/{token}")
         await page.wait_for_url(f"**/g/{link.link_id}/")

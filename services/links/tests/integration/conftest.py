@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import secrets
@@ -27,6 +26,7 @@ from loginless.links.tenants import Tenant, Tenants
 from loginless.links.tokens import new_api_key
 from loginless.shared.eventstore import EventStore, migrate
 from loginless.testkit.clock import ManualWallClock
+from loginless.testkit.links_service import links_settings
 
 INTERNAL_SECRET = "test-internal-secret"
 INTERNAL = {"Authorization": f"Bearer {INTERNAL_SECRET}"}
@@ -51,12 +51,9 @@ def clock() -> ManualWallClock:
 
 @pytest.fixture
 def settings(database_url, kafka_bootstrap_servers, tmp_path) -> LinksSettings:
-    schema = f"links_test_{uuid.uuid4().hex[:12]}"
-    return LinksSettings(
-        database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap_servers, database_schema=schema,
-        topic_prefix=f"{schema}.", public_url=PUBLIC_URL, internal_api_secret=INTERNAL_SECRET,
+    return links_settings(
+        database_url, kafka_bootstrap_servers, internal_secret=INTERNAL_SECRET, public_url=PUBLIC_URL,
         token_peppers=f"p2:{secrets.token_urlsafe(32)},p1:{secrets.token_urlsafe(32)}",
-        data_key=base64.b64encode(secrets.token_bytes(32)).decode(),
         smtp_url=os.environ.get("SMTP_URL", "smtp://127.0.0.1:9"), smtp_from="loginless <no-reply@links.test>",
         smtp_timeout_seconds=5, sms_outbox_path=str(tmp_path / "sms-outbox.jsonl"),
         delivery_max_attempts=3, delivery_retry_seconds=0.05, delivery_poll_seconds=0.05,
@@ -71,7 +68,7 @@ async def pool(settings):
         await migrate(connection, settings.schema, [MIGRATIONS])
     yield pool
     async with pool.acquire() as connection:
-        await connection.execute(f'DROP SCHEMA "{settings.schema}" CASCADE')
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     await pool.close()
 
 

@@ -23,14 +23,9 @@ from datetime import datetime, timedelta
 from loginless.links import domain
 from loginless.links.bootstrap import expiry_policy
 from loginless.links.client import (
-    CodeSentRecently,
-    LinkGone,
+    LinkNotFound,
     LinksRefused,
     LinksUnavailable,
-    UnknownLink,
-    VerificationLocked,
-    VerificationNotRequired,
-    WrongCode,
 )
 from loginless.links.domain import (
     LINK,
@@ -49,8 +44,17 @@ from loginless.links.domain import (
     judge_code,
 )
 from loginless.links.settings import LinksSettings
+from loginless.links.tenants import Tenant, check_tenant
 from loginless.links.tokens import is_well_formed_token, new_api_key, new_token, new_verification_code, parse_api_key
-from loginless.links.views import ClientIn, IssuedLink, IssuedLinks, IssueLinksIn, LinkView, RecipientIn
+from loginless.links.views import (
+    ClientIn,
+    IssuedLink,
+    IssuedLinks,
+    IssueLinksIn,
+    LinkView,
+    RecipientIn,
+    branding_of,
+)
 from loginless.shared.branding import Branding
 from loginless.shared.errors import NotFound
 from loginless.shared.events import IntegrationEvent
@@ -155,8 +159,7 @@ class FakeLinks:
                 return
             if judgement.locks:
                 raise domain.VerificationLocked("too many wrong codes: this link accepts no more codes")
-            raise domain.WrongVerificationCode("the code is wrong or has expired",
-                                               attempts_left=judgement.attempts_left)
+            raise domain.WrongVerificationCode(attempts_left=judgement.attempts_left)
 
     async def branding(self, tenant_id: str) -> Branding | None:
         self.calls.append(("branding", tenant_id))
@@ -179,7 +182,7 @@ class FakeLinks:
         self._called("revoke", link_id)
         link = self._links.get(link_id)
         if link is None or link.tenant_id != tenant_id:
-            raise UnknownLink()
+            raise LinkNotFound()
         return LinkView.of(self._run(link_id, RevokeLink), self.clock())
 
     async def close(self) -> None:
@@ -199,11 +202,13 @@ class FakeLinks:
     def add_tenant(self, tenant_id: str | None = None, name: str = "Demo Firm", *, logo_url: str | None = None,
                    color: str | None = None, contact_name: str | None = None, contact_email: str | None = None,
                    contact_phone: str | None = None) -> str:
-        """A firm and its branding; returns its id (a new one unless given)."""
-        tenant_id = tenant_id or f"firm-{uuid.uuid4().hex[:8]}"
-        self.tenants[tenant_id] = Branding(name=name, logo_url=logo_url, color=color, contact_name=contact_name,
-                                           contact_email=contact_email, contact_phone=contact_phone)
-        return tenant_id
+        """A firm and its branding, checked as links checks them; returns its id (a new one unless given)."""
+        tenant = Tenant(tenant_id=tenant_id or f"firm-{uuid.uuid4().hex[:8]}", name=name, logo_url=logo_url,
+                        color=color, contact_name=contact_name, contact_email=contact_email,
+                        contact_phone=contact_phone)
+        check_tenant(tenant)
+        self.tenants[tenant.tenant_id] = branding_of(tenant)
+        return tenant.tenant_id
 
     def add_api_key(self, tenant_id: str, api_key: str | None = None) -> str:
         """A staff API key of the tenant, shaped as links makes them (``ll_<key id>_<secret>``); returns it."""
@@ -310,21 +315,9 @@ class FakeLinks:
 
 @contextmanager
 def _raised_as_the_client_raises() -> Iterator[None]:
-    """Links' domain errors as :class:`~loginless.links.client.LinksClient` raises them once they crossed HTTP."""
+    """Links' domain errors as :class:`~loginless.links.client.LinksClient` raises them once they crossed HTTP:
+    the same classes (the client raises links' own), except that broken rules of an issue come back refused."""
     try:
         yield
-    except domain.LinkNotFound as error:
-        raise UnknownLink() from error
-    except domain.LinkGone as error:
-        raise LinkGone(link_id=error.extra["link_id"], tenant_id=error.extra["tenant_id"],
-                       link_status=error.extra["link_status"]) from error
-    except domain.VerificationLocked as error:
-        raise VerificationLocked(error.detail) from error
-    except domain.VerificationCodeTooSoon as error:
-        raise CodeSentRecently(error.detail, retry_after=error.extra["retry_after"]) from error
-    except domain.WrongVerificationCode as error:
-        raise WrongCode(error.extra["attempts_left"]) from error
-    except domain.VerificationNotRequired as error:
-        raise VerificationNotRequired(error.detail) from error
     except domain.InvalidFields as error:
         raise LinksRefused(f"links: {error.detail}", errors=error.extra["errors"]) from error

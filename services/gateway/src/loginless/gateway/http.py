@@ -35,12 +35,12 @@ from loginless.gateway.rate_limit import INVALID_TOKEN_ATTEMPTS, RATE_LIMITED
 from loginless.gateway.read_model import LinkFacts, LinkState
 from loginless.gateway.runtime import GatewayRuntime, gateway_runtime
 from loginless.links.client import (
-    CodeSentRecently,
     LinkGone,
+    LinkNotFound,
     LinksUnavailable,
-    UnknownLink,
+    VerificationCodeTooSoon,
     VerificationLocked,
-    WrongCode,
+    WrongVerificationCode,
 )
 from loginless.links.views import ClientIn, LinkView
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE
@@ -248,7 +248,7 @@ async def _through_link(request: Request, gateway: GatewayRuntime, *, clicked: b
                                uses_left=max(0, view.max_uses - view.uses))
         view = await gateway.links.use(view.link_id, _client_info(request, gateway))
         await _remember(gateway, view)
-    except UnknownLink:
+    except LinkNotFound:
         return _invalid_token_page(request, gateway, address, "unknown")
     except LinkGone as gone:
         LINK_OPENINGS.labels("gone").inc()
@@ -326,7 +326,7 @@ class RecipientVerificationController(Controller):
             return link
         try:
             await gateway.links.send_verification_code(link_id)
-        except CodeSentRecently:
+        except VerificationCodeTooSoon:
             return await self._page(request, gateway, link, status_code=429, sent=True, error="too_soon")
         except VerificationLocked:
             return await self._locked_page(request, gateway, link)
@@ -353,7 +353,7 @@ class RecipientVerificationController(Controller):
         try:
             await gateway.links.check_verification_code(link_id, code)
             view = await gateway.links.use(link_id, _client_info(request, gateway))
-        except WrongCode as wrong:
+        except WrongVerificationCode as wrong:
             log.info("wrong verification code", link_id=link_id, attempts_left=wrong.attempts_left)
             return await self._page(request, gateway, link, status_code=422, sent=True, error="wrong",
                                     attempts_left=wrong.attempts_left)

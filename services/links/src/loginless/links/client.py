@@ -20,9 +20,17 @@ import httpx
 import structlog
 from pydantic import BaseModel, Field, ValidationError
 
+from loginless.links.domain import (
+    LinkGone,
+    LinkNotFound,
+    VerificationCodeTooSoon,
+    VerificationLocked,
+    VerificationNotRequired,
+    WrongVerificationCode,
+)
 from loginless.links.views import ClientIn, IssuedLinks, IssueLinksIn, LinkView, StaffPrincipalView
 from loginless.shared.branding import Branding, BrandingCache
-from loginless.shared.errors import DependencyUnavailable, InvalidRequest, LoginlessError, NotFound
+from loginless.shared.errors import DependencyUnavailable, InvalidRequest, NotFound
 from loginless.shared.web.auth import StaffPrincipal
 
 log = structlog.get_logger(__name__)
@@ -40,60 +48,13 @@ class LinksClientSettings(BaseModel):
 
 
 # ---- what can go wrong, as problems ------------------------------------------------------------------------
+# Links' own domain errors (LinkNotFound, LinkGone, VerificationLocked, VerificationCodeTooSoon,
+# VerificationNotRequired, WrongVerificationCode) come back as themselves; these are the client's.
 
 
 class LinksUnavailable(DependencyUnavailable):
     def __init__(self, detail: str = "the links service is unavailable") -> None:
         super().__init__(detail, dependency="links")
-
-
-class UnknownLink(NotFound):
-    """No such link or token (or another tenant's)."""
-
-    def __init__(self) -> None:
-        super().__init__("no such link")
-
-
-class LinkGone(LoginlessError):
-    """The link exists but is expired, revoked or used up (``link_status``)."""
-
-    status_code = 410
-    problem_type = "link-gone"
-    title = "The link can no longer be used"
-
-    def __init__(self, *, link_id: str | None, tenant_id: str | None, link_status: str) -> None:
-        super().__init__(f"the link is {link_status.replace('_', ' ')}", link_id=link_id, tenant_id=tenant_id,
-                         link_status=link_status)
-        self.link_id, self.tenant_id, self.link_status = link_id, tenant_id, link_status
-
-
-class VerificationLocked(LoginlessError):
-    status_code = 423
-    problem_type = "verification-locked"
-    title = "Too many wrong codes"
-
-
-class CodeSentRecently(LoginlessError):
-    status_code = 429
-    problem_type = "verification-code-too-soon"
-    title = "A code was sent moments ago"
-
-
-class VerificationNotRequired(LoginlessError):
-    """A code was sent for or checked against a link that takes none."""
-
-    status_code = 409
-    problem_type = "verification-not-required"
-    title = "This link does not use recipient verification"
-
-
-class WrongCode(InvalidRequest):
-    problem_type = "wrong-verification-code"
-    title = "The code is wrong or has expired"
-
-    def __init__(self, attempts_left: int | None) -> None:
-        super().__init__("the code is wrong or has expired", attempts_left=attempts_left)
-        self.attempts_left = attempts_left
 
 
 class LinksRefused(InvalidRequest):
@@ -160,14 +121,14 @@ class LinksClient:
         raise _unexpected(response, "api-keys/verify")
 
     async def resolve(self, token: str) -> LinkView:
-        """The active link a token opens; :class:`UnknownLink` or :class:`LinkGone` otherwise."""
+        """The active link a token opens; :class:`LinkNotFound` or :class:`LinkGone` otherwise."""
         response = await self._call("POST", "/links/resolve", json={"token": token})
         if response.status_code == 200:
             return _model(LinkView, response)
         if response.status_code == 410:
             raise _gone(response)
         if response.status_code in (400, 404, 422):
-            raise UnknownLink()
+            raise LinkNotFound()
         raise _unexpected(response, "resolve")
 
     async def get(self, link_id: str) -> LinkView | None:
@@ -181,7 +142,7 @@ class LinksClient:
     async def record_opened(self, link_id: str, client: ClientIn) -> None:
         response = await self._call("POST", f"/links/{link_id}/opened", json=client.model_dump())
         if response.status_code == 404:
-            raise UnknownLink()
+            raise LinkNotFound()
         if response.status_code == 410:
             raise _gone(response)
         if response.status_code != 204:
@@ -193,7 +154,7 @@ class LinksClient:
         if response.status_code == 200:
             return _model(LinkView, response)
         if response.status_code == 404:
-            raise UnknownLink()
+            raise LinkNotFound()
         if response.status_code == 410:
             raise _gone(response)
         if response.status_code == 423:
@@ -205,7 +166,7 @@ class LinksClient:
         if response.status_code == 202:
             return
         if response.status_code == 404:
-            raise UnknownLink()
+            raise LinkNotFound()
         if response.status_code == 409:
             raise VerificationNotRequired("this link needs no verification code")
         if response.status_code == 410:
@@ -213,17 +174,17 @@ class LinksClient:
         if response.status_code == 423:
             raise VerificationLocked("this link is locked after too many wrong codes")
         if response.status_code == 429:
-            raise CodeSentRecently("wait before asking for another code",
+            raise VerificationCodeTooSoon("wait before asking for another code",
                                    retry_after=_problem(response).get("retry_after"))
         raise _unexpected(response, "verification-code")
 
     async def check_verification_code(self, link_id: str, code: str) -> None:
-        """Returns when the code is right; :class:`WrongCode` or :class:`VerificationLocked` otherwise."""
+        """Returns when the code is right; :class:`WrongVerificationCode` or :class:`VerificationLocked` otherwise."""
         response = await self._call("POST", f"/links/{link_id}/verification-code/check", json={"code": code})
         if response.status_code == 200 and _problem(response).get("verified") is True:
             return
         if response.status_code == 404:
-            raise UnknownLink()
+            raise LinkNotFound()
         if response.status_code == 409:
             raise VerificationNotRequired("this link needs no verification code")
         if response.status_code == 410:
@@ -232,7 +193,7 @@ class LinksClient:
             raise VerificationLocked("too many wrong codes: this link accepts no more codes")
         if response.status_code in (400, 422):
             attempts_left = _problem(response).get("attempts_left")
-            raise WrongCode(attempts_left if isinstance(attempts_left, int) else None)
+            raise WrongVerificationCode(attempts_left if isinstance(attempts_left, int) else None)
         raise _unexpected(response, "verification-code/check")
 
     async def branding(self, tenant_id: str) -> Branding | None:
@@ -269,7 +230,7 @@ class LinksClient:
         if response.status_code == 200:
             return _model(LinkView, response)
         if response.status_code == 404:
-            raise UnknownLink()
+            raise LinkNotFound()
         raise _unexpected(response, "revoke")
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -64,14 +64,17 @@ class LinkNotFound(NotFound):
 
 
 class LinkGone(LoginlessError):
+    """The link exists but is expired, revoked or used up."""
+
     status_code = 410
     problem_type = "link-gone"
     title = "The link can no longer be used"
 
-    def __init__(self, link: Link, status: LinkStatus) -> None:
+    def __init__(self, *, link_id: str | None, tenant_id: str | None, link_status: str) -> None:
         # ``link_status`` (expired | revoked | used_up), beside RFC 9457's numeric ``status``, which stays 410.
-        super().__init__(f"the link is {status.replace('_', ' ')}", link_id=link.link_id,
-                         tenant_id=link.tenant_id, link_status=status)
+        super().__init__(f"the link is {link_status.replace('_', ' ')}", link_id=link_id, tenant_id=tenant_id,
+                         link_status=link_status)
+        self.link_id, self.tenant_id, self.link_status = link_id, tenant_id, link_status
 
 
 class VerificationNotRequired(LoginlessError):
@@ -89,6 +92,10 @@ class VerificationLocked(LoginlessError):
 class WrongVerificationCode(InvalidRequest):
     problem_type = "wrong-verification-code"
     title = "The code is wrong or has expired"
+
+    def __init__(self, attempts_left: int | None) -> None:
+        super().__init__("the code is wrong or has expired", attempts_left=attempts_left)
+        self.attempts_left = attempts_left
 
 
 class VerificationCodeTooSoon(LoginlessError):
@@ -140,7 +147,7 @@ class Link:
 
     def require_active(self, now: datetime) -> None:
         if (status := self.status(now)) != "active":
-            raise LinkGone(self, status)
+            raise LinkGone(link_id=self.link_id, tenant_id=self.tenant_id, link_status=status)
 
 
 # ---- commands ---------------------------------------------------------------------------------------------

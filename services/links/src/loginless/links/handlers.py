@@ -306,4 +306,4 @@ async def check_verification_code(ctx: LinksContext, link_id: str, code: str, *,
     if judgement.locks:
         log.warning("verification locked after too many wrong codes", tenant_id=link.tenant_id, link_id=link_id)
         raise VerificationLocked("too many wrong codes: this link accepts no more codes")
-    raise WrongVerificationCode("the code is wrong or has expired", attempts_left=judgement.attempts_left)
+    raise WrongVerificationCode(attempts_left=judgement.attempts_left)

@@ -9,16 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from loginless.shared.events.payloads.links import (
-    LinkDelivered,
-    LinkDeliveryFailed,
-    LinkExpired,
-    LinkIssued,
-    LinkOpened,
-    LinkRevoked,
-    LinkUsed,
-    LinkVerificationLocked,
-)
+from loginless.shared.events.payloads import links as events
 from loginless.shared.eventstore import RecordedEvent, quote_ident
 
 
@@ -31,7 +22,7 @@ class LinkRows:
     async def apply(self, connection: asyncpg.Connection, event: RecordedEvent) -> None:
         link_id, version = event.stream_id, event.version
         match event.payload:
-            case LinkIssued() as issued:
+            case events.LinkIssued() as issued:
                 await connection.execute(
                     f"INSERT INTO {self._table} (link_id, tenant_id, action, resource_id, recipient_name,"
                     " recipient_email, recipient_phone, recipient_language, issued_at, expires_at, max_uses, uses,"
@@ -41,19 +32,19 @@ class LinkRows:
                     issued.recipient_email, issued.recipient_phone, issued.recipient_language or "en",
                     issued.issued_at, issued.expires_at, issued.max_uses, issued.verification, issued.delivery,
                     "none" if issued.delivery == "none" else "pending", version)
-            case LinkRevoked(revoked_at=at):
+            case events.LinkRevoked(revoked_at=at):
                 await self._set(connection, link_id, version, "revoked_at = $3", at)
-            case LinkOpened(opened_at=at):
+            case events.LinkOpened(opened_at=at):
                 await self._set(connection, link_id, version, "opens = opens + 1, last_opened_at = $3", at)
-            case LinkUsed(used_at=at, uses=uses):
+            case events.LinkUsed(used_at=at, uses=uses):
                 await self._set(connection, link_id, version, "uses = $3, last_used_at = $4", uses, at)
-            case LinkDelivered():
+            case events.LinkDelivered():
                 await self._set(connection, link_id, version, "delivery_status = 'delivered'")
-            case LinkDeliveryFailed():
+            case events.LinkDeliveryFailed():
                 await self._set(connection, link_id, version, "delivery_status = 'failed'")
-            case LinkVerificationLocked(locked_at=at):
+            case events.LinkVerificationLocked(locked_at=at):
                 await self._set(connection, link_id, version, "verification_locked_at = $3", at)
-            case LinkExpired():
+            case events.LinkExpired():
                 await self._set(connection, link_id, version, "expiry_recorded = true")
 
     async def forget(self, connection: asyncpg.Connection, stream_id: str) -> None:
