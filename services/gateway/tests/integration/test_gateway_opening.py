@@ -184,7 +184,9 @@ async def test_the_guests_language_choice_reaches_the_service_and_is_remembered_
         switched = await http.get(f"/g/{link.link_id}/?lang=es", headers={
             "cookie": cookie, "accept-language": "de", "x-loginless-language": "en"})  # a guest cannot send it
         remembered = await http.get(f"/g/{link.link_id}/next", headers={"cookie": f"{cookie}; loginless_lang=es"})
+        forged = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie, "x-loginless-language": "es"})
     assert "x-loginless-language" not in untouched.json()["headers"]
+    assert "x-loginless-language" not in forged.json()["headers"]  # only the gateway says what the guest chose
     assert untouched.json()["headers"]["accept-language"] == "de"  # the browser's own preference, as sent
     assert switched.json()["headers"]["x-loginless-language"] == "es"
     assert switched.json()["query"] == "lang=es"

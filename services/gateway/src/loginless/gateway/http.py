@@ -28,7 +28,14 @@ from loginless.gateway.admission import Refusal, Refused, admit, link_if_open
 from loginless.gateway.admission import guest_pass as find_guest_pass
 from loginless.gateway.edge import REDACTED_LINK_PATH, TOKEN_STATE_KEY
 from loginless.gateway.guest_cookie import LINK_ID_PATTERN, Grant, guest_path
-from loginless.gateway.pages import ASSET_PREFIX, mask_email, mask_phone, render_page, render_problem
+from loginless.gateway.pages import (
+    ASSET_PREFIX,
+    language_chosen_by_guest,
+    mask_email,
+    mask_phone,
+    render_page,
+    render_problem,
+)
 from loginless.gateway.proxy import UpstreamUnavailable
 from loginless.gateway.proxy_lane import UPSTREAM_FAILED_STATE_KEY
 from loginless.gateway.rate_limit import INVALID_TOKEN_ATTEMPTS, RATE_LIMITED
@@ -45,7 +52,6 @@ from loginless.links.client import (
 from loginless.links.views import ClientIn, LinkView
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE
 from loginless.shared.guest.address import client_address
-from loginless.shared.guest.language import chosen_language
 from loginless.shared.guest.pages import guest_asset_routes
 from loginless.shared.guest.problems import (
     LINK_GONE,
@@ -393,7 +399,7 @@ async def guest_pages(request: Request, gateway: NamedDependency[GatewayRuntime]
         return await gateway.proxy.forward(
             request.scope, request.receive, decision.link, decision.route, rest=decision.rest,
             client_address=_client_address(request, gateway), request_id=_request_id(),
-            correlation_id=correlation_id_of(request), language=chosen_language(request),
+            correlation_id=correlation_id_of(request), language=language_chosen_by_guest(request.scope),
         )
     except UpstreamUnavailable:
         return _unavailable_page(request).to_asgi_response(None, request)

@@ -9,15 +9,30 @@ from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.response import Template
+from litestar.types import Scope
 
+from loginless.gateway.admission import cookie_values
 from loginless.gateway.runtime import gateway_runtime
 from loginless.shared.branding import Branding
 from loginless.shared.guest.i18n import LANGUAGES
-from loginless.shared.guest.language import LANGUAGE_QUERY, language_cookie, language_of
+from loginless.shared.guest.language import (
+    LANGUAGE_COOKIE,
+    LANGUAGE_QUERY,
+    chosen_in_query,
+    language_cookie,
+    language_of,
+)
 from loginless.shared.guest.pages import page_context
 from loginless.shared.guest.problems import GuestProblem
 
 ASSET_PREFIX = "/_gateway"  # where guest_asset_routes serve the kit's stylesheets and the firm's colour
+
+
+def language_chosen_by_guest(scope: Scope) -> str | None:
+    """The guest's choice as the gateway passes it on: ``?lang=`` now, else the one its cookie remembers. Never an
+    ``X-Loginless-Language`` the guest sent: that header is the gateway's word to the services."""
+    return chosen_in_query(scope.get("query_string", b"")) or next(
+        (value for value in cookie_values(scope, LANGUAGE_COOKIE) if value in LANGUAGES), None)
 
 
 def mask_email(email: str) -> str:

@@ -21,12 +21,11 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 
 from loginless.gateway.access_log import AccessLog
-from loginless.gateway.admission import Admitted, admit, cookie_values
+from loginless.gateway.admission import Admitted, admit
+from loginless.gateway.pages import language_chosen_by_guest
 from loginless.gateway.proxy import UpstreamUnavailable
 from loginless.gateway.runtime import GatewayRuntime
 from loginless.shared.guest.address import client_address
-from loginless.shared.guest.i18n import LANGUAGES
-from loginless.shared.guest.language import LANGUAGE_COOKIE, chosen_in_query
 from loginless.shared.web.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, request_ids
 
 log = structlog.get_logger(__name__)
@@ -78,8 +77,7 @@ class ProxyLane:
         # context copies every context variable of the task, twice per request.
         request_id, correlation_id = request_ids(scope)
         link_id, service = admitted.link.link_id, admitted.route.service
-        language = chosen_in_query(scope.get("query_string", b"")) or next(
-            (value for value in cookie_values(scope, LANGUAGE_COOKIE) if value in LANGUAGES), None)
+        language = language_chosen_by_guest(scope)
         try:
             response = await gateway.proxy.forward(
                 scope, receive, admitted.link, admitted.route, rest=admitted.rest,
