@@ -25,6 +25,8 @@ LANGUAGE_COOKIE = "loginless_lang"
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 # From the gateway to a service: the language the guest chose (the gateway drops any a guest sends itself).
 CHOSEN_LANGUAGE_HEADER = "x-loginless-language"
+_LANGUAGE_PARAMETER = f"{LANGUAGE_QUERY}="
+_LANGUAGE_PARAMETER_BYTES = _LANGUAGE_PARAMETER.encode()
 
 
 def choose_language(*, chosen: str | None = None, recipient: str | None = None,
@@ -57,8 +59,12 @@ def best_accepted(accept_language: str) -> str | None:
 
 def chosen_in_query(query_string: bytes | str) -> str | None:
     """The switcher's ``?lang=`` in a raw query string, if it names a language we speak."""
-    text = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
-    if f"{LANGUAGE_QUERY}=" not in text:  # the usual case, without parsing
+    if isinstance(query_string, bytes):
+        if _LANGUAGE_PARAMETER_BYTES not in query_string:  # the usual case, on every proxied request: no parsing
+            return None
+        query_string = query_string.decode("latin-1")
+    text = query_string
+    if _LANGUAGE_PARAMETER not in text:
         return None
     for name, value in parse_qsl(text):
         if name == LANGUAGE_QUERY and value in LANGUAGES:
