@@ -509,8 +509,9 @@ async def idle_rss_of_the_real_api(public_key: str, logs: Path) -> int:
     finally:
         await connection.close()
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "loginless.documents", "api"],
-                               env=documents_environment(port, public_key),
+    environment = documents_environment(port, public_key)
+    del environment["DOCUMENTS_DATABASE_SCHEMA"]  # the service's own schema, as the local stack runs it
+    process = subprocess.Popen([sys.executable, "-m", "loginless.documents", "api"], env=environment,
                                stdout=(logs / "documents-real.log").open("wb"), stderr=subprocess.STDOUT)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health/live", process)

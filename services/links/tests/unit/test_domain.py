@@ -8,12 +8,9 @@ import pytest
 from loginless.links.domain import (
     CODE_LIFETIME,
     ExpiryPolicy,
-    InvalidFields,
     IssueLink,
     IssueRequest,
     Link,
-    LinkGone,
-    LinkNotFound,
     LockVerification,
     OpenLink,
     Recipient,
@@ -22,9 +19,6 @@ from loginless.links.domain import (
     RecordExpiry,
     RevokeLink,
     UseLink,
-    VerificationCodeTooSoon,
-    VerificationLocked,
-    VerificationNotRequired,
     VerificationState,
     check_code_request,
     check_issue,
@@ -32,6 +26,14 @@ from loginless.links.domain import (
     judge_code,
     normalize_phone,
     replay,
+)
+from loginless.links.errors import (
+    InvalidFields,
+    LinkGone,
+    LinkNotFound,
+    VerificationCodeTooSoon,
+    VerificationLocked,
+    VerificationNotRequired,
 )
 from loginless.shared.events.payloads.links import (
     LinkDelivered,

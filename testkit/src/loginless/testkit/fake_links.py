@@ -20,13 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
-from loginless.links import domain
-from loginless.links.bootstrap import expiry_policy
-from loginless.links.client import (
-    LinkNotFound,
-    LinksRefused,
-    LinksUnavailable,
-)
+from loginless.links.client import LinksRefused, LinksUnavailable
 from loginless.links.domain import (
     LINK,
     Command,
@@ -43,6 +37,7 @@ from loginless.links.domain import (
     check_issue,
     judge_code,
 )
+from loginless.links.errors import InvalidFields, LinkNotFound, VerificationLocked, WrongVerificationCode
 from loginless.links.settings import LinksSettings
 from loginless.links.tenants import Tenant, check_tenant
 from loginless.links.tokens import is_well_formed_token, new_api_key, new_token, new_verification_code, parse_api_key
@@ -88,7 +83,7 @@ class FakeLinks:
         self.public_url = public_url.rstrip("/")
         self.clock = clock or ManualWallClock()
         # The service's default lifetimes, never the environment's: a fake must not depend on LINKS_* variables.
-        self.expiry = expiry or expiry_policy(LinksSettings.model_construct())
+        self.expiry = expiry or LinksSettings.model_construct().expiry_policy()
         self.unavailable = False
         self.calls: list[tuple[str, str]] = []
         self.events: list[IntegrationEvent] = []
@@ -113,7 +108,7 @@ class FakeLinks:
         self._called("resolve", link_id or "")
         with _raised_as_the_client_raises():
             if link_id is None:
-                raise domain.LinkNotFound()
+                raise LinkNotFound()
             link = self._links[link_id]
             link.require_active(self.clock())
         return LinkView.of(link, self.clock())
@@ -158,8 +153,8 @@ class FakeLinks:
             if judgement.verified:
                 return
             if judgement.locks:
-                raise domain.VerificationLocked("too many wrong codes: this link accepts no more codes")
-            raise domain.WrongVerificationCode(attempts_left=judgement.attempts_left)
+                raise VerificationLocked("too many wrong codes: this link accepts no more codes")
+            raise WrongVerificationCode(attempts_left=judgement.attempts_left)
 
     async def branding(self, tenant_id: str) -> Branding | None:
         self.calls.append(("branding", tenant_id))
@@ -266,7 +261,7 @@ class FakeLinks:
     def _link(self, link_id: str) -> Link:
         link = self._links.get(link_id)
         if link is None:
-            raise domain.LinkNotFound()
+            raise LinkNotFound()
         return link
 
     def _run(self, link_id: str, command: Callable[[datetime], Command]) -> Link:
@@ -319,5 +314,5 @@ def _raised_as_the_client_raises() -> Iterator[None]:
     the same classes (the client raises links' own), except that broken rules of an issue come back refused."""
     try:
         yield
-    except domain.InvalidFields as error:
+    except InvalidFields as error:
         raise LinksRefused(f"links: {error.detail}", errors=error.extra["errors"]) from error

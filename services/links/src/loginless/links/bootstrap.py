@@ -15,7 +15,7 @@ from litestar.di import Provide
 
 from loginless.links.cipher import DataCipher
 from loginless.links.delivery import DeliveryWorker
-from loginless.links.domain import LINK, ExpiryPolicy
+from loginless.links.domain import LINK
 from loginless.links.handlers import Clock, LinksContext, forget_ended_links, record_expiries, utc_now
 from loginless.links.http import ROUTE_HANDLERS
 from loginless.links.messages import MessageComposer
@@ -42,10 +42,6 @@ PUBLISHED_EVENTS = (
 RETENTION_SWEEP_SECONDS = 600
 
 
-def expiry_policy(settings: LinksSettings) -> ExpiryPolicy:
-    return ExpiryPolicy(defaults=settings.default_lifetimes(), maximum=timedelta(seconds=settings.max_expiry_seconds))
-
-
 def projections(store: EventStore, settings: LinksSettings) -> Projections:
     """Every read model of the service (``python -m loginless.links projections rebuild`` replays them)."""
     return Projections(store, [LinkRows(settings.schema)])
@@ -64,7 +60,7 @@ def links_context(store: EventStore, settings: LinksSettings, clock: Clock = utc
         hasher=TokenHasher.from_setting(settings.token_peppers.get_secret_value()),
         cipher=cipher,
         idempotency=IdempotentRequests(store.pool, settings.schema, sealer=cipher),  # answers hold link URLs
-        expiry_policy=expiry_policy(settings),
+        expiry_policy=settings.expiry_policy(),
         public_url=settings.public_url,
         clock=clock,
     )

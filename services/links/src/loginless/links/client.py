@@ -20,7 +20,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, Field, ValidationError
 
-from loginless.links.domain import (
+from loginless.links.errors import (
     LinkGone,
     LinkNotFound,
     VerificationCodeTooSoon,

@@ -25,19 +25,17 @@ from loginless.links.domain import (
     IssueLink,
     IssueRequest,
     Link,
-    LinkNotFound,
     LockVerification,
     OpenLink,
     RecordDelivery,
     RecordExpiry,
     RevokeLink,
     UseLink,
-    VerificationLocked,
-    WrongVerificationCode,
     check_code_request,
     check_issue,
     judge_code,
 )
+from loginless.links.errors import LinkNotFound, VerificationLocked, WrongVerificationCode
 from loginless.links.repository import Access, LinksRepository
 from loginless.links.tenants import Tenants
 from loginless.links.tokens import TokenHasher, is_well_formed_token, new_token, new_verification_code

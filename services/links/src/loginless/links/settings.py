@@ -6,6 +6,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from loginless.links.domain import ExpiryPolicy
 from loginless.shared.events.payloads.links import GuestAction
 from loginless.shared.services import GUEST_ACTIONS
 from loginless.shared.settings import ServiceSettings
@@ -60,3 +61,6 @@ class LinksSettings(ServiceSettings):
         return {action: timedelta(seconds=self.default_lifetime_seconds[action])
                 if action in self.default_lifetime_seconds else spec.default_lifetime
                 for action, spec in GUEST_ACTIONS.items()}
+
+    def expiry_policy(self) -> ExpiryPolicy:
+        return ExpiryPolicy(defaults=self.default_lifetimes(), maximum=timedelta(seconds=self.max_expiry_seconds))

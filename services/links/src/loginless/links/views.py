@@ -1,24 +1,30 @@
-"""What the HTTP API reads and writes: request bodies and response documents (the OpenAPI schemas)."""
+"""What the HTTP API reads and writes: request bodies and response documents (the OpenAPI schemas), defined once
+for links' controllers and for its client (``client.py``).
+
+Other services load this module with the client, so it needs nothing of links at run time but the contract's
+vocabulary: the domain and tenant types below are only annotations.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loginless.links.domain import (
-    DeliveryStatus,
-    IssueRequest,
-    Language,
-    Link,
-    LinkStatus,
-    Recipient,
-    RecipientRequest,
-)
-from loginless.links.tenants import ApiKeyInfo, Tenant
 from loginless.shared.branding import Branding
-from loginless.shared.events.payloads.links import DeliveryChannel, GuestAction, Verification
+from loginless.shared.events.payloads.links import (
+    DeliveryChannel,
+    DeliveryStatus,
+    GuestAction,
+    Language,
+    LinkStatus,
+    Verification,
+)
+
+if TYPE_CHECKING:
+    from loginless.links.domain import IssueRequest, Link, Recipient
+    from loginless.links.tenants import ApiKeyInfo, Tenant
 
 
 class Body(BaseModel):
@@ -47,6 +53,8 @@ class IssueLinksIn(Body):
     verification: Verification = Field("none", description="A one-time code the guest must enter first")
 
     def to_domain(self) -> IssueRequest:
+        from loginless.links.domain import IssueRequest, RecipientRequest  # links' own side only (see above)
+
         return IssueRequest(
             action=self.action, resource_id=self.resource_id,
             recipients=tuple(RecipientRequest(**recipient.model_dump()) for recipient in self.recipients),

@@ -8,6 +8,10 @@ from loginless.shared.events.catalog import IntegrationEvent
 GuestAction = Literal["view", "upload", "sign", "pay", "request"]
 Verification = Literal["none", "email", "sms"]
 DeliveryChannel = Literal["email", "sms", "none"]
+# Words of links' API beside its events (a link's state as links reports it).
+Language = Literal["en", "es"]
+LinkStatus = Literal["active", "expired", "revoked", "used_up"]
+DeliveryStatus = Literal["none", "pending", "delivered", "failed"]
 
 
 class LinkIssued(IntegrationEvent, service="links", version=1):
