@@ -90,10 +90,11 @@ class Harness:
         return replace(ctx, **changes)
 
     def guest_headers(self, *, link_id: str, tenant_id: str, action: str, resource_id: str,
-                      language: str | None = None, **extra: str) -> dict[str, str]:
+                      language: str | None = None, email: str = "guest@example.test",
+                      **extra: str) -> dict[str, str]:
         assertion = GuestAssertion(
             link_id=link_id, tenant_id=tenant_id, action=action, resource_id=resource_id,
-            recipient=GuestRecipient(email="guest@example.test", language=language),
+            recipient=GuestRecipient(email=email, language=language),
             link_expires_at=datetime.now(UTC) + timedelta(days=1), audience="documents")
         return {ASSERTION_HEADER: AssertionSigner(self.private_key).sign(assertion),
                 FORWARDED_PREFIX_HEADER: f"/g/{link_id}", "x-forwarded-for": "203.0.113.9", **extra}

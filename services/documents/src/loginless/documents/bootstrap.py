@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from loginless.documents.handlers import Clock, DocumentsContext, forget_old_acc
 from loginless.documents.http import STAFF_CONTROLLERS
 from loginless.documents.i18n import CATALOGS
 from loginless.documents.ports import PassThroughScanner, Scanner
+from loginless.documents.previews import PreviewLimits, PreviewRenderer, ViewOnlyPreviews
 from loginless.documents.projections import DocumentRows
 from loginless.documents.repository import Repository
 from loginless.documents.settings import DocumentsSettings
@@ -76,8 +79,17 @@ def documents_context(store: EventStore, settings: DocumentsSettings, *, links: 
         upload_requests=runner(domain.UPLOAD_REQUEST), accesses=runner(domain.ACCESS),
         repository=Repository(settings.schema), storage=storage, links=links, scanner=scanner,
         part_buffers=PartBuffers(max(settings.upload_part_size, MIN_PART_SIZE)),
-        idempotency=IdempotentRequests(store.pool, settings.schema), clock=clock,
+        idempotency=IdempotentRequests(store.pool, settings.schema), previews=view_only_previews(settings),
+        clock=clock,
     )
+
+
+def view_only_previews(settings: DocumentsSettings) -> ViewOnlyPreviews:
+    limits = PreviewLimits(max_pages=settings.preview_max_pages, concurrency=settings.preview_concurrency)
+    # A folder of this process's own: two replicas on one machine never write the same files.
+    shared = Path(settings.preview_cache_dir or Path(tempfile.gettempdir()) / "loginless-previews")
+    directory = shared / str(os.getpid())
+    return ViewOnlyPreviews(PreviewRenderer(limits), directory, keep_seconds=settings.preview_keep_minutes * 60)
 
 
 @asynccontextmanager

@@ -19,11 +19,11 @@ from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.params import FromPath
-from litestar.response import Stream, Template
+from litestar.response import File, Stream, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from loginless.documents import domain, filetypes, handlers, i18n
+from loginless.documents import domain, filetypes, handlers, i18n, previews
 from loginless.documents.byte_ranges import ByteRange, RangeNotSatisfiable, requested_range
 from loginless.documents.handlers import DocumentsContext
 from loginless.documents.uploads import ClientDisconnected, ResumableUploads, parse_metadata
@@ -161,9 +161,18 @@ class GuestController(Controller):
         lang = context["lang"]
         sniffed = document.content_type
         preview = ("pdf" if sniffed == "application/pdf" else "image") if sniffed in filetypes.INLINE_TYPES else None
+        pages = None
+        if share.view_only and preview == "pdf":
+            # Pages rendered on the server instead of the PDF: a view-only share never hands out its bytes.
+            try:
+                total = await handlers.view_only_pages(guest_pages.ctx, guest, document)
+                pages = {"total": total, "shown": min(total, guest_pages.ctx.settings.preview_max_pages)}
+            except LoginlessError as error:
+                log.warning("view-only pages unavailable", document_id=document.document_id, error=error.detail)
+                preview = None
         return Template("view.html", headers=NO_STORE, context={
             **context, "share": share, "document": document, "size": format_size(document.size, lang),
-            "type_label": i18n.type_label(sniffed, lang), "preview": preview,
+            "type_label": i18n.type_label(sniffed, lang), "preview": preview, "pages": pages,
             "expires": format_date_time(min(share.expires_at, guest.link_expires_at), lang)})
 
     async def _upload_page(self, request: Request, guest: GuestAssertion, pages: GuestPages) -> Template:
@@ -209,7 +218,8 @@ class GuestController(Controller):
                       guest_pages: NamedDependency[GuestPages]) -> Response:
         pages = guest_pages
         try:
-            _, document = await handlers.guest_share(pages.ctx, guest)
+            share, document = await handlers.guest_share(pages.ctx, guest)
+            domain.check_download(share)  # a view-only share's preview is its rendered pages, never the bytes
         except LoginlessError as error:
             return error_page(pages, request, guest, error, await pages.context(request, guest))
         if domain.serving_disposition(document.content_type) != "inline":
@@ -217,6 +227,19 @@ class GuestController(Controller):
                               await pages.context(request, guest))
         # Read by the page's pdf.js or <img>, or opened on its own; never framed (the gateway forbids framing).
         return self._stream(pages, request, document, "inline")
+
+    @get("/pages/{number:int}")
+    async def view_only_page(self, number: FromPath[int], guest: NamedDependency[GuestAssertion],
+                             guest_pages: NamedDependency[GuestPages]) -> Response:
+        """One page of a view-only PDF as a watermarked image (checked against the share on every request)."""
+        rendered = await handlers.view_only_page(guest_pages.ctx, guest, number)
+        return _rendered(rendered, f"page-{number}.webp")
+
+    @get("/picture")
+    async def view_only_picture(self, guest: NamedDependency[GuestAssertion],
+                                guest_pages: NamedDependency[GuestPages]) -> Response:
+        """A view-only picture, re-encoded and watermarked."""
+        return _rendered(await handlers.view_only_picture(guest_pages.ctx, guest), "picture.webp")
 
     @get("/download")
     async def download(self, request: Request, guest: NamedDependency[GuestAssertion],
@@ -315,6 +338,12 @@ class GuestController(Controller):
                          guest_pages: NamedDependency[GuestPages]) -> Response[None]:
         await guest_pages.uploads.terminate(guest, upload_id)
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=TUS_HEADERS)
+
+
+def _rendered(path: Path, name: str) -> Response:
+    return File(path, media_type=previews.MEDIA_TYPE, content_disposition_type="inline", filename=name,
+                headers={**NO_STORE, "X-Content-Type-Options": "nosniff",
+                         "Cross-Origin-Resource-Policy": "same-origin"})
 
 
 def _etag(document: domain.Document) -> str:

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal, TypeVar
 
 import asyncpg
@@ -26,6 +27,7 @@ import structlog
 from loginless.documents import domain, filetypes
 from loginless.documents.domain import Account, Document, Folder, LinkHolder, Share, UploadRequest
 from loginless.documents.ports import Scanner
+from loginless.documents.previews import Fetch, ViewOnlyPreviews, watermark_text
 from loginless.documents.repository import DueJob, Repository, document_of
 from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import DocumentStorage, PartBuffer, PartBuffers, UploadedPart
@@ -70,6 +72,7 @@ class DocumentsContext:
     scanner: Scanner
     part_buffers: PartBuffers  # S3 part buffers of staff and guest uploads alike
     idempotency: IdempotentRequests
+    previews: ViewOnlyPreviews
     clock: Clock = utc_now
 
     @property
@@ -473,6 +476,43 @@ async def record_access(ctx: DocumentsContext, guest: GuestAssertion, share: Sha
     command = domain.RecordAccess(access_id=domain.new_id("axs"), kind=kind, share=share, link_id=guest.link_id,
                                   client_ip=client_ip, user_agent=user_agent, now=ctx.clock())
     await ctx.accesses.run(command.access_id, command, cause)
+
+
+async def view_only_pages(ctx: DocumentsContext, guest: GuestAssertion, document: Document) -> int:
+    """How many pages of a view-only PDF the guest can see (rendered on the server, never the PDF itself)."""
+    return await ctx.previews.page_count(*_preview_of(ctx, guest, document))
+
+
+async def view_only_page(ctx: DocumentsContext, guest: GuestAssertion, number: int) -> Path:
+    """Page ``number`` (from 1) of a view-only share's PDF, rendered and watermarked for this guest."""
+    document = await _view_only_document(ctx, guest)
+    key, fetch, watermark = _preview_of(ctx, guest, document)
+    return await ctx.previews.page(key, number, fetch, watermark)
+
+
+async def view_only_picture(ctx: DocumentsContext, guest: GuestAssertion) -> Path:
+    """A view-only share's picture, re-encoded without its metadata and watermarked for this guest."""
+    document = await _view_only_document(ctx, guest)
+    return await ctx.previews.picture(*_preview_of(ctx, guest, document))
+
+
+async def _view_only_document(ctx: DocumentsContext, guest: GuestAssertion) -> Document:
+    share, document = await guest_share(ctx, guest)
+    if not share.view_only:
+        raise NotFound("this share's preview is the document itself")
+    return document
+
+
+def _preview_of(ctx: DocumentsContext, guest: GuestAssertion, document: Document) -> tuple[str, Fetch, str]:
+    """The folder key of this guest's rendering of ``document``, how to fetch the original, and the watermark."""
+
+    async def fetch(path: Path) -> None:
+        with path.open("wb") as file:
+            async for chunk in ctx.storage.read_range(document.object_key):
+                file.write(chunk)
+
+    watermark = watermark_text(guest.recipient.email or f"link {guest.link_id}", ctx.clock())
+    return f"{guest.link_id}/{document.document_id}", fetch, watermark
 
 
 async def open_upload_request(ctx: DocumentsContext, guest: GuestAssertion) -> UploadRequest:

@@ -40,6 +40,7 @@ import os
 import resource
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -584,3 +585,114 @@ def _encode_webp(picture: Image.Image, *, lossless: bool) -> bytes:
 
 if __name__ == "__main__":
     _child_main()
+
+
+# ---- what a view-only guest is served: the rendered files, kept a few minutes ---------------------------------
+
+
+class ViewOnlyPreviews:
+    """Rendered pages and pictures of view-only shares, one folder per link and document on local disk.
+
+    The first request for a document downloads it to its folder (in chunks, never whole in memory) and renders
+    what is asked, a few pages per child process; later requests are served from the files. The watermark names
+    the link's recipient and the time the folder was made. A folder untouched for ``keep_seconds`` is deleted;
+    every replica keeps its own (nothing here is shared state: any replica can render any page again).
+    """
+
+    PAGES_PER_RENDER = 5  # a child's start-up costs about a page's CPU: a viewer scrolling on gets several at once
+
+    def __init__(self, renderer: PreviewRenderer, directory: Path, *, keep_seconds: float) -> None:
+        import asyncio
+        import weakref
+
+        self.renderer = renderer
+        self.directory = directory
+        self.keep_seconds = keep_seconds
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._swept_at = 0.0
+
+    async def page_count(self, key: str, fetch: Fetch, watermark: str) -> int:
+        """How many pages the guest may see (all of them, up to ``max_pages``), and the total."""
+        folder = await self._folder(key, fetch, watermark)
+        counted = folder / "pages.json"
+        if not counted.exists():
+            async with self._lock(key):
+                if not counted.exists():
+                    _write_atomically(counted, json.dumps(await self.renderer.page_count(folder / "original"))
+                                      .encode())
+        return json.loads(counted.read_bytes())
+
+    async def page(self, key: str, number: int, fetch: Fetch, watermark: str) -> Path:
+        """Page ``number`` (from 1) as a WebP file."""
+        total = await self.page_count(key, fetch, watermark)
+        if not 1 <= number <= min(total, self.renderer.limits.max_pages):
+            raise NoSuchPage(f"the document has no page {number} to show", pages=total)
+        folder = self.directory / key
+        wanted = page_file(folder, number - 1)
+        if not wanted.exists():
+            async with self._lock(key):
+                if not wanted.exists():
+                    first = (number - 1) // self.PAGES_PER_RENDER * self.PAGES_PER_RENDER
+                    count = min(self.PAGES_PER_RENDER, self.renderer.limits.max_pages - first, total - first)
+                    await self.renderer.render_pdf_pages(folder / "original", first, count,
+                                                         watermark=self._watermark_of(folder), into=folder)
+        return wanted
+
+    async def picture(self, key: str, fetch: Fetch, watermark: str) -> Path:
+        folder = await self._folder(key, fetch, watermark)
+        wanted = picture_file(folder)
+        if not wanted.exists():
+            async with self._lock(key):
+                if not wanted.exists():
+                    await self.renderer.render_image(folder / "original", watermark=self._watermark_of(folder),
+                                                     into=folder)
+        return wanted
+
+    async def forget(self, key: str) -> None:
+        import shutil
+
+        shutil.rmtree(self.directory / key, ignore_errors=True)
+
+    async def _folder(self, key: str, fetch: Fetch, watermark: str) -> Path:
+        self._sweep()
+        folder = self.directory / key
+        original = folder / "original"
+        if not original.exists():
+            async with self._lock(key):
+                if not original.exists():
+                    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    _write_atomically(folder / "watermark.txt", watermark.encode())
+                    partial = folder / "original.partial"
+                    await fetch(partial)
+                    partial.rename(original)
+        os.utime(folder)  # in use: the sweep keeps it
+        return folder
+
+    @staticmethod
+    def _watermark_of(folder: Path) -> str:
+        return (folder / "watermark.txt").read_text()
+
+    def _lock(self, key: str):  # noqa: ANN202
+        import asyncio
+
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    def _sweep(self) -> None:
+        """Delete folders untouched for ``keep_seconds`` (at most once a minute: it lists the directory)."""
+        import shutil
+        import time
+
+        now = time.time()
+        if now - self._swept_at < 60 or not self.directory.exists():
+            return
+        self._swept_at = now
+        for folder in self.directory.glob("*/*"):
+            in_use = self._locks.get(f"{folder.parent.name}/{folder.name}") is not None
+            if not in_use and now - folder.stat().st_mtime > self.keep_seconds:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+Fetch = Callable[[Path], Awaitable[None]]  # writes the document's original bytes to the path it is given

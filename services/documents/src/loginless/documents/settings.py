@@ -50,6 +50,13 @@ class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSetting
     maintenance_interval_seconds: float = Field(3600, gt=0, description="How often the worker purges and tidies")
 
     default_share_expiry_days: int = Field(30, ge=1, description="Share expiry when the caller gives none")
+    preview_cache_dir: str = Field(
+        "", description="Where the rendered pages of view-only shares are kept for a few minutes (local to each "
+        "replica); empty: a folder in the system's temporary directory")
+    preview_keep_minutes: float = Field(10, gt=0, description="How long rendered pages are kept after their last use")
+    preview_max_pages: int = Field(200, ge=1, description="Pages of a view-only PDF a guest can see")
+    preview_concurrency: int = Field(2, ge=1, description="View-only renders at once per replica (child processes)")
+
     link_issuing_deadline_seconds: float = Field(
         3600, gt=0, le=20 * 3600, description="How long the worker keeps trying to issue a share's or an upload "
         "request's links before the request ends failed (within the 24 hours links replays an issue)")
