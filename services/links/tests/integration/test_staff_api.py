@@ -35,7 +35,7 @@ async def test_each_recipient_gets_a_link_of_its_own_with_the_actions_default_ex
     body = shown.json()
     assert {key: body[key] for key in ("action", "resource_id", "status", "opens", "uses", "max_uses")} == {
         "action": "sign", "resource_id": "sig-1", "status": "active", "opens": 0, "uses": 0, "max_uses": None}
-    assert body["recipient"] == {"name": "Ana", "email": "ana@example.test", "phone": None, "language": "en"}
+    assert body["recipient"] == {"name": "Ana", "email": "ana@example.test", "phone": None, "language": None}
 
 
 async def test_explicit_expiry_and_the_configured_defaults_are_honoured(client, staff, issue, clock):

@@ -275,5 +275,5 @@ def test_recipients_are_normalised_and_each_keeps_its_delivery_channel():
         RecipientRequest(name="  Ana  ", email=" ana@example.test ", language="es", delivery="email"),
         RecipientRequest(phone="+34 (600) 000-000", delivery="sms"))), POLICY, NOW)
     assert checked.recipients == ((Recipient("Ana", "ana@example.test", None, "es"), "email"),
-                                  (Recipient(None, None, "+34600000000", "en"), "sms"))
+                                  (Recipient(None, None, "+34600000000", None), "sms"))
     assert normalize_phone("+1 415 555 0100") == "+14155550100" and normalize_phone("0034600000000") is None

@@ -329,7 +329,7 @@ def _issue_request(holder: LinkHolder, recipient: domain.RecipientLink) -> Issue
     return IssueLinksIn(
         action="view" if is_share else "upload", resource_id=holder.resource_id,
         expires_at=holder.expires_at if is_share else holder.deadline,
-        recipients=[RecipientIn(email=recipient.email, name=recipient.name, language=recipient.language or "en",
+        recipients=[RecipientIn(email=recipient.email, name=recipient.name, language=recipient.language,
                                 delivery="email")])
 
 

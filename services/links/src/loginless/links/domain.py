@@ -61,7 +61,7 @@ class Recipient:
     name: str | None = None
     email: str | None = None
     phone: str | None = None
-    language: Language = "en"
+    language: Language | None = None  # None: the firm did not say
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ def evolve(state: Link | None, event: IntegrationEvent) -> Link:
         return Link(
             link_id=event.link_id, tenant_id=event.tenant_id, action=event.action, resource_id=event.resource_id,
             recipient=Recipient(event.recipient_name, event.recipient_email, event.recipient_phone,
-                                event.recipient_language or "en"),
+                                event.recipient_language),
             issued_at=event.issued_at, expires_at=event.expires_at, max_uses=event.max_uses,
             verification=event.verification, delivery=event.delivery,
             delivery_status="none" if event.delivery == "none" else "pending",
@@ -298,7 +298,7 @@ class RecipientRequest:
     name: str | None = None
     email: str | None = None
     phone: str | None = None
-    language: Language = "en"
+    language: Language | None = None  # None: the firm did not say
     delivery: DeliveryChannel = "none"
 
 

@@ -19,7 +19,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from loginless.links.domain import CODE_LIFETIME, Link
 from loginless.links.tenants import Tenant
 from loginless.shared.guest.branding import DEFAULT_BRAND_COLOUR, readable_text_colour
-from loginless.shared.guest.i18n import KIT_CATALOG, N_, MessageCatalog, format_date_time, translations
+from loginless.shared.guest.i18n import (
+    DEFAULT_LANGUAGE,
+    KIT_CATALOG,
+    N_,
+    MessageCatalog,
+    format_date_time,
+    translations,
+)
 from loginless.shared.guest.pages import install_translations
 
 CODE_MINUTES = int(CODE_LIFETIME.total_seconds() // 60)
@@ -45,6 +52,11 @@ _templates = Environment(
 install_translations(_templates, CATALOGS)
 
 
+def language_of(link: Link) -> str:
+    """The recipient's language, or the one every message is written in when the firm gave none."""
+    return link.recipient.language or DEFAULT_LANGUAGE
+
+
 @dataclass(frozen=True)
 class SmsMessage:
     to: str
@@ -58,7 +70,7 @@ class MessageComposer:
         self._sender_address = parseaddr(sender)[1] or sender
 
     def link_email(self, tenant: Tenant, link: Link, url: str) -> EmailMessage:
-        messages = translations(link.recipient.language, CATALOGS)
+        messages = translations(language_of(link), CATALOGS)
         purpose = messages.gettext(PURPOSES[link.action])
         subject = messages.gettext("%(firm)s: a secure link to %(purpose)s") % {"firm": tenant.name,
                                                                                   "purpose": purpose}
@@ -69,13 +81,13 @@ class MessageComposer:
         return self._email(tenant, link, subject, "link_email", context)
 
     def code_email(self, tenant: Tenant, link: Link, code: str) -> EmailMessage:
-        messages = translations(link.recipient.language, CATALOGS)
+        messages = translations(language_of(link), CATALOGS)
         subject = messages.gettext("%(firm)s: your verification code") % {"firm": tenant.name}
         context = self._context(tenant, link) | {"code": code, "minutes": CODE_MINUTES}
         return self._email(tenant, link, subject, "code_email", context)
 
     def link_sms(self, tenant: Tenant, link: Link, url: str) -> SmsMessage:
-        language = link.recipient.language
+        language = language_of(link)
         messages = translations(language, CATALOGS)
         body = messages.gettext("%(firm)s: a secure link to %(purpose)s, valid until %(date)s: %(url)s") % {
             "firm": tenant.name, "purpose": messages.gettext(PURPOSES[link.action]),
@@ -83,7 +95,7 @@ class MessageComposer:
         return SmsMessage(to=str(link.recipient.phone), body=body, link_id=link.link_id)
 
     def code_sms(self, tenant: Tenant, link: Link, code: str) -> SmsMessage:
-        messages = translations(link.recipient.language, CATALOGS)
+        messages = translations(language_of(link), CATALOGS)
         body = messages.ngettext(
             "%(firm)s: your verification code is %(code)s. It is valid for %(count)s minute.",
             "%(firm)s: your verification code is %(code)s. It is valid for %(count)s minutes.",
@@ -93,7 +105,7 @@ class MessageComposer:
     @staticmethod
     def _context(tenant: Tenant, link: Link) -> dict[str, object]:
         color = tenant.color or DEFAULT_BRAND_COLOUR
-        return {"language": link.recipient.language, "tenant": tenant, "color": color,
+        return {"language": language_of(link), "tenant": tenant, "color": color,
                 "button_text_color": readable_text_colour(color)}
 
     def _email(self, tenant: Tenant, link: Link, subject: str, template: str,
@@ -109,6 +121,6 @@ class MessageComposer:
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(_templates.get_template(f"{template}.txt").render(context))
         message.add_alternative(_templates.get_template(f"{template}.html").render(context), subtype="html")
-        message["Content-Language"] = link.recipient.language  # after the parts: set_content drops Content-*
+        message["Content-Language"] = language_of(link)  # after the parts: set_content drops Content-*
         return message
 

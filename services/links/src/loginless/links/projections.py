@@ -29,7 +29,7 @@ class LinkRows:
                     " opens, verification, delivery, delivery_status, version)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12, $13, $14, $15)",
                     link_id, issued.tenant_id, issued.action, issued.resource_id, issued.recipient_name,
-                    issued.recipient_email, issued.recipient_phone, issued.recipient_language or "en",
+                    issued.recipient_email, issued.recipient_phone, issued.recipient_language,
                     issued.issued_at, issued.expires_at, issued.max_uses, issued.verification, issued.delivery,
                     "none" if issued.delivery == "none" else "pending", version)
             case events.LinkRevoked(revoked_at=at):

@@ -38,7 +38,8 @@ class RecipientIn(Body):
     name: str | None = Field(None, max_length=1000)
     email: str | None = Field(None, max_length=1000)
     phone: str | None = Field(None, max_length=100)
-    language: Language = "en"
+    language: Language | None = Field(None, description="The recipient's language for messages and pages; absent: "
+                                      "their browser's, else English")
     delivery: DeliveryChannel = Field("none", description="How links sends the URL: e-mail, SMS, or not at all")
 
 
@@ -67,7 +68,7 @@ class RecipientView(BaseModel):
     name: str | None
     email: str | None
     phone: str | None
-    language: Language
+    language: Language | None
 
     @classmethod
     def of(cls, recipient: Recipient) -> RecipientView:
