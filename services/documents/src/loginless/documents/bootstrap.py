@@ -27,7 +27,7 @@ from loginless.documents.repository import Repository
 from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import MIN_PART_SIZE, DocumentStorage, PartBuffers
 from loginless.documents.uploads import ResumableUploads
-from loginless.links.client import LinksApi, LinksApiKeys, LinksClient
+from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.shared.events.payloads import documents as events
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.guest.pages import guest_template_config
@@ -92,19 +92,6 @@ def view_only_previews(settings: DocumentsSettings) -> ViewOnlyPreviews:
     return ViewOnlyPreviews(PreviewRenderer(limits), directory, keep_seconds=settings.preview_keep_minutes * 60)
 
 
-@asynccontextmanager
-async def links_for(settings: DocumentsSettings, given: LinksApi | None) -> AsyncIterator[LinksApi]:
-    """The links service: the one given (tests give the in-memory fake), else a client closed at the end."""
-    if given is not None:
-        yield given
-        return
-    client = LinksClient.from_settings(settings)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
 @dataclass(frozen=True)
 class DocumentsApp:
     """The API process's context."""
@@ -123,7 +110,7 @@ def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, sc
     async def context(runtime: ServiceRuntime) -> AsyncIterator[DocumentsApp]:
         storage = storage_for(settings)
         await storage.ensure_bucket()
-        async with links_for(settings, links) as links_api:
+        async with links_held(settings, links) as links_api:
             documents = documents_context(runtime.store, settings, links=links_api, storage=storage,
                                           scanner=scanner or PassThroughScanner(), clock=clock)
             yield DocumentsApp(documents=documents, guest_pages=GuestPages(documents, ResumableUploads(documents)),
@@ -163,7 +150,7 @@ def create_worker(settings: DocumentsSettings, *, links: LinksApi | None = None)
 
     @asynccontextmanager
     async def context(runtime: WorkerRuntime) -> AsyncIterator[DocumentsContext]:
-        async with links_for(settings, links) as links_api:
+        async with links_held(settings, links) as links_api:
             yield documents_context(runtime.store, settings, links=links_api, storage=storage_for(settings),
                                     scanner=PassThroughScanner())
 

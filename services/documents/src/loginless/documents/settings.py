@@ -38,7 +38,8 @@ class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSetting
     default_upload_file_size: int = Field(100_000_000, ge=1, description="Per-file limit when a request sets none")
     default_upload_max_files: int = Field(20, ge=1)
     upload_part_size: int = Field(
-        8 * MIB, ge=5 * MIB, description="Bytes per S3 part; a PATCH holds at most two parts in memory")
+        5 * MIB, ge=5 * MIB, description="Bytes per S3 part (S3's smallest); a PATCH holds at most two parts in "
+        "memory, which is most of what an upload costs the process")
     upload_chunk_size: int = Field(
         64 * MIB, ge=5 * MIB, description="Bytes per PATCH the upload page sends (tus chunkSize): several parts, "
         "stored while the rest arrives; under the request size limits of common proxies")

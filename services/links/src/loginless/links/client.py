@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -31,6 +34,7 @@ from loginless.links.errors import (
 from loginless.links.views import ClientIn, IssuedLinks, IssueLinksIn, LinkView, StaffPrincipalView
 from loginless.shared.branding import Branding, BrandingCache
 from loginless.shared.errors import DependencyUnavailable, InvalidRequest, NotFound
+from loginless.shared.web.assertion import AssertionVerifier, GuestAccessSettings
 from loginless.shared.web.auth import StaffPrincipal
 
 log = structlog.get_logger(__name__)
@@ -271,6 +275,44 @@ class LinksApiKeys:
         ttl = self._positive_ttl if principal is not None else self._negative_ttl
         self._cache[fingerprint] = (time.monotonic() + ttl, principal)
         return principal
+
+
+# ---- holding links for the life of a process ------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def links_held(settings: Any, given: LinksApi | None = None) -> AsyncIterator[LinksApi]:
+    """The links service for the life of a process: ``given`` (tests give the in-memory fake), else a client of
+    ``settings`` (mixing in :class:`LinksClientSettings`), closed at the end."""
+    if given is not None:
+        yield given
+        return
+    client = LinksClient.from_settings(settings)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@dataclass(frozen=True)
+class LinkedServiceContext:
+    """The context of a service whose one neighbour is links (a service whose own pages are not built yet): staff
+    keys checked there, guest pages branded from there, the gateway's assertions checked with its key."""
+
+    links: LinksApi
+    api_keys: LinksApiKeys
+    guest_assertions: AssertionVerifier | None
+
+
+def linked_service_context(settings: GuestAccessSettings, audience: str, given: LinksApi | None = None):  # noqa: ANN201
+    """The app's ``context`` factory of such a service (``audience``: its name, as the gateway's assertions say)."""
+
+    @asynccontextmanager
+    async def context(runtime: object) -> AsyncIterator[LinkedServiceContext]:
+        async with links_held(settings, given) as links:
+            yield LinkedServiceContext(links, LinksApiKeys(links), settings.guest_assertions(audience))
+
+    return context
 
 
 def _model(model: type[M], response: httpx.Response) -> M:

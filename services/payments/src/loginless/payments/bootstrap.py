@@ -1,22 +1,18 @@
 """The one wiring point of the payments service: its HTTP app, its worker and its event contract."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
-from loginless.links.client import LinksApi, LinksApiKeys, LinksClient
+from loginless.links.client import LinksApi, linked_service_context
 from loginless.payments.settings import PaymentsSettings
 from loginless.shared.events.payloads import payments as events
 from loginless.shared.guest.pages import guest_template_config
 from loginless.shared.guest.placeholder import placeholder_pages
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
-from loginless.shared.web import ServiceRuntime, create_service_app
-from loginless.shared.web.assertion import AssertionVerifier
+from loginless.shared.web import create_service_app
 from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,28 +20,12 @@ DESCRIPTION = "Invoices, pay links and payment-provider adapters."
 PUBLISHED_EVENTS = (events.InvoicePaid,)
 
 
-@dataclass(frozen=True)
-class PaymentsContext:
-    """What the payments handlers share for the life of the process."""
-
-    links: LinksApi
-    api_keys: LinksApiKeys
-    guest_assertions: AssertionVerifier | None
-
-
 def create_app(settings: PaymentsSettings, *, links: LinksApi | None = None) -> Litestar:
-    @asynccontextmanager
-    async def context(runtime: ServiceRuntime) -> AsyncIterator[PaymentsContext]:
-        client = links or LinksClient.from_settings(settings)
-        try:
-            yield PaymentsContext(client, LinksApiKeys(client), settings.guest_assertions("payments"))
-        finally:
-            await client.close()
-
     # Until its real guest pages exist, guests get the kit's placeholder page (in their language, with the firm's
     # branding), which also shows that the gateway's assertion arrived and was verified.
     return create_service_app(settings, route_handlers=placeholder_pages("payments"), migrations_dir=MIGRATIONS,
-                              description=DESCRIPTION, context=context, template_config=guest_template_config())
+                              description=DESCRIPTION, context=linked_service_context(settings, "payments", links),
+                              template_config=guest_template_config())
 
 
 def create_worker(settings: PaymentsSettings) -> ServiceWorker:

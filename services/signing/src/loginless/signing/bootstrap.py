@@ -1,21 +1,17 @@
 """The one wiring point of the signing service: its HTTP app, its worker and its event contract."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
-from loginless.links.client import LinksApi, LinksApiKeys, LinksClient
+from loginless.links.client import LinksApi, linked_service_context
 from loginless.shared.events.payloads import signing as events
 from loginless.shared.guest.pages import guest_template_config
 from loginless.shared.guest.placeholder import placeholder_pages
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
-from loginless.shared.web import ServiceRuntime, create_service_app
-from loginless.shared.web.assertion import AssertionVerifier
+from loginless.shared.web import create_service_app
 from loginless.shared.worker import ServiceWorker
 from loginless.signing.settings import SigningSettings
 
@@ -24,28 +20,12 @@ DESCRIPTION = "Signature requests, signers, the signing ceremony, the signed PDF
 PUBLISHED_EVENTS = (events.DocumentSigned,)
 
 
-@dataclass(frozen=True)
-class SigningContext:
-    """What the signing handlers share for the life of the process."""
-
-    links: LinksApi
-    api_keys: LinksApiKeys
-    guest_assertions: AssertionVerifier | None
-
-
 def create_app(settings: SigningSettings, *, links: LinksApi | None = None) -> Litestar:
-    @asynccontextmanager
-    async def context(runtime: ServiceRuntime) -> AsyncIterator[SigningContext]:
-        client = links or LinksClient.from_settings(settings)
-        try:
-            yield SigningContext(client, LinksApiKeys(client), settings.guest_assertions("signing"))
-        finally:
-            await client.close()
-
     # Until its real guest pages exist, guests get the kit's placeholder page (in their language, with the firm's
     # branding), which also shows that the gateway's assertion arrived and was verified.
     return create_service_app(settings, route_handlers=placeholder_pages("signing"), migrations_dir=MIGRATIONS,
-                              description=DESCRIPTION, context=context, template_config=guest_template_config())
+                              description=DESCRIPTION, context=linked_service_context(settings, "signing", links),
+                              template_config=guest_template_config())
 
 
 def create_worker(settings: SigningSettings) -> ServiceWorker:
