@@ -17,7 +17,7 @@ It then measures, best of ``--repeats`` (the paths alternate, so a noisy neighbo
 
 - upload MB/s of one tus upload through gateway → documents → S3, against a ``minio`` ``put_object`` of the same
   bytes straight to S3 with 8 MiB parts, three in parallel (ratio; target ≥ 0.7). The client sends what the upload
-  page sends: PATCHes of the page's tus ``chunkSize`` (read from the page itself, ``data-chunk-size``; 64 MiB by
+  page sends: PATCHes of the page's tus ``chunkSize`` (read from the page itself, ``data-chunk-size``; 60 MiB by
   default, ``DOCUMENTS_UPLOAD_CHUNK_SIZE``), each body streamed with its ``Content-Length``, the next PATCH sent
   when the last is answered, as tus-js-client does; ``--patch-mb`` sends another size instead;
 - the same upload in PATCHes of one S3 part (5 MiB), straight to documents (no gateway hop), and three files of a

@@ -18,6 +18,22 @@ def test_every_service_folder_is_registered_and_every_registered_service_has_a_f
         assert (REPOSITORY / "services" / name / "src" / "loginless" / name / "__main__.py").exists(), name
 
 
+@pytest.mark.parametrize("name", service_names())
+def test_every_service_bootstrap_has_the_shape_its_command_line_runs(name):
+    """``python -m loginless.<name>`` hands its bootstrap module to the kernel's run_service: one shape."""
+    import importlib
+    import inspect
+
+    from loginless.shared.settings import ServiceSettings
+
+    bootstrap = importlib.import_module(f"loginless.{name}.bootstrap")
+    assert issubclass(bootstrap.SETTINGS, ServiceSettings) and bootstrap.SETTINGS.service_name == name
+    assert bootstrap.MIGRATIONS.is_dir()  # the kernel's tables, then the service's own numbered SQL files
+    for function in ("create_app", "create_worker"):
+        assert list(inspect.signature(getattr(bootstrap, function)).parameters)[0] == "settings", function
+    assert bootstrap.asyncapi_document()["info"]["title"] == f"loginless {name} events"
+
+
 def test_each_guest_action_is_served_by_one_service_on_its_own_port():
     assert sorted(action for service in SERVICES for action in service.guest_actions) == sorted(GUEST_ACTIONS)
     assert {action: owner_of(action).name for action in GUEST_ACTIONS} == {

@@ -30,6 +30,7 @@ from loginless.shared.web.assertion import (
 )
 from loginless.testkit.endpoints import S3Endpoint
 from loginless.testkit.fake_links import FakeLinks
+from loginless.testkit.staff import StaffKey
 
 
 def make_settings(database_url: str, s3: S3Endpoint, assertion_public_key: str,
@@ -44,16 +45,6 @@ def make_settings(database_url: str, s3: S3Endpoint, assertion_public_key: str,
     )
     values.update(overrides)
     return DocumentsSettings(**values)
-
-
-@dataclass
-class Tenant:
-    tenant_id: str
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.api_key}"}
 
 
 class ShiftableClock:
@@ -77,9 +68,9 @@ class Harness:
     private_key: str  # signs guests' assertions, as the gateway does
     clock: ShiftableClock
 
-    def new_tenant(self) -> Tenant:
+    def new_tenant(self) -> StaffKey:
         tenant_id = self.links.add_tenant(name="Demo Firm", color="#1f5f8b", contact_email="hello@demo-firm.test")
-        return Tenant(tenant_id=tenant_id, api_key=self.links.add_api_key(tenant_id))
+        return StaffKey(tenant_id=tenant_id, api_key=self.links.add_api_key(tenant_id))
 
     def context(self, **changes: object) -> DocumentsContext:
         """The handlers' context on the test's own pool (another replica of the service, say), with ``changes``
@@ -151,7 +142,7 @@ async def stream_client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
 
 
 @pytest.fixture
-def tenant(harness: Harness) -> Tenant:
+def tenant(harness: Harness) -> StaffKey:
     return harness.new_tenant()
 
 

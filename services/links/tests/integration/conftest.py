@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -27,20 +26,11 @@ from loginless.links.tokens import new_api_key
 from loginless.shared.eventstore import EventStore, migrate
 from loginless.testkit.clock import ManualWallClock
 from loginless.testkit.links_service import links_settings
+from loginless.testkit.staff import StaffKey
 
 INTERNAL_SECRET = "test-internal-secret"
 INTERNAL = {"Authorization": f"Bearer {INTERNAL_SECRET}"}
 PUBLIC_URL = "https://guests.example.test"
-
-
-@dataclass(frozen=True)
-class Staff:
-    tenant_id: str
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
 
 
 @pytest.fixture
@@ -110,17 +100,17 @@ async def concurrent_client(settings, clock, pool):
 def make_staff(pool, settings):
     """A new tenant with one API key: ``await make_staff(name=..., color=...)``."""
 
-    async def make(*, name: str = "Demo Firm", **profile: str) -> Staff:
+    async def make(*, name: str = "Demo Firm", **profile: str) -> StaffKey:
         tenant_id = f"firm-{uuid.uuid4().hex[:8]}"
         key = new_api_key()
         await Tenants(pool, settings.schema).ensure(Tenant(tenant_id=tenant_id, name=name, **profile), key)
-        return Staff(tenant_id, key.value)
+        return StaffKey(tenant_id, key.value)
 
     return make
 
 
 @pytest.fixture
-async def staff(make_staff) -> Staff:
+async def staff(make_staff) -> StaffKey:
     return await make_staff(name="Ortega & Lane Tax Advisors", color="#0b6e4f", contact_name="Front desk",
                             contact_email="desk@ortega-lane.test", contact_phone="+34 600 111 222")
 
@@ -129,7 +119,7 @@ async def staff(make_staff) -> Staff:
 def issue():
     """``await issue(client, staff, **body)``: POST /v1/links (default: one e-mail recipient, no delivery), 201."""
 
-    async def issue(client, staff: Staff, **body) -> list[dict]:
+    async def issue(client, staff: StaffKey, **body) -> list[dict]:
         body.setdefault("action", "view")
         body.setdefault("resource_id", f"doc-{uuid.uuid4().hex[:8]}")
         body.setdefault("recipients", [{"email": f"guest-{uuid.uuid4().hex[:8]}@example.test"}])

@@ -8,7 +8,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 from litestar import Litestar
@@ -23,14 +23,23 @@ if TYPE_CHECKING:  # the worker and the Kafka client are loaded only by the role
     from loginless.shared.worker import ServiceWorker
 
 
+class ServiceBootstrap(Protocol):
+    """What a service's ``bootstrap`` module provides, the one wiring point (docs/anatomy-of-a-service.md). An
+    event-sourced service's also has ``projections(store, settings)``, its read models."""
+
+    SETTINGS: type[ServiceSettings]
+    MIGRATIONS: Path
+
+    def create_app(self, settings: Any) -> Litestar: ...  # noqa: ANN401 -- each service takes its own settings
+
+    def create_worker(self, settings: Any) -> ServiceWorker: ...  # noqa: ANN401
+
+    def asyncapi_document(self) -> dict: ...
+
+
 def run_service(
+    bootstrap: ServiceBootstrap,
     *,
-    settings_factory: Callable[[], ServiceSettings],
-    create_app: Callable[[ServiceSettings], Litestar],
-    create_worker: Callable[[ServiceSettings], ServiceWorker],
-    asyncapi_document: Callable[[], dict],
-    migrations_dir: Path,
-    projections: Callable[[EventStore, ServiceSettings], Projections] | None = None,
     extra_commands: dict[str, Callable[[ServiceSettings, list[str]], None]] | None = None,
     argv: list[str] | None = None,
 ) -> None:
@@ -41,16 +50,17 @@ def run_service(
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
     parsed = parser.parse_args(argv)
     command = parsed.command
+    migrations_dir: Path = bootstrap.MIGRATIONS
 
     if command == "asyncapi":  # needs no settings: the document describes the code, not a deployment
-        print(json.dumps(asyncapi_document(), indent=2, sort_keys=True))
+        print(json.dumps(bootstrap.asyncapi_document(), indent=2, sort_keys=True))
         return
 
-    settings = settings_factory()
+    settings = bootstrap.SETTINGS()
     configure_logging(as_json=settings.log_json, level=settings.log_level)
     if command == "api":
         uvicorn.run(
-            create_app(settings),
+            bootstrap.create_app(settings),
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
@@ -62,13 +72,13 @@ def run_service(
     elif command == "worker":
         from loginless.shared.worker import run_worker
 
-        run_worker(create_worker(settings))
+        run_worker(bootstrap.create_worker(settings))
     elif command == "migrate":
         asyncio.run(_migrate(settings, migrations_dir))
     elif command == "projections":
         if parsed.arguments != ["rebuild"]:
             parser.error("usage: projections rebuild")
-        read_models = projections or (lambda store, _: Projections(store))
+        read_models = getattr(bootstrap, "projections", lambda store, _: Projections(store))
         asyncio.run(_rebuild_projections(settings, migrations_dir, read_models))
     else:
         extra_commands[command](settings, parsed.arguments)

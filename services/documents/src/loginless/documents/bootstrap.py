@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = DocumentsSettings
 TEMPLATES = Path(__file__).parent / "templates"
 DESCRIPTION = "Documents, client and guest accounts, folders, shares for viewing and download, upload requests."
 PUBLISHED_EVENTS = (

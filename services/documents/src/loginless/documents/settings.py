@@ -3,7 +3,7 @@
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from loginless.links.client import LinksClientSettings
@@ -41,8 +41,8 @@ class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSetting
         5 * MIB, ge=5 * MIB, description="Bytes per S3 part (S3's smallest); a PATCH holds at most two parts in "
         "memory, which is most of what an upload costs the process")
     upload_chunk_size: int = Field(
-        64 * MIB, ge=5 * MIB, description="Bytes per PATCH the upload page sends (tus chunkSize): several parts, "
-        "stored while the rest arrives; under the request size limits of common proxies")
+        60 * MIB, ge=5 * MIB, description="Bytes per PATCH the upload page sends (tus chunkSize): a whole number of "
+        "parts, stored while the rest arrives; under the request size limits of common proxies")
     abandoned_upload_hours: float = Field(
         48, gt=0, description="Unfinished resumable uploads untouched this long are aborted and forgotten")
 
@@ -77,6 +77,15 @@ class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSetting
                 or parts.query or parts.fragment:
             raise ValueError(f"{info.field_name} must be http(s)://host[:port] with no path, got {value!r}")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @model_validator(mode="after")
+    def _whole_parts_per_patch(self) -> "DocumentsSettings":
+        """A PATCH that is not a whole number of parts leaves a remainder below S3's minimum part, which must
+        be stored as a separate object and read back by the next PATCH: a round trip to S3 per PATCH."""
+        if self.upload_chunk_size % self.upload_part_size:
+            raise ValueError(f"upload_chunk_size ({self.upload_chunk_size}) must be a multiple of upload_part_size "
+                             f"({self.upload_part_size})")
+        return self
 
     @property
     def s3_guest_endpoint(self) -> str:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = GatewaySettings
 DESCRIPTION = (
     "The only public entry for guests: validates link tokens, swaps them for a scoped cookie and routes to the "
     "owning service."

@@ -34,6 +34,7 @@ from loginless.shared.web.idempotency import IdempotentRequests
 from loginless.shared.worker import ServiceWorker, WorkerRuntime, every
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = LinksSettings
 DESCRIPTION = "Capability links for every guest action: issue, revoke, use and expiry; tenants and API keys."
 PUBLISHED_EVENTS = (
     events.LinkIssued, events.LinkRevoked, events.LinkOpened, events.LinkUsed, events.LinkDelivered,

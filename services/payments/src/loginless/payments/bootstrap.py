@@ -16,6 +16,7 @@ from loginless.shared.web import create_service_app
 from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = PaymentsSettings
 DESCRIPTION = "Invoices, pay links and payment-provider adapters."
 PUBLISHED_EVENTS = (events.InvoicePaid,)
 

@@ -16,6 +16,7 @@ from loginless.shared.web import create_service_app
 from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = RequestsSettings
 DESCRIPTION = "Client requests (questionnaires) with the require-login switch; answers and files."
 PUBLISHED_EVENTS = (events.ClientRequestSent,)
 

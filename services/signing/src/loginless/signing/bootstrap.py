@@ -16,6 +16,7 @@ from loginless.shared.worker import ServiceWorker
 from loginless.signing.settings import SigningSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = SigningSettings
 DESCRIPTION = "Signature requests, signers, the signing ceremony, the signed PDF and its audit certificate."
 PUBLISHED_EVENTS = (events.DocumentSigned,)
 
