@@ -107,3 +107,21 @@ def test_the_base_settings_carry_no_service_of_their_own():
     fields = " ".join(ServiceSettings.model_fields)
     assert not [name for name in service_names() if name in fields]
     assert "assertion" not in fields
+
+
+LINKS_PATHS = re.compile(r"/internal/v1/|/v1/links\b|/v1/api-keys\b|/v1/tenants\b")
+
+
+def test_the_paths_check_recognises_links_paths():
+    assert LINKS_PATHS.search('f"{base}/internal/v1/tenants/{tenant}/links"')
+    assert LINKS_PATHS.search('"/v1/links/" + link_id') and not LINKS_PATHS.search('"/v1/linkshare"')
+
+
+def test_no_runtime_module_but_links_own_knows_links_paths():
+    """Every caller of links goes through its client (loginless.links.client), so a path changes in one place."""
+    links_source = ROOT / "services" / "links" / "src"
+    offending = [f"{path.relative_to(ROOT)}: {match}"
+                 for project in RUNTIME_PROJECTS
+                 for path in sorted((project / "src").rglob("*.py")) if links_source not in path.parents
+                 for match in LINKS_PATHS.findall(path.read_text())]
+    assert offending == []
