@@ -8,7 +8,7 @@ STACK := $(UV) run --frozen python -m loginless.devstack
 PYTEST := $(UV) run --frozen pytest
 
 .PHONY: help install provision run stop test test-unit test-contract test-integration test-e2e \
-        bench contracts lint clean
+        bench contracts translations lint clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -52,8 +52,11 @@ bench: provision ## benchmarks against an isolated stack; results go in docs/ben
 
 contracts: install ## refresh the committed event schemas and AsyncAPI documents after an intended change
 	$(UV) run --frozen python -m loginless.shared.events.schemas docs/events/schemas
-	for service in gateway links documents signing payments requests; do \
+	for service in $$($(STACK) services); do \
 	  $(UV) run --frozen python -m loginless.$$service asyncapi > docs/asyncapi/$$service.json; done
+
+translations: install ## guest pages' messages: extract them, merge them into the .po catalogs, compile the .mo files
+	$(UV) run --frozen python -m loginless.testkit.translations
 
 lint: install
 	$(UV) run --frozen ruff check .

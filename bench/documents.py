@@ -5,23 +5,22 @@
 Needs DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY (the test stack exports
 them). It starts processes of its own:
 
-- the documents API through the service's own entry point (``run_service``: the same imports, logging and uvicorn
-  options as ``python -m loginless.documents api``), with in-memory stand-ins for the links service only, so the
-  bench can create shares and upload requests without running links; a second one with
+- the links service, ``python -m loginless.links api`` with a tenant and its API key (``ensure-tenant``), which
+  issues the links of the bench's upload request and share;
+- the documents API, ``python -m loginless.documents api``: exactly what ``make run`` starts; a second one with
   ``DOCUMENTS_DOWNLOAD_DELIVERY=stream``, on the same schema and bucket;
 - the real gateway, ``python -m loginless.gateway api`` (after ``migrate``), its read model seeded with a view link
   and an upload link whose routes point at the first documents process, guests presenting its signed cookie; a
   second gateway routing the same links to the stream-delivery documents process;
-- briefly, ``python -m loginless.documents api`` itself, to compare its idle memory with the bench's process.
 
 It then measures, best of ``--repeats`` (the paths alternate, so a noisy neighbour hurts each alike):
 
 - upload MB/s of one tus upload through gateway → documents → S3, against a ``minio`` ``put_object`` of the same
   bytes straight to S3 with 8 MiB parts, three in parallel (ratio; target ≥ 0.7). The client sends what the upload
-  page sends: PATCHes of the page's tus ``chunkSize`` (read from the page itself, ``data-chunk-size``; 64 MiB by
+  page sends: PATCHes of the page's tus ``chunkSize`` (read from the page itself, ``data-chunk-size``; 60 MiB by
   default, ``DOCUMENTS_UPLOAD_CHUNK_SIZE``), each body streamed with its ``Content-Length``, the next PATCH sent
   when the last is answered, as tus-js-client does; ``--patch-mb`` sends another size instead;
-- the same upload in PATCHes of one S3 part (8 MiB), straight to documents (no gateway hop), and three files of a
+- the same upload in PATCHes of one S3 part (5 MiB), straight to documents (no gateway hop), and three files of a
   third each at once (the page uploads up to three files in parallel);
 - download MB/s of a guest download in both deliveries, against a ``minio`` ``get_object`` (ratio; target ≥ 0.9):
   ``presigned`` (the default: the gateway answers the guest's GET with the documents service's 303, the client
@@ -32,7 +31,7 @@ It then measures, best of ``--repeats`` (the paths alternate, so a noisy neighbo
 - CPU seconds per GiB moved of the documents and gateway processes on each path (less moved than MB/s by
   neighbours on a shared machine, though not unmoved);
 - resident memory of both processes idle and at peak during a large upload through the stack (``--rss-mb``;
-  target: flat, under 100 MB each), and, for comparison, of ``python -m loginless.documents api`` itself idle.
+  target: flat, under 100 MB each).
 
 Every process gets the environment ``make run`` gives it (``loginless.devstack.services.PROCESS_ENVIRONMENT``,
 which sets ``MALLOC_ARENA_MAX``), so what is measured is what runs.
@@ -61,49 +60,35 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
-from servers import free_port, gateway_environment, guest_cookie, process_environment, seed_link, wait_until_up
+from servers import (
+    free_port,
+    gateway_environment,
+    guest_cookie,
+    links_environment,
+    process_environment,
+    seed_link,
+    wait_until_up,
+)
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 PIECE = 1024 * 1024  # what the client hands its HTTP library at a time
-PART_PATCH = 8 * MIB  # one S3 part of the documents service's default size
-API_KEY = "bench-key-" + "x" * 24
+PART_PATCH = 5 * MIB  # one S3 part of the documents service's default size
+API_KEY = "ll_bench_" + "x" * 43  # shaped as links makes them
 TENANT = "bench"
 SCHEMA = "documents_bench"
+LINKS_SCHEMA = "links_bench"
+INTERNAL_SECRET = "bench-internal-secret"
 BUCKET = "documents-bench"
 DIRECT_BUCKET = "documents-bench-direct"
 
 
-# ---- the documents process, run as `python bench/documents.py serve-documents` -------------------------------
-
-
-def serve_documents() -> None:
-    """``python -m loginless.documents api`` with the links service replaced by in-memory fakes."""
-    from loginless.documents.bootstrap import MIGRATIONS, asyncapi_document, create_app, create_worker
-    from loginless.documents.settings import DocumentsSettings
-    from loginless.shared.runtime import run_service
-    from loginless.shared.web.auth import StaffPrincipal
-    from loginless.testkit.fake_links import FakeApiKeys, FakeLinks
-
-    class BenchSettings(DocumentsSettings):
-        @property
-        def schema(self) -> str:
-            return SCHEMA
-
-    keys = {API_KEY: StaffPrincipal(TENANT, "bench")}
-
-    def create_bench_app(settings: DocumentsSettings):  # noqa: ANN202
-        return create_app(settings, links=FakeLinks(api_keys=keys), api_key_verifier=lambda runtime: FakeApiKeys(keys))
-
-    run_service(settings_factory=BenchSettings, create_app=create_bench_app, create_worker=create_worker,
-                asyncapi_document=asyncapi_document, migrations_dir=MIGRATIONS, argv=["api"])
-
-
-def documents_environment(port: int, public_key: str, delivery: str = "presigned") -> dict[str, str]:
+def documents_environment(port: int, public_key: str, links_url: str, delivery: str = "presigned") -> dict[str, str]:
     return {
         **process_environment(),
         "DOCUMENTS_DOWNLOAD_DELIVERY": delivery,
         "DOCUMENTS_DATABASE_URL": os.environ["DATABASE_URL"],
+        "DOCUMENTS_DATABASE_SCHEMA": SCHEMA,
         "DOCUMENTS_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         "DOCUMENTS_HTTP_PORT": str(port),
         "DOCUMENTS_S3_ENDPOINT": os.environ["S3_ENDPOINT"],
@@ -111,6 +96,8 @@ def documents_environment(port: int, public_key: str, delivery: str = "presigned
         "DOCUMENTS_S3_SECRET_KEY": os.environ["S3_SECRET_KEY"],
         "DOCUMENTS_S3_BUCKET": BUCKET,
         "DOCUMENTS_ASSERTION_PUBLIC_KEY": public_key,
+        "DOCUMENTS_LINKS_URL": links_url,
+        "DOCUMENTS_INTERNAL_API_SECRET": INTERNAL_SECRET,
         "DOCUMENTS_MAX_DOCUMENT_SIZE": str(16 * GIB),
         "DOCUMENTS_MAX_UPLOAD_FILE_SIZE": str(16 * GIB),
         "DOCUMENTS_LOG_LEVEL": "INFO",  # as in production
@@ -328,33 +315,42 @@ async def run(options: argparse.Namespace) -> None:
     documents_port, gateway_port = free_port(), free_port()
     stream_documents_port, stream_gateway_port = free_port(), free_port()
     logs = Path(tempfile.mkdtemp(prefix="bench-documents-"))
-    script = str(Path(__file__).resolve())
     gateway_env = gateway_environment(gateway_port, private, {"documents": f"http://127.0.0.1:{documents_port}"})
     migrated = subprocess.run([sys.executable, "-m", "loginless.gateway", "migrate"], env=gateway_env,
                               capture_output=True, text=True)
     if migrated.returncode:
         raise SystemExit(f"gateway migrate failed:\n{migrated.stdout}{migrated.stderr}")
-    real_idle = await idle_rss_of_the_real_api(public, logs)
 
     def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
         return subprocess.Popen(command, env=env, stdout=(logs / f"{name}.log").open("wb"), stderr=subprocess.STDOUT)
 
-    documents = start("documents", [sys.executable, script, "serve-documents"],
-                      documents_environment(documents_port, public))
+    links_port = free_port()
+    links_env = links_environment(links_port, public_url=f"http://127.0.0.1:{gateway_port}", schema=LINKS_SCHEMA,
+                                  internal_secret=INTERNAL_SECRET)
+    ensured = subprocess.run([sys.executable, "-m", "loginless.links", "ensure-tenant", "--tenant-id", TENANT,
+                              "--name", "Bench Firm", "--api-key", API_KEY], env=links_env, capture_output=True,
+                             text=True)
+    if ensured.returncode:
+        raise SystemExit(f"links ensure-tenant failed:\n{ensured.stdout}{ensured.stderr}")
+    links = start("links", [sys.executable, "-m", "loginless.links", "api"], links_env)
+    links_url = f"http://127.0.0.1:{links_port}"
+    documents = start("documents", [sys.executable, "-m", "loginless.documents", "api"],
+                      documents_environment(documents_port, public, links_url))
     gateway = start("gateway", [sys.executable, "-m", "loginless.gateway", "api"], gateway_env)
     # The stream delivery: a documents process with DOCUMENTS_DOWNLOAD_DELIVERY=stream (same schema and bucket), and
     # a gateway routing guests to it; the same read model, so the same links and cookies work on both.
-    stream_documents = start("documents-stream", [sys.executable, script, "serve-documents"],
-                             documents_environment(stream_documents_port, public, delivery="stream"))
+    stream_documents = start("documents-stream", [sys.executable, "-m", "loginless.documents", "api"],
+                             documents_environment(stream_documents_port, public, links_url, delivery="stream"))
     stream_gateway = start("gateway-stream", [sys.executable, "-m", "loginless.gateway", "api"],
                            gateway_environment(stream_gateway_port, private,
                                                {"documents": f"http://127.0.0.1:{stream_documents_port}"}))
-    processes = (gateway, documents, stream_gateway, stream_documents)
+    processes = (links, gateway, documents, stream_gateway, stream_documents)
     documents_url, gateway_url = f"http://127.0.0.1:{documents_port}", f"http://127.0.0.1:{gateway_port}"
     stream_documents_url = f"http://127.0.0.1:{stream_documents_port}"
     stream_gateway_url = f"http://127.0.0.1:{stream_gateway_port}"
     run_peaks: dict[str, PeakRss] = {}
     try:
+        wait_until_up(f"{links_url}/health/live", links)
         wait_until_up(f"{documents_url}/health/live", documents)
         wait_until_up(f"{gateway_url}/health/live", gateway)
         wait_until_up(f"{stream_documents_url}/health/live", stream_documents)
@@ -477,8 +473,6 @@ async def run(options: argparse.Namespace) -> None:
         for name, process, sample in (("documents", documents, documents_rss), ("gateway", gateway, gateway_rss)):
             print(f"  {name:<12} {idle[process.pid] / MIB:6.1f} MB → {sample.peak / MIB:6.1f} MB"
                   f" (+{(sample.peak - idle[process.pid]) / MIB:.1f} MB);  whole run {whole_run[name] / MIB:6.1f} MB")
-        print(f"  `python -m loginless.documents api` as `make run` starts it, idle: {real_idle / MIB:.1f} MB"
-              " (the bench's documents process above replaces only the links client with in-memory fakes)")
         up_ratio = through_up.rate / direct_up.rate
         print(f"summary: upload {up_ratio:.2f} (≥ 0.7); download, default delivery (presigned)"
               f" {presigned_via_gateway.rate / direct_down.rate:.2f} (≥ 0.9), stream delivery"
@@ -497,34 +491,9 @@ async def run(options: argparse.Namespace) -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         await drop_schema()
+        await drop_schema(LINKS_SCHEMA)
         await asyncio.to_thread(empty_buckets, s3)
         print(f"server logs in {logs}")
-
-
-async def idle_rss_of_the_real_api(public_key: str, logs: Path) -> int:
-    """Resident memory of ``python -m loginless.documents api`` itself, idle after start, with the environment the
-    local stack gives it: the bench's own documents process differs only in its in-memory links client, and this
-    shows that difference costs nothing. It migrates the service's own schema, dropped again unless it was there."""
-    import asyncpg
-
-    connection = await asyncpg.connect(os.environ["DATABASE_URL"])
-    try:
-        had_schema = await connection.fetchval(
-            "SELECT count(*) > 0 FROM information_schema.schemata WHERE schema_name = 'documents'")
-    finally:
-        await connection.close()
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "loginless.documents", "api"],
-                               env=documents_environment(port, public_key),
-                               stdout=(logs / "documents-real.log").open("wb"), stderr=subprocess.STDOUT)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health/live", process)
-        return rss(process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        if not had_schema:
-            await drop_schema("documents")
 
 
 def empty_buckets(s3) -> None:  # noqa: ANN001
@@ -547,17 +516,12 @@ async def drop_schema(schema: str = SCHEMA) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("role", nargs="?", default="bench", choices=["bench", "serve-documents"])
     parser.add_argument("--size-mb", type=int, default=256, help="payload of the throughput runs")
     parser.add_argument("--rss-mb", type=int, default=1024, help="size of the upload during which memory is sampled")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--patch-mb", type=int, default=0,
                         help="tus PATCH size; default: the upload page's chunk size, read from the page")
-    options = parser.parse_args()
-    if options.role == "serve-documents":
-        serve_documents()
-    else:
-        asyncio.run(run(options))
+    asyncio.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,24 @@ def gateway_environment(port: int, private_key: str, service_urls: Mapping[str, 
     }
 
 
+def links_environment(port: int, *, public_url: str, schema: str, internal_secret: str) -> dict[str, str]:
+    """``python -m loginless.links api`` on ``port``, in its own schema, with throwaway secrets of the run."""
+    import base64
+    import secrets
+
+    return {
+        **process_environment(),
+        "LINKS_DATABASE_URL": os.environ["DATABASE_URL"],
+        "LINKS_DATABASE_SCHEMA": schema,
+        "LINKS_KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        "LINKS_HTTP_PORT": str(port),
+        "LINKS_PUBLIC_URL": public_url,
+        "LINKS_INTERNAL_API_SECRET": internal_secret,
+        "LINKS_TOKEN_PEPPERS": f"bench:{secrets.token_urlsafe(32)}",
+        "LINKS_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+
+
 async def seed_link(link_id: str, *, tenant_id: str, action: str, resource_id: str) -> None:
     """Put the link in the gateway's read model, as its worker would on LinkIssued."""
     import asyncpg

@@ -1,4 +1,5 @@
-"""Guests through the running gateway, links issued through the links staff API: DESIGN §3 and §7 end to end.
+"""Guests through the running gateway, links issued through the links staff API: the guest URL contract and the
+capability rules of docs/architecture.md, end to end.
 
 Every token issued here is remembered; the last test checks that none of them reached any process's log.
 """
@@ -47,7 +48,7 @@ def test_each_action_reaches_its_own_service_with_a_verified_assertion(firm, gue
     assert landing.status_code == 200
     assert link_id == link.link_id
     assert "/l/" not in str(landing.url)  # the guest ends on a token-free URL
-    assert f"<h1>{ROUTES[action]}</h1>" in landing.text
+    assert f'<h1 data-service="{ROUTES[action]}">' in landing.text
     assert resource_shown(landing) == link.resource_id
     assert_security_headers(landing)
 

@@ -5,7 +5,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-# The keys DESIGN §3 promises in var/stack.env.
+# The keys the local stack file promises in var/stack.env (docs/architecture.md).
 STACK_KEYS = ["GATEWAY_URL", "LINKS_URL", "DOCUMENTS_URL", "SIGNING_URL", "PAYMENTS_URL", "REQUESTS_URL",
               "DEV_API_KEY", "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "S3_ENDPOINT", "S3_ACCESS_KEY",
               "S3_SECRET_KEY", "SMTP_URL", "MAIL_UI_URL"]

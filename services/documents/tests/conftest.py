@@ -1,21 +1,26 @@
 """Fixtures of the documents service's tests: the app on real PostgreSQL and S3 (integration, browser), with the
-links service and staff API keys replaced by in-memory fakes, and guests' gateway assertions signed here."""
+links service replaced by its in-memory fake (which also checks staff API keys), and guests' gateway assertions
+signed here."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from loginless.documents.bootstrap import create_app
+from loginless.documents.bootstrap import create_app, documents_context
+from loginless.documents.handlers import DocumentsContext
+from loginless.documents.ports import PassThroughScanner
 from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import DocumentStorage
+from loginless.documents.uploads import ResumableUploads
+from loginless.shared.eventstore import EventStore
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
     FORWARDED_PREFIX_HEADER,
@@ -23,9 +28,9 @@ from loginless.shared.web.assertion import (
     GuestAssertion,
     GuestRecipient,
 )
-from loginless.shared.web.auth import StaffPrincipal
 from loginless.testkit.endpoints import S3Endpoint
-from loginless.testkit.fake_links import FakeApiKeys, FakeLinks
+from loginless.testkit.fake_links import FakeLinks
+from loginless.testkit.staff import StaffKey
 
 
 def make_settings(database_url: str, s3: S3Endpoint, assertion_public_key: str,
@@ -42,14 +47,14 @@ def make_settings(database_url: str, s3: S3Endpoint, assertion_public_key: str,
     return DocumentsSettings(**values)
 
 
-@dataclass
-class Tenant:
-    tenant_id: str
-    api_key: str
+class ShiftableClock:
+    """The service's clock in these tests: real time, moved ahead by what a test sets (and sets back after)."""
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.api_key}"}
+    def __init__(self) -> None:
+        self.shift = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.shift
 
 
 @dataclass
@@ -58,29 +63,37 @@ class Harness:
 
     settings: DocumentsSettings
     links: FakeLinks
-    api_keys: dict[str, StaffPrincipal]
     storage: DocumentStorage
     pool: asyncpg.Pool
     private_key: str  # signs guests' assertions, as the gateway does
+    clock: ShiftableClock
 
-    def new_tenant(self) -> Tenant:
-        tenant = Tenant(tenant_id=f"t-{secrets.token_hex(6)}", api_key=f"key-{secrets.token_hex(16)}")
-        self.api_keys[tenant.api_key] = StaffPrincipal(tenant.tenant_id, "key-1")
-        return tenant
+    def new_tenant(self) -> StaffKey:
+        tenant_id = self.links.add_tenant(name="Demo Firm", color="#1f5f8b", contact_email="hello@demo-firm.test")
+        return StaffKey(tenant_id=tenant_id, api_key=self.links.add_api_key(tenant_id))
+
+    def context(self, **changes: object) -> DocumentsContext:
+        """The handlers' context on the test's own pool (another replica of the service, say), with ``changes``
+        (a clock, a scanner)."""
+        store = EventStore(self.pool, schema=self.settings.schema, topic=self.settings.events_topic)
+        ctx = documents_context(store, self.settings, links=self.links, storage=self.storage,
+                                scanner=PassThroughScanner(), clock=self.clock)
+        return replace(ctx, **changes)
 
     def guest_headers(self, *, link_id: str, tenant_id: str, action: str, resource_id: str,
-                      language: str | None = None, **extra: str) -> dict[str, str]:
+                      language: str | None = None, email: str = "guest@example.test",
+                      **extra: str) -> dict[str, str]:
         assertion = GuestAssertion(
             link_id=link_id, tenant_id=tenant_id, action=action, resource_id=resource_id,
-            recipient=GuestRecipient(email="guest@example.test", language=language),
+            recipient=GuestRecipient(email=email, language=language),
             link_expires_at=datetime.now(UTC) + timedelta(days=1), audience="documents")
         return {ASSERTION_HEADER: AssertionSigner(self.private_key).sign(assertion),
                 FORWARDED_PREFIX_HEADER: f"/g/{link_id}", "x-forwarded-for": "203.0.113.9", **extra}
 
     def guest_headers_for(self, link_id: str, **extra: str) -> dict[str, str]:
-        record = self.links.issued[link_id]
-        return self.guest_headers(link_id=link_id, tenant_id=record.tenant_id, action=record.action,
-                                  resource_id=record.resource_id, **extra)
+        link = self.links.state_of(link_id)
+        return self.guest_headers(link_id=link_id, tenant_id=link.tenant_id, action=link.action,
+                                  resource_id=link.resource_id, **extra)
 
     def tus(self, client: AsyncTestClient, link_id: str) -> TusClient:
         return TusClient(client, self.guest_headers_for(link_id))
@@ -102,12 +115,11 @@ class Harness:
 async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
     private_key, public_key = assertion_keys
     settings = make_settings(database_url, s3, public_key)
-    api_keys: dict[str, StaffPrincipal] = {}
-    links = FakeLinks(api_keys=api_keys)
+    links = FakeLinks(public_url="http://gateway.test", clock=lambda: datetime.now(UTC))
     storage = DocumentStorage(settings.s3_endpoint, access_key=settings.s3_access_key,
                               secret_key=settings.s3_secret_key.get_secret_value(), bucket=settings.s3_bucket)
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=4)
-    yield Harness(settings, links, api_keys, storage, pool, private_key)
+    yield Harness(settings, links, storage, pool, private_key, ShiftableClock())
     async with pool.acquire() as connection:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     await pool.close()
@@ -115,8 +127,7 @@ async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
 
 @pytest.fixture(scope="session")
 async def client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(harness.settings, links=harness.links,
-                     api_key_verifier=lambda runtime: FakeApiKeys(harness.api_keys))
+    app = create_app(harness.settings, links=harness.links, clock=harness.clock)
     async with AsyncTestClient(app, timeout=60) as http:
         yield http
 
@@ -125,14 +136,25 @@ async def client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
 async def stream_client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
     """The same service (schema, bucket) with ``DOCUMENTS_DOWNLOAD_DELIVERY=stream``: downloads stream through it."""
     settings = harness.settings.model_copy(update={"download_delivery": "stream"})
-    app = create_app(settings, links=harness.links, api_key_verifier=lambda runtime: FakeApiKeys(harness.api_keys))
+    app = create_app(settings, links=harness.links, clock=harness.clock)
     async with AsyncTestClient(app, timeout=60) as http:
         yield http
 
 
 @pytest.fixture
-def tenant(harness: Harness) -> Tenant:
+def tenant(harness: Harness) -> StaffKey:
     return harness.new_tenant()
+
+
+@pytest.fixture
+def later(harness: Harness):  # noqa: ANN201
+    """``later(seconds=…)`` moves the service's clock ahead for the rest of the test."""
+
+    def move(**delta: float) -> None:
+        harness.clock.shift = timedelta(**delta)
+
+    yield move
+    harness.clock.shift = timedelta()
 
 
 def tus_metadata(**values: str) -> str:
@@ -179,15 +201,6 @@ class TusClient:
 
 
 @pytest.fixture
-def replica(harness: Harness):  # noqa: ANN201
+def replica(harness: Harness, client) -> ResumableUploads:  # noqa: ARG001 (the app must have migrated)
     """A second instance of the upload logic on the test's own event loop: "another replica" of the service."""
-    from loginless.documents.handlers import Documents
-    from loginless.documents.ports import PassThroughScanner
-    from loginless.documents.repository import Repository
-    from loginless.documents.uploads import ResumableUploads
-    from loginless.shared.eventstore import EventStore
-
-    store = EventStore(harness.pool, schema=harness.settings.schema, topic="documents.events")
-    documents = Documents(settings=harness.settings, store=store, storage=harness.storage, links=harness.links,
-                          scanner=PassThroughScanner(), repo=Repository(harness.settings.schema))
-    return ResumableUploads(documents)
+    return ResumableUploads(harness.context())

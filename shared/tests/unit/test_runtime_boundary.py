@@ -1,5 +1,6 @@
-"""Test code stays out of what runs in production: runtime packages neither import the test kit, pytest or
-testcontainers, nor declare them as dependencies (the test kit is only in the workspace's dev group)."""
+"""Test and build code stays out of what runs in production: runtime packages neither import the test kit, pytest,
+testcontainers or Babel, nor declare them as dependencies (the test kit, which brings Babel to build the message
+catalogs, is only in the workspace's dev group; services read the compiled catalogs with the standard library)."""
 
 import ast
 import re
@@ -13,8 +14,8 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 RUNTIME_PROJECTS = [ROOT / "shared", ROOT / "deploy" / "local",
                     *sorted(path.parent for path in (ROOT / "services").glob("*/pyproject.toml"))]
-TEST_ONLY_MODULES = ("pytest", "_pytest", "loginless.testkit", "testcontainers")
-TEST_ONLY_DISTRIBUTIONS = {"loginless-testkit", "pytest", "testcontainers"}
+TEST_ONLY_MODULES = ("pytest", "_pytest", "loginless.testkit", "testcontainers", "babel")
+TEST_ONLY_DISTRIBUTIONS = {"loginless-testkit", "pytest", "testcontainers", "babel"}
 
 
 def imported_modules(source: str) -> set[str]:
@@ -63,3 +64,64 @@ def test_no_runtime_source_imports_test_code():
 def test_no_runtime_project_depends_on_test_code(project):
     declared = tomllib.loads((project / "pyproject.toml").read_text())["project"].get("dependencies", [])
     assert {distribution_name(requirement) for requirement in declared} & TEST_ONLY_DISTRIBUTIONS == set()
+
+
+# ---- the kernel names no business service -------------------------------------------------------------------
+
+KERNEL = ROOT / "shared" / "src" / "loginless" / "shared"
+# The contract catalog sits beside the kernel and names services on purpose: their event payloads and the registry.
+CATALOG = (KERNEL / "events" / "payloads", KERNEL / "services.py")
+
+
+def kernel_modules() -> list[Path]:
+    return [path for path in sorted(KERNEL.rglob("*.py"))
+            if not any(path == part or part in path.parents for part in CATALOG)]
+
+
+def service_imports(source: str) -> list[str]:
+    from loginless.shared.services import service_names
+
+    return sorted(module for module in imported_modules(source)
+                  if any(module == f"loginless.{name}" or module.startswith(f"loginless.{name}.")
+                         for name in service_names())
+                  or module.startswith("loginless.shared.services"))
+
+
+def test_the_kernel_check_recognises_a_service_import():
+    assert service_imports("from loginless.links.client import LinksClient\nimport loginless.gateway\n") == [
+        "loginless.gateway", "loginless.links.client"]
+
+
+def test_no_kernel_module_imports_a_service_or_calls_one_of_their_apis():
+    assert len(kernel_modules()) > 20
+    offending = [f"{path.relative_to(ROOT)}: {problem}" for path in kernel_modules()
+                 for problem in [*service_imports(path.read_text()),
+                                 *(["/internal/v1 path"] if "/internal/v1" in path.read_text() else [])]]
+    assert offending == []
+
+
+def test_the_base_settings_carry_no_service_of_their_own():
+    from loginless.shared.services import service_names
+    from loginless.shared.settings import ServiceSettings
+
+    fields = " ".join(ServiceSettings.model_fields)
+    assert not [name for name in service_names() if name in fields]
+    assert "assertion" not in fields
+
+
+LINKS_PATHS = re.compile(r"/internal/v1/|/v1/links\b|/v1/api-keys\b|/v1/tenants\b")
+
+
+def test_the_paths_check_recognises_links_paths():
+    assert LINKS_PATHS.search('f"{base}/internal/v1/tenants/{tenant}/links"')
+    assert LINKS_PATHS.search('"/v1/links/" + link_id') and not LINKS_PATHS.search('"/v1/linkshare"')
+
+
+def test_no_runtime_module_but_links_own_knows_links_paths():
+    """Every caller of links goes through its client (loginless.links.client), so a path changes in one place."""
+    links_source = ROOT / "services" / "links" / "src"
+    offending = [f"{path.relative_to(ROOT)}: {match}"
+                 for project in RUNTIME_PROJECTS
+                 for path in sorted((project / "src").rglob("*.py")) if links_source not in path.parents
+                 for match in LINKS_PATHS.findall(path.read_text())]
+    assert offending == []

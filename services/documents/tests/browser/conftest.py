@@ -8,13 +8,13 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 import uvicorn
 
 from loginless.documents.bootstrap import create_app
+from loginless.links.views import LinkView
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
     FORWARDED_PREFIX_HEADER,
@@ -23,7 +23,7 @@ from loginless.shared.web.assertion import (
     GuestRecipient,
 )
 from loginless.testkit.browser import CuttableProxy, chromium
-from loginless.testkit.fake_links import FakeApiKeys
+from loginless.testkit.fake_links import FakeLinks
 from loginless.testkit.network import free_port
 
 # What the real gateway adds to every response (services/gateway: edge.py and its default policy).
@@ -71,7 +71,7 @@ class GatewayStandIn:
     the link, attach a signed assertion and ``X-Forwarded-Prefix``, stream both ways, add the gateway's headers
     (its strict CSP is always added; a policy the service sent stays beside it and can only restrict further)."""
 
-    def __init__(self, upstream: str, links, private_key: str) -> None:  # noqa: ANN001
+    def __init__(self, upstream: str, links: FakeLinks, private_key: str) -> None:
         self.upstream, self.links, self.signer = upstream, links, AssertionSigner(private_key)
         self.http = None
 
@@ -81,19 +81,19 @@ class GatewayStandIn:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
-        match = re.match(r"^/g/([A-Za-z0-9_]+)(/.*)?$", scope["path"])
-        record = self.links.issued.get(match.group(1)) if match else None
-        if record is None:
+        match = re.match(r"^/g/([A-Za-z0-9_-]+)(/.*)?$", scope["path"])
+        link = self._link(match.group(1)) if match else None
+        if link is None:
             return await self._plain(send, 404, b"no such link")
-        if record.revoked or record.link.expires_at <= datetime.now(UTC):
+        if link.status != "active":
             return await self._plain(send, 410, b"this link has expired")
         assertion = self.signer.sign(GuestAssertion(
-            link_id=record.link.link_id, tenant_id=record.tenant_id, action=record.action,
-            resource_id=record.resource_id, recipient=GuestRecipient(email=record.recipient.email),
-            link_expires_at=record.link.expires_at, audience="documents"))
+            link_id=link.link_id, tenant_id=link.tenant_id, action=link.action, resource_id=link.resource_id,
+            recipient=GuestRecipient(email=link.recipient.email), link_expires_at=link.expires_at,
+            audience="documents"))
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP]
         headers += [(ASSERTION_HEADER.encode(), assertion.encode()),
-                    (FORWARDED_PREFIX_HEADER.encode(), f"/g/{record.link.link_id}".encode()),
+                    (FORWARDED_PREFIX_HEADER.encode(), f"/g/{link.link_id}".encode()),
                     (b"x-forwarded-for", scope["client"][0].encode())]
         if any(k.lower() == b"content-length" for k, _ in scope["headers"]):
             headers.append((b"content-length", dict(scope["headers"])[b"content-length"]))
@@ -129,6 +129,12 @@ class GatewayStandIn:
         finally:
             await response.aclose()
 
+    def _link(self, link_id: str) -> LinkView | None:
+        try:
+            return self.links.state_of(link_id)
+        except KeyError:
+            return None
+
     @staticmethod
     async def _plain(send, status: int, text: bytes) -> None:  # noqa: ANN001
         await send({"type": "http.response.start", "status": status,
@@ -146,8 +152,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(harness):  # noqa: ANN001, ANN201
-    app = create_app(harness.settings, links=harness.links,
-                     api_key_verifier=lambda runtime: FakeApiKeys(harness.api_keys))
+    app = create_app(harness.settings, links=harness.links, clock=harness.clock)
     documents = ThreadedServer(app, free_port()).start()
     gateway = ThreadedServer(GatewayStandIn(documents.url, harness.links, harness.private_key), free_port()).start()
     proxy = CuttableProxy(int(gateway.url.rsplit(":", 1)[1])).start()

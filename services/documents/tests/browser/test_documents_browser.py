@@ -90,11 +90,9 @@ async def test_a_view_only_share_offers_no_download(stack, staff, page, browser)
     await assert_accessible(browser, stack.guest_url(link_id, "/download"))
 
 
-async def test_an_ended_upload_link_shows_the_410_page(stack, staff, harness, page, browser):
-    request, link_id = await new_upload_request(staff)
-    await harness.pool.execute(
-        f'UPDATE "{harness.settings.schema}".upload_requests SET deadline = now() - interval \'1 minute\''
-        " WHERE upload_request_id = $1", request["upload_request_id"])
+async def test_an_ended_upload_link_shows_the_410_page(stack, staff, harness, page, browser, later):
+    request, link_id = await new_upload_request(staff, expires_in_seconds=600)
+    later(minutes=11)  # past the request's deadline
     response = await page.goto(stack.guest_url(link_id))
     assert response.status == 410
     text = await page.locator("main").inner_text()
@@ -210,7 +208,7 @@ async def test_the_upload_page_works_by_keyboard_alone_and_refuses_what_the_serv
     await page.goto(stack.guest_url(link_id))
     await page.locator("form[data-ready]").wait_for()
     await page.keyboard.press("Tab")  # the skip link comes first
-    assert await page.evaluate("document.activeElement.className") == "skip"
+    assert await page.evaluate("document.activeElement.className") == "skip-link"
     for _ in range(20):
         await page.keyboard.press("Tab")
         if await page.evaluate("document.activeElement.hasAttribute('data-choose')"):

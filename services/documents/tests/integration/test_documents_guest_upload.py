@@ -8,10 +8,11 @@ import asyncio
 import hashlib
 import json
 import os
+from dataclasses import replace
 
 import pytest
 
-from loginless.documents.uploads import ClientDisconnected
+from loginless.documents.uploads import ClientDisconnected, ResumableUploads
 from loginless.shared.errors import DependencyUnavailable
 from loginless.shared.web.assertion import ASSERTION_HEADER, AssertionVerifier
 
@@ -113,7 +114,7 @@ async def test_a_resumed_upload_on_another_replica_hashes_the_stored_object(clie
     created = await tus.create(len(data), filename="x.pdf")
     path = tus.path_of(created)
     assert (await tus.patch(path, 0, data[:2 * MIB])).status_code == 204
-    client.app.state.runtime.extras["guest_pages"].uploads._digests.clear()  # as if another process continued
+    client.app.state.runtime.context.guest_pages.uploads._digests.clear()  # as if another process continued
     assert (await tus.patch(path, 2 * MIB, data[2 * MIB:])).status_code == 204
     [event] = await harness.events(tenant.tenant_id, "FileUploaded")
     assert json.loads(event["data"])["sha256"] == hashlib.sha256(data).hexdigest()
@@ -163,15 +164,7 @@ class GatedStorage:
 
 def uploads_over(harness, storage):  # noqa: ANN001, ANN201
     """Another replica's upload logic on ``storage``."""
-    from loginless.documents.handlers import Documents
-    from loginless.documents.ports import PassThroughScanner
-    from loginless.documents.repository import Repository
-    from loginless.documents.uploads import ResumableUploads
-    from loginless.shared.eventstore import EventStore
-
-    store = EventStore(harness.pool, schema=harness.settings.schema, topic="documents.events")
-    return ResumableUploads(Documents(settings=harness.settings, store=store, storage=storage, links=harness.links,
-                                      scanner=PassThroughScanner(), repo=Repository(harness.settings.schema)))
+    return ResumableUploads(harness.context(storage=storage))
 
 
 async def test_a_patch_holds_at_most_two_parts_and_records_only_acknowledged_ones(client, harness, tenant):
@@ -328,7 +321,8 @@ class SignatureScanner:
 async def test_the_scanner_sees_every_stored_byte_before_file_uploaded_and_what_it_rejects_is_never_kept(
         client, harness, tenant, monkeypatch):
     scanner = SignatureScanner()
-    monkeypatch.setattr(client.app.state.runtime.extras["guest_pages"].uploads.documents, "scanner", scanner)
+    monkeypatch.setattr(client.app.state.runtime.context.guest_pages.uploads, "ctx",
+                        replace(client.app.state.runtime.context.guest_pages.uploads.ctx, scanner=scanner))
     _, tus = await upload_request(client, harness, tenant)
     clean = pdf_of(6 * MIB)
     await tus.upload(clean, chunk_size=len(clean), filename="clean.pdf")
@@ -435,12 +429,10 @@ async def test_no_more_files_than_the_link_allows(client, harness, tenant):
     assert (await tus.create(1000, filename="three.pdf")).status_code == 201
 
 
-async def test_nothing_is_accepted_after_the_deadline_or_once_revoked(client, harness, tenant):
+async def test_nothing_is_accepted_after_the_deadline_or_once_revoked(client, harness, tenant, later):
     request, tus = await upload_request(client, harness, tenant)
     path = tus.path_of(await tus.create(20000, filename="late.pdf"))
-    await harness.pool.execute(
-        f'UPDATE "{harness.settings.schema}".upload_requests SET deadline = now() - interval \'1 second\''
-        " WHERE upload_request_id = $1", request["upload_request_id"])
+    later(seconds=3601)  # past the request's deadline
     assert (await tus.patch(path, 0, pdf_of(20000))).status_code == 410
     assert (await tus.create(1000, filename="later.pdf")).status_code == 410
     page = await client.get("/guest/", headers=tus.headers)
@@ -508,7 +500,7 @@ async def test_the_upload_page_states_the_limits_in_the_guests_language(client, 
     page = await client.get("/guest/", headers={**tus.headers, "accept-language": "es"})
     assert page.status_code == 200
     assert '<html lang="es">' in page.text
-    assert "Hasta 4 archivo(s), de 20 MB como máximo cada uno. Se aceptan: PDF, imágenes." in page.text
+    assert "Hasta 4 archivos, de 20 MB como máximo cada uno. Se aceptan: PDF, imágenes." in page.text
     assert f'data-endpoint="/g/{link_id}/uploads"' in page.text
     # PATCHes of several parts, so the server stores parts while the rest of a PATCH arrives.
     assert f'data-chunk-size="{harness.settings.upload_chunk_size}"' in page.text

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
+from loginless.documents.handlers import forget_old_accesses
 from loginless.documents.storage import DocumentStorage
 
 pytestmark = pytest.mark.integration
@@ -233,33 +234,48 @@ async def test_a_revoked_share_or_link_shows_the_gone_page(client, harness, tena
     _, share, guest = await shared(client, harness, tenant, PDF)
     await client.post(f"/v1/shares/{share['share_id']}/revoke", headers=tenant.headers)
     page = await client.get("/guest/", headers=guest)
-    assert page.status_code == 410 and "Ask Demo Firm for a new one" in page.text
+    assert page.status_code == 410 and "ask Demo Firm for a new link" in page.text
     assert (await client.get("/guest/download", headers=guest)).status_code == 410
 
 
 async def test_pages_speak_spanish_from_the_browser_or_the_switcher(client, harness, tenant):
-    _, _, guest = await shared(client, harness, tenant, PDF)
+    _, share, guest = await shared(client, harness, tenant, PDF)
+    link_id = share["links"][0]["link_id"]
     spanish = await client.get("/guest/", headers={**guest, "accept-language": "es-ES,es;q=0.9,en;q=0.5"})
     assert '<html lang="es">' in spanish.text and "Descargar" in spanish.text
     switched = await client.get("/guest/", params={"lang": "en"}, headers={**guest, "accept-language": "es"})
     assert '<html lang="en">' in switched.text and "Download" in switched.text
-    brand = await client.get("/guest/brand.css", headers=guest)
-    assert "--brand: #1f5f8b" in brand.text
+    assert f'href="/g/{link_id}/brand/1f5f8b.css"' in spanish.text
+    brand = await client.get("/guest/brand/1f5f8b.css")
+    assert brand.text == ":root { --brand: #1f5f8b; --brand-text: #ffffff; }\n"
 
 
-async def test_access_records_are_purged_after_the_retention(client, harness, tenant, replica):
+async def test_access_records_are_forgotten_whole_after_the_retention(client, harness, tenant):
     _, share, guest = await shared(client, harness, tenant, PDF)
     await client.get("/guest/", headers=guest)
     await client.get("/guest/download", headers=guest)
-    schema = harness.settings.schema
-    old = datetime.now(UTC) - timedelta(days=harness.settings.access_record_retention_days + 1)
-    await harness.pool.execute(f'UPDATE "{schema}".access_records SET at = $2 WHERE share_id = $1', share["share_id"],
-                               old)
-    await harness.pool.execute(f'UPDATE "{schema}".events SET recorded_at = $2 WHERE tenant_id = $1'
-                               " AND stream_id LIKE 'axs\\_%'", tenant.tenant_id, old)
-    assert await replica.documents.purge_access_records() >= 2
-    assert await harness.events(tenant.tenant_id, "DocumentViewed") == []
-    assert await harness.events(tenant.tenant_id, "DocumentDownloaded") == []
+    schema = f'"{harness.settings.schema}"'
+    accesses = [row["stream_id"] for row in await harness.events(tenant.tenant_id)
+                if row["type"].endswith((".DocumentViewed.v1", ".DocumentDownloaded.v1"))]
+    assert len(accesses) == 2
+    retention = timedelta(days=harness.settings.access_record_retention_days)
+    not_yet = harness.context(clock=lambda: datetime.now(UTC) + retention - timedelta(hours=1))
+    await forget_old_accesses(not_yet)
+    assert len(await harness.pool.fetch(f"SELECT 1 FROM {schema}.access_records WHERE share_id = $1",
+                                        share["share_id"])) == 2
+
+    await forget_old_accesses(harness.context(clock=lambda: datetime.now(UTC) + retention + timedelta(hours=1)))
+
+    for access_id in accesses:  # nothing of them in the events, the outbox or the read model
+        assert await harness.pool.fetchval(f"SELECT count(*) FROM {schema}.events WHERE stream_id = $1",
+                                           access_id) == 0
+        assert await harness.pool.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE message_key = $1",
+                                           access_id.encode()) == 0
+    outbox = b"".join(row["message_value"] for row in await harness.pool.fetch(
+        f"SELECT message_value FROM {schema}.outbox"))
+    assert b"203.0.113.9" not in outbox and accesses[0].encode() not in outbox
+    assert await harness.pool.fetchval(f"SELECT count(*) FROM {schema}.access_records WHERE share_id = $1",
+                                       share["share_id"]) == 0
     assert len(await harness.events(tenant.tenant_id, "DocumentShared")) == 1  # other streams untouched
     detail = (await client.get(f"/v1/shares/{share['share_id']}", headers=tenant.headers)).json()
     assert detail["accesses"] == []

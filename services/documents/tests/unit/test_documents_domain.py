@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from loginless.documents import domain, filetypes, i18n
-from loginless.documents.guest import contrast_text
 from loginless.documents.uploads import parse_metadata
 from loginless.shared.errors import InvalidRequest
 
@@ -90,10 +89,14 @@ def test_only_pdf_and_raster_images_are_ever_inline(mime, disposition):
     assert domain.serving_disposition(mime) == disposition
 
 
+def linked(email: str = "guest@example.test", link_id: str = "lnk_1", status: str = "active") -> domain.RecipientLink:
+    return domain.RecipientLink(email=email, link_id=link_id, status=status)
+
+
 def upload_request(**changes) -> domain.UploadRequest:
     values = dict(upload_request_id="upr_1", tenant_id="t", account_id="act_1", folder_id="fld_1",
                   limits=domain.UploadLimits(max_file_size=100, allowed_types=("application/pdf",), max_files=2),
-                  deadline=NOW + timedelta(days=1), revoked=False, version=1)
+                  deadline=NOW + timedelta(days=1), recipients=(linked(),), status="active")
     values.update(changes)
     return domain.UploadRequest(**values)
 
@@ -114,13 +117,19 @@ def test_new_files_are_checked_against_the_links_limits():
                                filetypes.sniff(b"MZ"))
 
 
-def test_uploads_stop_at_the_deadline_and_on_revocation():
-    assert domain.check_open_for_uploads(upload_request(), NOW)
+def test_uploads_stop_at_the_deadline_on_revocation_and_for_a_revoked_or_unknown_link():
+    assert domain.check_open_for_uploads(upload_request(), "lnk_1", NOW)
     with pytest.raises(domain.Gone) as late:
-        domain.check_open_for_uploads(upload_request(deadline=NOW), NOW)
+        domain.check_open_for_uploads(upload_request(deadline=NOW), "lnk_1", NOW)
     assert late.value.extra["reason"] == "deadline"
-    with pytest.raises(domain.Gone):
-        domain.check_open_for_uploads(upload_request(revoked=True), NOW)
+    with pytest.raises(domain.Gone) as expired:
+        domain.check_open_for_uploads(upload_request(recipients=(linked(status="expired"),)), "lnk_1", NOW)
+    assert expired.value.extra["reason"] == "deadline"
+    for ended in (upload_request(status="revoked"), upload_request(recipients=(linked(status="revoked"),))):
+        with pytest.raises(domain.Gone):
+            domain.check_open_for_uploads(ended, "lnk_1", NOW)
+    with pytest.raises(domain.NotFound):
+        domain.check_open_for_uploads(upload_request(), "lnk_other", NOW)
 
 
 def test_upload_limits_have_defaults_and_a_ceiling():
@@ -138,34 +147,130 @@ def test_upload_limits_have_defaults_and_a_ceiling():
 
 def account(**changes) -> domain.Account:
     values = dict(account_id="act_1", tenant_id="t", name="Ana", email="ana@example.test", kind="client",
-                  portal_access="disabled", version=1)
+                  portal_access="disabled")
     values.update(changes)
     return domain.Account(**values)
 
 
-def test_only_clients_without_portal_access_can_be_invited():
-    event = domain.decide_invite(account(), NOW)
+def test_only_clients_without_portal_access_can_be_invited_and_the_invitation_is_recorded():
+    [event] = domain.decide_account(account(), domain.InviteToPortal(NOW))
     assert (event.account_id, event.email) == ("act_1", "ana@example.test")
-    assert domain.decide_invite(account(portal_access="invited"), NOW)  # re-sending is fine
+    invited = domain.ACCOUNT.replay([event], account())
+    assert invited.portal_access == "invited"
+    assert domain.decide_account(invited, domain.InviteToPortal(NOW))  # re-sending is fine
     for refused in (account(kind="guest"), account(portal_access="enabled")):
         with pytest.raises(domain.Conflict):
-            domain.decide_invite(refused, NOW)
+            domain.decide_account(refused, domain.InviteToPortal(NOW))
     with pytest.raises(InvalidRequest):
-        domain.decide_invite(account(email=None), NOW)
+        domain.decide_account(account(email=None), domain.InviteToPortal(NOW))
+    with pytest.raises(domain.NotFound):
+        domain.decide_account(None, domain.InviteToPortal(NOW))
+
+
+def test_a_folder_needs_its_account():
+    with pytest.raises(domain.NotFound):
+        domain.decide_folder(None, domain.CreateFolder("fld_1", None, "Taxes 2025", NOW))
+    [created] = domain.decide_folder(None, domain.CreateFolder("fld_1", account(), "../Taxes\x00 2025", NOW))
+    assert (created.account_id, created.folder_name) == ("act_1", "Taxes 2025")
+
+
+DOCUMENT = domain.Document("doc_1", "t", "act_1", None, "statement.pdf", 10, "ab" * 32, "application/pdf",
+                           "tenants/t/documents/doc_1")
+
+
+def prepared_share(*emails: str, view_only: bool = False) -> domain.Share:
+    recipients = [domain.Recipient(email) for email in emails or ("a@example.test", "b@example.test")]
+    events = domain.decide_share(None, domain.PrepareShare("shr_1", DOCUMENT, recipients, view_only,
+                                                           NOW + timedelta(hours=1), NOW))
+    return domain.SHARE.replay(events)
+
+
+def after(share: domain.Share, *commands) -> domain.Share:
+    for command in commands:
+        share = domain.SHARE.replay(domain.decide_share(share, command), share)
+    return share
+
+
+def test_a_share_is_recorded_first_and_shared_once_every_recipient_has_a_link():
+    share = prepared_share()
+    assert (share.status, [r.link_id for r in share.recipients]) == ("pending", [None, None])
+    first = domain.decide_share(share, domain.RecordLinkIssued("a@example.test", "lnk_a", NOW))
+    assert [type(e).__name__ for e in first] == ["RecipientLinkIssued"]
+    share = domain.SHARE.replay(first, share)
+    assert domain.decide_share(share, domain.RecordLinkIssued("a@example.test", "lnk_a", NOW)) == []  # again
+    last = domain.decide_share(share, domain.RecordLinkIssued("b@example.test", "lnk_b", NOW))
+    assert [type(e).__name__ for e in last] == ["RecipientLinkIssued", "DocumentShared"]
+    assert [(r.link_id, r.email) for r in last[1].recipients] == [("lnk_a", "a@example.test"),
+                                                                  ("lnk_b", "b@example.test")]
+    share = domain.SHARE.replay(last, share)
+    assert (share.status, share.live_links()) == ("active", ["lnk_a", "lnk_b"])
+    assert domain.decide_share(share, domain.FailIssuance("too late", NOW)) == []  # only a pending share fails
+
+
+def test_a_share_whose_links_cannot_be_issued_fails_naming_the_links_already_issued():
+    share = after(prepared_share(), domain.RecordLinkIssued("a@example.test", "lnk_a", NOW))
+    [failed] = domain.decide_share(share, domain.FailIssuance("links refused", NOW))
+    share = domain.SHARE.replay([failed], share)
+    assert (share.status, share.failure, share.live_links()) == ("failed", "links refused", ["lnk_a"])
+    assert domain.decide_share(share, domain.RevokeResource(NOW)) == []
+    with pytest.raises(domain.Gone):
+        domain.check_guest_share(share, "lnk_a", NOW)
+
+
+def test_one_recipients_link_is_revoked_alone_and_an_ended_link_is_recorded_once():
+    share = after(prepared_share(), domain.RecordLinkIssued("a@example.test", "lnk_a", NOW),
+                  domain.RecordLinkIssued("b@example.test", "lnk_b", NOW))
+    share = after(share, domain.RevokeRecipientLink("lnk_a", NOW))
+    assert [r.status for r in share.recipients] == ["revoked", "active"]
+    with pytest.raises(domain.Gone):
+        domain.check_guest_share(share, "lnk_a", NOW)
+    assert domain.check_guest_share(share, "lnk_b", NOW) is share
+    assert domain.decide_share(share, domain.RevokeRecipientLink("lnk_a", NOW)) == []
+    assert domain.decide_share(share, domain.RecordLinkEnded("lnk_a", "revoked", NOW)) == []
+    [expired] = domain.decide_share(share, domain.RecordLinkEnded("lnk_b", "expired", NOW))
+    assert type(expired).__name__ == "RecipientLinkExpired"
+    assert domain.decide_share(share, domain.RecordLinkEnded("lnk_unknown", "revoked", NOW)) == []
+    with pytest.raises(domain.NotFound):
+        domain.decide_share(share, domain.RevokeRecipientLink("lnk_unknown", NOW))
 
 
 def test_a_share_for_viewing_refuses_downloads_and_ends_when_revoked_or_expired():
-    share = domain.Share("shr_1", "t", "doc_1", view_only=True, expires_at=NOW + timedelta(hours=1), revoked=False,
-                         version=1)
+    share = after(prepared_share("a@example.test", view_only=True),
+                  domain.RecordLinkIssued("a@example.test", "lnk_a", NOW))
     with pytest.raises(domain.Forbidden):
         domain.check_download(share)
-    assert domain.decide_revoke_share(share, NOW)[0].share_id == "shr_1"
-    revoked = domain.Share("shr_1", "t", "doc_1", False, NOW + timedelta(hours=1), revoked=True, version=2)
-    assert domain.decide_revoke_share(revoked, NOW) == []
+    [revoked_event] = domain.decide_share(share, domain.RevokeResource(NOW))
+    assert revoked_event.share_id == "shr_1"
+    revoked = domain.SHARE.replay([revoked_event], share)
+    assert domain.decide_share(revoked, domain.RevokeResource(NOW)) == []
+    assert revoked.live_links() == ["lnk_a"]  # still to be revoked at the links service
     with pytest.raises(domain.Gone):
-        domain.check_guest_share(revoked, NOW)
+        domain.check_guest_share(revoked, "lnk_a", NOW)
     with pytest.raises(domain.Gone):
-        domain.check_guest_share(share, NOW + timedelta(hours=2))
+        domain.check_guest_share(share, "lnk_a", NOW + timedelta(hours=2))
+    with pytest.raises(domain.NotFound):
+        domain.decide_share(None, domain.PrepareShare("shr_2", None, [domain.Recipient("a@example.test")], False,
+                                                      NOW + timedelta(hours=1), NOW))
+
+
+def test_a_share_recorded_with_its_links_at_once_is_read_as_active():
+    from loginless.shared.events.payloads import documents as events
+
+    legacy = events.DocumentShared(share_id="shr_0", document_id="doc_1", tenant_id="t",
+                                   recipients=[events.ShareRecipient(link_id="lnk_0", email="a@example.test")],
+                                   view_only=False, expires_at=NOW + timedelta(days=1), shared_at=NOW)
+    share = domain.SHARE.replay([legacy])
+    assert (share.status, share.live_links()) == ("active", ["lnk_0"])
+
+
+def test_a_file_is_recorded_only_while_its_upload_request_takes_files():
+    upload = domain.CompletedUpload(file_id="doc_9", link_id="lnk_1", display_name="id.pdf", size=10,
+                                    sha256="cd" * 32, content_type="application/pdf")
+    [uploaded] = domain.decide_document(None, domain.RecordUploadedFile(upload_request(), upload, NOW))
+    assert (uploaded.file_id, uploaded.folder_id, uploaded.upload_request_id) == ("doc_9", "fld_1", "upr_1")
+    assert domain.DOCUMENT.replay([uploaded]).object_key == "tenants/t/documents/doc_9"
+    with pytest.raises(domain.Gone):
+        domain.decide_document(None, domain.RecordUploadedFile(upload_request(status="revoked"), upload, NOW))
 
 
 def test_expiry_is_explicit_relative_or_the_default_and_always_future():
@@ -193,28 +298,15 @@ def test_tus_metadata_is_parsed_and_checked():
         parse_metadata("filename not-base64!")
 
 
-def test_both_languages_have_every_string():
-    assert set(i18n.CATALOG["en"]) == set(i18n.CATALOG["es"])
+def test_the_upload_script_gets_every_message_it_asks_for_in_the_pages_language():
+    english, spanish = i18n.script_messages("en"), i18n.script_messages("es")
+    assert set(english) == set(spanish) == set(i18n.SCRIPT_MESSAGES)
+    assert (english["uploading"], spanish["uploading"]) == ("Uploading… {percent}%", "Subiendo… {percent}%")
+    assert spanish["too_large"] == "«{name}» ocupa más de {size}."
 
 
-@pytest.mark.parametrize(("query", "header", "hint", "chosen"), [
-    (None, "es-ES,es;q=0.9,en;q=0.8", None, "es"),
-    (None, "fr-FR,en;q=0.5,es;q=0.7", None, "es"),
-    ("en", "es", None, "en"),
-    (None, None, "es", "es"),
-    (None, "de", None, "en"),
-    ("xx", None, None, "en"),
-])
-def test_the_language_comes_from_the_switcher_then_the_browser_then_the_link(query, header, hint, chosen):
-    assert i18n.choose_language(query, header, hint) == chosen
-
-
-def test_sizes_and_dates_read_naturally():
-    assert i18n.human_size(1_500_000, "es") == "1,5 MB"
-    assert i18n.human_size(999, "en") == "999 B"
-    assert i18n.human_date(NOW, "es") == "15 de enero de 2026, 12:00 UTC"
-
-
-def test_brand_text_is_readable_on_the_brand_colour():
-    assert contrast_text("#1f5f8b") == "#ffffff"
-    assert contrast_text("#ffe066") == "#000000"
+def test_accepted_types_are_named_once_with_the_generic_ones_translated():
+    types = ["application/pdf", "image/png", "image/*", "text/plain", "application/x-unknown"]
+    assert i18n.type_labels(types, "en") == "PDF, PNG, images, text, application/x-unknown"
+    assert i18n.type_labels(types, "es") == "PDF, PNG, imágenes, texto, application/x-unknown"
+    assert i18n.type_labels(["image/*", "image/*"], "es") == "imágenes"

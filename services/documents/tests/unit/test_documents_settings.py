@@ -22,6 +22,12 @@ def test_downloads_are_presigned_urls_of_a_minute_on_the_services_own_s3_by_defa
     assert public.s3_guest_endpoint == "https://files.example.com"
 
 
+def test_the_upload_page_sends_whole_parts_per_patch_by_default():
+    default = settings()
+    assert default.upload_chunk_size % default.upload_part_size == 0
+    assert default.upload_chunk_size > default.upload_part_size  # parts are stored while the rest arrives
+
+
 @pytest.mark.parametrize(("values", "message"), [
     ({"s3_public_endpoint": "files.example.com"}, "s3_public_endpoint must be http(s)://host[:port] with no path"),
     ({"s3_public_endpoint": "https://cdn.example.com/s3"}, "s3_public_endpoint must be http(s)://host[:port]"),
@@ -29,6 +35,8 @@ def test_downloads_are_presigned_urls_of_a_minute_on_the_services_own_s3_by_defa
     ({"download_delivery": "proxy"}, "'presigned' or 'stream'"),
     ({"download_url_expiry_seconds": 0}, "greater than or equal to 1"),
     ({"download_url_expiry_seconds": 8 * 24 * 3600}, "less than or equal to 604800"),
+    ({"upload_chunk_size": 64 * 1024 * 1024}, "upload_chunk_size (67108864) must be a multiple of upload_part_size"),
+    ({"upload_part_size": 8 * 1024 * 1024}, "must be a multiple of upload_part_size (8388608)"),
 ])
 def test_bad_delivery_settings_are_refused_at_start_up(values, message):
     with pytest.raises(ValidationError, match=re.escape(message)):

@@ -6,6 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from loginless.links.views import ClientIn
+from loginless.shared.branding import Branding
+
+from ..conftest import TENANT
+
 pytestmark = pytest.mark.integration
 
 PROMISED_HEADERS = {
@@ -23,8 +28,8 @@ def assert_promised_headers(response) -> None:
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"], response.url
 
 
-def firm(gateway) -> dict:
-    return gateway.links.branding["tenant-1"]
+def firm(gateway) -> Branding:
+    return gateway.links.tenants[TENANT]
 
 
 async def test_malformed_and_unknown_tokens_get_the_very_same_404_page(gateway):
@@ -35,7 +40,7 @@ async def test_malformed_and_unknown_tokens_get_the_very_same_404_page(gateway):
     assert len({page.text for page in pages}) == 1
     assert pages[0].headers["content-type"].startswith("text/html")
     assert "This link doesn't work" in pages[0].text
-    assert firm(gateway)["name"] not in pages[0].text  # it reveals nothing about whose link it might have been
+    assert firm(gateway).name not in pages[0].text  # it reveals nothing about whose link it might have been
     for page in pages:
         assert_promised_headers(page)
 
@@ -61,26 +66,26 @@ async def test_the_404_page_speaks_spanish_when_the_browser_prefers_it_and_offer
 async def test_a_link_that_no_longer_works_gets_a_410_page_naming_the_firm_and_how_to_reach_it(
     gateway, state, language, expected,
 ):
-    token, link = gateway.links.issue(max_uses=1)
+    token, link = gateway.links.add_link(max_uses=1, expires_in=timedelta(hours=1))
     if state == "expired":
-        link.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        gateway.links.clock.advance(hours=1)
     elif state == "revoked":
-        link.revoked_at = datetime.now(UTC)
+        await gateway.links.revoke(TENANT, link.link_id)
     else:
-        link.uses = 1
+        await gateway.links.use(link.link_id, ClientIn())
     async with gateway.client() as http:
         page = await http.get(f"/l/{token}", headers={"accept-language": language})
     assert page.status_code == 410
     assert expected in page.text
     assert f'<html lang="{language}">' in page.text
-    assert firm(gateway)["name"] in page.text
-    assert f'href="mailto:{firm(gateway)["contact_email"]}"' in page.text
+    assert firm(gateway).name in page.text
+    assert f'href="mailto:{firm(gateway).contact_email}"' in page.text
     assert token not in page.text
     assert_promised_headers(page)
 
 
 async def test_a_valid_link_swaps_its_token_for_a_link_scoped_cookie_and_moves_on_to_a_token_free_url(gateway):
-    token, link = gateway.links.issue(action="view", expires_in=timedelta(hours=2))
+    token, link = gateway.links.add_link(action="view", expires_in=timedelta(hours=2))
     async with gateway.client() as http:
         entering = await http.get(f"/l/{token}")
         landing = await http.get(f"/g/{link.link_id}/")
@@ -99,7 +104,7 @@ async def test_a_valid_link_swaps_its_token_for_a_link_scoped_cookie_and_moves_o
     max_age = int(next(a for a in attributes if a.startswith("max-age=")).split("=")[1])
     assert max_age == gateway.settings.guest_session_max_seconds  # may outlive the link, whose state ends access
     assert [call for call in gateway.links.calls if call[1] == link.link_id] == [
-        ("resolve", link.link_id), ("opened", link.link_id), ("use", link.link_id)]
+        ("resolve", link.link_id), ("record_opened", link.link_id), ("use", link.link_id)]
     assert landing.status_code == 200
     echoed = landing.json()
     assert (echoed["audience"], echoed["path"]) == ("documents", "/guest/")
@@ -108,11 +113,11 @@ async def test_a_valid_link_swaps_its_token_for_a_link_scoped_cookie_and_moves_o
 
 
 async def test_a_link_with_a_use_limit_waits_for_a_click_so_a_mail_scanner_cannot_use_it_up(gateway):
-    token, link = gateway.links.issue(action="sign", max_uses=1)
+    token, link = gateway.links.add_link(action="sign", max_uses=1, language="es")
     async with gateway.client() as http:
-        scanned = await http.get(f"/l/{token}")  # a mail scanner following the link before the recipient does
-        opened = await http.get(f"/l/{token}", headers={"accept-language": "es"})  # the recipient
-        assert link.uses == 0
+        scanned = await http.get(f"/l/{token}", headers={"accept-language": "en"})  # a mail scanner, first
+        opened = await http.get(f"/l/{token}", headers={"accept-language": "en"})  # the recipient
+        assert gateway.links.state_of(link.link_id).uses == 0
         clicked = await http.post(f"/l/{token}")
         landing = await http.get(clicked.headers["location"])
         clicked_again = await http.post(f"/l/{token}")
@@ -120,9 +125,9 @@ async def test_a_link_with_a_use_limit_waits_for_a_click_so_a_mail_scanner_canno
         assert page.status_code == 200
         assert "set-cookie" not in page.headers  # nothing to enter with: no cookie before the click
         assert '<form method="post"' in page.text and "/g/" not in page.text
-        assert firm(gateway)["name"] in page.text
+        assert firm(gateway).name in page.text
         assert_promised_headers(page)
-    assert "It can be opened 1 more time." in scanned.text
+    # In the language the firm gave the recipient, whatever the browser prefers.
     assert "Puede abrirse 1 vez más." in opened.text and '<html lang="es">' in opened.text
     assert (clicked.status_code, clicked.headers["location"]) == (303, f"/g/{link.link_id}/")
     attributes = [attribute.strip().lower() for attribute in clicked.headers["set-cookie"].split(";")]
@@ -131,15 +136,16 @@ async def test_a_link_with_a_use_limit_waits_for_a_click_so_a_mail_scanner_canno
     assert landing.status_code == 200 and landing.json()["assertion"]["action"] == "sign"
     # Opened twice (each visit is an opening), used once: by the click.
     assert [call[0] for call in gateway.links.calls if call[1] == link.link_id] == [
-        "resolve", "opened", "resolve", "opened", "resolve", "use", "resolve"]
-    assert link.uses == 1
-    assert clicked_again.status_code == 410 and "as many times as it allows" in clicked_again.text
+        "resolve", "record_opened", "resolve", "record_opened", "resolve", "use", "resolve"]
+    assert gateway.links.state_of(link.link_id).uses == 1
+    # links refuses the used-up link; the read model still knows whose language to answer in.
+    assert clicked_again.status_code == 410 and "todas las veces que permite" in clicked_again.text
 
 
 async def test_a_click_with_a_bad_token_is_refused_like_a_visit(gateway):
     """Bad inputs tried: a malformed token, a well-formed unknown one, a revoked link's."""
-    revoked_token, revoked = gateway.links.issue(max_uses=3)
-    revoked.revoked_at = datetime.now(UTC)
+    revoked_token, revoked = gateway.links.add_link(max_uses=3)
+    await gateway.links.revoke(TENANT, revoked.link_id)
     async with gateway.client() as http:
         malformed = await http.post("/l/not-a-token")
         unknown = await http.post(f"/l/{secrets.token_urlsafe(32)}")
@@ -147,12 +153,12 @@ async def test_a_click_with_a_bad_token_is_refused_like_a_visit(gateway):
     assert (malformed.status_code, unknown.status_code, withdrawn.status_code) == (404, 404, 410)
     assert malformed.text == unknown.text
     assert all("set-cookie" not in page.headers for page in (malformed, unknown, withdrawn))
-    assert revoked.uses == 0
+    assert gateway.links.state_of(revoked.link_id).uses == 0
 
 
 async def test_the_cookie_is_secure_when_the_public_url_is_https(start_gateway):
     async with start_gateway(public_url="https://guests.example.com") as gateway:
-        token, _ = gateway.links.issue()
+        token, _ = gateway.links.add_link()
         async with gateway.client() as http:
             entering = await http.get(f"/l/{token}")
     assert "secure" in [attribute.strip().lower() for attribute in entering.headers["set-cookie"].split(";")]
@@ -162,16 +168,36 @@ async def test_each_action_goes_to_its_own_service(gateway):
     async with gateway.client() as http:
         for action, service in [("view", "documents"), ("upload", "documents"), ("sign", "signing"),
                                 ("pay", "payments"), ("request", "requests")]:
-            token, link = gateway.links.issue(action=action)
+            token, link = gateway.links.add_link(action=action)
             cookie = await gateway.enter(http, token)
             page = await http.get(f"/g/{link.link_id}/start", headers={"cookie": cookie})
             assert page.status_code == 200
             assert (page.json()["audience"], page.json()["assertion"]["action"]) == (service, action)
 
 
+async def test_the_guests_language_choice_reaches_the_service_and_is_remembered_from_its_pages_too(gateway):
+    token, link = gateway.links.add_link(language="en")
+    async with gateway.client() as http:
+        cookie = await gateway.enter(http, token)
+        untouched = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie, "accept-language": "de"})
+        # The switcher on the service's own page: the gateway passes the choice on and remembers it.
+        switched = await http.get(f"/g/{link.link_id}/?lang=es", headers={
+            "cookie": cookie, "accept-language": "de", "x-loginless-language": "en"})  # a guest cannot send it
+        remembered = await http.get(f"/g/{link.link_id}/next", headers={"cookie": f"{cookie}; loginless_lang=es"})
+        forged = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie, "x-loginless-language": "es"})
+    assert "x-loginless-language" not in untouched.json()["headers"]
+    assert "x-loginless-language" not in forged.json()["headers"]  # only the gateway says what the guest chose
+    assert untouched.json()["headers"]["accept-language"] == "de"  # the browser's own preference, as sent
+    assert switched.json()["headers"]["x-loginless-language"] == "es"
+    assert switched.json()["query"] == "lang=es"
+    assert switched.headers["set-cookie"] == "loginless_lang=es; HttpOnly; Max-Age=31536000; Path=/; SameSite=lax"
+    assert remembered.json()["headers"]["x-loginless-language"] == "es"
+    assert "set-cookie" not in remembered.headers
+
+
 async def test_link_a_cookie_never_opens_link_b(gateway):
-    token_a, link_a = gateway.links.issue(resource_id="doc_A")
-    _, link_b = gateway.links.issue(resource_id="doc_B")
+    token_a, link_a = gateway.links.add_link(resource_id="doc_A")
+    _, link_b = gateway.links.add_link(resource_id="doc_B")
     async with gateway.client() as http:
         cookie_a = await gateway.enter(http, token_a)
         http.cookies.clear()
@@ -191,7 +217,7 @@ async def test_link_a_cookie_never_opens_link_b(gateway):
     "tamper",
 ])
 async def test_a_missing_or_tampered_cookie_is_refused(gateway, cookie):
-    token, link = gateway.links.issue()
+    token, link = gateway.links.add_link()
     async with gateway.client() as http:
         genuine = await gateway.enter(http, token)
         http.cookies.clear()
@@ -203,7 +229,7 @@ async def test_a_missing_or_tampered_cookie_is_refused(gateway, cookie):
 
 
 async def test_editing_the_path_cannot_reach_another_resource(gateway):
-    token, link = gateway.links.issue(resource_id="doc_A")
+    token, link = gateway.links.add_link(resource_id="doc_A")
     async with gateway.client() as http:
         cookie = await gateway.enter(http, token)
         edited = await http.get(f"/g/{link.link_id}/documents/doc_B/download?resource_id=doc_B",
@@ -224,7 +250,7 @@ async def test_the_link_root_without_a_slash_is_sent_where_its_cookie_applies(ga
 
 
 async def test_a_service_cannot_set_cookies_and_its_redirects_stay_under_the_link(gateway):
-    token, link = gateway.links.issue()
+    token, link = gateway.links.add_link()
     async with gateway.client() as http:
         cookie = await gateway.enter(http, token)
         response = await http.get(f"/g/{link.link_id}/redirect", headers={"cookie": cookie})
@@ -236,7 +262,7 @@ async def test_a_service_cannot_set_cookies_and_its_redirects_stay_under_the_lin
 
 
 async def test_a_link_the_read_model_has_not_seen_is_asked_of_links_and_remembered(gateway):
-    _, link = gateway.links.issue(resource_id="doc_new")
+    _, link = gateway.links.add_link(resource_id="doc_new")
     assert await gateway.link_states.get(link.link_id) is None
     async with gateway.client() as http:
         page = await http.get(f"/g/{link.link_id}/", headers={"cookie": gateway.cookie_for(link.link_id)})
@@ -247,25 +273,27 @@ async def test_a_link_the_read_model_has_not_seen_is_asked_of_links_and_remember
 
 
 async def test_a_revocation_in_the_read_model_turns_the_guest_away_with_410_on_every_later_request(gateway):
-    token, link = gateway.links.issue()
+    token, link = gateway.links.add_link()
     async with gateway.client() as http:
         cookie = await gateway.enter(http, token)
         assert (await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie})).status_code == 200
         state = await gateway.link_states.get(link.link_id)
         await gateway.link_states.merge(type(state)(link_id=link.link_id, tenant_id=link.tenant_id,
                                                     revoked_at=datetime.now(UTC)))
-        page = await http.get(f"/g/{link.link_id}/anything", headers={"cookie": cookie, "accept-language": "es"})
+        page = await http.get(f"/g/{link.link_id}/anything?lang=es", headers={"cookie": cookie})
         # The page's assets, then a reload: each gets the explanation, not an "access denied" for a lost cookie.
         later = [await http.get(f"/g/{link.link_id}/{path}", headers={"cookie": cookie}) for path in ("app.js", "")]
     assert page.status_code == 410
     assert "Acme Tax Advisors ha retirado este enlace." in page.text
-    assert "set-cookie" not in page.headers
+    assert page.headers.get_list("set-cookie") == [  # the guest's link cookie stays; the language is remembered
+        "loginless_lang=es; HttpOnly; Max-Age=31536000; Path=/; SameSite=lax"]
     assert [response.status_code for response in later] == [410, 410]
 
 
 async def test_an_expired_link_turns_the_guest_away_with_its_date(gateway):
-    _, link = gateway.links.issue()
-    link.expires_at = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
+    gateway.links.clock.now = datetime(2026, 3, 1, tzinfo=UTC)
+    _, link = gateway.links.add_link(expires_at=datetime(2026, 3, 9, 10, 0, tzinfo=UTC))
+    gateway.links.clock.now = datetime.now(UTC)
     async with gateway.client() as http:
         page = await http.get(f"/g/{link.link_id}/", headers={"cookie": gateway.cookie_for(link.link_id)})
     assert page.status_code == 410
@@ -273,8 +301,9 @@ async def test_an_expired_link_turns_the_guest_away_with_its_date(gateway):
 
 
 async def test_links_down_gives_a_friendly_503_page(start_gateway):
-    async with start_gateway(links_url="http://127.0.0.1:9") as gateway:
-        token, link = gateway.links.issue()
+    async with start_gateway() as gateway:
+        token, link = gateway.links.add_link()
+        gateway.links.unavailable = True
         async with gateway.client() as http:
             opening = await http.get(f"/l/{token}")
             guest_page = await http.get(f"/g/{link.link_id}/", headers={"cookie": gateway.cookie_for(link.link_id)})
@@ -287,7 +316,7 @@ async def test_links_down_gives_a_friendly_503_page(start_gateway):
 
 async def test_a_service_down_gives_a_friendly_503_page(start_gateway):
     async with start_gateway(service_url="http://127.0.0.1:9") as gateway:
-        token, link = gateway.links.issue()
+        token, link = gateway.links.add_link()
         async with gateway.client() as http:
             cookie = await gateway.enter(http, token)
             page = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie})
@@ -304,7 +333,7 @@ async def test_every_kind_of_gateway_response_carries_the_promised_headers(gatew
             await http.get("/no/such/route"),
             await http.delete("/l/anything"),  # 405
             await http.get("/_gateway/static/gateway.css"),
-            await http.get("/_gateway/brand/0a7c52"),
+            await http.get("/_gateway/brand/0a7c52.css"),
             await http.get("/g/lnk_x/"),  # 403 page
         ]
     assert [response.status_code for response in responses] == [200, 200, 200, 404, 405, 200, 200, 403]
@@ -320,10 +349,12 @@ async def test_robots_are_told_to_stay_out_of_link_urls(gateway):
 
 
 async def test_pages_load_nothing_inline_and_nothing_but_their_own_stylesheets(gateway):
-    token, _ = gateway.links.issue()
+    token, _ = gateway.links.add_link()
     async with gateway.client() as http:
         page = await http.get(f"/l/{token}")
-        stylesheet = await http.get(re.search(r'href="(/_gateway/brand/[0-9a-f]{6})"', page.text).group(1))
+        stylesheets = re.findall(r'<link rel="stylesheet" href="([^"]+)">', page.text)
+        brand = await http.get("/_gateway/brand/0a7c52.css")
     assert "<script" not in page.text and "style=" not in page.text and "<style" not in page.text
-    assert stylesheet.headers["content-type"].startswith("text/css")
-    assert stylesheet.text == ":root { --brand: #0a7c52; }\n"
+    assert stylesheets == ["/_gateway/static/guest.css", "/_gateway/brand/0a7c52.css"]
+    assert brand.headers["content-type"].startswith("text/css")
+    assert brand.text == ":root { --brand: #0a7c52; --brand-text: #ffffff; }\n"

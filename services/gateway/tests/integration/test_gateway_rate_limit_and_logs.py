@@ -9,7 +9,9 @@ import sys
 import httpx
 import pytest
 
-from loginless.testkit.fake_services import FakeLinksService, GuestEchoService, serve
+from loginless.links.views import ClientIn, IssueLinksIn, RecipientIn
+from loginless.testkit.fake_services import GuestEchoService, serve
+from loginless.testkit.links_service import links_settings, served_links
 from loginless.testkit.network import free_port
 from loginless.testkit.waiting import eventually
 
@@ -22,7 +24,7 @@ NEIGHBOUR = {"x-forwarded-for": "198.51.100.77"}
 async def test_the_limit_engages_after_too_many_invalid_tokens_and_releases_after_the_window(start_gateway):
     async with start_gateway(invalid_token_limit=3, invalid_token_window_seconds=600,
                              trusted_proxy_hops=1) as gateway:
-        token, link = gateway.links.issue()
+        token, link = gateway.links.add_link()
         async with gateway.client() as http:
             failures = [await http.get(f"/l/{secrets.token_urlsafe(32)}", headers=SCANNER) for _ in range(2)]
             failures.append(await http.get("/l/malformed", headers=SCANNER))
@@ -54,21 +56,25 @@ async def test_the_limit_engages_after_too_many_invalid_tokens_and_releases_afte
 
 async def test_no_token_appears_in_the_logs_or_metrics(database_url, kafka_bootstrap_servers, assertion_keys,
                                                        tmp_path):
-    """The real process (``python -m loginless.gateway api``), so its logs are exactly what production writes."""
+    """The real process (``python -m loginless.gateway api``), so its logs are exactly what production writes; a
+    process of its own reaches links over HTTP, so the real links service answers it."""
     private_key, public_key = assertion_keys
-    links = FakeLinksService("internal-secret")
-    links.add_tenant("tenant-1", "Acme Tax Advisors")
-    valid, link = links.issue()
-    used_up, _ = links.issue(max_uses=0)
     unknown = secrets.token_urlsafe(32)
-    tokens = [valid, used_up, unknown, "malformed-token"]
     log_file = tmp_path / "gateway.log"
     port = free_port()
-    async with serve(links.app()) as links_url, serve(GuestEchoService(public_key).app()) as echo_url:
+    own_links = links_settings(database_url, kafka_bootstrap_servers, internal_secret="internal-secret")
+    async with served_links(own_links) as links, serve(GuestEchoService(public_key).app()) as echo_url:
+        tenant_id, _ = await links.add_tenant("Acme Tax Advisors")
+        request = IssueLinksIn(action="view", resource_id="doc-1", recipients=[RecipientIn(email="a@example.test")])
+        [link] = (await links.client.issue(tenant_id, request)).links
+        [one_time] = (await links.client.issue(tenant_id, request.model_copy(update={"max_uses": 1}))).links
+        await links.client.use(one_time.link_id, ClientIn())
+        valid, used_up = (issued.url.rsplit("/l/", 1)[1] for issued in (link, one_time))
+        tokens = [valid, used_up, unknown, "malformed-token"]
         environment = {
             **os.environ, "GATEWAY_DATABASE_URL": database_url,
             "GATEWAY_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers, "GATEWAY_HTTP_PORT": str(port),
-            "GATEWAY_LINKS_URL": links_url, "GATEWAY_LOG_LEVEL": "DEBUG",
+            "GATEWAY_LINKS_URL": links.url, "GATEWAY_LOG_LEVEL": "DEBUG",
             "GATEWAY_INTERNAL_API_SECRET": "internal-secret", "GATEWAY_ASSERTION_PRIVATE_KEY": private_key,
             "GATEWAY_COOKIE_SECRET": "cookie-secret-for-the-log-test-0123",
             "GATEWAY_ROUTES": json.dumps({action: {"service": "documents", "url": f"{echo_url}/documents"}

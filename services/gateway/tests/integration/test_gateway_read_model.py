@@ -19,6 +19,7 @@ from loginless.shared.events.payloads import links
 from loginless.shared.eventstore import EventStore
 from loginless.shared.messaging import build_broker
 from loginless.shared.messaging.topics import ensure_topics
+from loginless.shared.worker import WorkerRuntime
 from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -75,7 +76,8 @@ async def test_the_consumer_applies_links_events_once_each(pool, schema, databas
     topic_prefix = f"t{uuid.uuid4().hex[:8]}."
     store = EventStore(pool, schema=schema, topic=f"{topic_prefix}gateway.events")
     settings = GatewaySettings(database_url=database_url, topic_prefix=topic_prefix)
-    consumer = link_state_consumer(store, settings, consumer=f"gateway-link-state-{uuid.uuid4().hex[:6]}")
+    consumer = link_state_consumer(WorkerRuntime(settings, pool, store),
+                                   consumer=f"gateway-link-state-{uuid.uuid4().hex[:6]}")
     await ensure_topics(kafka_bootstrap_servers, [consumer.topic], partitions=2)
     first_issue = cloud_event(issued("lnk_a"))
     await publish(kafka_bootstrap_servers, consumer.topic, [
@@ -115,8 +117,8 @@ async def test_a_revocation_reaches_the_next_request_through_the_worker_within_a
         stop = asyncio.Event()
         worker = asyncio.create_task(create_worker(gateway.settings).run(stop))
         try:
-            token, link = gateway.links.issue()
-            _, warm_up = gateway.links.issue()
+            token, link = gateway.links.add_link()
+            _, warm_up = gateway.links.add_link()
             async with gateway.client() as http:
                 cookie = await gateway.enter(http, token)
                 assert (await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie})).status_code == 200

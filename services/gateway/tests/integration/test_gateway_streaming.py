@@ -28,7 +28,7 @@ def expected_sha256(size: int) -> str:
 
 async def test_a_50_mb_upload_streams_to_the_service_chunk_by_chunk(gateway):
     gateway.echo.received_first_upload_chunk = asyncio.Event()
-    token, link = gateway.links.issue(action="upload", resource_id="folder_A")
+    token, link = gateway.links.add_link(action="upload", resource_id="folder_A")
 
     async def upload_body():
         yield pattern_bytes(0, CHUNK)
@@ -47,7 +47,7 @@ async def test_a_50_mb_upload_streams_to_the_service_chunk_by_chunk(gateway):
 
 async def test_a_50_mb_download_streams_to_the_guest_chunk_by_chunk(gateway):
     gateway.echo.guest_received_first_download_chunk = asyncio.Event()
-    token, link = gateway.links.issue(action="view")
+    token, link = gateway.links.add_link(action="view")
     digest, received = hashlib.sha256(), 0
     async with gateway.client() as http:
         cookie = await gateway.enter(http, token)

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import secrets
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -27,20 +25,12 @@ from loginless.links.tenants import Tenant, Tenants
 from loginless.links.tokens import new_api_key
 from loginless.shared.eventstore import EventStore, migrate
 from loginless.testkit.clock import ManualWallClock
+from loginless.testkit.links_service import links_settings
+from loginless.testkit.staff import StaffKey
 
 INTERNAL_SECRET = "test-internal-secret"
 INTERNAL = {"Authorization": f"Bearer {INTERNAL_SECRET}"}
 PUBLIC_URL = "https://guests.example.test"
-
-
-@dataclass(frozen=True)
-class Staff:
-    tenant_id: str
-    api_key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"}
 
 
 @pytest.fixture
@@ -51,12 +41,9 @@ def clock() -> ManualWallClock:
 
 @pytest.fixture
 def settings(database_url, kafka_bootstrap_servers, tmp_path) -> LinksSettings:
-    schema = f"links_test_{uuid.uuid4().hex[:12]}"
-    return LinksSettings(
-        database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap_servers, database_schema=schema,
-        topic_prefix=f"{schema}.", public_url=PUBLIC_URL, internal_api_secret=INTERNAL_SECRET,
+    return links_settings(
+        database_url, kafka_bootstrap_servers, internal_secret=INTERNAL_SECRET, public_url=PUBLIC_URL,
         token_peppers=f"p2:{secrets.token_urlsafe(32)},p1:{secrets.token_urlsafe(32)}",
-        data_key=base64.b64encode(secrets.token_bytes(32)).decode(),
         smtp_url=os.environ.get("SMTP_URL", "smtp://127.0.0.1:9"), smtp_from="loginless <no-reply@links.test>",
         smtp_timeout_seconds=5, sms_outbox_path=str(tmp_path / "sms-outbox.jsonl"),
         delivery_max_attempts=3, delivery_retry_seconds=0.05, delivery_poll_seconds=0.05,
@@ -71,7 +58,7 @@ async def pool(settings):
         await migrate(connection, settings.schema, [MIGRATIONS])
     yield pool
     async with pool.acquire() as connection:
-        await connection.execute(f'DROP SCHEMA "{settings.schema}" CASCADE')
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     await pool.close()
 
 
@@ -113,17 +100,17 @@ async def concurrent_client(settings, clock, pool):
 def make_staff(pool, settings):
     """A new tenant with one API key: ``await make_staff(name=..., color=...)``."""
 
-    async def make(*, name: str = "Demo Firm", **profile: str) -> Staff:
+    async def make(*, name: str = "Demo Firm", **profile: str) -> StaffKey:
         tenant_id = f"firm-{uuid.uuid4().hex[:8]}"
         key = new_api_key()
         await Tenants(pool, settings.schema).ensure(Tenant(tenant_id=tenant_id, name=name, **profile), key)
-        return Staff(tenant_id, key.value)
+        return StaffKey(tenant_id, key.value)
 
     return make
 
 
 @pytest.fixture
-async def staff(make_staff) -> Staff:
+async def staff(make_staff) -> StaffKey:
     return await make_staff(name="Ortega & Lane Tax Advisors", color="#0b6e4f", contact_name="Front desk",
                             contact_email="desk@ortega-lane.test", contact_phone="+34 600 111 222")
 
@@ -132,7 +119,7 @@ async def staff(make_staff) -> Staff:
 def issue():
     """``await issue(client, staff, **body)``: POST /v1/links (default: one e-mail recipient, no delivery), 201."""
 
-    async def issue(client, staff: Staff, **body) -> list[dict]:
+    async def issue(client, staff: StaffKey, **body) -> list[dict]:
         body.setdefault("action", "view")
         body.setdefault("resource_id", f"doc-{uuid.uuid4().hex[:8]}")
         body.setdefault("recipients", [{"email": f"guest-{uuid.uuid4().hex[:8]}@example.test"}])

@@ -12,8 +12,9 @@ import pytest
 
 from loginless.links.bootstrap import create_worker
 from loginless.links.delivery import DeliveryWorker
-from loginless.links.messages import MessageComposer, format_date
+from loginless.links.messages import MessageComposer
 from loginless.links.senders import OutboxFileSmsSender, SmtpEmailSender
+from loginless.shared.guest.i18n import format_date_time
 from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -55,8 +56,8 @@ async def test_each_recipient_gets_an_email_in_their_language_with_the_firms_bra
 
     assert in_english["Subject"] == "Ortega & Lane Tax Advisors: a secure link to sign a document"
     assert in_spanish["Subject"] == "Ortega & Lane Tax Advisors: un enlace seguro para firmar un documento"
-    for mail, link, expiry in ((in_english, issued[0], f"The link expires on {format_date(expires_at, 'en')}."),
-                               (in_spanish, issued[1], f"El enlace caduca el {format_date(expires_at, 'es')}.")):
+    for mail, link, expiry in ((in_english, issued[0], f"The link expires on {format_date_time(expires_at, 'en')}."),
+                               (in_spanish, issued[1], f"El enlace caduca el {format_date_time(expires_at, 'es')}.")):
         assert mail["From"] == {"Name": "Ortega & Lane Tax Advisors", "Address": "no-reply@links.test"}
         assert mail["ReplyTo"] == [{"Name": "Front desk", "Address": "desk@ortega-lane.test"}]
         for part in (mail["Text"], mail["HTML"]):
@@ -84,7 +85,7 @@ async def test_an_sms_goes_to_the_outbox_file_with_the_link_and_its_expiry(
     [sms] = sms_outbox()
     assert (sms["to"], sms["link_id"]) == ("+34655444333", link["link_id"])
     assert link["url"] in sms["body"] and "pagar una factura" in sms["body"]
-    assert format_date(clock.now + timedelta(days=30), "es") in sms["body"]
+    assert format_date_time(clock.now + timedelta(days=30), "es") in sms["body"]
     assert stat.S_IMODE(os.stat(settings.sms_outbox_path).st_mode) == 0o600  # it holds live links
     assert await stream_types(link["link_id"]) == ["LinkIssued", "LinkDelivered"]
 

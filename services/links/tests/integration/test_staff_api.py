@@ -35,7 +35,7 @@ async def test_each_recipient_gets_a_link_of_its_own_with_the_actions_default_ex
     body = shown.json()
     assert {key: body[key] for key in ("action", "resource_id", "status", "opens", "uses", "max_uses")} == {
         "action": "sign", "resource_id": "sig-1", "status": "active", "opens": 0, "uses": 0, "max_uses": None}
-    assert body["recipient"] == {"name": "Ana", "email": "ana@example.test", "phone": None, "language": "en"}
+    assert body["recipient"] == {"name": "Ana", "email": "ana@example.test", "phone": None, "language": None}
 
 
 async def test_explicit_expiry_and_the_configured_defaults_are_honoured(client, staff, issue, clock):
@@ -79,7 +79,7 @@ async def test_the_same_idempotency_key_and_body_replays_the_response_without_is
     assert "idempotent-replayed" not in first.headers
     assert other_body.status_code == 422 and other_body.json()["type"].endswith("/idempotency-key-reused")
     assert await pool.fetchval(f'SELECT count(*) FROM "{settings.schema}".links') == 1
-    stored = await pool.fetchval(f'SELECT response FROM "{settings.schema}".idempotent_requests')
+    stored = await pool.fetchval(f'SELECT body FROM "{settings.schema}".idempotent_answers')
     token = first.json()["links"][0]["url"].rsplit("/", 1)[1]
     assert token.encode() not in stored and b"link_id" not in stored  # encrypted at rest
 
@@ -156,6 +156,20 @@ async def test_staff_calls_need_a_valid_unrevoked_key(client, staff):
     assert (await client.delete(f"/v1/api-keys/{new_key['key_id']}", headers=staff.headers)).status_code == 204
     assert (await client.get("/v1/tenant", headers=new_headers)).status_code == 401
     assert (await client.delete(f"/v1/api-keys/{new_key['key_id']}", headers=staff.headers)).status_code == 404
+
+
+async def test_a_retried_api_key_creation_gets_the_same_key_and_the_stored_answer_is_sealed(
+        client, staff, pool, settings):
+    headers = {**staff.headers, "Idempotency-Key": "rotate-2026"}
+    first = await client.post("/v1/api-keys", headers=headers)
+    again = await client.post("/v1/api-keys", headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    listed = await client.get("/v1/api-keys", headers=staff.headers)
+    assert len(listed.json()["api_keys"]) == 2  # the tenant's first key and one new one, not two
+    stored = await pool.fetchval(f'SELECT body FROM "{settings.schema}".idempotent_answers'
+                                 " WHERE operation = 'create-api-key'")
+    assert first.json()["api_key"].encode() not in stored
 
 
 async def test_branding_and_contact_are_changed_by_patch_and_shown_to_the_gateway(client, staff):

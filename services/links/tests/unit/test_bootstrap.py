@@ -30,11 +30,18 @@ def test_settings_document_the_action_defaults_and_the_schema_override(monkeypat
     monkeypatch.setenv("LINKS_DATABASE_SCHEMA", "links_staging")
     settings = LinksSettings()
     assert settings.schema == "links_staging"
-    days = [seconds // 86400 for seconds in (settings.default_expiry_seconds_view,
-                                             settings.default_expiry_seconds_upload,
-                                             settings.default_expiry_seconds_pay,
-                                             settings.default_expiry_seconds_request)]
-    assert days == [30, 14, 30, 14] and settings.max_expiry_seconds // 86400 == 365
+    days = {action: lifetime.days for action, lifetime in settings.default_lifetimes().items()}
+    assert days == {"view": 30, "upload": 14, "sign": 7, "pay": 30, "request": 14}
+    assert settings.max_expiry_seconds // 86400 == 365
+
+
+def test_a_deployment_may_change_the_default_lifetimes_but_not_the_signing_links():
+    settings = LinksSettings(database_url="postgresql://x@h/db", default_lifetime_seconds={"view": 3600})
+    assert settings.default_lifetimes()["view"].total_seconds() == 3600
+    assert settings.default_lifetimes()["upload"].days == 14
+    for wrong in ({"sign": 3600}, {"pay": 0}, {"fly": 60}):
+        with pytest.raises(ValueError):
+            LinksSettings(database_url="postgresql://x@h/db", default_lifetime_seconds=wrong)
 
 
 def test_every_links_event_in_the_catalog_is_declared_as_published():

@@ -8,21 +8,17 @@ import pytest
 from loginless.links.domain import (
     CODE_LIFETIME,
     ExpiryPolicy,
-    InvalidFields,
     IssueLink,
     IssueRequest,
     Link,
-    LinkGone,
-    LinkNotFound,
+    LockVerification,
     OpenLink,
     Recipient,
     RecipientRequest,
     RecordDelivery,
+    RecordExpiry,
     RevokeLink,
     UseLink,
-    VerificationCodeTooSoon,
-    VerificationLocked,
-    VerificationNotRequired,
     VerificationState,
     check_code_request,
     check_issue,
@@ -31,9 +27,18 @@ from loginless.links.domain import (
     normalize_phone,
     replay,
 )
+from loginless.links.errors import (
+    InvalidFields,
+    LinkGone,
+    LinkNotFound,
+    VerificationCodeTooSoon,
+    VerificationLocked,
+    VerificationNotRequired,
+)
 from loginless.shared.events.payloads.links import (
     LinkDelivered,
     LinkDeliveryFailed,
+    LinkExpired,
     LinkIssued,
     LinkOpened,
     LinkRevoked,
@@ -44,7 +49,7 @@ from loginless.shared.events.payloads.links import (
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
-POLICY = ExpiryPolicy(defaults={"view": timedelta(days=30), "upload": timedelta(days=14),
+POLICY = ExpiryPolicy(defaults={"view": timedelta(days=30), "upload": timedelta(days=14), "sign": timedelta(days=7),
                                 "pay": timedelta(days=30), "request": timedelta(days=14)},
                       maximum=timedelta(days=365))
 
@@ -130,6 +135,15 @@ def test_the_delivery_outcome_is_recorded_once():
     assert decide(failed_link, RecordDelivery("sms", 9, NOW)) == []
 
 
+def test_expiry_is_recorded_once_after_the_link_expired_and_never_for_a_link_that_ended_otherwise():
+    link = issued()
+    assert decide(link, RecordExpiry(link.expires_at - timedelta(seconds=1))) == []
+    [expired] = decide(link, RecordExpiry(link.expires_at))
+    assert isinstance(expired, LinkExpired) and expired.expires_at == link.expires_at
+    assert decide(replay([expired], link), RecordExpiry(link.expires_at + timedelta(days=1))) == []
+    assert decide(after(link, RevokeLink(NOW)), RecordExpiry(link.expires_at)) == []
+
+
 # ---- recipient verification ---------------------------------------------------------------------------------
 
 
@@ -137,7 +151,7 @@ def test_a_right_fresh_code_verifies_and_resets_the_wrong_tries():
     link = issued(verification="email")
     state = VerificationState(failed_attempts=3, code_issued_at=NOW, code_expires_at=NOW + CODE_LIFETIME)
     judgement = judge_code(link, state, code_matches=True, now=NOW + timedelta(minutes=9))
-    assert (judgement.verified, judgement.failed_attempts, judgement.events) == (True, 0, [])
+    assert (judgement.verified, judgement.failed_attempts, judgement.locks) == (True, 0, False)
 
 
 def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link():
@@ -150,10 +164,11 @@ def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link():
         state = replace(state, failed_attempts=judgement.failed_attempts)
     fifth = judge_code(link, state, code_matches=False, now=NOW)
     assert left == [4, 3, 2, 1]
-    assert not fifth.verified and fifth.attempts_left == 0
-    [locked] = fifth.events
+    assert not fifth.verified and fifth.attempts_left == 0 and fifth.locks
+    [locked] = decide(link, LockVerification(NOW))
     assert isinstance(locked, LinkVerificationLocked)
     locked_link = replay([locked], link)
+    assert decide(locked_link, LockVerification(NOW)) == []  # locking twice records nothing more
     with pytest.raises(VerificationLocked):
         judge_code(locked_link, state, code_matches=True, now=NOW)
     with pytest.raises(VerificationLocked):
@@ -260,5 +275,5 @@ def test_recipients_are_normalised_and_each_keeps_its_delivery_channel():
         RecipientRequest(name="  Ana  ", email=" ana@example.test ", language="es", delivery="email"),
         RecipientRequest(phone="+34 (600) 000-000", delivery="sms"))), POLICY, NOW)
     assert checked.recipients == ((Recipient("Ana", "ana@example.test", None, "es"), "email"),
-                                  (Recipient(None, None, "+34600000000", "en"), "sms"))
+                                  (Recipient(None, None, "+34600000000", None), "sms"))
     assert normalize_phone("+1 415 555 0100") == "+14155550100" and normalize_phone("0034600000000") is None

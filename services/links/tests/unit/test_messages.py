@@ -6,7 +6,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from loginless.links.domain import Link, Recipient
-from loginless.links.messages import MessageComposer, format_date, text_color_on
+from loginless.links.messages import MessageComposer
 from loginless.links.tenants import Tenant
 
 pytestmark = pytest.mark.unit
@@ -29,11 +29,6 @@ def link(language="en", name="Ana", action="sign", **changes) -> Link:
 def parts(message):
     parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
     return parsed, parsed.get_body(("plain",)).get_content(), parsed.get_body(("html",)).get_content()
-
-
-def test_dates_are_written_the_way_each_language_writes_them():
-    assert format_date(EXPIRES, "en") == "March 12, 2026 at 09:05 UTC"
-    assert format_date(EXPIRES, "es") == "12 de marzo de 2026 a las 09:05 UTC"
 
 
 def test_a_link_email_has_both_parts_with_url_purpose_expiry_and_the_firms_branding_and_contact():
@@ -88,5 +83,31 @@ def test_a_link_sms_names_the_firm_the_purpose_the_expiry_and_the_url():
 
 
 def test_the_button_label_stays_readable_on_light_and_dark_brand_colours():
-    assert (text_color_on("#ffee00"), text_color_on("#0b6e4f"), text_color_on("#000000")) == (
-        "#000000", "#ffffff", "#ffffff")
+    light = Tenant(tenant_id="firm", name="Sunny", color="#ffee00")
+    _, _, on_light = parts(MessageComposer("no-reply@links.test").link_email(light, link(), URL))
+    assert "background:#ffee00;color:#000000" in on_light
+    _, _, on_dark = parts(MessageComposer("no-reply@links.test").link_email(FIRM, link(), URL))
+    assert "background:#0b6e4f;color:#ffffff" in on_dark
+
+
+def test_a_link_usable_several_times_says_how_many_and_an_email_code_says_where_it_goes():
+    _, english, _ = parts(MessageComposer("no-reply@links.test").link_email(
+        FIRM, link(max_uses=3, verification="email"), URL))
+    _, spanish, _ = parts(MessageComposer("no-reply@links.test").link_email(
+        FIRM, link("es", max_uses=3, verification="email"), URL))
+    assert "It can be used 3 times." in english and "a code we send to your e-mail" in english
+    assert "Se puede usar 3 veces." in spanish and "a su correo" in spanish
+
+
+def test_a_recipient_without_a_name_is_greeted_all_the_same():
+    _, english, _ = parts(MessageComposer("no-reply@links.test").link_email(FIRM, link(name=None), URL))
+    _, spanish, _ = parts(MessageComposer("no-reply@links.test").link_email(FIRM, link("es", name=None), URL))
+    assert english.startswith("Hello,\n") and spanish.startswith("Hola:\n")
+
+
+def test_names_with_percent_signs_and_placeholders_stay_as_typed_in_the_subject_and_sms():
+    firm = Tenant(tenant_id="firm", name="100% %(purpose)s Tax")
+    headers, _, _ = parts(MessageComposer("no-reply@links.test").link_email(firm, link(), URL))
+    assert headers["Subject"] == "100% %(purpose)s Tax: a secure link to sign a document"
+    sms = MessageComposer("no-reply@links.test").code_sms(firm, link("es"), "042517")
+    assert sms.body == "100% %(purpose)s Tax: su código de verificación es 042517. Es válido durante 10 minutos."

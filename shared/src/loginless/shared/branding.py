@@ -1,4 +1,4 @@
-"""A firm's branding as its guests see it: the links service owns it, the guest-facing services read it."""
+"""A firm's branding as its guests see it: its name, logo, colour and contact, on every guest page and message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Branding(BaseModel):
-    """What a firm shows its guests on every page (``GET /internal/v1/tenants/{id}/branding`` of links)."""
+    """What a firm shows its guests on every page (the service that keeps tenants serves it)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -24,7 +24,7 @@ class Branding(BaseModel):
 class BrandingCache:
     """Firms' branding, each kept ``ttl_seconds`` after it was fetched.
 
-    ``fetch`` answers None when the links service cannot tell right now; the last branding known for that firm is
+    ``fetch`` answers None when the firm's branding cannot be had right now; the last branding known for that firm is
     then served, however old: branding decorates guest pages, and yesterday's colour beats an error page.
     """
 

@@ -1,4 +1,5 @@
-"""``python -m loginless.<service> api|worker|migrate|asyncapi``: the one command line of every service."""
+"""``python -m loginless.<service> api|worker|migrate|asyncapi|projections rebuild``: the one command line of
+every service."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 from litestar import Litestar
 
-from loginless.shared.eventstore import migrate
+from loginless.shared.eventstore import EventStore, Projections, migrate
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.logging import configure_logging
 
@@ -22,33 +23,44 @@ if TYPE_CHECKING:  # the worker and the Kafka client are loaded only by the role
     from loginless.shared.worker import ServiceWorker
 
 
+class ServiceBootstrap(Protocol):
+    """What a service's ``bootstrap`` module provides, the one wiring point (docs/anatomy-of-a-service.md). An
+    event-sourced service's also has ``projections(store, settings)``, its read models."""
+
+    SETTINGS: type[ServiceSettings]
+    MIGRATIONS: Path
+
+    def create_app(self, settings: Any) -> Litestar: ...  # noqa: ANN401 -- each service takes its own settings
+
+    def create_worker(self, settings: Any) -> ServiceWorker: ...  # noqa: ANN401
+
+    def asyncapi_document(self) -> dict: ...
+
+
 def run_service(
+    bootstrap: ServiceBootstrap,
     *,
-    settings_factory: Callable[[], ServiceSettings],
-    create_app: Callable[[ServiceSettings], Litestar],
-    create_worker: Callable[[ServiceSettings], ServiceWorker],
-    asyncapi_document: Callable[[], dict],
-    migrations_dir: Path,
     extra_commands: dict[str, Callable[[ServiceSettings, list[str]], None]] | None = None,
     argv: list[str] | None = None,
 ) -> None:
     """Dispatch to a role; ``extra_commands`` are service-specific (each gets the settings and its own args)."""
     extra_commands = extra_commands or {}
     parser = argparse.ArgumentParser(prog="python -m loginless.<service>")
-    parser.add_argument("command", choices=["api", "worker", "migrate", "asyncapi", *extra_commands])
+    parser.add_argument("command", choices=["api", "worker", "migrate", "asyncapi", "projections", *extra_commands])
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
     parsed = parser.parse_args(argv)
     command = parsed.command
+    migrations_dir: Path = bootstrap.MIGRATIONS
 
     if command == "asyncapi":  # needs no settings: the document describes the code, not a deployment
-        print(json.dumps(asyncapi_document(), indent=2, sort_keys=True))
+        print(json.dumps(bootstrap.asyncapi_document(), indent=2, sort_keys=True))
         return
 
-    settings = settings_factory()
+    settings = bootstrap.SETTINGS()
     configure_logging(as_json=settings.log_json, level=settings.log_level)
     if command == "api":
         uvicorn.run(
-            create_app(settings),
+            bootstrap.create_app(settings),
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
@@ -60,9 +72,14 @@ def run_service(
     elif command == "worker":
         from loginless.shared.worker import run_worker
 
-        run_worker(create_worker(settings))
+        run_worker(bootstrap.create_worker(settings))
     elif command == "migrate":
         asyncio.run(_migrate(settings, migrations_dir))
+    elif command == "projections":
+        if parsed.arguments != ["rebuild"]:
+            parser.error("usage: projections rebuild")
+        read_models = getattr(bootstrap, "projections", lambda store, _: Projections(store))
+        asyncio.run(_rebuild_projections(settings, migrations_dir, read_models))
     else:
         extra_commands[command](settings, parsed.arguments)
 
@@ -76,6 +93,23 @@ async def _migrate(settings: ServiceSettings, migrations_dir: Path) -> None:
         print(f"{settings.service_name}: applied {len(applied)} migration(s)")
     finally:
         await connection.close()
+
+
+async def _rebuild_projections(settings: ServiceSettings, migrations_dir: Path,
+                               projections: Callable[[EventStore, ServiceSettings], Projections]) -> None:
+    """Drop every read model of the service and replay its event store into it (safe while the service runs:
+    readers see the old rows until the new ones commit, and writers wait)."""
+    import asyncpg
+
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as connection:
+            await migrate(connection, settings.schema, [migrations_dir])
+        store = EventStore(pool, schema=settings.schema, topic=settings.events_topic)
+        replayed = await projections(store, settings).rebuild()
+        print(f"{settings.service_name}: read models rebuilt from {replayed} event(s)")
+    finally:
+        await pool.close()
 
 
 def asyncapi_for(service: str, broker: KafkaBroker, *, description: str) -> dict:

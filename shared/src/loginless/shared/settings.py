@@ -32,9 +32,12 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     internal_api_secret: SecretStr = Field(
         SecretStr(""), description="Shared secret services present to each other's /internal APIs")
-    links_url: str = Field("http://127.0.0.1:8001", description="The links service, which verifies staff API keys")
-    assertion_public_key: str = Field(
-        "", description="The gateway's Ed25519 public key (base64 of the raw 32 bytes) for guest assertions")
+    housekeeping_interval_seconds: float = Field(600, gt=0, description="How often the worker prunes old rows")
+    outbox_retention_hours: float = Field(
+        168, gt=0, description="Published outbox messages are kept this long, then deleted (never unpublished ones)")
+    inbox_retention_hours: float = Field(
+        336, gt=0, description="Ids of processed events are kept this long to skip redeliveries; keep it longer "
+        "than the retention of the topics the service consumes")
 
     @property
     def schema(self) -> str:

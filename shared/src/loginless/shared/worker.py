@@ -1,16 +1,21 @@
-"""The worker process of a service: the outbox relay plus the service's Kafka consumers.
+"""The worker process of a service: the outbox relay, the service's Kafka consumers and its background jobs.
 
-API processes never touch Kafka for writes; all publishing happens here, from the outbox.
+API processes never touch Kafka for writes; all publishing happens here, from the outbox. Every worker also keeps
+the kernel's tables tidy: published outbox rows, processed inbox rows and idempotency keys past their retention.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
 
@@ -18,18 +23,52 @@ from loginless.shared.eventstore import EventStore, KafkaSink, OutboxRelay
 from loginless.shared.messaging import InboxConsumer, build_broker
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.app import migrate_when_reachable, open_pool
+from loginless.shared.web.idempotency import IdempotentRequests
 
 log = structlog.get_logger(__name__)
 
-ConsumerFactory = Callable[[EventStore, ServiceSettings], InboxConsumer]
-# A long-running job of the worker besides relay and consumers (e.g. delivering e-mail); it runs until cancelled.
-BackgroundTask = Callable[[EventStore, ServiceSettings], Coroutine[Any, Any, None]]
+Context = TypeVar("Context")
 
 
-class ServiceWorker:
-    def __init__(self, settings: ServiceSettings, *, consumers: Sequence[ConsumerFactory] = (),
-                 tasks: Sequence[BackgroundTask] = (), migrations_dir: Path | None = None) -> None:
+@dataclass(frozen=True)
+class WorkerRuntime:
+    """The kernel's parts of a worker, from which the service builds its context."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    store: EventStore
+
+
+# A consumer of other services' events, or a long-running job (e.g. delivering e-mail) that runs until cancelled;
+# both are made from the service's context.
+ConsumerFactory = Callable[[Context], InboxConsumer]
+BackgroundTask = Callable[[Context], Coroutine[Any, Any, None]]
+WorkerContextFactory = Callable[[WorkerRuntime], AbstractAsyncContextManager[Context]]
+
+
+def every(seconds: float, job: Callable[[Context], Awaitable[object]], *, name: str | None = None,
+          ) -> BackgroundTask:
+    """A background task that runs ``job`` now and then every ``seconds``; a failed round is logged and the next
+    one tries again (housekeeping never stops a worker)."""
+
+    async def periodically(context: Context) -> None:
+        while True:
+            try:
+                await job(context)
+            except Exception as error:
+                log.warning("periodic job failed", job=periodically.__name__, error=repr(error))
+            await asyncio.sleep(seconds)
+
+    periodically.__name__ = name or getattr(job, "__name__", "periodic")
+    return periodically
+
+
+class ServiceWorker(Generic[Context]):
+    def __init__(self, settings: ServiceSettings, *, context: WorkerContextFactory | None = None,
+                 consumers: Sequence[ConsumerFactory] = (), tasks: Sequence[BackgroundTask] = (),
+                 migrations_dir: Path | None = None) -> None:
         self.settings = settings
+        self.context_factory = context
         self.consumer_factories = consumers
         self.task_factories = tasks
         self.migrations_dir = migrations_dir
@@ -40,36 +79,52 @@ class ServiceWorker:
         broker: KafkaBroker | None = None
         try:
             await migrate_when_reachable(pool, settings, self.migrations_dir)
-            store = EventStore(pool, schema=settings.schema, topic=settings.events_topic)
-            relay = OutboxRelay(
-                settings.database_url, schema=settings.schema,
-                sink=KafkaSink(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay"),
-            )
-            tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
-            tasks += [asyncio.create_task(self._supervise(factory, store), name=getattr(factory, "__name__", "task"))
-                      for factory in self.task_factories]
-            if self.consumer_factories:
-                broker = build_broker(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-worker")
-                for factory in self.consumer_factories:
-                    factory(store, settings).subscribe(broker)
-                tasks.append(asyncio.create_task(self._start_broker(broker, stop), name="consumers"))
-            log.info("worker started", service=settings.service_name)
-            await stop.wait()
-            log.info("worker stopping", service=settings.service_name)
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+            runtime = WorkerRuntime(settings, pool, EventStore(pool, schema=settings.schema,
+                                                               topic=settings.events_topic))
+            async with (self.context_factory(runtime) if self.context_factory else _bare(runtime)) as context:
+                relay = OutboxRelay(
+                    settings.database_url, schema=settings.schema,
+                    sink=KafkaSink(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay"),
+                )
+                tasks = [asyncio.create_task(relay.run(), name="outbox-relay"),
+                         asyncio.create_task(self._supervise(every(settings.housekeeping_interval_seconds,
+                                                                   self._keep_kernel_tables), runtime),
+                                             name="kernel-housekeeping")]
+                tasks += [asyncio.create_task(self._supervise(factory, context),
+                                              name=getattr(factory, "__name__", "task"))
+                          for factory in self.task_factories]
+                if self.consumer_factories:
+                    broker = build_broker(settings.kafka_bootstrap_servers,
+                                          client_id=f"{settings.service_name}-worker")
+                    for factory in self.consumer_factories:
+                        factory(context).subscribe(broker)
+                    tasks.append(asyncio.create_task(self._start_broker(broker, stop), name="consumers"))
+                log.info("worker started", service=settings.service_name)
+                await stop.wait()
+                log.info("worker stopping", service=settings.service_name)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
         finally:
             if broker is not None:
                 await broker.stop()
             await pool.close()
 
-    async def _supervise(self, factory: BackgroundTask, store: EventStore) -> None:
+    async def _keep_kernel_tables(self, runtime: WorkerRuntime) -> None:
+        settings = runtime.settings
+        outbox, inbox = await runtime.store.prune(
+            outbox_older_than=timedelta(hours=settings.outbox_retention_hours),
+            inbox_older_than=timedelta(hours=settings.inbox_retention_hours))
+        keys = await IdempotentRequests(runtime.pool, settings.schema).prune()
+        if outbox or inbox or keys:
+            log.info("kernel tables pruned", outbox=outbox, inbox=inbox, idempotency_keys=keys)
+
+    async def _supervise(self, factory: BackgroundTask, context: Any) -> None:
         """Run a background task for the life of the worker: if it fails, log it and start it again."""
         delay = 1.0
         while True:
             try:
-                await factory(store, self.settings)
+                await factory(context)
                 return
             except asyncio.CancelledError:
                 raise
@@ -90,6 +145,12 @@ class ServiceWorker:
                 log.warning("waiting for Kafka", error=repr(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+
+
+@asynccontextmanager
+async def _bare(runtime: WorkerRuntime):  # noqa: ANN202
+    """A service without a context of its own: its tasks and consumers get the kernel's runtime."""
+    yield runtime
 
 
 def run_worker(worker: ServiceWorker) -> None:

@@ -1,5 +1,5 @@
 """Browser-test helpers shared by the services' browser tests and the end-to-end ones: Debian's Chromium driven by
-Playwright (DESIGN §4), axe-core's accessibility check, and a TCP proxy whose connections a test can cut."""
+Playwright, axe-core's accessibility check, and a TCP proxy whose connections a test can cut."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""Test doubles of the gateway's neighbours, for its tests and benchmark: in-memory, served for real over HTTP.
+"""Test doubles of the services behind the gateway, served for real over HTTP (the links service's own stand-in is
+:mod:`loginless.testkit.fake_links`, used in process).
 
-- :class:`FakeLinksService`: the links service's internal API (resolve, open, use, verification codes, branding)
-  over an in-memory set of links, with the same status codes and bodies as the real one.
 - :class:`GuestEchoService`: an owning service's ``/guest/`` pages that verify the gateway's assertion and echo
   what they received; ``/guest/upload`` and ``/guest/download`` stream, and can be held in lockstep with the
   test to prove that nothing between them buffers a whole body.
@@ -12,13 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
-import secrets
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -48,150 +43,6 @@ async def serve(app: ASGIApp, *, port: int = 0) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
-
-
-# ---- the links service ------------------------------------------------------------------------------------
-
-
-@dataclass
-class FakeLink:
-    link_id: str
-    tenant_id: str
-    action: str
-    resource_id: str
-    expires_at: datetime
-    recipient: dict[str, str | None]
-    max_uses: int | None = None
-    verification: str = "none"
-    uses: int = 0
-    opens: int = 0
-    revoked_at: datetime | None = None
-    code: str = "123456"
-    attempts_left: int = 3
-    codes_sent: int = 0
-    one_code_at_a_time: bool = False  # like links: no new code moments after the last one
-
-    @property
-    def locked(self) -> bool:
-        return self.attempts_left <= 0
-
-    def status(self, now: datetime) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at <= now:
-            return "expired"
-        if self.max_uses is not None and self.uses >= self.max_uses:
-            return "used_up"
-        return "active"
-
-    def view(self, now: datetime) -> dict[str, Any]:
-        return {
-            "link_id": self.link_id, "tenant_id": self.tenant_id, "action": self.action,
-            "resource_id": self.resource_id, "recipient": self.recipient, "expires_at": self.expires_at.isoformat(),
-            "max_uses": self.max_uses, "uses": self.uses, "opens": self.opens, "last_opened_at": None,
-            "status": self.status(now), "verification": self.verification,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-        }
-
-
-@dataclass
-class FakeLinksService:
-    internal_secret: str
-    links: dict[str, FakeLink] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
-    branding: dict[str, dict[str, str | None]] = field(default_factory=dict)
-    calls: list[tuple[str, str]] = field(default_factory=list)  # (operation, link or tenant id)
-
-    def add_tenant(self, tenant_id: str, name: str, *, contact_email: str | None = None,
-                   contact_phone: str | None = None, color: str | None = "#0a7c52") -> None:
-        self.branding[tenant_id] = {"name": name, "logo_url": None, "color": color, "contact_name": None,
-                                    "contact_email": contact_email, "contact_phone": contact_phone}
-
-    def issue(self, *, tenant_id: str = "tenant-1", action: str = "view", resource_id: str | None = None,
-              expires_in: timedelta = timedelta(days=7), max_uses: int | None = None, verification: str = "none",
-              email: str | None = "guest@example.com", phone: str | None = None,
-              language: str | None = None) -> tuple[str, FakeLink]:
-        """A new link; returns its token (the real service shows it only once) and the link."""
-        token = secrets.token_urlsafe(32)
-        link = FakeLink(
-            link_id=f"lnk_{uuid.uuid4().hex[:20]}", tenant_id=tenant_id, action=action,
-            resource_id=resource_id or f"res_{uuid.uuid4().hex[:12]}",
-            expires_at=datetime.now(UTC) + expires_in, max_uses=max_uses, verification=verification,
-            recipient={"name": "Guest", "email": email, "phone": phone, "language": language},
-        )
-        self.links[link.link_id] = link
-        self.tokens[_fingerprint(token)] = link.link_id
-        return token, link
-
-    def app(self) -> Litestar:
-        service = self
-
-        def authorized(request: Request) -> bool:
-            return hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {service.internal_secret}")
-
-        def problem(status_code: int, **extra: Any) -> Response:
-            return Response({"title": "problem", **extra}, status_code=status_code,
-                            media_type="application/problem+json")
-
-        def gone(link: FakeLink, now: datetime) -> Response:
-            return problem(410, link_id=link.link_id, tenant_id=link.tenant_id, link_status=link.status(now))
-
-        @route("/internal/{rest:path}", http_method=["GET", "POST"], status_code=200)
-        async def internal(request: Request, rest: FromPath[str]) -> Response:
-            if not authorized(request):
-                return problem(401)
-            now = datetime.now(UTC)
-            parts = rest.strip("/").split("/")
-            body = await request.json() if request.method == "POST" and await request.body() else {}
-            if parts[:2] == ["v1", "tenants"] and parts[-1] == "branding":
-                service.calls.append(("branding", parts[2]))
-                branding = service.branding.get(parts[2])
-                return Response(branding) if branding else problem(404)
-            if parts == ["v1", "links", "resolve"]:
-                link_id = service.tokens.get(_fingerprint(str(body.get("token", ""))))
-                service.calls.append(("resolve", link_id or ""))
-                if link_id is None:
-                    return problem(404)
-                link = service.links[link_id]
-                return gone(link, now) if link.status(now) != "active" else Response(link.view(now))
-            if parts[:2] != ["v1", "links"] or len(parts) < 3:
-                return problem(404)
-            operation = "/".join(parts[3:]) or request.method.lower()  # "get" for GET /links/{id}
-            service.calls.append((operation, parts[2]))
-            link = service.links.get(parts[2])
-            if link is None:
-                return problem(404)
-            if operation == "get":
-                return Response(link.view(now))
-            if operation == "opened":
-                link.opens += 1
-                return Response(None, status_code=204)
-            if operation == "use":
-                if link.status(now) != "active":
-                    return gone(link, now)
-                link.uses += 1
-                return Response(link.view(now))
-            if operation == "verification-code":
-                if link.locked:
-                    return problem(423)
-                if link.one_code_at_a_time and link.codes_sent:
-                    return problem(429)
-                link.codes_sent += 1
-                return Response({"sent": True}, status_code=202)
-            if operation == "verification-code/check":
-                if link.locked:
-                    return problem(423)
-                if body.get("code") == link.code:
-                    return Response({"verified": True})
-                link.attempts_left -= 1
-                return problem(423) if link.locked else problem(422, attempts_left=link.attempts_left)
-            return problem(404)
-
-        return Litestar([internal])
-
-
-def _fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # ---- an owning service ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from loginless.devstack.errors import DevstackError
 from loginless.devstack.provision import Toolchain
+from loginless.devstack.services import SERVICES
 from loginless.devstack.stack import Stack, StackConfig, default_var_dir
 
 log = logging.getLogger("loginless.devstack")
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
 
     provision = commands.add_parser("provision", help="download and build the tools, into .cache/")
     provision.set_defaults(handler=provision_command)
+
+    services = commands.add_parser("services", help="print the names of the services, one per line")
+    services.set_defaults(handler=services_command)
 
     test = commands.add_parser(
         "test",
@@ -107,6 +111,11 @@ def provision_command(args: argparse.Namespace) -> int:
     toolchain = Toolchain.discover()
     toolchain.provision()
     log.info("[provision] all tools ready in %s (%.0f s)", toolchain.cache_dir, time.monotonic() - started)
+    return 0
+
+
+def services_command(args: argparse.Namespace) -> int:
+    print("\n".join(SERVICES))
     return 0
 
 

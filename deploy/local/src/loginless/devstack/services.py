@@ -11,17 +11,12 @@ import httpx
 
 from loginless.devstack.component import Component
 from loginless.devstack.processes import LOOPBACK, PortSpec
+from loginless.shared.services import GUEST_ACTIONS, owner_of, service_names
 
-SERVICES = ("gateway", "links", "documents", "signing", "payments", "requests")
+SERVICES = service_names()
 
 # Which service owns the guest pages of each link action: the gateway's routing table.
-GUEST_ROUTES = {
-    "view": "documents",
-    "upload": "documents",
-    "sign": "signing",
-    "pay": "payments",
-    "request": "requests",
-}
+GUEST_ROUTES = {action: owner_of(action).name for action in GUEST_ACTIONS}
 
 # A worker has no HTTP endpoint; it counts as started once it has stayed up this long.
 WORKER_SETTLE_SECONDS = 1.0

@@ -27,6 +27,7 @@ from loginless.devstack.provision import Toolchain, find_repo_root
 from loginless.devstack.s3 import S3Server
 from loginless.devstack.secrets import StackSecrets
 from loginless.devstack.services import GUEST_ROUTES, SERVICES, ServiceProcess
+from loginless.shared.services import SERVICES as REGISTERED
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ DEVELOPMENT_PORTS = Ports(
     s3=19000,
     smtp=11025,
     mail_ui=18025,
-    services={name: 8000 + index for index, name in enumerate(SERVICES)},
+    services={service.name: service.local_port for service in REGISTERED},
 )
 # A separate range, so `make test` runs beside `make run`.
 TEST_PORTS = Ports(
@@ -61,7 +62,7 @@ TEST_PORTS = Ports(
     s3=29000,
     smtp=21025,
     mail_ui=28025,
-    services={name: 28000 + index for index, name in enumerate(SERVICES)},
+    services={service.name: 20000 + service.local_port for service in REGISTERED},
 )
 
 # Port field -> suffix of the variable that overrides it (after LOGINLESS_ or LOGINLESS_TEST_).

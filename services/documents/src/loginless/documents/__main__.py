@@ -1,14 +1,7 @@
-"""``python -m loginless.documents api|worker|migrate|asyncapi``"""
+"""``python -m loginless.documents api|worker|migrate|asyncapi|projections rebuild``"""
 
-from loginless.documents.bootstrap import MIGRATIONS, asyncapi_document, create_app, create_worker
-from loginless.documents.settings import DocumentsSettings
+from loginless.documents import bootstrap
 from loginless.shared.runtime import run_service
 
 if __name__ == "__main__":
-    run_service(
-        settings_factory=DocumentsSettings,
-        create_app=create_app,
-        create_worker=create_worker,
-        asyncapi_document=asyncapi_document,
-        migrations_dir=MIGRATIONS,
-    )
+    run_service(bootstrap)

@@ -1,8 +1,12 @@
-"""The one wiring point of the documents service: its HTTP app, its worker and its event contract."""
+"""The one wiring point of the documents service: its context, its HTTP app, its worker and its event contract."""
 
 from __future__ import annotations
 
-import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,37 +14,45 @@ import structlog
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.template import TemplateConfig
 
+from loginless.documents import domain
 from loginless.documents.guest import GuestController, GuestPages, static_files_router
-from loginless.documents.handlers import Documents
+from loginless.documents.handlers import Clock, DocumentsContext, forget_old_accesses, utc_now
 from loginless.documents.http import STAFF_CONTROLLERS
-from loginless.documents.idempotency import IdempotencyKeys
-from loginless.documents.ports import HttpLinks, Links, PassThroughScanner, Scanner
+from loginless.documents.i18n import CATALOGS
+from loginless.documents.ports import PassThroughScanner, Scanner
+from loginless.documents.previews import PreviewLimits, PreviewRenderer, ViewOnlyPreviews
+from loginless.documents.projections import DocumentRows
 from loginless.documents.repository import Repository
 from loginless.documents.settings import DocumentsSettings
-from loginless.documents.storage import DocumentStorage
+from loginless.documents.storage import MIN_PART_SIZE, DocumentStorage, PartBuffers
 from loginless.documents.uploads import ResumableUploads
+from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.shared.events.payloads import documents as events
-from loginless.shared.eventstore import EventStore
-from loginless.shared.web import create_service_app
-from loginless.shared.web.app import ApiKeyVerifierFactory, ServiceRuntime
+from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
+from loginless.shared.guest.pages import guest_template_config
+from loginless.shared.web import ServiceRuntime, create_service_app
+from loginless.shared.web.assertion import AssertionVerifier
+from loginless.shared.web.auth import ApiKeyVerifier
+from loginless.shared.web.idempotency import IdempotentRequests
 
 # The worker and the event contract need FastStream and Kafka clients, the API process does not: they are imported
 # where they are used, so that an API process never loads them.
 if TYPE_CHECKING:
-    from loginless.shared.worker import ServiceWorker
+    from loginless.shared.worker import ServiceWorker, WorkerRuntime
 
 log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = DocumentsSettings
 TEMPLATES = Path(__file__).parent / "templates"
 DESCRIPTION = "Documents, client and guest accounts, folders, shares for viewing and download, upload requests."
 PUBLISHED_EVENTS = (
     events.ClientAccountCreated, events.ClientInvitedToPortal, events.FolderCreated, events.DocumentAdded,
-    events.FileUploaded, events.DocumentShared, events.ShareRevoked, events.DocumentViewed,
-    events.DocumentDownloaded, events.UploadRequestCreated, events.UploadRequestRevoked,
+    events.FileUploaded, events.SharePrepared, events.DocumentShared, events.ShareFailed, events.ShareRevoked,
+    events.RecipientLinkIssued, events.RecipientLinkRevoked, events.RecipientLinkExpired, events.DocumentViewed,
+    events.DocumentDownloaded, events.UploadRequestPrepared, events.UploadRequestCreated,
+    events.UploadRequestFailed, events.UploadRequestRevoked,
 )
 
 
@@ -50,82 +62,116 @@ def storage_for(settings: DocumentsSettings) -> DocumentStorage:
                            region=settings.s3_region, public_endpoint=settings.s3_guest_endpoint)
 
 
-def create_app(settings: DocumentsSettings, *, links: Links | None = None, scanner: Scanner | None = None,
-               api_key_verifier: ApiKeyVerifierFactory | None = None) -> Litestar:
-    """The HTTP app. ``links``, ``scanner`` and ``api_key_verifier`` replace the real adapters (tests use fakes)."""
+def projections(store: EventStore, settings: DocumentsSettings) -> Projections:
+    """Every read model of the service (``python -m loginless.documents projections rebuild`` replays them)."""
+    return Projections(store, [DocumentRows(settings.schema)])
 
-    async def start(runtime: ServiceRuntime) -> None:
+
+def documents_context(store: EventStore, settings: DocumentsSettings, *, links: LinksApi, storage: DocumentStorage,
+                      scanner: Scanner, clock: Clock = utc_now) -> DocumentsContext:
+    read_models = projections(store, settings)
+
+    def runner(decider: domain.Decider) -> DeciderRunner:
+        return DeciderRunner(store, decider, read_models)
+
+    return DocumentsContext(
+        settings=settings, store=store, projections=read_models, accounts=runner(domain.ACCOUNT),
+        folders=runner(domain.FOLDER), documents=runner(domain.DOCUMENT), shares=runner(domain.SHARE),
+        upload_requests=runner(domain.UPLOAD_REQUEST), accesses=runner(domain.ACCESS),
+        repository=Repository(settings.schema), storage=storage, links=links, scanner=scanner,
+        part_buffers=PartBuffers(max(settings.upload_part_size, MIN_PART_SIZE)),
+        idempotency=IdempotentRequests(store.pool, settings.schema), previews=view_only_previews(settings),
+        clock=clock,
+    )
+
+
+def view_only_previews(settings: DocumentsSettings) -> ViewOnlyPreviews:
+    limits = PreviewLimits(max_pages=settings.preview_max_pages, concurrency=settings.preview_concurrency)
+    # A folder of this process's own: two replicas on one machine never write the same files.
+    shared = Path(settings.preview_cache_dir or Path(tempfile.gettempdir()) / "loginless-previews")
+    directory = shared / str(os.getpid())
+    return ViewOnlyPreviews(PreviewRenderer(limits), directory, keep_seconds=settings.preview_keep_minutes * 60)
+
+
+@dataclass(frozen=True)
+class DocumentsApp:
+    """The API process's context."""
+
+    documents: DocumentsContext
+    guest_pages: GuestPages
+    api_keys: ApiKeyVerifier
+    guest_assertions: AssertionVerifier | None
+
+
+def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, scanner: Scanner | None = None,
+               api_keys: ApiKeyVerifier | None = None, clock: Clock = utc_now) -> Litestar:
+    """The HTTP app. ``links``, ``scanner``, ``api_keys`` and ``clock`` replace the real ones (tests give fakes)."""
+
+    @asynccontextmanager
+    async def context(runtime: ServiceRuntime) -> AsyncIterator[DocumentsApp]:
         storage = storage_for(settings)
         await storage.ensure_bucket()
-        links_adapter = links or HttpLinks(settings.links_url, settings.internal_api_secret.get_secret_value(),
-                                           branding_ttl=settings.branding_cache_seconds)
-        documents = Documents(settings=settings, store=runtime.store, storage=storage, links=links_adapter,
-                              scanner=scanner or PassThroughScanner(), repo=Repository(settings.schema))
-        runtime.extras["documents"] = documents
-        runtime.extras["idempotency"] = IdempotencyKeys(runtime.pool, settings.schema)
-        runtime.extras["guest_pages"] = GuestPages(documents, ResumableUploads(documents))
+        async with links_held(settings, links) as links_api:
+            documents = documents_context(runtime.store, settings, links=links_api, storage=storage,
+                                          scanner=scanner or PassThroughScanner(), clock=clock)
+            yield DocumentsApp(documents=documents, guest_pages=GuestPages(documents, ResumableUploads(documents)),
+                               api_keys=api_keys or LinksApiKeys(links_api),
+                               guest_assertions=settings.guest_assertions("documents"))
 
-    async def stop(runtime: ServiceRuntime) -> None:
-        closer = getattr(runtime.extras["documents"].links, "close", None)
-        if closer is not None:
-            await closer()
+    def provide_documents(state: State) -> DocumentsContext:
+        return state.runtime.context.documents
 
-    def extra(name: str):  # noqa: ANN202
-        def provide(state: State):  # noqa: ANN202
-            return state.runtime.extras[name]
-
-        return Provide(provide, sync_to_thread=False)
+    def provide_guest_pages(state: State) -> GuestPages:
+        return state.runtime.context.guest_pages
 
     return create_service_app(
         settings,
         route_handlers=[*STAFF_CONTROLLERS, GuestController, static_files_router()],
         migrations_dir=MIGRATIONS,
         description=DESCRIPTION,
-        dependencies={"documents_app": extra("documents"), "idempotency": extra("idempotency"),
-                      "guest_pages": extra("guest_pages")},
-        api_key_verifier=api_key_verifier,
-        on_startup=[start],
-        on_shutdown=[stop],
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        context=context,
+        dependencies={"documents": Provide(provide_documents, sync_to_thread=False),
+                      "guest_pages": Provide(provide_guest_pages, sync_to_thread=False)},
+        template_config=guest_template_config(TEMPLATES, catalogs=CATALOGS),
     )
 
 
-async def maintenance(store: EventStore, settings: DocumentsSettings) -> None:
-    """Worker task: purge guests' access records past their retention and abort abandoned uploads."""
-    storage = storage_for(settings)
-    documents = Documents(settings=settings, store=store, storage=storage, links=_NoLinks(),
-                          scanner=PassThroughScanner(), repo=Repository(settings.schema))
-    uploads = ResumableUploads(documents)
-    while True:
-        try:
-            purged = await documents.purge_access_records()
-            abandoned = await uploads.abandon_stale()
-            if purged or abandoned:
-                log.info("maintenance done", access_records_purged=purged, uploads_abandoned=abandoned)
-        except Exception as error:  # a failed round is retried next time; the worker keeps running
-            log.warning("maintenance failed", error=repr(error))
-        await asyncio.sleep(settings.maintenance_interval_seconds)
+async def keep_house(ctx: DocumentsContext) -> None:
+    """Forget guests' access records past their retention; abort abandoned uploads."""
+    forgotten = await forget_old_accesses(ctx)
+    abandoned = await ResumableUploads(ctx).abandon_stale()
+    if forgotten or abandoned:
+        log.info("housekeeping done", access_records_forgotten=forgotten, uploads_abandoned=abandoned)
 
 
-class _NoLinks:
-    """Maintenance never issues links; calling this is a programming error."""
+def create_worker(settings: DocumentsSettings, *, links: LinksApi | None = None) -> ServiceWorker[DocumentsContext]:
+    from loginless.documents.consumers import links_events_consumer
+    from loginless.documents.handlers import work_through_link_jobs
+    from loginless.shared.worker import ServiceWorker, every
 
-    def __getattr__(self, name: str):  # noqa: ANN204
-        raise RuntimeError(f"maintenance does not use links.{name}")
+    @asynccontextmanager
+    async def context(runtime: WorkerRuntime) -> AsyncIterator[DocumentsContext]:
+        async with links_held(settings, links) as links_api:
+            yield documents_context(runtime.store, settings, links=links_api, storage=storage_for(settings),
+                                    scanner=PassThroughScanner())
 
-
-def create_worker(settings: DocumentsSettings) -> ServiceWorker:
-    from loginless.shared.worker import ServiceWorker
-
-    return ServiceWorker(settings, migrations_dir=MIGRATIONS, tasks=[maintenance])
+    return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS, consumers=[links_events_consumer],
+                         tasks=[every(settings.link_job_poll_seconds, work_through_link_jobs),
+                                every(settings.maintenance_interval_seconds, keep_house)])
 
 
 def asyncapi_document() -> dict:
     from faststream.kafka import KafkaBroker
 
+    from loginless.documents.consumers import links_events_consumer
     from loginless.shared.messaging.contract import declare_event_publisher
     from loginless.shared.runtime import asyncapi_for
 
     broker = KafkaBroker()
     declare_event_publisher(broker, "documents", PUBLISHED_EVENTS)
+    # Declares the subscription only; no settings or database are needed to describe it.
+    settings = DocumentsSettings.model_construct(database_url="postgresql://unused")
+    store = EventStore(None, schema=settings.schema, topic=settings.events_topic)  # type: ignore[arg-type]
+    links_events_consumer(documents_context(store, settings, links=None, storage=None,  # type: ignore[arg-type]
+                                            scanner=PassThroughScanner())).subscribe(broker)
     return asyncapi_for("documents", broker, description=DESCRIPTION)

@@ -1,8 +1,9 @@
-"""The documents domain: rules and decisions, no I/O.
+"""The documents domain: its aggregates as deciders, and the rules they share; no I/O.
 
-State is a snapshot of an aggregate as the read model holds it, with the version of its event stream; each
-``decide_*`` function takes state and a command and returns the events to append (or raises a domain error).
-Handlers load, decide and append in one transaction.
+Each aggregate -- account, folder, document, share, upload request, and each guest's view or download -- has its
+own stream, a state built from it by ``evolve_*``, and ``decide_*`` turning a command into events (or a domain
+error). The kernel's runner loads, decides, appends and projects; a command that needs another aggregate gets it
+as it is now, loaded from its own stream by the handler (``CreateFolder.account``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import quote
 
 from loginless.documents import filetypes
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
+from loginless.shared.events import IntegrationEvent
 from loginless.shared.events.payloads import documents as events
+from loginless.shared.eventstore.decider import Decider
 
 AccountKind = Literal["client", "guest"]
 PortalAccess = Literal["enabled", "disabled", "invited"]
@@ -138,7 +142,7 @@ def check_email(value: str, field_name: str = "email") -> str:
     return value
 
 
-# ---- accounts and folders ------------------------------------------------------------------------------
+# ---- accounts -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -149,32 +153,67 @@ class Account:
     email: str | None
     kind: AccountKind
     portal_access: PortalAccess
-    version: int
 
 
-def decide_create_account(tenant_id: str, account_id: str, *, name: str, email: str | None, kind: AccountKind,
-                          portal_access: bool, now: datetime) -> events.ClientAccountCreated:
-    if kind == "guest" and portal_access:
-        raise InvalidRequest("guest accounts hold uploads from people without portal access; they have none",
-                             field="portal_access")
-    return events.ClientAccountCreated(
-        account_id=account_id, tenant_id=tenant_id, account_name=check_text("name", name),
-        email=check_email(email) if email else None, kind=kind,
-        portal_access="enabled" if portal_access else "disabled", created_at=now,
-    )
+@dataclass(frozen=True)
+class CreateAccount:
+    account_id: str
+    tenant_id: str
+    name: str
+    email: str | None
+    kind: AccountKind
+    portal_access: bool
+    now: datetime
 
 
-def decide_invite(account: Account, now: datetime) -> events.ClientInvitedToPortal:
-    """An account without portal access gets no notifications and cannot log in until invited; the invitation
-    itself is an event the portal (or notifications) acts on. Inviting again re-sends."""
-    if account.kind == "guest":
-        raise Conflict("guest accounts cannot be invited to the portal; create a client account")
-    if account.portal_access == "enabled":
-        raise Conflict("this client already has portal access")
-    if not account.email:
-        raise InvalidRequest("the account needs an e-mail address before it can be invited", field="email")
-    return events.ClientInvitedToPortal(account_id=account.account_id, tenant_id=account.tenant_id,
-                                        email=account.email, invited_at=now)
+@dataclass(frozen=True)
+class InviteToPortal:
+    now: datetime
+
+
+def decide_account(state: Account | None, command: CreateAccount | InviteToPortal) -> list[IntegrationEvent]:
+    match command:
+        case CreateAccount():
+            if state is not None:
+                raise Conflict("this account exists already")
+            if command.kind == "guest" and command.portal_access:
+                raise InvalidRequest("guest accounts hold uploads from people without portal access; they have "
+                                     "none", field="portal_access")
+            return [events.ClientAccountCreated(
+                account_id=command.account_id, tenant_id=command.tenant_id,
+                account_name=check_text("name", command.name),
+                email=check_email(command.email) if command.email else None, kind=command.kind,
+                portal_access="enabled" if command.portal_access else "disabled", created_at=command.now)]
+        case InviteToPortal(now=now):
+            # Without portal access a client gets no notifications and cannot log in until invited; the
+            # invitation is an event the portal (or notifications) acts on. Inviting again re-sends it.
+            if state is None:
+                raise NotFound("no such account")
+            if state.kind == "guest":
+                raise Conflict("guest accounts cannot be invited to the portal; create a client account")
+            if state.portal_access == "enabled":
+                raise Conflict("this client already has portal access")
+            if not state.email:
+                raise InvalidRequest("the account needs an e-mail address before it can be invited", field="email")
+            return [events.ClientInvitedToPortal(account_id=state.account_id, tenant_id=state.tenant_id,
+                                                 email=state.email, invited_at=now)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_account(state: Account | None, event: IntegrationEvent) -> Account:
+    match event:
+        case events.ClientAccountCreated():
+            return Account(account_id=event.account_id, tenant_id=event.tenant_id, name=event.account_name,
+                           email=event.email, kind=event.kind, portal_access=event.portal_access)
+        case events.ClientInvitedToPortal() if state is not None:
+            return replace(state, portal_access="invited")
+    raise TypeError(f"{type(event).__name__} does not apply to an account")
+
+
+ACCOUNT: Decider[Account, CreateAccount | InviteToPortal] = Decider(decide_account, evolve_account)
+
+
+# ---- folders ------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -185,26 +224,39 @@ class Folder:
     name: str
 
 
-def decide_create_folder(account: Account, folder_id: str, name: str, now: datetime) -> events.FolderCreated:
-    return events.FolderCreated(folder_id=folder_id, tenant_id=account.tenant_id, account_id=account.account_id,
-                                folder_name=sanitize_display_name(check_text("name", name), fallback="folder"),
-                                created_at=now)
-
-
-# ---- documents and shares ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
-class Document:
-    document_id: str
-    tenant_id: str
-    account_id: str
-    folder_id: str | None
-    display_name: str
-    size: int
-    sha256: str
-    content_type: str
-    object_key: str
+class CreateFolder:
+    folder_id: str
+    account: Account | None  # as it is now; None: no such account
+    name: str
+    now: datetime
+
+
+def decide_folder(state: Folder | None, command: CreateFolder) -> list[IntegrationEvent]:
+    if state is not None:
+        raise Conflict("this folder exists already")
+    if command.account is None:
+        raise NotFound("no such account")
+    return [events.FolderCreated(
+        folder_id=command.folder_id, tenant_id=command.account.tenant_id, account_id=command.account.account_id,
+        folder_name=sanitize_display_name(check_text("name", command.name), fallback="folder"),
+        created_at=command.now)]
+
+
+def evolve_folder(state: Folder | None, event: IntegrationEvent) -> Folder:
+    if isinstance(event, events.FolderCreated):
+        return Folder(event.folder_id, event.tenant_id, event.account_id, event.folder_name)
+    raise TypeError(f"{type(event).__name__} does not apply to a folder")
+
+
+FOLDER: Decider[Folder, CreateFolder] = Decider(decide_folder, evolve_folder)
+
+
+# ---- recipients and their links (of shares and upload requests alike) ---------------------------------
+
+LinkStatus = Literal["pending", "active", "revoked", "expired"]
+ResourceStatus = Literal["pending", "active", "failed", "revoked"]
+Holder = TypeVar("Holder", bound="LinkHolder")
 
 
 @dataclass(frozen=True)
@@ -247,50 +299,258 @@ def resolve_expiry(now: datetime, *, expires_at: datetime | None, expires_in_sec
 
 
 @dataclass(frozen=True)
-class IssuedLink:
-    """One recipient's link as the links service issued it. The URL carries the token: it is returned to the
-    caller once and never stored or logged here."""
+class RecipientLink:
+    """One recipient and, once the links service issued it, their link (never its URL: that holds the token)."""
 
-    link_id: str
     email: str
-    url: str
-    expires_at: datetime
-    status: str = "active"
     name: str | None = None
+    language: Literal["en", "es"] | None = None
+    link_id: str | None = None
+    status: LinkStatus = "pending"
+
+
+class LinkHolder:
+    """What shares and upload requests have in common: recipients whose links are issued after the resource is
+    recorded, and a status (``pending`` until every link exists). Mixed into both state classes."""
+
+    tenant_id: str
+    recipients: tuple[RecipientLink, ...]
+    status: ResourceStatus
+    resource_id: str
+
+    def recipient_link(self, link_id: str) -> RecipientLink | None:
+        return next((r for r in self.recipients if r.link_id == link_id), None)
+
+    def still_to_issue(self) -> list[tuple[int, RecipientLink]]:
+        """The recipients without a link yet, with their position (part of the key that issues theirs)."""
+        return [(index, r) for index, r in enumerate(self.recipients) if r.link_id is None]
+
+    def live_links(self) -> list[str]:
+        """Links that work at links now, as far as this resource knows."""
+        return [r.link_id for r in self.recipients if r.link_id is not None and r.status == "active"]
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ("failed", "revoked")
 
 
 @dataclass(frozen=True)
-class Share:
+class RecordLinkIssued:
+    email: str
+    link_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class FailIssuance:
+    reason: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RevokeRecipientLink:
+    """Staff revoke one recipient's link; the others keep working."""
+
+    link_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RecordLinkEnded:
+    """The links service reports one of our links revoked or expired."""
+
+    link_id: str
+    ending: Literal["revoked", "expired"]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RevokeResource:
+    now: datetime
+
+
+RecipientLinkCommand = RecordLinkIssued | FailIssuance | RevokeRecipientLink | RecordLinkEnded | RevokeResource
+
+
+def decide_recipient_links(state: LinkHolder | None, command: RecipientLinkCommand, *,
+                           when_complete: Callable[[LinkHolder, list[RecipientLink]], IntegrationEvent],
+                           when_failed: Callable[[LinkHolder, str, datetime], IntegrationEvent],
+                           when_revoked: Callable[[LinkHolder, datetime], IntegrationEvent],
+                           ) -> list[IntegrationEvent]:
+    """The rules shared by shares and upload requests; ``when_*`` make each one's own events."""
+    if state is None:
+        raise NotFound("no such resource")
+    ids = {"resource_id": state.resource_id, "tenant_id": state.tenant_id}
+    match command:
+        case RecordLinkIssued(email=email, link_id=link_id, now=now):
+            recipient = next((r for r in state.recipients if r.email == email), None)
+            if recipient is None:
+                raise ValueError(f"{email} is not a recipient of {state.resource_id}")
+            if recipient.link_id is not None:
+                return []  # recorded already: the issuing step ran twice
+            issued: list[IntegrationEvent] = [events.RecipientLinkIssued(
+                **ids, link_id=link_id, email=email, recipient_name=recipient.name, issued_at=now)]
+            rest = [r for r in state.recipients if r.link_id is None and r.email != email]
+            if state.status == "pending" and not rest:
+                linked = [replace(r, link_id=link_id, status="active") if r.email == email else r
+                          for r in state.recipients]
+                issued.append(when_complete(state, linked))
+            return issued
+        case FailIssuance(reason=reason, now=now):
+            return [when_failed(state, reason, now)] if state.status == "pending" else []
+        case RevokeResource(now=now):
+            return [when_revoked(state, now)] if not state.ended else []
+        case RevokeRecipientLink(link_id=link_id, now=now):
+            recipient = state.recipient_link(link_id)
+            if recipient is None:
+                raise NotFound("no such link for this resource")
+            if recipient.status in ("revoked", "expired"):
+                return []
+            return [events.RecipientLinkRevoked(**ids, link_id=link_id, revoked_at=now)]
+        case RecordLinkEnded(link_id=link_id, ending=ending, at=at):
+            recipient = state.recipient_link(link_id)
+            if recipient is None or recipient.status != "active":
+                return []
+            if ending == "revoked":
+                return [events.RecipientLinkRevoked(**ids, link_id=link_id, revoked_at=at)]
+            return [events.RecipientLinkExpired(**ids, link_id=link_id, expires_at=at)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_recipient_links(state: Holder, event: IntegrationEvent) -> Holder:
+    def with_link(link_id_or_email: str, **changes: object) -> tuple[RecipientLink, ...]:
+        return tuple(replace(r, **changes) if link_id_or_email in (r.link_id, r.email) else r
+                     for r in state.recipients)
+
+    match event:
+        case events.RecipientLinkIssued():
+            return replace(state, recipients=with_link(event.email, link_id=event.link_id, status="active"))
+        case events.RecipientLinkRevoked():
+            return replace(state, recipients=with_link(event.link_id, status="revoked"))
+        case events.RecipientLinkExpired():
+            return replace(state, recipients=with_link(event.link_id, status="expired"))
+    raise TypeError(f"{type(event).__name__} does not apply to {state.resource_id}")
+
+
+def _requested(recipients: list[Recipient]) -> list[events.RequestedRecipient]:
+    return [events.RequestedRecipient(email=r.email, recipient_name=r.name, language=r.language) for r in recipients]
+
+
+def _recipient_links(requested: list[events.RequestedRecipient]) -> tuple[RecipientLink, ...]:
+    return tuple(RecipientLink(email=r.email, name=r.recipient_name, language=r.language) for r in requested)
+
+
+def _linked(recipients: list[events.ShareRecipient]) -> tuple[RecipientLink, ...]:
+    """Recipients of a resource recorded before links were issued after it (its first event names them)."""
+    return tuple(RecipientLink(email=r.email, link_id=r.link_id, status="active") for r in recipients)
+
+
+# ---- documents ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    document_id: str
+    tenant_id: str
+    account_id: str
+    folder_id: str | None
+    display_name: str
+    size: int
+    sha256: str
+    content_type: str
+    object_key: str
+
+
+# ---- shares --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Share(LinkHolder):
     share_id: str
     tenant_id: str
     document_id: str
     view_only: bool
     expires_at: datetime
-    revoked: bool
-    version: int
+    recipients: tuple[RecipientLink, ...]
+    status: ResourceStatus
+    failure: str | None = None
+
+    @property
+    def resource_id(self) -> str:
+        return self.share_id
+
+    @property
+    def revoked(self) -> bool:
+        return self.status == "revoked"
 
 
-def decide_share(document: Document, share_id: str, links: list[IssuedLink], *, view_only: bool,
-                 expires_at: datetime, now: datetime) -> events.DocumentShared:
-    return events.DocumentShared(
-        share_id=share_id, document_id=document.document_id, tenant_id=document.tenant_id,
-        recipients=[events.ShareRecipient(link_id=link.link_id, email=link.email) for link in links],
-        view_only=view_only, expires_at=expires_at, shared_at=now,
+@dataclass(frozen=True)
+class PrepareShare:
+    share_id: str
+    document: Document | None
+    recipients: list[Recipient]
+    view_only: bool
+    expires_at: datetime
+    now: datetime
+
+
+ShareCommand = PrepareShare | RecipientLinkCommand
+
+
+def decide_share(state: Share | None, command: ShareCommand) -> list[IntegrationEvent]:
+    if isinstance(command, PrepareShare):
+        if state is not None:
+            raise Conflict("this share exists already")
+        if command.document is None:
+            raise NotFound("no such document")
+        return [events.SharePrepared(
+            share_id=command.share_id, document_id=command.document.document_id,
+            tenant_id=command.document.tenant_id, recipients=_requested(command.recipients),
+            view_only=command.view_only, expires_at=command.expires_at, prepared_at=command.now)]
+    return decide_recipient_links(
+        state, command,
+        when_complete=lambda share, linked: events.DocumentShared(
+            share_id=share.share_id, document_id=share.document_id, tenant_id=share.tenant_id,
+            recipients=[events.ShareRecipient(link_id=r.link_id, email=r.email) for r in linked],
+            view_only=share.view_only, expires_at=share.expires_at, shared_at=command.now),
+        when_failed=lambda share, reason, now: events.ShareFailed(
+            share_id=share.share_id, document_id=share.document_id, tenant_id=share.tenant_id, reason=reason,
+            failed_at=now),
+        when_revoked=lambda share, now: events.ShareRevoked(
+            share_id=share.share_id, document_id=share.document_id, tenant_id=share.tenant_id, revoked_at=now),
     )
 
 
-def decide_revoke_share(share: Share, now: datetime) -> list[events.ShareRevoked]:
-    if share.revoked:
-        return []  # revoking twice is harmless and changes nothing
-    return [events.ShareRevoked(share_id=share.share_id, document_id=share.document_id,
-                                tenant_id=share.tenant_id, revoked_at=now)]
+def evolve_share(state: Share | None, event: IntegrationEvent) -> Share:
+    match event:
+        case events.SharePrepared():
+            return Share(share_id=event.share_id, tenant_id=event.tenant_id, document_id=event.document_id,
+                         view_only=event.view_only, expires_at=event.expires_at,
+                         recipients=_recipient_links(event.recipients), status="pending")
+        case events.DocumentShared() if state is None:
+            return Share(share_id=event.share_id, tenant_id=event.tenant_id, document_id=event.document_id,
+                         view_only=event.view_only, expires_at=event.expires_at,
+                         recipients=_linked(event.recipients), status="active")
+    if state is None:
+        raise TypeError(f"{type(event).__name__} before the share was prepared")
+    match event:
+        case events.DocumentShared():
+            return replace(state, status="active")
+        case events.ShareFailed(reason=reason):
+            return replace(state, status="failed", failure=reason)
+        case events.ShareRevoked():
+            return replace(state, status="revoked")
+    return evolve_recipient_links(state, event)
 
 
-def check_guest_share(share: Share | None, now: datetime) -> Share:
-    """The share a guest's link points at, if it can still be used (the gateway checks the link itself)."""
-    if share is None:
+SHARE: Decider[Share, ShareCommand] = Decider(decide_share, evolve_share)
+
+
+def check_guest_share(share: Share | None, link_id: str, now: datetime) -> Share:
+    """The share a guest's link points at, if the guest may still see it (the gateway checks the link too)."""
+    if share is None or (recipient := share.recipient_link(link_id)) is None:
         raise NotFound("no such document")
-    if share.revoked or share.expires_at <= now:
+    if share.ended or recipient.status != "active" or share.expires_at <= now:
         raise Gone("this share has ended")
     return share
 
@@ -326,42 +586,97 @@ def decide_upload_limits(*, max_file_size: int | None, allowed_types: list[str] 
 
 
 @dataclass(frozen=True)
-class UploadRequest:
+class UploadRequest(LinkHolder):
     upload_request_id: str
     tenant_id: str
     account_id: str
     folder_id: str
     limits: UploadLimits
     deadline: datetime
-    revoked: bool
-    version: int
+    recipients: tuple[RecipientLink, ...]
+    status: ResourceStatus
+
+    @property
+    def resource_id(self) -> str:
+        return self.upload_request_id
+
+    @property
+    def revoked(self) -> bool:
+        return self.status == "revoked"
 
 
-def decide_create_upload_request(folder: Folder, upload_request_id: str, links: list[IssuedLink], *,
-                                 limits: UploadLimits, deadline: datetime, now: datetime,
-                                 ) -> events.UploadRequestCreated:
-    return events.UploadRequestCreated(
-        upload_request_id=upload_request_id, tenant_id=folder.tenant_id, account_id=folder.account_id,
-        folder_id=folder.folder_id,
-        recipients=[events.ShareRecipient(link_id=link.link_id, email=link.email) for link in links],
-        max_file_size=limits.max_file_size, allowed_types=list(limits.allowed_types), max_files=limits.max_files,
-        deadline=deadline, created_at=now,
+@dataclass(frozen=True)
+class PrepareUploadRequest:
+    upload_request_id: str
+    folder: Folder | None
+    recipients: list[Recipient]
+    limits: UploadLimits
+    deadline: datetime
+    now: datetime
+
+
+UploadRequestCommand = PrepareUploadRequest | RecipientLinkCommand
+
+
+def decide_upload_request(state: UploadRequest | None, command: UploadRequestCommand) -> list[IntegrationEvent]:
+    if isinstance(command, PrepareUploadRequest):
+        if state is not None:
+            raise Conflict("this upload request exists already")
+        if command.folder is None:
+            raise NotFound("no such folder")
+        folder, limits = command.folder, command.limits
+        return [events.UploadRequestPrepared(
+            upload_request_id=command.upload_request_id, tenant_id=folder.tenant_id, account_id=folder.account_id,
+            folder_id=folder.folder_id, recipients=_requested(command.recipients),
+            max_file_size=limits.max_file_size, allowed_types=list(limits.allowed_types),
+            max_files=limits.max_files, deadline=command.deadline, prepared_at=command.now)]
+    return decide_recipient_links(
+        state, command,
+        when_complete=lambda request, linked: events.UploadRequestCreated(
+            upload_request_id=request.upload_request_id, tenant_id=request.tenant_id,
+            account_id=request.account_id, folder_id=request.folder_id,
+            recipients=[events.ShareRecipient(link_id=r.link_id, email=r.email) for r in linked],
+            max_file_size=request.limits.max_file_size, allowed_types=list(request.limits.allowed_types),
+            max_files=request.limits.max_files, deadline=request.deadline, created_at=command.now),
+        when_failed=lambda request, reason, now: events.UploadRequestFailed(
+            upload_request_id=request.upload_request_id, tenant_id=request.tenant_id, reason=reason, failed_at=now),
+        when_revoked=lambda request, now: events.UploadRequestRevoked(
+            upload_request_id=request.upload_request_id, tenant_id=request.tenant_id, revoked_at=now),
     )
 
 
-def decide_revoke_upload_request(request: UploadRequest, now: datetime) -> list[events.UploadRequestRevoked]:
-    if request.revoked:
-        return []
-    return [events.UploadRequestRevoked(upload_request_id=request.upload_request_id, tenant_id=request.tenant_id,
-                                        revoked_at=now)]
+def evolve_upload_request(state: UploadRequest | None, event: IntegrationEvent) -> UploadRequest:
+    match event:
+        case events.UploadRequestPrepared() | events.UploadRequestCreated() if state is None:
+            prepared = isinstance(event, events.UploadRequestPrepared)
+            return UploadRequest(
+                upload_request_id=event.upload_request_id, tenant_id=event.tenant_id, account_id=event.account_id,
+                folder_id=event.folder_id, deadline=event.deadline,
+                limits=UploadLimits(event.max_file_size, tuple(event.allowed_types), event.max_files),
+                recipients=_recipient_links(event.recipients) if prepared else _linked(event.recipients),
+                status="pending" if prepared else "active")
+    if state is None:
+        raise TypeError(f"{type(event).__name__} before the upload request was prepared")
+    match event:
+        case events.UploadRequestCreated():
+            return replace(state, status="active")
+        case events.UploadRequestFailed():
+            return replace(state, status="failed")
+        case events.UploadRequestRevoked():
+            return replace(state, status="revoked")
+    return evolve_recipient_links(state, event)
 
 
-def check_open_for_uploads(request: UploadRequest | None, now: datetime) -> UploadRequest:
-    if request is None:
+UPLOAD_REQUEST: Decider[UploadRequest, UploadRequestCommand] = Decider(decide_upload_request, evolve_upload_request)
+
+
+def check_open_for_uploads(request: UploadRequest | None, link_id: str, now: datetime) -> UploadRequest:
+    """The upload request a guest's link points at, if it still takes files through that link."""
+    if request is None or (recipient := request.recipient_link(link_id)) is None:
         raise NotFound("no such upload request")
-    if request.revoked:
+    if request.ended or recipient.status == "revoked":
         raise Gone("this upload link was revoked", reason="revoked")
-    if request.deadline <= now:
+    if request.deadline <= now or recipient.status == "expired":
         raise Gone("the deadline for uploads has passed", reason="deadline")
     return request
 
@@ -387,7 +702,6 @@ class CompletedUpload:
     """A guest's file, complete in storage, its checksum computed from the bytes as stored."""
 
     file_id: str
-    upload_request_id: str
     link_id: str
     display_name: str
     size: int
@@ -395,16 +709,120 @@ class CompletedUpload:
     content_type: str
     uploader_name: str | None = None
     uploader_email: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
-def decide_file_uploaded(request: UploadRequest, upload: CompletedUpload, now: datetime) -> events.FileUploaded:
-    return events.FileUploaded(
-        file_id=upload.file_id, tenant_id=request.tenant_id, account_id=request.account_id,
-        folder_id=request.folder_id, display_name=upload.display_name, size=upload.size, sha256=upload.sha256,
-        content_type=upload.content_type, link_id=upload.link_id, upload_request_id=request.upload_request_id,
-        uploader_name=upload.uploader_name, uploader_email=upload.uploader_email, uploaded_at=now,
-    )
+# ---- the documents themselves: added by staff or uploaded by guests ----------------------------------------
+
+
+@dataclass(frozen=True)
+class AddDocument:
+    """Staff stored a document (complete in object storage, hashed on the way)."""
+
+    document_id: str
+    tenant_id: str
+    account: Account | None
+    folder: Folder | None
+    folder_id: str | None
+    display_name: str
+    size: int
+    sha256: str
+    content_type: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RecordUploadedFile:
+    """A guest's file is complete, verified and scanned: it becomes a document of the request's folder."""
+
+    request: UploadRequest | None
+    upload: CompletedUpload
+    now: datetime
+
+
+DocumentCommand = AddDocument | RecordUploadedFile
+
+
+def decide_document(state: Document | None, command: DocumentCommand) -> list[IntegrationEvent]:
+    if state is not None:
+        raise Conflict("this document exists already")
+    match command:
+        case AddDocument():
+            if command.account is None or command.account.tenant_id != command.tenant_id:
+                raise NotFound("no such account")
+            if command.folder_id is not None and (
+                    command.folder is None or command.folder.account_id != command.account.account_id):
+                raise NotFound("no such folder in this account")
+            return [events.DocumentAdded(
+                document_id=command.document_id, tenant_id=command.tenant_id,
+                account_id=command.account.account_id, folder_id=command.folder_id,
+                display_name=command.display_name, size=command.size, sha256=command.sha256,
+                content_type=command.content_type, added_at=command.now)]
+        case RecordUploadedFile(upload=upload, now=now):
+            request = check_open_for_uploads(command.request, upload.link_id, now)
+            return [events.FileUploaded(
+                file_id=upload.file_id, tenant_id=request.tenant_id, account_id=request.account_id,
+                folder_id=request.folder_id, display_name=upload.display_name, size=upload.size,
+                sha256=upload.sha256, content_type=upload.content_type, link_id=upload.link_id,
+                upload_request_id=request.upload_request_id, uploader_name=upload.uploader_name,
+                uploader_email=upload.uploader_email, uploaded_at=now)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_document(state: Document | None, event: IntegrationEvent) -> Document:
+    match event:
+        case events.DocumentAdded():
+            return Document(event.document_id, event.tenant_id, event.account_id, event.folder_id,
+                            event.display_name, event.size, event.sha256, event.content_type,
+                            object_key(event.tenant_id, event.document_id))
+        case events.FileUploaded():
+            return Document(event.file_id, event.tenant_id, event.account_id, event.folder_id,
+                            event.display_name, event.size, event.sha256, event.content_type,
+                            object_key(event.tenant_id, event.file_id))
+    raise TypeError(f"{type(event).__name__} does not apply to a document")
+
+
+DOCUMENT: Decider[Document, DocumentCommand] = Decider(decide_document, evolve_document)
+
+
+# ---- guests' views and downloads: one stream each, so each can be forgotten whole ---------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    access_id: str
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class RecordAccess:
+    access_id: str
+    kind: Literal["view", "download"]
+    share: Share
+    link_id: str
+    client_ip: str | None
+    user_agent: str | None
+    now: datetime
+
+
+def decide_access(state: Access | None, command: RecordAccess) -> list[IntegrationEvent]:
+    if state is not None:
+        return []  # recorded already
+    share = command.share
+    common = dict(access_id=command.access_id, document_id=share.document_id, share_id=share.share_id,
+                  tenant_id=share.tenant_id, link_id=command.link_id, client_ip=command.client_ip,
+                  user_agent=command.user_agent)
+    if command.kind == "view":
+        return [events.DocumentViewed(**common, viewed_at=command.now)]
+    return [events.DocumentDownloaded(**common, downloaded_at=command.now)]
+
+
+def evolve_access(state: Access | None, event: IntegrationEvent) -> Access:
+    if isinstance(event, events.DocumentViewed | events.DocumentDownloaded):
+        return Access(event.access_id, event.tenant_id)
+    raise TypeError(f"{type(event).__name__} does not apply to an access record")
+
+
+ACCESS: Decider[Access, RecordAccess] = Decider(decide_access, evolve_access)
 
 
 def clean_uploader(name: str | None, email: str | None) -> tuple[str | None, str | None]:

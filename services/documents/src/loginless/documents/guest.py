@@ -8,72 +8,62 @@ assertion's resource, whatever the path says. URLs in pages are built on ``X-For
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
-from litestar import Controller, MediaType, Request, Response, delete, get, head, patch, post
-from litestar.datastructures import CacheControlHeader
+from litestar import Controller, MediaType, Request, Response, Router, delete, get, head, patch, post
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.params import FromPath
-from litestar.response import Stream, Template
-from litestar.static_files import create_static_files_router
+from litestar.response import File, Stream, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from loginless.documents import domain, filetypes, i18n
+from loginless.documents import domain, filetypes, handlers, i18n, previews
 from loginless.documents.byte_ranges import ByteRange, RangeNotSatisfiable, requested_range
-from loginless.documents.handlers import Documents
+from loginless.documents.handlers import DocumentsContext
 from loginless.documents.uploads import ClientDisconnected, ResumableUploads, parse_metadata
-from loginless.shared.branding import Branding
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
-from loginless.shared.web.assertion import FORWARDED_PREFIX_HEADER, GuestAssertion
+from loginless.shared.eventstore import Cause
+from loginless.shared.guest import address
+from loginless.shared.guest.i18n import N_, format_date_time, format_size, translations
+from loginless.shared.guest.language import language_of
+from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, page_context
+from loginless.shared.guest.problems import GuestProblem, guest_problem
+from loginless.shared.web.assertion import GuestAssertion
+from loginless.shared.web.context import correlation_id_of
 
 log = structlog.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 TUS_VERSION = "1.0.0"
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
-NO_STORE = {"Cache-Control": "no-store"}
-_PREFIX = re.compile(r"^/[A-Za-z0-9/_.~-]{0,200}$")
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Said in a sentence when the firm's name is unknown: links has not answered since this process started.
+UNNAMED_FIRM = N_("the firm")
+
+# What the documents pages say for the problems only they have; the rest are the kit's (by problem type).
+UPLOAD_DEADLINE_PASSED = GuestProblem(
+    title=N_("The deadline for uploads has passed"),
+    explanation=N_("This link no longer accepts files."),
+    next_step=N_("If you still need to send them, ask %(firm)s for a new link."),
+    next_step_unbranded=N_("If you still need to send them, ask whoever sent you the link for a new one."),
+)
+VIEW_ONLY = GuestProblem(
+    title=N_("This document cannot be downloaded"),
+    explanation=N_("This document was shared for viewing only, so it cannot be downloaded."),
+    next_step=N_("If you need a copy, ask %(firm)s."),
+    next_step_unbranded=N_("If you need a copy, ask whoever sent you the link."),
+)
 
 
-def forwarded_prefix(request: Request) -> str:
-    """The gateway's path for this link, e.g. ``/g/lnk_…``; only a plain path is accepted (it ends up in HTML)."""
-    prefix = request.headers.get(FORWARDED_PREFIX_HEADER, "").rstrip("/")
-    return prefix if _PREFIX.match(prefix or "/") else ""
-
-
-def client_address(request: Request) -> str | None:
-    """The guest's address: the last ``X-Forwarded-For`` entry, the one our gateway added (guest traffic only
-    reaches us through it); any earlier entries came from the client and prove nothing."""
-    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
-    if forwarded:
-        return forwarded[-1][:64]
-    return request.client.host if request.client else None
-
-
-def correlation_id(request: Request) -> str:
-    return request.scope.get("state", {}).get("correlation_id") or "unknown"
-
-
-def language_of(request: Request, guest: GuestAssertion | None) -> str:
-    return i18n.choose_language(request.query_params.get("lang"), request.headers.get("accept-language"),
-                                guest.recipient.language if guest else None)
-
-
-def contrast_text(color: str) -> str:
-    """Black or white, whichever reads better on ``color`` (WCAG relative luminance)."""
-    channels = [int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+def client_address(request: Request) -> str:
+    """The guest's address by the kit's rule, trusting the gateway (and any proxy set up behind it)."""
+    return address.client_address(request.scope,
+                                  trusted_proxy_hops=request.app.state.runtime.settings.trusted_proxy_hops)
 
 
 async def body_chunks(request: Request) -> AsyncIterator[bytes]:
@@ -91,16 +81,19 @@ async def body_chunks(request: Request) -> AsyncIterator[bytes]:
 class GuestPages:
     """What page handlers share: the application, branding and rendering helpers."""
 
-    def __init__(self, documents: Documents, uploads: ResumableUploads) -> None:
-        self.documents = documents
+    def __init__(self, ctx: DocumentsContext, uploads: ResumableUploads) -> None:
+        self.ctx = ctx
         self.uploads = uploads
 
     async def context(self, request: Request, guest: GuestAssertion | None, **values: Any) -> dict[str, Any]:
-        lang = language_of(request, guest)
-        branding = await self.documents.links.branding(guest.tenant_id) if guest else Branding(name="")
-        explicit = request.query_params.get("lang") in i18n.LANGUAGES
-        return {"lang": lang, "t": i18n.translator(lang), "branding": branding, "prefix": forwarded_prefix(request),
-                "lang_query": f"?lang={lang}" if explicit else "", "asset_version": ASSET_VERSION, **values}
+        """The kit's page context (language, branding, assets under the gateway's prefix) and the documents
+        pages' own: ``prefix`` for their links, ``firm`` for their sentences, ``lang`` for the formatting here."""
+        language = language_of(request, recipient=guest.recipient.language if guest else None)
+        branding = await self.ctx.links.branding(guest.tenant_id) if guest else None
+        prefix = forwarded_prefix(request)
+        firm = branding.name if branding else translations(language, i18n.CATALOGS).gettext(UNNAMED_FIRM)
+        return page_context(language=language, branding=branding, asset_prefix=prefix, prefix=prefix, firm=firm,
+                            lang=language, asset_version=ASSET_VERSION, **values)
 
 
 def _asset_version() -> str:
@@ -119,18 +112,13 @@ ASSET_VERSION = _asset_version()
 
 def error_page(pages: GuestPages, request: Request, guest: GuestAssertion | None, error: LoginlessError,
                context: dict[str, Any]) -> Template:
-    t = context["t"]
-    firm = context["branding"].name or "the firm"
-    if isinstance(error, domain.Gone):
-        key = "gone_deadline" if error.extra.get("reason") == "deadline" else "gone"
-    elif isinstance(error, domain.Forbidden):
-        key = "forbidden_download"
-    elif isinstance(error, NotFound):
-        key = "not_found"
+    """The kit's error page with the words for ``error``'s problem: what happened and what to do next."""
+    if isinstance(error, domain.Gone) and error.extra.get("reason") == "deadline":
+        problem = UPLOAD_DEADLINE_PASSED
     else:
-        key = "unavailable"
-    return Template("error.html", context={**context, "status": error.status_code, "message": t(key, firm=firm)},
-                    status_code=error.status_code, headers=NO_STORE)
+        problem = guest_problem(error.problem_type, error.status_code, specific={"forbidden": VIEW_ONLY})
+    return Template("guest/error.html", context={**context, "problem": problem}, status_code=error.status_code,
+                    headers=NO_STORE)
 
 
 class TusDiscovery(ASGIMiddleware):
@@ -165,18 +153,27 @@ class GuestController(Controller):
             return await self._upload_page(request, guest, pages)
         context = await pages.context(request, guest)
         try:
-            share, document = await pages.documents.guest_share(guest)
+            share, document = await handlers.guest_share(pages.ctx, guest)
         except LoginlessError as error:
             return error_page(pages, request, guest, error, context)
-        await pages.documents.record_access(guest, share, "view", client_ip=client_address(request),
-                                            user_agent=_user_agent(request), correlation_id=correlation_id(request))
+        await handlers.record_access(pages.ctx, guest, share, "view", client_ip=client_address(request),
+                                     user_agent=_user_agent(request), cause=Cause(correlation_id_of(request)))
         lang = context["lang"]
         sniffed = document.content_type
         preview = ("pdf" if sniffed == "application/pdf" else "image") if sniffed in filetypes.INLINE_TYPES else None
+        pages = None
+        if share.view_only and preview == "pdf":
+            # Pages rendered on the server instead of the PDF: a view-only share never hands out its bytes.
+            try:
+                total = await handlers.view_only_pages(guest_pages.ctx, guest, document)
+                pages = {"total": total, "shown": min(total, guest_pages.ctx.settings.preview_max_pages)}
+            except LoginlessError as error:
+                log.warning("view-only pages unavailable", document_id=document.document_id, error=error.detail)
+                preview = None
         return Template("view.html", headers=NO_STORE, context={
-            **context, "share": share, "document": document, "size": i18n.human_size(document.size, lang),
-            "type_label": i18n.TYPE_LABELS.get(sniffed, sniffed), "preview": preview,
-            "expires": i18n.human_date(min(share.expires_at, guest.link_expires_at), lang)})
+            **context, "share": share, "document": document, "size": format_size(document.size, lang),
+            "type_label": i18n.type_label(sniffed, lang), "preview": preview, "pages": pages,
+            "expires": format_date_time(min(share.expires_at, guest.link_expires_at), lang)})
 
     async def _upload_page(self, request: Request, guest: GuestAssertion, pages: GuestPages) -> Template:
         context = await pages.context(request, guest)
@@ -185,14 +182,14 @@ class GuestController(Controller):
         except LoginlessError as error:
             return error_page(pages, request, guest, error, context)
         lang = context["lang"]
-        messages = {key: i18n.CATALOG[lang].get(key, i18n.CATALOG["en"][key]) for key in i18n.SCRIPT_KEYS}
-        messages["max_size"] = i18n.human_size(upload_request.limits.max_file_size, lang)
+        messages = i18n.script_messages(lang)
+        messages["max_size"] = format_size(upload_request.limits.max_file_size, lang)
         return Template("upload.html", headers=NO_STORE, context={
             **context, "upload_request": upload_request, "remaining": remaining,
-            "max_size": i18n.human_size(upload_request.limits.max_file_size, lang),
+            "max_size": format_size(upload_request.limits.max_file_size, lang),
             "types": i18n.type_labels(upload_request.limits.allowed_types, lang),
-            "deadline": i18n.human_date(min(upload_request.deadline, guest.link_expires_at), lang),
-            "chunk_size": pages.documents.settings.upload_chunk_size, "messages": json.dumps(messages)})
+            "deadline": format_date_time(min(upload_request.deadline, guest.link_expires_at), lang),
+            "chunk_size": pages.ctx.settings.upload_chunk_size, "messages": json.dumps(messages)})
 
     @get("/receipt", media_type=MediaType.HTML)
     async def receipt(self, request: Request, guest: NamedDependency[GuestAssertion],
@@ -209,18 +206,10 @@ class GuestController(Controller):
             still_open = False  # the receipt stays readable after the deadline
         except LoginlessError as error:
             return error_page(pages, request, guest, error, context)
-        rows = await pages.documents.repo.files_of_link(pages.documents.pool, guest.link_id)
-        files = [{"name": row["display_name"], "size": i18n.human_size(row["size"], lang),
-                  "at": i18n.human_date(row["created_at"], lang)} for row in rows]
+        rows = await handlers.files_received(pages.ctx, guest)
+        files = [{"name": row["display_name"], "size": format_size(row["size"], lang),
+                  "at": format_date_time(row["created_at"], lang)} for row in rows]
         return Template("receipt.html", headers=NO_STORE, context={**context, "files": files, "open": still_open})
-
-    @get("/brand.css", media_type="text/css")
-    async def brand_css(self, guest: NamedDependency[GuestAssertion],
-                        guest_pages: NamedDependency[GuestPages]) -> Response[str]:
-        branding = await guest_pages.documents.links.branding(guest.tenant_id)
-        color = branding.color if branding.color and _COLOR.match(branding.color) else "#1f5f8b"
-        css = f":root {{ --brand: {color}; --brand-text: {contrast_text(color)}; }}\n"
-        return Response(css, media_type="text/css", headers={"Cache-Control": "private, max-age=300"})
 
     # ---- the document itself -----------------------------------------------------------------------------
 
@@ -229,7 +218,8 @@ class GuestController(Controller):
                       guest_pages: NamedDependency[GuestPages]) -> Response:
         pages = guest_pages
         try:
-            _, document = await pages.documents.guest_share(guest)
+            share, document = await handlers.guest_share(pages.ctx, guest)
+            domain.check_download(share)  # a view-only share's preview is its rendered pages, never the bytes
         except LoginlessError as error:
             return error_page(pages, request, guest, error, await pages.context(request, guest))
         if domain.serving_disposition(document.content_type) != "inline":
@@ -238,24 +228,36 @@ class GuestController(Controller):
         # Read by the page's pdf.js or <img>, or opened on its own; never framed (the gateway forbids framing).
         return self._stream(pages, request, document, "inline")
 
+    @get("/pages/{number:int}")
+    async def view_only_page(self, number: FromPath[int], guest: NamedDependency[GuestAssertion],
+                             guest_pages: NamedDependency[GuestPages]) -> Response:
+        """One page of a view-only PDF as a watermarked image (checked against the share on every request)."""
+        rendered = await handlers.view_only_page(guest_pages.ctx, guest, number)
+        return _rendered(rendered, f"page-{number}.webp")
+
+    @get("/picture")
+    async def view_only_picture(self, guest: NamedDependency[GuestAssertion],
+                                guest_pages: NamedDependency[GuestPages]) -> Response:
+        """A view-only picture, re-encoded and watermarked."""
+        return _rendered(await handlers.view_only_picture(guest_pages.ctx, guest), "picture.webp")
+
     @get("/download")
     async def download(self, request: Request, guest: NamedDependency[GuestAssertion],
                        guest_pages: NamedDependency[GuestPages]) -> Response:
         pages = guest_pages
         try:
-            share, document = await pages.documents.guest_share(guest)
+            share, document = await handlers.guest_share(pages.ctx, guest)
             domain.check_download(share)
         except LoginlessError as error:
             return error_page(pages, request, guest, error, await pages.context(request, guest))
-        settings = pages.documents.settings
+        settings = pages.ctx.settings
         streamed = settings.download_delivery == "stream"
         # Recorded when the download is handed out: with a presigned URL the bytes then flow between the guest and
         # S3, and nothing of ours sees whether they all arrived. A streamed download resumed part-way is the same
         # download going on, not another one.
         if not streamed or _starts_a_download(request, document):
-            await pages.documents.record_access(guest, share, "download", client_ip=client_address(request),
-                                                user_agent=_user_agent(request),
-                                                correlation_id=correlation_id(request))
+            await handlers.record_access(pages.ctx, guest, share, "download", client_ip=client_address(request),
+                                         user_agent=_user_agent(request), cause=Cause(correlation_id_of(request)))
         if streamed:
             return self._stream(pages, request, document, "attachment")
         return self._redirect_to_s3(pages, document, settings.download_url_expiry_seconds)
@@ -266,7 +268,7 @@ class GuestController(Controller):
         with the overrides signed into the URL, and a URL with any of them changed is refused. (S3 has no
         override for ``X-Content-Type-Options``; the attachment disposition is what keeps a browser from
         rendering the file, and it would render in S3's origin, not the gateway's.)"""
-        url = pages.documents.storage.presigned_get_url(
+        url = pages.ctx.storage.presigned_get_url(
             document.object_key, expires=timedelta(seconds=expiry_seconds), response_headers={
                 "response-content-disposition": domain.content_disposition("attachment", document.display_name),
                 "response-content-type": document.content_type,
@@ -285,7 +287,7 @@ class GuestController(Controller):
         except RangeNotSatisfiable:
             return Response(b"", status_code=416, media_type=MediaType.TEXT,
                             headers={**headers, "Content-Range": f"bytes */{document.size}"})
-        storage = pages.documents.storage
+        storage = pages.ctx.storage
         if byte_range is None:
             return Stream(storage.read_range(document.object_key), media_type=document.content_type,
                           headers={**headers, "Content-Length": str(document.size)})
@@ -327,7 +329,7 @@ class GuestController(Controller):
             raise InvalidRequest("Upload-Offset is required")
         status = await guest_pages.uploads.append(
             guest, upload_id, offset=offset, declared_length=_int_header(request, "content-length"),
-            body=body_chunks(request), correlation_id=correlation_id(request))
+            body=body_chunks(request), correlation_id=correlation_id_of(request))
         return Response(None, status_code=HTTP_204_NO_CONTENT,
                         headers={**TUS_HEADERS, **NO_STORE, "Upload-Offset": str(status.offset)})
 
@@ -336,6 +338,12 @@ class GuestController(Controller):
                          guest_pages: NamedDependency[GuestPages]) -> Response[None]:
         await guest_pages.uploads.terminate(guest, upload_id)
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=TUS_HEADERS)
+
+
+def _rendered(path: Path, name: str) -> Response:
+    return File(path, media_type=previews.MEDIA_TYPE, content_disposition_type="inline", filename=name,
+                headers={**NO_STORE, "X-Content-Type-Options": "nosniff",
+                         "Cross-Origin-Resource-Policy": "same-origin"})
 
 
 def _etag(document: domain.Document) -> str:
@@ -388,10 +396,8 @@ class TusVersionUnsupported(LoginlessError):
     title = "Unsupported tus version"
 
 
-def static_files_router():  # noqa: ANN201
-    """The page's CSS and the upload script, as files (the gateway's CSP allows no inline script or style).
-    Served without an assertion: nothing in them is about a guest."""
-    return create_static_files_router(
-        path="/guest/static", directories=[STATIC_DIR], include_in_schema=False,
-        cache_control=CacheControlHeader(max_age=86400, private=True), name="guest-static")
-
+def static_files_router() -> Router:
+    """The pages' stylesheets -- the kit's ``guest.css`` and the firm's colour, and ``documents.css`` -- and the
+    bundled scripts, as files (the gateway's CSP allows no inline script or style). Served without an assertion:
+    nothing in them is about a guest."""
+    return Router(path="/", route_handlers=guest_asset_routes("/guest", static_directories=[STATIC_DIR]))

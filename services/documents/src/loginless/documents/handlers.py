@@ -1,286 +1,553 @@
-"""One async function per command: load the aggregate, let the domain decide, then append its events and update
-the read model in one transaction (the outbox publishes them later). Calls to the links service happen before
-that transaction, never inside it, so no database transaction waits on the network.
+"""The service layer: one async function per command or query.
+
+A command runs through the kernel's decider runner: the aggregate's stream is loaded, the domain decides, and the
+events are appended and projected into the read models in one transaction, retried on a lost race. A command
+that needs another aggregate loads it from its stream first (a folder needs its account) and hands it to the
+domain as it is now. No database transaction waits on the network: object storage and the links service are
+called before or after one, never inside.
+
+Links are issued after the share or upload request is recorded, by a step that is idempotent per recipient (the
+links service replays an issue with the same key), run at once by the request and then by the worker until the
+links all exist -- or until the deadline, when the request fails and any link already issued is revoked. Revoking
+at the links service is a job too, so no live link ever points at nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, TypeVar
 
+import asyncpg
 import structlog
 
 from loginless.documents import domain, filetypes
-from loginless.documents.ports import Links, Scanner
-from loginless.documents.repository import Repository
+from loginless.documents.domain import Account, Document, Folder, LinkHolder, Share, UploadRequest
+from loginless.documents.ports import Scanner
+from loginless.documents.previews import Fetch, ViewOnlyPreviews, watermark_text
+from loginless.documents.repository import DueJob, Repository, document_of
 from loginless.documents.settings import DocumentsSettings
-from loginless.documents.storage import MIN_PART_SIZE, DocumentStorage, PartBuffer, PartBuffers, UploadedPart
-from loginless.shared.errors import InvalidRequest, NotFound
-from loginless.shared.events import IntegrationEvent
-from loginless.shared.eventstore import EventMetadata, EventStore
+from loginless.documents.storage import DocumentStorage, PartBuffer, PartBuffers, UploadedPart
+from loginless.links.client import LinksApi, LinksRefused
+from loginless.links.views import IssueLinksIn, RecipientIn
+from loginless.shared.errors import DependencyUnavailable, InvalidRequest, LoginlessError, NotFound
+from loginless.shared.events import CloudEvent, UnknownEventType, event_class
+from loginless.shared.events.payloads.links import LinkExpired, LinkRevoked
+from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcome, Projections, database_errors
 from loginless.shared.web.assertion import GuestAssertion
+from loginless.shared.web.idempotency import IdempotentRequests
 
 log = structlog.get_logger(__name__)
 
+Clock = Callable[[], datetime]
+State = TypeVar("State")
+Row = TypeVar("Row")
+MAX_JOB_DELAY_SECONDS = 300.0
+JOB_LEASE_SECONDS = 60.0
 
-def utcnow() -> datetime:
+
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Documents:
-    """The documents application: what HTTP handlers and worker tasks call."""
+@dataclass(frozen=True)
+class DocumentsContext:
+    """What every handler needs; built once per process by ``bootstrap``."""
 
     settings: DocumentsSettings
     store: EventStore
+    projections: Projections
+    accounts: DeciderRunner[Account, domain.CreateAccount | domain.InviteToPortal]
+    folders: DeciderRunner[Folder, domain.CreateFolder]
+    documents: DeciderRunner[Document, domain.DocumentCommand]
+    shares: DeciderRunner[Share, domain.ShareCommand]
+    upload_requests: DeciderRunner[UploadRequest, domain.UploadRequestCommand]
+    accesses: DeciderRunner[domain.Access, domain.RecordAccess]
+    repository: Repository
     storage: DocumentStorage
-    links: Links
+    links: LinksApi
     scanner: Scanner
-    repo: Repository
-    part_buffers: PartBuffers = field(init=False)  # S3 part buffers of staff and guest uploads alike
-
-    def __post_init__(self) -> None:
-        self.part_buffers = PartBuffers(max(self.settings.upload_part_size, MIN_PART_SIZE))
+    part_buffers: PartBuffers  # S3 part buffers of staff and guest uploads alike
+    idempotency: IdempotentRequests
+    previews: ViewOnlyPreviews
+    clock: Clock = utc_now
 
     @property
-    def pool(self):  # noqa: ANN201
+    def pool(self) -> asyncpg.Pool:
         return self.store.pool
 
-    async def _append(self, connection, stream_id: str, version: int, events: list[IntegrationEvent],  # noqa: ANN001
-                      tenant_id: str, correlation_id: str) -> None:
-        await self.store.append(stream_id, version, events, EventMetadata(tenant_id, correlation_id),
-                                connection=connection)
+    def holders(self, resource_id: str) -> DeciderRunner:
+        """The runner of a share (``shr_…``) or an upload request (``upr_…``)."""
+        return self.shares if resource_id.startswith("shr_") else self.upload_requests
 
-    # ---- accounts and folders --------------------------------------------------------------------------
 
-    async def create_account(self, tenant_id: str, *, name: str, email: str | None, kind: domain.AccountKind,
-                             portal_access: bool, correlation_id: str) -> domain.Account:
-        account_id = domain.new_id("act")
-        event = domain.decide_create_account(tenant_id, account_id, name=name, email=email, kind=kind,
-                                             portal_access=portal_access, now=utcnow())
-        async with self.store.transaction() as connection:
-            await self._append(connection, account_id, 0, [event], tenant_id, correlation_id)
-            await self.repo.insert_account(connection, event)
-            return await self.repo.account(connection, tenant_id, account_id)
+def _scoped(tenant_id: str, missing: str) -> Callable[[object], None]:
+    """A runner check: the aggregate exists and belongs to the caller's tenant (another's is "not found")."""
 
-    async def invite_account(self, tenant_id: str, account_id: str, *, correlation_id: str) -> domain.Account:
-        async with self.store.transaction() as connection:
-            account = await self.repo.account(connection, tenant_id, account_id, lock=True)
-            if account is None:
-                raise NotFound("no such account")
-            event = domain.decide_invite(account, utcnow())
-            await self._append(connection, account_id, account.version, [event], tenant_id, correlation_id)
-            await self.repo.mark_invited(connection, account, event.invited_at)
-            return await self.repo.account(connection, tenant_id, account_id)
+    def check(state: object) -> None:
+        if state is None or getattr(state, "tenant_id", None) != tenant_id:
+            raise NotFound(missing)
 
-    async def create_folder(self, tenant_id: str, account_id: str, *, name: str, correlation_id: str,
-                            ) -> domain.Folder:
-        folder_id = domain.new_id("fld")
-        async with self.store.transaction() as connection:
-            account = await self.repo.account(connection, tenant_id, account_id)
-            if account is None:
-                raise NotFound("no such account")
-            event = domain.decide_create_folder(account, folder_id, name, utcnow())
-            await self._append(connection, folder_id, 0, [event], tenant_id, correlation_id)
-            await self.repo.insert_folder(connection, event)
-        return domain.Folder(folder_id, tenant_id, account_id, event.folder_name)
+    return check
 
-    # ---- documents -------------------------------------------------------------------------------------
 
-    async def add_document(self, tenant_id: str, *, account_id: str, folder_id: str | None, name: str,
-                           body: AsyncIterator[bytes], declared_length: int | None,
-                           correlation_id: str) -> domain.Document:
-        """Stream a staff upload to S3 in parts, hashing on the way; refuse it past the size limit."""
-        limit = self.settings.max_document_size
-        if declared_length is not None and declared_length > limit:
-            raise domain.TooLarge("the document is larger than this service accepts", max_size=limit)
-        account = await self.repo.account(self.pool, tenant_id, account_id)
-        if account is None:
-            raise NotFound("no such account")
-        if folder_id is not None:
-            folder = await self.repo.folder(self.pool, tenant_id, folder_id)
-            if folder is None or folder.account_id != account_id:
-                raise NotFound("no such folder in this account")
-        document_id = domain.new_id("doc")
-        key = domain.object_key(tenant_id, document_id)
-        display_name = domain.sanitize_display_name(name)
-        writer = MultipartWriter(self.storage, key, self.part_buffers)
+async def _current(runner: DeciderRunner[State, object], stream_id: str, tenant_id: str) -> State | None:
+    """The aggregate as it is now, if it is the tenant's."""
+    state, _ = await runner.load(stream_id)
+    return state if state is not None and getattr(state, "tenant_id", None) == tenant_id else None
+
+
+# ---- accounts and folders ----------------------------------------------------------------------------------
+
+
+async def create_account(ctx: DocumentsContext, tenant_id: str, *, name: str, email: str | None,
+                         kind: domain.AccountKind, portal_access: bool, cause: Cause) -> Account:
+    command = domain.CreateAccount(account_id=domain.new_id("act"), tenant_id=tenant_id, name=name, email=email,
+                                   kind=kind, portal_access=portal_access, now=ctx.clock())
+    return (await ctx.accounts.run(command.account_id, command, cause)).state
+
+
+async def invite_account(ctx: DocumentsContext, tenant_id: str, account_id: str, *, cause: Cause) -> Account:
+    outcome = await ctx.accounts.run(account_id, lambda: domain.InviteToPortal(ctx.clock()), cause,
+                                     check=_scoped(tenant_id, "no such account"))
+    return outcome.state
+
+
+async def create_folder(ctx: DocumentsContext, tenant_id: str, account_id: str, *, name: str,
+                        cause: Cause) -> Folder:
+    account = await _current(ctx.accounts, account_id, tenant_id)
+    command = domain.CreateFolder(folder_id=domain.new_id("fld"), account=account, name=name, now=ctx.clock())
+    return (await ctx.folders.run(command.folder_id, command, cause)).state
+
+
+# ---- documents -------------------------------------------------------------------------------------------
+
+
+async def add_document(ctx: DocumentsContext, tenant_id: str, *, account_id: str, folder_id: str | None, name: str,
+                       body: AsyncIterator[bytes], declared_length: int | None, cause: Cause) -> Document:
+    """Stream a staff upload to S3 in parts, hashing on the way; refuse it past the size limit."""
+    limit = ctx.settings.max_document_size
+    if declared_length is not None and declared_length > limit:
+        raise domain.TooLarge("the document is larger than this service accepts", max_size=limit)
+    account = await _current(ctx.accounts, account_id, tenant_id)
+    folder = await _current(ctx.folders, folder_id, tenant_id) if folder_id is not None else None
+    if account is None:
+        raise NotFound("no such account")
+    if folder_id is not None and (folder is None or folder.account_id != account_id):
+        raise NotFound("no such folder in this account")
+    document_id = domain.new_id("doc")
+    key = domain.object_key(tenant_id, document_id)
+    display_name = domain.sanitize_display_name(name)
+    writer = MultipartWriter(ctx.storage, key, ctx.part_buffers)
+    try:
+        async for chunk in body:
+            if writer.size + len(chunk) > limit:
+                raise domain.TooLarge("the document is larger than this service accepts", max_size=limit)
+            await writer.write(chunk)
+        if writer.size == 0:
+            raise domain.EmptyFile("the document is empty")
+        await writer.finish()
+    except BaseException:
+        await writer.abort()
+        raise
+    command = domain.AddDocument(
+        document_id=document_id, tenant_id=tenant_id, account=account, folder=folder, folder_id=folder_id,
+        display_name=display_name, size=writer.size, sha256=writer.sha256,
+        content_type=filetypes.sniff(writer.head, name=display_name).mime, now=ctx.clock())
+    try:
+        return (await ctx.documents.run(document_id, command, cause)).state
+    except BaseException:
+        await ctx.storage.delete_quietly(key)  # no event names it: don't leave it behind
+        raise
+
+
+async def document(ctx: DocumentsContext, tenant_id: str, document_id: str) -> Document:
+    return document_of(await document_row(ctx, tenant_id, document_id))
+
+
+# ---- queries of the staff API (the read models) ----------------------------------------------------------
+
+
+async def _found(query: Awaitable[Row | None], missing: str) -> Row:
+    async with database_errors():
+        row = await query
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
+async def account(ctx: DocumentsContext, tenant_id: str, account_id: str) -> asyncpg.Record:
+    return await _found(ctx.repository.account(ctx.pool, tenant_id, account_id), "no such account")
+
+
+async def accounts(ctx: DocumentsContext, tenant_id: str, *, limit: int, after: str | None) -> list[asyncpg.Record]:
+    async with database_errors():
+        return await ctx.repository.accounts(ctx.pool, tenant_id, limit=limit, after=after)
+
+
+async def folders(ctx: DocumentsContext, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+    await account(ctx, tenant_id, account_id)
+    async with database_errors():
+        return await ctx.repository.folders(ctx.pool, tenant_id, account_id)
+
+
+async def document_row(ctx: DocumentsContext, tenant_id: str, document_id: str) -> asyncpg.Record:
+    return await _found(ctx.repository.document(ctx.pool, tenant_id, document_id), "no such document")
+
+
+async def documents_of(ctx: DocumentsContext, tenant_id: str, *, account_id: str | None, folder_id: str | None,
+                       upload_request_id: str | None, limit: int, after: str | None) -> list[asyncpg.Record]:
+    async with database_errors():
+        return await ctx.repository.documents(ctx.pool, tenant_id, account_id=account_id, folder_id=folder_id,
+                                              upload_request_id=upload_request_id, limit=limit, after=after)
+
+
+async def share_detail(ctx: DocumentsContext, tenant_id: str, share_id: str,
+                       ) -> tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]:
+    """The share, its recipients' links and the guests' accesses."""
+    share = await _found(ctx.repository.share(ctx.pool, tenant_id, share_id), "no such share")
+    async with database_errors():
+        return (share, await ctx.repository.links_of(ctx.pool, share_id),
+                await ctx.repository.accesses_of_share(ctx.pool, tenant_id, share_id))
+
+
+async def upload_request_detail(ctx: DocumentsContext, tenant_id: str, upload_request_id: str,
+                                ) -> tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]:
+    """The upload request, its recipients' links and the files received through it."""
+    request = await _found(ctx.repository.upload_request(ctx.pool, tenant_id, upload_request_id),
+                           "no such upload request")
+    async with database_errors():
+        return (request, await ctx.repository.links_of(ctx.pool, upload_request_id),
+                await ctx.repository.documents(ctx.pool, tenant_id, account_id=None, folder_id=None,
+                                               upload_request_id=upload_request_id, limit=1000, after=None))
+
+
+# ---- shares and upload requests: recorded first, links issued after ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a creating request answers: the resource as it is, and the URLs of the links issued during the
+    request (tokens: shown once, never stored here)."""
+
+    holder: LinkHolder
+    urls: dict[str, str]
+
+
+async def share_document(ctx: DocumentsContext, tenant_id: str, document_id: str, *,
+                         recipients: list[domain.Recipient], view_only: bool, expires_at: datetime | None,
+                         expires_in_seconds: int | None, cause: Cause) -> Issued:
+    now = ctx.clock()
+    document = await _current(ctx.documents, document_id, tenant_id)
+    expiry = domain.resolve_expiry(now, expires_at=expires_at, expires_in_seconds=expires_in_seconds,
+                                   default=timedelta(days=ctx.settings.default_share_expiry_days))
+    command = domain.PrepareShare(share_id=domain.new_id("shr"), document=document,
+                                  recipients=domain.check_recipients(recipients), view_only=view_only,
+                                  expires_at=expiry, now=now)
+    return await _record_and_issue(ctx, ctx.shares, command.share_id, command, cause)
+
+
+async def create_upload_request(ctx: DocumentsContext, tenant_id: str, *, folder_id: str,
+                                recipients: list[domain.Recipient], max_file_size: int | None,
+                                allowed_types: list[str] | None, max_files: int | None, deadline: datetime | None,
+                                expires_in_seconds: int | None, cause: Cause) -> Issued:
+    now = ctx.clock()
+    settings = ctx.settings
+    folder = await _current(ctx.folders, folder_id, tenant_id)
+    limits = domain.decide_upload_limits(
+        max_file_size=max_file_size, allowed_types=allowed_types, max_files=max_files,
+        default_size=settings.default_upload_file_size, size_ceiling=settings.max_upload_file_size,
+        default_max_files=settings.default_upload_max_files)
+    deadline = domain.resolve_expiry(now, expires_at=deadline, expires_in_seconds=expires_in_seconds,
+                                     default=timedelta(days=settings.default_share_expiry_days))
+    command = domain.PrepareUploadRequest(upload_request_id=domain.new_id("upr"), folder=folder,
+                                          recipients=domain.check_recipients(recipients), limits=limits,
+                                          deadline=deadline, now=now)
+    return await _record_and_issue(ctx, ctx.upload_requests, command.upload_request_id, command, cause)
+
+
+async def _record_and_issue(ctx: DocumentsContext, runner: DeciderRunner, resource_id: str, command: object,
+                            cause: Cause) -> Issued:
+    """Record the resource with its issuing job, then issue its links at once; if the links service cannot
+    answer now, the worker carries on and the resource stays ``pending`` meanwhile."""
+    give_up_at = ctx.clock() + timedelta(seconds=ctx.settings.link_issuing_deadline_seconds)
+
+    async def queue(connection: asyncpg.Connection, outcome: Outcome) -> None:
+        await ctx.repository.queue_issuing(connection, resource_id, outcome.state.tenant_id, give_up_at)
+
+    await runner.run(resource_id, command, cause, also=queue)
+    urls: dict[str, str] = {}
+    try:
+        await issue_links(ctx, resource_id, cause=cause, urls=urls)
+    except DependencyUnavailable as error:
+        log.warning("links not all issued yet; the worker carries on", resource_id=resource_id, error=error.detail)
+    except LoginlessError as error:  # refused for good: the resource ends failed, and says why
+        await fail_issuing(ctx, resource_id, reason=error.detail, cause=cause)
+        raise LinksRefused(error.detail, resource_id=resource_id, **error.extra) from error
+    holder, _ = await runner.load(resource_id)
+    return Issued(holder, urls)
+
+
+async def issue_links(ctx: DocumentsContext, resource_id: str, *, cause: Cause,
+                      urls: dict[str, str] | None = None) -> dict[str, str]:
+    """Issue every missing link of a pending resource, one recipient at a time; the URLs issued now go into
+    ``urls`` as they come (so the ones issued before a failure are not lost) and are returned.
+
+    The key of each issue is the resource and the recipient's position, so running this again (after a crash,
+    or by the worker beside a request) gets the same link back from links instead of a second one.
+    """
+    runner = ctx.holders(resource_id)
+    holder, _ = await runner.load(resource_id)
+    urls = {} if urls is None else urls
+    if holder is None or holder.status != "pending":
+        return urls
+    for index, recipient in holder.still_to_issue():
+        issued = await ctx.links.issue(holder.tenant_id, _issue_request(holder, recipient),
+                                       idempotency_key=f"{resource_id}/{index}")
+        [link] = issued.links
+        urls[link.link_id] = link.url
+        await _record_issued(ctx, runner, resource_id, recipient.email, link.link_id, cause)
+    return urls
+
+
+async def _record_issued(ctx: DocumentsContext, runner: DeciderRunner, resource_id: str, email: str, link_id: str,
+                         cause: Cause) -> None:
+    async def settle(connection: asyncpg.Connection, outcome: Outcome[LinkHolder]) -> None:
+        if outcome.state.status != "pending":
+            await ctx.repository.finish_job(connection, "issue", resource_id)
+        if outcome.state.ended:  # revoked or failed meanwhile: this link must not live
+            await ctx.repository.queue_revoking(connection, outcome.state.tenant_id, resource_id, [link_id])
+
+    await runner.run(resource_id, lambda: domain.RecordLinkIssued(email, link_id, ctx.clock()), cause, also=settle)
+
+
+def _issue_request(holder: LinkHolder, recipient: domain.RecipientLink) -> IssueLinksIn:
+    is_share = isinstance(holder, Share)
+    return IssueLinksIn(
+        action="view" if is_share else "upload", resource_id=holder.resource_id,
+        expires_at=holder.expires_at if is_share else holder.deadline,
+        recipients=[RecipientIn(email=recipient.email, name=recipient.name, language=recipient.language,
+                                delivery="email")])
+
+
+async def fail_issuing(ctx: DocumentsContext, resource_id: str, *, reason: str, cause: Cause) -> None:
+    """The links could not all be issued: the resource ends failed, and the links that were are revoked."""
+    runner = ctx.holders(resource_id)
+
+    async def clean_up(connection: asyncpg.Connection, outcome: Outcome[LinkHolder]) -> None:
+        await ctx.repository.finish_job(connection, "issue", resource_id)
+        if outcome.events:
+            await ctx.repository.queue_revoking(connection, outcome.state.tenant_id, resource_id,
+                                                outcome.state.live_links())
+
+    await runner.run(resource_id, lambda: domain.FailIssuance(reason[:300], ctx.clock()), cause, also=clean_up)
+    log.warning("links could not be issued; request failed", resource_id=resource_id, reason=reason)
+    await revoke_links_at_links(ctx, resource_id)
+
+
+# ---- revoking --------------------------------------------------------------------------------------------
+
+
+async def revoke_resource(ctx: DocumentsContext, tenant_id: str, resource_id: str, *, cause: Cause) -> None:
+    """Revoke a share or an upload request: guests are refused here at once, and its links at links next."""
+    runner = ctx.holders(resource_id)
+
+    async def revoke_its_links(connection: asyncpg.Connection, outcome: Outcome[LinkHolder]) -> None:
+        await ctx.repository.finish_job(connection, "issue", resource_id)
+        await ctx.repository.queue_revoking(connection, tenant_id, resource_id, outcome.state.live_links())
+
+    await runner.run(resource_id, lambda: domain.RevokeResource(ctx.clock()), cause,
+                     check=_scoped(tenant_id, "no such share" if resource_id.startswith("shr_")
+                                   else "no such upload request"), also=revoke_its_links)
+    await revoke_links_at_links(ctx, resource_id)
+
+
+async def revoke_recipient_link(ctx: DocumentsContext, tenant_id: str, resource_id: str, link_id: str, *,
+                                cause: Cause) -> None:
+    """Revoke one recipient's link of a share or an upload request; the others keep working."""
+
+    async def revoke_it(connection: asyncpg.Connection, outcome: Outcome[LinkHolder]) -> None:
+        if outcome.events:
+            await ctx.repository.queue_revoking(connection, tenant_id, resource_id, [link_id])
+
+    await ctx.holders(resource_id).run(resource_id, lambda: domain.RevokeRecipientLink(link_id, ctx.clock()),
+                                       cause, check=_scoped(tenant_id, "no such link for this resource"),
+                                       also=revoke_it)
+    await revoke_links_at_links(ctx, resource_id)
+
+
+async def revoke_links_at_links(ctx: DocumentsContext, resource_id: str) -> None:
+    """Try the resource's revocations at once; whatever fails stays queued for the worker."""
+    async with database_errors():
+        rows = await ctx.pool.fetch(
+            f"SELECT link_id, tenant_id FROM {ctx.repository.s}.link_revoking_jobs WHERE resource_id = $1",
+            resource_id)
+    for row in rows:
         try:
-            async for chunk in body:
-                if writer.size + len(chunk) > limit:
-                    raise domain.TooLarge("the document is larger than this service accepts", max_size=limit)
-                await writer.write(chunk)
-            if writer.size == 0:
-                raise domain.EmptyFile("the document is empty")
-            await writer.finish()
-        except BaseException:
-            await writer.abort()
-            raise
-        content_type = filetypes.sniff(writer.head, name=display_name).mime
-        document = domain.Document(document_id=document_id, tenant_id=tenant_id, account_id=account_id,
-                                   folder_id=folder_id, display_name=display_name, size=writer.size,
-                                   sha256=writer.sha256, content_type=content_type, object_key=key)
-        now = utcnow()
-        event = domain.events.DocumentAdded(
-            document_id=document_id, tenant_id=tenant_id, account_id=account_id, folder_id=folder_id,
-            display_name=display_name, size=writer.size, sha256=writer.sha256, content_type=content_type, added_at=now)
+            await ctx.links.revoke(row["tenant_id"], row["link_id"])
+        except DependencyUnavailable:
+            return  # the worker tries again
+        except NotFound:
+            pass  # links never heard of it, or forgot it: nothing lives to revoke
+        await ctx.repository.finish_job(ctx.pool, "revoke", row["link_id"])
+
+
+# ---- the worker: jobs at the links service ----------------------------------------------------------------
+
+
+async def work_through_link_jobs(ctx: DocumentsContext, *, limit: int = 20) -> int:
+    """One round of the worker: due issuing jobs (giving up at their deadline) and due revocations."""
+    handled = 0
+    for job in await ctx.repository.claim_due_jobs(ctx.pool, "issue", limit=limit, lease_seconds=JOB_LEASE_SECONDS):
+        handled += 1
+        cause = Cause(correlation_id=f"issue:{job.key}")
         try:
-            async with self.store.transaction() as connection:
-                await self._append(connection, document_id, 0, [event], tenant_id, correlation_id)
-                await self.repo.insert_document(connection, document, source="staff", created_at=now)
-        except BaseException:
-            await self.storage.delete_quietly(key)  # no row points at it: don't leave it behind
-            raise
-        return document
+            if job.deadline is not None and ctx.clock() >= job.deadline:
+                await fail_issuing(ctx, job.key, reason="the links service could not issue the links in time",
+                                   cause=cause)
+            else:
+                await issue_links(ctx, job.key, cause=cause)
+                holder, _ = await ctx.holders(job.key).load(job.key)
+                if holder is None or holder.status != "pending":
+                    await ctx.repository.finish_job(ctx.pool, "issue", job.key)
+        except DependencyUnavailable as error:
+            await _later(ctx, "issue", job, error.detail)
+        except LoginlessError as error:
+            await fail_issuing(ctx, job.key, reason=error.detail, cause=cause)
+    for job in await ctx.repository.claim_due_jobs(ctx.pool, "revoke", limit=limit,
+                                                   lease_seconds=JOB_LEASE_SECONDS):
+        handled += 1
+        try:
+            await ctx.links.revoke(job.tenant_id, job.key)
+        except DependencyUnavailable as error:
+            await _later(ctx, "revoke", job, error.detail)
+            continue
+        except NotFound:
+            pass
+        await ctx.repository.finish_job(ctx.pool, "revoke", job.key)
+    return handled
 
-    async def document(self, tenant_id: str, document_id: str) -> domain.Document:
-        document = await self.repo.document(self.pool, tenant_id, document_id)
-        if document is None:
-            raise NotFound("no such document")
-        return document
 
-    # ---- shares ----------------------------------------------------------------------------------------
+async def _later(ctx: DocumentsContext, kind: str, job: DueJob, error: str) -> None:
+    delay = min(ctx.settings.link_job_retry_seconds * 2 ** (job.attempts - 1), MAX_JOB_DELAY_SECONDS)
+    await ctx.repository.retry_job_later(ctx.pool, kind, job.key, delay, error)
+    log.warning("links job failed; will retry", kind=kind, key=job.key, attempts=job.attempts, retry_in=delay,
+                error=error)
 
-    async def share_document(self, tenant_id: str, document_id: str, *, authorization: str,
-                             recipients: list[domain.Recipient], view_only: bool, expires_at: datetime | None,
-                             expires_in_seconds: int | None, correlation_id: str,
-                             ) -> tuple[domain.Share, list[domain.IssuedLink]]:
-        now = utcnow()
-        document = await self.document(tenant_id, document_id)
-        recipients = domain.check_recipients(recipients)
-        expiry = domain.resolve_expiry(now, expires_at=expires_at, expires_in_seconds=expires_in_seconds,
-                                       default=timedelta(days=self.settings.default_share_expiry_days))
-        share_id = domain.new_id("shr")
-        links = await self.links.issue(authorization=authorization, action="view", resource_id=share_id,
-                                       recipients=recipients, expires_at=expiry, idempotency_key=share_id)
-        event = domain.decide_share(document, share_id, links, view_only=view_only, expires_at=expiry, now=now)
-        async with self.store.transaction() as connection:
-            await self._append(connection, share_id, 0, [event], tenant_id, correlation_id)
-            await self.repo.insert_share(connection, event)
-            await self.repo.insert_links(connection, tenant_id, share_id, links)
-            share = await self.repo.share(connection, tenant_id, share_id)
-        return share, links
 
-    async def share(self, tenant_id: str, share_id: str) -> domain.Share:
-        share = await self.repo.share(self.pool, tenant_id, share_id)
-        if share is None:
-            raise NotFound("no such share")
-        return share
+# ---- what the links service tells us ---------------------------------------------------------------------
 
-    async def revoke_share(self, tenant_id: str, share_id: str, *, authorization: str, correlation_id: str,
-                           ) -> domain.Share:
-        share = await self.share(tenant_id, share_id)
-        # Links first: once this returns, the gateway refuses the links; our own row then records the end.
-        for link in await self.repo.links_of(self.pool, share_id):
-            if link["revoked_at"] is None:
-                await self.links.revoke(authorization=authorization, link_id=link["link_id"])
-        async with self.store.transaction() as connection:
-            share = await self.repo.share(connection, tenant_id, share_id, lock=True)
-            revoked = domain.decide_revoke_share(share, utcnow())
-            if revoked:
-                await self._append(connection, share_id, share.version, revoked, tenant_id, correlation_id)
-                await self.repo.mark_share_revoked(connection, share_id, revoked[0].revoked_at)
-            return await self.repo.share(connection, tenant_id, share_id)
 
-    async def revoke_link(self, tenant_id: str, resource_id: str, link_id: str, *, authorization: str) -> None:
-        """Revoke one recipient's link of a share or upload request; the others keep working."""
-        link = await self.repo.link(self.pool, tenant_id, resource_id, link_id)
-        if link is None:
-            raise NotFound("no such link for this resource")
-        await self.links.revoke(authorization=authorization, link_id=link_id)
-        await self.repo.mark_link_revoked(self.pool, link_id, utcnow())
+async def record_link_event(ctx: DocumentsContext, event: CloudEvent, connection: asyncpg.Connection) -> None:
+    """A consumer's effect: a link of ours revoked or expired at links ends there for our views too. Events of
+    other types, and links that are not ours, change nothing."""
+    try:
+        payload = event_class(event.type).model_validate(event.data)
+    except UnknownEventType:
+        return  # a newer event this version does not know: skipped, never a stalled partition
+    if not isinstance(payload, LinkRevoked | LinkExpired):
+        return
+    resource_id = await ctx.repository.resource_of_link(connection, payload.link_id)
+    if resource_id is None:
+        return
+    ending: Literal["revoked", "expired"] = "revoked" if isinstance(payload, LinkRevoked) else "expired"
+    at = payload.revoked_at if isinstance(payload, LinkRevoked) else payload.expires_at
+    await ctx.holders(resource_id).run_in(connection, resource_id, domain.RecordLinkEnded(payload.link_id, ending, at),
+                                          Cause(event.correlationid or event.id, causation_id=event.id))
 
-    # ---- upload requests -------------------------------------------------------------------------------
 
-    async def create_upload_request(self, tenant_id: str, *, authorization: str, folder_id: str,
-                                    recipients: list[domain.Recipient], max_file_size: int | None,
-                                    allowed_types: list[str] | None, max_files: int | None,
-                                    deadline: datetime | None, expires_in_seconds: int | None,
-                                    correlation_id: str) -> tuple[domain.UploadRequest, list[domain.IssuedLink]]:
-        now = utcnow()
-        folder = await self.repo.folder(self.pool, tenant_id, folder_id)
-        if folder is None:
-            raise NotFound("no such folder")
-        settings = self.settings
-        limits = domain.decide_upload_limits(
-            max_file_size=max_file_size, allowed_types=allowed_types, max_files=max_files,
-            default_size=settings.default_upload_file_size, size_ceiling=settings.max_upload_file_size,
-            default_max_files=settings.default_upload_max_files)
-        recipients = domain.check_recipients(recipients)
-        deadline = domain.resolve_expiry(now, expires_at=deadline, expires_in_seconds=expires_in_seconds,
-                                         default=timedelta(days=settings.default_share_expiry_days))
-        upload_request_id = domain.new_id("upr")
-        links = await self.links.issue(authorization=authorization, action="upload", resource_id=upload_request_id,
-                                       recipients=recipients, expires_at=deadline, idempotency_key=upload_request_id)
-        event = domain.decide_create_upload_request(folder, upload_request_id, links, limits=limits,
-                                                    deadline=deadline, now=now)
-        async with self.store.transaction() as connection:
-            await self._append(connection, upload_request_id, 0, [event], tenant_id, correlation_id)
-            await self.repo.insert_upload_request(connection, event)
-            await self.repo.insert_links(connection, tenant_id, upload_request_id, links)
-            request = await self.repo.upload_request(connection, tenant_id, upload_request_id)
-        return request, links
+# ---- guests ----------------------------------------------------------------------------------------------
 
-    async def upload_request(self, tenant_id: str, upload_request_id: str) -> domain.UploadRequest:
-        request = await self.repo.upload_request(self.pool, tenant_id, upload_request_id)
-        if request is None:
-            raise NotFound("no such upload request")
-        return request
 
-    async def revoke_upload_request(self, tenant_id: str, upload_request_id: str, *, authorization: str,
-                                    correlation_id: str) -> domain.UploadRequest:
-        await self.upload_request(tenant_id, upload_request_id)
-        for link in await self.repo.links_of(self.pool, upload_request_id):
-            if link["revoked_at"] is None:
-                await self.links.revoke(authorization=authorization, link_id=link["link_id"])
-        async with self.store.transaction() as connection:
-            request = await self.repo.upload_request(connection, tenant_id, upload_request_id, lock=True)
-            revoked = domain.decide_revoke_upload_request(request, utcnow())
-            if revoked:
-                await self._append(connection, upload_request_id, request.version, revoked, tenant_id,
-                                   correlation_id)
-                await self.repo.mark_upload_request_revoked(connection, upload_request_id, revoked[0].revoked_at)
-            return await self.repo.upload_request(connection, tenant_id, upload_request_id)
+async def guest_share(ctx: DocumentsContext, guest: GuestAssertion) -> tuple[Share, Document]:
+    """The share and document a guest's link points at: always the assertion's resource, nothing else."""
+    if guest.action != "view" or not guest.resource_id.startswith("shr_"):
+        raise NotFound("this link does not share a document")
+    share = domain.check_guest_share(await _current(ctx.shares, guest.resource_id, guest.tenant_id), guest.link_id,
+                                     ctx.clock())
+    return share, await document(ctx, guest.tenant_id, share.document_id)
 
-    # ---- guests: viewing and downloading ---------------------------------------------------------------
 
-    async def guest_share(self, guest: GuestAssertion) -> tuple[domain.Share, domain.Document]:
-        """The share and document a guest's link points at: always the assertion's resource, nothing else."""
-        if guest.action != "view":
-            raise NotFound("this link does not share a document")
-        share = domain.check_guest_share(await self.repo.share(self.pool, guest.tenant_id, guest.resource_id),
-                                         utcnow())
-        link = await self.repo.link(self.pool, guest.tenant_id, share.share_id, guest.link_id)
-        if link is None:
-            raise NotFound("no such document")
-        if link["revoked_at"] is not None:
-            raise domain.Gone("this link was revoked")
-        document = await self.repo.document(self.pool, guest.tenant_id, share.document_id)
-        if document is None:
-            raise NotFound("no such document")
-        return share, document
+async def record_access(ctx: DocumentsContext, guest: GuestAssertion, share: Share, kind: Literal["view", "download"],
+                        *, client_ip: str | None, user_agent: str | None, cause: Cause) -> None:
+    command = domain.RecordAccess(access_id=domain.new_id("axs"), kind=kind, share=share, link_id=guest.link_id,
+                                  client_ip=client_ip, user_agent=user_agent, now=ctx.clock())
+    await ctx.accesses.run(command.access_id, command, cause)
 
-    async def record_access(self, guest: GuestAssertion, share: domain.Share, kind: str, *,
-                            client_ip: str | None, user_agent: str | None, correlation_id: str) -> None:
-        access_id = domain.new_id("axs")
-        now = utcnow()
-        common = dict(access_id=access_id, document_id=share.document_id, share_id=share.share_id,
-                      tenant_id=share.tenant_id, link_id=guest.link_id, client_ip=client_ip, user_agent=user_agent)
-        event: IntegrationEvent = (domain.events.DocumentViewed(**common, viewed_at=now) if kind == "view"
-                                   else domain.events.DocumentDownloaded(**common, downloaded_at=now))
-        async with self.store.transaction() as connection:
-            await self._append(connection, access_id, 0, [event], share.tenant_id, correlation_id)
-            await self.repo.insert_access(connection, access_id=access_id, tenant_id=share.tenant_id,
-                                          document_id=share.document_id, share_id=share.share_id,
-                                          link_id=guest.link_id, kind=kind, client_ip=client_ip,
-                                          user_agent=user_agent, at=now)
 
-    async def purge_access_records(self) -> int:
-        cutoff = utcnow() - timedelta(days=self.settings.access_record_retention_days)
-        async with self.pool.acquire() as connection:
-            return await self.repo.purge_access_records(connection, cutoff)
+async def view_only_pages(ctx: DocumentsContext, guest: GuestAssertion, document: Document) -> int:
+    """How many pages of a view-only PDF the guest can see (rendered on the server, never the PDF itself)."""
+    return await ctx.previews.page_count(*_preview_of(ctx, guest, document))
+
+
+async def view_only_page(ctx: DocumentsContext, guest: GuestAssertion, number: int) -> Path:
+    """Page ``number`` (from 1) of a view-only share's PDF, rendered and watermarked for this guest."""
+    document = await _view_only_document(ctx, guest)
+    key, fetch, watermark = _preview_of(ctx, guest, document)
+    return await ctx.previews.page(key, number, fetch, watermark)
+
+
+async def view_only_picture(ctx: DocumentsContext, guest: GuestAssertion) -> Path:
+    """A view-only share's picture, re-encoded without its metadata and watermarked for this guest."""
+    document = await _view_only_document(ctx, guest)
+    return await ctx.previews.picture(*_preview_of(ctx, guest, document))
+
+
+async def _view_only_document(ctx: DocumentsContext, guest: GuestAssertion) -> Document:
+    share, document = await guest_share(ctx, guest)
+    if not share.view_only:
+        raise NotFound("this share's preview is the document itself")
+    return document
+
+
+def _preview_of(ctx: DocumentsContext, guest: GuestAssertion, document: Document) -> tuple[str, Fetch, str]:
+    """The folder key of this guest's rendering of ``document``, how to fetch the original, and the watermark."""
+
+    async def fetch(path: Path) -> None:
+        with path.open("wb") as file:
+            async for chunk in ctx.storage.read_range(document.object_key):
+                file.write(chunk)
+
+    watermark = watermark_text(guest.recipient.email or f"link {guest.link_id}", ctx.clock())
+    return f"{guest.link_id}/{document.document_id}", fetch, watermark
+
+
+async def open_upload_request(ctx: DocumentsContext, guest: GuestAssertion) -> UploadRequest:
+    """The upload request a guest's link points at, if it still takes files through that link."""
+    if guest.action != "upload" or not guest.resource_id.startswith("upr_"):
+        raise NotFound("this link does not accept uploads")
+    request = await _current(ctx.upload_requests, guest.resource_id, guest.tenant_id)
+    return domain.check_open_for_uploads(request, guest.link_id, ctx.clock())
+
+
+async def files_received(ctx: DocumentsContext, guest: GuestAssertion) -> list[asyncpg.Record]:
+    """What arrived through a guest's upload link, for their receipt."""
+    async with database_errors():
+        return await ctx.repository.files_of_link(ctx.pool, guest.link_id)
+
+
+# ---- retention -------------------------------------------------------------------------------------------
+
+
+async def forget_old_accesses(ctx: DocumentsContext, *, batch: int = 200) -> int:
+    """Guests' access records past their retention are forgotten whole: each is a stream of its own, erased with
+    its outbox messages and its read-model row (the kernel's ``Projections.forget``)."""
+    cutoff = ctx.clock() - timedelta(days=ctx.settings.access_record_retention_days)
+    forgotten = 0
+    while stale := await ctx.repository.accesses_before(ctx.pool, cutoff, batch):
+        async with ctx.store.transaction() as connection:
+            for access_id in stale:
+                await ctx.projections.forget(access_id, connection)
+        forgotten += len(stale)
+        if len(stale) < batch:
+            break
+    return forgotten
+
+
+# ---- storing a staff upload --------------------------------------------------------------------------------
 
 
 class MultipartWriter:

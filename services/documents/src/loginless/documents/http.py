@@ -1,28 +1,38 @@
 """The staff API (``/v1``): accounts, folders, documents, shares and upload requests of the caller's tenant.
 
-Handlers translate HTTP to calls of :class:`~loginless.documents.handlers.Documents` and back; rows of another
-tenant are simply not found (404).
+Controllers only translate: HTTP to calls of ``handlers`` and their answers back to wire models. Rows of another
+tenant are simply not found (404). Every creating POST honours ``Idempotency-Key`` (the kernel's).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from pydantic import BaseModel, Field
 
-from loginless.documents import domain
-from loginless.documents.guest import body_chunks, correlation_id
-from loginless.documents.handlers import Documents
-from loginless.documents.idempotency import IdempotencyKeys, fingerprint
+from loginless.documents import domain, handlers
+from loginless.documents.guest import body_chunks
+from loginless.documents.handlers import DocumentsContext, Issued
+from loginless.shared.eventstore import Cause
 from loginless.shared.web.auth import StaffPrincipal
+from loginless.shared.web.context import correlation_id_of
+from loginless.shared.web.idempotency import Answer, IdempotencyKey
 
-IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
+Staff: TypeAlias = NamedDependency[StaffPrincipal]
+Documents: TypeAlias = NamedDependency[DocumentsContext]
+PathId: TypeAlias = FromPath[str]
+
+
+def cause_of(request: Request) -> Cause:
+    return Cause(correlation_id_of(request))
 
 
 # ---- wire models ----------------------------------------------------------------------------------------
@@ -43,9 +53,11 @@ class AccountOut(BaseModel):
     portal_access: domain.PortalAccess
 
     @classmethod
-    def of(cls, account: domain.Account) -> AccountOut:
-        return cls(account_id=account.account_id, name=account.name, email=account.email, kind=account.kind,
-                   portal_access=account.portal_access)
+    def of(cls, account: domain.Account | Mapping[str, Any]) -> AccountOut:
+        if isinstance(account, domain.Account):
+            return cls(account_id=account.account_id, name=account.name, email=account.email, kind=account.kind,
+                       portal_access=account.portal_access)
+        return cls(**{name: account[name] for name in cls.model_fields})
 
 
 class NewFolder(BaseModel):
@@ -74,7 +86,7 @@ class DocumentOut(BaseModel):
     created_at: datetime | None = None
 
     @classmethod
-    def of_row(cls, row: Any) -> DocumentOut:
+    def of_row(cls, row: Mapping[str, Any]) -> DocumentOut:
         return cls(**{name: row[name] for name in cls.model_fields})
 
 
@@ -82,6 +94,9 @@ class RecipientIn(BaseModel):
     email: str = Field(max_length=254)
     name: str | None = Field(None, max_length=200)
     language: Literal["en", "es"] | None = None
+
+    def to_domain(self) -> domain.Recipient:
+        return domain.Recipient(self.email, self.name, self.language)
 
 
 class NewShare(BaseModel):
@@ -92,10 +107,11 @@ class NewShare(BaseModel):
 
 
 class LinkOut(BaseModel):
-    link_id: str
+    link_id: str | None = Field(None, description="None while the recipient's link is being issued")
     email: str
     name: str | None = None
-    url: str | None = Field(None, description="Holds the link's token: returned once, never stored here")
+    status: domain.LinkStatus = "active"
+    url: str | None = Field(None, description="Holds the link's token: in the creating answer only, never stored")
     expires_at: datetime | None = None
     revoked: bool = False
 
@@ -105,6 +121,9 @@ class ShareOut(BaseModel):
     document_id: str
     view_only: bool
     expires_at: datetime
+    status: domain.ResourceStatus = Field(description="pending while its links are being issued; then active, "
+                                          "or failed if they could not be (any issued link is revoked)")
+    failure: str | None = None
     revoked: bool
     links: list[LinkOut]
 
@@ -139,24 +158,44 @@ class UploadRequestOut(BaseModel):
     allowed_types: list[str]
     max_files: int
     deadline: datetime
+    status: domain.ResourceStatus
+    failure: str | None = None
     revoked: bool
     links: list[LinkOut]
     files: list[DocumentOut] = []
 
 
-def _links_out(issued: list[domain.IssuedLink]) -> list[LinkOut]:
-    return [LinkOut(link_id=link.link_id, email=link.email, name=link.name, url=link.url,
-                    expires_at=link.expires_at) for link in issued]
+def _links(holder: domain.LinkHolder, urls: Mapping[str, str], expires_at: datetime) -> list[LinkOut]:
+    return [LinkOut(link_id=r.link_id, email=r.email, name=r.name, status=r.status, url=urls.get(r.link_id or ""),
+                    expires_at=expires_at, revoked=r.status == "revoked") for r in holder.recipients]
 
 
-def _stored_links(rows: list[Any]) -> list[LinkOut]:
-    return [LinkOut(link_id=row["link_id"], email=row["email"], name=row["name"],
-                    revoked=row["revoked_at"] is not None) for row in rows]
+def _stored_links(resource: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> list[LinkOut]:
+    """The recipients as asked, each with their link once issued."""
+    issued = {row["email"]: row for row in rows}
+    links = []
+    for recipient in _json(resource["recipients"]):
+        row = issued.get(recipient["email"])
+        status = row["status"] if row else "pending"
+        links.append(LinkOut(link_id=row["link_id"] if row else None, email=recipient["email"],
+                             name=recipient.get("name") or (row["name"] if row else None), status=status,
+                             revoked=status == "revoked"))
+    return links
 
 
-def _without_urls(body: dict[str, Any]) -> dict[str, Any]:
-    """What an idempotent replay may return: link URLs carry tokens, which are never stored."""
-    return {**body, "links": [{**link, "url": None} for link in body.get("links", [])]}
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _created(issued: Issued, body: BaseModel) -> Answer:
+    """201 when every link exists, 202 while they are still being issued (recipients get them by e-mail)."""
+    return Answer(201 if issued.holder.status == "active" else 202, body.model_dump(mode="json"))
+
+
+def _without_urls(answer: Answer) -> Answer:
+    """What a replay gets: link URLs carry tokens, which are never stored here (recipients have them by e-mail)."""
+    body = {**answer.body, "links": [{**link, "url": None} for link in answer.body.get("links", [])]}
+    return Answer(answer.status_code, body)
 
 
 # ---- controllers ----------------------------------------------------------------------------------------
@@ -167,68 +206,52 @@ class AccountsController(Controller):
     tags = ["accounts"]
 
     @post("/")
-    async def create(self, request: Request, data: JSONBody[NewAccount], staff: NamedDependency[StaffPrincipal],
-                     documents_app: NamedDependency[Documents], idempotency: NamedDependency[IdempotencyKeys],
+    async def create(self, request: Request, data: JSONBody[NewAccount], staff: Staff, documents: Documents,
                      idempotency_key: IdempotencyKey = None) -> Response[dict]:
         """Create a client account; ``kind: guest`` for people who are not clients (they upload through links)."""
-        async def work() -> tuple[int, dict]:
-            account = await documents_app.create_account(
-                staff.tenant_id, name=data.name, email=data.email, kind=data.kind, portal_access=data.portal_access,
-                correlation_id=correlation_id(request))
-            return 201, AccountOut.of(account).model_dump(mode="json")
+        async def work() -> Answer:
+            account = await handlers.create_account(
+                documents, staff.tenant_id, name=data.name, email=data.email, kind=data.kind,
+                portal_access=data.portal_access, cause=cause_of(request))
+            return Answer(201, AccountOut.of(account).model_dump(mode="json"))
 
-        status, body = await idempotency.run(tenant_id=staff.tenant_id, key=idempotency_key,
-                                             operation="create-account",
-                                             request_fingerprint=fingerprint(data.model_dump(mode="json")),
-                                             work=work)
-        return Response(body, status_code=status)
+        return (await documents.idempotency.run(tenant_id=staff.tenant_id, operation="create-account",
+                                                key=idempotency_key, request=data.model_dump(mode="json"),
+                                                work=work)).response()
 
     @get("/")
-    async def list(self, staff: NamedDependency[StaffPrincipal], documents_app: NamedDependency[Documents],
-                   after: FromQuery[str | None] = None, limit: Limit = 50) -> dict:
-        rows = await documents_app.repo.accounts(documents_app.pool, staff.tenant_id, limit=limit, after=after)
-        items = [AccountOut(account_id=r["account_id"], name=r["name"], email=r["email"], kind=r["kind"],
-                            portal_access=r["portal_access"]).model_dump(mode="json") for r in rows]
+    async def list(self, staff: Staff, documents: Documents, after: FromQuery[str | None] = None,
+                   limit: Limit = 50) -> dict:
+        rows = await handlers.accounts(documents, staff.tenant_id, limit=limit, after=after)
+        items = [AccountOut.of(row).model_dump(mode="json") for row in rows]
         return {"accounts": items, "next": items[-1]["account_id"] if len(items) == limit else None}
 
     @get("/{account_id:str}")
-    async def get_one(self, account_id: FromPath[str], staff: NamedDependency[StaffPrincipal],
-                      documents_app: NamedDependency[Documents]) -> AccountOut:
-        account = await documents_app.repo.account(documents_app.pool, staff.tenant_id, account_id)
-        if account is None:
-            raise domain.NotFound("no such account")
-        return AccountOut.of(account)
+    async def get_one(self, account_id: PathId, staff: Staff, documents: Documents) -> AccountOut:
+        return AccountOut.of(await handlers.account(documents, staff.tenant_id, account_id))
 
     @post("/{account_id:str}/invite", status_code=200)
-    async def invite(self, request: Request, account_id: FromPath[str], staff: NamedDependency[StaffPrincipal],
-                     documents_app: NamedDependency[Documents]) -> AccountOut:
+    async def invite(self, request: Request, account_id: PathId, staff: Staff, documents: Documents) -> AccountOut:
         """Invite a client without portal access: emits ClientInvitedToPortal for the portal to act on."""
-        account = await documents_app.invite_account(staff.tenant_id, account_id,
-                                                     correlation_id=correlation_id(request))
+        account = await handlers.invite_account(documents, staff.tenant_id, account_id, cause=cause_of(request))
         return AccountOut.of(account)
 
     @post("/{account_id:str}/folders")
-    async def create_folder(self, request: Request, account_id: FromPath[str], data: JSONBody[NewFolder],
-                            staff: NamedDependency[StaffPrincipal], documents_app: NamedDependency[Documents],
-                            idempotency: NamedDependency[IdempotencyKeys],
-                            idempotency_key: IdempotencyKey = None) -> Response[dict]:
-        async def work() -> tuple[int, dict]:
-            folder = await documents_app.create_folder(staff.tenant_id, account_id, name=data.name,
-                                                       correlation_id=correlation_id(request))
-            return 201, FolderOut(folder_id=folder.folder_id, account_id=account_id,
-                                  name=folder.name).model_dump(mode="json")
+    async def create_folder(self, request: Request, account_id: PathId, data: JSONBody[NewFolder], staff: Staff,
+                            documents: Documents, idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        async def work() -> Answer:
+            folder = await handlers.create_folder(documents, staff.tenant_id, account_id, name=data.name,
+                                                  cause=cause_of(request))
+            return Answer(201, FolderOut(folder_id=folder.folder_id, account_id=account_id,
+                                         name=folder.name).model_dump(mode="json"))
 
-        status, body = await idempotency.run(
-            tenant_id=staff.tenant_id, key=idempotency_key, operation="create-folder",
-            request_fingerprint=fingerprint(account_id, data.model_dump(mode="json")), work=work)
-        return Response(body, status_code=status)
+        return (await documents.idempotency.run(tenant_id=staff.tenant_id, operation="create-folder",
+                                                key=idempotency_key, request=[account_id, data.model_dump()],
+                                                work=work)).response()
 
     @get("/{account_id:str}/folders")
-    async def folders(self, account_id: FromPath[str], staff: NamedDependency[StaffPrincipal],
-                      documents_app: NamedDependency[Documents]) -> dict:
-        if await documents_app.repo.account(documents_app.pool, staff.tenant_id, account_id) is None:
-            raise domain.NotFound("no such account")
-        rows = await documents_app.repo.folders(documents_app.pool, staff.tenant_id, account_id)
+    async def folders(self, account_id: PathId, staff: Staff, documents: Documents) -> dict:
+        rows = await handlers.folders(documents, staff.tenant_id, account_id)
         return {"folders": [FolderOut(folder_id=r["folder_id"], account_id=r["account_id"],
                                       name=r["name"]).model_dump(mode="json") for r in rows]}
 
@@ -238,191 +261,170 @@ class DocumentsController(Controller):
     tags = ["documents"]
 
     @post("/", request_max_body_size=None)
-    async def upload(self, request: Request, staff: NamedDependency[StaffPrincipal],
-                     documents_app: NamedDependency[Documents], idempotency: NamedDependency[IdempotencyKeys],
-                     account_id: FromQuery[str], name: Annotated[str, QueryParameter(max_length=1000)],
-                     folder_id: FromQuery[str | None] = None,
+    async def upload(self, request: Request, staff: Staff, documents: Documents, account_id: FromQuery[str],
+                     name: Annotated[str, QueryParameter(max_length=1000)], folder_id: FromQuery[str | None] = None,
                      idempotency_key: IdempotencyKey = None) -> Response[dict]:
         """Upload a document: the raw bytes are the body (any ``Content-Type``), streamed to object storage.
         The type is judged from the bytes; ``name`` is sanitized for display."""
         length_header = request.headers.get("content-length")
         declared = int(length_header) if length_header and length_header.isdigit() else None
 
-        async def work() -> tuple[int, dict]:
-            document = await documents_app.add_document(
-                staff.tenant_id, account_id=account_id, folder_id=folder_id, name=name, body=body_chunks(request),
-                declared_length=declared, correlation_id=correlation_id(request))
-            row = await documents_app.repo.document_record(documents_app.pool, staff.tenant_id, document.document_id)
-            return 201, DocumentOut.of_row(row).model_dump(mode="json")
+        async def work() -> Answer:
+            document = await handlers.add_document(
+                documents, staff.tenant_id, account_id=account_id, folder_id=folder_id, name=name,
+                body=body_chunks(request), declared_length=declared, cause=cause_of(request))
+            row = await handlers.document_row(documents, staff.tenant_id, document.document_id)
+            return Answer(201, DocumentOut.of_row(row).model_dump(mode="json"))
 
-        status, body = await idempotency.run(
-            tenant_id=staff.tenant_id, key=idempotency_key, operation="upload-document",
-            request_fingerprint=fingerprint(account_id, folder_id, name, declared), work=work)
-        return Response(body, status_code=status)
+        return (await documents.idempotency.run(tenant_id=staff.tenant_id, operation="upload-document",
+                                                key=idempotency_key, request=[account_id, folder_id, name, declared],
+                                                work=work)).response()
 
     @get("/")
-    async def list(self, staff: NamedDependency[StaffPrincipal], documents_app: NamedDependency[Documents],
-                   account_id: FromQuery[str | None] = None, folder_id: FromQuery[str | None] = None,
-                   upload_request_id: FromQuery[str | None] = None,
+    async def list(self, staff: Staff, documents: Documents, account_id: FromQuery[str | None] = None,
+                   folder_id: FromQuery[str | None] = None, upload_request_id: FromQuery[str | None] = None,
                    after: FromQuery[str | None] = None, limit: Limit = 50) -> dict:
         """Documents of the tenant, including what guests uploaded (``source: guest``), filtered as asked."""
-        rows = await documents_app.repo.documents(
-            documents_app.pool, staff.tenant_id, account_id=account_id, folder_id=folder_id,
-            upload_request_id=upload_request_id, limit=limit, after=after)
+        rows = await handlers.documents_of(documents, staff.tenant_id, account_id=account_id, folder_id=folder_id,
+                                           upload_request_id=upload_request_id, limit=limit, after=after)
         items = [DocumentOut.of_row(row).model_dump(mode="json") for row in rows]
         return {"documents": items, "next": items[-1]["document_id"] if len(items) == limit else None}
 
     @get("/{document_id:str}")
-    async def get_one(self, document_id: FromPath[str], staff: NamedDependency[StaffPrincipal],
-                      documents_app: NamedDependency[Documents]) -> DocumentOut:
-        row = await documents_app.repo.document_record(documents_app.pool, staff.tenant_id, document_id)
-        if row is None:
-            raise domain.NotFound("no such document")
-        return DocumentOut.of_row(row)
+    async def get_one(self, document_id: PathId, staff: Staff, documents: Documents) -> DocumentOut:
+        return DocumentOut.of_row(await handlers.document_row(documents, staff.tenant_id, document_id))
 
     @get("/{document_id:str}/content")
-    async def content(self, document_id: FromPath[str], staff: NamedDependency[StaffPrincipal],
-                      documents_app: NamedDependency[Documents]) -> Stream:
+    async def content(self, document_id: PathId, staff: Staff, documents: Documents) -> Stream:
         """The document's bytes, always as an attachment."""
-        document = await documents_app.document(staff.tenant_id, document_id)
-        return Stream(documents_app.storage.read_range(document.object_key), media_type=document.content_type,
+        document = await handlers.document(documents, staff.tenant_id, document_id)
+        return Stream(documents.storage.read_range(document.object_key), media_type=document.content_type,
                       headers={"Content-Disposition": domain.content_disposition("attachment", document.display_name),
                                "Content-Length": str(document.size), "X-Content-Type-Options": "nosniff",
                                "Cache-Control": "private, no-store"})
 
     @post("/{document_id:str}/shares")
-    async def share(self, request: Request, document_id: FromPath[str], data: JSONBody[NewShare],
-                    staff: NamedDependency[StaffPrincipal], documents_app: NamedDependency[Documents],
-                    idempotency: NamedDependency[IdempotencyKeys],
-                    idempotency_key: IdempotencyKey = None) -> Response[dict]:
-        """Share with recipients by e-mail: one link each, issued (and e-mailed) by the links service."""
-        async def work() -> tuple[int, dict]:
-            share, links = await documents_app.share_document(
-                staff.tenant_id, document_id, authorization=request.headers.get("authorization", ""),
-                recipients=[domain.Recipient(r.email, r.name, r.language) for r in data.recipients],
+    async def share(self, request: Request, document_id: PathId, data: JSONBody[NewShare], staff: Staff,
+                    documents: Documents, idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """Share with recipients by e-mail: the share is recorded, then one link each is issued (and e-mailed) by
+        the links service. 201 with the links; 202 while links cannot answer (the share is ``pending`` and its
+        links follow by e-mail)."""
+        async def work() -> Answer:
+            issued = await handlers.share_document(
+                documents, staff.tenant_id, document_id, recipients=[r.to_domain() for r in data.recipients],
                 view_only=data.view_only, expires_at=data.expires_at, expires_in_seconds=data.expires_in_seconds,
-                correlation_id=correlation_id(request))
-            return 201, ShareOut(share_id=share.share_id, document_id=document_id, view_only=share.view_only,
-                                 expires_at=share.expires_at, revoked=False,
-                                 links=_links_out(links)).model_dump(mode="json")
+                cause=cause_of(request))
+            share = issued.holder
+            return _created(issued, ShareOut(share_id=share.share_id, document_id=share.document_id,
+                                             view_only=share.view_only, expires_at=share.expires_at,
+                                             status=share.status, revoked=share.revoked,
+                                             links=_links(share, issued.urls, share.expires_at)))
 
-        first_answer: dict[str, Any] = {}
-
-        async def remembered() -> tuple[int, dict]:
-            status, body = await work()
-            first_answer.update(body)
-            return status, _without_urls(body)
-
-        status, body = await idempotency.run(
-            tenant_id=staff.tenant_id, key=idempotency_key, operation="share-document",
-            request_fingerprint=fingerprint(document_id, data.model_dump(mode="json")), work=remembered)
-        return Response(first_answer or body, status_code=status)
+        return (await documents.idempotency.run(tenant_id=staff.tenant_id, operation="share-document",
+                                                key=idempotency_key, request=[document_id, data.model_dump()],
+                                                work=work, remember=_without_urls)).response()
 
 
 class SharesController(Controller):
     path = "/v1/shares"
     tags = ["shares"]
 
-    async def _detail(self, documents_app: Documents, tenant_id: str, share_id: str) -> ShareDetail:
-        share = await documents_app.share(tenant_id, share_id)
-        links = await documents_app.repo.links_of(documents_app.pool, share_id)
-        accesses = await documents_app.repo.accesses_of_share(documents_app.pool, tenant_id, share_id)
-        return ShareDetail(share_id=share.share_id, document_id=share.document_id, view_only=share.view_only,
-                           expires_at=share.expires_at, revoked=share.revoked, links=_stored_links(links),
+    @staticmethod
+    async def _detail(documents: DocumentsContext, tenant_id: str, share_id: str) -> ShareDetail:
+        share, links, accesses = await handlers.share_detail(documents, tenant_id, share_id)
+        return ShareDetail(share_id=share["share_id"], document_id=share["document_id"], view_only=share["view_only"],
+                           expires_at=share["expires_at"], status=share["status"], failure=share["failure"],
+                           revoked=share["status"] == "revoked", links=_stored_links(share, links),
                            accesses=[AccessOut(kind=a["kind"], link_id=a["link_id"], at=a["at"],
                                                client_ip=a["client_ip"], user_agent=a["user_agent"])
                                      for a in accesses])
 
     @get("/{share_id:str}")
-    async def get_one(self, share_id: FromPath[str], staff: NamedDependency[StaffPrincipal],
-                      documents_app: NamedDependency[Documents]) -> ShareDetail:
+    async def get_one(self, share_id: PathId, staff: Staff, documents: Documents) -> ShareDetail:
         """The share, its links and the guests' views and downloads (kept for the configured retention)."""
-        return await self._detail(documents_app, staff.tenant_id, share_id)
+        return await self._detail(documents, staff.tenant_id, share_id)
 
     @post("/{share_id:str}/revoke", status_code=200)
-    async def revoke(self, request: Request, share_id: FromPath[str], staff: NamedDependency[StaffPrincipal],
-                     documents_app: NamedDependency[Documents]) -> ShareDetail:
-        """Revoke every link of the share."""
-        await documents_app.revoke_share(staff.tenant_id, share_id,
-                                         authorization=request.headers.get("authorization", ""),
-                                         correlation_id=correlation_id(request))
-        return await self._detail(documents_app, staff.tenant_id, share_id)
+    async def revoke(self, request: Request, share_id: PathId, staff: Staff, documents: Documents) -> ShareDetail:
+        """Revoke the share: guests are refused at once, and every link is revoked at the links service."""
+        await handlers.revoke_resource(documents, staff.tenant_id, _share_id(share_id), cause=cause_of(request))
+        return await self._detail(documents, staff.tenant_id, share_id)
 
     @post("/{share_id:str}/links/{link_id:str}/revoke", status_code=200)
-    async def revoke_link(self, request: Request, share_id: FromPath[str], link_id: FromPath[str],
-                          staff: NamedDependency[StaffPrincipal], documents_app: NamedDependency[Documents],
-                          ) -> ShareDetail:
+    async def revoke_link(self, request: Request, share_id: PathId, link_id: PathId, staff: Staff,
+                          documents: Documents) -> ShareDetail:
         """Revoke one recipient's link; the others keep working."""
-        await documents_app.share(staff.tenant_id, share_id)
-        await documents_app.revoke_link(staff.tenant_id, share_id, link_id,
-                                        authorization=request.headers.get("authorization", ""))
-        return await self._detail(documents_app, staff.tenant_id, share_id)
+        await handlers.revoke_recipient_link(documents, staff.tenant_id, _share_id(share_id), link_id,
+                                             cause=cause_of(request))
+        return await self._detail(documents, staff.tenant_id, share_id)
 
 
 class UploadRequestsController(Controller):
     path = "/v1/upload-requests"
     tags = ["upload requests"]
 
-    async def _detail(self, documents_app: Documents, tenant_id: str, upload_request_id: str,
-                      links: list[LinkOut] | None = None) -> UploadRequestOut:
-        request = await documents_app.upload_request(tenant_id, upload_request_id)
-        if links is None:
-            links = _stored_links(await documents_app.repo.links_of(documents_app.pool, upload_request_id))
-        files = await documents_app.repo.documents(documents_app.pool, tenant_id, account_id=None, folder_id=None,
-                                                   upload_request_id=upload_request_id, limit=1000, after=None)
+    @staticmethod
+    async def _detail(documents: DocumentsContext, tenant_id: str, upload_request_id: str) -> UploadRequestOut:
+        request, links, files = await handlers.upload_request_detail(documents, tenant_id, upload_request_id)
         return UploadRequestOut(
-            upload_request_id=request.upload_request_id, account_id=request.account_id, folder_id=request.folder_id,
-            max_file_size=request.limits.max_file_size, allowed_types=list(request.limits.allowed_types),
-            max_files=request.limits.max_files, deadline=request.deadline, revoked=request.revoked, links=links,
+            upload_request_id=request["upload_request_id"], account_id=request["account_id"],
+            folder_id=request["folder_id"], max_file_size=request["max_file_size"],
+            allowed_types=list(request["allowed_types"]), max_files=request["max_files"],
+            deadline=request["deadline"], status=request["status"], failure=request["failure"],
+            revoked=request["status"] == "revoked", links=_stored_links(request, links),
             files=[DocumentOut.of_row(row) for row in files])
 
     @post("/")
-    async def create(self, request: Request, data: JSONBody[NewUploadRequest], staff: NamedDependency[StaffPrincipal],
-                     documents_app: NamedDependency[Documents], idempotency: NamedDependency[IdempotencyKeys],
+    async def create(self, request: Request, data: JSONBody[NewUploadRequest], staff: Staff, documents: Documents,
                      idempotency_key: IdempotencyKey = None) -> Response[dict]:
-        """Ask recipients for files into a folder, with per-link limits; each recipient gets an upload link."""
-        first_answer: dict[str, Any] = {}
+        """Ask recipients for files into a folder, with per-link limits; each recipient gets an upload link
+        (201 with the links, or 202 while they are being issued, as for shares)."""
+        async def work() -> Answer:
+            issued = await handlers.create_upload_request(
+                documents, staff.tenant_id, folder_id=data.folder_id,
+                recipients=[r.to_domain() for r in data.recipients], max_file_size=data.max_file_size,
+                allowed_types=data.allowed_types, max_files=data.max_files, deadline=data.deadline,
+                expires_in_seconds=data.expires_in_seconds, cause=cause_of(request))
+            upload_request = issued.holder
+            detail = await self._detail(documents, staff.tenant_id, upload_request.upload_request_id)
+            detail.links = _links(upload_request, issued.urls, upload_request.deadline)
+            return _created(issued, detail)
 
-        async def work() -> tuple[int, dict]:
-            upload_request, links = await documents_app.create_upload_request(
-                staff.tenant_id, authorization=request.headers.get("authorization", ""), folder_id=data.folder_id,
-                recipients=[domain.Recipient(r.email, r.name, r.language) for r in data.recipients],
-                max_file_size=data.max_file_size, allowed_types=data.allowed_types, max_files=data.max_files,
-                deadline=data.deadline, expires_in_seconds=data.expires_in_seconds,
-                correlation_id=correlation_id(request))
-            body = (await self._detail(documents_app, staff.tenant_id, upload_request.upload_request_id,
-                                       links=_links_out(links))).model_dump(mode="json")
-            first_answer.update(body)
-            return 201, _without_urls(body)
-
-        status, body = await idempotency.run(
-            tenant_id=staff.tenant_id, key=idempotency_key, operation="create-upload-request",
-            request_fingerprint=fingerprint(data.model_dump(mode="json")), work=work)
-        return Response(first_answer or body, status_code=status)
+        return (await documents.idempotency.run(tenant_id=staff.tenant_id, operation="create-upload-request",
+                                                key=idempotency_key, request=data.model_dump(mode="json"),
+                                                work=work, remember=_without_urls)).response()
 
     @get("/{upload_request_id:str}")
-    async def get_one(self, upload_request_id: FromPath[str], staff: NamedDependency[StaffPrincipal],
-                      documents_app: NamedDependency[Documents]) -> UploadRequestOut:
+    async def get_one(self, upload_request_id: PathId, staff: Staff, documents: Documents) -> UploadRequestOut:
         """The request, its links and the files guests uploaded through it."""
-        return await self._detail(documents_app, staff.tenant_id, upload_request_id)
+        return await self._detail(documents, staff.tenant_id, upload_request_id)
 
     @post("/{upload_request_id:str}/revoke", status_code=200)
-    async def revoke(self, request: Request, upload_request_id: FromPath[str],
-                     staff: NamedDependency[StaffPrincipal], documents_app: NamedDependency[Documents],
-                     ) -> UploadRequestOut:
-        await documents_app.revoke_upload_request(staff.tenant_id, upload_request_id,
-                                                  authorization=request.headers.get("authorization", ""),
-                                                  correlation_id=correlation_id(request))
-        return await self._detail(documents_app, staff.tenant_id, upload_request_id)
+    async def revoke(self, request: Request, upload_request_id: PathId, staff: Staff,
+                     documents: Documents) -> UploadRequestOut:
+        await handlers.revoke_resource(documents, staff.tenant_id, _upload_request_id(upload_request_id),
+                                       cause=cause_of(request))
+        return await self._detail(documents, staff.tenant_id, upload_request_id)
 
     @post("/{upload_request_id:str}/links/{link_id:str}/revoke", status_code=200)
-    async def revoke_link(self, request: Request, upload_request_id: FromPath[str], link_id: FromPath[str],
-                          staff: NamedDependency[StaffPrincipal], documents_app: NamedDependency[Documents],
-                          ) -> UploadRequestOut:
-        await documents_app.upload_request(staff.tenant_id, upload_request_id)
-        await documents_app.revoke_link(staff.tenant_id, upload_request_id, link_id,
-                                        authorization=request.headers.get("authorization", ""))
-        return await self._detail(documents_app, staff.tenant_id, upload_request_id)
+    async def revoke_link(self, request: Request, upload_request_id: PathId, link_id: PathId, staff: Staff,
+                          documents: Documents) -> UploadRequestOut:
+        await handlers.revoke_recipient_link(documents, staff.tenant_id, _upload_request_id(upload_request_id),
+                                             link_id, cause=cause_of(request))
+        return await self._detail(documents, staff.tenant_id, upload_request_id)
+
+
+def _share_id(value: str) -> str:
+    """A share id, or "not found" before the path reaches a stream of another kind."""
+    if not value.startswith("shr_"):
+        raise domain.NotFound("no such share")
+    return value
+
+
+def _upload_request_id(value: str) -> str:
+    if not value.startswith("upr_"):
+        raise domain.NotFound("no such upload request")
+    return value
 
 
 STAFF_CONTROLLERS = [AccountsController, DocumentsController, SharesController, UploadRequestsController]

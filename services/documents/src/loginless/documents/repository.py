@@ -1,8 +1,11 @@
-"""Reads and writes of the documents read models. Every query a staff caller can reach is scoped by tenant."""
+"""The documents service's SQL besides its event store: reads of the read models (``projections.py`` writes them),
+resumable uploads in progress, and the jobs that issue and revoke links at the links service. Every query a staff
+caller can reach is scoped by tenant."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,84 +18,41 @@ from loginless.shared.eventstore import quote_ident
 Executor = asyncpg.Connection | asyncpg.Pool
 
 
-def _account(row: asyncpg.Record) -> domain.Account:
-    return domain.Account(account_id=row["account_id"], tenant_id=row["tenant_id"], name=row["name"],
-                          email=row["email"], kind=row["kind"], portal_access=row["portal_access"],
-                          version=row["version"])
-
-
-def _document(row: asyncpg.Record) -> domain.Document:
+def document_of(row: asyncpg.Record) -> domain.Document:
     return domain.Document(document_id=row["document_id"], tenant_id=row["tenant_id"], account_id=row["account_id"],
                            folder_id=row["folder_id"], display_name=row["display_name"], size=row["size"],
                            sha256=row["sha256"], content_type=row["content_type"], object_key=row["object_key"])
 
 
-def _share(row: asyncpg.Record) -> domain.Share:
-    return domain.Share(share_id=row["share_id"], tenant_id=row["tenant_id"], document_id=row["document_id"],
-                        view_only=row["view_only"], expires_at=row["expires_at"],
-                        revoked=row["revoked_at"] is not None, version=row["version"])
-
-
-def _upload_request(row: asyncpg.Record) -> domain.UploadRequest:
-    return domain.UploadRequest(
-        upload_request_id=row["upload_request_id"], tenant_id=row["tenant_id"], account_id=row["account_id"],
-        folder_id=row["folder_id"], deadline=row["deadline"], revoked=row["revoked_at"] is not None,
-        version=row["version"],
-        limits=domain.UploadLimits(max_file_size=row["max_file_size"], allowed_types=tuple(row["allowed_types"]),
-                                   max_files=row["max_files"]),
-    )
+@dataclass(frozen=True)
+class DueJob:
+    key: str  # the resource to issue links for, or the link to revoke
+    tenant_id: str
+    resource_id: str
+    attempts: int
+    deadline: datetime | None = None
 
 
 class Repository:
     def __init__(self, schema: str) -> None:
         self.s = quote_ident(schema)
 
-    # -- accounts and folders ------------------------------------------------------------------------------
+    # -- read models ---------------------------------------------------------------------------------------
 
-    async def account(self, db: Executor, tenant_id: str, account_id: str, *, lock: bool = False,
-                      ) -> domain.Account | None:
-        row = await db.fetchrow(f"SELECT * FROM {self.s}.accounts WHERE tenant_id = $1 AND account_id = $2"
-                                + (" FOR UPDATE" if lock else ""), tenant_id, account_id)
-        return _account(row) if row else None
+    async def account(self, db: Executor, tenant_id: str, account_id: str) -> asyncpg.Record | None:
+        return await db.fetchrow(f"SELECT * FROM {self.s}.accounts WHERE tenant_id = $1 AND account_id = $2",
+                                 tenant_id, account_id)
 
     async def accounts(self, db: Executor, tenant_id: str, *, limit: int, after: str | None) -> list[asyncpg.Record]:
         return await db.fetch(
             f"SELECT * FROM {self.s}.accounts WHERE tenant_id = $1 AND ($2::text IS NULL OR account_id > $2)"
             " ORDER BY account_id LIMIT $3", tenant_id, after, limit)
 
-    async def insert_account(self, db: Executor, event: Any) -> None:
-        await db.execute(
-            f"INSERT INTO {self.s}.accounts (account_id, tenant_id, name, email, kind, portal_access, created_at,"
-            " version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)",
-            event.account_id, event.tenant_id, event.account_name, event.email, event.kind, event.portal_access,
-            event.created_at)
-
-    async def mark_invited(self, db: Executor, account: domain.Account, at: datetime) -> None:
-        await db.execute(f"UPDATE {self.s}.accounts SET portal_access = 'invited', invited_at = $2,"
-                         " version = version + 1 WHERE account_id = $1", account.account_id, at)
-
-    async def folder(self, db: Executor, tenant_id: str, folder_id: str) -> domain.Folder | None:
-        row = await db.fetchrow(f"SELECT * FROM {self.s}.folders WHERE tenant_id = $1 AND folder_id = $2",
-                                tenant_id, folder_id)
-        return domain.Folder(row["folder_id"], row["tenant_id"], row["account_id"], row["name"]) if row else None
-
     async def folders(self, db: Executor, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
         return await db.fetch(f"SELECT * FROM {self.s}.folders WHERE tenant_id = $1 AND account_id = $2"
                               " ORDER BY created_at, folder_id", tenant_id, account_id)
 
-    async def insert_folder(self, db: Executor, event: Any) -> None:
-        await db.execute(f"INSERT INTO {self.s}.folders (folder_id, tenant_id, account_id, name, created_at, version)"
-                         " VALUES ($1, $2, $3, $4, $5, 1)",
-                         event.folder_id, event.tenant_id, event.account_id, event.folder_name, event.created_at)
-
-    # -- documents -----------------------------------------------------------------------------------------
-
-    async def document(self, db: Executor, tenant_id: str, document_id: str) -> domain.Document | None:
-        row = await db.fetchrow(f"SELECT * FROM {self.s}.documents WHERE tenant_id = $1 AND document_id = $2",
-                                tenant_id, document_id)
-        return _document(row) if row else None
-
-    async def document_record(self, db: Executor, tenant_id: str, document_id: str) -> asyncpg.Record | None:
+    async def document(self, db: Executor, tenant_id: str, document_id: str) -> asyncpg.Record | None:
         return await db.fetchrow(f"SELECT * FROM {self.s}.documents WHERE tenant_id = $1 AND document_id = $2",
                                  tenant_id, document_id)
 
@@ -104,80 +64,35 @@ class Repository:
             " AND ($4::text IS NULL OR upload_request_id = $4) AND ($5::text IS NULL OR document_id > $5)"
             " ORDER BY document_id LIMIT $6", tenant_id, account_id, folder_id, upload_request_id, after, limit)
 
-    async def insert_document(self, db: Executor, document: domain.Document, *, source: str, created_at: datetime,
-                              upload_request_id: str | None = None, link_id: str | None = None,
-                              uploader_name: str | None = None, uploader_email: str | None = None) -> None:
-        await db.execute(
-            f"INSERT INTO {self.s}.documents (document_id, tenant_id, account_id, folder_id, display_name, size,"
-            " sha256, content_type, object_key, source, upload_request_id, link_id, uploader_name, uploader_email,"
-            " created_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)",
-            document.document_id, document.tenant_id, document.account_id, document.folder_id, document.display_name,
-            document.size, document.sha256, document.content_type, document.object_key, source, upload_request_id,
-            link_id, uploader_name, uploader_email, created_at)
-
     async def files_of_link(self, db: Executor, link_id: str) -> list[asyncpg.Record]:
         return await db.fetch(f"SELECT display_name, size, content_type, created_at FROM {self.s}.documents"
                               " WHERE link_id = $1 ORDER BY created_at, document_id", link_id)
 
-    # -- shares, upload requests and their links -------------------------------------------------------------
+    async def share(self, db: Executor, tenant_id: str, share_id: str) -> asyncpg.Record | None:
+        return await db.fetchrow(f"SELECT * FROM {self.s}.shares WHERE tenant_id = $1 AND share_id = $2",
+                                 tenant_id, share_id)
 
-    async def share(self, db: Executor, tenant_id: str, share_id: str, *, lock: bool = False) -> domain.Share | None:
-        row = await db.fetchrow(f"SELECT * FROM {self.s}.shares WHERE tenant_id = $1 AND share_id = $2"
-                                + (" FOR UPDATE" if lock else ""), tenant_id, share_id)
-        return _share(row) if row else None
-
-    async def insert_share(self, db: Executor, event: Any) -> None:
-        await db.execute(f"INSERT INTO {self.s}.shares (share_id, tenant_id, document_id, view_only, expires_at,"
-                         " created_at, version) VALUES ($1, $2, $3, $4, $5, $6, 1)",
-                         event.share_id, event.tenant_id, event.document_id, event.view_only, event.expires_at,
-                         event.shared_at)
-
-    async def mark_share_revoked(self, db: Executor, share_id: str, at: datetime) -> None:
-        await db.execute(f"UPDATE {self.s}.shares SET revoked_at = $2, version = version + 1 WHERE share_id = $1",
-                         share_id, at)
-        await db.execute(f"UPDATE {self.s}.recipient_links SET revoked_at = coalesce(revoked_at, $2)"
-                         " WHERE resource_id = $1", share_id, at)
-
-    async def insert_links(self, db: Executor, tenant_id: str, resource_id: str,
-                           links: list[domain.IssuedLink]) -> None:
-        await db.executemany(
-            f"INSERT INTO {self.s}.recipient_links (link_id, tenant_id, resource_id, email, name)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            [(link.link_id, tenant_id, resource_id, link.email, link.name) for link in links])
+    async def upload_request(self, db: Executor, tenant_id: str, upload_request_id: str) -> asyncpg.Record | None:
+        return await db.fetchrow(f"SELECT * FROM {self.s}.upload_requests WHERE tenant_id = $1"
+                                 " AND upload_request_id = $2", tenant_id, upload_request_id)
 
     async def links_of(self, db: Executor, resource_id: str) -> list[asyncpg.Record]:
-        return await db.fetch(f"SELECT link_id, email, name, revoked_at FROM {self.s}.recipient_links"
+        return await db.fetch(f"SELECT link_id, email, name, status FROM {self.s}.recipient_links"
                               " WHERE resource_id = $1 ORDER BY email", resource_id)
 
-    async def link(self, db: Executor, tenant_id: str, resource_id: str, link_id: str, *,
-                   lock: bool = False) -> asyncpg.Record | None:
-        return await db.fetchrow(f"SELECT * FROM {self.s}.recipient_links WHERE tenant_id = $1 AND resource_id = $2"
-                                 " AND link_id = $3" + (" FOR UPDATE" if lock else ""), tenant_id, resource_id, link_id)
+    async def resource_of_link(self, db: Executor, link_id: str) -> str | None:
+        """The share or upload request a link was issued for, if it is one of ours."""
+        return await db.fetchval(f"SELECT resource_id FROM {self.s}.recipient_links WHERE link_id = $1", link_id)
 
-    async def mark_link_revoked(self, db: Executor, link_id: str, at: datetime) -> None:
-        await db.execute(f"UPDATE {self.s}.recipient_links SET revoked_at = coalesce(revoked_at, $2)"
-                         " WHERE link_id = $1", link_id, at)
+    async def accesses_of_share(self, db: Executor, tenant_id: str, share_id: str) -> list[asyncpg.Record]:
+        return await db.fetch(f"SELECT * FROM {self.s}.access_records WHERE tenant_id = $1 AND share_id = $2"
+                              " ORDER BY at", tenant_id, share_id)
 
-    async def upload_request(self, db: Executor, tenant_id: str, upload_request_id: str, *,
-                             lock: bool = False) -> domain.UploadRequest | None:
-        row = await db.fetchrow(f"SELECT * FROM {self.s}.upload_requests WHERE tenant_id = $1"
-                                " AND upload_request_id = $2" + (" FOR UPDATE" if lock else ""),
-                                tenant_id, upload_request_id)
-        return _upload_request(row) if row else None
-
-    async def insert_upload_request(self, db: Executor, event: Any) -> None:
-        await db.execute(
-            f"INSERT INTO {self.s}.upload_requests (upload_request_id, tenant_id, account_id, folder_id,"
-            " max_file_size, allowed_types, max_files, deadline, created_at, version)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)",
-            event.upload_request_id, event.tenant_id, event.account_id, event.folder_id, event.max_file_size,
-            event.allowed_types, event.max_files, event.deadline, event.created_at)
-
-    async def mark_upload_request_revoked(self, db: Executor, upload_request_id: str, at: datetime) -> None:
-        await db.execute(f"UPDATE {self.s}.upload_requests SET revoked_at = $2, version = version + 1"
-                         " WHERE upload_request_id = $1", upload_request_id, at)
-        await db.execute(f"UPDATE {self.s}.recipient_links SET revoked_at = coalesce(revoked_at, $2)"
-                         " WHERE resource_id = $1", upload_request_id, at)
+    async def accesses_before(self, db: Executor, cutoff: datetime, limit: int) -> list[str]:
+        """Access records (each a stream) older than ``cutoff``: past their retention."""
+        rows = await db.fetch(f"SELECT access_id FROM {self.s}.access_records WHERE at < $1 ORDER BY at LIMIT $2",
+                              cutoff, limit)
+        return [row["access_id"] for row in rows]
 
     # -- resumable uploads ---------------------------------------------------------------------------------
 
@@ -239,38 +154,43 @@ class Repository:
         return int(status.split()[-1])
 
     async def stale_tus_uploads(self, db: Executor, *, idle_hours: float, limit: int = 100) -> list[asyncpg.Record]:
-        """Uploads nobody touched for ``idle_hours``, or whose request ended (deadline passed or revoked)."""
+        """Uploads nobody touched for ``idle_hours``, or whose request ended (deadline passed, revoked, failed)."""
         return await db.fetch(
             f"SELECT t.* FROM {self.s}.tus_uploads t JOIN {self.s}.upload_requests r USING (upload_request_id)"
             " WHERE (t.updated_at < now() - $1::double precision * interval '1 hour'"
-            "        OR r.deadline < now() OR r.revoked_at IS NOT NULL)"
+            "        OR r.deadline < now() OR r.status IN ('revoked', 'failed'))"
             "   AND (t.lease_owner IS NULL OR t.lease_until < now())"
             " ORDER BY t.updated_at LIMIT $2", idle_hours, limit)
 
-    # -- access records --------------------------------------------------------------------------------------
+    # -- jobs at the links service: issuing a resource's links, revoking links -------------------------------
 
-    async def insert_access(self, db: Executor, *, access_id: str, tenant_id: str, document_id: str, share_id: str,
-                            link_id: str, kind: str, client_ip: str | None, user_agent: str | None,
-                            at: datetime) -> None:
-        await db.execute(
-            f"INSERT INTO {self.s}.access_records (access_id, tenant_id, document_id, share_id, link_id, kind,"
-            " client_ip, user_agent, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            access_id, tenant_id, document_id, share_id, link_id, kind, client_ip, user_agent, at)
+    async def queue_issuing(self, db: Executor, resource_id: str, tenant_id: str, deadline: datetime) -> None:
+        await db.execute(f"INSERT INTO {self.s}.link_issuing_jobs (resource_id, tenant_id, deadline)"
+                         " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", resource_id, tenant_id, deadline)
 
-    async def accesses_of_share(self, db: Executor, tenant_id: str, share_id: str) -> list[asyncpg.Record]:
-        return await db.fetch(f"SELECT * FROM {self.s}.access_records WHERE tenant_id = $1 AND share_id = $2"
-                              " ORDER BY at", tenant_id, share_id)
+    async def queue_revoking(self, db: Executor, tenant_id: str, resource_id: str, link_ids: list[str]) -> None:
+        await db.executemany(f"INSERT INTO {self.s}.link_revoking_jobs (link_id, tenant_id, resource_id)"
+                             " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                             [(link_id, tenant_id, resource_id) for link_id in link_ids])
 
-    async def purge_access_records(self, db: asyncpg.Connection, older_than: datetime) -> int:
-        """Delete access records recorded before ``older_than``, with the events and the published outbox messages
-        that carried their personal data. Each access is a stream of its own (``axs_…``), so no other stream
-        loses an event; a message still waiting for Kafka goes in a later run."""
-        async with db.transaction():
-            purged = await db.fetchval(
-                f"WITH gone AS (DELETE FROM {self.s}.access_records WHERE at < $1 RETURNING 1)"
-                " SELECT count(*) FROM gone", older_than)
-            await db.execute(f"DELETE FROM {self.s}.events WHERE stream_id LIKE 'axs\\_%' AND recorded_at < $1",
-                             older_than)
-            await db.execute(f"DELETE FROM {self.s}.outbox WHERE published_at IS NOT NULL AND created_at < $1"
-                             " AND substring(message_key FROM 1 FOR 4) = 'axs_'::bytea", older_than)
-        return purged
+    async def claim_due_jobs(self, db: Executor, kind: str, *, limit: int, lease_seconds: float) -> list[DueJob]:
+        """Take up to ``limit`` due jobs: other workers skip them until the lease ends (also if this one dies)."""
+        table, key, deadline = (("link_issuing_jobs", "resource_id", "deadline") if kind == "issue"
+                                else ("link_revoking_jobs", "link_id", "NULL::timestamptz"))
+        rows = await db.fetch(
+            f"UPDATE {self.s}.{table} SET attempts = attempts + 1,"
+            " next_attempt_at = now() + make_interval(secs => $2)"
+            f" WHERE {key} IN (SELECT {key} FROM {self.s}.{table} WHERE next_attempt_at <= now()"
+            "                  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {key} AS key, tenant_id, resource_id, attempts, {deadline} AS deadline",
+            limit, lease_seconds)
+        return [DueJob(**dict(row)) for row in rows]
+
+    async def retry_job_later(self, db: Executor, kind: str, key: str, delay_seconds: float, error: str) -> None:
+        table, column = ("link_issuing_jobs", "resource_id") if kind == "issue" else ("link_revoking_jobs", "link_id")
+        await db.execute(f"UPDATE {self.s}.{table} SET next_attempt_at = now() + make_interval(secs => $2),"
+                         f" last_error = $3 WHERE {column} = $1", key, delay_seconds, error[:500])
+
+    async def finish_job(self, db: Executor, kind: str, key: str) -> None:
+        table, column = ("link_issuing_jobs", "resource_id") if kind == "issue" else ("link_revoking_jobs", "link_id")
+        await db.execute(f"DELETE FROM {self.s}.{table} WHERE {column} = $1", key)

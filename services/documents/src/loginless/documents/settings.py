@@ -3,15 +3,17 @@
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from loginless.links.client import LinksClientSettings
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.assertion import GuestAccessSettings
 
 MIB = 1024 * 1024
 
 
-class DocumentsSettings(ServiceSettings):
+class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings):
     model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "documents"
@@ -36,10 +38,11 @@ class DocumentsSettings(ServiceSettings):
     default_upload_file_size: int = Field(100_000_000, ge=1, description="Per-file limit when a request sets none")
     default_upload_max_files: int = Field(20, ge=1)
     upload_part_size: int = Field(
-        8 * MIB, ge=5 * MIB, description="Bytes per S3 part; a PATCH holds at most two parts in memory")
+        5 * MIB, ge=5 * MIB, description="Bytes per S3 part (S3's smallest); a PATCH holds at most two parts in "
+        "memory, which is most of what an upload costs the process")
     upload_chunk_size: int = Field(
-        64 * MIB, ge=5 * MIB, description="Bytes per PATCH the upload page sends (tus chunkSize): several parts, "
-        "stored while the rest arrives; under the request size limits of common proxies")
+        60 * MIB, ge=5 * MIB, description="Bytes per PATCH the upload page sends (tus chunkSize): a whole number of "
+        "parts, stored while the rest arrives; under the request size limits of common proxies")
     abandoned_upload_hours: float = Field(
         48, gt=0, description="Unfinished resumable uploads untouched this long are aborted and forgotten")
 
@@ -47,8 +50,20 @@ class DocumentsSettings(ServiceSettings):
         90, gt=0, description="How long guests' access records (IP address, user agent) are kept")
     maintenance_interval_seconds: float = Field(3600, gt=0, description="How often the worker purges and tidies")
 
-    branding_cache_seconds: float = Field(60, ge=0)
     default_share_expiry_days: int = Field(30, ge=1, description="Share expiry when the caller gives none")
+    preview_cache_dir: str = Field(
+        "", description="Where the rendered pages of view-only shares are kept for a few minutes (local to each "
+        "replica); empty: a folder in the system's temporary directory")
+    preview_keep_minutes: float = Field(10, gt=0, description="How long rendered pages are kept after their last use")
+    preview_max_pages: int = Field(200, ge=1, description="Pages of a view-only PDF a guest can see")
+    preview_concurrency: int = Field(2, ge=1, description="View-only renders at once per replica (child processes)")
+
+    link_issuing_deadline_seconds: float = Field(
+        3600, gt=0, le=20 * 3600, description="How long the worker keeps trying to issue a share's or an upload "
+        "request's links before the request ends failed (within the 24 hours links replays an issue)")
+    link_job_retry_seconds: float = Field(
+        2, gt=0, description="Wait before retrying a call to links that failed; doubles each time, up to 5 minutes")
+    link_job_poll_seconds: float = Field(1, gt=0, description="How often the worker looks for links jobs")
 
     @field_validator("s3_endpoint", "s3_public_endpoint")
     @classmethod
@@ -62,6 +77,15 @@ class DocumentsSettings(ServiceSettings):
                 or parts.query or parts.fragment:
             raise ValueError(f"{info.field_name} must be http(s)://host[:port] with no path, got {value!r}")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @model_validator(mode="after")
+    def _whole_parts_per_patch(self) -> "DocumentsSettings":
+        """A PATCH that is not a whole number of parts leaves a remainder below S3's minimum part, which must
+        be stored as a separate object and read back by the next PATCH: a round trip to S3 per PATCH."""
+        if self.upload_chunk_size % self.upload_part_size:
+            raise ValueError(f"upload_chunk_size ({self.upload_chunk_size}) must be a multiple of upload_part_size "
+                             f"({self.upload_part_size})")
+        return self
 
     @property
     def s3_guest_endpoint(self) -> str:

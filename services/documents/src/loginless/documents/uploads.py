@@ -31,10 +31,11 @@ from dataclasses import dataclass
 import structlog
 
 from loginless.documents import domain, filetypes
-from loginless.documents.handlers import Documents, utcnow
+from loginless.documents.handlers import DocumentsContext, open_upload_request
 from loginless.documents.storage import MIN_PART_SIZE, PartBuffer, UploadedPart
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
-from loginless.shared.eventstore import EventMetadata
+from loginless.shared.eventstore import Cause, advisory_key
+from loginless.shared.eventstore.runner import retrying_on_conflict
 from loginless.shared.web.assertion import GuestAssertion
 
 log = structlog.get_logger(__name__)
@@ -95,31 +96,20 @@ def parse_metadata(header: str | None) -> dict[str, str]:
 
 
 class ResumableUploads:
-    def __init__(self, documents: Documents) -> None:
-        self.documents = documents
-        self.repo = documents.repo
-        self.storage = documents.storage
-        self.buffers = documents.part_buffers
+    def __init__(self, ctx: DocumentsContext) -> None:
+        self.ctx = ctx
+        self.repo = ctx.repository
+        self.storage = ctx.storage
+        self.buffers = ctx.part_buffers
         self.part_size = self.buffers.part_size
         self._digests: OrderedDict[str, tuple[int, hashlib._Hash]] = OrderedDict()
 
     @property
     def pool(self):  # noqa: ANN201
-        return self.documents.pool
+        return self.ctx.pool
 
-    async def _open_request(self, guest: GuestAssertion, *, lock: bool = False, connection=None,  # noqa: ANN001
-                            ) -> domain.UploadRequest:
-        if guest.action != "upload":
-            raise NotFound("this link does not accept uploads")
-        db = connection or self.pool
-        request = domain.check_open_for_uploads(
-            await self.repo.upload_request(db, guest.tenant_id, guest.resource_id, lock=lock), utcnow())
-        link = await self.repo.link(db, guest.tenant_id, request.upload_request_id, guest.link_id)
-        if link is None:
-            raise NotFound("no such upload request")
-        if link["revoked_at"] is not None:
-            raise domain.Gone("this upload link was revoked", reason="revoked")
-        return request
+    async def _open_request(self, guest: GuestAssertion) -> domain.UploadRequest:
+        return await open_upload_request(self.ctx, guest)
 
     async def limits(self, guest: GuestAssertion) -> tuple[domain.UploadRequest, int]:
         """The request behind a guest's link, and how many more files the link accepts."""
@@ -140,10 +130,12 @@ class ResumableUploads:
         s3_upload_id = await self.storage.start_multipart(key)
         upload_id = secrets.token_urlsafe(18)
         try:
-            async with self.documents.store.transaction() as connection:
-                # Lock the link's row so two simultaneous creations cannot both take its last free slot.
-                await self.repo.link(connection, guest.tenant_id, request.upload_request_id, guest.link_id, lock=True)
-                request = await self._open_request(guest, connection=connection)
+            async with self.ctx.store.transaction() as connection:
+                # One creation per link at a time, so two simultaneous ones cannot both take its last free slot.
+                await connection.execute("SELECT pg_advisory_xact_lock($1)",
+                                         advisory_key("upload-slots", guest.link_id))
+                state, _ = await self.ctx.upload_requests.load(guest.resource_id, connection)
+                request = domain.check_open_for_uploads(state, guest.link_id, self.ctx.clock())
                 used = await self.repo.count_files_of_link(connection, guest.link_id)
                 domain.check_new_file(request, length=length, files_so_far=used)
                 await self.repo.insert_tus_upload(connection, {
@@ -232,30 +224,17 @@ class ResumableUploads:
             if stored_size != row["length"]:
                 raise InvalidRequest("the stored file is not the size that was announced")
             sha256 = session.digest.hexdigest() if session.digest else await self._hash_stored(key)
-            verdict = await self.documents.scanner.scan(
+            verdict = await self.ctx.scanner.scan(
                 content_type=session.content_type, size=stored_size,
                 read=lambda: self.storage.read_range(key))
             if not verdict.clean:
                 raise ScanRejected("the file did not pass the security scan", reason=verdict.reason)
             upload = domain.CompletedUpload(
-                file_id=row["file_id"], upload_request_id=request.upload_request_id, link_id=row["link_id"],
-                display_name=row["display_name"], size=stored_size, sha256=sha256, content_type=session.content_type,
-                uploader_name=row["uploader_name"], uploader_email=row["uploader_email"])
-            now = utcnow()
-            event = domain.decide_file_uploaded(request, upload, now)
-            document = domain.Document(
-                document_id=upload.file_id, tenant_id=request.tenant_id, account_id=request.account_id,
-                folder_id=request.folder_id, display_name=upload.display_name, size=upload.size,
-                sha256=upload.sha256, content_type=upload.content_type, object_key=key)
-            async with self.documents.store.transaction() as connection:
-                await self.documents.store.append(upload.file_id, 0, [event],
-                                                  EventMetadata(request.tenant_id, correlation_id),
-                                                  connection=connection)
-                await self.repo.insert_document(
-                    connection, document, source="guest", created_at=now,
-                    upload_request_id=request.upload_request_id, link_id=upload.link_id,
-                    uploader_name=upload.uploader_name, uploader_email=upload.uploader_email)
-                await self.repo.complete_tus_upload(connection, upload_id, now)
+                file_id=row["file_id"], link_id=row["link_id"], display_name=row["display_name"], size=stored_size,
+                sha256=sha256, content_type=session.content_type, uploader_name=row["uploader_name"],
+                uploader_email=row["uploader_email"])
+            await retrying_on_conflict(
+                lambda: self._record(upload_id, request.upload_request_id, upload, correlation_id))
         except BaseException:
             # Nothing becomes visible: drop the object and the upload, whatever went wrong after the last byte.
             await self._discard(row)
@@ -263,6 +242,17 @@ class ResumableUploads:
         with contextlib.suppress(LoginlessError):  # a leftover tail is harmless; the file is already complete
             await self.storage.delete_quietly(tail_key(key))
         log.info("upload complete", upload_id=upload_id, file_id=row["file_id"], size=row["length"])
+
+    async def _record(self, upload_id: str, upload_request_id: str, upload: domain.CompletedUpload,
+                      correlation_id: str) -> None:
+        """FileUploaded, judged against the upload request as it is at this moment, with the upload's row turned
+        into its record of completion, in one transaction."""
+        async with self.ctx.store.transaction() as connection:
+            request, _ = await self.ctx.upload_requests.load(upload_request_id, connection)
+            now = self.ctx.clock()
+            await self.ctx.documents.run_in(connection, upload.file_id,
+                                            domain.RecordUploadedFile(request, upload, now), Cause(correlation_id))
+            await self.repo.complete_tus_upload(connection, upload_id, now)
 
     async def _hash_stored(self, key: str) -> str:
         digest = hashlib.sha256()
@@ -290,7 +280,7 @@ class ResumableUploads:
     async def abandon_stale(self) -> int:
         """Abort uploads left unfinished for too long or whose request ended, and forget completed ones after as
         long (a worker task)."""
-        hours = self.documents.settings.abandoned_upload_hours
+        hours = self.ctx.settings.abandoned_upload_hours
         rows = await self.repo.stale_tus_uploads(self.pool, idle_hours=hours)
         for row in rows:
             await self._discard(row)

@@ -14,10 +14,10 @@ import structlog
 from litestar.types import Scope
 
 from loginless.gateway.guest_cookie import COOKIE_NAME, LINK_ID_PATTERN, Grant, GuestPass
-from loginless.gateway.links_client import LinksUnavailable
 from loginless.gateway.read_model import LinkFacts, LinkState
 from loginless.gateway.runtime import GatewayRuntime
 from loginless.gateway.settings import ServiceRoute
+from loginless.links.client import LinksUnavailable
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE
 
 log = structlog.get_logger(__name__)

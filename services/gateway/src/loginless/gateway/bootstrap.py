@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,13 +18,13 @@ from loginless.gateway.edge import guard_edge
 from loginless.gateway.guest_cookie import GuestCookies
 from loginless.gateway.http import DEPENDENCIES, ROUTE_HANDLERS
 from loginless.gateway.i18n import template_environment
-from loginless.gateway.links_client import LinksClient
 from loginless.gateway.proxy import GuestProxy
 from loginless.gateway.proxy_lane import with_proxy_lane
 from loginless.gateway.rate_limit import InvalidTokenLimiter
 from loginless.gateway.read_model import LinkStateStore
-from loginless.gateway.runtime import RUNTIME_KEY, GatewayRuntime
+from loginless.gateway.runtime import GatewayRuntime
 from loginless.gateway.settings import GatewaySettings
+from loginless.links.client import LinksApi, LinksClient
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.assertion import AssertionSigner
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = GatewaySettings
 DESCRIPTION = (
     "The only public entry for guests: validates link tokens, swaps them for a scoped cookie and routes to the "
     "owning service."
@@ -46,8 +48,10 @@ def create_app(
     settings: GatewaySettings,
     *,
     rate_limit_clock: Callable[[], float] = time.monotonic,
+    links: LinksApi | None = None,
 ) -> Litestar:
-    """The gateway's HTTP app; tests pass a ``rate_limit_clock`` to move the limiter's time without sleeping."""
+    """The gateway's HTTP app; tests pass a ``rate_limit_clock`` to move the limiter's time without sleeping, and
+    may give ``links`` (the links service's in-memory fake)."""
     if not settings.assertion_private_key.get_secret_value():
         raise GatewayMisconfigured("GATEWAY_ASSERTION_PRIVATE_KEY is required: services trust only signed guests")
     signer = AssertionSigner(settings.assertion_private_key.get_secret_value())
@@ -59,12 +63,15 @@ def create_app(
         clock=rate_limit_clock, max_tracked=settings.invalid_token_tracked_addresses,
     )
 
-    async def start_gateway(runtime: ServiceRuntime) -> None:
-        runtime.extras[RUNTIME_KEY] = GatewayRuntime(
+    # Written in batches (access_log.py); the last batch when the server stops: uvicorn ends the process by
+    # re-raising the stop signal, so exit handlers would not run.
+    access_output = BatchedOutput()
+
+    @asynccontextmanager
+    async def context(runtime: ServiceRuntime) -> AsyncIterator[GatewayRuntime]:
+        gateway = GatewayRuntime(
             settings=settings,
-            links=LinksClient(settings.links_url, settings.internal_api_secret.get_secret_value(),
-                              timeout_seconds=settings.links_timeout_seconds,
-                              branding_cache_seconds=settings.branding_cache_seconds),
+            links=links or LinksClient.from_settings(settings),
             link_states=LinkStateStore(await open_read_pool(settings), schema=settings.schema,
                                        cache_seconds=settings.link_state_cache_seconds),
             proxy=GuestProxy(settings.routes, signer, public_url=settings.public_url,
@@ -74,17 +81,13 @@ def create_app(
             cookies=cookies,
             invalid_tokens=invalid_tokens,
         )
-
-    # Written in batches (access_log.py); the last batch when the server stops: uvicorn ends the process by
-    # re-raising the stop signal, so exit handlers would not run.
-    access_output = BatchedOutput()
-
-    async def stop_gateway(runtime: ServiceRuntime) -> None:
-        access_output.flush()
-        gateway: GatewayRuntime = runtime.extras.pop(RUNTIME_KEY)
-        await gateway.links.close()
-        await gateway.proxy.close()
-        await gateway.link_states.pool.close()
+        try:
+            yield gateway
+        finally:
+            access_output.flush()
+            await gateway.links.close()
+            await gateway.proxy.close()
+            await gateway.link_states.pool.close()
 
     app = create_service_app(
         settings,
@@ -92,8 +95,7 @@ def create_app(
         migrations_dir=MIGRATIONS,
         description=DESCRIPTION,
         dependencies=DEPENDENCIES,
-        on_startup=[start_gateway],
-        on_shutdown=[stop_gateway],
+        context=context,
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(template_environment())),
     )
     # Outside Litestar's routing, so that unknown routes, errors and health checks get the headers too, and no
@@ -137,10 +139,11 @@ def asyncapi_document() -> dict:
     from loginless.gateway.consumers import link_state_consumer
     from loginless.shared.eventstore import EventStore
     from loginless.shared.runtime import asyncapi_for
+    from loginless.shared.worker import WorkerRuntime
 
     broker = KafkaBroker()
     # Declares the subscription only; no settings or database are needed to describe it.
     settings = GatewaySettings.model_construct(database_url="postgresql://unused")
-    link_state_consumer(EventStore(None, schema=settings.schema, topic=settings.events_topic),  # type: ignore[arg-type]
-                        settings).subscribe(broker)
+    store = EventStore(None, schema=settings.schema, topic=settings.events_topic)  # type: ignore[arg-type]
+    link_state_consumer(WorkerRuntime(settings, None, store)).subscribe(broker)  # type: ignore[arg-type]
     return asyncapi_for("gateway", broker, description=DESCRIPTION)

@@ -9,16 +9,15 @@ import asyncpg
 
 from loginless.gateway.read_model import LinkStateStore, facts_from_event
 from loginless.shared.events import CloudEvent
-from loginless.shared.eventstore import EventStore
 from loginless.shared.messaging import InboxConsumer
-from loginless.shared.settings import ServiceSettings
+from loginless.shared.worker import WorkerRuntime
 
 LINK_STATE_CONSUMER = "gateway-link-state"
 
 
-def link_state_consumer(store: EventStore, settings: ServiceSettings, *,
-                        consumer: str = LINK_STATE_CONSUMER) -> InboxConsumer:
+def link_state_consumer(runtime: WorkerRuntime, *, consumer: str = LINK_STATE_CONSUMER) -> InboxConsumer:
     """The worker's consumer of ``links.events`` that keeps ``link_state`` current."""
+    store, settings = runtime.store, runtime.settings
     link_states = LinkStateStore(store.pool, schema=store.schema)
 
     async def apply(event: CloudEvent, connection: asyncpg.Connection) -> None:

@@ -1,9 +1,10 @@
 """What wraps every request the gateway answers, outside Litestar's routing, so nothing escapes it.
 
-``GuestSafetyHeaders`` puts the headers DESIGN §3 promises on every response: pages, proxied responses, errors,
-unknown routes, health checks. ``LinkTokenCapture`` takes the token out of ``/l/{token}`` before anything else
-sees the request: routing, request logging, exception logging, metrics and tracing only ever see
-``/l/{token}`` as :data:`REDACTED_LINK_PATH`; the handler reads the token from the request state.
+``GuestSafetyHeaders`` puts the headers the guest URL contract promises (docs/architecture.md) on every response:
+pages, proxied responses, errors, unknown routes, health checks. ``LinkTokenCapture`` takes the token out of
+``/l/{token}`` before anything else sees the request: routing, request logging, exception logging, metrics and
+tracing only ever see ``/l/{token}`` as :data:`REDACTED_LINK_PATH`; the handler reads the token from the request
+state.
 
 Both wrap the whole Litestar application (``app.asgi_handler``) because Litestar's own middleware runs only for
 requests that matched a route.
@@ -77,17 +78,3 @@ def guard_edge(app: ASGIApp, *, content_security_policy: str) -> ASGIApp:
     """The gateway's application wrapped in both layers, headers outermost so they cover everything."""
     return GuestSafetyHeaders(LinkTokenCapture(app), content_security_policy=content_security_policy)
 
-
-def client_address(scope: Scope, *, trusted_proxy_hops: int) -> str:
-    """The guest's address: the peer's, or with ``trusted_proxy_hops`` reverse proxies in front, the address the
-    outermost trusted proxy saw (``X-Forwarded-For`` read from the right, so a client cannot forge it)."""
-    peer = (scope.get("client") or ("unknown", 0))[0]
-    if trusted_proxy_hops <= 0:
-        return peer
-    forwarded: list[str] = []
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"x-forwarded-for":
-            forwarded += [part.strip() for part in value.decode("latin-1").split(",") if part.strip()]
-    if len(forwarded) < trusted_proxy_hops:
-        return forwarded[0] if forwarded else peer
-    return forwarded[-trusted_proxy_hops]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,32 +21,47 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect
-from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp
 from prometheus_client import Counter
 
 from loginless.gateway.admission import Refusal, Refused, admit, link_if_open
 from loginless.gateway.admission import guest_pass as find_guest_pass
-from loginless.gateway.edge import REDACTED_LINK_PATH, TOKEN_STATE_KEY, client_address
+from loginless.gateway.edge import REDACTED_LINK_PATH, TOKEN_STATE_KEY
 from loginless.gateway.guest_cookie import LINK_ID_PATTERN, Grant, guest_path
-from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES, long_date
-from loginless.gateway.links_client import (
-    ClientInfo,
-    CodeSentRecently,
-    LinkGone,
-    LinksUnavailable,
-    LinkView,
-    UnknownLink,
-    VerificationLocked,
-    WrongCode,
+from loginless.gateway.pages import (
+    ASSET_PREFIX,
+    language_chosen_by_guest,
+    mask_email,
+    mask_phone,
+    render_page,
+    render_problem,
 )
-from loginless.gateway.pages import mask_email, mask_phone, page_language, render_page
 from loginless.gateway.proxy import UpstreamUnavailable
 from loginless.gateway.proxy_lane import UPSTREAM_FAILED_STATE_KEY
 from loginless.gateway.rate_limit import INVALID_TOKEN_ATTEMPTS, RATE_LIMITED
 from loginless.gateway.read_model import LinkFacts, LinkState
 from loginless.gateway.runtime import GatewayRuntime, gateway_runtime
+from loginless.links.client import (
+    LinkGone,
+    LinkNotFound,
+    LinksUnavailable,
+    VerificationCodeTooSoon,
+    VerificationLocked,
+    WrongVerificationCode,
+)
+from loginless.links.views import ClientIn, LinkView
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE
+from loginless.shared.guest.address import client_address
+from loginless.shared.guest.pages import guest_asset_routes
+from loginless.shared.guest.problems import (
+    LINK_GONE,
+    LINK_NOT_FOUND,
+    NO_ACCESS,
+    TOO_MANY_REQUESTS,
+    UNAVAILABLE,
+    VERIFICATION_LOCKED,
+)
+from loginless.shared.web.context import correlation_id_of
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +69,6 @@ STATIC = Path(__file__).parent / "static"
 # The links service hands out 256-bit tokens as 43 base64url characters; anything else cannot be one.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 CODE_PATTERN = re.compile(r"^[0-9]{6}$")
-_HEX_COLOUR = re.compile(r"^[0-9a-f]{6}$")
 
 LINK_OPENINGS = Counter("loginless_gateway_link_openings_total", "Visits of /l/{token}, by outcome", ["outcome"])
 
@@ -72,8 +87,8 @@ def _client_address(request: Request, gateway: GatewayRuntime) -> str:
     return client_address(request.scope, trusted_proxy_hops=gateway.settings.trusted_proxy_hops)
 
 
-def _client_info(request: Request, gateway: GatewayRuntime) -> ClientInfo:
-    return ClientInfo(client_ip=_client_address(request, gateway),
+def _client_info(request: Request, gateway: GatewayRuntime) -> ClientIn:
+    return ClientIn(client_ip=_client_address(request, gateway),
                       user_agent=request.headers.get("user-agent", "")[:512])
 
 
@@ -90,32 +105,46 @@ async def _remember(gateway: GatewayRuntime, view: LinkView) -> None:
 
 
 def _not_found_page(request: Request) -> Response:
-    return render_page(request, "link_not_found.html", status_code=404)
+    """Never branded: a link that does not work must not tell whose it might have been."""
+    return render_problem(request, LINK_NOT_FOUND, status_code=404)
 
 
 def _unavailable_page(request: Request) -> Response:
-    return render_page(request, "unavailable.html", status_code=503, headers={"Retry-After": "30"})
+    return render_problem(request, UNAVAILABLE, status_code=503, headers={"Retry-After": "30"})
 
 
 def _access_denied_page(request: Request) -> Response:
-    return render_page(request, "access_denied.html", status_code=403)
+    return render_problem(request, NO_ACCESS, status_code=403)
 
 
 async def _gone_page(request: Request, gateway: GatewayRuntime, *, tenant_id: str | None, reason: str,
-                     expired_on: str | None = None, cookies: list[Cookie] | None = None) -> Response:
+                     expired_on: datetime | None = None, recipient_language: str | None = None,
+                     cookies: list[Cookie] | None = None) -> Response:
     branding = await gateway.links.branding(tenant_id) if tenant_id else None
-    return render_page(request, "link_gone.html", status_code=410, branding=branding, reason=reason,
-                       expired_on=expired_on, cookies=cookies or [])
+    return render_problem(request, LINK_GONE, status_code=410, template="link_gone.html", branding=branding,
+                          recipient_language=recipient_language, reason=reason, expired_on=expired_on,
+                          cookies=cookies or [])
 
 
 async def _closed_link_page(request: Request, gateway: GatewayRuntime, link: LinkState, reason: str) -> Response:
     """The 410 page for a guest inside a link that was revoked or expired. The cookie stays: it opens nothing any
     more, and with it every later request (a reload, the page's own assets) gets this page again rather than a
     bare "access denied" once the first of them had cleared it."""
-    expired_on = None
-    if reason == "expired" and link.expires_at is not None:
-        expired_on = long_date(link.expires_at, page_language(request))
-    return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=reason, expired_on=expired_on)
+    expired_on = link.expires_at if reason == "expired" else None
+    return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=reason, expired_on=expired_on,
+                            recipient_language=link.recipient_language)
+
+
+async def _recipient_language(gateway: GatewayRuntime, link_id: str | None) -> str | None:
+    """The recipient's language as the read model knows it, for a page about a link links would not open; only a
+    nicety, so an unreachable database leaves it to the guest's browser."""
+    if link_id is None:
+        return None
+    try:
+        link = await gateway.link_states.get(link_id)
+    except DATABASE_UNAVAILABLE:
+        return None
+    return link.recipient_language if link is not None else None
 
 
 async def _open_link(request: Request, gateway: GatewayRuntime, link_id: str) -> LinkState | Response:
@@ -161,7 +190,8 @@ async def _entering_page(request: Request, gateway: GatewayRuntime, view: LinkVi
     cookie = _access_cookie(gateway, view, grant)
     target = guest_path(view.link_id) + ("verify" if grant is Grant.VERIFY else "")
     return render_page(request, "entering.html", status_code=200, cookies=[cookie], target=target,
-                       branding=await gateway.links.branding(view.tenant_id), language_switcher=False)
+                       branding=await gateway.links.branding(view.tenant_id),
+                       recipient_language=view.recipient.language, language_switcher=False)
 
 
 # ---- /l/{token} -------------------------------------------------------------------------------------------
@@ -198,8 +228,8 @@ async def _through_link(request: Request, gateway: GatewayRuntime, *, clicked: b
         RATE_LIMITED.inc()
         LINK_OPENINGS.labels("rate_limited").inc()
         log.info("link opening refused: too many invalid tokens from this address")
-        return render_page(request, "rate_limited.html", status_code=429, headers={"Retry-After": str(retry_after)},
-                           minutes=math.ceil(retry_after / 60))
+        return render_problem(request, TOO_MANY_REQUESTS, status_code=429, template="rate_limited.html",
+                              headers={"Retry-After": str(retry_after)}, minutes=math.ceil(retry_after / 60))
     if not TOKEN_PATTERN.match(token):
         return _invalid_token_page(request, gateway, address, "malformed")
     try:
@@ -220,15 +250,17 @@ async def _through_link(request: Request, gateway: GatewayRuntime, *, clicked: b
             log.info("link opened; waiting for the guest's click", link_id=view.link_id)
             return render_page(request, "link_confirm.html", status_code=200,
                                branding=await gateway.links.branding(view.tenant_id),
+                               recipient_language=view.recipient.language,
                                uses_left=max(0, view.max_uses - view.uses))
         view = await gateway.links.use(view.link_id, _client_info(request, gateway))
         await _remember(gateway, view)
-    except UnknownLink:
+    except LinkNotFound:
         return _invalid_token_page(request, gateway, address, "unknown")
     except LinkGone as gone:
         LINK_OPENINGS.labels("gone").inc()
-        log.info("link no longer valid", link_id=gone.link_id, status=gone.status)
-        return await _gone_page(request, gateway, tenant_id=gone.tenant_id, reason=gone.status)
+        log.info("link no longer valid", link_id=gone.link_id, status=gone.link_status)
+        return await _gone_page(request, gateway, tenant_id=gone.tenant_id, reason=gone.link_status,
+                                recipient_language=await _recipient_language(gateway, gone.link_id))
     except LinksUnavailable:
         LINK_OPENINGS.labels("unavailable").inc()
         return _unavailable_page(request)
@@ -273,14 +305,16 @@ class RecipientVerificationController(Controller):
         else:
             destination = None
         return render_page(request, "verify.html", status_code=status_code,
-                           branding=await gateway.links.branding(link.tenant_id), link_id=link.link_id,
+                           branding=await gateway.links.branding(link.tenant_id),
+                           recipient_language=link.recipient_language, link_id=link.link_id,
                            channel=link.verification, destination=destination, sent=sent, error=error,
                            attempts_left=attempts_left)
 
     async def _locked_page(self, request: Request, gateway: GatewayRuntime, link: LinkState) -> Response:
         log.info("recipient verification locked", link_id=link.link_id)
-        return render_page(request, "verification_locked.html", status_code=423,
-                           branding=await gateway.links.branding(link.tenant_id))
+        return render_problem(request, VERIFICATION_LOCKED, status_code=423,
+                              branding=await gateway.links.branding(link.tenant_id),
+                              recipient_language=link.recipient_language)
 
     @get("/", name="verify-page")
     async def show(self, request: Request, gateway: NamedDependency[GatewayRuntime],
@@ -298,12 +332,13 @@ class RecipientVerificationController(Controller):
             return link
         try:
             await gateway.links.send_verification_code(link_id)
-        except CodeSentRecently:
+        except VerificationCodeTooSoon:
             return await self._page(request, gateway, link, status_code=429, sent=True, error="too_soon")
         except VerificationLocked:
             return await self._locked_page(request, gateway, link)
         except LinkGone as gone:
-            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.status,
+            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.link_status,
+                                    recipient_language=link.recipient_language,
                                     cookies=[gateway.cookies.clear(link_id)])
         except LinksUnavailable:
             return _unavailable_page(request)
@@ -324,14 +359,15 @@ class RecipientVerificationController(Controller):
         try:
             await gateway.links.check_verification_code(link_id, code)
             view = await gateway.links.use(link_id, _client_info(request, gateway))
-        except WrongCode as wrong:
+        except WrongVerificationCode as wrong:
             log.info("wrong verification code", link_id=link_id, attempts_left=wrong.attempts_left)
             return await self._page(request, gateway, link, status_code=422, sent=True, error="wrong",
                                     attempts_left=wrong.attempts_left)
         except VerificationLocked:
             return await self._locked_page(request, gateway, link)
         except LinkGone as gone:
-            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.status,
+            return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.link_status,
+                                    recipient_language=link.recipient_language,
                                     cookies=[gateway.cookies.clear(link_id)])
         except LinksUnavailable:
             return _unavailable_page(request)
@@ -359,13 +395,11 @@ async def guest_pages(request: Request, gateway: NamedDependency[GatewayRuntime]
     decision = await admit(gateway, request.scope, link_id)
     if isinstance(decision, Refused):
         return (await _refusal_page(request, gateway, decision)).to_asgi_response(None, request)
-    chosen_language = request.cookies.get(LANGUAGE_COOKIE)
     try:
         return await gateway.proxy.forward(
             request.scope, request.receive, decision.link, decision.route, rest=decision.rest,
             client_address=_client_address(request, gateway), request_id=_request_id(),
-            correlation_id=request.scope["state"].get("correlation_id"),
-            language=chosen_language if chosen_language in LANGUAGES else None,
+            correlation_id=correlation_id_of(request), language=language_chosen_by_guest(request.scope),
         )
     except UpstreamUnavailable:
         return _unavailable_page(request).to_asgi_response(None, request)
@@ -379,21 +413,11 @@ async def robots_txt() -> str:
     return "User-agent: *\nDisallow: /l/\nDisallow: /g/\n"
 
 
-@get("/_gateway/brand/{colour:str}", media_type="text/css", include_in_schema=False)
-async def brand_stylesheet(colour: FromPath[str]) -> Response:
-    """The firm's colour for the guest pages (a stylesheet, because the CSP allows no inline styles)."""
-    if not _HEX_COLOUR.match(colour):
-        return Response("", status_code=404, media_type="text/css")
-    return Response(f":root {{ --brand: #{colour}; }}\n", media_type="text/css")
-
-
 ROUTE_HANDLERS = [
     open_link,
     enter_link,
     RecipientVerificationController,
     guest_pages,
     robots_txt,
-    brand_stylesheet,
-    create_static_files_router(path="/_gateway/static", directories=[STATIC], include_in_schema=False,
-                               name="gateway-static"),
+    *guest_asset_routes(ASSET_PREFIX, static_directories=[STATIC], name="gateway"),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,24 +9,30 @@ from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.response import Template
+from litestar.types import Scope
 
-from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES, negotiate_language
+from loginless.gateway.admission import cookie_values
 from loginless.gateway.runtime import gateway_runtime
 from loginless.shared.branding import Branding
+from loginless.shared.guest.i18n import LANGUAGES
+from loginless.shared.guest.language import (
+    LANGUAGE_COOKIE,
+    LANGUAGE_QUERY,
+    chosen_in_query,
+    language_cookie,
+    language_of,
+)
+from loginless.shared.guest.pages import page_context
+from loginless.shared.guest.problems import GuestProblem
 
-_HEX_COLOUR = re.compile(r"^#?([0-9a-fA-F]{6})$")
-LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+ASSET_PREFIX = "/_gateway"  # where guest_asset_routes serve the kit's stylesheets and the firm's colour
 
 
-def page_language(request: Request) -> str:
-    return negotiate_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE),
-                              request.headers.get("accept-language"))
-
-
-def brand_colour(branding: Branding | None) -> str | None:
-    """The firm's colour as six hex digits (the brand stylesheet's URL), or None if it has none usable."""
-    match = _HEX_COLOUR.match(branding.color or "") if branding else None
-    return match.group(1).lower() if match else None
+def language_chosen_by_guest(scope: Scope) -> str | None:
+    """The guest's choice as the gateway passes it on: ``?lang=`` now, else the one its cookie remembers. Never an
+    ``X-Loginless-Language`` the guest sent: that header is the gateway's word to the services."""
+    return chosen_in_query(scope.get("query_string", b"")) or next(
+        (value for value in cookie_values(scope, LANGUAGE_COOKIE) if value in LANGUAGES), None)
 
 
 def mask_email(email: str) -> str:
@@ -46,25 +51,30 @@ def render_page(
     *,
     status_code: int,
     branding: Branding | None = None,
+    recipient_language: str | None = None,
     cookies: Iterable[Cookie] = (),
     headers: dict[str, str] | None = None,
     language_switcher: bool = True,
     **context: Any,
 ) -> Template:
-    """A guest page in the guest's language, with the firm's branding when known."""
-    language = page_language(request)
+    """A guest page in the guest's language (the kit's rule; ``recipient_language`` when the link is known), with
+    the firm's branding when known."""
     cookies = list(cookies)
-    chosen = request.query_params.get("lang")
-    if chosen in LANGUAGES:  # remember the switcher's choice for the next pages, including the services' pages
-        cookies.append(Cookie(key=LANGUAGE_COOKIE, value=chosen, path="/", max_age=LANGUAGE_COOKIE_SECONDS,
-                              httponly=True, secure=gateway_runtime(request).settings.secure_cookies,
-                              samesite="lax"))
+    chosen = request.query_params.get(LANGUAGE_QUERY)
+    if chosen in LANGUAGES:
+        cookies.append(language_cookie(chosen, secure=gateway_runtime(request).settings.secure_cookies))
     return Template(
         template_name=template,
-        context={"language": language, "languages": LANGUAGES, "branding": branding,
-                 "brand_colour": brand_colour(branding), "language_switcher": language_switcher, **context},
+        context=page_context(language=language_of(request, recipient=recipient_language), branding=branding,
+                             asset_prefix=ASSET_PREFIX, switcher=language_switcher, **context),
         status_code=status_code,
         cookies=cookies,
         headers=headers,
         media_type=MediaType.HTML,
     )
+
+
+def render_problem(request: Request, problem: GuestProblem, *, status_code: int, template: str = "guest/error.html",
+                   **options: Any) -> Template:
+    """An error page with the kit's words for ``problem`` (a template of the gateway's may say more)."""
+    return render_page(request, template, status_code=status_code, problem=problem, **options)

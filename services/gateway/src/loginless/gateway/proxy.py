@@ -3,8 +3,10 @@
 Request and response bodies pass through chunk by chunk (never a whole upload or download in memory). On the way
 in the guest's cookies, any ``Authorization`` and every header the gateway itself vouches for are dropped, so a
 guest can forge none of them; the gateway then adds its signed assertion about the link, whose resource id is
-the link's own: the path a guest asks for never decides which resource they reach. On the way out hop-by-hop
-headers and cookies are dropped and redirects into ``/guest/`` are mapped back under the link's prefix.
+the link's own: the path a guest asks for never decides which resource they reach, and the language the guest
+chose (``X-Loginless-Language``, loginless.shared.guest.language). On the way out hop-by-hop headers and cookies
+are dropped and redirects into ``/guest/`` are mapped back under the link's prefix; a language picked with the
+switcher on a service's page is remembered in the gateway's cookie.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from litestar.types import Receive, Scope, Send
 from loginless.gateway.read_model import LinkState
 from loginless.gateway.settings import ServiceRoute
 from loginless.gateway.upstream import UpstreamPool, UpstreamRequest, UpstreamResponse, UpstreamUnreachable
+from loginless.shared.guest.language import CHOSEN_LANGUAGE_HEADER, chosen_in_query, language_cookie
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
     FORWARDED_PREFIX_HEADER,
@@ -49,6 +52,7 @@ ASSERTION_HEADER_BYTES = ASSERTION_HEADER.encode()
 FORWARDED_PREFIX_HEADER_BYTES = FORWARDED_PREFIX_HEADER.encode()
 REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 CORRELATION_ID_HEADER_BYTES = CORRELATION_ID_HEADER.encode()
+CHOSEN_LANGUAGE_HEADER_BYTES = CHOSEN_LANGUAGE_HEADER.encode()
 
 
 class UpstreamUnavailable(Exception):
@@ -170,13 +174,13 @@ class GuestProxy:
     async def forward(self, scope: Scope, receive: Receive, link: LinkState, route: ServiceRoute, *, rest: str,
                       client_address: str, request_id: str, correlation_id: str | None = None,
                       language: str | None = None) -> StreamedServiceResponse:
-        """Send the guest's request for ``rest`` (the raw part after ``/g/{link_id}``) to the link's service."""
+        """Send the guest's request for ``rest`` (the raw part after ``/g/{link_id}``) to the link's service;
+        ``language`` is the one the guest chose, if any."""
         prefix = f"/g/{link.link_id}"
         incoming: list[tuple[bytes, bytes]] = scope["headers"]
         headers = guest_request_headers(incoming)
-        if language:  # the guest picked a language on a gateway page; the service's pages should follow
-            headers = [(name, value) for name, value in headers if name.lower() != b"accept-language"]
-            headers.append((b"accept-language", language.encode()))
+        if language:
+            headers.append((CHOSEN_LANGUAGE_HEADER_BYTES, language.encode()))
         headers += [
             (ASSERTION_HEADER_BYTES, self.assertions.assertion_for(link, route.service).encode()),
             (FORWARDED_PREFIX_HEADER_BYTES, prefix.encode()),
@@ -198,7 +202,11 @@ class GuestProxy:
         except UpstreamUnreachable as error:
             log.warning("service unreachable", service=route.service, link_id=link.link_id, error=str(error))
             raise UpstreamUnavailable(route.service) from error
-        return StreamedServiceResponse(response, self._response_headers(response.headers, route, prefix))
+        response_headers = self._response_headers(response.headers, route, prefix)
+        if switched_to := chosen_in_query(query):
+            response_headers.append(language_cookie(switched_to, secure=self._forwarded_proto == "https")
+                                    .to_encoded_header())
+        return StreamedServiceResponse(response, response_headers)
 
     def _response_headers(self, raw: list[tuple[bytes, bytes]], route: ServiceRoute,
                           prefix: str) -> list[tuple[bytes, bytes]]:

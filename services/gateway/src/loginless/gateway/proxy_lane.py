@@ -21,11 +21,11 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 
 from loginless.gateway.access_log import AccessLog
-from loginless.gateway.admission import Admitted, admit, cookie_values
-from loginless.gateway.edge import client_address
-from loginless.gateway.i18n import LANGUAGE_COOKIE, LANGUAGES
+from loginless.gateway.admission import Admitted, admit
+from loginless.gateway.pages import language_chosen_by_guest
 from loginless.gateway.proxy import UpstreamUnavailable
-from loginless.gateway.runtime import RUNTIME_KEY, GatewayRuntime
+from loginless.gateway.runtime import GatewayRuntime
+from loginless.shared.guest.address import client_address
 from loginless.shared.web.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, request_ids
 
 log = structlog.get_logger(__name__)
@@ -68,7 +68,7 @@ class ProxyLane:
 
     def _gateway(self) -> GatewayRuntime | None:
         runtime = getattr(self.app.state, "runtime", None)  # there once the application has started
-        return runtime.extras.get(RUNTIME_KEY) if runtime is not None else None
+        return runtime.context if runtime is not None else None
 
     async def _forward(self, gateway: GatewayRuntime, admitted: Admitted, scope: Scope, receive: Receive,
                        send: Send) -> None:
@@ -77,7 +77,7 @@ class ProxyLane:
         # context copies every context variable of the task, twice per request.
         request_id, correlation_id = request_ids(scope)
         link_id, service = admitted.link.link_id, admitted.route.service
-        language = next((value for value in cookie_values(scope, LANGUAGE_COOKIE) if value in LANGUAGES), None)
+        language = language_chosen_by_guest(scope)
         try:
             response = await gateway.proxy.forward(
                 scope, receive, admitted.link, admitted.route, rest=admitted.rest,

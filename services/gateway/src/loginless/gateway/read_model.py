@@ -16,17 +16,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from loginless.gateway.links_client import LinkView
+from loginless.links.views import LinkView
 from loginless.shared.events import CloudEvent, event_class
-from loginless.shared.events.payloads.links import (
-    LinkDelivered,
-    LinkDeliveryFailed,
-    LinkIssued,
-    LinkOpened,
-    LinkRevoked,
-    LinkUsed,
-    LinkVerificationLocked,
-)
+from loginless.shared.events.payloads import links as link_events
 from loginless.shared.eventstore import quote_ident
 from loginless.shared.web.assertion import GuestAssertion, GuestRecipient
 
@@ -162,7 +154,7 @@ def facts_from_event(event: CloudEvent) -> LinkFacts | None:
     """
     payload = event_class(event.type).model_validate(event.data)
     match payload:
-        case LinkIssued():
+        case link_events.LinkIssued():
             return LinkFacts(
                 link_id=payload.link_id, tenant_id=payload.tenant_id, action=payload.action,
                 resource_id=payload.resource_id, recipient_name=payload.recipient_name,
@@ -170,13 +162,14 @@ def facts_from_event(event: CloudEvent) -> LinkFacts | None:
                 recipient_language=payload.recipient_language, expires_at=payload.expires_at,
                 max_uses=payload.max_uses, verification=payload.verification,
             )
-        case LinkRevoked():
+        case link_events.LinkRevoked():
             return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id, revoked_at=payload.revoked_at)
-        case LinkUsed():
+        case link_events.LinkUsed():
             return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id, uses=payload.uses)
-        case LinkVerificationLocked():
+        case link_events.LinkVerificationLocked():
             return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id,
                              verification_locked_at=payload.locked_at)
-        case LinkOpened() | LinkDelivered() | LinkDeliveryFailed():
+        case (link_events.LinkOpened() | link_events.LinkDelivered() | link_events.LinkDeliveryFailed()
+              | link_events.LinkExpired()):
             return None
     raise TypeError(f"the gateway does not know how to apply {event.type}")

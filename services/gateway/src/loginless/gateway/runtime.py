@@ -10,28 +10,30 @@ from datetime import UTC, datetime
 from litestar.connection import ASGIConnection
 
 from loginless.gateway.guest_cookie import GuestCookies
-from loginless.gateway.links_client import LinksClient
 from loginless.gateway.proxy import GuestProxy
 from loginless.gateway.rate_limit import InvalidTokenLimiter
 from loginless.gateway.read_model import LinkStateStore
 from loginless.gateway.settings import GatewaySettings
-
-RUNTIME_KEY = "gateway"
+from loginless.links.client import LinksApi
 
 
 @dataclass
 class GatewayRuntime:
+    """The gateway API process's context (its ``ServiceContext``)."""
+
     settings: GatewaySettings
-    links: LinksClient
+    links: LinksApi
     link_states: LinkStateStore
     proxy: GuestProxy
     cookies: GuestCookies
     invalid_tokens: InvalidTokenLimiter
     wall_clock: Callable[[], float] = field(default=time.time)
+    api_keys: None = None  # the gateway has no staff API
+    guest_assertions: None = None  # ... and is not behind itself
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.wall_clock(), UTC)
 
 
 def gateway_runtime(connection: ASGIConnection) -> GatewayRuntime:
-    return connection.app.state.runtime.extras[RUNTIME_KEY]
+    return connection.app.state.runtime.context

@@ -5,7 +5,9 @@ from typing import ClassVar
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from loginless.links.client import LinksClientSettings
 from loginless.shared.events.payloads.links import GuestAction
+from loginless.shared.services import GUEST_ACTIONS, owner_of
 from loginless.shared.settings import ServiceSettings
 
 # The strictest policy the guest pages work with: nothing inline, nothing from elsewhere except a firm's logo.
@@ -22,17 +24,14 @@ class ServiceRoute(BaseModel):
     url: str = Field(pattern=r"^https?://")
 
 
-# The ports `make run` gives each service; deployments set GATEWAY_ROUTES.
+# Where the local stack serves each action's pages (the service registry); deployments set GATEWAY_ROUTES.
 DEFAULT_ROUTES: dict[GuestAction, ServiceRoute] = {
-    "view": ServiceRoute(service="documents", url="http://127.0.0.1:8002"),
-    "upload": ServiceRoute(service="documents", url="http://127.0.0.1:8002"),
-    "sign": ServiceRoute(service="signing", url="http://127.0.0.1:8003"),
-    "pay": ServiceRoute(service="payments", url="http://127.0.0.1:8004"),
-    "request": ServiceRoute(service="requests", url="http://127.0.0.1:8005"),
+    action: ServiceRoute(service=owner_of(action).name, url=f"http://127.0.0.1:{owner_of(action).local_port}")
+    for action in GUEST_ACTIONS
 }
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, LinksClientSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "gateway"
@@ -58,12 +57,10 @@ class GatewaySettings(ServiceSettings):
         100_000, ge=100, description="Addresses the in-memory rate limiter remembers at most")
     trusted_proxy_hops: int = Field(
         0, ge=0, description="Reverse proxies in front of the gateway whose X-Forwarded-For entries are trusted")
-    links_timeout_seconds: float = Field(5.0, gt=0)
     upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
     upstream_io_timeout_seconds: float = Field(
         120.0, gt=0, description="Longest pause while streaming to or from a service (uploads, downloads)")
     upstream_max_connections: int = Field(200, ge=1)
-    branding_cache_seconds: float = Field(300.0, ge=0)
     link_state_cache_seconds: float = Field(
         0.1, ge=0, le=0.5, description="How long a replica may reuse a link's state it just read (revocation "
         "reaches it that much later); 0 reads the read model on every request")

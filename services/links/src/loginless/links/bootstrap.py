@@ -1,5 +1,10 @@
-"""The one wiring point of the links service: its HTTP app, its worker and its event contract."""
+"""The one wiring point of the links service: its context, its HTTP app, its worker and its event contract."""
 
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,53 +14,54 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from loginless.links.cipher import DataCipher
-from loginless.links.delivery import DeliveryWorker, forget_old_records
-from loginless.links.domain import ExpiryPolicy
-from loginless.links.handlers import Clock, LinksContext, utc_now
+from loginless.links.delivery import DeliveryWorker
+from loginless.links.domain import LINK
+from loginless.links.handlers import Clock, LinksContext, forget_ended_links, record_expiries, utc_now
 from loginless.links.http import ROUTE_HANDLERS
 from loginless.links.messages import MessageComposer
+from loginless.links.projections import LinkRows
 from loginless.links.repository import LinksRepository
 from loginless.links.senders import OutboxFileSmsSender, SmtpEmailSender
 from loginless.links.settings import LinksSettings
 from loginless.links.tenants import ApiKeys, Tenants
 from loginless.links.tokens import TokenHasher
 from loginless.shared.events.payloads import links as events
-from loginless.shared.eventstore import EventStore
+from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import ServiceRuntime, create_service_app
-from loginless.shared.worker import ServiceWorker
+from loginless.shared.web.idempotency import IdempotentRequests
+from loginless.shared.worker import ServiceWorker, WorkerRuntime, every
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = LinksSettings
 DESCRIPTION = "Capability links for every guest action: issue, revoke, use and expiry; tenants and API keys."
 PUBLISHED_EVENTS = (
     events.LinkIssued, events.LinkRevoked, events.LinkOpened, events.LinkUsed, events.LinkDelivered,
-    events.LinkDeliveryFailed, events.LinkVerificationLocked,
+    events.LinkDeliveryFailed, events.LinkVerificationLocked, events.LinkExpired,
 )
-HOUSEKEEPING_INTERVAL_SECONDS = 600
+RETENTION_SWEEP_SECONDS = 600
 
 
-def expiry_policy(settings: LinksSettings) -> ExpiryPolicy:
-    return ExpiryPolicy(
-        defaults={
-            "view": timedelta(seconds=settings.default_expiry_seconds_view),
-            "upload": timedelta(seconds=settings.default_expiry_seconds_upload),
-            "pay": timedelta(seconds=settings.default_expiry_seconds_pay),
-            "request": timedelta(seconds=settings.default_expiry_seconds_request),
-        },
-        maximum=timedelta(seconds=settings.max_expiry_seconds),
-    )
+def projections(store: EventStore, settings: LinksSettings) -> Projections:
+    """Every read model of the service (``python -m loginless.links projections rebuild`` replays them)."""
+    return Projections(store, [LinkRows(settings.schema)])
 
 
 def links_context(store: EventStore, settings: LinksSettings, clock: Clock = utc_now) -> LinksContext:
     """Everything the handlers need. Fails at once on a missing or malformed pepper or data key."""
+    cipher = DataCipher.from_setting(settings.data_key.get_secret_value())
+    read_models = projections(store, settings)
     return LinksContext(
         store=store,
+        links=DeciderRunner(store, LINK, read_models),
+        projections=read_models,
         repository=LinksRepository(settings.schema),
         tenants=Tenants(store.pool, settings.schema),
         hasher=TokenHasher.from_setting(settings.token_peppers.get_secret_value()),
-        cipher=DataCipher.from_setting(settings.data_key.get_secret_value()),
-        expiry_policy=expiry_policy(settings),
+        cipher=cipher,
+        idempotency=IdempotentRequests(store.pool, settings.schema, sealer=cipher),  # answers hold link URLs
+        expiry_policy=settings.expiry_policy(),
         public_url=settings.public_url,
         clock=clock,
     )
@@ -67,26 +73,34 @@ def check_secrets(settings: LinksSettings) -> None:
     DataCipher.from_setting(settings.data_key.get_secret_value())
 
 
+@dataclass(frozen=True)
+class LinksApp:
+    """The API process's context: the handlers' context and the service's own API-key check."""
+
+    links: LinksContext
+    api_keys: ApiKeys
+    guest_assertions: None = None  # links serves no guest pages
+
+
 def provide_links(state: State) -> LinksContext:
-    return state.runtime.extras["links"]
+    return state.runtime.context.links
 
 
 def provide_api_keys(state: State) -> ApiKeys:
-    return state.runtime.api_keys
+    return state.runtime.context.api_keys
 
 
 def create_app(settings: LinksSettings, *, clock: Clock = utc_now) -> Litestar:
     check_secrets(settings)
 
-    async def start(runtime: ServiceRuntime) -> None:
-        runtime.extras["links"] = links_context(runtime.store, settings, clock)
-
-    def api_keys(runtime: ServiceRuntime) -> ApiKeys:
-        return ApiKeys(runtime.pool, settings.schema)
+    @asynccontextmanager
+    async def context(runtime: ServiceRuntime) -> AsyncIterator[LinksApp]:
+        yield LinksApp(links=links_context(runtime.store, settings, clock),
+                       api_keys=ApiKeys(runtime.pool, settings.schema))
 
     return create_service_app(
         settings, route_handlers=ROUTE_HANDLERS, migrations_dir=MIGRATIONS, description=DESCRIPTION,
-        api_key_verifier=api_keys, on_startup=[start],
+        context=context,
         dependencies={
             "links": Provide(provide_links, sync_to_thread=False),
             "api_keys": Provide(provide_api_keys, sync_to_thread=False),
@@ -94,25 +108,30 @@ def create_app(settings: LinksSettings, *, clock: Clock = utc_now) -> Litestar:
     )
 
 
-def create_worker(settings: LinksSettings, *, clock: Clock = utc_now) -> ServiceWorker:
+def create_worker(settings: LinksSettings, *, clock: Clock = utc_now) -> ServiceWorker[LinksContext]:
     check_secrets(settings)
     composer = MessageComposer(settings.smtp_from)
     email = SmtpEmailSender(settings.smtp_url, timeout=settings.smtp_timeout_seconds)
     sms = OutboxFileSmsSender(settings.sms_outbox_path)
 
-    async def deliver(store: EventStore, _: LinksSettings) -> None:
+    @asynccontextmanager
+    async def context(runtime: WorkerRuntime) -> AsyncIterator[LinksContext]:
+        yield links_context(runtime.store, settings, clock)
+
+    async def deliver(ctx: LinksContext) -> None:
         await DeliveryWorker(
-            links_context(store, settings, clock), composer=composer, email=email, sms=sms,
+            ctx, composer=composer, email=email, sms=sms,
             max_attempts=settings.delivery_max_attempts, retry_seconds=settings.delivery_retry_seconds,
             poll_seconds=settings.delivery_poll_seconds, send_timeout_seconds=settings.smtp_timeout_seconds,
         ).run()
 
-    async def keep_house(store: EventStore, _: LinksSettings) -> None:
-        await forget_old_records(links_context(store, settings, clock),
-                                 access_retention_days=settings.access_record_retention_days,
-                                 interval_seconds=HOUSEKEEPING_INTERVAL_SECONDS)
+    async def retention(ctx: LinksContext) -> None:
+        """Personal data past its retention: access records, then links that ended long ago (whole)."""
+        await ctx.repository.forget_old_accesses(ctx.store.pool, settings.access_record_retention_days)
+        await forget_ended_links(ctx, retention=timedelta(days=settings.ended_link_retention_days))
 
-    return ServiceWorker(settings, tasks=[deliver, keep_house], migrations_dir=MIGRATIONS)
+    return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS, tasks=[
+        deliver, every(settings.expiry_sweep_seconds, record_expiries), every(RETENTION_SWEEP_SECONDS, retention)])
 
 
 def asyncapi_document() -> dict:

@@ -9,7 +9,7 @@ import sys
 import asyncpg
 
 from loginless.links.bootstrap import MIGRATIONS
-from loginless.links.domain import InvalidFields
+from loginless.links.errors import InvalidFields
 from loginless.links.settings import LinksSettings
 from loginless.links.tenants import EnsureOutcome, KeyConflict, Tenant, Tenants, check_tenant
 from loginless.links.tokens import ApiKey, parse_api_key

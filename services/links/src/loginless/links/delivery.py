@@ -148,13 +148,3 @@ class DeliveryWorker:
 def _describe(error: BaseException, secret: str) -> str:
     """A short reason for logs and the LinkDeliveryFailed event; a server echoing the message loses the secret."""
     return f"{type(error).__name__}: {error}".replace(secret, "[redacted]")[:300]
-
-
-async def forget_old_records(ctx: LinksContext, *, access_retention_days: int, interval_seconds: float) -> None:
-    """Housekeeping until cancelled: stored idempotent responses after 24 h, access records after retention."""
-    while True:
-        try:
-            await ctx.repository.forget_old_records(ctx.store.pool, access_retention_days)
-        except Exception as error:  # the next round tries again; housekeeping never stops the worker
-            log.warning("housekeeping failed", error=repr(error))
-        await asyncio.sleep(interval_seconds)

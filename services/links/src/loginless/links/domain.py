@@ -8,32 +8,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import reduce
-from typing import Literal
+from typing import Literal, get_args
 
-from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
+from loginless.links.errors import (
+    InvalidFields,
+    LinkGone,
+    LinkNotFound,
+    VerificationCodeTooSoon,
+    VerificationLocked,
+    VerificationNotRequired,
+)
 from loginless.shared.events import IntegrationEvent
 from loginless.shared.events.payloads.links import (
     DeliveryChannel,
+    DeliveryStatus,
     GuestAction,
+    Language,
     LinkDelivered,
     LinkDeliveryFailed,
+    LinkExpired,
     LinkIssued,
     LinkOpened,
     LinkRevoked,
+    LinkStatus,
     LinkUsed,
     LinkVerificationLocked,
     Verification,
 )
+from loginless.shared.eventstore.decider import Decider
 
-LinkStatus = Literal["active", "expired", "revoked", "used_up"]
-DeliveryStatus = Literal["none", "pending", "delivered", "failed"]
-Language = Literal["en", "es"]
-
-ACTIONS: tuple[GuestAction, ...] = ("view", "upload", "sign", "pay", "request")
-SIGN_EXPIRY = timedelta(days=7)  # the seed article: "the signing link … is valid for seven days"
+ACTIONS: tuple[GuestAction, ...] = get_args(GuestAction)
 MAX_RECIPIENTS = 50
 MAX_USES_LIMIT = 10_000
 MAX_CODE_ATTEMPTS = 5
@@ -47,56 +53,6 @@ _RESOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
-# ---- errors: each becomes a problem+json response -----------------------------------------------------------
-
-
-class InvalidFields(InvalidRequest):
-    """422 with ``errors``: one ``{field, message}`` per rule broken, so a caller can fix them all at once."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
-
-
-class LinkNotFound(NotFound):
-    def __init__(self) -> None:
-        # One fixed text: whether a token or an id never existed or belongs to another tenant stays unknown.
-        super().__init__("no such link")
-
-
-class LinkGone(LoginlessError):
-    status_code = 410
-    problem_type = "link-gone"
-    title = "The link can no longer be used"
-
-    def __init__(self, link: Link, status: LinkStatus) -> None:
-        # ``link_status`` (expired | revoked | used_up), beside RFC 9457's numeric ``status``, which stays 410.
-        super().__init__(f"the link is {status.replace('_', ' ')}", link_id=link.link_id,
-                         tenant_id=link.tenant_id, link_status=status)
-
-
-class VerificationNotRequired(LoginlessError):
-    status_code = 409
-    problem_type = "verification-not-required"
-    title = "This link does not use recipient verification"
-
-
-class VerificationLocked(LoginlessError):
-    status_code = 423
-    problem_type = "verification-locked"
-    title = "Too many wrong codes"
-
-
-class WrongVerificationCode(InvalidRequest):
-    problem_type = "wrong-verification-code"
-    title = "The code is wrong or has expired"
-
-
-class VerificationCodeTooSoon(LoginlessError):
-    status_code = 429
-    problem_type = "verification-code-too-soon"
-    title = "A code was sent moments ago"
-
-
 # ---- state ------------------------------------------------------------------------------------------------
 
 
@@ -105,7 +61,7 @@ class Recipient:
     name: str | None = None
     email: str | None = None
     phone: str | None = None
-    language: Language = "en"
+    language: Language | None = None  # None: the firm did not say
 
 
 @dataclass(frozen=True)
@@ -127,6 +83,7 @@ class Link:
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
     verification_locked_at: datetime | None = None
+    expiry_recorded: bool = False  # LinkExpired is in the stream
 
     def status(self, now: datetime) -> LinkStatus:
         if self.revoked_at is not None:
@@ -139,7 +96,7 @@ class Link:
 
     def require_active(self, now: datetime) -> None:
         if (status := self.status(now)) != "active":
-            raise LinkGone(self, status)
+            raise LinkGone(link_id=self.link_id, tenant_id=self.tenant_id, link_status=status)
 
 
 # ---- commands ---------------------------------------------------------------------------------------------
@@ -175,6 +132,18 @@ class UseLink:
 
 
 @dataclass(frozen=True)
+class RecordExpiry:
+    now: datetime
+
+
+@dataclass(frozen=True)
+class LockVerification:
+    """The last wrong code allowed was given: the link takes no more codes."""
+
+    now: datetime
+
+
+@dataclass(frozen=True)
 class RecordDelivery:
     channel: Literal["email", "sms"]
     attempts: int
@@ -182,7 +151,7 @@ class RecordDelivery:
     failure: str | None = None  # None: delivered
 
 
-Command = IssueLink | RevokeLink | OpenLink | UseLink | RecordDelivery
+Command = IssueLink | RevokeLink | OpenLink | UseLink | RecordDelivery | RecordExpiry | LockVerification
 
 
 def decide(state: Link | None, command: Command) -> list[IntegrationEvent]:
@@ -212,6 +181,14 @@ def decide(state: Link | None, command: Command) -> list[IntegrationEvent]:
             if state.verification_locked_at is not None:
                 raise VerificationLocked("this link is locked after too many wrong codes")
             return [LinkUsed(**ids, used_at=now, uses=state.uses + 1)]
+        case LockVerification(now=now):
+            if state.verification_locked_at is not None:
+                return []
+            return [LinkVerificationLocked(**ids, locked_at=now)]
+        case RecordExpiry(now=now):
+            if state.expiry_recorded or state.status(now) != "expired":
+                return []  # not expired yet, recorded already, or ended otherwise (revoked, used up)
+            return [LinkExpired(**ids, expires_at=state.expires_at)]
         case RecordDelivery(channel=channel, attempts=attempts, now=now, failure=failure):
             if state.delivery_status != "pending":
                 return []  # the outcome is known already: a repeated report changes nothing
@@ -226,7 +203,7 @@ def evolve(state: Link | None, event: IntegrationEvent) -> Link:
         return Link(
             link_id=event.link_id, tenant_id=event.tenant_id, action=event.action, resource_id=event.resource_id,
             recipient=Recipient(event.recipient_name, event.recipient_email, event.recipient_phone,
-                                event.recipient_language or "en"),
+                                event.recipient_language),
             issued_at=event.issued_at, expires_at=event.expires_at, max_uses=event.max_uses,
             verification=event.verification, delivery=event.delivery,
             delivery_status="none" if event.delivery == "none" else "pending",
@@ -246,11 +223,16 @@ def evolve(state: Link | None, event: IntegrationEvent) -> Link:
             return replace(state, delivery_status="failed")
         case LinkVerificationLocked(locked_at=at):
             return replace(state, verification_locked_at=at)
+        case LinkExpired():
+            return replace(state, expiry_recorded=True)
     raise TypeError(f"unknown event {type(event).__name__}")
 
 
+LINK: Decider[Link, Command] = Decider(decide, evolve)
+
+
 def replay(events: Iterable[IntegrationEvent], state: Link | None = None) -> Link | None:
-    return reduce(evolve, events, state)
+    return LINK.replay(events, state)
 
 
 # ---- recipient verification ---------------------------------------------------------------------------------
@@ -287,7 +269,11 @@ def check_code_request(link: Link, verification: VerificationState, now: datetim
 class CodeJudgement:
     verified: bool
     failed_attempts: int
-    events: list[IntegrationEvent] = field(default_factory=list)
+
+    @property
+    def locks(self) -> bool:
+        """This wrong code was the last one allowed (the handler then runs ``LockVerification``)."""
+        return not self.verified and self.failed_attempts >= MAX_CODE_ATTEMPTS
 
     @property
     def attempts_left(self) -> int:
@@ -301,11 +287,7 @@ def judge_code(link: Link, verification: VerificationState, *, code_matches: boo
     fresh = verification.code_expires_at is not None and now < verification.code_expires_at
     if code_matches and fresh:
         return CodeJudgement(verified=True, failed_attempts=0)
-    failed = verification.failed_attempts + 1
-    if failed >= MAX_CODE_ATTEMPTS:
-        locked = LinkVerificationLocked(link_id=link.link_id, tenant_id=link.tenant_id, locked_at=now)
-        return CodeJudgement(verified=False, failed_attempts=failed, events=[locked])
-    return CodeJudgement(verified=False, failed_attempts=failed)
+    return CodeJudgement(verified=False, failed_attempts=verification.failed_attempts + 1)
 
 
 # ---- issuing: checking a request --------------------------------------------------------------------------
@@ -316,7 +298,7 @@ class RecipientRequest:
     name: str | None = None
     email: str | None = None
     phone: str | None = None
-    language: Language = "en"
+    language: Language | None = None  # None: the firm did not say
     delivery: DeliveryChannel = "none"
 
 
@@ -333,14 +315,14 @@ class IssueRequest:
 
 @dataclass(frozen=True)
 class ExpiryPolicy:
-    """Default lifetime per action (sign is fixed at 7 days) and the longest lifetime allowed."""
+    """Default lifetime per action and the longest lifetime allowed."""
 
     defaults: Mapping[str, timedelta]
     maximum: timedelta
 
     def __post_init__(self) -> None:
-        if set(self.defaults) != set(ACTIONS) - {"sign"}:
-            raise ValueError("a default lifetime for view, upload, pay and request is required")
+        if set(self.defaults) != set(ACTIONS):
+            raise ValueError(f"a default lifetime for each of {', '.join(ACTIONS)} is required")
 
 
 @dataclass(frozen=True)
@@ -422,7 +404,7 @@ def _expiry(request: IssueRequest, policy: ExpiryPolicy, now: datetime,
             return None
         expires_at = now + timedelta(seconds=request.expires_in_seconds)
     elif request.action in ACTIONS:
-        expires_at = now + (SIGN_EXPIRY if request.action == "sign" else policy.defaults[request.action])
+        expires_at = now + policy.defaults[request.action]
     else:
         return None  # the unknown action is reported already
     if expires_at <= now:

@@ -1,5 +1,6 @@
-"""The service layer: one async function per command or query. A command loads the link's stream, lets the
-domain decide, and appends the events together with its read-model rows in one transaction.
+"""The service layer: one async function per command or query. A command runs through the kernel's decider
+runner (load the link's stream, decide, append, project into the read model, all in one transaction) together
+with the plain rows it touches: token hashes, codes, pending deliveries, access records.
 
 A command that loses a race (``ConcurrencyConflict``) is run again on fresh state, so of two simultaneous uses
 of a one-time link one succeeds and the other finds the link used up (410), rather than a bare 409.
@@ -7,13 +8,11 @@ of a one-time link one succeeds and the other finds the link used up (410), rath
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import asyncpg
 import structlog
@@ -26,41 +25,32 @@ from loginless.links.domain import (
     IssueLink,
     IssueRequest,
     Link,
-    LinkNotFound,
+    LockVerification,
     OpenLink,
     RecordDelivery,
+    RecordExpiry,
     RevokeLink,
     UseLink,
-    VerificationLocked,
-    WrongVerificationCode,
     check_code_request,
     check_issue,
-    decide,
     judge_code,
-    replay,
 )
+from loginless.links.errors import LinkNotFound, VerificationLocked, WrongVerificationCode
 from loginless.links.repository import Access, LinksRepository
 from loginless.links.tenants import Tenants
 from loginless.links.tokens import TokenHasher, is_well_formed_token, new_token, new_verification_code
 from loginless.links.views import IssuedLink, IssuedLinks
-from loginless.shared.errors import ConcurrencyConflict, InvalidRequest
-from loginless.shared.eventstore import EventMetadata, EventStore, database_errors
+from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcome, Projections, database_errors
+from loginless.shared.eventstore.runner import retrying_on_conflict
+from loginless.shared.web.idempotency import Answer, IdempotentRequests
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
-T = TypeVar("T")
-
-CONFLICT_ATTEMPTS = 10
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class IdempotencyKeyReused(InvalidRequest):
-    problem_type = "idempotency-key-reused"
-    title = "The Idempotency-Key was used with a different request"
 
 
 @dataclass(frozen=True)
@@ -68,10 +58,13 @@ class LinksContext:
     """What every handler needs; built once per process by ``bootstrap``."""
 
     store: EventStore
+    links: DeciderRunner[Link, Command]
+    projections: Projections
     repository: LinksRepository
     tenants: Tenants
     hasher: TokenHasher
     cipher: DataCipher
+    idempotency: IdempotentRequests
     expiry_policy: ExpiryPolicy
     public_url: str
     clock: Clock = utc_now
@@ -99,41 +92,33 @@ async def issue_links(ctx: LinksContext, tenant_id: str, request: IssueRequest, 
     """One link per recipient; returns the response and whether it is a replay of an earlier identical call."""
     now = ctx.clock()
     checked = check_issue(request, ctx.expiry_policy, now)
-    fingerprint = hashlib.sha256(json.dumps(asdict(request), sort_keys=True, default=str).encode()).digest()
-    response_context = f"idempotency:{tenant_id}:{idempotency_key}"
-    metadata = EventMetadata(tenant_id=tenant_id, correlation_id=correlation_id)
-    async with ctx.store.transaction() as connection:
-        if idempotency_key is not None and not await ctx.repository.claim_idempotency_key(
-                connection, tenant_id, idempotency_key, fingerprint):
-            stored = await ctx.repository.stored_response(connection, tenant_id, idempotency_key)
-            if stored.fingerprint != fingerprint:
-                raise IdempotencyKeyReused("this Idempotency-Key was used with another body in the last 24 hours")
-            plaintext = ctx.cipher.decrypt(stored.response, associated_data=response_context)
-            return IssuedLinks.model_validate_json(plaintext), True
+    cause = Cause(correlation_id)
 
+    async def issue() -> Answer:
         issued = []
-        for recipient, delivery in checked.recipients:
-            link_id, token = str(uuid.uuid4()), new_token()
-            events = decide(None, IssueLink(
-                link_id=link_id, tenant_id=tenant_id, action=request.action, resource_id=request.resource_id,
-                recipient=recipient, expires_at=checked.expires_at, max_uses=request.max_uses,
-                verification=request.verification, delivery=delivery, now=now,
-            ))
-            await ctx.store.append(link_id, 0, events, metadata, connection=connection)
-            link = replay(events)
-            await ctx.repository.save_link(connection, link, len(events))
-            await ctx.repository.save_token_hash(connection, link_id, ctx.hasher.hash(token))
-            if delivery != "none":
-                secret = ctx.cipher.encrypt(token.encode(), associated_data=delivery_secret_context(link_id, "link"))
-                await ctx.repository.queue_delivery(connection, link_id=link_id, purpose="link", channel=delivery,
-                                                    secret=secret, send_before=link.expires_at)
-            issued.append(IssuedLink.of(link, ctx.url_for(token), now))
-        response = IssuedLinks(links=issued)
-        if idempotency_key is not None:
-            ciphertext = ctx.cipher.encrypt(response.model_dump_json().encode(), associated_data=response_context)
-            await ctx.repository.store_response(connection, tenant_id, idempotency_key, ciphertext)
-    log.info("links issued", tenant_id=tenant_id, action=request.action, link_ids=[i.link_id for i in issued])
-    return response, False
+        async with ctx.store.transaction() as connection:
+            for recipient, delivery in checked.recipients:
+                link_id, token = str(uuid.uuid4()), new_token()
+                outcome = await ctx.links.run_in(connection, link_id, IssueLink(
+                    link_id=link_id, tenant_id=tenant_id, action=request.action, resource_id=request.resource_id,
+                    recipient=recipient, expires_at=checked.expires_at, max_uses=request.max_uses,
+                    verification=request.verification, delivery=delivery, now=now,
+                ), cause)
+                link = outcome.state
+                await ctx.repository.save_token_hash(connection, link_id, ctx.hasher.hash(token))
+                if delivery != "none":
+                    secret = ctx.cipher.encrypt(token.encode(),
+                                                associated_data=delivery_secret_context(link_id, "link"))
+                    await ctx.repository.queue_delivery(connection, link_id=link_id, purpose="link",
+                                                        channel=delivery, secret=secret,
+                                                        send_before=link.expires_at)
+                issued.append(IssuedLink.of(link, ctx.url_for(token), now))
+        log.info("links issued", tenant_id=tenant_id, action=request.action, link_ids=[i.link_id for i in issued])
+        return Answer(201, IssuedLinks(links=issued).model_dump(mode="json"))
+
+    answer = await ctx.idempotency.run(tenant_id=tenant_id, operation="issue-links", key=idempotency_key,
+                                       request=asdict(request), work=issue)
+    return IssuedLinks.model_validate(answer.body), answer.replayed
 
 
 # ---- changing one link ------------------------------------------------------------------------------------
@@ -164,44 +149,36 @@ async def record_delivery(ctx: LinksContext, link_id: str, *, channel: Literal["
                          correlation_id=correlation_id, also=also)
 
 
+async def record_expiry(ctx: LinksContext, link_id: str, *, correlation_id: str) -> Link:
+    return await _change(ctx, link_id, RecordExpiry, correlation_id=correlation_id)
+
+
 async def _change(ctx: LinksContext, link_id: str, command: Callable[[datetime], Command], *, correlation_id: str,
                   tenant_id: str | None = None, access: tuple[Literal["opened", "used"], ClientInfo] | None = None,
                   also: Callable[[asyncpg.Connection], Awaitable[None]] | None = None) -> Link:
-    """Load -> decide -> append (+ read model, access record, ``also``) in one transaction, retried on conflict."""
+    """One command on one link through the runner, with the access record or ``also`` in its transaction."""
     _require_link_id(link_id)
+    now = ctx.clock()
 
-    async def attempt() -> Link:
+    def command_now() -> Command:  # on every attempt: a retried command happens at its own moment
+        nonlocal now
         now = ctx.clock()
-        async with ctx.store.transaction() as connection:
-            recorded = await ctx.store.load(link_id, connection)
-            link = replay(event.payload for event in recorded)
-            if link is None or (tenant_id is not None and link.tenant_id != tenant_id):
-                raise LinkNotFound()
-            events = decide(link, command(now))
-            if events:
-                metadata = EventMetadata(tenant_id=link.tenant_id, correlation_id=correlation_id)
-                await ctx.store.append(link_id, len(recorded), events, metadata, connection=connection)
-                link = replay(events, link)
-                await ctx.repository.save_link(connection, link, len(recorded) + len(events))
-            if access is not None:
-                kind, client = access
-                await ctx.repository.record_access(connection, link_id, kind, now, client.client_ip,
-                                                   client.user_agent)
-            if also is not None:
-                await also(connection)
-            return link
+        return command(now)
 
-    return await _retrying_on_conflict(attempt)
+    def check(link: Link | None) -> None:
+        if link is None or (tenant_id is not None and link.tenant_id != tenant_id):
+            raise LinkNotFound()
 
+    async def alongside(connection: asyncpg.Connection, _: Outcome[Link]) -> None:
+        if access is not None:
+            kind, client = access
+            await ctx.repository.record_access(connection, link_id, kind, now, client.client_ip,
+                                               client.user_agent)
+        if also is not None:
+            await also(connection)
 
-async def _retrying_on_conflict(operation: Callable[[], Awaitable[T]]) -> T:
-    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-        try:
-            return await operation()
-        except ConcurrencyConflict:
-            if attempt == CONFLICT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    outcome = await ctx.links.run(link_id, command_now, Cause(correlation_id), check=check, also=alongside)
+    return outcome.state
 
 
 def _require_link_id(link_id: str) -> None:
@@ -212,6 +189,32 @@ def _require_link_id(link_id: str) -> None:
     except ValueError:
         pass
     raise LinkNotFound()
+
+
+# ---- housekeeping -----------------------------------------------------------------------------------------
+
+
+async def record_expiries(ctx: LinksContext, *, limit: int = 100) -> int:
+    """Record LinkExpired for links whose expiry passed; returns how many were recorded."""
+    async with database_errors():
+        due = await ctx.repository.links_past_expiry(ctx.store.pool, ctx.clock(), limit)
+    for link_id in due:
+        await record_expiry(ctx, link_id, correlation_id=f"expiry:{link_id}")
+    return len(due)
+
+
+async def forget_ended_links(ctx: LinksContext, *, retention: timedelta, limit: int = 100) -> int:
+    """Forget links that ended more than ``retention`` ago, whole: events, outbox messages, read model, token
+    hash, codes, pending messages and access records, in one transaction per link."""
+    async with database_errors():
+        ended = await ctx.repository.links_ended_before(ctx.store.pool, ctx.clock() - retention, limit)
+    for link_id in ended:
+        async with ctx.store.transaction() as connection:
+            await ctx.projections.forget(link_id, connection)
+            await ctx.repository.erase_link_records(connection, link_id)
+    if ended:
+        log.info("ended links forgotten", count=len(ended))
+    return len(ended)
 
 
 # ---- queries ----------------------------------------------------------------------------------------------
@@ -260,7 +263,7 @@ async def send_verification_code(ctx: LinksContext, link_id: str) -> None:
     _require_link_id(link_id)
     now = ctx.clock()
     async with ctx.store.transaction() as connection:
-        link = await ctx.repository.link(connection, link_id)
+        link, _ = await ctx.links.load(link_id, connection)
         if link is None:
             raise LinkNotFound()
         verification, _ = await ctx.repository.verification_for_update(connection, link_id)
@@ -282,27 +285,23 @@ async def check_verification_code(ctx: LinksContext, link_id: str, code: str, *,
     async def attempt() -> tuple[Link, CodeJudgement]:
         now = ctx.clock()
         async with ctx.store.transaction() as connection:
-            recorded = await ctx.store.load(link_id, connection)
-            link = replay(event.payload for event in recorded)
+            link, _ = await ctx.links.load(link_id, connection)
             if link is None:
                 raise LinkNotFound()
             verification, code_hash = await ctx.repository.verification_for_update(connection, link_id)
             matches = code_hash is not None and ctx.hasher.matches(code, code_hash, context=link_id)
             judgement = judge_code(link, verification, code_matches=matches, now=now)
-            if judgement.events:
-                metadata = EventMetadata(tenant_id=link.tenant_id, correlation_id=correlation_id)
-                await ctx.store.append(link_id, len(recorded), judgement.events, metadata, connection=connection)
-                await ctx.repository.save_link(connection, replay(judgement.events, link),
-                                               len(recorded) + len(judgement.events))
+            if judgement.locks:
+                await ctx.links.run_in(connection, link_id, LockVerification(now), Cause(correlation_id))
             await ctx.repository.save_code_outcome(connection, link_id, failed_attempts=judgement.failed_attempts,
                                                    code_used=judgement.verified)
             return link, judgement
 
-    link, judgement = await _retrying_on_conflict(attempt)
+    link, judgement = await retrying_on_conflict(attempt)
     if judgement.verified:
         log.info("recipient verified", tenant_id=link.tenant_id, link_id=link_id)
         return
-    if judgement.events:
+    if judgement.locks:
         log.warning("verification locked after too many wrong codes", tenant_id=link.tenant_id, link_id=link_id)
         raise VerificationLocked("too many wrong codes: this link accepts no more codes")
-    raise WrongVerificationCode("the code is wrong or has expired", attempts_left=judgement.attempts_left)
+    raise WrongVerificationCode(attempts_left=judgement.attempts_left)

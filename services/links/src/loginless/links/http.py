@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, TypeAlias
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from loginless.links import handlers
 from loginless.links.handlers import ClientInfo, LinksContext
@@ -39,8 +38,8 @@ from loginless.links.views import (
 from loginless.shared.branding import Branding
 from loginless.shared.errors import NotFound
 from loginless.shared.web.auth import StaffPrincipal, internal_only
-
-IDEMPOTENT_REPLAY_HEADER = "Idempotent-Replayed"
+from loginless.shared.web.context import correlation_id_of
+from loginless.shared.web.idempotency import REPLAYED_HEADER, Answer, IdempotencyKey
 
 # What handlers ask for: the calling tenant, the handlers' context, the API keys, an id from the path.
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
@@ -56,10 +55,6 @@ def problems(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:
 
 
 STAFF_PROBLEMS = {401: "Missing or invalid API key"}
-
-
-def correlation_id_of(request: Request) -> str:
-    return request.scope.get("state", {}).get("correlation_id") or str(uuid.uuid4())
 
 
 def client_of(data: ClientIn | None) -> ClientInfo:
@@ -99,10 +94,19 @@ class ApiKeyController(Controller):
     security = STAFF_SECURITY
     tags = ["api keys"]
 
-    @post("/", summary="A new API key for the calling tenant, shown this once", responses=problems(STAFF_PROBLEMS))
-    async def create_api_key(self, staff: Staff, api_keys: Keys) -> NewApiKey:
-        key, info = await api_keys.create(staff.tenant_id)
-        return NewApiKey(key_id=info.key_id, created_at=info.created_at, api_key=key.value)
+    @post("/", summary="A new API key for the calling tenant, shown this once (and to a retry with the same "
+          "Idempotency-Key within 24 hours)", responses=problems(STAFF_PROBLEMS))
+    async def create_api_key(self, staff: Staff, api_keys: Keys, links: Links,
+                             idempotency_key: IdempotencyKey = None) -> Response[NewApiKey]:
+        async def create() -> Answer:
+            key, info = await api_keys.create(staff.tenant_id)
+            new_key = NewApiKey(key_id=info.key_id, created_at=info.created_at, api_key=key.value)
+            return Answer(201, new_key.model_dump(mode="json"))
+
+        answer = await links.idempotency.run(tenant_id=staff.tenant_id, operation="create-api-key",
+                                             key=idempotency_key, request={}, work=create)
+        return Response(NewApiKey.model_validate(answer.body), status_code=201,
+                        headers={REPLAYED_HEADER: "true"} if answer.replayed else None)
 
     @get("/", summary="The tenant's active API keys (ids only)", responses=problems(STAFF_PROBLEMS))
     async def list_api_keys(self, staff: Staff, api_keys: Keys) -> ApiKeyList:
@@ -123,18 +127,13 @@ class LinkController(Controller):
     @post("/", summary="Issue one link per recipient", description=(
         "Each recipient gets a link of their own (own URL, own stream, revocable alone). The URLs are in this "
         "response only. With an Idempotency-Key, repeating the same body within 24 hours returns the same "
-        f"response (header {IDEMPOTENT_REPLAY_HEADER}: true); another body with that key is a 422."),
-        responses=problems(STAFF_PROBLEMS | {422: "A rule is broken (see errors), or the Idempotency-Key "
-                                                   "was used with another body"}))
-    async def issue_links(
-        self, staff: Staff, links: Links, data: JSONBody[IssueLinksIn], request: Request,
-        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", min_length=1,
-                                                               max_length=255)] = None,
-    ) -> Response[IssuedLinks]:
-        issued, replayed = await handlers.issue_links(links, staff.tenant_id, data.to_domain(),
-                                                      correlation_id=correlation_id_of(request),
-                                                      idempotency_key=idempotency_key)
-        return Response(issued, status_code=201, headers={IDEMPOTENT_REPLAY_HEADER: "true"} if replayed else None)
+        f"response (header {REPLAYED_HEADER}: true); another body with that key is a 422."),
+        responses=problems(STAFF_PROBLEMS | {409: "A request with this Idempotency-Key is still being processed",
+                                             422: "A rule is broken (see errors), or the Idempotency-Key "
+                                                  "was used with another body"}))
+    async def issue_links(self, staff: Staff, links: Links, data: JSONBody[IssueLinksIn], request: Request,
+                          idempotency_key: IdempotencyKey = None) -> Response[IssuedLinks]:
+        return await _issue(links, staff.tenant_id, data, request, idempotency_key)
 
     @get("/", summary="The tenant's links for one resource, newest first", responses=problems(STAFF_PROBLEMS))
     async def list_links(self, staff: Staff, links: Links, resource_id: FromQuery[str],
@@ -208,12 +207,33 @@ class InternalController(Controller):
         await handlers.check_verification_code(links, link_id, data.code, correlation_id=correlation_id_of(request))
         return Verified()
 
+    @post("/tenants/{tenant_id:str}/links", status_code=201)
+    async def issue_links(self, links: Links, tenant_id: PathId, data: JSONBody[IssueLinksIn], request: Request,
+                          idempotency_key: IdempotencyKey = None) -> Response[IssuedLinks]:
+        """What the staff API's POST /v1/links does, for a service acting on the tenant's behalf."""
+        if await links.tenants.get(tenant_id) is None:
+            raise NotFound("no such tenant")
+        return await _issue(links, tenant_id, data, request, idempotency_key)
+
+    @post("/tenants/{tenant_id:str}/links/{link_id:str}/revoke", status_code=200)
+    async def revoke_link(self, links: Links, tenant_id: PathId, link_id: PathId, request: Request) -> LinkView:
+        link = await handlers.revoke_link(links, tenant_id, link_id, correlation_id=correlation_id_of(request))
+        return LinkView.of(link, links.clock())
+
     @get("/tenants/{tenant_id:str}/branding")
     async def branding(self, links: Links, tenant_id: PathId) -> Branding:
         tenant = await links.tenants.get(tenant_id)
         if tenant is None:
             raise NotFound("no such tenant")
         return branding_of(tenant)
+
+
+async def _issue(links: LinksContext, tenant_id: str, data: IssueLinksIn, request: Request,
+                 idempotency_key: str | None) -> Response[IssuedLinks]:
+    issued, replayed = await handlers.issue_links(links, tenant_id, data.to_domain(),
+                                                  correlation_id=correlation_id_of(request),
+                                                  idempotency_key=idempotency_key)
+    return Response(issued, status_code=201, headers={REPLAYED_HEADER: "true"} if replayed else None)
 
 
 ROUTE_HANDLERS = [TenantController, ApiKeyController, LinkController, InternalController]

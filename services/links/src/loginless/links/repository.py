@@ -14,12 +14,6 @@ from loginless.shared.eventstore import quote_ident
 
 
 @dataclass(frozen=True)
-class StoredResponse:
-    fingerprint: bytes
-    response: bytes
-
-
-@dataclass(frozen=True)
 class DueDelivery:
     id: int
     link_id: str
@@ -41,7 +35,7 @@ class Access:
 _LINK_FIELDS = (
     "link_id", "tenant_id", "action", "resource_id", "recipient_name", "recipient_email", "recipient_phone",
     "recipient_language", "issued_at", "expires_at", "max_uses", "uses", "opens", "last_opened_at", "last_used_at",
-    "revoked_at", "verification", "verification_locked_at", "delivery", "delivery_status",
+    "revoked_at", "verification", "verification_locked_at", "delivery", "delivery_status", "expiry_recorded",
 )
 _LINK_COLUMNS = ", ".join(_LINK_FIELDS)
 
@@ -55,7 +49,7 @@ def _link(row: asyncpg.Record) -> Link:
         opens=row["opens"], last_opened_at=row["last_opened_at"], last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"], verification=row["verification"],
         verification_locked_at=row["verification_locked_at"], delivery=row["delivery"],
-        delivery_status=row["delivery_status"],
+        delivery_status=row["delivery_status"], expiry_recorded=row["expiry_recorded"],
     )
 
 
@@ -63,25 +57,7 @@ class LinksRepository:
     def __init__(self, schema: str) -> None:
         self._schema = quote_ident(schema)
 
-    # ---- the links read model -------------------------------------------------------------------------------
-
-    async def save_link(self, connection: asyncpg.Connection, link: Link, version: int) -> None:
-        recipient = link.recipient
-        await connection.execute(
-            f"""
-            INSERT INTO {self._schema}.links ({_LINK_COLUMNS}, version)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-            ON CONFLICT (link_id) DO UPDATE SET
-                uses = EXCLUDED.uses, opens = EXCLUDED.opens, last_opened_at = EXCLUDED.last_opened_at,
-                last_used_at = EXCLUDED.last_used_at, revoked_at = EXCLUDED.revoked_at,
-                verification_locked_at = EXCLUDED.verification_locked_at,
-                delivery_status = EXCLUDED.delivery_status, version = EXCLUDED.version
-            """,
-            link.link_id, link.tenant_id, link.action, link.resource_id, recipient.name, recipient.email,
-            recipient.phone, recipient.language, link.issued_at, link.expires_at, link.max_uses, link.uses,
-            link.opens, link.last_opened_at, link.last_used_at, link.revoked_at, link.verification,
-            link.verification_locked_at, link.delivery, link.delivery_status, version,
-        )
+    # ---- the links read model (written by projections.LinkRows) ----------------------------------------------
 
     async def link(self, connection: asyncpg.Connection | asyncpg.Pool, link_id: str) -> Link | None:
         row = await connection.fetchrow(f"SELECT {_LINK_COLUMNS} FROM {self._schema}.links WHERE link_id = $1",
@@ -96,6 +72,27 @@ class LinksRepository:
             tenant_id, resource_id, limit,
         )
         return [_link(row) for row in rows]
+
+    async def links_past_expiry(self, connection: asyncpg.Connection | asyncpg.Pool, now: datetime,
+                                limit: int) -> list[str]:
+        """Links whose expiry has passed with no LinkExpired recorded yet (revoked ones never get one)."""
+        rows = await connection.fetch(
+            f"SELECT link_id FROM {self._schema}.links WHERE expires_at <= $1 AND NOT expiry_recorded"
+            " AND revoked_at IS NULL ORDER BY expires_at LIMIT $2", now, limit)
+        return [row["link_id"] for row in rows]
+
+    async def links_ended_before(self, connection: asyncpg.Connection | asyncpg.Pool, cutoff: datetime,
+                                 limit: int) -> list[str]:
+        """Links that ended -- expired, revoked or used up -- before ``cutoff``."""
+        rows = await connection.fetch(
+            f"SELECT link_id FROM {self._schema}.links WHERE expires_at < $1 OR revoked_at < $1"
+            " OR (max_uses IS NOT NULL AND uses >= max_uses AND last_used_at < $1) LIMIT $2", cutoff, limit)
+        return [row["link_id"] for row in rows]
+
+    async def erase_link_records(self, connection: asyncpg.Connection, link_id: str) -> None:
+        """The plain rows of a link being forgotten: its token hash, code, pending messages and access records."""
+        for table in ("link_tokens", "link_verifications", "pending_deliveries", "link_accesses"):
+            await connection.execute(f"DELETE FROM {self._schema}.{table} WHERE link_id = $1", link_id)
 
     # ---- token hashes ---------------------------------------------------------------------------------------
 
@@ -197,42 +194,6 @@ class LinksRepository:
     async def erase_delivery(self, connection: asyncpg.Connection | asyncpg.Pool, delivery_id: int) -> None:
         await connection.execute(f"DELETE FROM {self._schema}.pending_deliveries WHERE id = $1", delivery_id)
 
-    # ---- idempotency -----------------------------------------------------------------------------------------
-
-    async def claim_idempotency_key(self, connection: asyncpg.Connection, tenant_id: str, key: str,
-                                    fingerprint: bytes) -> bool:
-        """True if this request owns the key (new, or its previous use is over 24 hours old).
-
-        A concurrent request with the same key waits here until the owner commits, then gets False.
-        """
-        return bool(await connection.fetchval(
-            f"""
-            INSERT INTO {self._schema}.idempotent_requests AS r (tenant_id, idempotency_key, fingerprint)
-            VALUES ($1, $2, $3)
-            ON CONFLICT (tenant_id, idempotency_key) DO UPDATE
-                SET fingerprint = EXCLUDED.fingerprint, response = NULL, created_at = now()
-                WHERE r.created_at < now() - interval '24 hours'
-            RETURNING true
-            """,
-            tenant_id, key, fingerprint,
-        ))
-
-    async def stored_response(self, connection: asyncpg.Connection, tenant_id: str, key: str) -> StoredResponse:
-        row = await connection.fetchrow(
-            f"SELECT fingerprint, response FROM {self._schema}.idempotent_requests"
-            " WHERE tenant_id = $1 AND idempotency_key = $2",
-            tenant_id, key,
-        )
-        return StoredResponse(row["fingerprint"], row["response"])
-
-    async def store_response(self, connection: asyncpg.Connection, tenant_id: str, key: str,
-                             response: bytes) -> None:
-        await connection.execute(
-            f"UPDATE {self._schema}.idempotent_requests SET response = $3"
-            " WHERE tenant_id = $1 AND idempotency_key = $2",
-            tenant_id, key, response,
-        )
-
     # ---- access records -----------------------------------------------------------------------------------
 
     async def record_access(self, connection: asyncpg.Connection, link_id: str, kind: str, at: datetime,
@@ -253,10 +214,8 @@ class LinksRepository:
 
     # ---- housekeeping ---------------------------------------------------------------------------------------
 
-    async def forget_old_records(self, connection: asyncpg.Connection | asyncpg.Pool,
-                                 access_retention_days: int) -> None:
-        await connection.execute(
-            f"DELETE FROM {self._schema}.idempotent_requests WHERE created_at < now() - interval '24 hours'")
+    async def forget_old_accesses(self, connection: asyncpg.Connection | asyncpg.Pool,
+                                  access_retention_days: int) -> None:
         await connection.execute(
             f"DELETE FROM {self._schema}.link_accesses WHERE at < now() - make_interval(days => $1)",
             access_retention_days,

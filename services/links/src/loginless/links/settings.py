@@ -1,10 +1,14 @@
 """Settings of the links service, read from ``LINKS_*`` environment variables."""
 
+from datetime import timedelta
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from loginless.links.domain import ExpiryPolicy
+from loginless.shared.events.payloads.links import GuestAction
+from loginless.shared.services import GUEST_ACTIONS
 from loginless.shared.settings import ServiceSettings
 
 DAY = 24 * 60 * 60
@@ -21,10 +25,10 @@ class LinksSettings(ServiceSettings):
     data_key: SecretStr = Field(
         SecretStr(""), description="Base64 of 32 random bytes: the AES-GCM key for tokens waiting for delivery "
         "and stored idempotent responses")
-    default_expiry_seconds_view: int = Field(30 * DAY, gt=0)
-    default_expiry_seconds_upload: int = Field(14 * DAY, gt=0)
-    default_expiry_seconds_pay: int = Field(30 * DAY, gt=0)
-    default_expiry_seconds_request: int = Field(14 * DAY, gt=0)
+    default_lifetime_seconds: dict[GuestAction, int] = Field(
+        default_factory=dict, description='A link\'s lifetime when its issuer gives none, per action, as JSON: '
+        '{"view": 2592000}; actions left out keep the registry\'s default (view and pay 30 days, upload and request '
+        '14); a signing link always lasts 7 days')
     max_expiry_seconds: int = Field(365 * DAY, gt=0, description="No link may live longer than this")
     smtp_url: str = Field("smtp://127.0.0.1:1025", description="smtp://[user:password@]host:port, or smtps://")
     smtp_from: str = Field("loginless <no-reply@localhost>", description="Sender address of e-mails")
@@ -37,3 +41,26 @@ class LinksSettings(ServiceSettings):
     delivery_poll_seconds: float = Field(0.5, gt=0, description="How often the worker looks for deliveries")
     access_record_retention_days: int = Field(
         90, ge=1, description="Days the IP address and user agent of each open and use are kept")
+    ended_link_retention_days: int = Field(
+        365, ge=1, description="Days a link is kept after it ended (expired, revoked or used up); then it is "
+        "forgotten whole: its events, recipient details, token hash and access records")
+    expiry_sweep_seconds: float = Field(
+        30, gt=0, description="How often the worker records LinkExpired for links whose expiry passed")
+
+    @field_validator("default_lifetime_seconds")
+    @classmethod
+    def _adjustable_and_positive(cls, lifetimes: dict[GuestAction, int]) -> dict[GuestAction, int]:
+        for action, seconds in lifetimes.items():
+            if not GUEST_ACTIONS[action].adjustable:
+                raise ValueError(f"the lifetime of a {action} link is fixed")
+            if seconds <= 0:
+                raise ValueError(f"the lifetime of a {action} link must be positive")
+        return lifetimes
+
+    def default_lifetimes(self) -> dict[GuestAction, timedelta]:
+        return {action: timedelta(seconds=self.default_lifetime_seconds[action])
+                if action in self.default_lifetime_seconds else spec.default_lifetime
+                for action, spec in GUEST_ACTIONS.items()}
+
+    def expiry_policy(self) -> ExpiryPolicy:
+        return ExpiryPolicy(defaults=self.default_lifetimes(), maximum=timedelta(seconds=self.max_expiry_seconds))

@@ -15,7 +15,11 @@ from typing import Any
 
 import asyncpg
 
-from loginless.links.domain import InvalidFields, is_email, normalize_phone
+from loginless.links.domain import (
+    is_email,
+    normalize_phone,
+)
+from loginless.links.errors import InvalidFields
 from loginless.links.tokens import ApiKey, api_key_hash, api_key_matches, new_api_key, parse_api_key
 from loginless.shared.errors import NotFound
 from loginless.shared.eventstore import quote_ident

@@ -1,24 +1,30 @@
-"""What the HTTP API reads and writes: request bodies and response documents (the OpenAPI schemas)."""
+"""What the HTTP API reads and writes: request bodies and response documents (the OpenAPI schemas), defined once
+for links' controllers and for its client (``client.py``).
+
+Other services load this module with the client, so it needs nothing of links at run time but the contract's
+vocabulary: the domain and tenant types below are only annotations.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loginless.links.domain import (
-    DeliveryStatus,
-    IssueRequest,
-    Language,
-    Link,
-    LinkStatus,
-    Recipient,
-    RecipientRequest,
-)
-from loginless.links.tenants import ApiKeyInfo, Tenant
 from loginless.shared.branding import Branding
-from loginless.shared.events.payloads.links import DeliveryChannel, GuestAction, Verification
+from loginless.shared.events.payloads.links import (
+    DeliveryChannel,
+    DeliveryStatus,
+    GuestAction,
+    Language,
+    LinkStatus,
+    Verification,
+)
+
+if TYPE_CHECKING:
+    from loginless.links.domain import IssueRequest, Link, Recipient
+    from loginless.links.tenants import ApiKeyInfo, Tenant
 
 
 class Body(BaseModel):
@@ -32,7 +38,8 @@ class RecipientIn(Body):
     name: str | None = Field(None, max_length=1000)
     email: str | None = Field(None, max_length=1000)
     phone: str | None = Field(None, max_length=100)
-    language: Language = "en"
+    language: Language | None = Field(None, description="The recipient's language for messages and pages; absent: "
+                                      "their browser's, else English")
     delivery: DeliveryChannel = Field("none", description="How links sends the URL: e-mail, SMS, or not at all")
 
 
@@ -47,6 +54,8 @@ class IssueLinksIn(Body):
     verification: Verification = Field("none", description="A one-time code the guest must enter first")
 
     def to_domain(self) -> IssueRequest:
+        from loginless.links.domain import IssueRequest, RecipientRequest  # links' own side only (see above)
+
         return IssueRequest(
             action=self.action, resource_id=self.resource_id,
             recipients=tuple(RecipientRequest(**recipient.model_dump()) for recipient in self.recipients),
@@ -59,7 +68,7 @@ class RecipientView(BaseModel):
     name: str | None
     email: str | None
     phone: str | None
-    language: Language
+    language: Language | None
 
     @classmethod
     def of(cls, recipient: Recipient) -> RecipientView:

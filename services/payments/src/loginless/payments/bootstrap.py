@@ -5,23 +5,28 @@ from pathlib import Path
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from loginless.links.client import LinksApi, linked_service_context
 from loginless.payments.settings import PaymentsSettings
 from loginless.shared.events.payloads import payments as events
+from loginless.shared.guest.pages import guest_template_config
+from loginless.shared.guest.placeholder import placeholder_pages
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import create_service_app
-from loginless.shared.web.guest_stub import guest_stub_controller
 from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = PaymentsSettings
 DESCRIPTION = "Invoices, pay links and payment-provider adapters."
 PUBLISHED_EVENTS = (events.InvoicePaid,)
 
 
-def create_app(settings: PaymentsSettings) -> Litestar:
-    # Until its real guest pages exist, the service answers guests with a page proving the assertion arrived.
-    return create_service_app(settings, route_handlers=[guest_stub_controller("payments")], migrations_dir=MIGRATIONS,
-                              description=DESCRIPTION)
+def create_app(settings: PaymentsSettings, *, links: LinksApi | None = None) -> Litestar:
+    # Until its real guest pages exist, guests get the kit's placeholder page (in their language, with the firm's
+    # branding), which also shows that the gateway's assertion arrived and was verified.
+    return create_service_app(settings, route_handlers=placeholder_pages("payments"), migrations_dir=MIGRATIONS,
+                              description=DESCRIPTION, context=linked_service_context(settings, "payments", links),
+                              template_config=guest_template_config())
 
 
 def create_worker(settings: PaymentsSettings) -> ServiceWorker:

@@ -4,10 +4,12 @@ from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
+from loginless.links.client import LinksClientSettings
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.assertion import GuestAccessSettings
 
 
-class PaymentsSettings(ServiceSettings):
+class PaymentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENTS_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "payments"

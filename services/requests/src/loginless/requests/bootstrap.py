@@ -5,23 +5,28 @@ from pathlib import Path
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from loginless.links.client import LinksApi, linked_service_context
 from loginless.requests.settings import RequestsSettings
 from loginless.shared.events.payloads import requests_ as events
+from loginless.shared.guest.pages import guest_template_config
+from loginless.shared.guest.placeholder import placeholder_pages
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import create_service_app
-from loginless.shared.web.guest_stub import guest_stub_controller
 from loginless.shared.worker import ServiceWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SETTINGS = RequestsSettings
 DESCRIPTION = "Client requests (questionnaires) with the require-login switch; answers and files."
 PUBLISHED_EVENTS = (events.ClientRequestSent,)
 
 
-def create_app(settings: RequestsSettings) -> Litestar:
-    # Until its real guest pages exist, the service answers guests with a page proving the assertion arrived.
-    return create_service_app(settings, route_handlers=[guest_stub_controller("requests")], migrations_dir=MIGRATIONS,
-                              description=DESCRIPTION)
+def create_app(settings: RequestsSettings, *, links: LinksApi | None = None) -> Litestar:
+    # Until its real guest pages exist, guests get the kit's placeholder page (in their language, with the firm's
+    # branding), which also shows that the gateway's assertion arrived and was verified.
+    return create_service_app(settings, route_handlers=placeholder_pages("requests"), migrations_dir=MIGRATIONS,
+                              description=DESCRIPTION, context=linked_service_context(settings, "requests", links),
+                              template_config=guest_template_config())
 
 
 def create_worker(settings: RequestsSettings) -> ServiceWorker:

@@ -1,7 +1,10 @@
-"""Event sourcing on PostgreSQL: the event store, its transactional outbox and the relay to Kafka."""
+"""Event sourcing on PostgreSQL: the event store, its transactional outbox and the relay to Kafka, the decider
+runner and the projections kept from the events."""
 
+from loginless.shared.eventstore.decider import Decider
 from loginless.shared.eventstore.migrations import advisory_key, migrate, quote_ident
 from loginless.shared.eventstore.relay import KafkaSink, MessageSink, OutboxRelay, OutboxRow
+from loginless.shared.eventstore.runner import Cause, DeciderRunner, Outcome, Projection, Projections
 from loginless.shared.eventstore.store import (
     DATABASE_UNAVAILABLE,
     EventMetadata,
@@ -13,12 +16,18 @@ from loginless.shared.eventstore.store import (
 
 __all__ = [
     "DATABASE_UNAVAILABLE",
+    "Cause",
+    "Decider",
+    "DeciderRunner",
     "EventMetadata",
     "EventStore",
     "KafkaSink",
     "MessageSink",
+    "Outcome",
     "OutboxRelay",
     "OutboxRow",
+    "Projection",
+    "Projections",
     "RecordedEvent",
     "Upcasters",
     "advisory_key",

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -30,6 +30,8 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.ConnectionDoesNotExistError,
 )
+
+_EVENT_COLUMNS = "version, event_id, type, data, tenant_id, correlation_id, causation_id, recorded_at"
 
 # Raised by the append_events SQL function when the stream is not at the expected version.
 CONFLICT_SQLSTATE = "LL409"
@@ -162,21 +164,46 @@ class EventStore:
 
     async def load(self, stream_id: str, connection: asyncpg.Connection | None = None) -> list[RecordedEvent]:
         """Every event of ``stream_id`` in version order, upcast to the current payload versions."""
-        query = (
-            f"SELECT version, event_id, type, data, tenant_id, correlation_id, causation_id, recorded_at"
-            f" FROM {self._table}.events WHERE stream_id = $1 ORDER BY version"
-        )
+        query = f"SELECT stream_id, {_EVENT_COLUMNS} FROM {self._table}.events WHERE stream_id = $1 ORDER BY version"
         if connection is None:
             async with database_errors():
                 rows = await self.pool.fetch(query, stream_id)
         else:
             rows = await connection.fetch(query, stream_id)
-        events = []
-        for row in rows:
-            payload = self.upcasters.upcast(row["type"], json.loads(row["data"]))
-            events.append(RecordedEvent(
-                stream_id, row["version"], row["event_id"], payload,
-                EventMetadata(row["tenant_id"], row["correlation_id"], row["causation_id"]),
-                row["recorded_at"],
-            ))
-        return events
+        return [self._recorded(row) for row in rows]
+
+    async def read_all(self, connection: asyncpg.Connection, *, batch_size: int = 500) -> AsyncIterator[RecordedEvent]:
+        """Every event of every stream in the order they were appended (a projection rebuild's input), read
+        through a cursor so memory stays flat however long the history. Must run inside a transaction."""
+        query = (f"SELECT stream_id, {_EVENT_COLUMNS} FROM {self._table}.events"
+                 " ORDER BY transaction_id, position")
+        async for row in connection.cursor(query, prefetch=batch_size):
+            yield self._recorded(row)
+
+    async def forget(self, stream_id: str, connection: asyncpg.Connection) -> int:
+        """Erase a stream: its events and every outbox message that carried them, published or not (a message
+        not yet sent is never sent). Returns how many events went. Kafka's copies end with the topic's retention;
+        read models are the caller's (``DeciderRunner.forget`` clears them in the same transaction)."""
+        gone = await connection.fetchval(
+            f"WITH gone AS (DELETE FROM {self._table}.events WHERE stream_id = $1 RETURNING 1)"
+            " SELECT count(*) FROM gone", stream_id)
+        await connection.execute(f"DELETE FROM {self._table}.outbox WHERE message_key = $1", stream_id.encode())
+        return gone
+
+    async def prune(self, *, outbox_older_than: timedelta, inbox_older_than: timedelta) -> tuple[int, int]:
+        """Delete outbox rows published, and inbox rows received, longer ago than the given ages; returns how
+        many of each. An unpublished outbox row is never pruned."""
+        async with self.transaction() as connection:
+            outbox = await connection.execute(
+                f"DELETE FROM {self._table}.outbox WHERE published_at < now() - $1::interval", outbox_older_than)
+            inbox = await connection.execute(
+                f"DELETE FROM {self._table}.inbox WHERE received_at < now() - $1::interval", inbox_older_than)
+        return int(outbox.split()[-1]), int(inbox.split()[-1])
+
+    def _recorded(self, row: asyncpg.Record) -> RecordedEvent:
+        return RecordedEvent(
+            row["stream_id"], row["version"], row["event_id"],
+            self.upcasters.upcast(row["type"], json.loads(row["data"])),
+            EventMetadata(row["tenant_id"], row["correlation_id"], row["causation_id"]),
+            row["recorded_at"],
+        )

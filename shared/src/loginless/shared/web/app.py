@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -25,7 +25,7 @@ from litestar.types import ControllerRouterHandler
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, migrate
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.assertion import AssertionVerifier
-from loginless.shared.web.auth import ApiKeyVerifier, CachedLinksApiKeyVerifier, provide_guest, provide_staff
+from loginless.shared.web.auth import ApiKeyVerifier, provide_guest, provide_staff
 from loginless.shared.web.context import RequestContextMiddleware
 from loginless.shared.web.health import HealthController, KafkaProbe
 from loginless.shared.web.logging import structlog_config
@@ -38,20 +38,27 @@ class MetricsController(PrometheusController):
     include_in_schema = False
 
 
+class ServiceContext(Protocol):
+    """What a service's ``bootstrap.py`` builds for its handlers at start-up: a dataclass of its own, typed, one
+    per process. The kernel reads two of its attributes."""
+
+    api_keys: ApiKeyVerifier | None  # checks staff API keys; None for a service without a staff API
+    guest_assertions: AssertionVerifier | None  # checks the gateway's assertions; None without guest pages
+
+
 @dataclass
 class ServiceRuntime:
-    """What request handlers of one service share for the life of the process."""
+    """What every request of one service process shares: the kernel's parts and the service's context."""
 
     settings: ServiceSettings
     pool: asyncpg.Pool
     store: EventStore
     kafka_probe: KafkaProbe
-    api_keys: ApiKeyVerifier | None = None
-    assertion_verifier: AssertionVerifier | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    context: Any = None  # the service's ServiceContext, once built
 
 
-ApiKeyVerifierFactory = Callable[[ServiceRuntime], ApiKeyVerifier]
+# Builds the context when the process starts and closes what it holds when it stops.
+ContextFactory = Callable[[ServiceRuntime], AbstractAsyncContextManager[ServiceContext]]
 
 
 async def open_pool(settings: ServiceSettings) -> asyncpg.Pool:
@@ -86,12 +93,13 @@ def create_service_app(
     route_handlers: Sequence[ControllerRouterHandler] = (),
     migrations_dir: Path | None = None,
     description: str = "",
+    context: ContextFactory | None = None,
+    context_dependency: str | None = None,
     dependencies: dict[str, Provide] | None = None,
-    api_key_verifier: ApiKeyVerifierFactory | None = None,
-    on_startup: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
-    on_shutdown: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
     template_config: TemplateConfig | None = None,
 ) -> Litestar:
+    """The Litestar app of a service. ``context`` builds its typed context, which handlers receive as the
+    dependency named ``context_dependency`` (``links: NamedDependency[LinksContext]``)."""
     name = settings.service_name
 
     @asynccontextmanager
@@ -100,39 +108,29 @@ def create_service_app(
         probe = KafkaProbe(settings.kafka_bootstrap_servers)
         try:
             await migrate_when_reachable(pool, settings, migrations_dir)
-            runtime = ServiceRuntime(
-                settings=settings, pool=pool, kafka_probe=probe,
-                store=EventStore(pool, schema=settings.schema, topic=settings.events_topic),
-            )
-            if settings.assertion_public_key:
-                runtime.assertion_verifier = AssertionVerifier(settings.assertion_public_key, audience=name)
-            if api_key_verifier is not None:
-                runtime.api_keys = api_key_verifier(runtime)
-            else:
-                runtime.api_keys = CachedLinksApiKeyVerifier(
-                    settings.links_url, settings.internal_api_secret.get_secret_value())
+            runtime = ServiceRuntime(settings=settings, pool=pool, kafka_probe=probe,
+                                     store=EventStore(pool, schema=settings.schema, topic=settings.events_topic))
             app.state.runtime = runtime
-            for hook in on_startup:
-                await hook(runtime)
-            release_freed_memory()
-            log.info("service started", service=name, port=settings.http_port)
-            yield
-            for hook in on_shutdown:
-                await hook(runtime)
+            async with context(runtime) if context is not None else _no_context() as built:
+                runtime.context = built
+                release_freed_memory()
+                log.info("service started", service=name, port=settings.http_port)
+                yield
         finally:
-            if isinstance(getattr(app.state, "runtime", None), ServiceRuntime):
-                closer = getattr(app.state.runtime.api_keys, "close", None)
-                if closer is not None:
-                    await closer()
             await probe.close()
             await pool.close()
 
     def provide_runtime(state: State) -> ServiceRuntime:
         return state.runtime
 
+    def provide_context(state: State) -> Any:
+        return state.runtime.context
+
     def provide_store(state: State) -> EventStore:
         return state.runtime.store
 
+    context_dependencies = {context_dependency: Provide(provide_context, sync_to_thread=False)} \
+        if context_dependency else {}
     return Litestar(
         route_handlers=[HealthController, MetricsController, *route_handlers],
         lifespan=[lifespan],
@@ -148,6 +146,7 @@ def create_service_app(
             "store": Provide(provide_store, sync_to_thread=False),
             "staff": Provide(provide_staff),
             "guest": Provide(provide_guest, sync_to_thread=False),
+            **context_dependencies,
             **(dependencies or {}),
         },
         template_config=template_config,
@@ -163,6 +162,11 @@ def create_service_app(
             }),
         ),
     )
+
+
+@asynccontextmanager
+async def _no_context() -> AsyncIterator[None]:
+    yield None
 
 
 def release_freed_memory() -> None:

@@ -24,7 +24,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ASSERTION_HEADER = "x-loginless-assertion"
 FORWARDED_PREFIX_HEADER = "x-forwarded-prefix"
@@ -33,6 +33,20 @@ LIFETIME_SECONDS = 60
 CLOCK_SKEW_SECONDS = 5
 ALGORITHM = "EdDSA"
 _HEADER = {"alg": ALGORITHM, "typ": "JWT"}
+
+
+class GuestAccessSettings(BaseModel):
+    """Settings of a service that serves guest pages behind the gateway (mixed into its settings class)."""
+
+    assertion_public_key: str = Field(
+        "", description="The gateway's Ed25519 public key (base64 of the raw 32 bytes); empty: no guest traffic")
+    trusted_proxy_hops: int = Field(
+        1, ge=0, description="Reverse proxies in front of this service whose X-Forwarded-For entries are trusted: "
+        "the gateway itself, plus any proxy between it and this service")
+
+    def guest_assertions(self, audience: str) -> AssertionVerifier | None:
+        """The verifier of assertions addressed to ``audience`` (the service), if a key is configured."""
+        return AssertionVerifier(self.assertion_public_key, audience=audience) if self.assertion_public_key else None
 
 
 class GuestRecipient(BaseModel):

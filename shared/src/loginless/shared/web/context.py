@@ -6,6 +6,7 @@ import random
 import re
 
 import structlog
+from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -50,6 +51,12 @@ def request_ids(scope: Scope) -> tuple[str, str]:
     correlation_id = _safe(incoming_correlation_id) or request_id
     scope.setdefault("state", {})["correlation_id"] = correlation_id
     return request_id, correlation_id
+
+
+def correlation_id_of(connection: ASGIConnection) -> str:
+    """The correlation id of the request being handled (set by :class:`RequestContextMiddleware`); a request that
+    did not pass through it -- a test calling a handler directly -- gets a fresh one."""
+    return connection.scope.get("state", {}).get("correlation_id") or _new_request_id()
 
 
 def bind_request_ids(scope: Scope) -> tuple[str, str]:

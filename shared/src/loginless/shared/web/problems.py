@@ -16,7 +16,9 @@ PROBLEM_TYPE_BASE = "https://loginless.dev/problems/"
 
 
 def _from_loginless_error(error: LoginlessError) -> ProblemDetailsException:
-    headers = {"Retry-After": "5"} if isinstance(error, DependencyUnavailable) else None
+    # An error that says when to come back (``retry_after`` seconds) says it in the header clients act on too.
+    retry_after = error.extra.get("retry_after", 5 if isinstance(error, DependencyUnavailable) else None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return ProblemDetailsException(
         status_code=error.status_code,
         type_=PROBLEM_TYPE_BASE + error.problem_type,

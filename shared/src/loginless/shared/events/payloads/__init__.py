@@ -4,6 +4,9 @@ Adding an optional field keeps the version; any other change is a new class with
 beside the old one for a deprecation period. ``tests/contract`` compares these against the committed schemas.
 """
 
-from loginless.shared.events.payloads import documents, links, payments, requests_, signing
+import importlib
+import pkgutil
 
-__all__ = ["documents", "links", "payments", "requests_", "signing"]
+# Every module here is imported, so a new service's payloads register themselves by being in this package.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

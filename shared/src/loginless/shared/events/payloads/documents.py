@@ -12,6 +12,16 @@ from pydantic import BaseModel, ConfigDict
 from loginless.shared.events.catalog import IntegrationEvent
 
 
+class RequestedRecipient(BaseModel):
+    """A recipient a share or an upload request is for, before their link exists."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: str
+    recipient_name: str | None = None
+    language: Literal["en", "es"] | None = None
+
+
 class ShareRecipient(BaseModel):
     """One recipient of a share or an upload request, and the link issued to them (never its URL or token)."""
 
@@ -83,6 +93,58 @@ class FileUploaded(IntegrationEvent, service="documents", version=1):
     uploaded_at: datetime | None = None
 
 
+class SharePrepared(IntegrationEvent, service="documents", version=1):
+    """Staff asked to share a document with recipients. Their links are issued next (one ``RecipientLinkIssued``
+    each), and the share becomes ``DocumentShared`` when all are; or ``ShareFailed``, with any issued link revoked."""
+
+    share_id: str
+    document_id: str
+    tenant_id: str
+    recipients: list[RequestedRecipient]
+    view_only: bool
+    expires_at: datetime
+    prepared_at: datetime
+
+
+class RecipientLinkIssued(IntegrationEvent, service="documents", version=1):
+    """The links service issued one recipient's link for a share or an upload request (``resource_id``)."""
+
+    resource_id: str
+    tenant_id: str
+    link_id: str
+    email: str
+    recipient_name: str | None = None
+    issued_at: datetime
+
+
+class RecipientLinkRevoked(IntegrationEvent, service="documents", version=1):
+    """One recipient's link of a share or an upload request no longer works (staff revoked it, here or at links)."""
+
+    resource_id: str
+    tenant_id: str
+    link_id: str
+    revoked_at: datetime
+
+
+class RecipientLinkExpired(IntegrationEvent, service="documents", version=1):
+    """One recipient's link reached its expiry (as the links service reported)."""
+
+    resource_id: str
+    tenant_id: str
+    link_id: str
+    expires_at: datetime
+
+
+class ShareFailed(IntegrationEvent, service="documents", version=1):
+    """The share's links could not all be issued in time; any that were are revoked. Nothing was shared."""
+
+    share_id: str
+    document_id: str
+    tenant_id: str
+    reason: str
+    failed_at: datetime
+
+
 class DocumentShared(IntegrationEvent, service="documents", version=1):
     """A document was shared with recipients by e-mail, one link each (issued by the links service)."""
 
@@ -128,8 +190,33 @@ class DocumentDownloaded(IntegrationEvent, service="documents", version=1):
     user_agent: str | None = None
 
 
+class UploadRequestPrepared(IntegrationEvent, service="documents", version=1):
+    """Staff asked recipients for files, into a folder, with per-link limits. Their links are issued next; the
+    request becomes ``UploadRequestCreated`` when all are, or ``UploadRequestFailed``."""
+
+    upload_request_id: str
+    tenant_id: str
+    account_id: str
+    folder_id: str
+    recipients: list[RequestedRecipient]
+    max_file_size: int
+    allowed_types: list[str]
+    max_files: int
+    deadline: datetime
+    prepared_at: datetime
+
+
+class UploadRequestFailed(IntegrationEvent, service="documents", version=1):
+    """The request's links could not all be issued in time; any that were are revoked."""
+
+    upload_request_id: str
+    tenant_id: str
+    reason: str
+    failed_at: datetime
+
+
 class UploadRequestCreated(IntegrationEvent, service="documents", version=1):
-    """Staff asked recipients for files, into a folder, with per-link limits."""
+    """Every recipient of an upload request has a link: guests can send files, into a folder, within limits."""
 
     upload_request_id: str
     tenant_id: str

@@ -8,6 +8,10 @@ from loginless.shared.events.catalog import IntegrationEvent
 GuestAction = Literal["view", "upload", "sign", "pay", "request"]
 Verification = Literal["none", "email", "sms"]
 DeliveryChannel = Literal["email", "sms", "none"]
+# Words of links' API beside its events (a link's state as links reports it).
+Language = Literal["en", "es"]
+LinkStatus = Literal["active", "expired", "revoked", "used_up"]
+DeliveryStatus = Literal["none", "pending", "delivered", "failed"]
 
 
 class LinkIssued(IntegrationEvent, service="links", version=1):
@@ -76,3 +80,12 @@ class LinkVerificationLocked(IntegrationEvent, service="links", version=1):
     link_id: str
     tenant_id: str
     locked_at: datetime
+
+
+class LinkExpired(IntegrationEvent, service="links", version=1):
+    """The link reached its expiry unused up and unrevoked; recorded by the links worker shortly after, so a
+    subscriber learns of it without a clock of its own. The link stopped working at ``expires_at`` either way."""
+
+    link_id: str
+    tenant_id: str
+    expires_at: datetime

@@ -1,0 +1,62 @@
+"""Asking a service for its guest pages as the gateway would, without the gateway: an assertion signed here, the
+gateway's prefix, and a stand-in for the one thing guest pages ask the links service (a firm's branding)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import asyncpg
+
+from loginless.shared.branding import Branding
+from loginless.shared.web.assertion import (
+    ASSERTION_HEADER,
+    FORWARDED_PREFIX_HEADER,
+    AssertionSigner,
+    GuestAssertion,
+    GuestRecipient,
+)
+
+FIRM = Branding(name="Ortega & Lane", color="#0b6e4f", contact_name="Front desk",
+                contact_email="desk@ortega-lane.test", contact_phone="+34 600 111 222")
+TENANT_ID = "tenant-1"
+LINK_EXPIRES_AT = datetime(2026, 3, 12, 9, 5, tzinfo=UTC)
+
+
+class BrandingOnlyLinks:
+    """The links client as far as guest pages use it: firms' branding (None for a firm it does not know)."""
+
+    def __init__(self, brandings: dict[str, Branding] | None = None) -> None:
+        self.brandings = {TENANT_ID: FIRM} if brandings is None else brandings
+
+    async def branding(self, tenant_id: str) -> Branding | None:
+        return self.brandings.get(tenant_id)
+
+    async def close(self) -> None:
+        pass
+
+
+def through_the_gateway(private_key: str, *, audience: str, action: str, language: str | None,
+                        resource_id: str = "res-1", tenant_id: str = TENANT_ID,
+                        link_id: str = "lnk_test") -> dict[str, str]:
+    """The headers the gateway adds to a guest's request for ``audience``'s pages."""
+    assertion = AssertionSigner(private_key).sign(GuestAssertion(
+        link_id=link_id, tenant_id=tenant_id, action=action, resource_id=resource_id,
+        recipient=GuestRecipient(language=language), link_expires_at=LINK_EXPIRES_AT, audience=audience))
+    return {ASSERTION_HEADER: assertion, FORWARDED_PREFIX_HEADER: f"/g/{link_id}"}
+
+
+@asynccontextmanager
+async def schema_of_its_own(database_url: str, service: str) -> AsyncIterator[str]:
+    """A schema name for one test's service (its app creates it), dropped afterwards."""
+    name = f"{service}_t{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        connection = await asyncpg.connect(database_url)
+        try:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        finally:
+            await connection.close()
