@@ -1,6 +1,6 @@
-"""Guests in Chromium (Playwright, DESIGN §4) on the gateway's own pages and, through it, on a service's page built
-with the guest-page kit: under the gateway's real CSP, on a 375-px phone, axe-clean, in both languages, with the
-switcher's choice carried from the gateway's pages to the service's and back."""
+"""Guests in Debian's Chromium, driven by Playwright, on the gateway's own pages and, through it, on a service's
+page built with the guest-page kit: under the gateway's real CSP, on a 375-px phone, axe-clean, in both languages,
+with the switcher's choice carried from the gateway's pages to the service's and back."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
