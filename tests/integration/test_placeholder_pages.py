@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from litestar.testing import AsyncTestClient
 
-from loginless.testkit.guest_pages import BrandingOnlyLinks, schema_of_its_own, through_the_gateway
+from loginless.testkit.guest_pages import links_knowing_the_firm, schema_of_its_own, through_the_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ async def service(request, database_url, assertion_keys) -> AsyncIterator[tuple[
         settings = settings_class(database_url=database_url, database_schema=schema,
                                   kafka_bootstrap_servers="127.0.0.1:1", assertion_public_key=assertion_keys[1],
                                   log_level="WARNING")
-        async with AsyncTestClient(bootstrap.create_app(settings, links=BrandingOnlyLinks())) as http:
+        async with AsyncTestClient(bootstrap.create_app(settings, links=links_knowing_the_firm())) as http:
             yield name, http
 
 

@@ -13,7 +13,7 @@ from loginless.signing.bootstrap import create_app as create_signing_app
 from loginless.signing.settings import SigningSettings
 from loginless.testkit.browser import assert_accessible, chromium, guest_page
 from loginless.testkit.fake_services import serve
-from loginless.testkit.guest_pages import BrandingOnlyLinks, schema_of_its_own
+from loginless.testkit.guest_pages import links_knowing_the_firm, schema_of_its_own
 from loginless.testkit.network import free_port
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ async def gateway(start_gateway, database_url, assertion_keys) -> AsyncIterator:
     async with schema_of_its_own(database_url, "signing") as schema:
         signing = create_signing_app(SigningSettings(
             database_url=database_url, database_schema=schema, kafka_bootstrap_servers="127.0.0.1:1",
-            assertion_public_key=assertion_keys[1], log_level="WARNING"), links=BrandingOnlyLinks({"tenant-1": FIRM}))
+            assertion_public_key=assertion_keys[1], log_level="WARNING"), links=links_knowing_the_firm(FIRM))
         async with serve(signing, port=port), start_gateway(routes=routes) as running:
             yield running
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -81,7 +81,8 @@ class ServiceWorker(Generic[Context]):
             await migrate_when_reachable(pool, settings, self.migrations_dir)
             runtime = WorkerRuntime(settings, pool, EventStore(pool, schema=settings.schema,
                                                                topic=settings.events_topic))
-            async with (self.context_factory(runtime) if self.context_factory else _bare(runtime)) as context:
+            # A service without a context of its own: its tasks and consumers get the kernel's runtime.
+            async with (self.context_factory(runtime) if self.context_factory else nullcontext(runtime)) as context:
                 relay = OutboxRelay(
                     settings.database_url, schema=settings.schema,
                     sink=KafkaSink(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay"),
@@ -145,12 +146,6 @@ class ServiceWorker(Generic[Context]):
                 log.warning("waiting for Kafka", error=repr(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-
-
-@asynccontextmanager
-async def _bare(runtime: WorkerRuntime):  # noqa: ANN202
-    """A service without a context of its own: its tasks and consumers get the kernel's runtime."""
-    yield runtime
 
 
 def run_worker(worker: ServiceWorker) -> None:

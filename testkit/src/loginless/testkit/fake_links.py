@@ -150,7 +150,6 @@ class FakeLinks:
             codes.verification = replace(codes.verification, failed_attempts=judgement.failed_attempts)
             if judgement.verified:  # a right code is spent at once
                 codes.verification = replace(codes.verification, code_expires_at=codes.verification.code_issued_at)
-            if judgement.verified:
                 return
             if judgement.locks:
                 raise VerificationLocked("too many wrong codes: this link accepts no more codes")
@@ -272,8 +271,7 @@ class FakeLinks:
         return self._record(link, events)
 
     def _record(self, link: Link | None, events: list[IntegrationEvent]) -> Link:
-        for event in events:
-            link = LINK.evolve(link, event)
+        link = LINK.replay(events, link)
         assert link is not None
         self._links[link.link_id] = link
         self.events += events

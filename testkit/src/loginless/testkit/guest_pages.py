@@ -18,6 +18,7 @@ from loginless.shared.web.assertion import (
     GuestAssertion,
     GuestRecipient,
 )
+from loginless.testkit.fake_links import FakeLinks
 
 FIRM = Branding(name="Ortega & Lane", color="#0b6e4f", contact_name="Front desk",
                 contact_email="desk@ortega-lane.test", contact_phone="+34 600 111 222")
@@ -25,17 +26,12 @@ TENANT_ID = "tenant-1"
 LINK_EXPIRES_AT = datetime(2026, 3, 12, 9, 5, tzinfo=UTC)
 
 
-class BrandingOnlyLinks:
-    """The links client as far as guest pages use it: firms' branding (None for a firm it does not know)."""
-
-    def __init__(self, brandings: dict[str, Branding] | None = None) -> None:
-        self.brandings = {TENANT_ID: FIRM} if brandings is None else brandings
-
-    async def branding(self, tenant_id: str) -> Branding | None:
-        return self.brandings.get(tenant_id)
-
-    async def close(self) -> None:
-        pass
+def links_knowing_the_firm(firm: Branding = FIRM, tenant_id: str = TENANT_ID) -> FakeLinks:
+    """links as guest pages use it: ``firm``'s branding, and no other firm's."""
+    links = FakeLinks()
+    links.add_tenant(tenant_id, firm.name, logo_url=firm.logo_url, color=firm.color, contact_name=firm.contact_name,
+                     contact_email=firm.contact_email, contact_phone=firm.contact_phone)
+    return links
 
 
 def through_the_gateway(private_key: str, *, audience: str, action: str, language: str | None,

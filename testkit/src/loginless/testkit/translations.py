@@ -23,15 +23,17 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 from loginless.shared.guest.i18n import DEFAULT_LANGUAGE, KIT_CATALOG, LANGUAGES, MessageCatalog
+from loginless.shared.services import service_names
 
 ROOT = Path(__file__).resolve().parents[4]
 MAPPING = ROOT / "babel.cfg"
-# Named by place rather than imported from each service, so that the test kit depends on no service; a unit test
-# (tests/unit/test_message_catalogs.py) holds them to the catalogs the services read.
+# Found by place, from the registry of services, rather than imported from each service, so that the test kit
+# depends on no service; a unit test (tests/unit/test_message_catalogs.py) holds them to the catalogs the services
+# read.
+SERVICE_LOCALES = {name: ROOT / "services" / name / "src" / "loginless" / name / "locales" for name in service_names()}
 CATALOGS: tuple[MessageCatalog, ...] = (
     KIT_CATALOG,
-    *(MessageCatalog(name, ROOT / "services" / name / "src" / "loginless" / name / "locales")
-      for name in ("gateway", "links", "documents")),
+    *(MessageCatalog(name, locales) for name, locales in SERVICE_LOCALES.items() if locales.is_dir()),
 )
 TRANSLATED_LANGUAGES = tuple(language for language in LANGUAGES if language != DEFAULT_LANGUAGE)
 # Spanish as GNU gettext writes it, not CLDR's three forms (its third is for exact millions: "1 millón de ...").

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 from litestar import Litestar
-from litestar.datastructures import State
-from litestar.di import Provide
 
 from loginless.documents import domain
 from loginless.documents.guest import GuestController, GuestPages, static_files_router
@@ -118,20 +116,13 @@ def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, sc
                                api_keys=api_keys or LinksApiKeys(links_api),
                                guest_assertions=settings.guest_assertions("documents"))
 
-    def provide_documents(state: State) -> DocumentsContext:
-        return state.runtime.context.documents
-
-    def provide_guest_pages(state: State) -> GuestPages:
-        return state.runtime.context.guest_pages
-
     return create_service_app(
         settings,
         route_handlers=[*STAFF_CONTROLLERS, GuestController, static_files_router()],
         migrations_dir=MIGRATIONS,
         description=DESCRIPTION,
         context=context,
-        dependencies={"documents": Provide(provide_documents, sync_to_thread=False),
-                      "guest_pages": Provide(provide_guest_pages, sync_to_thread=False)},
+        context_fields=["documents", "guest_pages"],
         template_config=guest_template_config(TEMPLATES, catalogs=CATALOGS),
     )
 

@@ -16,7 +16,7 @@ from litestar.template import TemplateConfig
 from loginless.gateway.access_log import AccessLog, BatchedOutput
 from loginless.gateway.edge import guard_edge
 from loginless.gateway.guest_cookie import GuestCookies
-from loginless.gateway.http import DEPENDENCIES, ROUTE_HANDLERS
+from loginless.gateway.http import ROUTE_HANDLERS
 from loginless.gateway.i18n import template_environment
 from loginless.gateway.proxy import GuestProxy
 from loginless.gateway.proxy_lane import with_proxy_lane
@@ -24,7 +24,7 @@ from loginless.gateway.rate_limit import InvalidTokenLimiter
 from loginless.gateway.read_model import LinkStateStore
 from loginless.gateway.runtime import GatewayRuntime
 from loginless.gateway.settings import GatewaySettings
-from loginless.links.client import LinksApi, LinksClient
+from loginless.links.client import LinksApi, links_held
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.assertion import AssertionSigner
 
@@ -69,33 +69,33 @@ def create_app(
 
     @asynccontextmanager
     async def context(runtime: ServiceRuntime) -> AsyncIterator[GatewayRuntime]:
-        gateway = GatewayRuntime(
-            settings=settings,
-            links=links or LinksClient.from_settings(settings),
-            link_states=LinkStateStore(await open_read_pool(settings), schema=settings.schema,
-                                       cache_seconds=settings.link_state_cache_seconds),
-            proxy=GuestProxy(settings.routes, signer, public_url=settings.public_url,
-                             connect_timeout=settings.upstream_connect_timeout_seconds,
-                             io_timeout=settings.upstream_io_timeout_seconds,
-                             max_connections=settings.upstream_max_connections),
-            cookies=cookies,
-            invalid_tokens=invalid_tokens,
-        )
-        try:
-            yield gateway
-        finally:
-            access_output.flush()
-            await gateway.links.close()
-            await gateway.proxy.close()
-            await gateway.link_states.pool.close()
+        async with links_held(settings, links) as links_api:
+            gateway = GatewayRuntime(
+                settings=settings,
+                links=links_api,
+                link_states=LinkStateStore(await open_read_pool(settings), schema=settings.schema,
+                                           cache_seconds=settings.link_state_cache_seconds),
+                proxy=GuestProxy(settings.routes, signer, public_url=settings.public_url,
+                                 connect_timeout=settings.upstream_connect_timeout_seconds,
+                                 io_timeout=settings.upstream_io_timeout_seconds,
+                                 max_connections=settings.upstream_max_connections),
+                cookies=cookies,
+                invalid_tokens=invalid_tokens,
+            )
+            try:
+                yield gateway
+            finally:
+                access_output.flush()
+                await gateway.proxy.close()
+                await gateway.link_states.pool.close()
 
     app = create_service_app(
         settings,
         route_handlers=ROUTE_HANDLERS,
         migrations_dir=MIGRATIONS,
         description=DESCRIPTION,
-        dependencies=DEPENDENCIES,
         context=context,
+        context_dependency="gateway",
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(template_environment())),
     )
     # Outside Litestar's routing, so that unknown routes, errors and health checks get the headers too, and no

@@ -17,7 +17,7 @@ from typing import Annotated
 import structlog
 from litestar import Controller, HttpMethod, MediaType, Request, Response, get, post, route
 from litestar.datastructures import Cookie
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect
@@ -40,7 +40,7 @@ from loginless.gateway.proxy import UpstreamUnavailable
 from loginless.gateway.proxy_lane import UPSTREAM_FAILED_STATE_KEY
 from loginless.gateway.rate_limit import INVALID_TOKEN_ATTEMPTS, RATE_LIMITED
 from loginless.gateway.read_model import LinkFacts, LinkState
-from loginless.gateway.runtime import GatewayRuntime, gateway_runtime
+from loginless.gateway.runtime import GatewayRuntime
 from loginless.links.client import (
     LinkGone,
     LinkNotFound,
@@ -71,13 +71,6 @@ TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 CODE_PATTERN = re.compile(r"^[0-9]{6}$")
 
 LINK_OPENINGS = Counter("loginless_gateway_link_openings_total", "Visits of /l/{token}, by outcome", ["outcome"])
-
-
-def provide_gateway(request: Request) -> GatewayRuntime:
-    return gateway_runtime(request)
-
-
-DEPENDENCIES = {"gateway": Provide(provide_gateway, sync_to_thread=False)}
 
 
 # ---- shared steps -------------------------------------------------------------------------------------------

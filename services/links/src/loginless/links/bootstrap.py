@@ -10,8 +10,6 @@ from pathlib import Path
 
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
-from litestar.datastructures import State
-from litestar.di import Provide
 
 from loginless.links.cipher import DataCipher
 from loginless.links.delivery import DeliveryWorker
@@ -40,9 +38,6 @@ PUBLISHED_EVENTS = (
     events.LinkIssued, events.LinkRevoked, events.LinkOpened, events.LinkUsed, events.LinkDelivered,
     events.LinkDeliveryFailed, events.LinkVerificationLocked, events.LinkExpired,
 )
-RETENTION_SWEEP_SECONDS = 600
-
-
 def projections(store: EventStore, settings: LinksSettings) -> Projections:
     """Every read model of the service (``python -m loginless.links projections rebuild`` replays them)."""
     return Projections(store, [LinkRows(settings.schema)])
@@ -82,14 +77,6 @@ class LinksApp:
     guest_assertions: None = None  # links serves no guest pages
 
 
-def provide_links(state: State) -> LinksContext:
-    return state.runtime.context.links
-
-
-def provide_api_keys(state: State) -> ApiKeys:
-    return state.runtime.context.api_keys
-
-
 def create_app(settings: LinksSettings, *, clock: Clock = utc_now) -> Litestar:
     check_secrets(settings)
 
@@ -100,11 +87,7 @@ def create_app(settings: LinksSettings, *, clock: Clock = utc_now) -> Litestar:
 
     return create_service_app(
         settings, route_handlers=ROUTE_HANDLERS, migrations_dir=MIGRATIONS, description=DESCRIPTION,
-        context=context,
-        dependencies={
-            "links": Provide(provide_links, sync_to_thread=False),
-            "api_keys": Provide(provide_api_keys, sync_to_thread=False),
-        },
+        context=context, context_fields=["links", "api_keys"],
     )
 
 
@@ -131,7 +114,8 @@ def create_worker(settings: LinksSettings, *, clock: Clock = utc_now) -> Service
         await forget_ended_links(ctx, retention=timedelta(days=settings.ended_link_retention_days))
 
     return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS, tasks=[
-        deliver, every(settings.expiry_sweep_seconds, record_expiries), every(RETENTION_SWEEP_SECONDS, retention)])
+        deliver, every(settings.expiry_sweep_seconds, record_expiries),
+        every(settings.housekeeping_interval_seconds, retention)])
 
 
 def asyncapi_document() -> dict:

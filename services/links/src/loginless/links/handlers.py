@@ -88,8 +88,8 @@ def delivery_secret_context(link_id: str, purpose: str) -> str:
 
 
 async def issue_links(ctx: LinksContext, tenant_id: str, request: IssueRequest, *, correlation_id: str,
-                      idempotency_key: str | None = None) -> tuple[IssuedLinks, bool]:
-    """One link per recipient; returns the response and whether it is a replay of an earlier identical call."""
+                      idempotency_key: str | None = None) -> Answer:
+    """One link per recipient; the answer is the first one given to this idempotency key, if any."""
     now = ctx.clock()
     checked = check_issue(request, ctx.expiry_policy, now)
     cause = Cause(correlation_id)
@@ -103,7 +103,7 @@ async def issue_links(ctx: LinksContext, tenant_id: str, request: IssueRequest, 
                     link_id=link_id, tenant_id=tenant_id, action=request.action, resource_id=request.resource_id,
                     recipient=recipient, expires_at=checked.expires_at, max_uses=request.max_uses,
                     verification=request.verification, delivery=delivery, now=now,
-                ), cause)
+                ), cause, known=(None, 0))  # a stream named just now: nothing to read
                 link = outcome.state
                 await ctx.repository.save_token_hash(connection, link_id, ctx.hasher.hash(token))
                 if delivery != "none":
@@ -116,9 +116,8 @@ async def issue_links(ctx: LinksContext, tenant_id: str, request: IssueRequest, 
         log.info("links issued", tenant_id=tenant_id, action=request.action, link_ids=[i.link_id for i in issued])
         return Answer(201, IssuedLinks(links=issued).model_dump(mode="json"))
 
-    answer = await ctx.idempotency.run(tenant_id=tenant_id, operation="issue-links", key=idempotency_key,
-                                       request=asdict(request), work=issue)
-    return IssuedLinks.model_validate(answer.body), answer.replayed
+    return await ctx.idempotency.run(tenant_id=tenant_id, operation="issue-links", key=idempotency_key,
+                                     request=asdict(request), work=issue)
 
 
 # ---- changing one link ------------------------------------------------------------------------------------
@@ -285,14 +284,15 @@ async def check_verification_code(ctx: LinksContext, link_id: str, code: str, *,
     async def attempt() -> tuple[Link, CodeJudgement]:
         now = ctx.clock()
         async with ctx.store.transaction() as connection:
-            link, _ = await ctx.links.load(link_id, connection)
+            link, version = await ctx.links.load(link_id, connection)
             if link is None:
                 raise LinkNotFound()
             verification, code_hash = await ctx.repository.verification_for_update(connection, link_id)
             matches = code_hash is not None and ctx.hasher.matches(code, code_hash, context=link_id)
             judgement = judge_code(link, verification, code_matches=matches, now=now)
             if judgement.locks:
-                await ctx.links.run_in(connection, link_id, LockVerification(now), Cause(correlation_id))
+                await ctx.links.run_in(connection, link_id, LockVerification(now), Cause(correlation_id),
+                                       known=(link, version))
             await ctx.repository.save_code_outcome(connection, link_id, failed_attempts=judgement.failed_attempts,
                                                    code_used=judgement.verified)
             return link, judgement

@@ -105,8 +105,7 @@ class ApiKeyController(Controller):
 
         answer = await links.idempotency.run(tenant_id=staff.tenant_id, operation="create-api-key",
                                              key=idempotency_key, request={}, work=create)
-        return Response(NewApiKey.model_validate(answer.body), status_code=201,
-                        headers={REPLAYED_HEADER: "true"} if answer.replayed else None)
+        return answer.response()
 
     @get("/", summary="The tenant's active API keys (ids only)", responses=problems(STAFF_PROBLEMS))
     async def list_api_keys(self, staff: Staff, api_keys: Keys) -> ApiKeyList:
@@ -230,10 +229,9 @@ class InternalController(Controller):
 
 async def _issue(links: LinksContext, tenant_id: str, data: IssueLinksIn, request: Request,
                  idempotency_key: str | None) -> Response[IssuedLinks]:
-    issued, replayed = await handlers.issue_links(links, tenant_id, data.to_domain(),
-                                                  correlation_id=correlation_id_of(request),
-                                                  idempotency_key=idempotency_key)
-    return Response(issued, status_code=201, headers={REPLAYED_HEADER: "true"} if replayed else None)
+    answer = await handlers.issue_links(links, tenant_id, data.to_domain(),
+                                        correlation_id=correlation_id_of(request), idempotency_key=idempotency_key)
+    return answer.response()
 
 
 ROUTE_HANDLERS = [TenantController, ApiKeyController, LinkController, InternalController]

@@ -19,14 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from loginless.links.domain import CODE_LIFETIME, Link
 from loginless.links.tenants import Tenant
 from loginless.shared.guest.branding import DEFAULT_BRAND_COLOUR, readable_text_colour
-from loginless.shared.guest.i18n import (
-    DEFAULT_LANGUAGE,
-    KIT_CATALOG,
-    N_,
-    MessageCatalog,
-    format_date_time,
-    translations,
-)
+from loginless.shared.guest.i18n import KIT_CATALOG, N_, MessageCatalog, format_date_time, supported, translations
 from loginless.shared.guest.pages import install_translations
 
 CODE_MINUTES = int(CODE_LIFETIME.total_seconds() // 60)
@@ -54,7 +47,7 @@ install_translations(_templates, CATALOGS)
 
 def language_of(link: Link) -> str:
     """The recipient's language, or the one every message is written in when the firm gave none."""
-    return link.recipient.language or DEFAULT_LANGUAGE
+    return supported(link.recipient.language)
 
 
 @dataclass(frozen=True)

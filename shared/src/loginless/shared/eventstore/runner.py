@@ -148,22 +148,25 @@ class DeciderRunner(Generic[State, Command]):
         cause: Cause,
         *,
         check: Callable[[State | None], None] | None = None,
+        known: tuple[State | None, int] | None = None,
     ) -> Outcome[State]:
         """Run ``command`` in the caller's transaction (a consumer's, or one that changes several streams
-        together); a conflict is raised to the caller, whose transaction is then rolled back whole."""
-        recorded = await self.store.load(stream_id, connection)
-        state = self.decider.replay(event.payload for event in recorded)
+        together); a conflict is raised to the caller, whose transaction is then rolled back whole.
+
+        ``known`` is the state and version the caller already loaded in this transaction (or ``(None, 0)`` for a
+        stream it has just named), so the stream is not read twice; a stale one still ends in a conflict."""
+        state, version = known if known is not None else await self.load(stream_id, connection)
         if check is not None:
             check(state)
         events = list(self.decider.decide(state, command() if callable(command) else command))
         if not events:
-            return Outcome(state, len(recorded))
+            return Outcome(state, version)
         state = self.decider.replay(events, state)
         metadata = EventMetadata(tenant_id=state.tenant_id,  # type: ignore[attr-defined]
                                  correlation_id=cause.correlation_id, causation_id=cause.causation_id)
-        appended = await self.store.append(stream_id, len(recorded), events, metadata, connection=connection)
+        appended = await self.store.append(stream_id, version, events, metadata, connection=connection)
         await self.projections.apply(connection, appended)
-        return Outcome(state, len(recorded) + len(events), tuple(appended))
+        return Outcome(state, version + len(events), tuple(appended))
 
 
 async def retrying_on_conflict(operation: Callable[[], Awaitable[T]], *, attempts: int = CONFLICT_ATTEMPTS) -> T:

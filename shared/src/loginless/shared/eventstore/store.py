@@ -183,7 +183,7 @@ class EventStore:
     async def forget(self, stream_id: str, connection: asyncpg.Connection) -> int:
         """Erase a stream: its events and every outbox message that carried them, published or not (a message
         not yet sent is never sent). Returns how many events went. Kafka's copies end with the topic's retention;
-        read models are the caller's (``DeciderRunner.forget`` clears them in the same transaction)."""
+        read models are the caller's (``Projections.forget`` clears them in the same transaction)."""
         gone = await connection.fetchval(
             f"WITH gone AS (DELETE FROM {self._table}.events WHERE stream_id = $1 RETURNING 1)"
             " SELECT count(*) FROM gone", stream_id)

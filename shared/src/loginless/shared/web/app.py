@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -95,11 +95,13 @@ def create_service_app(
     description: str = "",
     context: ContextFactory | None = None,
     context_dependency: str | None = None,
+    context_fields: Sequence[str] = (),
     dependencies: dict[str, Provide] | None = None,
     template_config: TemplateConfig | None = None,
 ) -> Litestar:
-    """The Litestar app of a service. ``context`` builds its typed context, which handlers receive as the
-    dependency named ``context_dependency`` (``links: NamedDependency[LinksContext]``)."""
+    """The Litestar app of a service. ``context`` builds its typed context; handlers receive it whole as the
+    dependency named ``context_dependency``, and each of its ``context_fields`` as a dependency of that name
+    (``documents: DocumentsContext`` for ``context_fields=["documents"]``)."""
     name = settings.service_name
 
     @asynccontextmanager
@@ -111,7 +113,7 @@ def create_service_app(
             runtime = ServiceRuntime(settings=settings, pool=pool, kafka_probe=probe,
                                      store=EventStore(pool, schema=settings.schema, topic=settings.events_topic))
             app.state.runtime = runtime
-            async with context(runtime) if context is not None else _no_context() as built:
+            async with context(runtime) if context is not None else nullcontext() as built:
                 runtime.context = built
                 release_freed_memory()
                 log.info("service started", service=name, port=settings.http_port)
@@ -129,8 +131,14 @@ def create_service_app(
     def provide_store(state: State) -> EventStore:
         return state.runtime.store
 
-    context_dependencies = {context_dependency: Provide(provide_context, sync_to_thread=False)} \
-        if context_dependency else {}
+    def provider_of(field: str) -> Callable[[State], Any]:
+        def provide_field(state: State) -> Any:
+            return getattr(state.runtime.context, field)
+        return provide_field
+
+    context_dependencies = {field: Provide(provider_of(field), sync_to_thread=False) for field in context_fields}
+    if context_dependency:
+        context_dependencies[context_dependency] = Provide(provide_context, sync_to_thread=False)
     return Litestar(
         route_handlers=[HealthController, MetricsController, *route_handlers],
         lifespan=[lifespan],
@@ -162,11 +170,6 @@ def create_service_app(
             }),
         ),
     )
-
-
-@asynccontextmanager
-async def _no_context() -> AsyncIterator[None]:
-    yield None
 
 
 def release_freed_memory() -> None:
