@@ -14,7 +14,7 @@ import structlog
 from litestar import Litestar
 
 from loginless.documents import domain
-from loginless.documents.guest import GuestController, GuestPages, static_files_router
+from loginless.documents.guest import ASSET_ROUTES, GuestController, GuestPages
 from loginless.documents.handlers import Clock, DocumentsContext, forget_old_accesses, utc_now
 from loginless.documents.http import STAFF_CONTROLLERS
 from loginless.documents.i18n import CATALOGS
@@ -118,7 +118,7 @@ def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, sc
 
     return create_service_app(
         settings,
-        route_handlers=[*STAFF_CONTROLLERS, GuestController, static_files_router()],
+        route_handlers=[*STAFF_CONTROLLERS, GuestController, *ASSET_ROUTES],
         migrations_dir=MIGRATIONS,
         description=DESCRIPTION,
         context=context,

@@ -479,10 +479,6 @@ class Share(LinkHolder):
     def resource_id(self) -> str:
         return self.share_id
 
-    @property
-    def revoked(self) -> bool:
-        return self.status == "revoked"
-
 
 @dataclass(frozen=True)
 class PrepareShare:
@@ -599,10 +595,6 @@ class UploadRequest(LinkHolder):
     @property
     def resource_id(self) -> str:
         return self.upload_request_id
-
-    @property
-    def revoked(self) -> bool:
-        return self.status == "revoked"
 
 
 @dataclass(frozen=True)

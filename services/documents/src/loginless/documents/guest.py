@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from litestar import Controller, MediaType, Request, Response, Router, delete, get, head, patch, post
+from litestar import Controller, MediaType, Request, Response, delete, get, head, patch, post
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -110,8 +110,7 @@ def _asset_version() -> str:
 ASSET_VERSION = _asset_version()
 
 
-def error_page(pages: GuestPages, request: Request, guest: GuestAssertion | None, error: LoginlessError,
-               context: dict[str, Any]) -> Template:
+def error_page(error: LoginlessError, context: dict[str, Any]) -> Template:
     """The kit's error page with the words for ``error``'s problem: what happened and what to do next."""
     if isinstance(error, domain.Gone) and error.extra.get("reason") == "deadline":
         problem = UPLOAD_DEADLINE_PASSED
@@ -155,7 +154,7 @@ class GuestController(Controller):
         try:
             share, document = await handlers.guest_share(pages.ctx, guest)
         except LoginlessError as error:
-            return error_page(pages, request, guest, error, context)
+            return error_page(error, context)
         await handlers.record_access(pages.ctx, guest, share, "view", client_ip=client_address(request),
                                      user_agent=_user_agent(request), cause=Cause(correlation_id_of(request)))
         lang = context["lang"]
@@ -180,7 +179,7 @@ class GuestController(Controller):
         try:
             upload_request, remaining = await pages.uploads.limits(guest)
         except LoginlessError as error:
-            return error_page(pages, request, guest, error, context)
+            return error_page(error, context)
         lang = context["lang"]
         messages = i18n.script_messages(lang)
         messages["max_size"] = format_size(upload_request.limits.max_file_size, lang)
@@ -197,15 +196,15 @@ class GuestController(Controller):
         pages = guest_pages
         context = await pages.context(request, guest)
         if guest.action != "upload":
-            return error_page(pages, request, guest, NotFound("not an upload link"), context)
+            return error_page(NotFound("not an upload link"), context)
         lang = context["lang"]
         try:
-            await pages.uploads.limits(guest)
+            await handlers.open_upload_request(pages.ctx, guest)
             still_open = True
         except domain.Gone:
             still_open = False  # the receipt stays readable after the deadline
         except LoginlessError as error:
-            return error_page(pages, request, guest, error, context)
+            return error_page(error, context)
         rows = await handlers.files_received(pages.ctx, guest)
         files = [{"name": row["display_name"], "size": format_size(row["size"], lang),
                   "at": format_date_time(row["created_at"], lang)} for row in rows]
@@ -221,9 +220,9 @@ class GuestController(Controller):
             share, document = await handlers.guest_share(pages.ctx, guest)
             domain.check_download(share)  # a view-only share's preview is its rendered pages, never the bytes
         except LoginlessError as error:
-            return error_page(pages, request, guest, error, await pages.context(request, guest))
+            return error_page(error, await pages.context(request, guest))
         if domain.serving_disposition(document.content_type) != "inline":
-            return error_page(pages, request, guest, NotFound("no preview for this type"),
+            return error_page(NotFound("no preview for this type"),
                               await pages.context(request, guest))
         # Read by the page's pdf.js or <img>, or opened on its own; never framed (the gateway forbids framing).
         return self._stream(pages, request, document, "inline")
@@ -249,7 +248,7 @@ class GuestController(Controller):
             share, document = await handlers.guest_share(pages.ctx, guest)
             domain.check_download(share)
         except LoginlessError as error:
-            return error_page(pages, request, guest, error, await pages.context(request, guest))
+            return error_page(error, await pages.context(request, guest))
         settings = pages.ctx.settings
         streamed = settings.download_delivery == "stream"
         # Recorded when the download is handed out: with a presigned URL the bytes then flow between the guest and
@@ -396,8 +395,7 @@ class TusVersionUnsupported(LoginlessError):
     title = "Unsupported tus version"
 
 
-def static_files_router() -> Router:
-    """The pages' stylesheets -- the kit's ``guest.css`` and the firm's colour, and ``documents.css`` -- and the
-    bundled scripts, as files (the gateway's CSP allows no inline script or style). Served without an assertion:
-    nothing in them is about a guest."""
-    return Router(path="/", route_handlers=guest_asset_routes("/guest", static_directories=[STATIC_DIR]))
+# The pages' stylesheets -- the kit's ``guest.css`` and the firm's colour, and ``documents.css`` -- and the bundled
+# scripts, as files (the gateway's CSP allows no inline script or style). Served without an assertion: nothing in
+# them is about a guest.
+ASSET_ROUTES = guest_asset_routes("/guest", static_directories=[STATIC_DIR])

@@ -28,7 +28,7 @@ from loginless.documents import domain, filetypes
 from loginless.documents.domain import Account, Document, Folder, LinkHolder, Share, UploadRequest
 from loginless.documents.ports import Scanner
 from loginless.documents.previews import Fetch, ViewOnlyPreviews, watermark_text
-from loginless.documents.repository import DueJob, Repository, document_of
+from loginless.documents.repository import DueJob, JobKind, Repository, document_of
 from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import DocumentStorage, PartBuffer, PartBuffers, UploadedPart
 from loginless.links.client import LinksApi, LinksRefused
@@ -278,50 +278,54 @@ async def _record_and_issue(ctx: DocumentsContext, runner: DeciderRunner, resour
     async def queue(connection: asyncpg.Connection, outcome: Outcome) -> None:
         await ctx.repository.queue_issuing(connection, resource_id, outcome.state.tenant_id, give_up_at)
 
-    await runner.run(resource_id, command, cause, also=queue)
+    recorded = await runner.run(resource_id, command, cause, also=queue)
     urls: dict[str, str] = {}
     try:
-        await issue_links(ctx, resource_id, cause=cause, urls=urls)
+        holder = await issue_links(ctx, resource_id, cause=cause, urls=urls, holder=recorded.state)
     except DependencyUnavailable as error:
         log.warning("links not all issued yet; the worker carries on", resource_id=resource_id, error=error.detail)
+        holder, _ = await runner.load(resource_id)  # with the links recorded before links stopped answering
     except LoginlessError as error:  # refused for good: the resource ends failed, and says why
         await fail_issuing(ctx, resource_id, reason=error.detail, cause=cause)
         raise LinksRefused(error.detail, resource_id=resource_id, **error.extra) from error
-    holder, _ = await runner.load(resource_id)
     return Issued(holder, urls)
 
 
-async def issue_links(ctx: DocumentsContext, resource_id: str, *, cause: Cause,
-                      urls: dict[str, str] | None = None) -> dict[str, str]:
-    """Issue every missing link of a pending resource, one recipient at a time; the URLs issued now go into
-    ``urls`` as they come (so the ones issued before a failure are not lost) and are returned.
+async def issue_links(ctx: DocumentsContext, resource_id: str, *, cause: Cause, urls: dict[str, str] | None = None,
+                      holder: LinkHolder | None = None) -> LinkHolder | None:
+    """Issue every missing link of a pending resource, one recipient at a time, and return the resource as it
+    then is; the URLs issued now go into ``urls`` as they come (so the ones issued before a failure are not
+    lost). ``holder`` is the resource as the caller just recorded it; else it is loaded.
 
     The key of each issue is the resource and the recipient's position, so running this again (after a crash,
     or by the worker beside a request) gets the same link back from links instead of a second one.
     """
     runner = ctx.holders(resource_id)
-    holder, _ = await runner.load(resource_id)
+    if holder is None:
+        holder, _ = await runner.load(resource_id)
     urls = {} if urls is None else urls
     if holder is None or holder.status != "pending":
-        return urls
+        return holder
     for index, recipient in holder.still_to_issue():
         issued = await ctx.links.issue(holder.tenant_id, _issue_request(holder, recipient),
                                        idempotency_key=f"{resource_id}/{index}")
         [link] = issued.links
         urls[link.link_id] = link.url
-        await _record_issued(ctx, runner, resource_id, recipient.email, link.link_id, cause)
-    return urls
+        holder = await _record_issued(ctx, runner, resource_id, recipient.email, link.link_id, cause)
+    return holder
 
 
 async def _record_issued(ctx: DocumentsContext, runner: DeciderRunner, resource_id: str, email: str, link_id: str,
-                         cause: Cause) -> None:
+                         cause: Cause) -> LinkHolder:
     async def settle(connection: asyncpg.Connection, outcome: Outcome[LinkHolder]) -> None:
         if outcome.state.status != "pending":
             await ctx.repository.finish_job(connection, "issue", resource_id)
         if outcome.state.ended:  # revoked or failed meanwhile: this link must not live
             await ctx.repository.queue_revoking(connection, outcome.state.tenant_id, resource_id, [link_id])
 
-    await runner.run(resource_id, lambda: domain.RecordLinkIssued(email, link_id, ctx.clock()), cause, also=settle)
+    recorded = await runner.run(resource_id, lambda: domain.RecordLinkIssued(email, link_id, ctx.clock()), cause,
+                                also=settle)
+    return recorded.state
 
 
 def _issue_request(holder: LinkHolder, recipient: domain.RecipientLink) -> IssueLinksIn:
@@ -382,17 +386,21 @@ async def revoke_recipient_link(ctx: DocumentsContext, tenant_id: str, resource_
 async def revoke_links_at_links(ctx: DocumentsContext, resource_id: str) -> None:
     """Try the resource's revocations at once; whatever fails stays queued for the worker."""
     async with database_errors():
-        rows = await ctx.pool.fetch(
-            f"SELECT link_id, tenant_id FROM {ctx.repository.s}.link_revoking_jobs WHERE resource_id = $1",
-            resource_id)
-    for row in rows:
+        jobs = await ctx.repository.revoking_jobs(ctx.pool, resource_id)
+    for job in jobs:
         try:
-            await ctx.links.revoke(row["tenant_id"], row["link_id"])
+            await _revoke_at_links(ctx, job)
         except DependencyUnavailable:
             return  # the worker tries again
-        except NotFound:
-            pass  # links never heard of it, or forgot it: nothing lives to revoke
-        await ctx.repository.finish_job(ctx.pool, "revoke", row["link_id"])
+
+
+async def _revoke_at_links(ctx: DocumentsContext, job: DueJob) -> None:
+    """One queued revocation, done and its job finished; raises DependencyUnavailable while links is down."""
+    try:
+        await ctx.links.revoke(job.tenant_id, job.key)
+    except NotFound:
+        pass  # links never heard of it, or forgot it: nothing lives to revoke
+    await ctx.repository.finish_job(ctx.pool, "revoke", job.key)
 
 
 # ---- the worker: jobs at the links service ----------------------------------------------------------------
@@ -409,8 +417,7 @@ async def work_through_link_jobs(ctx: DocumentsContext, *, limit: int = 20) -> i
                 await fail_issuing(ctx, job.key, reason="the links service could not issue the links in time",
                                    cause=cause)
             else:
-                await issue_links(ctx, job.key, cause=cause)
-                holder, _ = await ctx.holders(job.key).load(job.key)
+                holder = await issue_links(ctx, job.key, cause=cause)
                 if holder is None or holder.status != "pending":
                     await ctx.repository.finish_job(ctx.pool, "issue", job.key)
         except DependencyUnavailable as error:
@@ -421,17 +428,13 @@ async def work_through_link_jobs(ctx: DocumentsContext, *, limit: int = 20) -> i
                                                    lease_seconds=JOB_LEASE_SECONDS):
         handled += 1
         try:
-            await ctx.links.revoke(job.tenant_id, job.key)
+            await _revoke_at_links(ctx, job)
         except DependencyUnavailable as error:
             await _later(ctx, "revoke", job, error.detail)
-            continue
-        except NotFound:
-            pass
-        await ctx.repository.finish_job(ctx.pool, "revoke", job.key)
     return handled
 
 
-async def _later(ctx: DocumentsContext, kind: str, job: DueJob, error: str) -> None:
+async def _later(ctx: DocumentsContext, kind: JobKind, job: DueJob, error: str) -> None:
     delay = min(ctx.settings.link_job_retry_seconds * 2 ** (job.attempts - 1), MAX_JOB_DELAY_SECONDS)
     await ctx.repository.retry_job_later(ctx.pool, kind, job.key, delay, error)
     log.warning("links job failed; will retry", kind=kind, key=job.key, attempts=job.attempts, retry_in=delay,

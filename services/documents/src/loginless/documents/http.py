@@ -317,7 +317,7 @@ class DocumentsController(Controller):
             share = issued.holder
             return _created(issued, ShareOut(share_id=share.share_id, document_id=share.document_id,
                                              view_only=share.view_only, expires_at=share.expires_at,
-                                             status=share.status, revoked=share.revoked,
+                                             status=share.status, revoked=share.status == "revoked",
                                              links=_links(share, issued.urls, share.expires_at)))
 
         return (await documents.idempotency.run(tenant_id=staff.tenant_id, operation="share-document",

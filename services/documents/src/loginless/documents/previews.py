@@ -64,7 +64,6 @@ IMAGE_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "
                  "image/tiff": "TIFF"}
 _PILLOW_PLUGINS = {"PNG": "PngImagePlugin", "JPEG": "JpegImagePlugin", "GIF": "GifImagePlugin",
                    "WEBP": "WebPImagePlugin", "TIFF": "TiffImagePlugin"}
-PREVIEWABLE_TYPES = frozenset({PDF_TYPE, *IMAGE_FORMATS})
 
 WATERMARK_ANGLE = 30  # degrees: diagonal enough to cross text lines, flat enough to read
 WATERMARK_OPACITY = 0.30  # of the dark text; a light halo at the same opacity keeps it visible on dark pictures
@@ -647,11 +646,6 @@ class ViewOnlyPreviews:
                     await self.renderer.render_image(folder / "original", watermark=self._watermark_of(folder),
                                                      into=folder)
         return wanted
-
-    async def forget(self, key: str) -> None:
-        import shutil
-
-        shutil.rmtree(self.directory / key, ignore_errors=True)
 
     async def _folder(self, key: str, fetch: Fetch, watermark: str) -> Path:
         self._sweep()

@@ -31,6 +31,11 @@ def _recipients(recipients: list[events.RequestedRecipient]) -> str:
     return json.dumps([{"email": r.email, "name": r.recipient_name, "language": r.language} for r in recipients])
 
 
+def _recipients_named_by_email(recipients: list[events.ShareRecipient]) -> str:
+    """Recipients of DocumentShared and UploadRequestCreated, which name no more than the e-mail address."""
+    return json.dumps([{"email": r.email, "name": None, "language": None} for r in recipients])
+
+
 class DocumentRows:
     tables = ("accounts", "folders", "documents", "shares", "upload_requests", "recipient_links", "access_records")
 
@@ -75,7 +80,7 @@ class DocumentRows:
                     " recipients, created_at, version) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8)"
                     " ON CONFLICT (share_id) DO UPDATE SET status = 'active', version = EXCLUDED.version",
                     event.share_id, event.tenant_id, event.document_id, event.view_only, event.expires_at,
-                    json.dumps([{"email": r.email, "name": None, "language": None} for r in event.recipients]),
+                    _recipients_named_by_email(event.recipients),
                     event.shared_at, version)
                 await self._links_named_first(db, event.share_id, event.tenant_id, event.recipients, event.shared_at)
             case events.ShareFailed():
@@ -90,8 +95,7 @@ class DocumentRows:
             case events.UploadRequestCreated():
                 await self._upload_request(
                     db, event, status="active", created_at=event.created_at, version=version,
-                    recipients=json.dumps([{"email": r.email, "name": None, "language": None}
-                                           for r in event.recipients]))
+                    recipients=_recipients_named_by_email(event.recipients))
                 await self._links_named_first(db, event.upload_request_id, event.tenant_id, event.recipients,
                                               event.created_at)
             case events.UploadRequestFailed():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -28,9 +28,16 @@ def document_of(row: asyncpg.Record) -> domain.Document:
 class DueJob:
     key: str  # the resource to issue links for, or the link to revoke
     tenant_id: str
-    resource_id: str
     attempts: int
     deadline: datetime | None = None
+
+
+JobKind = Literal["issue", "revoke"]
+# Each kind of job: its table, the column that names it, and its deadline (revocations have none).
+JOB_TABLES: dict[JobKind, tuple[str, str, str]] = {
+    "issue": ("link_issuing_jobs", "resource_id", "deadline"),
+    "revoke": ("link_revoking_jobs", "link_id", "NULL::timestamptz"),
+}
 
 
 class Repository:
@@ -173,24 +180,30 @@ class Repository:
                              " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                              [(link_id, tenant_id, resource_id) for link_id in link_ids])
 
-    async def claim_due_jobs(self, db: Executor, kind: str, *, limit: int, lease_seconds: float) -> list[DueJob]:
+    async def claim_due_jobs(self, db: Executor, kind: JobKind, *, limit: int,
+                             lease_seconds: float) -> list[DueJob]:
         """Take up to ``limit`` due jobs: other workers skip them until the lease ends (also if this one dies)."""
-        table, key, deadline = (("link_issuing_jobs", "resource_id", "deadline") if kind == "issue"
-                                else ("link_revoking_jobs", "link_id", "NULL::timestamptz"))
+        table, key, deadline = JOB_TABLES[kind]
         rows = await db.fetch(
             f"UPDATE {self.s}.{table} SET attempts = attempts + 1,"
             " next_attempt_at = now() + make_interval(secs => $2)"
             f" WHERE {key} IN (SELECT {key} FROM {self.s}.{table} WHERE next_attempt_at <= now()"
             "                  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-            f" RETURNING {key} AS key, tenant_id, resource_id, attempts, {deadline} AS deadline",
+            f" RETURNING {key} AS key, tenant_id, attempts, {deadline} AS deadline",
             limit, lease_seconds)
         return [DueJob(**dict(row)) for row in rows]
 
-    async def retry_job_later(self, db: Executor, kind: str, key: str, delay_seconds: float, error: str) -> None:
-        table, column = ("link_issuing_jobs", "resource_id") if kind == "issue" else ("link_revoking_jobs", "link_id")
+    async def revoking_jobs(self, db: Executor, resource_id: str) -> list[DueJob]:
+        """The revocations still to be done for one resource's links."""
+        rows = await db.fetch(f"SELECT link_id AS key, tenant_id, attempts FROM {self.s}.link_revoking_jobs"
+                              " WHERE resource_id = $1", resource_id)
+        return [DueJob(**dict(row)) for row in rows]
+
+    async def retry_job_later(self, db: Executor, kind: JobKind, key: str, delay_seconds: float, error: str) -> None:
+        table, column, _ = JOB_TABLES[kind]
         await db.execute(f"UPDATE {self.s}.{table} SET next_attempt_at = now() + make_interval(secs => $2),"
                          f" last_error = $3 WHERE {column} = $1", key, delay_seconds, error[:500])
 
-    async def finish_job(self, db: Executor, kind: str, key: str) -> None:
-        table, column = ("link_issuing_jobs", "resource_id") if kind == "issue" else ("link_revoking_jobs", "link_id")
+    async def finish_job(self, db: Executor, kind: JobKind, key: str) -> None:
+        table, column, _ = JOB_TABLES[kind]
         await db.execute(f"DELETE FROM {self.s}.{table} WHERE {column} = $1", key)
