@@ -123,3 +123,34 @@ async def test_a_link_revoked_before_it_was_sent_is_not_sent(client, staff, issu
     assert sms_outbox() == []
     assert await stream_types(link["link_id"]) == ["LinkIssued", "LinkRevoked", "LinkDeliveryFailed"]
 
+
+
+async def test_a_link_sent_again_is_the_same_url_said_as_a_reminder_and_its_kept_token_ends_with_it(
+        client, staff, issue, delivery_worker, sms_outbox, settings, pool, stream_types):
+    link = (await issue(client, staff, action="upload", recipients=[
+        {"phone": "+34 677 000 555", "delivery": "sms"}]))[0]
+    await delivery_worker.deliver_due()
+
+    resent = await client.post(f"/v1/links/{link['link_id']}/resend", headers=staff.headers)
+    again = await client.post(f"/v1/links/{link['link_id']}/resend", headers=staff.headers)  # before it went out
+    await delivery_worker.deliver_due()
+
+    assert (resent.status_code, again.status_code) == (202, 202)
+    first, reminder = sms_outbox()  # two resends queued before the worker ran are one message
+    assert link["url"] in first["body"] and link["url"] in reminder["body"]
+    assert "reminder" in reminder["body"] and "reminder" not in first["body"]
+    # A reminder is announced by whoever asked for it; the link's own stream reports only its first delivery.
+    assert await stream_types(link["link_id"]) == ["LinkIssued", "LinkDelivered"]
+
+    kept = f'SELECT count(*) FROM "{settings.schema}".resendable_tokens WHERE link_id = $1'
+    assert await pool.fetchval(kept, link["link_id"]) == 1
+    await client.post(f"/v1/links/{link['link_id']}/revoke", headers=staff.headers)
+    assert await pool.fetchval(kept, link["link_id"]) == 0
+    ended = await client.post(f"/v1/links/{link['link_id']}/resend", headers=staff.headers)
+    assert ended.status_code == 410 and ended.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_link_issued_without_delivery_is_refused_a_resend_with_a_problem(client, staff, issue):
+    link = (await issue(client, staff))[0]
+    refused = await client.post(f"/v1/links/{link['link_id']}/resend", headers=staff.headers)
+    assert refused.status_code == 409 and refused.json()["type"].endswith("link-not-resendable")

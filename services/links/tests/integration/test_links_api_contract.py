@@ -19,6 +19,7 @@ import pytest
 from loginless.links.client import (
     LinkGone,
     LinkNotFound,
+    LinkNotResendable,
     LinksApi,
     LinksRefused,
     VerificationCodeTooSoon,
@@ -390,6 +391,47 @@ async def test_a_link_that_expired_or_was_used_up_can_still_be_revoked(links):
     links.clock.advance(minutes=2)
     for link in (expiring, one_time):
         assert (await links.api.revoke(firm.tenant_id, link.link_id)).status == "revoked"  # revoked beats the rest
+
+
+# ---- sending a link again --------------------------------------------------------------------------------
+
+
+async def test_a_delivered_link_can_be_sent_again_by_its_own_tenant_only(links):
+    mine, theirs = await links.add_firm(), await links.add_firm()
+    [link] = await links.issue(mine, recipients=[RecipientIn(email="again@example.test", delivery="email")])
+
+    again = await links.api.resend(mine.tenant_id, link.link_id)
+
+    assert (again.link_id, again.status) == (link.link_id, "active")
+    for tenant_id in (theirs.tenant_id, "firm-nobody-knows"):
+        with pytest.raises(LinkNotFound):
+            await links.api.resend(tenant_id, link.link_id)
+    with pytest.raises(LinkNotFound):
+        await links.api.resend(mine.tenant_id, str(uuid.uuid4()))
+    assert (await links.api.resolve(token_of(link))).link_id == link.link_id  # the same URL still opens it
+
+
+async def test_a_link_issued_without_delivery_cannot_be_sent_again(links):
+    firm = await links.add_firm()
+    [link] = await links.issue(firm)  # delivery "none": links never had the URL's way to the recipient
+    with pytest.raises(LinkNotResendable):
+        await links.api.resend(firm.tenant_id, link.link_id)
+
+
+@pytest.mark.parametrize("ending", ["expired", "revoked", "used_up"])
+async def test_a_link_that_ended_cannot_be_sent_again(links, ending):
+    firm = await links.add_firm()
+    [link] = await links.issue(firm, expires_in_seconds=60, max_uses=1,
+                               recipients=[RecipientIn(email="ended@example.test", delivery="email")])
+    if ending == "expired":
+        links.clock.advance(minutes=2)
+    elif ending == "revoked":
+        await links.api.revoke(firm.tenant_id, link.link_id)
+    else:
+        await links.api.use(link.link_id, GUEST)
+    with pytest.raises(LinkGone) as gone:
+        await links.api.resend(firm.tenant_id, link.link_id)
+    assert gone.value.link_status == ending
 
 
 # ---- recipient verification -------------------------------------------------------------------------------

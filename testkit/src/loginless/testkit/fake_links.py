@@ -37,7 +37,13 @@ from loginless.links.domain import (
     check_issue,
     judge_code,
 )
-from loginless.links.errors import InvalidFields, LinkNotFound, VerificationLocked, WrongVerificationCode
+from loginless.links.errors import (
+    InvalidFields,
+    LinkNotFound,
+    LinkNotResendable,
+    VerificationLocked,
+    WrongVerificationCode,
+)
 from loginless.links.settings import LinksSettings
 from loginless.links.tenants import Tenant, check_tenant
 from loginless.links.tokens import is_well_formed_token, new_api_key, new_token, new_verification_code, parse_api_key
@@ -93,6 +99,7 @@ class FakeLinks:
         self._links_by_token: dict[str, str] = {}
         self._codes: dict[str, _CodeState] = {}
         self._answers: dict[tuple[str, str], tuple[bytes, IssuedLinks]] = {}  # (tenant, Idempotency-Key)
+        self.resent: list[str] = []  # link ids sent again, in order
         self._issues_before_failure: int | None = None
         self._failed_issues_lose_their_answer = False
 
@@ -178,6 +185,17 @@ class FakeLinks:
         if link is None or link.tenant_id != tenant_id:
             raise LinkNotFound()
         return LinkView.of(self._run(link_id, RevokeLink), self.clock())
+
+    async def resend(self, tenant_id: str, link_id: str) -> LinkView:
+        self._called("resend", link_id)
+        link = self._links.get(link_id)
+        if link is None or link.tenant_id != tenant_id:
+            raise LinkNotFound()
+        link.require_active(self.clock())
+        if link.delivery == "none":
+            raise LinkNotResendable()
+        self.resent.append(link_id)
+        return LinkView.of(link, self.clock())
 
     async def close(self) -> None:
         pass

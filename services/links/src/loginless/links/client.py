@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 from loginless.links.errors import (
     LinkGone,
     LinkNotFound,
+    LinkNotResendable,
     VerificationCodeTooSoon,
     VerificationLocked,
     VerificationNotRequired,
@@ -92,6 +93,8 @@ class LinksApi(Protocol):
                     ) -> IssuedLinks: ...
 
     async def revoke(self, tenant_id: str, link_id: str) -> LinkView: ...
+
+    async def resend(self, tenant_id: str, link_id: str) -> LinkView: ...
 
     async def close(self) -> None: ...
 
@@ -236,6 +239,20 @@ class LinksClient:
         if response.status_code == 404:
             raise LinkNotFound()
         raise _unexpected(response, "revoke")
+
+    async def resend(self, tenant_id: str, link_id: str) -> LinkView:
+        """Have links send one of the tenant's active links again to its recipient (the same URL: no token here).
+        :class:`LinkGone` when it ended, :class:`LinkNotResendable` when links never delivered it."""
+        response = await self._call("POST", f"/tenants/{tenant_id}/links/{link_id}/resend")
+        if response.status_code == 202:
+            return _model(LinkView, response)
+        if response.status_code == 404:
+            raise LinkNotFound()
+        if response.status_code == 409:
+            raise LinkNotResendable(_problem(response).get("detail") or "the link cannot be sent again")
+        if response.status_code == 410:
+            raise _gone(response)
+        raise _unexpected(response, "resend")
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

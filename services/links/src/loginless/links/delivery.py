@@ -1,11 +1,13 @@
-"""The worker's delivery loop: sends the e-mails and SMS that issuing links and asking for codes queued.
+"""The worker's delivery loop: sends the e-mails and SMS that issuing links, sending them again and asking for
+codes queued.
 
-Each pending delivery holds its token or code encrypted. The loop claims due rows (``FOR UPDATE SKIP LOCKED``,
-so any number of workers share the work), sends outside any transaction, and then either erases the row and
-records ``LinkDelivered`` in one transaction, or schedules a retry with exponential backoff, or -- after the
-last attempt, or at once when retrying cannot help -- erases the row and records ``LinkDeliveryFailed``.
-A worker that dies mid-send leaves its rows claimed only until their lease ends; then they are sent again
-(at least once, never lost).
+A delivery is a link's first sending, a link sent again (a reminder: the same URL, from the token links keeps
+encrypted while the link can open) or a one-time code. Each pending delivery holds its token or code encrypted.
+The loop claims due rows (``FOR UPDATE SKIP LOCKED``, so any number of workers share the work), sends outside any
+transaction, and then either erases the row and records ``LinkDelivered`` in one transaction, or schedules a
+retry with exponential backoff, or -- after the last attempt, or at once when retrying cannot help -- erases the
+row and records ``LinkDeliveryFailed``. A worker that dies mid-send leaves its rows claimed only until their lease
+ends; then they are sent again (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class DeliveryWorker:
         link = await ctx.repository.link(ctx.store.pool, delivery.link_id)
         tenant = await ctx.tenants.get(link.tenant_id)
         now = ctx.clock()
-        if delivery.purpose == "link" and (status := link.status(now)) != "active":
+        if delivery.purpose in ("link", "reminder") and (status := link.status(now)) != "active":
             await self._give_up(delivery, f"the link is {status.replace('_', ' ')}")
             return
         if now >= delivery.send_before:
@@ -111,12 +113,12 @@ class DeliveryWorker:
 
     async def _send(self, delivery: DueDelivery, tenant: Tenant, link: Link, secret: str) -> None:
         composer = self.composer
-        if delivery.purpose == "link":
-            url = self.ctx.url_for(secret)
+        if delivery.purpose in ("link", "reminder"):
+            url, reminder = self.ctx.url_for(secret), delivery.purpose == "reminder"
             if delivery.channel == "email":
-                await self.email.send(composer.link_email(tenant, link, url))
+                await self.email.send(composer.link_email(tenant, link, url, reminder=reminder))
             else:
-                await self.sms.send(composer.link_sms(tenant, link, url))
+                await self.sms.send(composer.link_sms(tenant, link, url, reminder=reminder))
         elif delivery.channel == "email":
             await self.email.send(composer.code_email(tenant, link, secret))
         else:
@@ -138,7 +140,9 @@ class DeliveryWorker:
         async def erase(connection: asyncpg.Connection) -> None:
             await self.ctx.repository.erase_delivery(connection, delivery.id)
 
-        if delivery.purpose == "code":  # codes are short-lived and not announced: erasing is all
+        # Codes are short-lived and not announced; a link sent again was announced by whoever asked for it (the
+        # link's first delivery is the one its events report): erasing is all.
+        if delivery.purpose in ("code", "reminder"):
             await self.ctx.repository.erase_delivery(self.ctx.store.pool, delivery.id)
             return
         await record_delivery(self.ctx, delivery.link_id, channel=delivery.channel, attempts=delivery.attempts,

@@ -34,6 +34,18 @@ class LinkGone(LoginlessError):
         self.link_id, self.tenant_id, self.link_status = link_id, tenant_id, link_status
 
 
+class LinkNotResendable(LoginlessError):
+    """The link was issued without delivery (links never had its recipient's address), or before links kept
+    tokens for sending again."""
+
+    status_code = 409
+    problem_type = "link-not-resendable"
+    title = "This link cannot be sent again"
+
+    def __init__(self, detail: str = "the link was not delivered by links; issue a new one") -> None:
+        super().__init__(detail)
+
+
 class VerificationNotRequired(LoginlessError):
     status_code = 409
     problem_type = "verification-not-required"

@@ -35,7 +35,7 @@ from loginless.links.domain import (
     check_issue,
     judge_code,
 )
-from loginless.links.errors import LinkNotFound, VerificationLocked, WrongVerificationCode
+from loginless.links.errors import LinkNotFound, LinkNotResendable, VerificationLocked, WrongVerificationCode
 from loginless.links.repository import Access, LinksRepository
 from loginless.links.tenants import Tenants
 from loginless.links.tokens import TokenHasher, is_well_formed_token, new_token, new_verification_code
@@ -84,6 +84,11 @@ def delivery_secret_context(link_id: str, purpose: str) -> str:
     return f"delivery:{link_id}:{purpose}"
 
 
+def resendable_token_context(link_id: str) -> str:
+    """AES-GCM associated data of the token kept for sending a link again."""
+    return f"resend:{link_id}"
+
+
 # ---- issuing ----------------------------------------------------------------------------------------------
 
 
@@ -112,6 +117,8 @@ async def issue_links(ctx: LinksContext, tenant_id: str, request: IssueRequest, 
                     await ctx.repository.queue_delivery(connection, link_id=link_id, purpose="link",
                                                         channel=delivery, secret=secret,
                                                         send_before=link.expires_at)
+                    await ctx.repository.keep_resendable_token(connection, link_id, ctx.cipher.encrypt(
+                        token.encode(), associated_data=resendable_token_context(link_id)))
                 issued.append(IssuedLink.of(link, ctx.url_for(token), now))
         log.info("links issued", tenant_id=tenant_id, action=request.action, link_ids=[i.link_id for i in issued])
         return Answer(201, IssuedLinks(links=issued).model_dump(mode="json"))
@@ -168,7 +175,10 @@ async def _change(ctx: LinksContext, link_id: str, command: Callable[[datetime],
         if link is None or (tenant_id is not None and link.tenant_id != tenant_id):
             raise LinkNotFound()
 
-    async def alongside(connection: asyncpg.Connection, _: Outcome[Link]) -> None:
+    async def alongside(connection: asyncpg.Connection, outcome: Outcome[Link]) -> None:
+        if outcome.state is not None and outcome.state.status(now) != "active":
+            # An ended link never opens again: the token kept for sending it again goes with it.
+            await ctx.repository.erase_resendable_token(connection, link_id)
         if access is not None:
             kind, client = access
             await ctx.repository.record_access(connection, link_id, kind, now, client.client_ip,
@@ -188,6 +198,29 @@ def _require_link_id(link_id: str) -> None:
     except ValueError:
         pass
     raise LinkNotFound()
+
+
+async def resend_link(ctx: LinksContext, link_id: str, *, tenant_id: str | None = None) -> Link:
+    """Queue an active link's own URL to be sent again through the channel it was delivered by (a reminder, or
+    staff's "send it again"): no new token exists, and the one kept encrypted never leaves links."""
+    _require_link_id(link_id)
+    async with ctx.store.transaction() as connection:
+        link, _ = await ctx.links.load(link_id, connection)
+        if link is None or (tenant_id is not None and link.tenant_id != tenant_id):
+            raise LinkNotFound()
+        link.require_active(ctx.clock())
+        kept = await ctx.repository.resendable_token(connection, link_id)
+        if link.delivery == "none" or kept is None:
+            raise LinkNotResendable()
+        try:
+            token = ctx.cipher.decrypt(kept, associated_data=resendable_token_context(link_id))
+        except ValueError as error:
+            raise LinkNotResendable("the kept token cannot be decrypted (was LINKS_DATA_KEY changed?)") from error
+        secret = ctx.cipher.encrypt(token, associated_data=delivery_secret_context(link_id, "reminder"))
+        await ctx.repository.queue_delivery(connection, link_id=link_id, purpose="reminder", channel=link.delivery,
+                                            secret=secret, send_before=link.expires_at)
+    log.info("link queued to be sent again", tenant_id=link.tenant_id, link_id=link_id, channel=link.delivery)
+    return link
 
 
 # ---- housekeeping -----------------------------------------------------------------------------------------

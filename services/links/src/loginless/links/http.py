@@ -152,6 +152,17 @@ class LinkController(Controller):
         link = await handlers.revoke_link(links, staff.tenant_id, link_id, correlation_id=correlation_id_of(request))
         return LinkView.of(link, links.clock())
 
+    @post("/{link_id:str}/resend", status_code=202, summary="Send an active link again to its recipient",
+          description="The same URL (no new token), by the channel it was first delivered by, saying that the firm "
+                      "is still waiting. Only for links that links delivered; repeating it before the last one "
+                      "went out sends one message.",
+          responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant",
+                                               409: "The link was not delivered by links",
+                                               410: "The link expired, was revoked or was used up"}))
+    async def resend_link(self, staff: Staff, links: Links, link_id: PathId) -> LinkView:
+        link = await handlers.resend_link(links, link_id, tenant_id=staff.tenant_id)
+        return LinkView.of(link, links.clock())
+
     @get("/{link_id:str}/accesses", summary="When the link was opened and used, from which address and browser",
          description="Kept for LINKS_ACCESS_RECORD_RETENTION_DAYS.",
          responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
@@ -218,6 +229,10 @@ class InternalController(Controller):
     async def revoke_link(self, links: Links, tenant_id: PathId, link_id: PathId, request: Request) -> LinkView:
         link = await handlers.revoke_link(links, tenant_id, link_id, correlation_id=correlation_id_of(request))
         return LinkView.of(link, links.clock())
+
+    @post("/tenants/{tenant_id:str}/links/{link_id:str}/resend", status_code=202)
+    async def resend_link(self, links: Links, tenant_id: PathId, link_id: PathId) -> LinkView:
+        return LinkView.of(await handlers.resend_link(links, link_id, tenant_id=tenant_id), links.clock())
 
     @get("/tenants/{tenant_id:str}/branding")
     async def branding(self, links: Links, tenant_id: PathId) -> Branding:

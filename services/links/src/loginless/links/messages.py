@@ -62,14 +62,16 @@ class MessageComposer:
         """``sender``: LINKS_SMTP_FROM; its address is used with the firm's name as the display name."""
         self._sender_address = parseaddr(sender)[1] or sender
 
-    def link_email(self, tenant: Tenant, link: Link, url: str) -> EmailMessage:
+    def link_email(self, tenant: Tenant, link: Link, url: str, *, reminder: bool = False) -> EmailMessage:
+        """The link's e-mail; a ``reminder`` sends the same link again, saying the firm is still waiting."""
         messages = translations(language_of(link), CATALOGS)
         purpose = messages.gettext(PURPOSES[link.action])
-        subject = messages.gettext("%(firm)s: a secure link to %(purpose)s") % {"firm": tenant.name,
-                                                                                  "purpose": purpose}
+        subject = (messages.gettext("%(firm)s: a reminder of your secure link to %(purpose)s") if reminder
+                   else messages.gettext("%(firm)s: a secure link to %(purpose)s")) % {"firm": tenant.name,
+                                                                                          "purpose": purpose}
         context = self._context(tenant, link) | {
             "name": link.recipient.name, "purpose": purpose, "url": url, "expires_at": link.expires_at,
-            "max_uses": link.max_uses, "verification": link.verification,
+            "max_uses": link.max_uses, "verification": link.verification, "reminder": reminder,
         }
         return self._email(tenant, link, subject, "link_email", context)
 
@@ -79,10 +81,13 @@ class MessageComposer:
         context = self._context(tenant, link) | {"code": code, "minutes": CODE_MINUTES}
         return self._email(tenant, link, subject, "code_email", context)
 
-    def link_sms(self, tenant: Tenant, link: Link, url: str) -> SmsMessage:
+    def link_sms(self, tenant: Tenant, link: Link, url: str, *, reminder: bool = False) -> SmsMessage:
         language = language_of(link)
         messages = translations(language, CATALOGS)
-        body = messages.gettext("%(firm)s: a secure link to %(purpose)s, valid until %(date)s: %(url)s") % {
+        text = (messages.gettext("%(firm)s, a reminder: your secure link to %(purpose)s, valid until %(date)s: "
+                                 "%(url)s") if reminder
+                else messages.gettext("%(firm)s: a secure link to %(purpose)s, valid until %(date)s: %(url)s"))
+        body = text % {
             "firm": tenant.name, "purpose": messages.gettext(PURPOSES[link.action]),
             "date": format_date_time(link.expires_at, language), "url": url}
         return SmsMessage(to=str(link.recipient.phone), body=body, link_id=link.link_id)

@@ -91,7 +91,8 @@ class LinksRepository:
 
     async def erase_link_records(self, connection: asyncpg.Connection, link_id: str) -> None:
         """The plain rows of a link being forgotten: its token hash, code, pending messages and access records."""
-        for table in ("link_tokens", "link_verifications", "pending_deliveries", "link_accesses"):
+        for table in ("link_tokens", "link_verifications", "pending_deliveries", "link_accesses",
+                      "resendable_tokens"):
             await connection.execute(f"DELETE FROM {self._schema}.{table} WHERE link_id = $1", link_id)
 
     # ---- token hashes ---------------------------------------------------------------------------------------
@@ -158,9 +159,10 @@ class LinksRepository:
 
     async def queue_delivery(self, connection: asyncpg.Connection, *, link_id: str, purpose: str, channel: str,
                              secret: bytes, send_before: datetime) -> None:
-        if purpose == "code":  # only the newest code is worth sending
+        if purpose in ("code", "reminder"):  # only the newest code is worth sending, and one reminder at a time
             await connection.execute(
-                f"DELETE FROM {self._schema}.pending_deliveries WHERE link_id = $1 AND purpose = 'code'", link_id)
+                f"DELETE FROM {self._schema}.pending_deliveries WHERE link_id = $1 AND purpose = $2",
+                link_id, purpose)
         await connection.execute(
             f"INSERT INTO {self._schema}.pending_deliveries (link_id, purpose, channel, secret, send_before)"
             " VALUES ($1, $2, $3, $4, $5)",
@@ -193,6 +195,19 @@ class LinksRepository:
 
     async def erase_delivery(self, connection: asyncpg.Connection | asyncpg.Pool, delivery_id: int) -> None:
         await connection.execute(f"DELETE FROM {self._schema}.pending_deliveries WHERE id = $1", delivery_id)
+
+    # ---- tokens kept for sending a link again ----------------------------------------------------------------
+
+    async def keep_resendable_token(self, connection: asyncpg.Connection, link_id: str, secret: bytes) -> None:
+        await connection.execute(
+            f"INSERT INTO {self._schema}.resendable_tokens (link_id, secret) VALUES ($1, $2)", link_id, secret)
+
+    async def resendable_token(self, connection: asyncpg.Connection, link_id: str) -> bytes | None:
+        return await connection.fetchval(
+            f"SELECT secret FROM {self._schema}.resendable_tokens WHERE link_id = $1", link_id)
+
+    async def erase_resendable_token(self, connection: asyncpg.Connection, link_id: str) -> None:
+        await connection.execute(f"DELETE FROM {self._schema}.resendable_tokens WHERE link_id = $1", link_id)
 
     # ---- access records -----------------------------------------------------------------------------------
 
