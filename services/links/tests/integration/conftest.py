@@ -19,11 +19,12 @@ from loginless.links.bootstrap import MIGRATIONS, create_app, links_context
 from loginless.links.delivery import DeliveryWorker
 from loginless.links.handlers import LinksContext
 from loginless.links.messages import MessageComposer
-from loginless.links.senders import OutboxFileSmsSender, SmtpEmailSender
+from loginless.links.senders import OutboxFileSmsSender
 from loginless.links.settings import LinksSettings
 from loginless.links.tenants import Tenant, Tenants
 from loginless.links.tokens import new_api_key
 from loginless.shared.eventstore import EventStore, migrate
+from loginless.shared.mail import SmtpEmailSender
 from loginless.testkit.clock import ManualWallClock
 from loginless.testkit.links_service import links_settings
 from loginless.testkit.staff import StaffKey

@@ -13,8 +13,9 @@ import pytest
 from loginless.links.bootstrap import create_worker
 from loginless.links.delivery import DeliveryWorker
 from loginless.links.messages import MessageComposer
-from loginless.links.senders import OutboxFileSmsSender, SmtpEmailSender
+from loginless.links.senders import OutboxFileSmsSender
 from loginless.shared.guest.i18n import format_date_time
+from loginless.shared.mail import SmtpEmailSender
 from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration

@@ -37,6 +37,7 @@ SERVICES: tuple[Service, ...] = (
     Service("signing", 8003, guest_actions=("sign",)),
     Service("payments", 8004, guest_actions=("pay",)),
     Service("requests", 8005, guest_actions=("request",)),
+    Service("notifications", 8006),
 )
 
 GUEST_ACTIONS: dict[GuestAction, GuestActionSpec] = {

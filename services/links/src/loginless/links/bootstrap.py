@@ -19,12 +19,13 @@ from loginless.links.http import ROUTE_HANDLERS
 from loginless.links.messages import MessageComposer
 from loginless.links.projections import LinkRows
 from loginless.links.repository import LinksRepository
-from loginless.links.senders import OutboxFileSmsSender, SmtpEmailSender
+from loginless.links.senders import OutboxFileSmsSender
 from loginless.links.settings import LinksSettings
 from loginless.links.tenants import ApiKeys, Tenants
 from loginless.links.tokens import TokenHasher
 from loginless.shared.events.payloads import links as events
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
+from loginless.shared.mail import SmtpEmailSender
 from loginless.shared.messaging.contract import declare_event_publisher
 from loginless.shared.runtime import asyncapi_for
 from loginless.shared.web import ServiceRuntime, create_service_app

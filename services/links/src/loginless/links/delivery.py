@@ -22,10 +22,11 @@ from loginless.links.domain import Link
 from loginless.links.handlers import LinksContext, delivery_secret_context, record_delivery
 from loginless.links.messages import MessageComposer
 from loginless.links.repository import DueDelivery
-from loginless.links.senders import EmailSender, PermanentDeliveryError, SmsSender
+from loginless.links.senders import SmsSender
 from loginless.links.tenants import Tenant
 from loginless.shared.errors import DependencyUnavailable
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE
+from loginless.shared.mail import EmailSender, PermanentDeliveryError
 
 log = structlog.get_logger(__name__)
 

@@ -8,7 +8,6 @@ from typing import Annotated, TypeAlias
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
-from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from loginless.links import handlers
@@ -27,7 +26,6 @@ from loginless.links.views import (
     LinkList,
     LinkView,
     NewApiKey,
-    Problem,
     StaffPrincipalView,
     TenantPatch,
     TenantView,
@@ -40,18 +38,13 @@ from loginless.shared.errors import NotFound
 from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import correlation_id_of
 from loginless.shared.web.idempotency import REPLAYED_HEADER, Answer, IdempotencyKey
+from loginless.shared.web.problems import problem_responses
 
 # What handlers ask for: the calling tenant, the handlers' context, the API keys, an id from the path.
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
 Links: TypeAlias = NamedDependency[LinksContext]
 Keys: TypeAlias = NamedDependency[ApiKeys]
 PathId: TypeAlias = FromPath[str]
-
-
-def problems(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses of an operation, by status code."""
-    return {code: ResponseSpec(Problem, description=text, media_type="application/problem+json")
-            for code, text in descriptions.items()}
 
 
 STAFF_PROBLEMS = {401: "Missing or invalid API key"}
@@ -76,7 +69,7 @@ class TenantController(Controller):
     tags = ["tenant"]
 
     @get("/", summary="The calling tenant: name, branding and contact shown to its guests",
-         responses=problems(STAFF_PROBLEMS))
+         responses=problem_responses(STAFF_PROBLEMS))
     async def get_tenant(self, staff: Staff, links: Links) -> TenantView:
         tenant = await links.tenants.get(staff.tenant_id)
         if tenant is None:
@@ -84,7 +77,7 @@ class TenantController(Controller):
         return TenantView.of(tenant)
 
     @patch("/", summary="Change the name, branding or contact",
-           responses=problems(STAFF_PROBLEMS | {422: "A value is not acceptable (see errors)"}))
+           responses=problem_responses(STAFF_PROBLEMS | {422: "A value is not acceptable (see errors)"}))
     async def update_tenant(self, staff: Staff, links: Links, data: JSONBody[TenantPatch]) -> TenantView:
         return TenantView.of(await links.tenants.update(staff.tenant_id, data.changes()))
 
@@ -95,7 +88,7 @@ class ApiKeyController(Controller):
     tags = ["api keys"]
 
     @post("/", summary="A new API key for the calling tenant, shown this once (and to a retry with the same "
-          "Idempotency-Key within 24 hours)", responses=problems(STAFF_PROBLEMS))
+          "Idempotency-Key within 24 hours)", responses=problem_responses(STAFF_PROBLEMS))
     async def create_api_key(self, staff: Staff, api_keys: Keys, links: Links,
                              idempotency_key: IdempotencyKey = None) -> Response[NewApiKey]:
         async def create() -> Answer:
@@ -107,12 +100,12 @@ class ApiKeyController(Controller):
                                              key=idempotency_key, request={}, work=create)
         return answer.response()
 
-    @get("/", summary="The tenant's active API keys (ids only)", responses=problems(STAFF_PROBLEMS))
+    @get("/", summary="The tenant's active API keys (ids only)", responses=problem_responses(STAFF_PROBLEMS))
     async def list_api_keys(self, staff: Staff, api_keys: Keys) -> ApiKeyList:
         return ApiKeyList(api_keys=[ApiKeyView.of(info) for info in await api_keys.active(staff.tenant_id)])
 
     @delete("/{key_id:str}", summary="Revoke an API key: it stops working at once here, within 30 s elsewhere",
-            responses=problems(STAFF_PROBLEMS | {404: "The tenant has no such active key"}))
+            responses=problem_responses(STAFF_PROBLEMS | {404: "The tenant has no such active key"}))
     async def revoke_api_key(self, staff: Staff, api_keys: Keys, key_id: PathId) -> None:
         if not await api_keys.revoke(staff.tenant_id, key_id):
             raise NotFound("no such API key")
@@ -127,14 +120,14 @@ class LinkController(Controller):
         "Each recipient gets a link of their own (own URL, own stream, revocable alone). The URLs are in this "
         "response only. With an Idempotency-Key, repeating the same body within 24 hours returns the same "
         f"response (header {REPLAYED_HEADER}: true); another body with that key is a 422."),
-        responses=problems(STAFF_PROBLEMS | {409: "A request with this Idempotency-Key is still being processed",
-                                             422: "A rule is broken (see errors), or the Idempotency-Key "
-                                                  "was used with another body"}))
+        responses=problem_responses(STAFF_PROBLEMS | {
+            409: "A request with this Idempotency-Key is still being processed",
+            422: "A rule is broken (see errors), or the Idempotency-Key was used with another body"}))
     async def issue_links(self, staff: Staff, links: Links, data: JSONBody[IssueLinksIn], request: Request,
                           idempotency_key: IdempotencyKey = None) -> Response[IssuedLinks]:
         return await _issue(links, staff.tenant_id, data, request, idempotency_key)
 
-    @get("/", summary="The tenant's links for one resource, newest first", responses=problems(STAFF_PROBLEMS))
+    @get("/", summary="The tenant's links for one resource, newest first", responses=problem_responses(STAFF_PROBLEMS))
     async def list_links(self, staff: Staff, links: Links, resource_id: FromQuery[str],
                          limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100) -> LinkList:
         found = await handlers.links_for_resource(links, staff.tenant_id, resource_id, limit=limit)
@@ -142,12 +135,12 @@ class LinkController(Controller):
         return LinkList(links=[LinkView.of(link, now) for link in found])
 
     @get("/{link_id:str}", summary="One link: status, opens, uses, delivery",
-         responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
+         responses=problem_responses(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
     async def get_link(self, staff: Staff, links: Links, link_id: PathId) -> LinkView:
         return LinkView.of(await handlers.get_link(links, link_id, tenant_id=staff.tenant_id), links.clock())
 
     @post("/{link_id:str}/revoke", status_code=200, summary="Revoke a link (repeating it changes nothing)",
-          responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
+          responses=problem_responses(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
     async def revoke_link(self, staff: Staff, links: Links, link_id: PathId, request: Request) -> LinkView:
         link = await handlers.revoke_link(links, staff.tenant_id, link_id, correlation_id=correlation_id_of(request))
         return LinkView.of(link, links.clock())
@@ -156,7 +149,7 @@ class LinkController(Controller):
           description="The same URL (no new token), by the channel it was first delivered by, saying that the firm "
                       "is still waiting. Only for links that links delivered; repeating it before the last one "
                       "went out sends one message.",
-          responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant",
+          responses=problem_responses(STAFF_PROBLEMS | {404: "No such link for this tenant",
                                                409: "The link was not delivered by links",
                                                410: "The link expired, was revoked or was used up"}))
     async def resend_link(self, staff: Staff, links: Links, link_id: PathId) -> LinkView:
@@ -165,7 +158,7 @@ class LinkController(Controller):
 
     @get("/{link_id:str}/accesses", summary="When the link was opened and used, from which address and browser",
          description="Kept for LINKS_ACCESS_RECORD_RETENTION_DAYS.",
-         responses=problems(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
+         responses=problem_responses(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
     async def list_accesses(self, staff: Staff, links: Links, link_id: PathId) -> AccessList:
         found = await handlers.accesses(links, staff.tenant_id, link_id)
         return AccessList(accesses=[AccessView(kind=a.kind, at=a.at, client_ip=a.client_ip,

@@ -2,9 +2,8 @@
 
 Every message is marked for gettext where it is written -- the e-mails' bodies in ``templates/``, subjects and SMS
 here -- and translated from links' catalog (``locales/es/LC_MESSAGES/links.po``), then the guest-page kit's (dates,
-month names): docs/guest-pages.md. Every e-mail has a plain-text part and an HTML part, names the firm and how to
-reach it, says what the link is for, and states when it expires. The e-mails keep a layout of their own rather than
-the guest pages' base template: mail clients want tables and inline styles, which the pages' CSP forbids.
+month names): docs/guest-pages.md. Every e-mail has a plain-text part and an HTML part in the kit's mail layout,
+names the firm and how to reach it, says what the link is for, and states when it expires.
 """
 
 from __future__ import annotations
@@ -14,13 +13,11 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from loginless.links.domain import CODE_LIFETIME, Link
 from loginless.links.tenants import Tenant
 from loginless.shared.guest.branding import DEFAULT_BRAND_COLOUR, readable_text_colour
 from loginless.shared.guest.i18n import KIT_CATALOG, N_, MessageCatalog, format_date_time, supported, translations
-from loginless.shared.guest.pages import install_translations
+from loginless.shared.guest.pages import mail_environment
 
 CODE_MINUTES = int(CODE_LIFETIME.total_seconds() // 60)
 LINKS_CATALOG = MessageCatalog("links", Path(__file__).parent / "locales")
@@ -35,14 +32,7 @@ PURPOSES = {
     "request": N_("answer a request"),
 }
 
-_templates = Environment(
-    loader=PackageLoader("loginless.links", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-install_translations(_templates, CATALOGS)
+_templates = mail_environment("loginless.links", catalogs=CATALOGS)
 
 
 def language_of(link: Link) -> str:

@@ -243,13 +243,3 @@ class CodeIn(Body):
 class Verified(BaseModel):
     verified: Literal[True] = True
 
-
-class Problem(BaseModel):
-    """RFC 9457 problem details; some problems add members (``errors``, ``attempts_left``, ``link_id``…)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None

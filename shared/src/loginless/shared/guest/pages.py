@@ -18,7 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, pass_context
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
 from jinja2.runtime import Context
 from litestar import Response, get
 from litestar.connection import ASGIConnection
@@ -92,6 +102,21 @@ def guest_environment(templates: Path | None = None, *,
     loaders: list[BaseLoader] = [FileSystemLoader(templates)] if templates is not None else []
     loaders.append(PrefixLoader({KIT_TEMPLATE_PREFIX: FileSystemLoader(KIT_TEMPLATES)}))
     environment = Environment(loader=ChoiceLoader(loaders), autoescape=True, undefined=StrictUndefined)
+    install_translations(environment, catalogs)
+    return environment
+
+
+def mail_environment(package: str, *, catalogs: tuple[MessageCatalog, ...]) -> Environment:
+    """The environment of a service's e-mails: its package's ``templates/`` and the kit's mail layout under
+    ``guest/mail/`` (``base.html`` with the firm's branding and contact, ``contact.txt`` for the plain part).
+
+    E-mails keep a layout of their own rather than the pages' base template: mail clients want tables and inline
+    styles, which the pages' CSP forbids."""
+    loader = ChoiceLoader([PackageLoader(package, "templates"),
+                           PrefixLoader({KIT_TEMPLATE_PREFIX: FileSystemLoader(KIT_TEMPLATES)})])
+    environment = Environment(loader=loader, autoescape=select_autoescape(enabled_extensions=("html",),
+                                                                          default_for_string=False),
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     install_translations(environment, catalogs)
     return environment
 

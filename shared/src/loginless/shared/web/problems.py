@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from litestar.exceptions import HTTPException
+from litestar.openapi import ResponseSpec
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from pydantic import BaseModel, ConfigDict
 
 from loginless.shared.errors import DependencyUnavailable, LoginlessError
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE
 
 PROBLEM_TYPE_BASE = "https://loginless.dev/problems/"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; some problems add members (``errors``, ``attempts_left``, ``link_id``…)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+
+
+def problem_responses(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem responses of an operation, by status code."""
+    return {code: ResponseSpec(Problem, description=text, media_type="application/problem+json")
+            for code, text in descriptions.items()}
 
 
 def _from_loginless_error(error: LoginlessError) -> ProblemDetailsException:

@@ -1,0 +1,7 @@
+"""``python -m loginless.notifications api|worker|migrate|asyncapi|projections rebuild``"""
+
+from loginless.notifications import bootstrap
+from loginless.shared.runtime import run_service
+
+if __name__ == "__main__":
+    run_service(bootstrap)

@@ -1,0 +1,376 @@
+"""Notifications' aggregates as deciders: a tenant's preferences, a link's pending action, one outgoing e-mail.
+
+* ``PREFERENCES`` (stream ``preferences:<tenant_id>``): whom to alert and how, and the reminder schedule.
+* ``PENDING_ACTION`` (stream ``pending:<link_id>``): a delivered link whose action is awaited. Its reminders are
+  due on the tenant's schedule (:func:`next_reminder`) and stop for good once the action is done or the link
+  ends. Events of other services arrive on different topics in no particular order, so "done" may come before
+  "tracked": the stream then starts stopped, and the late ``LinkIssued`` changes nothing.
+* ``NOTIFICATION`` (stream ``notification:<id>``): the outcome of one e-mail, recorded once however often the
+  sender reports it.
+
+No I/O here; the handlers load, decide and append through the kernel's runner.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from loginless.shared.errors import InvalidRequest
+from loginless.shared.events import IntegrationEvent
+from loginless.shared.events.payloads.links import GuestAction
+from loginless.shared.events.payloads.notifications import (
+    NotificationFailed,
+    NotificationKind,
+    NotificationSent,
+    NotificationSettingsChanged,
+    OwnerAlerts,
+    OwnerAlertsUnsubscribed,
+    PendingActionTracked,
+    ReminderKind,
+    ReminderSent,
+    RemindersStopped,
+    RemindersStopReason,
+)
+from loginless.shared.eventstore.decider import Decider
+
+MAX_OWNER_ADDRESSES = 20
+MAX_REMINDERS_LIMIT = 50
+MIN_REMINDER_INTERVAL = timedelta(seconds=1)  # seconds make a schedule testable; days are what firms choose
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>\"]{1,64}@[^@\s\x00-\x1f\x7f<>\"]+\.[^@\s\x00-\x1f\x7f<>\"]+$")
+
+
+def preferences_stream(tenant_id: str) -> str:
+    return f"preferences:{tenant_id}"
+
+
+def pending_stream(link_id: str) -> str:
+    return f"pending:{link_id}"
+
+
+def notification_stream(notification_id: str) -> str:
+    return f"notification:{notification_id}"
+
+
+# ---- a tenant's preferences ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReminderSchedule:
+    """Defaults: two days after the link was sent, then every three days, and once a day before it expires."""
+
+    enabled: bool = True
+    first_after: timedelta = timedelta(days=2)
+    interval: timedelta = timedelta(days=3)
+    expiry_warning_before: timedelta = timedelta(days=1)  # zero: no expiry warning
+    max_reminders: int = 5  # of the "pending" kind; the expiry warning comes on top
+
+
+@dataclass(frozen=True)
+class Preferences:
+    tenant_id: str
+    owner_addresses: tuple[str, ...] = ()
+    owner_alerts: OwnerAlerts = "immediate"
+    digest_hour: int = 8
+    timezone: str = "Europe/Madrid"
+    language: Literal["en", "es"] = "en"
+    reminders: ReminderSchedule = field(default_factory=ReminderSchedule)
+    unsubscribed: frozenset[str] = frozenset()
+
+    def alert_recipients(self) -> tuple[str, ...]:
+        """Whom an alert or digest goes to: the owners' addresses, less those that unsubscribed."""
+        if self.owner_alerts == "off":
+            return ()
+        return tuple(address for address in self.owner_addresses if address.lower() not in self.unsubscribed)
+
+
+def default_preferences(tenant_id: str) -> Preferences:
+    """A tenant that never set anything: no owner alerts (no address to send them to), default reminders."""
+    return Preferences(tenant_id=tenant_id)
+
+
+@dataclass(frozen=True)
+class ChangePreferences:
+    preferences: Preferences
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    tenant_id: str
+    address: str
+    now: datetime
+
+
+def check_preferences(preferences: Preferences) -> Preferences:
+    """The preferences as stored (addresses trimmed, de-duplicated), or ``InvalidRequest`` naming every rule
+    broken."""
+    errors: list[dict[str, str]] = []
+    addresses: list[str] = []
+    for index, address in enumerate(preferences.owner_addresses):
+        address = address.strip()
+        if not _EMAIL.match(address):
+            errors.append({"field": f"owner_addresses[{index}]", "message": "not an e-mail address"})
+        elif address.lower() not in (known.lower() for known in addresses):
+            addresses.append(address)
+    if len(addresses) > MAX_OWNER_ADDRESSES:
+        errors.append({"field": "owner_addresses", "message": f"at most {MAX_OWNER_ADDRESSES} addresses"})
+    if not 0 <= preferences.digest_hour <= 23:
+        errors.append({"field": "digest_hour", "message": "an hour from 0 to 23"})
+    if not _is_time_zone(preferences.timezone):
+        errors.append({"field": "timezone", "message": "not an IANA time zone (e.g. Europe/Madrid)"})
+    schedule = preferences.reminders
+    for name, value in (("first_reminder_after", schedule.first_after), ("reminder_interval", schedule.interval)):
+        if value < MIN_REMINDER_INTERVAL:
+            errors.append({"field": name, "message": "at least one second"})
+    if schedule.expiry_warning_before < timedelta(0):
+        errors.append({"field": "expiry_warning_before", "message": "zero (no warning) or more"})
+    if not 0 <= schedule.max_reminders <= MAX_REMINDERS_LIMIT:
+        errors.append({"field": "max_reminders", "message": f"from 0 to {MAX_REMINDERS_LIMIT}"})
+    if errors:
+        raise InvalidRequest("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    return replace(preferences, owner_addresses=tuple(addresses))
+
+
+def _is_time_zone(name: str) -> bool:
+    if name not in available_timezones():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def decide_preferences(state: Preferences | None, command: ChangePreferences | Unsubscribe,
+                       ) -> list[IntegrationEvent]:
+    match command:
+        case ChangePreferences(preferences=wanted, now=now):
+            wanted = check_preferences(wanted)
+            current = state or default_preferences(wanted.tenant_id)
+            if state is not None and replace(wanted, unsubscribed=current.unsubscribed) == current:
+                return []  # saving the same settings again changes nothing
+            schedule = wanted.reminders
+            return [NotificationSettingsChanged(
+                tenant_id=wanted.tenant_id, owner_addresses=list(wanted.owner_addresses),
+                owner_alerts=wanted.owner_alerts, digest_hour=wanted.digest_hour, timezone=wanted.timezone,
+                language=wanted.language, reminders_enabled=schedule.enabled,
+                first_reminder_after_seconds=_seconds(schedule.first_after),
+                reminder_interval_seconds=_seconds(schedule.interval),
+                expiry_warning_before_seconds=_seconds(schedule.expiry_warning_before),
+                max_reminders=schedule.max_reminders, changed_at=now)]
+        case Unsubscribe(tenant_id=tenant_id, address=address, now=now):
+            current = state or default_preferences(tenant_id)
+            if address.lower() in current.unsubscribed:
+                return []
+            return [OwnerAlertsUnsubscribed(tenant_id=tenant_id, address=address.lower(), unsubscribed_at=now)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_preferences(state: Preferences | None, event: IntegrationEvent) -> Preferences:
+    match event:
+        case NotificationSettingsChanged() as changed:
+            unsubscribed = state.unsubscribed if state else frozenset()
+            return Preferences(
+                tenant_id=changed.tenant_id, owner_addresses=tuple(changed.owner_addresses),
+                owner_alerts=changed.owner_alerts, digest_hour=changed.digest_hour, timezone=changed.timezone,
+                language=changed.language, unsubscribed=unsubscribed, reminders=ReminderSchedule(
+                    enabled=changed.reminders_enabled,
+                    first_after=timedelta(seconds=changed.first_reminder_after_seconds),
+                    interval=timedelta(seconds=changed.reminder_interval_seconds),
+                    expiry_warning_before=timedelta(seconds=changed.expiry_warning_before_seconds),
+                    max_reminders=changed.max_reminders))
+        case OwnerAlertsUnsubscribed(tenant_id=tenant_id, address=address):
+            current = state or default_preferences(tenant_id)
+            return replace(current, unsubscribed=current.unsubscribed | {address})
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+def _seconds(duration: timedelta) -> int:
+    return int(duration.total_seconds())
+
+
+PREFERENCES: Decider[Preferences, ChangePreferences | Unsubscribe] = Decider(decide_preferences, evolve_preferences)
+
+
+def next_digest_at(after: datetime, hour: int, timezone: str) -> datetime:
+    """The first ``hour`` o'clock in ``timezone`` strictly after ``after``: when the digest that gathers it goes
+    out (a day's facts, from one digest to the next). Daylight-saving changes keep the local hour."""
+    zone = ZoneInfo(timezone)
+    local = after.astimezone(zone)
+    candidate = datetime.combine(local.date(), time(hour), tzinfo=zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), time(hour), tzinfo=zone)
+    return candidate.astimezone(UTC)
+
+
+# ---- a link's pending action --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingAction:
+    link_id: str
+    tenant_id: str
+    action: GuestAction | None = None  # None until LinkIssued arrived (the action may be known done first)
+    resource_id: str = ""
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    reminders_sent: int = 0  # of the "pending" kind
+    last_reminder_at: datetime | None = None
+    expiry_warning_sent: bool = False
+    stopped: RemindersStopReason | None = None
+
+    @property
+    def awaiting(self) -> bool:
+        return self.stopped is None and self.issued_at is not None
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    at: datetime
+    kind: ReminderKind
+
+
+def next_reminder(pending: PendingAction, schedule: ReminderSchedule) -> DueReminder | None:
+    """When the next reminder is due, and which kind, or None when no more will be sent.
+
+    "Pending" reminders come ``first_after`` the link was issued, then every ``interval`` after the last one
+    sent (so a worker that was down sends one late reminder, not a burst), up to ``max_reminders``. The expiry
+    warning comes once, ``expiry_warning_before`` the expiry, and is the last: pending reminders that would
+    fall after it are not sent.
+    """
+    if not pending.awaiting or not schedule.enabled or pending.expiry_warning_sent:
+        return None
+    assert pending.issued_at is not None and pending.expires_at is not None
+    warning_at = None
+    if schedule.expiry_warning_before > timedelta(0):
+        at = pending.expires_at - schedule.expiry_warning_before
+        warning_at = at if at > pending.issued_at else None  # a link too short for a warning gets none
+    if pending.reminders_sent < schedule.max_reminders:
+        at = (pending.last_reminder_at + schedule.interval if pending.last_reminder_at is not None
+              else pending.issued_at + schedule.first_after)
+        if at < pending.expires_at and (warning_at is None or at < warning_at):
+            return DueReminder(at, "pending")
+    return DueReminder(warning_at, "expiry_warning") if warning_at is not None else None
+
+
+@dataclass(frozen=True)
+class TrackAction:
+    link_id: str
+    tenant_id: str
+    action: GuestAction
+    resource_id: str
+    issued_at: datetime
+    expires_at: datetime
+    now: datetime
+
+
+@dataclass(frozen=True)
+class StopReminders:
+    link_id: str
+    tenant_id: str
+    reason: RemindersStopReason
+    now: datetime
+
+
+@dataclass(frozen=True)
+class SendReminder:
+    schedule: ReminderSchedule
+    now: datetime
+
+
+PendingCommand = TrackAction | StopReminders | SendReminder
+
+
+class ReminderNotDue(Exception):
+    """Nothing is due: another worker sent it first, or the action ended meanwhile."""
+
+
+def decide_pending(state: PendingAction | None, command: PendingCommand) -> list[IntegrationEvent]:
+    match command:
+        case TrackAction() as track:
+            if state is not None:
+                return []  # tracked already, or known done or ended before its LinkIssued arrived
+            return [PendingActionTracked(link_id=track.link_id, tenant_id=track.tenant_id, action=track.action,
+                                         resource_id=track.resource_id, issued_at=track.issued_at,
+                                         expires_at=track.expires_at, tracked_at=track.now)]
+        case StopReminders(link_id=link_id, tenant_id=tenant_id, reason=reason, now=now):
+            if state is not None and state.stopped is not None:
+                return []  # the first reason stands
+            return [RemindersStopped(link_id=link_id, tenant_id=tenant_id, reason=reason, stopped_at=now)]
+        case SendReminder(schedule=schedule, now=now):
+            due = next_reminder(state, schedule) if state is not None else None
+            if due is None or due.at > now:
+                raise ReminderNotDue()
+            assert state is not None and state.action is not None and state.expires_at is not None
+            number = state.reminders_sent + (1 if state.expiry_warning_sent else 0) + 1
+            return [ReminderSent(link_id=state.link_id, tenant_id=state.tenant_id, action=state.action,
+                                 resource_id=state.resource_id, kind=due.kind, number=number,
+                                 expires_at=state.expires_at, sent_at=now)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_pending(state: PendingAction | None, event: IntegrationEvent) -> PendingAction:
+    match event:
+        case PendingActionTracked() as tracked:
+            return PendingAction(link_id=tracked.link_id, tenant_id=tracked.tenant_id, action=tracked.action,
+                                 resource_id=tracked.resource_id, issued_at=tracked.issued_at,
+                                 expires_at=tracked.expires_at)
+        case RemindersStopped(link_id=link_id, tenant_id=tenant_id, reason=reason):
+            return replace(state or PendingAction(link_id=link_id, tenant_id=tenant_id), stopped=reason)
+        case ReminderSent(kind=kind, sent_at=at) if state is not None:
+            if kind == "expiry_warning":
+                return replace(state, expiry_warning_sent=True)
+            return replace(state, reminders_sent=state.reminders_sent + 1, last_reminder_at=at)
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+PENDING_ACTION: Decider[PendingAction, PendingCommand] = Decider(decide_pending, evolve_pending)
+
+
+# ---- one outgoing e-mail ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notification:
+    notification_id: str
+    tenant_id: str
+    outcome: Literal["sent", "failed"]
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    notification_id: str
+    tenant_id: str
+    kind: NotificationKind
+    recipient: str
+    message_id: str
+    attempts: int
+    now: datetime
+    failure: str | None = None  # None: the mail server accepted it
+    bounced: bool = False
+
+
+def decide_notification(state: Notification | None, command: RecordOutcome) -> list[IntegrationEvent]:
+    if state is not None:
+        return []  # reported again (a retried round): the first outcome stands
+    ids = {"notification_id": command.notification_id, "tenant_id": command.tenant_id, "kind": command.kind,
+           "recipient": command.recipient, "attempts": command.attempts}
+    if command.failure is None:
+        return [NotificationSent(**ids, message_id=command.message_id, sent_at=command.now)]
+    return [NotificationFailed(**ids, reason=command.failure, bounced=command.bounced, failed_at=command.now)]
+
+
+def evolve_notification(state: Notification | None, event: IntegrationEvent) -> Notification:
+    match event:
+        case NotificationSent(notification_id=notification_id, tenant_id=tenant_id):
+            return Notification(notification_id, tenant_id, "sent")
+        case NotificationFailed(notification_id=notification_id, tenant_id=tenant_id):
+            return Notification(notification_id, tenant_id, "failed")
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+NOTIFICATION: Decider[Notification, RecordOutcome] = Decider(decide_notification, evolve_notification)

@@ -1,0 +1,417 @@
+"""Notifications' use cases: staff preferences, the one-click unsubscribe, what each consumed event means, and the
+worker's three rounds (reminders due, batches due, mails due).
+
+The services that own the actions only publish events; this service decides whom to tell. Every mail goes the
+same way: a fact becomes a row in ``mail_items`` in the consumer's transaction (with its inbox record, so a
+redelivered event adds nothing); a batch whose last fact is due becomes one composed mail in ``outgoing_mail``;
+a claimed mail is sent outside any transaction and its outcome recorded as an event with the row's erasure.
+docs/notifications.md says why each step is where it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+import asyncpg
+import structlog
+
+from loginless.links.client import LinkGone, LinkNotFound, LinkNotResendable, LinksApi, LinksUnavailable
+from loginless.notifications.domain import (
+    ChangePreferences,
+    Notification,
+    PendingAction,
+    PendingCommand,
+    Preferences,
+    RecordOutcome,
+    ReminderNotDue,
+    SendReminder,
+    StopReminders,
+    TrackAction,
+    Unsubscribe,
+    default_preferences,
+    next_digest_at,
+    notification_stream,
+    pending_stream,
+    preferences_stream,
+)
+from loginless.notifications.mails import ComposedMail, Fact, MailComposer
+from loginless.notifications.repository import DueMail, KnownLink, MailBatch, NotificationsRepository
+from loginless.notifications.settings import NotificationsSettings
+from loginless.notifications.unsubscribe import UnsubscribeLinks
+from loginless.shared.branding import Branding
+from loginless.shared.errors import NotFound
+from loginless.shared.events import CloudEvent
+from loginless.shared.events.catalog import UnknownEventType, event_class
+from loginless.shared.events.payloads import documents, links, payments, signing
+from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Projections, database_errors
+from loginless.shared.eventstore.runner import retrying_on_conflict
+from loginless.shared.mail import EmailSender, PermanentDeliveryError
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_RETRY_DELAY = timedelta(hours=1)
+ROUND_LIMIT = 100
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NotificationsContext:
+    settings: NotificationsSettings
+    store: EventStore
+    projections: Projections
+    preferences: DeciderRunner[Preferences, ChangePreferences | Unsubscribe]
+    pending: DeciderRunner[PendingAction, PendingCommand]
+    notifications: DeciderRunner[Notification, RecordOutcome]
+    repository: NotificationsRepository
+    links: LinksApi
+    composer: MailComposer
+    unsubscribe_links: UnsubscribeLinks
+    email: EmailSender
+    clock: Clock = utc_now
+
+
+# ---- staff: preferences -----------------------------------------------------------------------------------
+
+
+async def tenant_preferences(ctx: NotificationsContext, tenant_id: str) -> tuple[Preferences, dict[str, str]]:
+    """The tenant's preferences (the defaults until it saves some) and the addresses its alerts skip, with why."""
+    async with database_errors():
+        preferences, _ = await ctx.preferences.load(preferences_stream(tenant_id))
+        suppressed = await ctx.repository.suppressed(ctx.store.pool, tenant_id)
+    return preferences or default_preferences(tenant_id), suppressed
+
+
+async def change_preferences(ctx: NotificationsContext, wanted: Preferences, *, correlation_id: str) -> Preferences:
+    outcome = await ctx.preferences.run(preferences_stream(wanted.tenant_id),
+                                        lambda: ChangePreferences(wanted, ctx.clock()), Cause(correlation_id))
+    assert outcome.state is not None
+    log.info("notification settings saved", tenant_id=wanted.tenant_id, changed=bool(outcome.events))
+    return outcome.state
+
+
+async def unsubscribe(ctx: NotificationsContext, token: str, *, correlation_id: str) -> str:
+    """Stop the tenant's alerts to the address the signed token names; returns the address. Repeating it changes
+    nothing. A token that was not made here is ``NotFound``."""
+    signed = ctx.unsubscribe_links.read(token)
+    if signed is None:
+        raise NotFound("this unsubscribe link is not valid")
+    tenant_id, address = signed
+    await ctx.preferences.run(preferences_stream(tenant_id), lambda: Unsubscribe(tenant_id, address, ctx.clock()),
+                              Cause(correlation_id))
+    log.info("owner alerts unsubscribed", tenant_id=tenant_id)
+    return address
+
+
+# ---- consumed events ----------------------------------------------------------------------------------------
+
+
+async def record_event(ctx: NotificationsContext, event: CloudEvent, connection: asyncpg.Connection) -> None:
+    """A consumer's effect, in its inbox transaction: what the event means for reminders and whom it tells.
+    Types this version does not know, or does not care about, change nothing."""
+    try:
+        payload = event_class(event.type).model_validate(event.data)
+    except UnknownEventType:
+        return  # a newer event this version does not know: skipped, never a stalled partition
+    cause = Cause(event.correlationid or event.id, causation_id=event.id)
+    now = ctx.clock()
+    match payload:
+        case links.LinkIssued() as issued:
+            await _link_issued(ctx, connection, issued, cause, now)
+        case links.LinkRevoked(link_id=link_id, tenant_id=tenant_id):
+            await _stop(ctx, connection, link_id, tenant_id, "revoked", cause, now)
+        case links.LinkExpired(link_id=link_id, tenant_id=tenant_id):
+            await _stop(ctx, connection, link_id, tenant_id, "expired", cause, now)
+        case links.LinkUsed(link_id=link_id, tenant_id=tenant_id, uses=uses):
+            known = await ctx.repository.known_link(connection, link_id)
+            if known is not None and known.max_uses is not None and uses >= known.max_uses:
+                await _stop(ctx, connection, link_id, tenant_id, "used_up", cause, now)
+        case documents.DocumentAdded() as added:
+            await ctx.repository.remember_document(connection, document_id=added.document_id,
+                                                   tenant_id=added.tenant_id, display_name=added.display_name,
+                                                   added_at=added.added_at)
+        case documents.FileUploaded() as uploaded:
+            await _file_uploaded(ctx, connection, uploaded, cause, now)
+        case documents.DocumentViewed() | documents.DocumentDownloaded():
+            await _document_accessed(ctx, connection, payload, cause, now)
+        case signing.DocumentSigned() as signed:
+            known = await ctx.repository.known_link(connection, signed.link_id)
+            name = await ctx.repository.document_name(connection, signed.document_id) or signed.document_id
+            await _alert_owners(ctx, connection, signed.tenant_id, f"event:{event.id}", now, Fact(
+                "signed", signed.signed_at, name, who=known.recipient if known else None))
+            if signed.link_id:
+                await _stop(ctx, connection, signed.link_id, signed.tenant_id, "done", cause, now)
+        case payments.InvoicePaid() as paid:
+            amount = f"{paid.amount_minor / 10 ** _minor_digits(paid.currency):,.{_minor_digits(paid.currency)}f}"
+            await _alert_owners(ctx, connection, paid.tenant_id, f"event:{event.id}", now, Fact(
+                "paid", paid.paid_at, paid.invoice_id, amount=f"{amount} {paid.currency}"))
+            # Anyone may pay an invoice through any of its links: every link awaiting it is done.
+            for link_id in await ctx.repository.awaited_links(connection, tenant_id=paid.tenant_id,
+                                                              resource_id=paid.invoice_id):
+                await _stop(ctx, connection, link_id, paid.tenant_id, "done", cause, now)
+
+
+async def _link_issued(ctx: NotificationsContext, connection: asyncpg.Connection, issued: links.LinkIssued,
+                       cause: Cause, now: datetime) -> None:
+    await ctx.repository.remember_link(connection, KnownLink(
+        link_id=issued.link_id, tenant_id=issued.tenant_id, action=issued.action, resource_id=issued.resource_id,
+        recipient_name=issued.recipient_name, recipient_email=issued.recipient_email,
+        recipient_language=issued.recipient_language, expires_at=issued.expires_at, max_uses=issued.max_uses,
+        delivery=issued.delivery))
+    if issued.delivery == "none":
+        return  # links has no way to send it again: whoever got the URL reminds its holder
+    await ctx.pending.run_in(connection, pending_stream(issued.link_id), TrackAction(
+        link_id=issued.link_id, tenant_id=issued.tenant_id, action=issued.action, resource_id=issued.resource_id,
+        issued_at=issued.issued_at, expires_at=issued.expires_at, now=now), cause)
+
+
+async def _file_uploaded(ctx: NotificationsContext, connection: asyncpg.Connection,
+                         uploaded: documents.FileUploaded, cause: Cause, now: datetime) -> None:
+    known = await ctx.repository.known_link(connection, uploaded.link_id)
+    uploader = _named(uploaded.uploader_name, uploaded.uploader_email) or (known.recipient if known else None)
+    at = uploaded.uploaded_at or now
+    fact = Fact("uploaded", at, uploaded.display_name, who=uploader, size=uploaded.size, sha256=uploaded.sha256)
+    burst = uploaded.link_id or uploaded.upload_request_id or uploaded.file_id
+    quiet_until = now + timedelta(seconds=ctx.settings.receipt_quiet_seconds)
+    await _alert_owners(ctx, connection, uploaded.tenant_id, f"upload:{burst}", quiet_until, fact)
+    receipt_to = uploaded.uploader_email or (known.recipient_email if known else None)
+    if receipt_to:
+        language = known.recipient_language if known and known.recipient_language else "en"
+        await ctx.repository.add_mail_item(
+            connection, batch_key=f"receipt:{burst}:{receipt_to.lower()}", tenant_id=uploaded.tenant_id,
+            kind="upload_receipt", recipient=receipt_to, language=language,
+            item=fact.as_item() | {"name": uploaded.uploader_name or (known.recipient_name if known else None)},
+            due_at=quiet_until)
+    if uploaded.link_id:
+        await _stop(ctx, connection, uploaded.link_id, uploaded.tenant_id, "done", cause, now)
+
+
+async def _document_accessed(ctx: NotificationsContext, connection: asyncpg.Connection,
+                             accessed: documents.DocumentViewed | documents.DocumentDownloaded, cause: Cause,
+                             now: datetime) -> None:
+    known = await ctx.repository.known_link(connection, accessed.link_id)
+    name = await ctx.repository.document_name(connection, accessed.document_id) or accessed.document_id
+    if isinstance(accessed, documents.DocumentViewed):
+        fact = Fact("viewed", accessed.viewed_at, name, who=known.recipient if known else None)
+    else:
+        fact = Fact("downloaded", accessed.downloaded_at, name, who=known.recipient if known else None)
+    await _alert_owners(ctx, connection, accessed.tenant_id, f"access:{accessed.access_id}", now, fact)
+    await _stop(ctx, connection, accessed.link_id, accessed.tenant_id, "done", cause, now)
+
+
+async def _alert_owners(ctx: NotificationsContext, connection: asyncpg.Connection, tenant_id: str, batch: str,
+                        due_at: datetime, fact: Fact) -> None:
+    """The fact for each of the tenant's alert addresses: in a batch of its own (``immediate``) or in the next
+    daily digest (``daily``)."""
+    preferences = await ctx.repository.preferences(connection, tenant_id)
+    if preferences is None:
+        return  # no addresses chosen yet
+    suppressed = await ctx.repository.suppressed(connection, tenant_id)
+    for address in preferences.alert_recipients():
+        if address.lower() in suppressed:
+            continue
+        if preferences.owner_alerts == "daily":
+            digest_at = next_digest_at(fact.at, preferences.digest_hour, preferences.timezone)
+            await ctx.repository.add_mail_item(
+                connection, batch_key=f"digest:{tenant_id}:{digest_at.isoformat()}:{address.lower()}",
+                tenant_id=tenant_id, kind="owner_digest", recipient=address, language=preferences.language,
+                item=fact.as_item(), due_at=digest_at)
+        else:
+            await ctx.repository.add_mail_item(
+                connection, batch_key=f"alert:{batch}:{address.lower()}", tenant_id=tenant_id, kind="owner_alert",
+                recipient=address, language=preferences.language, item=fact.as_item(), due_at=due_at)
+
+
+async def _stop(ctx: NotificationsContext, connection: asyncpg.Connection, link_id: str | None, tenant_id: str,
+                reason: str, cause: Cause, now: datetime) -> None:
+    """No more reminders for the link. A link that links never delivered has none to stop; one this service has
+    not heard of yet may be awaited once its LinkIssued arrives, so it is stopped ahead of that."""
+    if link_id is None:
+        return
+    known = await ctx.repository.known_link(connection, link_id)
+    if known is not None and known.delivery == "none":
+        return
+    await ctx.pending.run_in(connection, pending_stream(link_id), StopReminders(
+        link_id=link_id, tenant_id=tenant_id, reason=reason, now=now), cause)  # type: ignore[arg-type]
+
+
+def _named(name: str | None, email: str | None) -> str | None:
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email
+
+
+def _minor_digits(currency: str) -> int:
+    """Digits after the decimal point of a currency's minor unit (ISO 4217) for the amounts alerts show."""
+    zero = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
+            "XAF", "XOF", "XPF"}
+    three = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
+    code = currency.upper()
+    return 0 if code in zero else 3 if code in three else 2
+
+
+# ---- the worker's rounds ------------------------------------------------------------------------------------
+
+
+async def send_due_reminders(ctx: NotificationsContext) -> int:
+    """Ask links to send again every link whose reminder is due; returns how many were sent."""
+    async with database_errors():
+        due = await ctx.repository.due_reminders(ctx.store.pool, ctx.clock(), ROUND_LIMIT)
+    sent = 0
+    for link_id in due:
+        try:
+            sent += await _remind(ctx, link_id)
+        except LinksUnavailable:
+            log.warning("reminders wait for links", link_id=link_id)
+            break  # the rest of the round would fail the same way; the next round tries again
+    return sent
+
+
+async def _remind(ctx: NotificationsContext, link_id: str) -> int:
+    """One reminder, decided and recorded in the transaction in which links is asked to send it: if links cannot
+    be reached the reminder is not recorded, and is due again next round."""
+    stream = pending_stream(link_id)
+
+    async def attempt() -> str | None:
+        async with ctx.store.transaction() as connection:
+            if not await ctx.repository.lock_pending_action(connection, link_id):
+                return None  # another worker has it
+            pending, version = await ctx.pending.load(stream, connection)
+            if pending is None:
+                return None
+            preferences, _ = await ctx.preferences.load(preferences_stream(pending.tenant_id), connection)
+            schedule = (preferences or default_preferences(pending.tenant_id)).reminders
+            try:
+                outcome = await ctx.pending.run_in(connection, stream, SendReminder(schedule, ctx.clock()),
+                                                   Cause(f"reminder:{link_id}"), known=(pending, version))
+            except ReminderNotDue:
+                return None
+            try:
+                await ctx.links.resend(pending.tenant_id, link_id)
+            except LinkGone as gone:
+                return gone.link_status
+            except (LinkNotResendable, LinkNotFound):
+                return "not_resendable"
+            reminded = outcome.events[-1].payload
+            log.info("reminder sent", tenant_id=pending.tenant_id, link_id=link_id,
+                     kind=getattr(reminded, "kind", None), number=getattr(reminded, "number", None))
+            return "sent"
+
+    result = await retrying_on_conflict(attempt)
+    if result is None or result == "sent":
+        return 1 if result == "sent" else 0
+    # Links says the link can no longer be sent: the reminder above rolled back; stop for good instead.
+    pending, _ = await ctx.pending.load(stream)
+    if pending is not None:
+        await ctx.pending.run(stream, lambda: StopReminders(link_id, pending.tenant_id, result, ctx.clock()),
+                              Cause(f"reminder:{link_id}"))  # type: ignore[arg-type]
+        log.info("reminders stopped", tenant_id=pending.tenant_id, link_id=link_id, reason=result)
+    return 0
+
+
+async def compose_due_batches(ctx: NotificationsContext) -> int:
+    """Turn every batch whose last fact is due into one composed mail; returns how many were composed."""
+    async with database_errors():
+        due = await ctx.repository.due_batches(ctx.store.pool, ctx.clock(), ROUND_LIMIT)
+    composed = 0
+    for batch_key in due:
+        try:
+            composed += await _compose_batch(ctx, batch_key)
+        except LinksUnavailable:
+            log.warning("mails wait for the firms' branding from links", batch=batch_key.split(":", 1)[0])
+            break  # the batch was rolled back whole; the next round tries again
+    return composed
+
+
+async def _compose_batch(ctx: NotificationsContext, batch_key: str) -> int:
+    async with ctx.store.transaction() as connection:
+        batch = await ctx.repository.take_batch(connection, batch_key)
+        if batch is None:
+            return 0  # another worker is composing it
+        branding = await ctx.links.branding(batch.tenant_id)
+        if branding is None:  # links never answered for this firm: roll back, keeping the facts
+            raise LinksUnavailable(f"no branding known for tenant {batch.tenant_id}")
+        mail = _compose(ctx, branding, batch)
+        await ctx.repository.queue_mail(
+            connection, notification_id=f"ntf_{uuid.uuid4().hex}", tenant_id=batch.tenant_id, kind=batch.kind,
+            recipient=batch.recipient, message_id=mail.message_id, message=bytes(mail.message), now=ctx.clock())
+    return 1
+
+
+def _compose(ctx: NotificationsContext, branding: Branding, batch: MailBatch) -> ComposedMail:
+    facts = [Fact.of_item({key: value for key, value in item.items() if key != "name"}) for item in batch.items]
+    composer = ctx.composer
+    if batch.kind == "upload_receipt":
+        return composer.upload_receipt(branding, batch.recipient, batch.language, facts,
+                                       name=next((item.get("name") for item in batch.items if item.get("name")), None))
+    unsubscribe_url = ctx.unsubscribe_links.url_for(batch.tenant_id, batch.recipient)
+    if batch.kind == "owner_digest":
+        return composer.owner_digest(branding, batch.recipient, batch.language, facts, until=batch.due_at,
+                                     unsubscribe_url=unsubscribe_url)
+    return composer.owner_alert(branding, batch.recipient, batch.language, facts, unsubscribe_url=unsubscribe_url)
+
+
+async def send_due_mail(ctx: NotificationsContext) -> int:
+    """Send the mails due now (one batch of claims); returns how many were handled."""
+    async with database_errors():
+        due = await ctx.repository.claim_due_mail(ctx.store.pool, now=ctx.clock(), limit=ROUND_LIMIT,
+                                                  lease_seconds=ctx.settings.send_lease_seconds)
+    for mail in due:
+        await _send(ctx, mail)
+    return len(due)
+
+
+async def _send(ctx: NotificationsContext, mail: DueMail) -> None:
+    message: EmailMessage = message_from_bytes(mail.message, policy=default_policy)  # type: ignore[assignment]
+    try:
+        await ctx.email.send(message)
+    except PermanentDeliveryError as error:
+        await _record_outcome(ctx, mail, failure=str(error), bounced=True)
+    except Exception as error:  # whatever stopped this send (network, server) is worth a retry
+        reason = f"{type(error).__name__}: {error}"[:300]
+        if mail.attempts >= ctx.settings.send_max_attempts:
+            await _record_outcome(ctx, mail, failure=reason)
+        else:
+            delay = min(timedelta(seconds=ctx.settings.send_retry_seconds * 2 ** (mail.attempts - 1)),
+                        MAX_RETRY_DELAY)
+            await ctx.repository.retry_mail_later(ctx.store.pool, mail.notification_id, ctx.clock() + delay, reason)
+            log.warning("mail failed; will retry", notification_id=mail.notification_id, attempts=mail.attempts,
+                        retry_in=delay.total_seconds(), error=reason)
+    else:
+        await _record_outcome(ctx, mail)
+
+
+async def _record_outcome(ctx: NotificationsContext, mail: DueMail, *, failure: str | None = None,
+                          bounced: bool = False) -> None:
+    """The outcome as an event and the row's erasure, in one transaction: a crash before it sends the mail again
+    (the same Message-ID), never loses it."""
+
+    async def erase(connection: asyncpg.Connection, _: object) -> None:
+        await ctx.repository.erase_mail(connection, mail.notification_id)
+
+    await ctx.notifications.run(notification_stream(mail.notification_id), lambda: RecordOutcome(
+        notification_id=mail.notification_id, tenant_id=mail.tenant_id, kind=mail.kind,  # type: ignore[arg-type]
+        recipient=mail.recipient, message_id=mail.message_id, attempts=mail.attempts, now=ctx.clock(),
+        failure=failure, bounced=bounced), Cause(mail.notification_id), also=erase)
+    if failure is None:
+        log.info("mail sent", notification_id=mail.notification_id, kind=mail.kind, attempts=mail.attempts)
+    else:
+        log.warning("mail given up", notification_id=mail.notification_id, kind=mail.kind, bounced=bounced,
+                    reason=failure)
+
+
+async def work_through_due(ctx: NotificationsContext) -> None:
+    """One round of the worker: reminders, then batches into mails, then mails out."""
+    await send_due_reminders(ctx)
+    await compose_due_batches(ctx)
+    await send_due_mail(ctx)
+

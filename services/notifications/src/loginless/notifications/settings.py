@@ -1,0 +1,32 @@
+"""Settings of the notifications service, read from ``NOTIFICATIONS_*`` environment variables."""
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from loginless.links.client import LinksClientSettings
+from loginless.shared.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings, LinksClientSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "notifications"
+
+    smtp_url: str = Field("smtp://127.0.0.1:1025", description="smtp://[user:password@]host:port, or smtps://")
+    smtp_from: str = Field("loginless <no-reply@localhost>", description="Sender address; the firm's name is shown")
+    smtp_timeout_seconds: float = Field(15.0, gt=0)
+    unsubscribe_secret: SecretStr = Field(
+        SecretStr(""), description="Key of the signed one-click unsubscribe links in owner alerts (any long random "
+        "string); required for the API to answer them")
+    poll_seconds: float = Field(1.0, gt=0, description="How often the worker looks for mails and reminders due")
+    receipt_quiet_seconds: float = Field(
+        60, ge=0, description="Files uploaded through one link within this long of each other are acknowledged "
+        "in one receipt (and one owner alert)")
+    send_max_attempts: int = Field(8, ge=1, description="Sends tried before a mail is given up")
+    send_retry_seconds: float = Field(
+        30, gt=0, description="Wait before the first retry; doubles with each attempt, up to an hour")
+    send_lease_seconds: float = Field(
+        120, gt=0, description="A claimed mail whose worker died is sent again after this long (keep it above the "
+        "SMTP timeout)")

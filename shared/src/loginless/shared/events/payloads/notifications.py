@@ -1,0 +1,104 @@
+"""Events of the notifications service (topic ``notifications.events``).
+
+Notifications owns no guest action: it decides whom to tell about everyone else's events, and records here what
+it was told to do (a tenant's preferences), what it is waiting for (a link's pending action) and what it sent.
+Durations are whole seconds. No event carries a token: a reminder asks links to send the link it already has.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from loginless.shared.events.catalog import IntegrationEvent
+from loginless.shared.events.payloads.links import GuestAction
+
+OwnerAlerts = Literal["immediate", "daily", "off"]
+NotificationKind = Literal["owner_alert", "owner_digest", "upload_receipt"]
+ReminderKind = Literal["pending", "expiry_warning"]
+RemindersStopReason = Literal["done", "revoked", "expired", "used_up", "not_resendable"]
+
+
+class NotificationSettingsChanged(IntegrationEvent, service="notifications", version=1):
+    """A tenant's whole notification settings as they are from now on (each change states all of them)."""
+
+    tenant_id: str
+    owner_addresses: list[str]
+    owner_alerts: OwnerAlerts
+    digest_hour: int  # 0-23, in ``timezone``
+    timezone: str  # IANA name, e.g. Europe/Madrid
+    language: Literal["en", "es"]  # of the owners' alerts and digests
+    reminders_enabled: bool
+    first_reminder_after_seconds: int
+    reminder_interval_seconds: int
+    expiry_warning_before_seconds: int  # 0: no warning before a link expires
+    max_reminders: int
+    changed_at: datetime
+
+
+class OwnerAlertsUnsubscribed(IntegrationEvent, service="notifications", version=1):
+    """Someone at ``address`` used the unsubscribe link of an alert or digest: the tenant's alerts skip it."""
+
+    tenant_id: str
+    address: str
+    unsubscribed_at: datetime
+
+
+class PendingActionTracked(IntegrationEvent, service="notifications", version=1):
+    """A delivered link whose action is awaited: reminders follow the tenant's schedule until it is done."""
+
+    link_id: str
+    tenant_id: str
+    action: GuestAction
+    resource_id: str
+    issued_at: datetime
+    expires_at: datetime
+    tracked_at: datetime
+
+
+class ReminderSent(IntegrationEvent, service="notifications", version=1):
+    """Links was asked to send the link again (the same URL, by its channel): ``pending`` on the tenant's schedule,
+    ``expiry_warning`` once before the link expires. Subscribers learn who is still pending, and until when."""
+
+    link_id: str
+    tenant_id: str
+    action: GuestAction
+    resource_id: str
+    kind: ReminderKind
+    number: int  # 1 for the link's first reminder of either kind
+    expires_at: datetime
+    sent_at: datetime
+
+
+class RemindersStopped(IntegrationEvent, service="notifications", version=1):
+    """No more reminders for the link: its action was done, it ended, or links cannot send it again."""
+
+    link_id: str
+    tenant_id: str
+    reason: RemindersStopReason
+    stopped_at: datetime
+
+
+class NotificationSent(IntegrationEvent, service="notifications", version=1):
+    """An e-mail of notifications' own went out: the mail server accepted it. ``message_id`` is its Message-ID,
+    the same on every attempt, so a copy sent twice is recognisable as one message."""
+
+    notification_id: str
+    tenant_id: str
+    kind: NotificationKind
+    recipient: str
+    message_id: str
+    sent_at: datetime
+    attempts: int
+
+
+class NotificationFailed(IntegrationEvent, service="notifications", version=1):
+    """Given up: the server refused the address (``bounced``: a hard bounce, the address is not written to
+    again for the tenant's alerts) or every attempt failed."""
+
+    notification_id: str
+    tenant_id: str
+    kind: NotificationKind
+    recipient: str
+    reason: str
+    bounced: bool
+    failed_at: datetime
+    attempts: int
