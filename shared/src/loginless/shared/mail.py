@@ -13,6 +13,12 @@ class EmailSender(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
+class RawEmailSender(Protocol):
+    async def send_raw(self, message: bytes, *, sender: str, recipients: list[str]) -> None:
+        """Send ``message`` byte for byte (a mail composed once and sent the same on every attempt)."""
+        ...
+
+
 class PermanentDeliveryError(Exception):
     """Retrying cannot help (e.g. the mail server refused the address): give up at once."""
 
@@ -35,8 +41,15 @@ class SmtpEmailSender:
         }
 
     async def send(self, message: EmailMessage) -> None:
+        await self._send(message)
+
+    async def send_raw(self, message: bytes, *, sender: str, recipients: list[str]) -> None:
+        # As stored: the library's own flattening would fold long headers (List-Unsubscribe) into encoded words.
+        await self._send(message, sender=sender, recipients=recipients)
+
+    async def _send(self, message: EmailMessage | bytes, **envelope: object) -> None:
         try:
-            await aiosmtplib.send(message, **self._options)
+            await aiosmtplib.send(message, **envelope, **self._options)  # type: ignore[arg-type]
         except aiosmtplib.SMTPRecipientsRefused as error:
             raise PermanentDeliveryError("the mail server refused the recipient") from error
         except aiosmtplib.SMTPResponseException as error:

@@ -25,7 +25,7 @@ from loginless.notifications.unsubscribe import UnsubscribeLinks
 from loginless.shared.events.payloads import notifications as events
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.guest.pages import mail_environment
-from loginless.shared.mail import EmailSender, SmtpEmailSender
+from loginless.shared.mail import RawEmailSender, SmtpEmailSender
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.auth import ApiKeyVerifier
 
@@ -48,7 +48,7 @@ def projections(store: EventStore, settings: NotificationsSettings) -> Projectio
 
 
 def notifications_context(store: EventStore, settings: NotificationsSettings, *, links: LinksApi,
-                          email: EmailSender | None = None, clock: Clock = utc_now) -> NotificationsContext:
+                          email: RawEmailSender | None = None, clock: Clock = utc_now) -> NotificationsContext:
     read_models = projections(store, settings)
     key = (settings.unsubscribe_secret.get_secret_value() or settings.internal_api_secret.get_secret_value())
     return NotificationsContext(
@@ -90,7 +90,7 @@ def create_app(settings: NotificationsSettings, *, links: LinksApi | None = None
 
 
 def create_worker(settings: NotificationsSettings, *, links: LinksApi | None = None,
-                  email: EmailSender | None = None, clock: Clock = utc_now) -> ServiceWorker[NotificationsContext]:
+                  email: RawEmailSender | None = None, clock: Clock = utc_now) -> ServiceWorker[NotificationsContext]:
     from loginless.notifications.consumers import CONSUMERS
     from loginless.shared.worker import ServiceWorker, every
 

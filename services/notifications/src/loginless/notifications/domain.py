@@ -149,10 +149,9 @@ def decide_preferences(state: Preferences | None, command: ChangePreferences | U
                        ) -> list[IntegrationEvent]:
     match command:
         case ChangePreferences(preferences=wanted, now=now):
+            # Every save is recorded, even of the same settings: it is staff saying these addresses work, which
+            # is what lets an address that bounced be tried again.
             wanted = check_preferences(wanted)
-            current = state or default_preferences(wanted.tenant_id)
-            if state is not None and replace(wanted, unsubscribed=current.unsubscribed) == current:
-                return []  # saving the same settings again changes nothing
             schedule = wanted.reminders
             return [NotificationSettingsChanged(
                 tenant_id=wanted.tenant_id, owner_addresses=list(wanted.owner_addresses),

@@ -14,9 +14,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as default_policy
 
 import asyncpg
 import structlog
@@ -51,7 +48,7 @@ from loginless.shared.events.catalog import UnknownEventType, event_class
 from loginless.shared.events.payloads import documents, links, payments, signing
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Projections, database_errors
 from loginless.shared.eventstore.runner import retrying_on_conflict
-from loginless.shared.mail import EmailSender, PermanentDeliveryError
+from loginless.shared.mail import PermanentDeliveryError, RawEmailSender
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +73,7 @@ class NotificationsContext:
     links: LinksApi
     composer: MailComposer
     unsubscribe_links: UnsubscribeLinks
-    email: EmailSender
+    email: RawEmailSender
     clock: Clock = utc_now
 
 
@@ -276,45 +273,54 @@ async def send_due_reminders(ctx: NotificationsContext) -> int:
     return sent
 
 
+class _LinksWontSend(Exception):
+    """Links refused to send the link again: the reminder decided in this transaction must roll back."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 async def _remind(ctx: NotificationsContext, link_id: str) -> int:
     """One reminder, decided and recorded in the transaction in which links is asked to send it: if links cannot
     be reached the reminder is not recorded, and is due again next round."""
     stream = pending_stream(link_id)
 
-    async def attempt() -> str | None:
+    async def attempt() -> bool:
         async with ctx.store.transaction() as connection:
             if not await ctx.repository.lock_pending_action(connection, link_id):
-                return None  # another worker has it
+                return False  # another worker has it
             pending, version = await ctx.pending.load(stream, connection)
             if pending is None:
-                return None
+                return False
             preferences, _ = await ctx.preferences.load(preferences_stream(pending.tenant_id), connection)
             schedule = (preferences or default_preferences(pending.tenant_id)).reminders
             try:
                 outcome = await ctx.pending.run_in(connection, stream, SendReminder(schedule, ctx.clock()),
                                                    Cause(f"reminder:{link_id}"), known=(pending, version))
             except ReminderNotDue:
-                return None
+                return False
             try:
                 await ctx.links.resend(pending.tenant_id, link_id)
             except LinkGone as gone:
-                return gone.link_status
-            except (LinkNotResendable, LinkNotFound):
-                return "not_resendable"
+                raise _LinksWontSend(gone.link_status) from gone
+            except (LinkNotResendable, LinkNotFound) as refused:
+                raise _LinksWontSend("not_resendable") from refused
             reminded = outcome.events[-1].payload
             log.info("reminder sent", tenant_id=pending.tenant_id, link_id=link_id,
                      kind=getattr(reminded, "kind", None), number=getattr(reminded, "number", None))
-            return "sent"
+            return True
 
-    result = await retrying_on_conflict(attempt)
-    if result is None or result == "sent":
-        return 1 if result == "sent" else 0
-    # Links says the link can no longer be sent: the reminder above rolled back; stop for good instead.
+    try:
+        return int(await retrying_on_conflict(attempt))
+    except _LinksWontSend as refused:
+        reason = refused.reason
+    # The link can no longer be sent (it ended at links before its event reached us): stop for good.
     pending, _ = await ctx.pending.load(stream)
     if pending is not None:
-        await ctx.pending.run(stream, lambda: StopReminders(link_id, pending.tenant_id, result, ctx.clock()),
-                              Cause(f"reminder:{link_id}"))  # type: ignore[arg-type]
-        log.info("reminders stopped", tenant_id=pending.tenant_id, link_id=link_id, reason=result)
+        await ctx.pending.run(stream, lambda: StopReminders(link_id, pending.tenant_id, reason,  # type: ignore[arg-type]
+                                                            ctx.clock()), Cause(f"reminder:{link_id}"))
+        log.info("reminders stopped", tenant_id=pending.tenant_id, link_id=link_id, reason=reason)
     return 0
 
 
@@ -363,7 +369,7 @@ def _compose(ctx: NotificationsContext, branding: Branding, batch: MailBatch) ->
 async def send_due_mail(ctx: NotificationsContext) -> int:
     """Send the mails due now (one batch of claims); returns how many were handled."""
     async with database_errors():
-        due = await ctx.repository.claim_due_mail(ctx.store.pool, now=ctx.clock(), limit=ROUND_LIMIT,
+        due = await ctx.repository.claim_due_mail(ctx.store.pool, now=ctx.clock(), limit=ctx.settings.send_batch_size,
                                                   lease_seconds=ctx.settings.send_lease_seconds)
     for mail in due:
         await _send(ctx, mail)
@@ -371,9 +377,8 @@ async def send_due_mail(ctx: NotificationsContext) -> int:
 
 
 async def _send(ctx: NotificationsContext, mail: DueMail) -> None:
-    message: EmailMessage = message_from_bytes(mail.message, policy=default_policy)  # type: ignore[assignment]
     try:
-        await ctx.email.send(message)
+        await ctx.email.send_raw(mail.message, sender=ctx.composer.sender_address, recipients=[mail.recipient])
     except PermanentDeliveryError as error:
         await _record_outcome(ctx, mail, failure=str(error), bounced=True)
     except Exception as error:  # whatever stopped this send (network, server) is worth a retry

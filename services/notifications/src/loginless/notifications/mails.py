@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +38,9 @@ ALERT_SUBJECTS: dict[What, str] = {
 }
 
 _templates = mail_environment("loginless.notifications", catalogs=CATALOGS)
+# Lines up to SMTP's limit: a header such as List-Unsubscribe must stay one plain token, never folded into encoded
+# words that mail clients would not read as a URL.
+MAIL_POLICY = default_policy.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class ComposedMail:
 class MailComposer:
     def __init__(self, sender: str) -> None:
         """``sender``: NOTIFICATIONS_SMTP_FROM; its address is used with the firm's name as the display name."""
-        self._sender_address = parseaddr(sender)[1] or sender
+        self.sender_address = parseaddr(sender)[1] or sender
 
     def owner_alert(self, branding: Branding, to: str, language: str, facts: list[Fact], *,
                     unsubscribe_url: str) -> ComposedMail:
@@ -101,11 +105,11 @@ class MailComposer:
         context = {"language": language, "tenant": branding, "color": color,
                    "button_text_color": readable_text_colour(color), "facts": sorted(facts, key=lambda f: f.at),
                    "unsubscribe_url": unsubscribe_url, **values}
-        domain = self._sender_address.rpartition("@")[2] or None
+        domain = self.sender_address.rpartition("@")[2] or None
         message_id = make_msgid(idstring=kind.replace("_", "-"), domain=domain)
-        message = EmailMessage()
+        message = EmailMessage(policy=MAIL_POLICY)
         message["Subject"] = subject
-        message["From"] = formataddr((branding.name, self._sender_address))
+        message["From"] = formataddr((branding.name, self.sender_address))
         message["To"] = to
         if branding.contact_email:
             message["Reply-To"] = formataddr((branding.contact_name or branding.name, branding.contact_email))

@@ -24,6 +24,7 @@ class NotificationsSettings(ServiceSettings, LinksClientSettings):
     receipt_quiet_seconds: float = Field(
         60, ge=0, description="Files uploaded through one link within this long of each other are acknowledged "
         "in one receipt (and one owner alert)")
+    send_batch_size: int = Field(20, ge=1, description="Mails one worker claims at a time (replicas share the rest)")
     send_max_attempts: int = Field(8, ge=1, description="Sends tried before a mail is given up")
     send_retry_seconds: float = Field(
         30, gt=0, description="Wait before the first retry; doubles with each attempt, up to an hour")
