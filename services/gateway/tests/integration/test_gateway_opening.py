@@ -8,6 +8,7 @@ import pytest
 
 from loginless.links.views import ClientIn
 from loginless.shared.branding import Branding
+from loginless.testkit.fake_services import serve
 
 from ..conftest import TENANT
 
@@ -358,3 +359,36 @@ async def test_pages_load_nothing_inline_and_nothing_but_their_own_stylesheets(g
     assert stylesheets == ["/_gateway/static/guest.css", "/_gateway/brand/0a7c52.css"]
     assert brand.headers["content-type"].startswith("text/css")
     assert brand.text == ":root { --brand: #0a7c52; --brand-text: #ffffff; }\n"
+
+
+async def test_an_unsubscribe_link_is_passed_to_notifications_as_it_came_and_answered_with_the_promised_headers(
+        start_gateway):
+    seen: list[tuple[str, str, bytes]] = []
+
+    async def notifications(scope, receive, send) -> None:  # what notifications' unsubscribe page does
+        if scope["type"] != "http":
+            return
+        body = (await receive()).get("body", b"")
+        seen.append((scope["method"], scope["path"], body))
+        status = 404 if scope["path"].endswith("/forged") else 200
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+        await send({"type": "http.response.body", "body": b"<p>done</p>" if status == 200 else b"<p>not valid</p>"})
+
+    async with serve(notifications) as notifications_url, start_gateway(notifications_url=notifications_url) as gw:
+        async with gw.client() as http:
+            shown = await http.get("/unsubscribe/abc.def")
+            done = await http.post("/unsubscribe/abc.def", content=b"List-Unsubscribe=One-Click",
+                                   headers={"content-type": "application/x-www-form-urlencoded"})
+            forged = await http.post("/unsubscribe/forged")
+            too_big = await http.post("/unsubscribe/abc.def", content=b"x" * 10_000)
+
+    assert [r.status_code for r in (shown, done, forged, too_big)] == [200, 200, 404, 413]
+    assert seen == [("GET", "/unsubscribe/abc.def", b""),
+                    ("POST", "/unsubscribe/abc.def", b"List-Unsubscribe=One-Click"),
+                    ("POST", "/unsubscribe/forged", b"")]
+    for response in (shown, done, forged):
+        assert_promised_headers(response)
+    async with start_gateway(notifications_url="http://127.0.0.1:9") as gw, gw.client() as http:
+        unreachable = await http.post("/unsubscribe/abc.def")
+    assert unreachable.status_code == 503 and "We can't open this right now" in unreachable.text

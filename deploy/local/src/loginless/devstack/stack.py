@@ -494,7 +494,8 @@ class Stack:
             routes = {action: {"service": target, "url": self.service_url(target)}
                       for action, target in GUEST_ROUTES.items()}
             return {**common, "ASSERTION_PRIVATE_KEY": secrets.assertion_private_key,
-                    "COOKIE_SECRET": secrets.cookie_secret, "ROUTES": json.dumps(routes)}
+                    "COOKIE_SECRET": secrets.cookie_secret, "ROUTES": json.dumps(routes),
+                    "NOTIFICATIONS_URL": self.service_url("notifications")}
         if service == "links":
             return {**common, "TOKEN_PEPPERS": secrets.token_pepper, "DATA_KEY": secrets.data_key,
                     "SMTP_FROM": "loginless <no-reply@loginless.localhost>",

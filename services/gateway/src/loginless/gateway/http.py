@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import structlog
 from litestar import Controller, HttpMethod, MediaType, Request, Response, get, post, route
 from litestar.datastructures import Cookie
@@ -398,12 +399,36 @@ async def guest_pages(request: Request, gateway: NamedDependency[GatewayRuntime]
         return _unavailable_page(request).to_asgi_response(None, request)
 
 
+# ---- /unsubscribe/{token} ---------------------------------------------------------------------------------
+
+
+UNSUBSCRIBE_BODY_LIMIT = 4096  # "List-Unsubscribe=One-Click" (RFC 8058) and nothing more
+
+
+@route("/unsubscribe/{token:str}", name="unsubscribe", include_in_schema=False,
+       http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200, request_max_body_size=UNSUBSCRIBE_BODY_LIMIT)
+async def unsubscribe(request: Request, gateway: NamedDependency[GatewayRuntime], token: FromPath[str]) -> Response:
+    """The one-click unsubscribe links of owner alerts, answered by notifications. Not a guest link: the token is
+    notifications' own signature and opens nothing else, so it is passed on as it came, without admission. A
+    client per request: an unsubscribe is rare, and this keeps notifications out of the guests' hot path."""
+    url = f"{gateway.settings.notifications_url.rstrip('/')}/unsubscribe/{token}"
+    try:
+        async with httpx.AsyncClient(timeout=gateway.settings.upstream_connect_timeout_seconds) as client:
+            answer = await client.request(request.method, url, content=await request.body(),
+                                          headers={"content-type": request.headers.get("content-type", "")})
+    except httpx.HTTPError:
+        return _unavailable_page(request)
+    if answer.status_code >= 500:
+        return _unavailable_page(request)
+    return Response(answer.content, status_code=answer.status_code, media_type=MediaType.HTML)
+
+
 # ---- small public routes ----------------------------------------------------------------------------------
 
 
 @get("/robots.txt", media_type=MediaType.TEXT, include_in_schema=False)
 async def robots_txt() -> str:
-    return "User-agent: *\nDisallow: /l/\nDisallow: /g/\n"
+    return "User-agent: *\nDisallow: /l/\nDisallow: /g/\nDisallow: /unsubscribe/\n"
 
 
 ROUTE_HANDLERS = [
@@ -411,6 +436,7 @@ ROUTE_HANDLERS = [
     enter_link,
     RecipientVerificationController,
     guest_pages,
+    unsubscribe,
     robots_txt,
     *guest_asset_routes(ASSET_PREFIX, static_directories=[STATIC], name="gateway"),
 ]

@@ -65,6 +65,9 @@ class GatewaySettings(ServiceSettings, LinksClientSettings):
         0.1, ge=0, le=0.5, description="How long a replica may reuse a link's state it just read (revocation "
         "reaches it that much later); 0 reads the read model on every request")
     content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY
+    notifications_url: str = Field(
+        "http://127.0.0.1:8006", description="The notifications service, which answers the one-click unsubscribe "
+        "links of owner alerts (/unsubscribe/...)")
 
     @field_validator("routes")
     @classmethod
