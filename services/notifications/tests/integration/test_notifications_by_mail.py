@@ -14,6 +14,9 @@ import pytest
 from loginless.notifications import handlers
 from loginless.notifications.domain import Preferences
 from loginless.shared.events.payloads.documents import DocumentAdded, DocumentDownloaded, DocumentViewed, FileUploaded
+from loginless.shared.events.payloads.payments import InvoicePaid
+from loginless.shared.events.payloads.requests_ import ClientRequestCompleted
+from loginless.shared.events.payloads.signing import DocumentSigned, SigningDeclined
 from loginless.testkit.mailpit import mails_to
 from loginless.testkit.waiting import eventually
 
@@ -186,3 +189,44 @@ async def test_a_daily_digest_gathers_a_days_views_and_downloads_into_one_mail(n
     assert digest["Text"].count('Dana <') == 3 and digest["Text"].count('"Renta 2025.pdf"') == 3
     assert "downloaded" in digest["Text"]
     assert len(await mails_to(mail_ui_url, n.owner)) == 1
+
+
+# ---- the other actions' events ----------------------------------------------------------------------------------
+
+
+async def test_a_signature_a_decline_a_payment_and_an_answered_request_each_alert_the_owner_and_end_reminders(
+        notifications, mail_ui_url):
+    n = notifications
+    await choose(n, language="es")
+    signer, payer, respondent = address("signer"), address("payer"), address("respondent")
+    sign_link = await n.issue("sign", name="Eva", email=signer)
+    pay_link = await n.issue("pay", email=payer)
+    invoice_id = (await n.links.client.get(pay_link.link_id)).resource_id
+    request_link = await n.issue("request", name="Rosa", email=respondent, language="es")
+    await n.work()
+    now = n.clock()
+    await n.publish(DocumentSigned(signature_request_id="sig_1", tenant_id=n.tenant_id, document_id="doc_1",
+                                   signer_id="s1", signed_at=now, document_sha256_before="a" * 64,
+                                   document_sha256_after="b" * 64, link_id=sign_link.link_id), subject="sig_1")
+    await n.publish(SigningDeclined(signature_request_id="sig_2", tenant_id=n.tenant_id, signer_id="s2",
+                                    reason="wrong amount", declined_at=now, signer_name="Iker"), subject="sig_2")
+    await n.publish(InvoicePaid(invoice_id=invoice_id, tenant_id=n.tenant_id, amount_minor=123450,
+                                currency="EUR", paid_at=now, provider="test", provider_payment_id="pi_1"),
+                    subject=invoice_id)  # paid through any link: this one's reminders end too
+    await n.publish(ClientRequestCompleted(client_request_id="req_1", tenant_id=n.tenant_id, completed_at=now,
+                                           link_id=request_link.link_id, title="Datos 2025"), subject="req_1")
+    n.clock.advance(days=3)
+    await n.work()
+
+    alerts = await settled_mails(mail_ui_url, n.owner, 4)
+    assert sorted(m["Subject"] for m in alerts) == [
+        "Ortega & Lane: se ha firmado un documento", "Ortega & Lane: se ha pagado una factura",
+        "Ortega & Lane: se ha respondido una solicitud", "Ortega & Lane: un firmante ha rechazado firmar"]
+    texts = " ".join(m["Text"] for m in alerts)
+    assert "Iker ha rechazado firmar sig_2: «wrong amount»" in texts
+    assert f"Se ha pagado la factura {invoice_id}: 1,234.50 EUR" in texts
+    assert "Rosa <" in texts and "«Datos 2025»" in texts
+    [_, receipt] = await settled_mails(mail_ui_url, respondent, 2)
+    assert receipt["Subject"] == "Ortega & Lane: hemos recibido sus respuestas" and "«Datos 2025»" in receipt["Text"]
+    assert await n.events("ReminderSent") == []  # three days on, none of the three links is awaited any more
+    assert [e["reason"] for e in await n.events("RemindersStopped")] == ["done"] * 3

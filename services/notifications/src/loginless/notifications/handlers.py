@@ -45,7 +45,7 @@ from loginless.shared.branding import Branding
 from loginless.shared.errors import NotFound
 from loginless.shared.events import CloudEvent
 from loginless.shared.events.catalog import UnknownEventType, event_class
-from loginless.shared.events.payloads import documents, links, payments, signing
+from loginless.shared.events.payloads import documents, links, payments, requests_, signing
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Projections, database_errors
 from loginless.shared.eventstore.runner import retrying_on_conflict
 from loginless.shared.mail import PermanentDeliveryError, RawEmailSender
@@ -147,6 +147,15 @@ async def record_event(ctx: NotificationsContext, event: CloudEvent, connection:
                 "signed", signed.signed_at, name, who=known.recipient if known else None))
             if signed.link_id:
                 await _stop(ctx, connection, signed.link_id, signed.tenant_id, "done", cause, now)
+        case signing.SigningDeclined() as declined:
+            known = await ctx.repository.known_link(connection, declined.link_id)
+            who = declined.signer_name or (known.recipient if known else None)
+            await _alert_owners(ctx, connection, declined.tenant_id, f"event:{event.id}", now, Fact(
+                "declined", declined.declined_at, declined.signature_request_id, who=who, reason=declined.reason))
+            if declined.link_id:
+                await _stop(ctx, connection, declined.link_id, declined.tenant_id, "done", cause, now)
+        case requests_.ClientRequestCompleted() as completed:
+            await _request_completed(ctx, connection, completed, cause, now)
         case payments.InvoicePaid() as paid:
             amount = f"{paid.amount_minor / 10 ** _minor_digits(paid.currency):,.{_minor_digits(paid.currency)}f}"
             await _alert_owners(ctx, connection, paid.tenant_id, f"event:{event.id}", now, Fact(
@@ -190,6 +199,25 @@ async def _file_uploaded(ctx: NotificationsContext, connection: asyncpg.Connecti
             due_at=quiet_until)
     if uploaded.link_id:
         await _stop(ctx, connection, uploaded.link_id, uploaded.tenant_id, "done", cause, now)
+
+
+async def _request_completed(ctx: NotificationsContext, connection: asyncpg.Connection,
+                             completed: requests_.ClientRequestCompleted, cause: Cause, now: datetime) -> None:
+    known = await ctx.repository.known_link(connection, completed.link_id)
+    who = _named(completed.respondent_name, completed.respondent_email) or (known.recipient if known else None)
+    fact = Fact("answered", completed.completed_at, completed.title or completed.client_request_id, who=who)
+    await _alert_owners(ctx, connection, completed.tenant_id, f"request:{completed.client_request_id}:{who}", now,
+                        fact)
+    receipt_to = completed.respondent_email or (known.recipient_email if known else None)
+    if receipt_to:
+        language = known.recipient_language if known and known.recipient_language else "en"
+        await ctx.repository.add_mail_item(
+            connection, batch_key=f"receipt:request:{completed.client_request_id}:{receipt_to.lower()}",
+            tenant_id=completed.tenant_id, kind="request_receipt", recipient=receipt_to, language=language,
+            item=fact.as_item() | {"name": completed.respondent_name or (known.recipient_name if known else None)},
+            due_at=now)
+    if completed.link_id:
+        await _stop(ctx, connection, completed.link_id, completed.tenant_id, "done", cause, now)
 
 
 async def _document_accessed(ctx: NotificationsContext, connection: asyncpg.Connection,
@@ -356,9 +384,11 @@ async def _compose_batch(ctx: NotificationsContext, batch_key: str) -> int:
 def _compose(ctx: NotificationsContext, branding: Branding, batch: MailBatch) -> ComposedMail:
     facts = [Fact.of_item({key: value for key, value in item.items() if key != "name"}) for item in batch.items]
     composer = ctx.composer
+    name = next((item.get("name") for item in batch.items if item.get("name")), None)
     if batch.kind == "upload_receipt":
-        return composer.upload_receipt(branding, batch.recipient, batch.language, facts,
-                                       name=next((item.get("name") for item in batch.items if item.get("name")), None))
+        return composer.upload_receipt(branding, batch.recipient, batch.language, facts, name=name)
+    if batch.kind == "request_receipt":
+        return composer.request_receipt(branding, batch.recipient, batch.language, facts[0], name=name)
     unsubscribe_url = ctx.unsubscribe_links.url_for(batch.tenant_id, batch.recipient)
     if batch.kind == "owner_digest":
         return composer.owner_digest(branding, batch.recipient, batch.language, facts, until=batch.due_at,

@@ -26,7 +26,7 @@ from loginless.shared.guest.pages import mail_environment
 NOTIFICATIONS_CATALOG = MessageCatalog("notifications", Path(__file__).parent / "locales")
 CATALOGS = (NOTIFICATIONS_CATALOG, KIT_CATALOG)
 
-What = Literal["viewed", "downloaded", "uploaded", "signed", "paid"]
+What = Literal["viewed", "downloaded", "uploaded", "signed", "declined", "paid", "answered"]
 
 # The owner's alert subject for a batch whose facts are all of one kind.
 ALERT_SUBJECTS: dict[What, str] = {
@@ -34,6 +34,8 @@ ALERT_SUBJECTS: dict[What, str] = {
     "downloaded": N_("%(firm)s: a shared document was downloaded"),
     "uploaded": N_("%(firm)s: files were uploaded"),
     "signed": N_("%(firm)s: a document was signed"),
+    "declined": N_("%(firm)s: a signer declined to sign"),
+    "answered": N_("%(firm)s: a request was answered"),
     "paid": N_("%(firm)s: an invoice was paid"),
 }
 
@@ -54,10 +56,11 @@ class Fact:
     size: int | None = None
     sha256: str | None = None
     amount: str | None = None  # "1,234.50 EUR", already formatted
+    reason: str | None = None  # a signer's, for declining
 
     def as_item(self) -> dict[str, Any]:
         return {"what": self.what, "at": self.at.isoformat(), "subject": self.subject, "who": self.who,
-                "size": self.size, "sha256": self.sha256, "amount": self.amount}
+                "size": self.size, "sha256": self.sha256, "amount": self.amount, "reason": self.reason}
 
     @classmethod
     def of_item(cls, item: dict[str, Any]) -> Fact:
@@ -97,6 +100,12 @@ class MailComposer:
         subject = messages.ngettext("%(firm)s: we received your file", "%(firm)s: we received your %(count)s files",
                                     len(facts)) % {"firm": branding.name, "count": len(facts)}
         return self._compose("upload_receipt", branding, to, language, subject, facts, name=name)
+
+    def request_receipt(self, branding: Branding, to: str, language: str, fact: Fact, *,
+                        name: str | None) -> ComposedMail:
+        messages = translations(supported(language), CATALOGS)
+        subject = messages.gettext("%(firm)s: we received your answers") % {"firm": branding.name}
+        return self._compose("request_receipt", branding, to, language, subject, [fact], name=name)
 
     def _compose(self, kind: NotificationKind, branding: Branding, to: str, language: str, subject: str,
                  facts: list[Fact], *, unsubscribe_url: str | None = None, **values: Any) -> ComposedMail:

@@ -18,7 +18,7 @@ from loginless.shared.worker import ServiceWorker
 MIGRATIONS = Path(__file__).parent / "migrations"
 SETTINGS = RequestsSettings
 DESCRIPTION = "Client requests (questionnaires) with the require-login switch; answers and files."
-PUBLISHED_EVENTS = (events.ClientRequestSent,)
+PUBLISHED_EVENTS = (events.ClientRequestSent, events.ClientRequestCompleted)
 
 
 def create_app(settings: RequestsSettings, *, links: LinksApi | None = None) -> Litestar:

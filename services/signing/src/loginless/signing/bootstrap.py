@@ -18,7 +18,7 @@ from loginless.signing.settings import SigningSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 SETTINGS = SigningSettings
 DESCRIPTION = "Signature requests, signers, the signing ceremony, the signed PDF and its audit certificate."
-PUBLISHED_EVENTS = (events.DocumentSigned,)
+PUBLISHED_EVENTS = (events.DocumentSigned, events.SigningDeclined)
 
 
 def create_app(settings: SigningSettings, *, links: LinksApi | None = None) -> Litestar:

@@ -64,7 +64,7 @@ CREATE TABLE {schema}.mail_items (
     id          bigserial   PRIMARY KEY,
     batch_key   text        NOT NULL,
     tenant_id   text        NOT NULL,
-    kind        text        NOT NULL CHECK (kind IN ('owner_alert', 'owner_digest', 'upload_receipt')),
+    kind        text        NOT NULL CHECK (kind IN ('owner_alert', 'owner_digest', 'upload_receipt', 'request_receipt')),
     recipient   text        NOT NULL,
     language    text        NOT NULL,
     item        jsonb       NOT NULL,
