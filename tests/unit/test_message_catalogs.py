@@ -32,8 +32,9 @@ def test_the_build_knows_the_catalogs_the_services_read():
     from loginless.documents.i18n import CATALOGS as DOCUMENTS
     from loginless.gateway.i18n import CATALOGS as GATEWAY
     from loginless.links.messages import CATALOGS as LINKS
+    from loginless.notifications.mails import CATALOGS as NOTIFICATIONS
 
-    read = {catalog for service in (DOCUMENTS, GATEWAY, LINKS) for catalog in service}
+    read = {catalog for service in (DOCUMENTS, GATEWAY, LINKS, NOTIFICATIONS) for catalog in service}
     assert read == set(CATALOGS)
 
 
