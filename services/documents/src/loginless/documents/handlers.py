@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -33,6 +33,7 @@ from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import DocumentStorage, PartBuffer, PartBuffers, UploadedPart
 from loginless.links.client import LinksApi, LinksRefused
 from loginless.links.views import IssueLinksIn, RecipientIn
+from loginless.shared.clock import Clock, utc_now
 from loginless.shared.errors import DependencyUnavailable, InvalidRequest, LoginlessError, NotFound
 from loginless.shared.events import CloudEvent, UnknownEventType, event_class
 from loginless.shared.events.payloads.links import LinkExpired, LinkRevoked
@@ -42,15 +43,10 @@ from loginless.shared.web.idempotency import IdempotentRequests
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 State = TypeVar("State")
 Row = TypeVar("Row")
 MAX_JOB_DELAY_SECONDS = 300.0
 JOB_LEASE_SECONDS = 60.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

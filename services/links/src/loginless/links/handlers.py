@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import asyncpg
@@ -40,17 +40,13 @@ from loginless.links.repository import Access, LinksRepository
 from loginless.links.tenants import Tenants
 from loginless.links.tokens import TokenHasher, is_well_formed_token, new_token, new_verification_code
 from loginless.links.views import IssuedLink, IssuedLinks
+from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcome, Projections, database_errors
 from loginless.shared.eventstore.runner import retrying_on_conflict
 from loginless.shared.web.idempotency import Answer, IdempotentRequests
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ docs/notifications.md says why each step is where it is.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import structlog
@@ -42,6 +41,7 @@ from loginless.notifications.repository import DueMail, KnownLink, MailBatch, No
 from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
 from loginless.shared.branding import Branding
+from loginless.shared.clock import Clock, utc_now
 from loginless.shared.errors import NotFound
 from loginless.shared.events import CloudEvent
 from loginless.shared.events.catalog import UnknownEventType, event_class
@@ -52,13 +52,8 @@ from loginless.shared.mail import PermanentDeliveryError, RawEmailSender
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 MAX_RETRY_DELAY = timedelta(hours=1)
 ROUND_LIMIT = 100
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
