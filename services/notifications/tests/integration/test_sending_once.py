@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -202,3 +203,25 @@ def _cloud_event(payload):
 
     return CloudEvent(source=payload.source(), type=payload.type_name(), subject="s",
                       data=payload.model_dump(mode="json"), tenantid=payload.tenant_id, correlationid="c")
+
+
+async def test_records_of_mails_sent_and_recipients_of_expired_links_are_forgotten_after_their_retention(
+        notifications, settings, pool):
+    n = notifications
+    await queue_alerts(n.ctx, 1)
+    n.ctx = replace(n.ctx, email=RecordingSender())
+    await handlers.send_due_mail(n.ctx)
+    link = await n.issue("upload", email="kept-for-now@example.test", name="Kept")
+    await n.consume_links_events()
+    schema = quote_ident(settings.schema)
+
+    n.clock.advance(days=settings.record_retention_days - 1)
+    assert await handlers.forget_old_records(n.ctx) == 0
+    n.clock.advance(days=2)  # the link expired after 14 days; the mail's record is past its retention too
+    assert await handlers.forget_old_records(n.ctx) == 1  # only the mail: the link expired 77 days ago
+
+    assert await pool.fetchval(f"SELECT count(*) FROM {schema}.events WHERE stream_id LIKE 'notification:%'") == 0
+    assert await pool.fetchval(f"SELECT count(*) FROM {schema}.known_links WHERE link_id = $1", link.link_id) == 1
+    n.clock.advance(days=14)
+    assert await handlers.forget_old_records(n.ctx) == 1
+    assert await pool.fetchval(f"SELECT count(*) FROM {schema}.known_links WHERE link_id = $1", link.link_id) == 0

@@ -15,13 +15,14 @@ from litestar.template import TemplateConfig
 
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.notifications import domain
-from loginless.notifications.handlers import Clock, NotificationsContext, utc_now, work_through_due
+from loginless.notifications.handlers import NotificationsContext, forget_old_records, work_through_due
 from loginless.notifications.http import ROUTE_HANDLERS
 from loginless.notifications.mails import CATALOGS, MailComposer
 from loginless.notifications.projections import NotificationRows
 from loginless.notifications.repository import NotificationsRepository
 from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
+from loginless.shared.clock import Clock, utc_now
 from loginless.shared.events.payloads import notifications as events
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.guest.pages import mail_environment
@@ -100,7 +101,8 @@ def create_worker(settings: NotificationsSettings, *, links: LinksApi | None = N
             yield notifications_context(runtime.store, settings, links=links_api, email=email, clock=clock)
 
     return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS, consumers=CONSUMERS,
-                         tasks=[every(settings.poll_seconds, work_through_due)])
+                         tasks=[every(settings.poll_seconds, work_through_due),
+                                every(settings.housekeeping_interval_seconds, forget_old_records)])
 
 
 def asyncapi_document() -> dict:

@@ -439,6 +439,24 @@ async def _record_outcome(ctx: NotificationsContext, mail: DueMail, *, failure: 
                     reason=failure)
 
 
+async def forget_old_records(ctx: NotificationsContext, *, batch: int = 200) -> int:
+    """Personal data past its retention: the records of mails sent (each a stream of its own, erased with its outbox
+    message) and the recipients of links long expired. Returns how many went."""
+    cutoff = ctx.clock() - timedelta(days=ctx.settings.record_retention_days)
+    async with database_errors():
+        forgotten = await ctx.repository.forget_links_expired_before(ctx.store.pool, cutoff)
+        while stale := await ctx.repository.notifications_recorded_before(ctx.store.pool, cutoff, batch):
+            async with ctx.store.transaction() as connection:
+                for stream_id in stale:
+                    await ctx.projections.forget(stream_id, connection)
+            forgotten += len(stale)
+            if len(stale) < batch:
+                break
+    if forgotten:
+        log.info("old records forgotten", count=forgotten)
+    return forgotten
+
+
 async def work_through_due(ctx: NotificationsContext) -> None:
     """One round of the worker: reminders, then batches into mails, then mails out."""
     await send_due_reminders(ctx)

@@ -129,13 +129,17 @@ class NotificationsRepository:
         return await connection.fetchval(
             f"SELECT display_name FROM {self._schema}.known_documents WHERE document_id = $1", document_id)
 
-    async def forget_known_before(self, connection: Executor, cutoff: datetime) -> int:
-        """Links that expired before ``cutoff`` and documents added before it: their names are no longer needed
-        for a mail (retention of personal data)."""
-        links = await connection.execute(f"DELETE FROM {self._schema}.known_links WHERE expires_at < $1", cutoff)
-        documents = await connection.execute(
-            f"DELETE FROM {self._schema}.known_documents WHERE added_at < $1", cutoff)
-        return int(links.split()[-1]) + int(documents.split()[-1])
+    async def forget_links_expired_before(self, connection: Executor, cutoff: datetime) -> int:
+        """Links that expired before ``cutoff``: no mail will name their recipient any more."""
+        deleted = await connection.execute(f"DELETE FROM {self._schema}.known_links WHERE expires_at < $1", cutoff)
+        return int(deleted.split()[-1])
+
+    async def notifications_recorded_before(self, connection: Executor, cutoff: datetime, limit: int) -> list[str]:
+        """Streams of mails whose outcome was recorded before ``cutoff`` (each holds a recipient's address)."""
+        rows = await connection.fetch(
+            f"SELECT stream_id FROM {self._schema}.events WHERE stream_id LIKE 'notification:%'"
+            " AND recorded_at < $1 LIMIT $2", cutoff, limit)
+        return [row["stream_id"] for row in rows]
 
     # ---- facts waiting for their mail ---------------------------------------------------------------------
 

@@ -28,6 +28,9 @@ class NotificationsSettings(ServiceSettings, LinksClientSettings):
     send_max_attempts: int = Field(8, ge=1, description="Sends tried before a mail is given up")
     send_retry_seconds: float = Field(
         30, gt=0, description="Wait before the first retry; doubles with each attempt, up to an hour")
+    record_retention_days: int = Field(
+        90, ge=1, description="Days the record of a mail sent (its recipient's address) and what other services "
+        "said about a link (its recipient) are kept after the mail went or the link expired; then forgotten")
     send_lease_seconds: float = Field(
         120, gt=0, description="A claimed mail whose worker died is sent again after this long (keep it above the "
         "SMTP timeout)")
