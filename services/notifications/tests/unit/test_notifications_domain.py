@@ -36,9 +36,9 @@ SENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-def awaited(*, lifetime: timedelta = timedelta(days=14)) -> PendingAction:
+def awaited(*, lifetime: timedelta = timedelta(days=14), action: str = "upload") -> PendingAction:
     return PENDING_ACTION.replay([*PENDING_ACTION.decide(None, TrackAction(
-        link_id="l-1", tenant_id="firm", action="upload", resource_id="upr_1", issued_at=SENT,
+        link_id="l-1", tenant_id="firm", action=action, resource_id="upr_1", issued_at=SENT,  # type: ignore[arg-type]
         expires_at=SENT + lifetime, now=SENT))])
 
 
@@ -61,6 +61,12 @@ def test_the_default_schedule_reminds_after_two_days_then_every_three_and_once_a
     assert [(r.sent_at - SENT, r.kind, r.number) for r in sent] == [
         (2 * DAY, "pending", 1), (5 * DAY, "pending", 2), (8 * DAY, "pending", 3), (11 * DAY, "pending", 4),
         (13 * DAY, "expiry_warning", 5)]  # day 14 would pass the warning, which is the last
+
+
+def test_a_shared_document_is_not_chased_but_gets_the_warning_before_its_link_expires():
+    sent = send_every_due(awaited(action="view", lifetime=timedelta(days=30)), ReminderSchedule(),
+                          until=SENT + timedelta(days=30))
+    assert [(r.sent_at - SENT, r.kind) for r in sent] == [(29 * DAY, "expiry_warning")]
 
 
 def test_pending_reminders_stop_at_the_tenants_maximum_and_the_expiry_warning_still_comes():

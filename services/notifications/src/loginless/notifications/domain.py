@@ -38,6 +38,8 @@ from loginless.shared.events.payloads.notifications import (
 from loginless.shared.eventstore.decider import Decider
 
 MAX_OWNER_ADDRESSES = 20
+# What the firm is waiting for a guest to do: unsigned, unpaid, unanswered, nothing uploaded.
+PENDING_ACTIONS: frozenset[GuestAction] = frozenset({"upload", "sign", "pay", "request"})
 MAX_REMINDERS_LIMIT = 50
 MIN_REMINDER_INTERVAL = timedelta(seconds=1)  # seconds make a schedule testable; days are what firms choose
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>\"]{1,64}@[^@\s\x00-\x1f\x7f<>\"]+\.[^@\s\x00-\x1f\x7f<>\"]+$")
@@ -237,8 +239,9 @@ def next_reminder(pending: PendingAction, schedule: ReminderSchedule) -> DueRemi
     """When the next reminder is due, and which kind, or None when no more will be sent.
 
     "Pending" reminders come ``first_after`` the link was issued, then every ``interval`` after the last one
-    sent (so a worker that was down sends one late reminder, not a burst), up to ``max_reminders``. The expiry
-    warning comes once, ``expiry_warning_before`` the expiry, and is the last: pending reminders that would
+    sent (so a worker that was down sends one late reminder, not a burst), up to ``max_reminders``, for actions a
+    firm waits for (``PENDING_ACTIONS``: a document shared to be viewed is not chased). The expiry warning comes
+    once, ``expiry_warning_before`` the expiry, for every action, and is the last: pending reminders that would
     fall after it are not sent.
     """
     if not pending.awaiting or not schedule.enabled or pending.expiry_warning_sent:
@@ -248,7 +251,7 @@ def next_reminder(pending: PendingAction, schedule: ReminderSchedule) -> DueRemi
     if schedule.expiry_warning_before > timedelta(0):
         at = pending.expires_at - schedule.expiry_warning_before
         warning_at = at if at > pending.issued_at else None  # a link too short for a warning gets none
-    if pending.reminders_sent < schedule.max_reminders:
+    if pending.action in PENDING_ACTIONS and pending.reminders_sent < schedule.max_reminders:
         at = (pending.last_reminder_at + schedule.interval if pending.last_reminder_at is not None
               else pending.issued_at + schedule.first_after)
         if at < pending.expires_at and (warning_at is None or at < warning_at):
