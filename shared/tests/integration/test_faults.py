@@ -62,7 +62,8 @@ async def test_a_broker_killed_mid_burst_and_restarted_loses_nothing(store, own_
     async def writer(writer_id: int, count: int) -> None:
         for n in range(count):
             stream = f"tally-{(writer_id * 7 + n) % 50}"
-            highest[stream] = max(highest[stream], await increment(store, stream))
+            number = await increment(store, stream)  # read ``highest`` only after: other writers ran meanwhile
+            highest[stream] = max(highest[stream], number)
 
     async def published() -> int:
         return await store.pool.fetchval(
