@@ -51,7 +51,7 @@ bench: provision ## benchmarks against an isolated stack; results go in docs/ben
 	$(STACK) test --infra-only -- $(UV) run --frozen python bench/eventstore.py
 
 contracts: install ## refresh the committed event schemas and AsyncAPI documents after an intended change
-	$(UV) run --frozen python -m loginless.shared.events.schemas docs/events/schemas
+	$(UV) run --frozen python -m loginless.events.schemas docs/events/schemas events/pyproject.toml
 	for service in $$($(STACK) services); do \
 	  $(UV) run --frozen python -m loginless.$$service asyncapi > docs/asyncapi/$$service.json; done
 

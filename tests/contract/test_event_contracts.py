@@ -5,18 +5,22 @@ When a change is intended and compatible, refresh the snapshots with ``make cont
 
 import importlib
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from loginless.shared.events.schemas import compatibility_problems, current_schemas
+from loginless.events.schemas import compatibility_problems, current_digest, current_schemas, next_version
+from loginless.shared.services import service_names
 
 pytestmark = pytest.mark.contract
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "docs" / "events" / "schemas"
 ASYNCAPI = ROOT / "docs" / "asyncapi"
-SERVICES = ["gateway", "links", "documents", "signing", "payments", "requests"]
+CONTRACT = ROOT / "docs" / "events" / "contract.json"
+EVENTS_PROJECT = ROOT / "events" / "pyproject.toml"
+SERVICES = list(service_names())
 FIXED_EVENT_TYPES = ["loginless.links.LinkIssued.v1", "loginless.documents.FileUploaded.v1",
                      "loginless.signing.DocumentSigned.v1", "loginless.payments.InvoicePaid.v1"]
 
@@ -41,6 +45,14 @@ def test_published_event_versions_stay_compatible(type_name):
 def test_every_event_type_has_a_committed_schema():
     missing = set(current_schemas()) - set(committed_schemas())
     assert not missing, f"new event types without a committed schema (run `make contracts`): {sorted(missing)}"
+
+
+def test_the_events_package_is_versioned_with_the_schemas_it_describes():
+    contract = json.loads(CONTRACT.read_text())
+    version = tomllib.loads(EVENTS_PROJECT.read_text())["project"]["version"]
+    assert contract["digest"] == current_digest(), "the schemas changed: run `make contracts` (it moves the version)"
+    assert contract["version"] == version
+    assert next_version("1.4.0") == "1.5.0" and next_version("2.9.3") == "2.10.0"
 
 
 def test_no_payload_mentions_a_token():

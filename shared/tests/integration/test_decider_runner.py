@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from loginless.events import IntegrationEvent
 from loginless.shared.errors import LoginlessError
-from loginless.shared.events import IntegrationEvent
 from loginless.shared.eventstore import Cause, Decider, DeciderRunner, Projections, RecordedEvent, quote_ident
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from loginless.shared.events import CloudEvent
+from loginless.events import CloudEvent
 from loginless.shared.messaging import InboxConsumer, build_broker
 from loginless.testkit.kafka import read_topic
 from loginless.testkit.sample import projecting_handler

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from loginless.shared.events import CloudEvent, IntegrationEvent, UnknownEventType, event_class
-from loginless.shared.events.payloads.links import LinkIssued
+from loginless.events import CloudEvent, IntegrationEvent, UnknownEventType, event_class
+from loginless.events.payloads.links import LinkIssued
 from loginless.shared.eventstore import Upcasters
 
 pytestmark = pytest.mark.unit

@@ -2,7 +2,7 @@
 
 import pytest
 
-from loginless.shared.events.schemas import compatibility_problems
+from loginless.events.schemas import compatibility_problems
 
 pytestmark = pytest.mark.unit
 

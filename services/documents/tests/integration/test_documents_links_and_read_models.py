@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaProducer
 from loginless.documents.consumers import links_events_consumer
 from loginless.documents.handlers import work_through_link_jobs
 from loginless.documents.projections import DocumentRows
-from loginless.shared.events import CloudEvent
-from loginless.shared.events.payloads.links import LinkExpired, LinkRevoked
+from loginless.events import CloudEvent
+from loginless.events.payloads.links import LinkExpired, LinkRevoked
 from loginless.shared.messaging import build_broker
 from loginless.testkit.read_models import rebuild_with_the_command, snapshot
 from loginless.testkit.waiting import eventually

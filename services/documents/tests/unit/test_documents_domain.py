@@ -254,7 +254,7 @@ def test_a_share_for_viewing_refuses_downloads_and_ends_when_revoked_or_expired(
 
 
 def test_a_share_recorded_with_its_links_at_once_is_read_as_active():
-    from loginless.shared.events.payloads import documents as events
+    from loginless.events.payloads import documents as events
 
     legacy = events.DocumentShared(share_id="shr_0", document_id="doc_1", tenant_id="t",
                                    recipients=[events.ShareRecipient(link_id="lnk_0", email="a@example.test")],

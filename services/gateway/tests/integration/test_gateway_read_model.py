@@ -10,12 +10,12 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from loginless.events import CloudEvent
+from loginless.events.payloads import links
 from loginless.gateway.bootstrap import create_worker
 from loginless.gateway.consumers import link_state_consumer
 from loginless.gateway.read_model import LinkFacts, LinkStateStore
 from loginless.gateway.settings import GatewaySettings
-from loginless.shared.events import CloudEvent
-from loginless.shared.events.payloads import links
 from loginless.shared.eventstore import EventStore
 from loginless.shared.messaging import build_broker
 from loginless.shared.messaging.topics import ensure_topics

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from loginless.events import CloudEvent, UnknownEventType
+from loginless.events.payloads import links
 from loginless.gateway.read_model import LinkFacts, LinkState, LinkStateStore, facts_from_event
-from loginless.shared.events import CloudEvent, UnknownEventType
-from loginless.shared.events.payloads import links
 
 pytestmark = pytest.mark.unit
 

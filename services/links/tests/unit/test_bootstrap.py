@@ -4,9 +4,9 @@ import base64
 
 import pytest
 
+from loginless.events.schemas import published_events
 from loginless.links.bootstrap import PUBLISHED_EVENTS, create_app, create_worker
 from loginless.links.settings import LinksSettings
-from loginless.shared.events.schemas import published_events
 
 pytestmark = pytest.mark.unit
 

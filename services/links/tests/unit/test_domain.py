@@ -5,6 +5,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from loginless.events.payloads.links import (
+    LinkDelivered,
+    LinkDeliveryFailed,
+    LinkExpired,
+    LinkIssued,
+    LinkOpened,
+    LinkRevoked,
+    LinkUsed,
+    LinkVerificationLocked,
+)
 from loginless.links.domain import (
     CODE_LIFETIME,
     ExpiryPolicy,
@@ -34,16 +44,6 @@ from loginless.links.errors import (
     VerificationCodeTooSoon,
     VerificationLocked,
     VerificationNotRequired,
-)
-from loginless.shared.events.payloads.links import (
-    LinkDelivered,
-    LinkDeliveryFailed,
-    LinkExpired,
-    LinkIssued,
-    LinkOpened,
-    LinkRevoked,
-    LinkUsed,
-    LinkVerificationLocked,
 )
 
 pytestmark = pytest.mark.unit

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from loginless.events.payloads.links import LinkIssued, LinkRevoked, LinkUsed
 from loginless.links.client import LinkNotFound, LinksApiKeys, LinksRefused, LinksUnavailable, WrongVerificationCode
 from loginless.links.views import ClientIn, IssueLinksIn, RecipientIn
-from loginless.shared.events.payloads.links import LinkIssued, LinkRevoked, LinkUsed
 from loginless.testkit.fake_links import FakeLinks
 
 pytestmark = pytest.mark.unit

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import pytest
 
+from loginless.events import CloudEvent, IntegrationEvent
 from loginless.links.bootstrap import links_context
 from loginless.links.delivery import DeliveryWorker
 from loginless.links.messages import MessageComposer
@@ -24,7 +25,6 @@ from loginless.notifications.bootstrap import MIGRATIONS, notifications_context
 from loginless.notifications.consumers import consumer_of
 from loginless.notifications.handlers import NotificationsContext, work_through_due
 from loginless.notifications.settings import NotificationsSettings
-from loginless.shared.events import CloudEvent, IntegrationEvent
 from loginless.shared.eventstore import EventStore, migrate, quote_ident
 from loginless.shared.mail import SmtpEmailSender
 from loginless.testkit.clock import ManualWallClock

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from loginless.events.payloads.documents import DocumentAdded, DocumentDownloaded, DocumentViewed, FileUploaded
+from loginless.events.payloads.payments import InvoicePaid
+from loginless.events.payloads.requests_ import ClientRequestCompleted
+from loginless.events.payloads.signing import DocumentSigned, SigningDeclined
 from loginless.notifications import handlers
 from loginless.notifications.domain import Preferences
-from loginless.shared.events.payloads.documents import DocumentAdded, DocumentDownloaded, DocumentViewed, FileUploaded
-from loginless.shared.events.payloads.payments import InvoicePaid
-from loginless.shared.events.payloads.requests_ import ClientRequestCompleted
-from loginless.shared.events.payloads.signing import DocumentSigned, SigningDeclined
 from loginless.testkit.mailpit import mails_to
 from loginless.testkit.waiting import eventually
 

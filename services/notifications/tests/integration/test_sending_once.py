@@ -17,12 +17,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
+from loginless.events.payloads.documents import DocumentViewed
 from loginless.notifications import handlers
 from loginless.notifications.bootstrap import notifications_context
 from loginless.notifications.domain import Preferences
 from loginless.notifications.mails import Fact
 from loginless.shared.branding import Branding
-from loginless.shared.events.payloads.documents import DocumentViewed
 from loginless.shared.eventstore import EventStore, quote_ident
 from loginless.testkit.mailpit import mails_to
 from loginless.testkit.network import free_port
@@ -199,7 +199,7 @@ async def test_an_address_the_mail_server_refuses_is_recorded_as_bounced_and_ski
 
 
 def _cloud_event(payload):
-    from loginless.shared.events import CloudEvent
+    from loginless.events import CloudEvent
 
     return CloudEvent(source=payload.source(), type=payload.type_name(), subject="s",
                       data=payload.model_dump(mode="json"), tenantid=payload.tenant_id, correlationid="c")

@@ -9,6 +9,7 @@ from email.policy import default as default_policy
 
 import pytest
 
+from loginless.events.payloads.notifications import NotificationSettingsChanged, ReminderSent
 from loginless.notifications.domain import (
     PENDING_ACTION,
     PREFERENCES,
@@ -28,7 +29,6 @@ from loginless.notifications.mails import Fact, MailComposer
 from loginless.notifications.unsubscribe import UnsubscribeLinks
 from loginless.shared.branding import Branding
 from loginless.shared.errors import InvalidRequest
-from loginless.shared.events.payloads.notifications import NotificationSettingsChanged, ReminderSent
 
 pytestmark = pytest.mark.unit
 

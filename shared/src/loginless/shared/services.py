@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import get_args
 
-from loginless.shared.events.payloads.links import GuestAction
+from loginless.events.payloads.links import GuestAction
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
+from loginless.events import IntegrationEvent
+from loginless.events.payloads.links import DeliveryChannel, GuestAction, Verification
 from loginless.links.client import LinksRefused, LinksUnavailable
 from loginless.links.domain import (
     LINK,
@@ -58,8 +60,6 @@ from loginless.links.views import (
 )
 from loginless.shared.branding import Branding
 from loginless.shared.errors import NotFound
-from loginless.shared.events import IntegrationEvent
-from loginless.shared.events.payloads.links import DeliveryChannel, GuestAction, Verification
 from loginless.shared.web.auth import StaffPrincipal
 from loginless.shared.web.idempotency import fingerprint
 from loginless.testkit.clock import ManualWallClock

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from loginless.shared.events import CloudEvent
+from loginless.events import CloudEvent
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from pydantic import BaseModel
 
+from loginless.events import CloudEvent, IntegrationEvent
 from loginless.shared.errors import InvalidRequest
-from loginless.shared.events import CloudEvent, IntegrationEvent
 from loginless.shared.eventstore import EventMetadata, EventStore
 
 

@@ -25,8 +25,8 @@ from loginless.documents.repository import Repository
 from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import MIN_PART_SIZE, DocumentStorage, PartBuffers
 from loginless.documents.uploads import ResumableUploads
+from loginless.events.payloads import documents as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
-from loginless.shared.events.payloads import documents as events
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.guest.pages import guest_template_config
 from loginless.shared.web import ServiceRuntime, create_service_app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncpg
 
 from loginless.documents.handlers import DocumentsContext, record_link_event
-from loginless.shared.events import CloudEvent
+from loginless.events import CloudEvent
 from loginless.shared.messaging import InboxConsumer
 
 LINKS_EVENTS_CONSUMER = "documents-links"

@@ -18,9 +18,9 @@ from typing import Literal, TypeVar
 from urllib.parse import quote
 
 from loginless.documents import filetypes
+from loginless.events import IntegrationEvent
+from loginless.events.payloads import documents as events
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
-from loginless.shared.events import IntegrationEvent
-from loginless.shared.events.payloads import documents as events
 from loginless.shared.eventstore.decider import Decider
 
 AccountKind = Literal["client", "guest"]

@@ -31,12 +31,12 @@ from loginless.documents.previews import Fetch, ViewOnlyPreviews, watermark_text
 from loginless.documents.repository import DueJob, JobKind, Repository, document_of
 from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import DocumentStorage, PartBuffer, PartBuffers, UploadedPart
+from loginless.events import CloudEvent, UnknownEventType, event_class
+from loginless.events.payloads.links import LinkExpired, LinkRevoked
 from loginless.links.client import LinksApi, LinksRefused
 from loginless.links.views import IssueLinksIn, RecipientIn
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.errors import DependencyUnavailable, InvalidRequest, LoginlessError, NotFound
-from loginless.shared.events import CloudEvent, UnknownEventType, event_class
-from loginless.shared.events.payloads.links import LinkExpired, LinkRevoked
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcome, Projections, database_errors
 from loginless.shared.web.assertion import GuestAssertion
 from loginless.shared.web.idempotency import IdempotentRequests

@@ -13,7 +13,7 @@ import json
 import asyncpg
 
 from loginless.documents.domain import object_key
-from loginless.shared.events.payloads import documents as events
+from loginless.events.payloads import documents as events
 from loginless.shared.eventstore import RecordedEvent, quote_ident
 
 # Each stream's id names its kind (``new_id``), and with it the rows made from it.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from loginless.events import CloudEvent
 from loginless.gateway.read_model import LinkStateStore, facts_from_event
-from loginless.shared.events import CloudEvent
 from loginless.shared.messaging import InboxConsumer
 from loginless.shared.worker import WorkerRuntime
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from loginless.events import CloudEvent, event_class
+from loginless.events.payloads import links as link_events
 from loginless.links.views import LinkView
-from loginless.shared.events import CloudEvent, event_class
-from loginless.shared.events.payloads import links as link_events
 from loginless.shared.eventstore import quote_ident
 from loginless.shared.web.assertion import GuestAssertion, GuestRecipient
 

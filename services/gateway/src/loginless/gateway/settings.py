@@ -5,8 +5,8 @@ from typing import ClassVar
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from loginless.events.payloads.links import GuestAction
 from loginless.links.client import LinksClientSettings
-from loginless.shared.events.payloads.links import GuestAction
 from loginless.shared.services import GUEST_ACTIONS, owner_of
 from loginless.shared.settings import ServiceSettings
 

@@ -12,16 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
-from loginless.links.errors import (
-    InvalidFields,
-    LinkGone,
-    LinkNotFound,
-    VerificationCodeTooSoon,
-    VerificationLocked,
-    VerificationNotRequired,
-)
-from loginless.shared.events import IntegrationEvent
-from loginless.shared.events.payloads.links import (
+from loginless.events import IntegrationEvent
+from loginless.events.payloads.links import (
     DeliveryChannel,
     DeliveryStatus,
     GuestAction,
@@ -36,6 +28,14 @@ from loginless.shared.events.payloads.links import (
     LinkUsed,
     LinkVerificationLocked,
     Verification,
+)
+from loginless.links.errors import (
+    InvalidFields,
+    LinkGone,
+    LinkNotFound,
+    VerificationCodeTooSoon,
+    VerificationLocked,
+    VerificationNotRequired,
 )
 from loginless.shared.eventstore.decider import Decider
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from loginless.shared.events.payloads import links as events
+from loginless.events.payloads import links as events
 from loginless.shared.eventstore import RecordedEvent, quote_ident
 
 

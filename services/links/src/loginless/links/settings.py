@@ -6,8 +6,8 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from loginless.events.payloads.links import GuestAction
 from loginless.links.domain import ExpiryPolicy
-from loginless.shared.events.payloads.links import GuestAction
 from loginless.shared.services import GUEST_ACTIONS
 from loginless.shared.settings import ServiceSettings
 

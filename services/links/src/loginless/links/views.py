@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loginless.shared.branding import Branding
-from loginless.shared.events.payloads.links import (
+from loginless.events.payloads.links import (
     DeliveryChannel,
     DeliveryStatus,
     GuestAction,
@@ -21,6 +20,7 @@ from loginless.shared.events.payloads.links import (
     LinkStatus,
     Verification,
 )
+from loginless.shared.branding import Branding
 
 if TYPE_CHECKING:
     from loginless.links.domain import IssueRequest, Link, Recipient

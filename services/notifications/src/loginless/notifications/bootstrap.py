@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
+from loginless.events.payloads import notifications as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.notifications import domain
 from loginless.notifications.handlers import NotificationsContext, forget_old_records, work_through_due
@@ -23,7 +24,6 @@ from loginless.notifications.repository import NotificationsRepository
 from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
 from loginless.shared.clock import Clock, utc_now
-from loginless.shared.events.payloads import notifications as events
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.guest.pages import mail_environment
 from loginless.shared.mail import RawEmailSender, SmtpEmailSender

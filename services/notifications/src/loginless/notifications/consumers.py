@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from loginless.events import CloudEvent
 from loginless.notifications.handlers import NotificationsContext, record_event
-from loginless.shared.events import CloudEvent
 from loginless.shared.messaging import InboxConsumer
 
 # Every service whose events can tell someone something (the gateway publishes none).

@@ -19,10 +19,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from loginless.shared.errors import InvalidRequest
-from loginless.shared.events import IntegrationEvent
-from loginless.shared.events.payloads.links import GuestAction
-from loginless.shared.events.payloads.notifications import (
+from loginless.events import IntegrationEvent
+from loginless.events.payloads.links import GuestAction
+from loginless.events.payloads.notifications import (
     NotificationFailed,
     NotificationKind,
     NotificationSent,
@@ -35,6 +34,7 @@ from loginless.shared.events.payloads.notifications import (
     RemindersStopped,
     RemindersStopReason,
 )
+from loginless.shared.errors import InvalidRequest
 from loginless.shared.eventstore.decider import Decider
 
 MAX_OWNER_ADDRESSES = 20

@@ -17,6 +17,9 @@ from datetime import datetime, timedelta
 import asyncpg
 import structlog
 
+from loginless.events import CloudEvent
+from loginless.events.catalog import UnknownEventType, event_class
+from loginless.events.payloads import documents, links, payments, requests_, signing
 from loginless.links.client import LinkGone, LinkNotFound, LinkNotResendable, LinksApi, LinksUnavailable
 from loginless.notifications.domain import (
     ChangePreferences,
@@ -43,9 +46,6 @@ from loginless.notifications.unsubscribe import UnsubscribeLinks
 from loginless.shared.branding import Branding
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.errors import NotFound
-from loginless.shared.events import CloudEvent
-from loginless.shared.events.catalog import UnknownEventType, event_class
-from loginless.shared.events.payloads import documents, links, payments, requests_, signing
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Projections, database_errors
 from loginless.shared.eventstore.runner import retrying_on_conflict
 from loginless.shared.mail import PermanentDeliveryError, RawEmailSender

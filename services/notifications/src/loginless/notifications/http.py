@@ -12,12 +12,12 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 from pydantic import BaseModel, Field
 
+from loginless.events.payloads.notifications import OwnerAlerts
 from loginless.notifications import handlers
 from loginless.notifications.domain import Preferences as PreferencesState
 from loginless.notifications.domain import ReminderSchedule
 from loginless.notifications.handlers import NotificationsContext
 from loginless.shared.errors import NotFound
-from loginless.shared.events.payloads.notifications import OwnerAlerts
 from loginless.shared.guest.pages import NO_STORE
 from loginless.shared.web.auth import StaffPrincipal
 from loginless.shared.web.context import correlation_id_of

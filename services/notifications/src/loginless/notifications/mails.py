@@ -17,8 +17,8 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
+from loginless.events.payloads.notifications import NotificationKind
 from loginless.shared.branding import Branding
-from loginless.shared.events.payloads.notifications import NotificationKind
 from loginless.shared.guest.branding import DEFAULT_BRAND_COLOUR, readable_text_colour
 from loginless.shared.guest.i18n import KIT_CATALOG, N_, MessageCatalog, format_date, supported, translations
 from loginless.shared.guest.pages import mail_environment

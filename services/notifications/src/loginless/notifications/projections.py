@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import asyncpg
 
+from loginless.events.payloads import notifications as events
 from loginless.notifications.domain import (
     PENDING_ACTION,
     PREFERENCES,
@@ -25,7 +26,6 @@ from loginless.notifications.domain import (
     default_preferences,
     next_reminder,
 )
-from loginless.shared.events.payloads import notifications as events
 from loginless.shared.eventstore import RecordedEvent, quote_ident
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from loginless.events.payloads import requests_ as events
 from loginless.links.client import LinksApi, linked_service_context
 from loginless.requests.settings import RequestsSettings
-from loginless.shared.events.payloads import requests_ as events
 from loginless.shared.guest.pages import guest_template_config
 from loginless.shared.guest.placeholder import placeholder_pages
 from loginless.shared.messaging.contract import declare_event_publisher

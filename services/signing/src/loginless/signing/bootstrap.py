@@ -5,8 +5,8 @@ from pathlib import Path
 from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
+from loginless.events.payloads import signing as events
 from loginless.links.client import LinksApi, linked_service_context
-from loginless.shared.events.payloads import signing as events
 from loginless.shared.guest.pages import guest_template_config
 from loginless.shared.guest.placeholder import placeholder_pages
 from loginless.shared.messaging.contract import declare_event_publisher

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from loginless.shared.events import IntegrationEvent
+from loginless.events import IntegrationEvent
 
 State = TypeVar("State")
 Command = TypeVar("Command")

@@ -27,7 +27,7 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Gauge
 
-from loginless.shared.events import CLOUDEVENTS_CONTENT_TYPE
+from loginless.events import CLOUDEVENTS_CONTENT_TYPE
 from loginless.shared.eventstore.migrations import advisory_key, quote_ident
 from loginless.shared.eventstore.store import DATABASE_UNAVAILABLE
 

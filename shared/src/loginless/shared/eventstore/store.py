@@ -16,8 +16,8 @@ from typing import Any
 
 import asyncpg
 
+from loginless.events import CloudEvent, IntegrationEvent, event_class
 from loginless.shared.errors import ConcurrencyConflict, DependencyUnavailable
-from loginless.shared.events import CloudEvent, IntegrationEvent, event_class
 from loginless.shared.eventstore.migrations import quote_ident
 
 # Connection-level failures: the database is unreachable or restarting. Nothing was committed.

@@ -7,7 +7,7 @@ from typing import Union
 
 from faststream.kafka import KafkaBroker
 
-from loginless.shared.events import IntegrationEvent
+from loginless.events import IntegrationEvent
 
 
 def declare_event_publisher(broker: KafkaBroker, service: str, events: Sequence[type[IntegrationEvent]],

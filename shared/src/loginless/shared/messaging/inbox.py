@@ -21,8 +21,8 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from loginless.events import CloudEvent
 from loginless.shared.errors import DependencyUnavailable
-from loginless.shared.events import CloudEvent
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, quote_ident
 
 log = structlog.get_logger(__name__)

@@ -54,6 +54,6 @@ def event_class(type_name: str) -> type[IntegrationEvent]:
 
 def registered_events() -> dict[str, type[IntegrationEvent]]:
     """Every registered event type (importing the payload modules registers them)."""
-    from loginless.shared.events import payloads  # noqa: F401  (registration side effect)
+    from loginless.events import payloads  # noqa: F401  (registration side effect)
 
     return dict(sorted(_registry.items()))

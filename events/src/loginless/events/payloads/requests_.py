@@ -5,7 +5,7 @@ The module is named ``requests_`` so that nothing here can shadow the well-known
 
 from datetime import datetime
 
-from loginless.shared.events.catalog import IntegrationEvent
+from loginless.events.catalog import IntegrationEvent
 
 
 class ClientRequestSent(IntegrationEvent, service="requests", version=1):

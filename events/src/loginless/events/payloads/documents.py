@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from loginless.shared.events.catalog import IntegrationEvent
+from loginless.events.catalog import IntegrationEvent
 
 
 class RequestedRecipient(BaseModel):

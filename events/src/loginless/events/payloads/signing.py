@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from loginless.shared.events.catalog import IntegrationEvent
+from loginless.events.catalog import IntegrationEvent
 
 
 class DocumentSigned(IntegrationEvent, service="signing", version=1):

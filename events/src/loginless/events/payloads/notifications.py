@@ -8,8 +8,8 @@ Durations are whole seconds. No event carries a token: a reminder asks links to 
 from datetime import datetime
 from typing import Literal
 
-from loginless.shared.events.catalog import IntegrationEvent
-from loginless.shared.events.payloads.links import GuestAction
+from loginless.events.catalog import IntegrationEvent
+from loginless.events.payloads.links import GuestAction
 
 OwnerAlerts = Literal["immediate", "daily", "off"]
 NotificationKind = Literal["owner_alert", "owner_digest", "upload_receipt", "request_receipt"]

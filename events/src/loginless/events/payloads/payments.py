@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from loginless.shared.events.catalog import IntegrationEvent
+from loginless.events.catalog import IntegrationEvent
 
 
 class InvoicePaid(IntegrationEvent, service="payments", version=1):

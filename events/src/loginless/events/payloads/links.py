@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from loginless.shared.events.catalog import IntegrationEvent
+from loginless.events.catalog import IntegrationEvent
 
 GuestAction = Literal["view", "upload", "sign", "pay", "request"]
 Verification = Literal["none", "email", "sms"]
