@@ -85,7 +85,7 @@ class ServiceWorker(Generic[Context]):
             async with (self.context_factory(runtime) if self.context_factory else nullcontext(runtime)) as context:
                 relay = OutboxRelay(
                     settings.database_url, schema=settings.schema,
-                    sink=KafkaSink(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay"),
+                    sink=KafkaSink(settings.kafka, client_id=f"{settings.service_name}-relay"),
                 )
                 tasks = [asyncio.create_task(relay.run(), name="outbox-relay"),
                          asyncio.create_task(self._supervise(every(settings.housekeeping_interval_seconds,
@@ -95,7 +95,7 @@ class ServiceWorker(Generic[Context]):
                                               name=getattr(factory, "__name__", "task"))
                           for factory in self.task_factories]
                 if self.consumer_factories:
-                    broker = build_broker(settings.kafka_bootstrap_servers,
+                    broker = build_broker(settings.kafka,
                                           client_id=f"{settings.service_name}-worker")
                     for factory in self.consumer_factories:
                         factory(context).subscribe(broker)

@@ -30,6 +30,7 @@ from prometheus_client import Counter, Gauge
 from loginless.shared.events import CLOUDEVENTS_CONTENT_TYPE
 from loginless.shared.eventstore.migrations import advisory_key, quote_ident
 from loginless.shared.eventstore.store import DATABASE_UNAVAILABLE
+from loginless.shared.kafka_connection import KafkaConnection
 
 log = structlog.get_logger(__name__)
 
@@ -60,8 +61,8 @@ class MessageSink(Protocol):
 class KafkaSink:
     """An idempotent aiokafka producer with ``acks=all``: retries cannot duplicate or reorder within a partition."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, connection: KafkaConnection | str, *, client_id: str) -> None:
+        self.connection = KafkaConnection.of(connection)
         self.client_id = client_id
         self._producer = None
 
@@ -69,7 +70,7 @@ class KafkaSink:
         from aiokafka import AIOKafkaProducer
 
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.connection.client_options(),
             client_id=self.client_id,
             acks="all",
             enable_idempotence=True,
