@@ -143,14 +143,23 @@ def test_every_config_map_names_only_settings_its_service_has(manifests):
             assert prefix == service.upper() and setting.lower() in fields, variable
 
 
-def test_each_service_accepts_its_rendered_settings(default_manifests, monkeypatch):
+def test_each_service_accepts_its_rendered_settings_and_finds_the_files_they_name(manifests, monkeypatch):
     for service in service_names():
-        config_map = named(default_manifests, "ConfigMap", f"loginless-{service}")
-        for variable, value in config_map["data"].items():
-            monkeypatch.setenv(variable, value)
-        monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", "postgresql://db/loginless")
-        settings = settings_class(service)()
+        config_map = named(manifests, "ConfigMap", f"loginless-{service}")
+        with monkeypatch.context() as environment:
+            for variable, value in config_map["data"].items():
+                environment.setenv(variable, value)
+            for variable in secret_settings(service) & {f"{service.upper()}_{name}" for name in
+                                                        ("DATABASE_URL", "KAFKA_SASL_PASSWORD")}:
+                environment.setenv(variable, "postgresql://db/loginless" if "DATABASE" in variable else "secret")
+            settings = settings_class(service)()
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8000)
+        if settings.kafka_ssl_ca_file:
+            for component in ("", "-worker"):
+                (container,) = named(manifests, "Deployment", f"loginless-{service}{component}")["spec"][
+                    "template"]["spec"]["containers"]
+                mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+                assert str(Path(settings.kafka_ssl_ca_file).parent) in mounts, (service, component)
 
 
 # ---- the restricted Pod Security profile, probes, resources -------------------------------------------------
@@ -172,7 +181,8 @@ def test_every_container_runs_as_non_root_with_a_read_only_root_file_system(mani
             assert context["allowPrivilegeEscalation"] is False, where
             assert context["capabilities"] == {"drop": ["ALL"]}, where
             assert context.get("runAsUser", pod["securityContext"]["runAsUser"]) != 0, where
-            assert {mount["mountPath"] for mount in container["volumeMounts"]} == {"/tmp"}, where
+            writable = {mount["mountPath"] for mount in container["volumeMounts"] if not mount.get("readOnly")}
+            assert writable == {"/tmp"}, where
 
 
 def test_every_container_has_resource_requests_and_a_memory_limit(manifests):
@@ -221,12 +231,15 @@ def test_every_secret_setting_of_a_running_process_comes_from_an_existing_secret
             assert from_secrets == {f"{service.upper()}_DATABASE_URL"}
             continue
         expected = secret_settings(service) - {f"{service.upper()}_PREVIOUS_COOKIE_SECRETS"}  # optional: rotation
+        settings = named(manifests, "ConfigMap", f"loginless-{service}")["data"]
+        if not settings[f"{service.upper()}_KAFKA_SECURITY_PROTOCOL"].startswith("SASL_"):
+            expected -= {f"{service.upper()}_KAFKA_SASL_PASSWORD"}
         assert expected <= from_secrets, (service, component, expected - from_secrets)
 
 
 @pytest.mark.parametrize("option", [
     "env.GATEWAY_COOKIE_SECRET=plain", "services.links.env.TOKEN_PEPPERS=id:plain", "env.DATABASE_URL=postgresql://u:p@db/x",
-    "secretEnv.DATABASE_URL=postgresql://u:p@db/x",
+    "secretEnv.DATABASE_URL=postgresql://u:p@db/x", "kafka.securityProtocol=SASL_SSL",
 ])
 def test_the_values_schema_refuses_a_secret_given_as_a_value(option):
     rendered = helm_template("--set", option)

@@ -55,12 +55,21 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- toYaml (mustMergeOverwrite (deepCopy (index .root.Values .component)) (deepCopy $own)) -}}
 {{- end -}}
 
-{{/* Environment variables read from existing Secrets: the chart's secretEnv, then the service's own (or only
-the settings named in .only). */}}
+{{/* Where the brokers' CA certificate is mounted when kafka.caSecret names it. */}}
+{{- define "loginless.kafkaCaFile" -}}
+/etc/loginless/kafka-ca/ca.crt
+{{- end -}}
+
+{{/* Environment variables read from existing Secrets: the chart's secretEnv (with the Kafka password), then the
+service's own (or only the settings named in .only). */}}
 {{- define "loginless.secretEnv" -}}
 {{- $spec := index .root.Values.services .service | default dict -}}
 {{- $prefix := include "loginless.prefix" .service -}}
-{{- $all := mustMergeOverwrite (deepCopy .root.Values.secretEnv) (deepCopy ($spec.secretEnv | default dict)) -}}
+{{- $chart := deepCopy .root.Values.secretEnv -}}
+{{- if hasPrefix "SASL_" .root.Values.kafka.securityProtocol -}}
+{{- $_ := set $chart "KAFKA_SASL_PASSWORD" .root.Values.kafka.saslPasswordSecret -}}
+{{- end -}}
+{{- $all := mustMergeOverwrite $chart (deepCopy ($spec.secretEnv | default dict)) -}}
 {{- if .only }}{{ $all = pick $all .only }}{{ end -}}
 {{- range $setting := keys $all | sortAlpha }}
 {{- $ref := index $all $setting }}
@@ -121,4 +130,24 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ .root.Values.tmpSizeLimit }}
+  {{- with .root.Values.kafka.caSecret }}
+  {{- if ne $.component "migrate" }}
+  - name: kafka-ca
+    secret:
+      secretName: {{ .secret }}
+      items:
+        - {key: {{ .key }}, path: ca.crt}
+  {{- end }}
+  {{- end }}
+{{- end -}}
+
+{{/* The container's mounts: /tmp, and the Kafka CA for the processes that talk to Kafka. */}}
+{{- define "loginless.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if and .root.Values.kafka.caSecret (ne .component "migrate") }}
+- name: kafka-ca
+  mountPath: {{ include "loginless.kafkaCaFile" .root | dir }}
+  readOnly: true
+{{- end }}
 {{- end -}}
