@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    admin_port: int = Field(
+        0, ge=0, le=65535, description="Where /metrics, /schema and the detailed readiness answer are served, apart "
+        "from http_port (which then answers neither), and a worker serves them; 0: all on http_port, none for workers")
     public_url: str = Field("http://127.0.0.1:8000", description="Base URL guests see (the gateway)")
     log_json: bool = True
     log_level: str = "INFO"

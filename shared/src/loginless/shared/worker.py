@@ -22,7 +22,9 @@ from faststream.kafka import KafkaBroker
 from loginless.shared.eventstore import EventStore, KafkaSink, OutboxRelay
 from loginless.shared.messaging import InboxConsumer, build_broker
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.admin import worker_admin_server
 from loginless.shared.web.app import migrate_when_reachable, open_pool
+from loginless.shared.web.health import KafkaProbe
 from loginless.shared.web.idempotency import IdempotentRequests
 
 log = structlog.get_logger(__name__)
@@ -77,6 +79,11 @@ class ServiceWorker(Generic[Context]):
         settings = self.settings
         pool = await open_pool(settings)
         broker: KafkaBroker | None = None
+        admin = None
+        if settings.admin_port:  # liveness, readiness and metrics of this process, from the start
+            kafka_probe = KafkaProbe(settings.kafka)
+            admin = worker_admin_server(settings, pool, kafka_probe)
+            admin_task = asyncio.create_task(admin.serve(), name="admin-port")
         try:
             await migrate_when_reachable(pool, settings, self.migrations_dir)
             runtime = WorkerRuntime(settings, pool, EventStore(pool, schema=settings.schema,
@@ -109,6 +116,10 @@ class ServiceWorker(Generic[Context]):
         finally:
             if broker is not None:
                 await broker.stop()
+            if admin is not None:
+                admin.should_exit = True
+                await admin_task
+                await kafka_probe.close()
             await pool.close()
 
     async def _keep_kernel_tables(self, runtime: WorkerRuntime) -> None:
