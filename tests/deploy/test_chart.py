@@ -18,6 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from loginless.shared.services import GUEST_ACTIONS, owner_of, service_names
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.admin import LIVENESS_PATH, is_internal
 from loginless.shared.web.health import HealthController
 from loginless.testkit.endpoints import missing
 
@@ -193,18 +194,23 @@ def test_every_container_has_resource_requests_and_a_memory_limit(manifests):
             assert "memory" in resources["limits"], (service, component)
 
 
-def test_every_api_container_has_startup_liveness_and_readiness_probes_on_its_health_endpoints(manifests):
+def test_every_process_is_probed_for_liveness_on_the_port_it_serves_and_for_readiness_on_its_admin_port(manifests):
     live, ready = "/health/live", "/health/ready"
     assert {live, ready} <= health_paths()
-    apis = [(service, pod) for service, component, pod in workloads(manifests) if component == "api"]
-    assert {service for service, _ in apis} == set(default_values()["services"])
-    for service, pod in apis:
+    assert live == LIVENESS_PATH and not is_internal(live) and is_internal(ready)  # where the admin split puts them
+    probed = [(service, component, pod) for service, component, pod in workloads(manifests) if component != "migrate"]
+    assert {(service, component) for service, component, _ in probed} == {
+        (service, component) for service in default_values()["services"] for component in ("api", "worker")}
+    for service, component, pod in probed:
         (container,) = pod["containers"]
-        assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}], service
-        paths = {probe: container[probe]["httpGet"]["path"] for probe in
-                 ("startupProbe", "livenessProbe", "readinessProbe")}
-        assert paths == {"startupProbe": live, "livenessProbe": live, "readinessProbe": ready}, service
-        assert {container[probe]["httpGet"]["port"] for probe in paths} == {"http"}, service
+        admin_port = int(named(manifests, "ConfigMap", f"loginless-{service}")["data"][f"{service.upper()}_ADMIN_PORT"])
+        ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+        assert ports == ({"http": 8000, "admin": admin_port} if component == "api" else {"admin": admin_port})
+        probes = {probe: (container[probe]["httpGet"]["port"], container[probe]["httpGet"]["path"])
+                  for probe in ("startupProbe", "livenessProbe", "readinessProbe")}
+        own_port = "http" if component == "api" else "admin"
+        assert probes == {"startupProbe": (own_port, live), "livenessProbe": (own_port, live),
+                          "readinessProbe": ("admin", ready)}, (service, component)
 
 
 # ---- secrets ------------------------------------------------------------------------------------------------
@@ -249,8 +255,10 @@ def test_the_values_schema_refuses_a_secret_given_as_a_value(option):
 # ---- exposure and scaling -----------------------------------------------------------------------------------
 
 
-def test_only_the_gateway_is_exposed(manifests):
+def test_only_the_gateway_is_exposed_and_no_admin_port_is_in_a_service(manifests):
     assert {service["spec"]["type"] for service in of_kind(manifests, "Service")} == {"ClusterIP"}
+    assert {(port["name"], port["targetPort"]) for service in of_kind(manifests, "Service")
+            for port in service["spec"]["ports"]} == {("http", "http")}
     backends = [path["backend"]["service"]["name"] for ingress in of_kind(manifests, "Ingress")
                 for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
     backends += [ref["name"] for route in of_kind(manifests, "HTTPRoute")
@@ -329,7 +337,7 @@ def allowed_connections(manifests: list[dict], values: dict) -> set[tuple[str, s
         return found
 
     def port_of(entry: dict) -> int:
-        return 8000 if entry["port"] == "http" else entry["port"]
+        return {"http": 8000, "admin": values["adminPort"]}.get(entry["port"], entry["port"])
 
     egress, ingress = set(), set()
     for policy in of_kind(manifests, "NetworkPolicy"):
@@ -367,6 +375,21 @@ def documented_connections(values: dict) -> set[tuple[str, str, int]]:
 def test_the_network_policies_allow_exactly_the_connections_in_docs_deploy(default_manifests):
     values = default_values()
     assert allowed_connections(default_manifests, values) == documented_connections(values)
+
+
+def test_the_admin_ports_are_reached_only_from_the_metrics_scraper_named_in_values():
+    manifests = render("production-values.yaml")
+    scraper = yaml.safe_load((CHART / "ci" / "production-values.yaml").read_text())["networkPolicy"]["metricsFrom"]
+    for policy in of_kind(manifests, "NetworkPolicy"):
+        component = policy["metadata"]["labels"].get("app.kubernetes.io/component")
+        admin_rules = [rule for rule in policy["spec"].get("ingress", [])
+                       if {port["port"] for port in rule["ports"]} & {"admin", 9000}]
+        if component in ("api", "worker"):
+            assert [rule["from"] for rule in admin_rules] == [scraper], policy["metadata"]["name"]
+        else:
+            assert admin_rules == []
+    assert all(rule.get("from") != scraper or rule["ports"] == [{"port": "admin", "protocol": "TCP"}]
+               for policy in of_kind(manifests, "NetworkPolicy") for rule in policy["spec"].get("ingress", []))
 
 
 def test_in_production_values_every_outside_connection_names_its_peers():
