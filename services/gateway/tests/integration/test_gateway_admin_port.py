@@ -1,6 +1,7 @@
 """The gateway as deployed with an admin port (``GATEWAY_ADMIN_PORT``), as real processes: its public port
 serves guests and a bare liveness answer only, with the gateway's headers on every answer; metrics, the OpenAPI
-document and the readiness answer naming each dependency are on the admin port, for the api and the worker."""
+document and the readiness answer naming each dependency are on the admin port, for the api and the worker (whose
+metrics include its consumer's lag)."""
 
 import asyncio
 import json
@@ -11,6 +12,7 @@ import sys
 import httpx
 import pytest
 
+from loginless.shared.messaging.topics import ensure_topics
 from loginless.testkit.network import free_port
 from loginless.testkit.waiting import eventually
 
@@ -81,7 +83,9 @@ async def test_the_public_port_serves_guests_and_liveness_and_the_admin_port_the
 
 
 async def test_a_worker_serves_liveness_readiness_naming_its_dependencies_and_metrics_on_its_admin_port(
-        environment, tmp_path):
+        environment, tmp_path, kafka_bootstrap_servers, schema):
+    links_events = f"{schema}.links.events"  # what the worker's consumer reads: its lag is reported from the start
+    await ensure_topics(kafka_bootstrap_servers, [links_events], partitions=2)
     admin, down_admin = free_port(), free_port()
     worker = await start("worker", environment | {"GATEWAY_ADMIN_PORT": str(admin)}, tmp_path / "worker.log")
     # A second worker whose Kafka is nowhere: alive, but not ready, and its answer says why.
@@ -103,6 +107,8 @@ async def test_a_worker_serves_liveness_readiness_naming_its_dependencies_and_me
 
     assert ready.json()["checks"] == {"postgresql": "ok", "kafka": "ok"}
     assert "loginless_outbox_relay_active" in metrics.text
+    assert f'loginless_consumer_lag_messages{{consumer="gateway-link-state",topic="{links_events}"}} 0.0' \
+        in metrics.text
     assert other.status_code == 404
     assert not_ready.status_code == 503
     assert not_ready.json()["checks"]["postgresql"] == "ok"

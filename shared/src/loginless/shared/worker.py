@@ -21,6 +21,7 @@ from faststream.kafka import KafkaBroker
 
 from loginless.shared.eventstore import EventStore, KafkaSink, OutboxRelay
 from loginless.shared.messaging import InboxConsumer, build_broker
+from loginless.shared.messaging.lag import report_consumer_lag
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.admin import worker_admin_server
 from loginless.shared.web.app import migrate_when_reachable, open_pool
@@ -104,9 +105,13 @@ class ServiceWorker(Generic[Context]):
                 if self.consumer_factories:
                     broker = build_broker(settings.kafka,
                                           client_id=f"{settings.service_name}-worker")
-                    for factory in self.consumer_factories:
-                        factory(context).subscribe(broker)
+                    consumers = [factory(context) for factory in self.consumer_factories]
+                    for consumer in consumers:
+                        consumer.subscribe(broker)
                     tasks.append(asyncio.create_task(self._start_broker(broker, stop), name="consumers"))
+                    tasks.append(asyncio.create_task(report_consumer_lag(
+                        settings.kafka, [(consumer.consumer, consumer.topic) for consumer in consumers]),
+                        name="consumer-lag"))
                 log.info("worker started", service=settings.service_name)
                 await stop.wait()
                 log.info("worker stopping", service=settings.service_name)
