@@ -137,6 +137,8 @@ def test_each_process_runs_its_service_and_role_from_the_one_image(manifests):
 def test_every_config_map_names_only_settings_its_service_has(manifests):
     """A misspelt setting would be ignored by the service (its settings ignore unknown variables)."""
     for config_map in of_kind(manifests, "ConfigMap"):
+        if "loginless.dev/service" not in config_map["metadata"]["labels"]:
+            continue  # the Grafana dashboard
         service = config_map["metadata"]["labels"]["loginless.dev/service"]
         fields = settings_class(service).model_fields
         for variable in config_map["data"]:
@@ -298,6 +300,16 @@ def test_migrations_run_before_install_and_upgrade_as_a_hook(manifests):
         annotations = job["metadata"]["annotations"]
         assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
         assert "serviceAccountName" not in job["spec"]["template"]["spec"], "hooks run before the release's objects"
+
+
+def test_the_grafana_dashboard_is_shipped_for_the_sidecar_when_asked(default_manifests):
+    assert not [config_map for config_map in of_kind(default_manifests, "ConfigMap")
+                if "grafana_dashboard" in config_map["metadata"]["labels"]]
+    dashboard = named(render("production-values.yaml"), "ConfigMap", "loginless-dashboard")
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["loginless.json"]) == json.loads(
+        (CHART / "dashboards" / "loginless.json").read_text())
 
 
 def test_a_service_added_in_values_gets_its_processes_and_its_place_in_the_network_policies():
