@@ -28,6 +28,7 @@ run=(podman run --rm --network host --read-only --tmpfs /tmp:rw,size=64m --cap-d
 echo "[smoke] user in the image: $("${run[@]}" "$image" id -u)"
 echo "[smoke] compilers in the image: $("${run[@]}" "$image" python -c \
   'import shutil; print([c for c in ("cc", "gcc", "clang", "pip", "uv") if shutil.which(c)] or "none")')"
+echo "[smoke] the operator's command line: $("${run[@]}" "$image" loginless --help | sed -n 3p | sed 's/^ *//')"
 "${run[@]}" "$image" python -m "loginless.$service" migrate
 
 "${run[@]}" --detach --name "$name-api" -e "${prefix}_ADMIN_PORT=$admin_port" \
