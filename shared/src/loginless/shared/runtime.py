@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import uvicorn
 from litestar import Litestar
 
 from loginless.shared.eventstore import EventStore, Projections, migrate
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.admin import serve_api
 from loginless.shared.web.logging import configure_logging
 
 if TYPE_CHECKING:  # the worker and the Kafka client are loaded only by the roles that use them
@@ -59,10 +59,9 @@ def run_service(
     settings = bootstrap.SETTINGS()
     configure_logging(as_json=settings.log_json, level=settings.log_level)
     if command == "api":
-        uvicorn.run(
+        serve_api(
             bootstrap.create_app(settings),
-            host=settings.http_host,
-            port=settings.http_port,
+            settings,
             log_config=None,
             access_log=False,  # the app logs each request itself, without query strings
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),

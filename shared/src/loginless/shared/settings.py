@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from loginless.shared.kafka_connection import KafkaConnection, SaslMechanism, SecurityProtocol
 
 
 class ServiceSettings(BaseSettings):
@@ -22,9 +24,19 @@ class ServiceSettings(BaseSettings):
         description="That schema's name (default: the service's name); two deployments can share a database")
     database_pool_size: int = Field(10, ge=1)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT", description="SSL or SASL_SSL for TLS to the brokers; SASL_* to authenticate with a password")
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_ca_file: str = Field(
+        "", description="PEM file of the CA that signed the brokers' certificates; empty: the system's CAs")
     topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    admin_port: int = Field(
+        0, ge=0, le=65535, description="Where /metrics, /schema and the detailed readiness answer are served, apart "
+        "from http_port (which then answers neither), and a worker serves them; 0: all on http_port, none for workers")
     public_url: str = Field("http://127.0.0.1:8000", description="Base URL guests see (the gateway)")
     log_json: bool = True
     log_level: str = "INFO"
@@ -38,6 +50,20 @@ class ServiceSettings(BaseSettings):
     inbox_retention_hours: float = Field(
         336, gt=0, description="Ids of processed events are kept this long to skip redeliveries; keep it longer "
         "than the retention of the topics the service consumes")
+
+    @model_validator(mode="after")
+    def _sasl_has_a_user(self) -> ServiceSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not self.kafka_sasl_username:
+            raise ValueError(f"kafka_sasl_username is required with {self.kafka_security_protocol}")
+        return self
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How this service's Kafka clients connect."""
+        return KafkaConnection(
+            self.kafka_bootstrap_servers, security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism, sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password.get_secret_value(), ssl_ca_file=self.kafka_ssl_ca_file)
 
     @property
     def schema(self) -> str:

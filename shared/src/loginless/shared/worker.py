@@ -21,8 +21,11 @@ from faststream.kafka import KafkaBroker
 
 from loginless.shared.eventstore import EventStore, KafkaSink, OutboxRelay
 from loginless.shared.messaging import InboxConsumer, build_broker
+from loginless.shared.messaging.lag import report_consumer_lag
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.admin import worker_admin_server
 from loginless.shared.web.app import migrate_when_reachable, open_pool
+from loginless.shared.web.health import KafkaProbe
 from loginless.shared.web.idempotency import IdempotentRequests
 
 log = structlog.get_logger(__name__)
@@ -77,6 +80,11 @@ class ServiceWorker(Generic[Context]):
         settings = self.settings
         pool = await open_pool(settings)
         broker: KafkaBroker | None = None
+        admin = None
+        if settings.admin_port:  # liveness, readiness and metrics of this process, from the start
+            kafka_probe = KafkaProbe(settings.kafka)
+            admin = worker_admin_server(settings, pool, kafka_probe)
+            admin_task = asyncio.create_task(admin.serve(), name="admin-port")
         try:
             await migrate_when_reachable(pool, settings, self.migrations_dir)
             runtime = WorkerRuntime(settings, pool, EventStore(pool, schema=settings.schema,
@@ -85,7 +93,7 @@ class ServiceWorker(Generic[Context]):
             async with (self.context_factory(runtime) if self.context_factory else nullcontext(runtime)) as context:
                 relay = OutboxRelay(
                     settings.database_url, schema=settings.schema,
-                    sink=KafkaSink(settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay"),
+                    sink=KafkaSink(settings.kafka, client_id=f"{settings.service_name}-relay"),
                 )
                 tasks = [asyncio.create_task(relay.run(), name="outbox-relay"),
                          asyncio.create_task(self._supervise(every(settings.housekeeping_interval_seconds,
@@ -95,11 +103,15 @@ class ServiceWorker(Generic[Context]):
                                               name=getattr(factory, "__name__", "task"))
                           for factory in self.task_factories]
                 if self.consumer_factories:
-                    broker = build_broker(settings.kafka_bootstrap_servers,
+                    broker = build_broker(settings.kafka,
                                           client_id=f"{settings.service_name}-worker")
-                    for factory in self.consumer_factories:
-                        factory(context).subscribe(broker)
+                    consumers = [factory(context) for factory in self.consumer_factories]
+                    for consumer in consumers:
+                        consumer.subscribe(broker)
                     tasks.append(asyncio.create_task(self._start_broker(broker, stop), name="consumers"))
+                    tasks.append(asyncio.create_task(report_consumer_lag(
+                        settings.kafka, [(consumer.consumer, consumer.topic) for consumer in consumers]),
+                        name="consumer-lag"))
                 log.info("worker started", service=settings.service_name)
                 await stop.wait()
                 log.info("worker stopping", service=settings.service_name)
@@ -109,6 +121,10 @@ class ServiceWorker(Generic[Context]):
         finally:
             if broker is not None:
                 await broker.stop()
+            if admin is not None:
+                admin.should_exit = True
+                await admin_task
+                await kafka_probe.close()
             await pool.close()
 
     async def _keep_kernel_tables(self, runtime: WorkerRuntime) -> None:

@@ -2,7 +2,8 @@
 
 loginless-stack run [--infra-only]            start everything in var/, print the URLs, wait for Ctrl-C
 loginless-stack stop [--var-dir DIR]          stop what a `run` (or a test run) in DIR started
-loginless-stack provision                     download/build Kafka, s3proxy and Mailpit into .cache/
+loginless-stack provision [TOOL…]             download/build Kafka, s3proxy and Mailpit (or the tools named:
+                                              kafka, s3proxy, mailpit, helm) into .cache/
 loginless-stack test [--infra-only] -- CMD…   run CMD against a fresh, isolated stack; exit with its code
 """
 
@@ -19,8 +20,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from loginless.devstack.errors import DevstackError
-from loginless.devstack.provision import Toolchain
+from loginless.devstack.errors import DevstackError, ProvisioningError
+from loginless.devstack.provision import STACK_TOOLS, TOOLS, Toolchain
 from loginless.devstack.services import SERVICES
 from loginless.devstack.stack import Stack, StackConfig, default_var_dir
 
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     stop.set_defaults(handler=stop_command)
 
     provision = commands.add_parser("provision", help="download and build the tools, into .cache/")
+    provision.add_argument("tools", nargs="*", metavar="TOOL",
+                           help=f"some of {', '.join(TOOLS)} (default: the stack's, {', '.join(STACK_TOOLS)})")
     provision.set_defaults(handler=provision_command)
 
     services = commands.add_parser("services", help="print the names of the services, one per line")
@@ -108,8 +111,11 @@ def stop_command(args: argparse.Namespace) -> int:
 
 def provision_command(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    unknown = sorted(set(args.tools) - set(TOOLS))
+    if unknown:
+        raise ProvisioningError(f"unknown tools {unknown}; expected some of {', '.join(TOOLS)}")
     toolchain = Toolchain.discover()
-    toolchain.provision()
+    toolchain.provision(args.tools or STACK_TOOLS)
     log.info("[provision] all tools ready in %s (%.0f s)", toolchain.cache_dir, time.monotonic() - started)
     return 0
 

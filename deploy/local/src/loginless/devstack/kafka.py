@@ -115,6 +115,10 @@ class KafkaServer(JavaComponent):
     def jvm_options(self) -> list[str]:
         return [f"-Dlog4j2.configurationFile={self.log4j2_properties}"]
 
+    def format_options(self) -> list[str]:
+        """More options of the storage format (e.g. ``--add-scram`` for a broker that authenticates clients)."""
+        return []
+
     def arguments(self) -> list[str]:
         return [str(self.server_properties)]
 
@@ -138,6 +142,7 @@ class KafkaServer(JavaComponent):
             cluster_id,
             "-c",
             str(self.server_properties),
+            *self.format_options(),
         ]
         with open(self.log_path, "ab") as log:
             result = subprocess.run(

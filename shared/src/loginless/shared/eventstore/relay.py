@@ -13,11 +13,16 @@ NOTIFY: a NOTIFY takes a database-wide lock at commit, which would serialise eve
 
 Single active relay per service: it works only while it holds a session-level advisory lock; a standby
 retries the lock every ``takeover_interval`` seconds and takes over when the holder's connection dies.
+
+Only the active relay reports the outbox's lag (rows waiting, and how long the oldest has waited), every
+``lag_interval_seconds``; a standby reports none, so the series of a service always come from one process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,12 +35,18 @@ from prometheus_client import Counter, Gauge
 from loginless.events import CLOUDEVENTS_CONTENT_TYPE
 from loginless.shared.eventstore.migrations import advisory_key, quote_ident
 from loginless.shared.eventstore.store import DATABASE_UNAVAILABLE
+from loginless.shared.kafka_connection import KafkaConnection
 
 log = structlog.get_logger(__name__)
 
 RELAY_PUBLISHED = Counter("loginless_outbox_published_total", "Outbox rows published to Kafka", ["schema"])
 RELAY_FAILURES = Counter("loginless_outbox_publish_failures_total", "Failed publish attempts", ["schema"])
 RELAY_ACTIVE = Gauge("loginless_outbox_relay_active", "1 while this process is the active relay", ["schema"])
+RELAY_UNPUBLISHED = Gauge("loginless_outbox_unpublished_rows", "Outbox rows waiting to be published", ["schema"])
+RELAY_LAG = Gauge("loginless_outbox_lag_seconds",
+                  "How long the oldest unpublished outbox row has waited; 0 when none waits", ["schema"])
+EVENTS_PUBLISHED = Counter("loginless_events_published_total", "Events published to Kafka, by CloudEvent type",
+                           ["type"])
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,8 @@ class MessageSink(Protocol):
 class KafkaSink:
     """An idempotent aiokafka producer with ``acks=all``: retries cannot duplicate or reorder within a partition."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, connection: KafkaConnection | str, *, client_id: str) -> None:
+        self.connection = KafkaConnection.of(connection)
         self.client_id = client_id
         self._producer = None
 
@@ -69,7 +80,7 @@ class KafkaSink:
         from aiokafka import AIOKafkaProducer
 
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.connection.client_options(),
             client_id=self.client_id,
             acks="all",
             enable_idempotence=True,
@@ -107,6 +118,7 @@ class OutboxRelay:
         idle_poll_seconds: float = 0.02,
         takeover_interval: float = 1.0,
         max_backoff_seconds: float = 5.0,
+        lag_interval_seconds: float = 5.0,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
@@ -115,6 +127,7 @@ class OutboxRelay:
         self.idle_poll_seconds = idle_poll_seconds
         self.takeover_interval = takeover_interval
         self.max_backoff_seconds = max_backoff_seconds
+        self.lag_interval_seconds = lag_interval_seconds
         self.is_active = asyncio.Event()
         self._table = quote_ident(schema)
         self._lock_key = advisory_key("outbox-relay", schema)
@@ -136,6 +149,9 @@ class OutboxRelay:
             finally:
                 self.is_active.clear()
                 RELAY_ACTIVE.labels(self.schema).set(0)
+                for gauge in (RELAY_UNPUBLISHED, RELAY_LAG):
+                    with contextlib.suppress(KeyError):  # never reported, or already removed
+                        gauge.remove(self.schema)
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, self.max_backoff_seconds)
 
@@ -154,8 +170,13 @@ class OutboxRelay:
     async def _relay(self, connection: asyncpg.Connection) -> None:
         sink_started = False
         publish_backoff, horizon_wait = 0.05, 0.002
+        loop = asyncio.get_running_loop()
+        next_lag_report = loop.time()
         try:
             while True:
+                if loop.time() >= next_lag_report:  # also while the broker is down: that is when lag grows
+                    await self._report_lag(connection)
+                    next_lag_report = loop.time() + self.lag_interval_seconds
                 if not sink_started:
                     sink_started = await self._try(self.sink.start)
                     if not sink_started:
@@ -173,6 +194,7 @@ class OutboxRelay:
                     publish_backoff = 0.05
                     await self.mark_published(connection, [row.id for row in rows])
                     RELAY_PUBLISHED.labels(self.schema).inc(len(rows))
+                    count_by_type(rows)
                     continue
                 if waiting_on_running:
                     # Committed rows wait behind a transaction that is still running: look again soon.
@@ -216,7 +238,26 @@ class OutboxRelay:
             ready.append(OutboxRow(record["id"], record["topic"], record["message_key"], record["message_value"]))
         return ready, False
 
+    async def _report_lag(self, connection: asyncpg.Connection) -> None:
+        waiting, oldest_seconds = await connection.fetchrow(
+            f"""
+            SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)
+            FROM {self._table}.outbox WHERE published_at IS NULL
+            """)
+        RELAY_UNPUBLISHED.labels(self.schema).set(waiting)
+        RELAY_LAG.labels(self.schema).set(float(oldest_seconds))
+
     async def mark_published(self, connection: asyncpg.Connection, ids: list[int]) -> None:
         await connection.execute(
             f"UPDATE {self._table}.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])", ids
         )
+
+
+def count_by_type(rows: Sequence[OutboxRow]) -> None:
+    """Count published events by their CloudEvent type (links issued, opened, revoked, … are these counts)."""
+    for row in rows:
+        try:
+            event_type = json.loads(row.value)["type"]
+        except (ValueError, KeyError, TypeError):
+            event_type = "unknown"
+        EVENTS_PUBLISHED.labels(event_type).inc()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from loginless.shared.kafka_connection import KafkaConnection
 
-async def ensure_topics(bootstrap_servers: str, topics: list[str], *, partitions: int = 6,
+
+async def ensure_topics(connection: KafkaConnection | str, topics: list[str], *, partitions: int = 6,
                         replication_factor: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(**KafkaConnection.of(connection).client_options(), request_timeout_ms=10_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

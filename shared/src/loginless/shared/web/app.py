@@ -107,7 +107,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(settings)
-        probe = KafkaProbe(settings.kafka_bootstrap_servers)
+        probe = KafkaProbe(settings.kafka)
         try:
             await migrate_when_reachable(pool, settings, migrations_dir)
             runtime = ServiceRuntime(settings=settings, pool=pool, kafka_probe=probe,

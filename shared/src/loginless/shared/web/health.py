@@ -9,21 +9,23 @@ import asyncpg
 from litestar import Controller, MediaType, Response, get
 from litestar.datastructures import State
 
+from loginless.shared.kafka_connection import KafkaConnection
+
 PROBE_TIMEOUT_SECONDS = 2.0
 
 
 class KafkaProbe:
     """Asks the cluster for its metadata over one long-lived client, reconnecting when the broker returns."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, connection: KafkaConnection | str) -> None:
+        self.connection = KafkaConnection.of(connection)
         self._client = None
 
     async def check(self) -> None:
         from aiokafka.client import AIOKafkaClient
 
         if self._client is None:
-            client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=2000)
+            client = AIOKafkaClient(**self.connection.client_options(), request_timeout_ms=2000)
             try:
                 await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT_SECONDS)
             except BaseException:

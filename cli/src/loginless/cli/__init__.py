@@ -1,0 +1,1 @@
+"""loginless: the operator's command line (``loginless``)."""

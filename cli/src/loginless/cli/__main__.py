@@ -1,0 +1,3 @@
+from loginless.cli.commands import main
+
+main()
