@@ -313,13 +313,13 @@ def test_the_grafana_dashboard_is_shipped_for_the_sidecar_when_asked(default_man
 
 
 def test_a_service_added_in_values_gets_its_processes_and_its_place_in_the_network_policies():
-    rendered = render("default", "--set", "services.notifications.calls.worker={links}")
-    named(rendered, "Deployment", "loginless-notifications-worker")
-    named(rendered, "Job", "loginless-notifications-migrate")
+    rendered = render("default", "--set", "services.reports.calls.worker={links}")
+    named(rendered, "Deployment", "loginless-reports-worker")
+    named(rendered, "Job", "loginless-reports-migrate")
     links = named(rendered, "NetworkPolicy", "loginless-links")
     callers = [peer["podSelector"]["matchLabels"] for peer in links["spec"]["ingress"][0]["from"]]
-    assert {"loginless.dev/service": "notifications", "app.kubernetes.io/component": "worker"}.items() \
-        <= next(caller for caller in callers if caller["loginless.dev/service"] == "notifications").items()
+    assert {"loginless.dev/service": "reports", "app.kubernetes.io/component": "worker"}.items() \
+        <= next(caller for caller in callers if caller["loginless.dev/service"] == "reports").items()
 
 
 # ---- NetworkPolicies against docs/deploy.md -------------------------------------------------------------------
