@@ -35,10 +35,16 @@ def exported_metrics() -> dict[str, tuple[str, set[str]]]:
     async def probe() -> str:
         return "ok"
 
+    @get("/fails")
+    async def fails() -> str:
+        raise RuntimeError("the error counter exists only once a handler raised")
+
     # The apis' HTTP metrics are made by Litestar's middleware on its first request, as create_service_app sets it.
-    with TestClient(Litestar([probe], middleware=[PrometheusConfig(app_name="probe", prefix="loginless_http",
-                                                                   group_path=True).middleware])) as client:
+    with TestClient(Litestar([probe, fails], middleware=[PrometheusConfig(
+            app_name="probe", prefix="loginless_http", group_path=True).middleware]),
+            raise_server_exceptions=False) as client:
         client.get("/probe")
+        client.get("/fails")
     series = {}
     for collector in list(REGISTRY._collector_to_names):  # the registry lists no label names of unused metrics
         for family in collector.describe() if hasattr(collector, "describe") else []:
