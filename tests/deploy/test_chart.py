@@ -344,6 +344,8 @@ def allowed_connections(manifests: list[dict], values: dict) -> set[tuple[str, s
         for peer in rule.get(key) or [{}]:
             if "podSelector" in peer and "namespaceSelector" not in peer:
                 found |= {pod for pod, labels in pods.items() if selects(peer["podSelector"], labels)}
+            elif key == "to" and rule.get("to") == values["webhooks"]["to"]:
+                found.add("webhook endpoints")  # on the same port as S3, told apart by where they are
             else:
                 found.add("outside" if key == "from" else systems[port])
         return found

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from loginless.links.cipher import DataCipher
 from loginless.links.tokens import (
     TOKEN_LENGTH,
     TokenHash,
@@ -19,6 +18,7 @@ from loginless.links.tokens import (
     new_verification_code,
     parse_api_key,
 )
+from loginless.shared.cipher import DataCipher
 
 pytestmark = pytest.mark.unit
 

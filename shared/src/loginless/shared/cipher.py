@@ -1,5 +1,5 @@
-"""Encryption at rest for the few secrets links must keep for a while: a token waiting to be delivered, a
-verification code waiting to be sent, and an idempotent response (which holds the tokens it issued).
+"""Encryption at rest for the few secrets a service must keep readable: links' tokens waiting to be delivered or
+kept for sending a link again, its verification codes, and notifications' webhook signing secrets.
 
 AES-256-GCM (authenticated: a row altered or moved to another row fails to decrypt) with a random 96-bit
 nonce per message. The associated data binds each ciphertext to the row it belongs to.
@@ -24,14 +24,14 @@ class DataCipher:
         self._aead = AESGCM(key)
 
     @classmethod
-    def from_setting(cls, setting: str) -> DataCipher:
-        """LINKS_DATA_KEY: base64 of 32 random bytes (``openssl rand -base64 32``)."""
+    def from_setting(cls, setting: str, *, name: str = "LINKS_DATA_KEY") -> DataCipher:
+        """``name`` (a setting): base64 of 32 random bytes (``openssl rand -base64 32``)."""
         try:
             key = base64.b64decode(setting, validate=True)
         except binascii.Error as error:
-            raise ValueError("LINKS_DATA_KEY must be base64 of 32 random bytes") from error
+            raise ValueError(f"{name} must be base64 of 32 random bytes") from error
         if len(key) != 32:
-            raise ValueError("LINKS_DATA_KEY is required: base64 of 32 random bytes (openssl rand -base64 32)")
+            raise ValueError(f"{name} is required: base64 of 32 random bytes (openssl rand -base64 32)")
         return cls(key)
 
     def encrypt(self, plaintext: bytes, *, associated_data: str) -> bytes:

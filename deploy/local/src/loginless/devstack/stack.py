@@ -502,7 +502,9 @@ class Stack:
                     "SMS_OUTBOX_PATH": str(self.sms_outbox)}
         if service == "notifications":
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
-            return {**common, "SMTP_FROM": "loginless <no-reply@loginless.localhost>", **quick}
+            # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.
+            return {**common, "SMTP_FROM": "loginless <no-reply@loginless.localhost>",
+                    "WEBHOOK_DATA_KEY": secrets.webhook_data_key, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true", **quick}
         return common
 
     def _start_together(self, components: Sequence[Component]) -> None:

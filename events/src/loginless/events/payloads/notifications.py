@@ -102,3 +102,57 @@ class NotificationFailed(IntegrationEvent, service="notifications", version=1):
     bounced: bool
     failed_at: datetime
     attempts: int
+
+
+class WebhookEndpointCreated(IntegrationEvent, service="notifications", version=1):
+    """A tenant's system wants events over HTTP: ``event_types`` (empty: every type) POSTed to ``url``, signed
+    per Standard Webhooks. The signing secret is never in an event."""
+
+    endpoint_id: str
+    tenant_id: str
+    url: str
+    event_types: list[str]
+    description: str | None = None
+    created_at: datetime
+
+
+class WebhookSecretRotated(IntegrationEvent, service="notifications", version=1):
+    """A new signing secret; the previous one still signs beside it until ``previous_valid_until``."""
+
+    endpoint_id: str
+    tenant_id: str
+    rotated_at: datetime
+    previous_valid_until: datetime
+
+
+class WebhookEndpointDeleted(IntegrationEvent, service="notifications", version=1):
+    endpoint_id: str
+    tenant_id: str
+    deleted_at: datetime
+
+
+class WebhookDelivered(IntegrationEvent, service="notifications", version=1):
+    """The endpoint answered 2xx to one event (``event_id``, the ``webhook-id`` it was sent with)."""
+
+    delivery_id: str
+    endpoint_id: str
+    tenant_id: str
+    event_id: str
+    event_type: str
+    subject: str
+    attempts: int
+    delivered_at: datetime
+
+
+class WebhookFailed(IntegrationEvent, service="notifications", version=1):
+    """Given up after retrying for a day; staff see it and may redeliver it."""
+
+    delivery_id: str
+    endpoint_id: str
+    tenant_id: str
+    event_id: str
+    event_type: str
+    subject: str
+    attempts: int
+    reason: str
+    failed_at: datetime

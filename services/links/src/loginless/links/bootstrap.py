@@ -12,7 +12,6 @@ from faststream.kafka import KafkaBroker
 from litestar import Litestar
 
 from loginless.events.payloads import links as events
-from loginless.links.cipher import DataCipher
 from loginless.links.delivery import DeliveryWorker
 from loginless.links.domain import LINK
 from loginless.links.handlers import Clock, LinksContext, forget_ended_links, record_expiries, utc_now
@@ -24,6 +23,7 @@ from loginless.links.senders import OutboxFileSmsSender
 from loginless.links.settings import LinksSettings
 from loginless.links.tenants import ApiKeys, Tenants
 from loginless.links.tokens import TokenHasher
+from loginless.shared.cipher import DataCipher
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.mail import SmtpEmailSender
 from loginless.shared.messaging.contract import declare_event_publisher

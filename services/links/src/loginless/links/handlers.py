@@ -17,7 +17,6 @@ from typing import Literal
 import asyncpg
 import structlog
 
-from loginless.links.cipher import DataCipher
 from loginless.links.domain import (
     CodeJudgement,
     Command,
@@ -40,6 +39,7 @@ from loginless.links.repository import Access, LinksRepository
 from loginless.links.tenants import Tenants
 from loginless.links.tokens import TokenHasher, is_well_formed_token, new_token, new_verification_code
 from loginless.links.views import IssuedLink, IssuedLinks
+from loginless.shared.cipher import DataCipher
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcome, Projections, database_errors
 from loginless.shared.eventstore.runner import retrying_on_conflict

@@ -16,13 +16,21 @@ from litestar.template import TemplateConfig
 from loginless.events.payloads import notifications as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.notifications import domain
-from loginless.notifications.handlers import NotificationsContext, forget_old_records, work_through_due
+from loginless.notifications.handlers import (
+    NotificationsContext,
+    Webhooks,
+    forget_old_records,
+    send_due_webhooks,
+    work_through_due,
+)
 from loginless.notifications.http import ROUTE_HANDLERS
 from loginless.notifications.mails import CATALOGS, MailComposer
 from loginless.notifications.projections import NotificationRows
-from loginless.notifications.repository import NotificationsRepository
+from loginless.notifications.repository import NotificationsRepository, WebhooksRepository
 from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
+from loginless.notifications.webhooks import WebhookSender
+from loginless.shared.cipher import DataCipher
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.guest.pages import mail_environment
@@ -40,6 +48,8 @@ DESCRIPTION = "Owner alerts, guest receipts and reminders, decided from every se
 PUBLISHED_EVENTS = (
     events.NotificationSettingsChanged, events.OwnerAlertsUnsubscribed, events.PendingActionTracked,
     events.ReminderSent, events.RemindersStopped, events.NotificationSent, events.NotificationFailed,
+    events.WebhookEndpointCreated, events.WebhookSecretRotated, events.WebhookEndpointDeleted,
+    events.WebhookDelivered, events.WebhookFailed,
 )
 
 
@@ -60,8 +70,20 @@ def notifications_context(store: EventStore, settings: NotificationsSettings, *,
         repository=NotificationsRepository(settings.schema), links=links,
         composer=MailComposer(settings.smtp_from),
         unsubscribe_links=UnsubscribeLinks(key.encode(), settings.public_url),
-        email=email or SmtpEmailSender(settings.smtp_url, timeout=settings.smtp_timeout_seconds), clock=clock,
+        email=email or SmtpEmailSender(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
+        webhooks=webhooks(store, settings, read_models), clock=clock,
     )
+
+
+def webhooks(store: EventStore, settings: NotificationsSettings, read_models: Projections) -> Webhooks:
+    data_key = settings.webhook_data_key.get_secret_value()
+    return Webhooks(
+        endpoints=DeciderRunner(store, domain.ENDPOINT, read_models),
+        deliveries=DeciderRunner(store, domain.WEBHOOK_DELIVERY, read_models),
+        repository=WebhooksRepository(settings.schema),
+        cipher=DataCipher.from_setting(data_key, name="NOTIFICATIONS_WEBHOOK_DATA_KEY") if data_key else None,
+        sender=WebhookSender(timeout_seconds=settings.webhook_timeout_seconds,
+                             allow_private=settings.webhook_allow_private_addresses))
 
 
 @dataclass(frozen=True)
@@ -79,9 +101,11 @@ def create_app(settings: NotificationsSettings, *, links: LinksApi | None = None
     @asynccontextmanager
     async def context(runtime: ServiceRuntime) -> AsyncIterator[NotificationsApp]:
         async with links_held(settings, links) as links_api:
-            yield NotificationsApp(
-                notifications=notifications_context(runtime.store, settings, links=links_api, clock=clock),
-                api_keys=api_keys or LinksApiKeys(links_api))
+            notifications = notifications_context(runtime.store, settings, links=links_api, clock=clock)
+            try:
+                yield NotificationsApp(notifications=notifications, api_keys=api_keys or LinksApiKeys(links_api))
+            finally:
+                await notifications.webhooks.sender.close()
 
     pages = TemplateConfig(instance=JinjaTemplateEngine.from_environment(
         mail_environment("loginless.notifications", catalogs=CATALOGS)))
@@ -98,10 +122,16 @@ def create_worker(settings: NotificationsSettings, *, links: LinksApi | None = N
     @asynccontextmanager
     async def context(runtime: WorkerRuntime) -> AsyncIterator[NotificationsContext]:
         async with links_held(settings, links) as links_api:
-            yield notifications_context(runtime.store, settings, links=links_api, email=email, clock=clock)
+            notifications = notifications_context(runtime.store, settings, links=links_api, email=email, clock=clock)
+            try:
+                yield notifications
+            finally:
+                await notifications.webhooks.sender.close()
 
     return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS, consumers=CONSUMERS,
                          tasks=[every(settings.poll_seconds, work_through_due),
+                                # Apart from the mails: a slow endpoint never holds up a mail or a reminder.
+                                every(settings.poll_seconds, send_due_webhooks),
                                 every(settings.housekeeping_interval_seconds, forget_old_records)])
 
 
@@ -120,7 +150,7 @@ def asyncapi_document() -> dict:
     context = NotificationsContext(settings=settings, store=store, projections=None,  # type: ignore[arg-type]
                                    preferences=None, pending=None, notifications=None,  # type: ignore[arg-type]
                                    repository=None, links=None, composer=None,  # type: ignore[arg-type]
-                                   unsubscribe_links=None, email=None)  # type: ignore[arg-type]
+                                   unsubscribe_links=None, email=None, webhooks=None)  # type: ignore[arg-type]
     for consumer in CONSUMERS:
         consumer(context).subscribe(broker)
     return asyncapi_for("notifications", broker, description=DESCRIPTION)

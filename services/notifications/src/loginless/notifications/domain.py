@@ -33,8 +33,13 @@ from loginless.events.payloads.notifications import (
     ReminderSent,
     RemindersStopped,
     RemindersStopReason,
+    WebhookDelivered,
+    WebhookEndpointCreated,
+    WebhookEndpointDeleted,
+    WebhookFailed,
+    WebhookSecretRotated,
 )
-from loginless.shared.errors import InvalidRequest
+from loginless.shared.errors import InvalidRequest, NotFound
 from loginless.shared.eventstore.decider import Decider
 
 MAX_OWNER_ADDRESSES = 20
@@ -376,3 +381,140 @@ def evolve_notification(state: Notification | None, event: IntegrationEvent) -> 
 
 
 NOTIFICATION: Decider[Notification, RecordOutcome] = Decider(decide_notification, evolve_notification)
+
+
+# ---- webhook endpoints ------------------------------------------------------------------------------------------
+
+MAX_EVENT_TYPES = 100
+SECRET_OVERLAP = timedelta(hours=24)  # a rotated secret keeps signing beside the new one, so receivers can switch
+
+
+def endpoint_stream(endpoint_id: str) -> str:
+    return f"endpoint:{endpoint_id}"
+
+
+def webhook_delivery_stream(delivery_id: str) -> str:
+    return f"webhook-delivery:{delivery_id}"
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    endpoint_id: str
+    tenant_id: str
+    url: str
+    event_types: tuple[str, ...]
+    description: str | None
+    created_at: datetime
+    deleted: bool = False
+
+    def wants(self, event_type: str) -> bool:
+        return not self.deleted and (not self.event_types or event_type in self.event_types)
+
+
+@dataclass(frozen=True)
+class CreateEndpoint:
+    endpoint_id: str
+    tenant_id: str
+    url: str
+    event_types: tuple[str, ...]
+    description: str | None
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RotateSecret:
+    now: datetime
+
+
+@dataclass(frozen=True)
+class DeleteEndpoint:
+    now: datetime
+
+
+EndpointCommand = CreateEndpoint | RotateSecret | DeleteEndpoint
+
+
+def check_event_types(event_types: tuple[str, ...], known: set[str]) -> tuple[str, ...]:
+    """The types as stored, or ``InvalidRequest`` naming each unknown one (a typo would subscribe to nothing)."""
+    errors = [{"field": f"event_types[{index}]", "message": "not an event type loginless publishes"}
+              for index, name in enumerate(event_types) if name not in known]
+    if len(event_types) > MAX_EVENT_TYPES:
+        errors.append({"field": "event_types", "message": f"at most {MAX_EVENT_TYPES}"})
+    if errors:
+        raise InvalidRequest("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+    return tuple(dict.fromkeys(event_types))
+
+
+def decide_endpoint(state: WebhookEndpoint | None, command: EndpointCommand) -> list[IntegrationEvent]:
+    match command:
+        case CreateEndpoint() as create:
+            if state is not None:
+                raise ValueError(f"endpoint {create.endpoint_id} exists already")
+            return [WebhookEndpointCreated(endpoint_id=create.endpoint_id, tenant_id=create.tenant_id,
+                                           url=create.url, event_types=list(create.event_types),
+                                           description=create.description, created_at=create.now)]
+    if state is None or state.deleted:
+        raise NotFound("no such webhook endpoint")
+    ids = {"endpoint_id": state.endpoint_id, "tenant_id": state.tenant_id}
+    match command:
+        case RotateSecret(now=now):
+            return [WebhookSecretRotated(**ids, rotated_at=now, previous_valid_until=now + SECRET_OVERLAP)]
+        case DeleteEndpoint(now=now):
+            return [WebhookEndpointDeleted(**ids, deleted_at=now)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_endpoint(state: WebhookEndpoint | None, event: IntegrationEvent) -> WebhookEndpoint:
+    match event:
+        case WebhookEndpointCreated() as created:
+            return WebhookEndpoint(endpoint_id=created.endpoint_id, tenant_id=created.tenant_id, url=created.url,
+                                   event_types=tuple(created.event_types), description=created.description,
+                                   created_at=created.created_at)
+        case WebhookSecretRotated() if state is not None:
+            return state
+        case WebhookEndpointDeleted() if state is not None:
+            return replace(state, deleted=True)
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+ENDPOINT: Decider[WebhookEndpoint, EndpointCommand] = Decider(decide_endpoint, evolve_endpoint)
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    delivery_id: str
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class RecordWebhookOutcome:
+    delivery_id: str
+    endpoint_id: str
+    tenant_id: str
+    event_id: str
+    event_type: str
+    subject: str
+    attempts: int
+    now: datetime
+    failure: str | None = None  # None: delivered
+
+
+def decide_delivery(state: WebhookDelivery | None, command: RecordWebhookOutcome) -> list[IntegrationEvent]:
+    ids = {"delivery_id": command.delivery_id, "endpoint_id": command.endpoint_id, "tenant_id": command.tenant_id,
+           "event_id": command.event_id, "event_type": command.event_type, "subject": command.subject,
+           "attempts": command.attempts}
+    if command.failure is None:
+        return [WebhookDelivered(**ids, delivered_at=command.now)]
+    return [WebhookFailed(**ids, reason=command.failure, failed_at=command.now)]
+
+
+def evolve_delivery(state: WebhookDelivery | None, event: IntegrationEvent) -> WebhookDelivery:
+    match event:
+        case WebhookDelivered(delivery_id=delivery_id, tenant_id=tenant_id) | WebhookFailed(
+                delivery_id=delivery_id, tenant_id=tenant_id):
+            return WebhookDelivery(delivery_id, tenant_id)
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+# A delivery's stream records each outcome: a failure, then (after staff redeliver it) a success.
+WEBHOOK_DELIVERY: Decider[WebhookDelivery, RecordWebhookOutcome] = Decider(decide_delivery, evolve_delivery)

@@ -10,7 +10,9 @@ docs/notifications.md says why each step is where it is.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,34 +20,55 @@ import asyncpg
 import structlog
 
 from loginless.events import CloudEvent
-from loginless.events.catalog import UnknownEventType, event_class
+from loginless.events.catalog import UnknownEventType, event_class, registered_events
 from loginless.events.payloads import documents, links, payments, requests_, signing
 from loginless.links.client import LinkGone, LinkNotFound, LinkNotResendable, LinksApi, LinksUnavailable
 from loginless.notifications.domain import (
     ChangePreferences,
+    CreateEndpoint,
+    DeleteEndpoint,
+    EndpointCommand,
     Notification,
     PendingAction,
     PendingCommand,
     Preferences,
     RecordOutcome,
+    RecordWebhookOutcome,
     ReminderNotDue,
+    RotateSecret,
     SendReminder,
     StopReminders,
     TrackAction,
     Unsubscribe,
+    WebhookDelivery,
+    WebhookEndpoint,
+    check_event_types,
     default_preferences,
+    endpoint_stream,
     next_digest_at,
     notification_stream,
     pending_stream,
     preferences_stream,
+    webhook_delivery_stream,
 )
 from loginless.notifications.mails import ComposedMail, Fact, MailComposer
-from loginless.notifications.repository import DueMail, KnownLink, MailBatch, NotificationsRepository
+from loginless.notifications.repository import (
+    DeliveryRow,
+    DueMail,
+    DueWebhook,
+    EndpointRow,
+    KnownLink,
+    MailBatch,
+    NotificationsRepository,
+    WebhooksRepository,
+)
 from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
+from loginless.notifications.webhooks import WebhookSender, check_endpoint_url, new_secret
 from loginless.shared.branding import Branding
+from loginless.shared.cipher import DataCipher
 from loginless.shared.clock import Clock, utc_now
-from loginless.shared.errors import NotFound
+from loginless.shared.errors import DependencyUnavailable, NotFound
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Projections, database_errors
 from loginless.shared.eventstore.runner import retrying_on_conflict
 from loginless.shared.mail import PermanentDeliveryError, RawEmailSender
@@ -69,7 +92,19 @@ class NotificationsContext:
     composer: MailComposer
     unsubscribe_links: UnsubscribeLinks
     email: RawEmailSender
+    webhooks: Webhooks
     clock: Clock = utc_now
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    """What webhooks need: their aggregates' runners, their tables, the secrets' cipher and the sender."""
+
+    endpoints: DeciderRunner[WebhookEndpoint, EndpointCommand]
+    deliveries: DeciderRunner[WebhookDelivery, RecordWebhookOutcome]
+    repository: WebhooksRepository
+    cipher: DataCipher | None  # None without NOTIFICATIONS_WEBHOOK_DATA_KEY: no endpoint can be created
+    sender: WebhookSender
 
 
 # ---- staff: preferences -----------------------------------------------------------------------------------
@@ -116,6 +151,7 @@ async def record_event(ctx: NotificationsContext, event: CloudEvent, connection:
         return  # a newer event this version does not know: skipped, never a stalled partition
     cause = Cause(event.correlationid or event.id, causation_id=event.id)
     now = ctx.clock()
+    await _queue_webhooks(ctx, connection, event, now)
     match payload:
         case links.LinkIssued() as issued:
             await _link_issued(ctx, connection, issued, cause, now)
@@ -463,3 +499,182 @@ async def work_through_due(ctx: NotificationsContext) -> None:
     await compose_due_batches(ctx)
     await send_due_mail(ctx)
 
+
+
+# ---- webhooks -----------------------------------------------------------------------------------------------
+
+
+def _secret_context(endpoint_id: str) -> str:
+    return f"webhook-secret:{endpoint_id}"
+
+
+async def create_endpoint(ctx: NotificationsContext, tenant_id: str, *, url: str, event_types: tuple[str, ...],
+                          description: str | None, correlation_id: str) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its signing secret, which is returned this once (and kept only encrypted)."""
+    hooks = ctx.webhooks
+    if hooks.cipher is None:
+        raise DependencyUnavailable("webhooks are not configured here (NOTIFICATIONS_WEBHOOK_DATA_KEY)")
+    types = check_event_types(event_types, set(registered_events()))
+    await check_endpoint_url(url, allow_private=ctx.settings.webhook_allow_private_addresses)
+    endpoint_id, secret, now = f"whk_{uuid.uuid4().hex}", new_secret(), ctx.clock()
+
+    async def keep_secret(connection: asyncpg.Connection, _: object) -> None:
+        await hooks.repository.add_secret(connection, endpoint_id, hooks.cipher.encrypt(  # type: ignore[union-attr]
+            secret.encode(), associated_data=_secret_context(endpoint_id)), now=now)
+
+    outcome = await hooks.endpoints.run(endpoint_stream(endpoint_id), CreateEndpoint(
+        endpoint_id=endpoint_id, tenant_id=tenant_id, url=url, event_types=types, description=description, now=now),
+        Cause(correlation_id), also=keep_secret)
+    log.info("webhook endpoint created", tenant_id=tenant_id, endpoint_id=endpoint_id)
+    return outcome.state, secret  # type: ignore[return-value]
+
+
+async def rotate_secret(ctx: NotificationsContext, tenant_id: str, endpoint_id: str, *,
+                        correlation_id: str) -> str:
+    """A new signing secret, returned this once; the previous one keeps signing beside it for a day."""
+    hooks = ctx.webhooks
+    if hooks.cipher is None:
+        raise DependencyUnavailable("webhooks are not configured here (NOTIFICATIONS_WEBHOOK_DATA_KEY)")
+    secret, now = new_secret(), ctx.clock()
+
+    async def keep_secret(connection: asyncpg.Connection, outcome: object) -> None:
+        [rotated] = outcome.events  # type: ignore[attr-defined]
+        await hooks.repository.add_secret(connection, endpoint_id, hooks.cipher.encrypt(  # type: ignore[union-attr]
+            secret.encode(), associated_data=_secret_context(endpoint_id)), now=now,
+            previous_valid_until=rotated.payload.previous_valid_until)
+
+    await hooks.endpoints.run(endpoint_stream(endpoint_id), RotateSecret(now), Cause(correlation_id),
+                              check=_own_endpoint(tenant_id), also=keep_secret)
+    log.info("webhook secret rotated", tenant_id=tenant_id, endpoint_id=endpoint_id)
+    return secret
+
+
+async def delete_endpoint(ctx: NotificationsContext, tenant_id: str, endpoint_id: str, *,
+                          correlation_id: str) -> None:
+    """No more events to it; its secrets and waiting deliveries go with it."""
+    async def erase(connection: asyncpg.Connection, _: object) -> None:
+        await ctx.webhooks.repository.erase_endpoint_records(connection, endpoint_id)
+
+    await ctx.webhooks.endpoints.run(endpoint_stream(endpoint_id), DeleteEndpoint(ctx.clock()),
+                                     Cause(correlation_id), check=_own_endpoint(tenant_id), also=erase)
+
+
+def _own_endpoint(tenant_id: str) -> Callable[[WebhookEndpoint | None], None]:
+    def check(endpoint: WebhookEndpoint | None) -> None:
+        if endpoint is None or endpoint.tenant_id != tenant_id or endpoint.deleted:
+            raise NotFound("no such webhook endpoint")
+    return check
+
+
+async def endpoints(ctx: NotificationsContext, tenant_id: str) -> list[EndpointRow]:
+    async with database_errors():
+        return await ctx.webhooks.repository.endpoints(ctx.store.pool, tenant_id)
+
+
+async def endpoint_deliveries(ctx: NotificationsContext, tenant_id: str, endpoint_id: str, *, status: str | None,
+                              limit: int) -> list[DeliveryRow]:
+    await _endpoint_of(ctx, tenant_id, endpoint_id)
+    async with database_errors():
+        return await ctx.webhooks.repository.deliveries(ctx.store.pool, endpoint_id, status=status, limit=limit)
+
+
+async def redeliver(ctx: NotificationsContext, tenant_id: str, endpoint_id: str, delivery_id: str | None) -> int:
+    """Failed deliveries (one, or all of the endpoint's) tried again from now; returns how many."""
+    await _endpoint_of(ctx, tenant_id, endpoint_id)
+    async with ctx.store.transaction() as connection:
+        count = await ctx.webhooks.repository.redeliver(connection, endpoint_id, delivery_id, ctx.clock())
+    if delivery_id is not None and count == 0:
+        raise NotFound("no such failed delivery")
+    log.info("webhooks redelivered", tenant_id=tenant_id, endpoint_id=endpoint_id, count=count)
+    return count
+
+
+async def _endpoint_of(ctx: NotificationsContext, tenant_id: str, endpoint_id: str) -> EndpointRow:
+    async with database_errors():
+        endpoint = await ctx.webhooks.repository.endpoint(ctx.store.pool, endpoint_id)
+    if endpoint is None or endpoint.tenant_id != tenant_id:
+        raise NotFound("no such webhook endpoint")
+    return endpoint
+
+
+async def _queue_webhooks(ctx: NotificationsContext, connection: asyncpg.Connection, event: CloudEvent,
+                          now: datetime) -> None:
+    """The event for each of its tenant's endpoints that wants its type, in the consumer's transaction: the
+    consumer never waits for an endpoint, however slow."""
+    body = event.model_dump_json(exclude_none=True).encode()
+    for endpoint in await ctx.webhooks.repository.endpoints(connection, event.tenantid):
+        if not endpoint.event_types or event.type in endpoint.event_types:
+            await ctx.webhooks.repository.queue_webhook(
+                connection, delivery_id=f"dlv_{uuid.uuid4().hex}", endpoint_id=endpoint.endpoint_id,
+                tenant_id=event.tenantid, subject=event.subject, event_id=event.id, event_type=event.type,
+                body=body, now=now)
+
+
+async def send_due_webhooks(ctx: NotificationsContext) -> int:
+    """One round: every endpoint with due events, ``WEBHOOK_ENDPOINT_CONCURRENCY`` at a time, each sent its events
+    in order until none is due or one is refused; returns how many were delivered."""
+    hooks = ctx.webhooks
+    async with database_errors():
+        due = await hooks.repository.endpoints_with_due_webhooks(ctx.store.pool, ctx.clock(), ROUND_LIMIT)
+    slots = asyncio.Semaphore(ctx.settings.webhook_endpoint_concurrency)
+
+    async def one_endpoint(endpoint_id: str) -> int:
+        async with slots:
+            return await _send_to_endpoint(ctx, endpoint_id)
+
+    return sum(await asyncio.gather(*(one_endpoint(endpoint_id) for endpoint_id in due)))
+
+
+async def _send_to_endpoint(ctx: NotificationsContext, endpoint_id: str) -> int:
+    hooks, delivered = ctx.webhooks, 0
+    endpoint = await hooks.repository.endpoint(ctx.store.pool, endpoint_id)
+    if endpoint is None:
+        return 0
+    lease = ctx.settings.webhook_timeout_seconds * 2 + 30
+    for _ in range(ROUND_LIMIT):
+        webhook = await hooks.repository.claim_next_webhook(ctx.store.pool, endpoint_id, now=ctx.clock(),
+                                                             lease_seconds=lease)
+        if webhook is None:
+            break
+        secrets = [hooks.cipher.decrypt(secret, associated_data=_secret_context(endpoint_id)).decode()
+                   for secret in await hooks.repository.secrets(ctx.store.pool, endpoint_id, ctx.clock())
+                   ] if hooks.cipher else []
+        result = await hooks.sender.send(endpoint.url, webhook.event_id, webhook.body, secrets)
+        if result.ok:
+            await _record_webhook(ctx, webhook, failure=None)
+            delivered += 1
+            continue
+        await _webhook_refused(ctx, webhook, result.detail)
+        break  # the endpoint is down or refusing: its other events wait for the next round
+    return delivered
+
+
+async def _webhook_refused(ctx: NotificationsContext, webhook: DueWebhook, reason: str) -> None:
+    """Retry on the schedule, or after a day of retries give up, visibly."""
+    schedule, now = ctx.settings.webhook_retry_seconds, ctx.clock()
+    wait = timedelta(seconds=schedule[min(webhook.attempts, len(schedule)) - 1])
+    if now + wait - webhook.first_attempt_at > timedelta(seconds=ctx.settings.webhook_retry_for_seconds):
+        await _record_webhook(ctx, webhook, failure=reason)
+        return
+    await ctx.webhooks.repository.retry_webhook_at(ctx.store.pool, webhook.delivery_id, now + wait, reason)
+    log.info("webhook refused; will retry", endpoint_id=webhook.endpoint_id, delivery_id=webhook.delivery_id,
+             attempts=webhook.attempts, retry_in=wait.total_seconds(), reason=reason)
+
+
+async def _record_webhook(ctx: NotificationsContext, webhook: DueWebhook, *, failure: str | None) -> None:
+    """The outcome as an event, with the row erased (delivered) or kept as failed, in one transaction."""
+    repository = ctx.webhooks.repository
+
+    async def settle(connection: asyncpg.Connection, _: object) -> None:
+        if failure is None:
+            await repository.erase_webhook(connection, webhook.delivery_id)
+        else:
+            await repository.mark_webhook_failed(connection, webhook.delivery_id, failure)
+
+    await ctx.webhooks.deliveries.run(webhook_delivery_stream(webhook.delivery_id), lambda: RecordWebhookOutcome(
+        delivery_id=webhook.delivery_id, endpoint_id=webhook.endpoint_id, tenant_id=webhook.tenant_id,
+        event_id=webhook.event_id, event_type=webhook.event_type, subject=webhook.subject,
+        attempts=webhook.attempts, now=ctx.clock(), failure=failure), Cause(webhook.event_id), also=settle)
+    if failure is not None:
+        log.warning("webhook failed", endpoint_id=webhook.endpoint_id, delivery_id=webhook.delivery_id,
+                    attempts=webhook.attempts, reason=failure)

@@ -3,12 +3,12 @@ alerts' ``List-Unsubscribe`` links open (through the gateway). Controllers only 
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal, TypeAlias
+from datetime import datetime, timedelta
+from typing import Annotated, Literal, TypeAlias
 
-from litestar import Controller, MediaType, Request, get, post, put
+from litestar import Controller, MediaType, Request, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Template
 from pydantic import BaseModel, Field
 
@@ -99,6 +99,124 @@ class SettingsController(Controller):
         return PreferencesView.of(*await handlers.tenant_preferences(notifications, staff.tenant_id))
 
 
+class EndpointIn(BaseModel):
+    url: str = Field(max_length=2000, description="Where each event is POSTed (public addresses only)")
+    event_types: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="CloudEvents types wanted, e.g. loginless.documents.FileUploaded.v1; empty: every type")
+    description: str | None = Field(None, max_length=200)
+
+
+class EndpointView(BaseModel):
+    endpoint_id: str
+    url: str
+    event_types: list[str]
+    description: str | None
+    created_at: datetime
+
+
+class NewSecretView(BaseModel):
+    secret: str = Field(description="whsec_…: verify each request's webhook-signature with it (shown this once)")
+
+
+class CreatedEndpointView(EndpointView, NewSecretView):
+    pass
+
+
+class EndpointList(BaseModel):
+    endpoints: list[EndpointView]
+
+
+class DeliveryView(BaseModel):
+    delivery_id: str
+    event_id: str
+    event_type: str
+    subject: str
+    status: Literal["pending", "failed"]
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryView]
+
+
+class Redelivered(BaseModel):
+    redelivered: int
+
+
+ENDPOINT_PROBLEMS = STAFF_PROBLEMS | {404: "No such webhook endpoint for this tenant"}
+
+
+class WebhooksController(Controller):
+    path = "/v1/webhook-endpoints"
+    tags = ["webhooks"]
+
+    @post("/", summary="Send the tenant's events to a URL, signed per Standard Webhooks",
+          description="Each event is POSTed as a CloudEvent (application/cloudevents+json) with webhook-id, "
+                      "webhook-timestamp and webhook-signature; an endpoint that does not answer 2xx is retried "
+                      "with backoff for a day, then the delivery is failed (and can be redelivered). One subject's "
+                      "events arrive in order. The secret is in this answer only.",
+          responses=problem_responses(STAFF_PROBLEMS | {422: "The URL is internal or malformed, or an event type "
+                                                             "is unknown (see errors)"}))
+    async def create(self, staff: Staff, notifications: Notifications, data: JSONBody[EndpointIn],
+                     request: Request) -> CreatedEndpointView:
+        endpoint, secret = await handlers.create_endpoint(
+            notifications, staff.tenant_id, url=data.url, event_types=tuple(data.event_types),
+            description=data.description, correlation_id=correlation_id_of(request))
+        return CreatedEndpointView(endpoint_id=endpoint.endpoint_id, url=endpoint.url,
+                                   event_types=list(endpoint.event_types), description=endpoint.description,
+                                   created_at=endpoint.created_at, secret=secret)
+
+    @get("/", summary="The tenant's webhook endpoints", responses=problem_responses(STAFF_PROBLEMS))
+    async def list_endpoints(self, staff: Staff, notifications: Notifications) -> EndpointList:
+        return EndpointList(endpoints=[EndpointView(
+            endpoint_id=row.endpoint_id, url=row.url, event_types=row.event_types, description=row.description,
+            created_at=row.created_at) for row in await handlers.endpoints(notifications, staff.tenant_id)])
+
+    @delete("/{endpoint_id:str}", summary="Stop sending to an endpoint (its waiting events are dropped)",
+            responses=problem_responses(ENDPOINT_PROBLEMS))
+    async def delete_endpoint(self, staff: Staff, notifications: Notifications, endpoint_id: FromPath[str],
+                              request: Request) -> None:
+        await handlers.delete_endpoint(notifications, staff.tenant_id, endpoint_id,
+                                       correlation_id=correlation_id_of(request))
+
+    @post("/{endpoint_id:str}/rotate-secret", status_code=200,
+          summary="A new signing secret; the old one keeps signing beside it for 24 hours",
+          responses=problem_responses(ENDPOINT_PROBLEMS))
+    async def rotate(self, staff: Staff, notifications: Notifications, endpoint_id: FromPath[str],
+                     request: Request) -> NewSecretView:
+        return NewSecretView(secret=await handlers.rotate_secret(
+            notifications, staff.tenant_id, endpoint_id, correlation_id=correlation_id_of(request)))
+
+    @get("/{endpoint_id:str}/deliveries", summary="Events waiting for the endpoint, or failed",
+         responses=problem_responses(ENDPOINT_PROBLEMS))
+    async def deliveries(self, staff: Staff, notifications: Notifications, endpoint_id: FromPath[str],
+                         status: FromQuery[Literal["pending", "failed"] | None] = None,
+                         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100) -> DeliveryList:
+        rows = await handlers.endpoint_deliveries(notifications, staff.tenant_id, endpoint_id, status=status,
+                                                  limit=limit)
+        return DeliveryList(deliveries=[DeliveryView(
+            delivery_id=row.delivery_id, event_id=row.event_id, event_type=row.event_type, subject=row.subject,
+            status=row.status, attempts=row.attempts, next_attempt_at=row.next_attempt_at,  # type: ignore[arg-type]
+            last_error=row.last_error) for row in rows])
+
+    @post("/{endpoint_id:str}/deliveries/redeliver", status_code=200,
+          summary="Send every failed delivery of the endpoint again", responses=problem_responses(ENDPOINT_PROBLEMS))
+    async def redeliver_all(self, staff: Staff, notifications: Notifications,
+                            endpoint_id: FromPath[str]) -> Redelivered:
+        return Redelivered(redelivered=await handlers.redeliver(notifications, staff.tenant_id, endpoint_id, None))
+
+    @post("/{endpoint_id:str}/deliveries/{delivery_id:str}/redeliver", status_code=200,
+          summary="Send one failed delivery again",
+          responses=problem_responses(ENDPOINT_PROBLEMS | {404: "No such endpoint, or no such failed delivery"}))
+    async def redeliver_one(self, staff: Staff, notifications: Notifications, endpoint_id: FromPath[str],
+                            delivery_id: FromPath[str]) -> Redelivered:
+        return Redelivered(redelivered=await handlers.redeliver(notifications, staff.tenant_id, endpoint_id,
+                                                                delivery_id))
+
+
 class UnsubscribeController(Controller):
     """RFC 8058: a GET only shows the choice (mail scanners follow links); the mail client's one-click POST, or
     the page's button, unsubscribes."""
@@ -127,4 +245,4 @@ def _page(state: Literal["confirm", "done", "unknown"], *, status_code: int = 20
                     status_code=status_code, headers=NO_STORE)
 
 
-ROUTE_HANDLERS = [SettingsController, UnsubscribeController]
+ROUTE_HANDLERS = [SettingsController, WebhooksController, UnsubscribeController]

@@ -30,7 +30,7 @@ from loginless.shared.eventstore import RecordedEvent, quote_ident
 
 
 class NotificationRows:
-    tables = ("preferences", "suppressed_addresses", "pending_actions")
+    tables = ("preferences", "suppressed_addresses", "pending_actions", "webhook_endpoints")
 
     def __init__(self, schema: str) -> None:
         self._schema = quote_ident(schema)
@@ -52,11 +52,23 @@ class NotificationRows:
                     payload.tenant_id, address.lower(), at)
             case events.PendingActionTracked() | events.ReminderSent() | events.RemindersStopped():
                 await self._save_pending(connection, event)
+            case events.WebhookEndpointCreated() as created:
+                await connection.execute(
+                    f"INSERT INTO {self._schema}.webhook_endpoints (endpoint_id, tenant_id, url, event_types,"
+                    " description, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    created.endpoint_id, created.tenant_id, created.url, created.event_types, created.description,
+                    created.created_at)
+            case events.WebhookEndpointDeleted(endpoint_id=endpoint_id, deleted_at=at):
+                await connection.execute(
+                    f"UPDATE {self._schema}.webhook_endpoints SET deleted_at = $2 WHERE endpoint_id = $1",
+                    endpoint_id, at)
 
     async def forget(self, connection: asyncpg.Connection, stream_id: str) -> None:
         kind, _, key = stream_id.partition(":")
         if kind == "pending":
             await connection.execute(f"DELETE FROM {self._schema}.pending_actions WHERE link_id = $1", key)
+        elif kind == "endpoint":
+            await connection.execute(f"DELETE FROM {self._schema}.webhook_endpoints WHERE endpoint_id = $1", key)
 
     # ---- preferences --------------------------------------------------------------------------------------
 

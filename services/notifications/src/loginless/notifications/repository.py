@@ -211,3 +211,153 @@ class NotificationsRepository:
         await connection.execute(f"DELETE FROM {self._schema}.outgoing_mail WHERE notification_id = $1",
                                  notification_id)
 
+
+
+@dataclass(frozen=True)
+class EndpointRow:
+    endpoint_id: str
+    tenant_id: str
+    url: str
+    event_types: list[str]
+    description: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DueWebhook:
+    delivery_id: str
+    endpoint_id: str
+    tenant_id: str
+    subject: str
+    event_id: str
+    event_type: str
+    body: bytes
+    attempts: int
+    first_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    delivery_id: str
+    endpoint_id: str
+    subject: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+class WebhooksRepository:
+    """Endpoints (a read model), their encrypted secrets and the deliveries waiting (plain tables)."""
+
+    def __init__(self, schema: str) -> None:
+        self._schema = quote_ident(schema)
+
+    async def endpoints(self, connection: Executor, tenant_id: str) -> list[EndpointRow]:
+        rows = await connection.fetch(
+            f"SELECT endpoint_id, tenant_id, url, event_types, description, created_at"
+            f" FROM {self._schema}.webhook_endpoints WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at",
+            tenant_id)
+        return [EndpointRow(**dict(row)) for row in rows]
+
+    async def endpoint(self, connection: Executor, endpoint_id: str) -> EndpointRow | None:
+        row = await connection.fetchrow(
+            f"SELECT endpoint_id, tenant_id, url, event_types, description, created_at"
+            f" FROM {self._schema}.webhook_endpoints WHERE endpoint_id = $1 AND deleted_at IS NULL", endpoint_id)
+        return EndpointRow(**dict(row)) if row else None
+
+    # ---- secrets ------------------------------------------------------------------------------------------
+
+    async def add_secret(self, connection: asyncpg.Connection, endpoint_id: str, secret: bytes, *, now: datetime,
+                         previous_valid_until: datetime | None = None) -> None:
+        """The endpoint's new current secret; the one before keeps signing until ``previous_valid_until``."""
+        await connection.execute(
+            f"UPDATE {self._schema}.webhook_secrets SET expires_at = $2 WHERE endpoint_id = $1 AND expires_at IS NULL",
+            endpoint_id, previous_valid_until or now)
+        await connection.execute(
+            f"INSERT INTO {self._schema}.webhook_secrets (endpoint_id, secret, created_at) VALUES ($1, $2, $3)",
+            endpoint_id, secret, now)
+
+    async def secrets(self, connection: Executor, endpoint_id: str, now: datetime) -> list[bytes]:
+        """The secrets in force, newest first."""
+        rows = await connection.fetch(
+            f"SELECT secret FROM {self._schema}.webhook_secrets WHERE endpoint_id = $1"
+            " AND (expires_at IS NULL OR expires_at > $2) ORDER BY id DESC", endpoint_id, now)
+        return [row["secret"] for row in rows]
+
+    async def erase_endpoint_records(self, connection: asyncpg.Connection, endpoint_id: str) -> None:
+        await connection.execute(f"DELETE FROM {self._schema}.webhook_secrets WHERE endpoint_id = $1", endpoint_id)
+        await connection.execute(f"DELETE FROM {self._schema}.webhook_deliveries WHERE endpoint_id = $1",
+                                 endpoint_id)
+
+    # ---- deliveries ---------------------------------------------------------------------------------------
+
+    async def queue_webhook(self, connection: asyncpg.Connection, *, delivery_id: str, endpoint_id: str,
+                            tenant_id: str, subject: str, event_id: str, event_type: str, body: bytes,
+                            now: datetime) -> None:
+        await connection.execute(
+            f"INSERT INTO {self._schema}.webhook_deliveries (delivery_id, endpoint_id, tenant_id, subject, event_id,"
+            " event_type, body, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+            delivery_id, endpoint_id, tenant_id, subject, event_id, event_type, body, now)
+
+    async def endpoints_with_due_webhooks(self, connection: Executor, now: datetime, limit: int) -> list[str]:
+        rows = await connection.fetch(
+            f"SELECT DISTINCT endpoint_id FROM {self._schema}.webhook_deliveries"
+            " WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT $2", now, limit)
+        return [row["endpoint_id"] for row in rows]
+
+    async def claim_next_webhook(self, connection: Executor, endpoint_id: str, *, now: datetime,
+                                 lease_seconds: float) -> DueWebhook | None:
+        """The endpoint's oldest due delivery that no earlier pending delivery of its subject waits before (so one
+        subject's events arrive in order); claimed for ``lease_seconds`` (another worker skips it meanwhile)."""
+        row = await connection.fetchrow(
+            f"""
+            UPDATE {self._schema}.webhook_deliveries
+            SET attempts = attempts + 1, first_attempt_at = coalesce(first_attempt_at, $2),
+                next_attempt_at = $2::timestamptz + make_interval(secs => $3)
+            WHERE id = (
+                SELECT d.id FROM {self._schema}.webhook_deliveries d
+                WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
+                  AND NOT EXISTS (SELECT 1 FROM {self._schema}.webhook_deliveries e
+                                  WHERE e.endpoint_id = d.endpoint_id AND e.subject = d.subject
+                                    AND e.status = 'pending' AND e.id < d.id)
+                ORDER BY d.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING delivery_id, endpoint_id, tenant_id, subject, event_id, event_type, body, attempts,
+                      first_attempt_at
+            """,
+            endpoint_id, now, lease_seconds)
+        return DueWebhook(**dict(row)) if row else None
+
+    async def retry_webhook_at(self, connection: Executor, delivery_id: str, at: datetime, error: str) -> None:
+        await connection.execute(
+            f"UPDATE {self._schema}.webhook_deliveries SET next_attempt_at = $2, last_error = $3"
+            " WHERE delivery_id = $1", delivery_id, at, error)
+
+    async def mark_webhook_failed(self, connection: asyncpg.Connection, delivery_id: str, error: str) -> None:
+        await connection.execute(
+            f"UPDATE {self._schema}.webhook_deliveries SET status = 'failed', last_error = $2 WHERE delivery_id = $1",
+            delivery_id, error)
+
+    async def erase_webhook(self, connection: asyncpg.Connection, delivery_id: str) -> None:
+        await connection.execute(f"DELETE FROM {self._schema}.webhook_deliveries WHERE delivery_id = $1",
+                                 delivery_id)
+
+    async def deliveries(self, connection: Executor, endpoint_id: str, *, status: str | None,
+                         limit: int) -> list[DeliveryRow]:
+        rows = await connection.fetch(
+            f"SELECT delivery_id, endpoint_id, subject, event_id, event_type, status, attempts, next_attempt_at,"
+            f" last_error FROM {self._schema}.webhook_deliveries WHERE endpoint_id = $1"
+            " AND ($2::text IS NULL OR status = $2) ORDER BY id LIMIT $3", endpoint_id, status, limit)
+        return [DeliveryRow(**dict(row)) for row in rows]
+
+    async def redeliver(self, connection: asyncpg.Connection, endpoint_id: str, delivery_id: str | None,
+                        now: datetime) -> int:
+        """Failed deliveries of the endpoint (one, or all) back to pending, due now, with a fresh day of retries."""
+        done = await connection.execute(
+            f"UPDATE {self._schema}.webhook_deliveries SET status = 'pending', attempts = 0, first_attempt_at = NULL,"
+            " next_attempt_at = $3 WHERE endpoint_id = $1 AND status = 'failed'"
+            " AND ($2::text IS NULL OR delivery_id = $2)", endpoint_id, delivery_id, now)
+        return int(done.split()[-1])

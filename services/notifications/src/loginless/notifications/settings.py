@@ -28,6 +28,19 @@ class NotificationsSettings(ServiceSettings, LinksClientSettings):
     send_max_attempts: int = Field(8, ge=1, description="Sends tried before a mail is given up")
     send_retry_seconds: float = Field(
         30, gt=0, description="Wait before the first retry; doubles with each attempt, up to an hour")
+    webhook_data_key: SecretStr = Field(
+        SecretStr(""), description="Base64 of 32 random bytes: the AES-GCM key of the webhook signing secrets at rest "
+        "(required to create webhook endpoints)")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="How long an endpoint has to answer one event")
+    webhook_retry_seconds: list[float] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000],
+        description="Waits before each retry of an event an endpoint did not take (the last one repeats) ...")
+    webhook_retry_for_seconds: float = Field(
+        86400, gt=0, description="... until this long after the first attempt; then the delivery is failed")
+    webhook_endpoint_concurrency: int = Field(
+        20, ge=1, description="Endpoints a worker sends to at once: one slow endpoint holds one of these only")
+    webhook_allow_private_addresses: bool = Field(
+        False, description="Let endpoints point at loopback, private or link-local addresses (tests only)")
     record_retention_days: int = Field(
         90, ge=1, description="Days the record of a mail sent (its recipient's address) and what other services "
         "said about a link (its recipient) are kept after the mail went or the link expired; then forgotten")
