@@ -149,28 +149,37 @@ async def test_a_receiver_down_for_a_day_gets_a_recorded_failure_that_staff_rede
     async with serve(receiver) as url:
         endpoint, secret = await handlers.create_endpoint(n.ctx, n.tenant_id, url=url, event_types=(),
                                                           description=None, correlation_id="t")
-        sent = await n.publish(viewed(n), subject="axs_down")
+        first = await n.publish(viewed(n, "axs_1"), subject="down-1")
+        second = await n.publish(viewed(n, "axs_2"), subject="down-2")
         for _ in range(30):
             await handlers.send_due_webhooks(n.ctx)
             n.clock.advance(hours=2)
-        [failed] = await handlers.endpoint_deliveries(n.ctx, n.tenant_id, endpoint.endpoint_id, status="failed",
-                                                      limit=10)
-        [recorded] = await n.events("WebhookFailed")
-        assert (failed.event_id, recorded["event_id"]) == (sent.id, sent.id)
-        assert failed.last_error == "the endpoint answered 503" and recorded["attempts"] == failed.attempts >= 6
+        failed = await handlers.endpoint_deliveries(n.ctx, n.tenant_id, endpoint.endpoint_id, status="failed",
+                                                    limit=10)
+        recorded = await n.events("WebhookFailed")
+        assert sorted(f.event_id for f in failed) == sorted(e["event_id"] for e in recorded) == sorted(
+            [first.id, second.id])
+        assert {f.last_error for f in failed} == {"the endpoint answered 503"}
+        assert all(f.attempts >= 6 for f in failed)
         attempts = len(receiver.requests)
         await handlers.send_due_webhooks(n.ctx)
         assert len(receiver.requests) == attempts  # given up: no more tries until staff ask
 
         with pytest.raises(NotFound):
             await handlers.redeliver(n.ctx, n.tenant_id, endpoint.endpoint_id, "dlv_never_failed")
+        with pytest.raises(NotFound):
+            await handlers.redeliver(n.ctx, "another-tenant", endpoint.endpoint_id, None)
         receiver.statuses.clear()  # the firm's system is back
-        assert await handlers.redeliver(n.ctx, n.tenant_id, endpoint.endpoint_id, failed.delivery_id) == 1
+        one = next(f for f in failed if f.event_id == first.id)
+        assert await handlers.redeliver(n.ctx, n.tenant_id, endpoint.endpoint_id, one.delivery_id) == 1
+        await handlers.send_due_webhooks(n.ctx)
+        assert [event["id"] for event in receiver.accepted(secret)] == [first.id]
+        assert await handlers.redeliver(n.ctx, n.tenant_id, endpoint.endpoint_id, None) == 1  # all the rest
         await handlers.send_due_webhooks(n.ctx)
 
-    assert [event["id"] for event in receiver.accepted(secret)] == [sent.id]
+    assert [event["id"] for event in receiver.accepted(secret)] == [first.id, second.id]
     assert await handlers.endpoint_deliveries(n.ctx, n.tenant_id, endpoint.endpoint_id, status=None, limit=10) == []
-    assert [e["event_id"] for e in await n.events("WebhookDelivered")] == [sent.id]
+    assert sorted(e["event_id"] for e in await n.events("WebhookDelivered")) == sorted([first.id, second.id])
 
 
 async def test_a_slow_endpoint_holds_up_neither_another_tenants_endpoint_nor_the_consumer(hooked, links):
