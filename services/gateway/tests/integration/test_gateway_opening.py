@@ -370,7 +370,7 @@ async def test_an_unsubscribe_link_is_passed_to_notifications_as_it_came_and_ans
             return
         body = (await receive()).get("body", b"")
         seen.append((scope["method"], scope["path"], body))
-        status = 404 if scope["path"].endswith("/forged") else 200
+        status = 404 if scope["path"].endswith(".forged") else 200
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"text/html; charset=utf-8")]})
         await send({"type": "http.response.body", "body": b"<p>done</p>" if status == 200 else b"<p>not valid</p>"})
@@ -380,13 +380,15 @@ async def test_an_unsubscribe_link_is_passed_to_notifications_as_it_came_and_ans
             shown = await http.get("/unsubscribe/abc.def")
             done = await http.post("/unsubscribe/abc.def", content=b"List-Unsubscribe=One-Click",
                                    headers={"content-type": "application/x-www-form-urlencoded"})
-            forged = await http.post("/unsubscribe/forged")
+            forged = await http.post("/unsubscribe/abc.forged")
             too_big = await http.post("/unsubscribe/abc.def", content=b"x" * 10_000)
+            not_tokens = [await http.get(f"/unsubscribe/{path}") for path in ("%2e%2e", "abc", "a%2fb.c", "..")]
 
     assert [r.status_code for r in (shown, done, forged, too_big)] == [200, 200, 404, 413]
+    assert [r.status_code for r in not_tokens] == [404] * 4  # refused here: never another path at notifications
     assert seen == [("GET", "/unsubscribe/abc.def", b""),
                     ("POST", "/unsubscribe/abc.def", b"List-Unsubscribe=One-Click"),
-                    ("POST", "/unsubscribe/forged", b"")]
+                    ("POST", "/unsubscribe/abc.forged", b"")]
     for response in (shown, done, forged):
         assert_promised_headers(response)
     async with start_gateway(notifications_url="http://127.0.0.1:9") as gw, gw.client() as http:

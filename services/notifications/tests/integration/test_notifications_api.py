@@ -63,6 +63,10 @@ async def test_settings_that_break_rules_are_refused_naming_each_and_nothing_is_
     assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
     assert sorted(e["field"] for e in refused.json()["errors"]) == [
         "digest_hour", "max_reminders", "owner_addresses[1]", "owner_addresses[2]", "reminder_interval", "timezone"]
+    too_long = await api.put("/v1/notification-settings", json={
+        "reminders": {"first_after": "P5000000D", "expiry_warning_before": "P400D"}})
+    assert too_long.status_code == 422 and sorted(e["field"] for e in too_long.json()["errors"]) == [
+        "expiry_warning_before", "first_reminder_after"]
     wrong_type = await api.put("/v1/notification-settings", json={"owner_alerts": "hourly", "digest_hour": "x"})
     assert wrong_type.status_code == 400 and wrong_type.headers["content-type"] == "application/problem+json"
     assert (await api.get("/v1/notification-settings")).json()["owner_addresses"] == []

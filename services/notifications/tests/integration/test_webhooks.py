@@ -229,6 +229,9 @@ async def test_after_a_rotation_both_secrets_sign_for_a_day_then_only_the_new_on
     "http://127.0.0.1:8000/hooks", "http://10.0.0.5/hooks", "https://192.168.1.10/", "http://169.254.169.254/latest",
     "http://[::1]/hooks", "http://0.0.0.0/", "http://localhost:9000/", "http://[::ffff:127.0.0.1]/",
     "ftp://example.com/hooks", "https://user:password@example.com/hooks", "not a url",
+    "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::]/", "http://[::7f00:1]/", "http://[::ffff:a9fe:a9fe]/",
+    "https://.x.com/", "https://[::1/", "https://example.com:99999/", "https://example.com:abc/",
+    f"https://{'a' * 64}.com/",
 ])
 async def test_an_endpoint_pointing_inside_or_malformed_is_refused(url):
     with pytest.raises(UnsafeEndpoint):
@@ -254,8 +257,8 @@ async def test_the_staff_api_refuses_internal_urls_and_unknown_types_with_proble
     assert listed.json() == {"endpoints": []} and missing.status_code == 404
 
 
-async def test_an_unknown_event_type_is_refused_when_the_endpoint_is_made(hooked):
-    with pytest.raises(InvalidRequest):
+@pytest.mark.parametrize("event_type", ["loginless.links.LinkIsued.v1", "loginless.notifications.ReminderSent.v1"])
+async def test_an_event_type_no_webhook_can_carry_is_refused_when_the_endpoint_is_made(hooked, event_type):
+    with pytest.raises(InvalidRequest):  # a typo, or a type notifications does not consume
         await handlers.create_endpoint(hooked.ctx, hooked.tenant_id, url="http://127.0.0.1:9/x",
-                                       event_types=("loginless.links.LinkIsued.v1",), description=None,
-                                       correlation_id="t")
+                                       event_types=(event_type,), description=None, correlation_id="t")

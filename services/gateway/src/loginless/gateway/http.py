@@ -403,6 +403,7 @@ async def guest_pages(request: Request, gateway: NamedDependency[GatewayRuntime]
 
 
 UNSUBSCRIBE_BODY_LIMIT = 4096  # "List-Unsubscribe=One-Click" (RFC 8058) and nothing more
+UNSUBSCRIBE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,1024}\.[A-Za-z0-9_-]{1,128}")  # base64url payload, "." signature
 
 
 @route("/unsubscribe/{token:str}", name="unsubscribe", include_in_schema=False,
@@ -411,6 +412,8 @@ async def unsubscribe(request: Request, gateway: NamedDependency[GatewayRuntime]
     """The one-click unsubscribe links of owner alerts, answered by notifications. Not a guest link: the token is
     notifications' own signature and opens nothing else, so it is passed on as it came, without admission. A
     client per request: an unsubscribe is rare, and this keeps notifications out of the guests' hot path."""
+    if not UNSUBSCRIBE_TOKEN.fullmatch(token):  # never a path of its own ("..", "a/b") at notifications
+        return _not_found_page(request)
     url = f"{gateway.settings.notifications_url.rstrip('/')}/unsubscribe/{token}"
     try:
         async with httpx.AsyncClient(timeout=gateway.settings.upstream_connect_timeout_seconds) as client:

@@ -11,11 +11,8 @@ from collections.abc import Callable
 import asyncpg
 
 from loginless.events import CloudEvent
-from loginless.notifications.handlers import NotificationsContext, record_event
+from loginless.notifications.handlers import WATCHED_SERVICES, NotificationsContext, record_event
 from loginless.shared.messaging import InboxConsumer
-
-# Every service whose events can tell someone something (the gateway publishes none).
-WATCHED_SERVICES = ("links", "documents", "signing", "payments", "requests")
 
 
 def consumer_of(service: str) -> Callable[[NotificationsContext], InboxConsumer]:

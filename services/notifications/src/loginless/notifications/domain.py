@@ -47,6 +47,7 @@ MAX_OWNER_ADDRESSES = 20
 PENDING_ACTIONS: frozenset[GuestAction] = frozenset({"upload", "sign", "pay", "request"})
 MAX_REMINDERS_LIMIT = 50
 MIN_REMINDER_INTERVAL = timedelta(seconds=1)  # seconds make a schedule testable; days are what firms choose
+MAX_REMINDER_INTERVAL = timedelta(days=365)  # no link lives longer
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>\"]{1,64}@[^@\s\x00-\x1f\x7f<>\"]+\.[^@\s\x00-\x1f\x7f<>\"]+$")
 
 
@@ -131,10 +132,10 @@ def check_preferences(preferences: Preferences) -> Preferences:
         errors.append({"field": "timezone", "message": "not an IANA time zone (e.g. Europe/Madrid)"})
     schedule = preferences.reminders
     for name, value in (("first_reminder_after", schedule.first_after), ("reminder_interval", schedule.interval)):
-        if value < MIN_REMINDER_INTERVAL:
-            errors.append({"field": name, "message": "at least one second"})
-    if schedule.expiry_warning_before < timedelta(0):
-        errors.append({"field": "expiry_warning_before", "message": "zero (no warning) or more"})
+        if not MIN_REMINDER_INTERVAL <= value <= MAX_REMINDER_INTERVAL:
+            errors.append({"field": name, "message": "from one second to 365 days"})
+    if not timedelta(0) <= schedule.expiry_warning_before <= MAX_REMINDER_INTERVAL:
+        errors.append({"field": "expiry_warning_before", "message": "from zero (no warning) to 365 days"})
     if not 0 <= schedule.max_reminders <= MAX_REMINDERS_LIMIT:
         errors.append({"field": "max_reminders", "message": f"from 0 to {MAX_REMINDERS_LIMIT}"})
     if errors:

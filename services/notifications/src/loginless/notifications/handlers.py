@@ -64,7 +64,7 @@ from loginless.notifications.repository import (
 )
 from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
-from loginless.notifications.webhooks import WebhookSender, check_endpoint_url, new_secret
+from loginless.notifications.webhooks import SendResult, WebhookSender, check_endpoint_url, new_secret
 from loginless.shared.branding import Branding
 from loginless.shared.cipher import DataCipher
 from loginless.shared.clock import Clock, utc_now
@@ -77,6 +77,8 @@ log = structlog.get_logger(__name__)
 
 MAX_RETRY_DELAY = timedelta(hours=1)
 ROUND_LIMIT = 100
+# Every service whose events can tell someone something: the topics consumed (the gateway publishes none).
+WATCHED_SERVICES = ("links", "documents", "signing", "payments", "requests")
 
 
 @dataclass(frozen=True)
@@ -276,7 +278,8 @@ async def _alert_owners(ctx: NotificationsContext, connection: asyncpg.Connectio
         if address.lower() in suppressed:
             continue
         if preferences.owner_alerts == "daily":
-            digest_at = next_digest_at(fact.at, preferences.digest_hour, preferences.timezone)
+            # A fact that arrives after its day's digest went out goes into the next one, never a second digest.
+            digest_at = next_digest_at(max(fact.at, ctx.clock()), preferences.digest_hour, preferences.timezone)
             await ctx.repository.add_mail_item(
                 connection, batch_key=f"digest:{tenant_id}:{digest_at.isoformat()}:{address.lower()}",
                 tenant_id=tenant_id, kind="owner_digest", recipient=address, language=preferences.language,
@@ -428,13 +431,18 @@ def _compose(ctx: NotificationsContext, branding: Branding, batch: MailBatch) ->
 
 
 async def send_due_mail(ctx: NotificationsContext) -> int:
-    """Send the mails due now (one batch of claims); returns how many were handled."""
-    async with database_errors():
-        due = await ctx.repository.claim_due_mail(ctx.store.pool, now=ctx.clock(), limit=ctx.settings.send_batch_size,
-                                                  lease_seconds=ctx.settings.send_lease_seconds)
-    for mail in due:
-        await _send(ctx, mail)
-    return len(due)
+    """Send the mails due now, up to ``SEND_BATCH_SIZE``; returns how many were handled. Each is claimed just
+    before it is sent, so a claim's lease covers one send however slow the mail server is with the others."""
+    handled = 0
+    while handled < ctx.settings.send_batch_size:
+        async with database_errors():
+            claimed = await ctx.repository.claim_due_mail(ctx.store.pool, now=ctx.clock(), limit=1,
+                                                          lease_seconds=ctx.settings.send_lease_seconds)
+        if not claimed:
+            break
+        await _send(ctx, claimed[0])
+        handled += 1
+    return handled
 
 
 async def _send(ctx: NotificationsContext, mail: DueMail) -> None:
@@ -514,7 +522,8 @@ async def create_endpoint(ctx: NotificationsContext, tenant_id: str, *, url: str
     hooks = ctx.webhooks
     if hooks.cipher is None:
         raise DependencyUnavailable("webhooks are not configured here (NOTIFICATIONS_WEBHOOK_DATA_KEY)")
-    types = check_event_types(event_types, set(registered_events()))
+    types = check_event_types(event_types, {name for name, cls in registered_events().items()
+                                            if cls.service in WATCHED_SERVICES})
     await check_endpoint_url(url, allow_private=ctx.settings.webhook_allow_private_addresses)
     endpoint_id, secret, now = f"whk_{uuid.uuid4().hex}", new_secret(), ctx.clock()
 
@@ -639,7 +648,10 @@ async def _send_to_endpoint(ctx: NotificationsContext, endpoint_id: str) -> int:
         secrets = [hooks.cipher.decrypt(secret, associated_data=_secret_context(endpoint_id)).decode()
                    for secret in await hooks.repository.secrets(ctx.store.pool, endpoint_id, ctx.clock())
                    ] if hooks.cipher else []
-        result = await hooks.sender.send(endpoint.url, webhook.event_id, webhook.body, secrets)
+        if secrets:
+            result = await hooks.sender.send(endpoint.url, webhook.event_id, webhook.body, secrets)
+        else:  # never an unsigned request: a receiver could not tell it from a forgery
+            result = SendResult(False, "no signing secret here (NOTIFICATIONS_WEBHOOK_DATA_KEY)")
         if result.ok:
             await _record_webhook(ctx, webhook, failure=None)
             delivered += 1

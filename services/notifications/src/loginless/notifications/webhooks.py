@@ -39,29 +39,42 @@ class UnsafeEndpoint(InvalidRequest):
     title = "The webhook URL is not allowed"
 
 
+# IPv6 forms that carry an IPv4 address inside (NAT64, IPv4-compatible): never judged as IPv6 alone.
+_EMBEDDING_IPV4 = [ipaddress.ip_network(net) for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96")]
+
+
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None or ip.teredo is not None or any(ip in net for net in _EMBEDDING_IPV4):
+            return False  # tunnels and translations to addresses not worth telling apart: refused outright
     return ip.is_global and not ip.is_multicast
 
 
 async def check_endpoint_url(url: str, *, allow_private: bool) -> str:
-    """``url`` if a webhook may be sent to it, else ``UnsafeEndpoint`` saying why."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
-        raise UnsafeEndpoint("the URL must be http(s)://host[:port]/path, without credentials")
+    """``url`` if a webhook may be sent to it, else ``UnsafeEndpoint`` saying why. The host is checked as the HTTP
+    client will connect to it (its IDNA form), not as another library would spell it."""
     if len(url) > 2000:
         raise UnsafeEndpoint("the URL is too long")
+    try:
+        parsed = httpx.URL(url)
+        parts = urlsplit(url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as error:
+        raise UnsafeEndpoint("the URL is malformed") from error
+    if parsed.scheme not in ("https", "http") or not parsed.host or parts.username or parts.password:
+        raise UnsafeEndpoint("the URL must be http(s)://host[:port]/path, without credentials")
     if allow_private:
         return url
     try:
-        resolved = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
-    except OSError as error:
-        raise UnsafeEndpoint(f"{parts.hostname} does not resolve") from error
+        resolved = await asyncio.get_running_loop().getaddrinfo(parsed.host, port)
+    except (OSError, UnicodeError, ValueError) as error:
+        raise UnsafeEndpoint(f"{parsed.host} does not resolve") from error
     addresses = {info[4][0] for info in resolved}
     if not addresses or not all(_is_public(address) for address in addresses):
-        raise UnsafeEndpoint(f"{parts.hostname} resolves to an internal address")
+        raise UnsafeEndpoint(f"{parsed.host} resolves to an internal address")
     return url
 
 
@@ -83,6 +96,7 @@ class WebhookSender:
 
     def __init__(self, *, timeout_seconds: float, allow_private: bool) -> None:
         self.allow_private = allow_private
+        self.timeout_seconds = timeout_seconds
         self._http = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False,
                                        headers={"user-agent": "loginless-webhooks/1"})
 
@@ -93,8 +107,10 @@ class WebhookSender:
             return SendResult(False, refused.detail or "the URL is not allowed")
         headers = {"content-type": "application/cloudevents+json", **signature_headers(event_id, body, secrets)}
         try:
-            answer = await self._http.post(url, content=body, headers=headers)
-        except httpx.HTTPError as error:
+            # The whole exchange, not each phase: a response dripping in must not outlive the delivery's lease.
+            async with asyncio.timeout(2 * self.timeout_seconds):
+                answer = await self._http.post(url, content=body, headers=headers)
+        except Exception as error:  # whatever stopped it (network, a URL the client refuses, the deadline)
             return SendResult(False, f"{type(error).__name__}: {error}"[:300])
         if 200 <= answer.status_code < 300:
             return SendResult(True, str(answer.status_code))
