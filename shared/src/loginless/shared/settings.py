@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_ca_file: str = Field(
         "", description="PEM file of the CA that signed the brokers' certificates; empty: the system's CAs")
     topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'")
+    topic_partitions: int = Field(6, ge=1, description="Partitions of the service's topic when the worker creates it")
+    topic_replication_factor: int = Field(
+        1, ge=1, description="Replicas of each partition when the worker creates the topic (3 on a real cluster)")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     admin_port: int = Field(

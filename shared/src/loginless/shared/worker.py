@@ -22,6 +22,7 @@ from faststream.kafka import KafkaBroker
 from loginless.shared.eventstore import EventStore, KafkaSink, OutboxRelay
 from loginless.shared.messaging import InboxConsumer, build_broker
 from loginless.shared.messaging.lag import report_consumer_lag
+from loginless.shared.messaging.topics import ensure_topics
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.admin import worker_admin_server
 from loginless.shared.web.app import migrate_when_reachable, open_pool
@@ -95,7 +96,8 @@ class ServiceWorker(Generic[Context]):
                     settings.database_url, schema=settings.schema,
                     sink=KafkaSink(settings.kafka, client_id=f"{settings.service_name}-relay"),
                 )
-                tasks = [asyncio.create_task(relay.run(), name="outbox-relay"),
+                tasks = [asyncio.create_task(self._create_topic(), name="create-topic"),
+                         asyncio.create_task(relay.run(), name="outbox-relay"),
                          asyncio.create_task(self._supervise(every(settings.housekeeping_interval_seconds,
                                                                    self._keep_kernel_tables), runtime),
                                              name="kernel-housekeeping")]
@@ -126,6 +128,21 @@ class ServiceWorker(Generic[Context]):
                 await admin_task
                 await kafka_probe.close()
             await pool.close()
+
+    async def _create_topic(self) -> None:
+        """The service's topic, created up front with its partitions (a broker may refuse to create topics on
+        first use, or create them with one partition); retried until Kafka answers, while the relay waits."""
+        settings, backoff = self.settings, 0.5
+        while True:
+            try:
+                await ensure_topics(settings.kafka, [settings.events_topic], partitions=settings.topic_partitions,
+                                    replication_factor=settings.topic_replication_factor)
+                return
+            except Exception as error:  # Kafka not there yet, or the admin request failed: try again
+                log.warning("cannot create the topic yet", topic=settings.events_topic, error=repr(error),
+                            retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     async def _keep_kernel_tables(self, runtime: WorkerRuntime) -> None:
         settings = runtime.settings
