@@ -413,3 +413,19 @@ def test_in_production_values_every_outside_connection_names_its_peers():
             assert rule.get("to"), (policy["metadata"]["name"], rule)
         for rule in policy["spec"].get("ingress", []):
             assert rule.get("from"), (policy["metadata"]["name"], rule)
+
+
+def test_traces_when_asked_go_from_every_process_to_the_collector_and_nowhere_when_not():
+    traced = render("default", "--set", "tracing.otlpEndpoint=http://otel.observability:4318")
+    assert {config["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"] for config in of_kind(traced, "ConfigMap")} == {
+        "http://otel.observability:4318"}
+    processes = [policy for policy in of_kind(traced, "NetworkPolicy")  # every api's and worker's
+                 if not policy["metadata"]["name"].endswith(("-migrate", "-default-deny"))]
+    assert len(processes) == 2 * len(default_values()["services"])
+    for policy in processes:
+        ports = {entry["port"] for rule in policy["spec"]["egress"] for entry in rule["ports"]}
+        assert 4318 in ports, policy["metadata"]["name"]
+    untraced = render("default")
+    assert not any("OTEL_EXPORTER_OTLP_ENDPOINT" in config["data"] for config in of_kind(untraced, "ConfigMap"))
+    assert not any(entry["port"] == 4318 for policy in of_kind(untraced, "NetworkPolicy")
+                   for rule in policy["spec"]["egress"] for entry in rule["ports"])

@@ -14,6 +14,7 @@ from litestar import Litestar
 
 from loginless.shared.eventstore import EventStore, Projections, migrate
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.tracing import configure_tracing
 from loginless.shared.web.admin import serve_api
 from loginless.shared.web.logging import configure_logging
 
@@ -58,6 +59,8 @@ def run_service(
 
     settings = bootstrap.SETTINGS()
     configure_logging(as_json=settings.log_json, level=settings.log_level)
+    if command in ("api", "worker"):
+        configure_tracing(settings.service_name, command)
     if command == "api":
         serve_api(
             bootstrap.create_app(settings),

@@ -22,6 +22,7 @@ from litestar.types import Receive, Scope, Send
 from loginless.gateway.read_model import LinkState
 from loginless.gateway.settings import ServiceRoute
 from loginless.gateway.upstream import UpstreamPool, UpstreamRequest, UpstreamResponse, UpstreamUnreachable
+from loginless.shared import tracing
 from loginless.shared.guest.language import CHOSEN_LANGUAGE_HEADER, chosen_in_query, language_cookie
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
@@ -53,6 +54,9 @@ FORWARDED_PREFIX_HEADER_BYTES = FORWARDED_PREFIX_HEADER.encode()
 REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 CORRELATION_ID_HEADER_BYTES = CORRELATION_ID_HEADER.encode()
 CHOSEN_LANGUAGE_HEADER_BYTES = CHOSEN_LANGUAGE_HEADER.encode()
+
+
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
 
 
 class UpstreamUnavailable(Exception):
@@ -198,7 +202,10 @@ class GuestProxy:
         outgoing = UpstreamRequest(scope["method"], target + (b"?" + query if query else b""), headers,
                                    body=_request_body(receive) if has_body else None, content_length=length)
         try:
-            response = await self._pool(route).send(outgoing)
+            if tracing.enabled():  # the hot path stays as it is when tracing is off
+                response = await self._send_traced(route, outgoing, incoming)
+            else:
+                response = await self._pool(route).send(outgoing)
         except UpstreamUnreachable as error:
             log.warning("service unreachable", service=route.service, link_id=link.link_id, error=str(error))
             raise UpstreamUnavailable(route.service) from error
@@ -207,6 +214,18 @@ class GuestProxy:
             response_headers.append(language_cookie(switched_to, secure=self._forwarded_proto == "https")
                                     .to_encoded_header())
         return StreamedServiceResponse(response, response_headers)
+
+    async def _send_traced(self, route: ServiceRoute, outgoing: UpstreamRequest,
+                           incoming: list[tuple[bytes, bytes]]) -> UpstreamResponse:
+        """The forward as a span of the guest's trace (continuing the guest's own ``traceparent``, if it sent one);
+        the service continues it from the ``traceparent`` put on the forwarded request."""
+        carried = {name.decode("latin-1"): value.decode("latin-1") for name, value in incoming
+                   if name in _TRACE_HEADERS}
+        with tracing.span(f"proxy to {route.service}", kind=tracing.SpanKind.CLIENT, parent=carried or None):
+            outgoing.headers[:] = [(name, value) for name, value in outgoing.headers if name not in _TRACE_HEADERS]
+            outgoing.headers.extend((name.encode(), value.encode())
+                                    for name, value in tracing.inject_trace_headers({}).items())
+            return await self._pool(route).send(outgoing)
 
     def _response_headers(self, raw: list[tuple[bytes, bytes]], route: ServiceRoute,
                           prefix: str) -> list[tuple[bytes, bytes]]:

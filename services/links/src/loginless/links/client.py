@@ -35,6 +35,7 @@ from loginless.links.errors import (
 from loginless.links.views import ClientIn, IssuedLinks, IssueLinksIn, LinkView, StaffPrincipalView
 from loginless.shared.branding import Branding, BrandingCache
 from loginless.shared.errors import DependencyUnavailable, InvalidRequest, NotFound
+from loginless.shared.tracing import inject_trace_headers
 from loginless.shared.web.assertion import AssertionVerifier, GuestAccessSettings
 from loginless.shared.web.auth import StaffPrincipal
 
@@ -255,6 +256,7 @@ class LinksClient:
         raise _unexpected(response, "resend")
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        kwargs["headers"] = inject_trace_headers(dict(kwargs.get("headers") or {}))  # links continues the trace
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:

@@ -36,6 +36,7 @@ from loginless.events import CLOUDEVENTS_CONTENT_TYPE
 from loginless.shared.eventstore.migrations import advisory_key, quote_ident
 from loginless.shared.eventstore.store import DATABASE_UNAVAILABLE
 from loginless.shared.kafka_connection import KafkaConnection
+from loginless.shared.tracing import publish_span
 
 log = structlog.get_logger(__name__)
 
@@ -103,7 +104,10 @@ class KafkaSink:
         assert self._producer is not None, "start() the sink first"
         headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
         # send() only enqueues; awaiting the returned futures waits for the broker's acknowledgements.
-        pending = [await self._producer.send(row.topic, row.value, key=row.key, headers=headers) for row in rows]
+        pending = []
+        for row in rows:
+            with publish_span(row.topic, row.value):
+                pending.append(await self._producer.send(row.topic, row.value, key=row.key, headers=headers))
         await asyncio.gather(*pending)
 
 

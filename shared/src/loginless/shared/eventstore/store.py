@@ -19,6 +19,7 @@ import asyncpg
 from loginless.events import CloudEvent, IntegrationEvent, event_class
 from loginless.shared.errors import ConcurrencyConflict, DependencyUnavailable
 from loginless.shared.eventstore.migrations import quote_ident
+from loginless.shared.tracing import current_traceparent
 
 # Connection-level failures: the database is unreachable or restarting. Nothing was committed.
 DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -126,11 +127,14 @@ class EventStore:
         """
         if not events:
             return []
+        traceparent = current_traceparent()  # the trace of whatever appends: it travels with the events
         cloud_events = [
             CloudEvent(
                 source=payload.source(), type=payload.type_name(), subject=stream_id,
                 data=payload.model_dump(mode="json"), tenantid=metadata.tenant_id,
-                correlationid=metadata.correlation_id, causationid=metadata.causation_id,
+                # What caused it: the event a consumer handled, else the request (its correlation id).
+                correlationid=metadata.correlation_id, causationid=metadata.causation_id or metadata.correlation_id,
+                traceparent=traceparent,
             )
             for payload in events
         ]

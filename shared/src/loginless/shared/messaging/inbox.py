@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from loginless.events import CloudEvent
 from loginless.shared.errors import DependencyUnavailable
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, quote_ident
+from loginless.shared.tracing import SpanKind, span
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +114,13 @@ class InboxConsumer:
             event_id = uuid.UUID(event.id)
         except ValueError as error:
             raise PoisonMessage(f"event id is not a UUID: {event.id!r}") from error
+        # Handled in the trace of the request that caused the event (its ``traceparent``), when tracing is on.
+        parent = {"traceparent": event.traceparent} if event.traceparent else None
+        with span(f"process {event.type}", kind=SpanKind.CONSUMER, parent=parent,
+                  attributes={"messaging.consumer.group.name": self.consumer, "cloudevents.event_id": event.id}):
+            return await self._apply_once(event, event_id)
+
+    async def _apply_once(self, event: CloudEvent, event_id: uuid.UUID) -> str:
         async with self.store.transaction() as connection:
             first_time = await connection.fetchval(
                 f"INSERT INTO {self._inbox} (consumer, event_id, event_type) VALUES ($1, $2, $3)"

@@ -26,7 +26,7 @@ from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, migrat
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.auth import ApiKeyVerifier, provide_guest, provide_staff
-from loginless.shared.web.context import RequestContextMiddleware
+from loginless.shared.web.context import RequestContextMiddleware, TracingMiddleware
 from loginless.shared.web.health import HealthController, KafkaProbe
 from loginless.shared.web.logging import structlog_config
 from loginless.shared.web.problems import problem_details_plugin
@@ -142,7 +142,7 @@ def create_service_app(
     return Litestar(
         route_handlers=[HealthController, MetricsController, *route_handlers],
         lifespan=[lifespan],
-        middleware=[RequestContextMiddleware(), PrometheusConfig(
+        middleware=[TracingMiddleware(), RequestContextMiddleware(), PrometheusConfig(
             app_name=name, prefix="loginless_http", group_path=True, exclude=["^/health", "^/metrics"],
         ).middleware],
         plugins=[

@@ -12,6 +12,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from loginless.shared import tracing
+
 REQUEST_ID_HEADER = "x-request-id"
 CORRELATION_ID_HEADER = "x-correlation-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -84,3 +86,29 @@ class RequestContextMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send_with_ids)
         finally:
             structlog.contextvars.clear_contextvars()
+
+
+class TracingMiddleware(ASGIMiddleware):
+    """A server span per request, continuing the caller's trace (its ``traceparent`` header) when tracing is on
+    (``loginless.shared.tracing``). Named by the route's template, never the path: a path can hold a token."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if not tracing.enabled():
+            await next_app(scope, receive, send)
+            return
+        carried = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+                   if name in (b"traceparent", b"tracestate")}
+        route = scope.get("path_template") or "unmatched route"
+        answered: dict[str, int] = {}
+
+        async def send_noting_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            await send(message)
+
+        with tracing.span(f"{scope['method']} {route}", kind=tracing.SpanKind.SERVER, parent=carried or None,
+                          attributes={"http.request.method": scope["method"], "http.route": route}) as current:
+            await next_app(scope, receive, send_noting_status)
+            current.set_attribute("http.response.status_code", answered.get("status", 0))

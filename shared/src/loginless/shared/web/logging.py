@@ -13,10 +13,12 @@ from litestar.types import Message, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from loginless.shared.errors import LoginlessError
+from loginless.shared.tracing import add_trace_ids
 
 
 def _processors(as_json: bool) -> list:
-    return default_structlog_processors(as_json=as_json)
+    processors = default_structlog_processors(as_json=as_json)
+    return [*processors[:-1], add_trace_ids, processors[-1]]  # the ids go in before the line is rendered
 
 
 def configure_logging(*, as_json: bool, level: str) -> None:
