@@ -20,7 +20,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from loginless.links.tokens import new_api_key
-from loginless.testkit.fake_services import serve
+from loginless.testkit.fake_services import request_body, serve
 from loginless.testkit.network import free_port
 from loginless.testkit.waiting import eventually
 
@@ -51,12 +51,7 @@ class OtlpReceiver:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         request = ExportTraceServiceRequest.FromString(body)
         for resource_spans in request.resource_spans:
             attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from loginless.gateway.upstream import UpstreamError, UpstreamPool, UpstreamRequest, UpstreamUnreachable
-from loginless.testkit.fake_services import serve
+from loginless.testkit.fake_services import request_body, serve
 from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -27,12 +27,7 @@ async def echo_service(scope, receive, send) -> None:
     """Answers with what it received: method, the request's framing and its body; HEAD gets the headers only."""
     if scope["type"] == "lifespan":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await request_body(receive)
     headers = dict(scope["headers"])
     framing = b"chunked" if headers.get(b"transfer-encoding") == b"chunked" else headers.get(b"content-length", b"-")
     answer = b"%s %s %s %d:%s" % (scope["method"].encode(), scope["raw_path"], framing, scope["client"][1], body)

@@ -26,7 +26,7 @@ from loginless.notifications.bootstrap import create_app
 from loginless.notifications.webhooks import UnsafeEndpoint, check_endpoint_url
 from loginless.shared.errors import InvalidRequest, NotFound
 from loginless.testkit.fake_links import FakeLinks
-from loginless.testkit.fake_services import serve
+from loginless.testkit.fake_services import request_body, serve
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +45,7 @@ class Receiver:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         await asyncio.sleep(self.delay)
         status = self.statuses.pop(0) if self.statuses else 200
         headers = {name.decode(): value.decode() for name, value in scope["headers"]}

@@ -48,6 +48,16 @@ async def serve(app: ASGIApp, *, port: int = 0) -> AsyncIterator[str]:
 # ---- an owning service ------------------------------------------------------------------------------------
 
 
+async def request_body(receive) -> bytes:  # noqa: ANN001 -- an ASGI receive callable
+    """The whole body of the ASGI request being received (an app in a test that wants all of it at once)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 @dataclass
 class GuestEchoService:
     """Guest pages of a service that only echo what arrived (after verifying the assertion for ``audience``)."""
