@@ -1,6 +1,6 @@
 """The staff API of notification settings and the one-click unsubscribe pages, over HTTP on real PostgreSQL.
 
-Bad inputs tried: addresses that are not addresses, an hour of 24, an unknown time zone, a zero interval, too many
+Bad inputs tried: NUL bytes in an address and a time zone, addresses that are not addresses, an hour of 24, an unknown time zone, a zero interval, too many
 reminders, a wrong type, no API key, another tenant's settings; unsubscribe tokens made up or altered, and a GET
 that must not unsubscribe (mail scanners follow links)."""
 
@@ -67,6 +67,10 @@ async def test_settings_that_break_rules_are_refused_naming_each_and_nothing_is_
         "reminders": {"first_after": "P5000000D", "expiry_warning_before": "P400D"}})
     assert too_long.status_code == 422 and sorted(e["field"] for e in too_long.json()["errors"]) == [
         "expiry_warning_before", "first_reminder_after"]
+    nul = await api.put("/v1/notification-settings", json={"owner_addresses": ["o\u0000@firm.test"],
+                                                             "timezone": "Europe/\u0000"})
+    assert nul.status_code == 422 and sorted(e["field"] for e in nul.json()["errors"]) == [
+        "owner_addresses[0]", "timezone"]
     wrong_type = await api.put("/v1/notification-settings", json={"owner_alerts": "hourly", "digest_hour": "x"})
     assert wrong_type.status_code == 400 and wrong_type.headers["content-type"] == "application/problem+json"
     assert (await api.get("/v1/notification-settings")).json()["owner_addresses"] == []

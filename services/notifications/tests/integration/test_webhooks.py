@@ -245,11 +245,19 @@ async def test_the_staff_api_refuses_internal_urls_and_unknown_types_with_proble
                                                                 "event_types": ["loginless.links.LinkIsued.v1"]})
         listed = await api.get("/v1/webhook-endpoints")
         missing = await api.delete("/v1/webhook-endpoints/whk_nothing")
+        odd = [await api.delete("/v1/webhook-endpoints/%00"),
+               await api.get("/v1/webhook-endpoints/whk%00/deliveries"),
+               await api.post(f"/v1/webhook-endpoints/whk_{'0' * 32}/deliveries/%00/redeliver"),
+               await api.post("/v1/webhook-endpoints/whk_x/rotate-secret"),
+               await api.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/\x00",
+                                                             "description": "nul\x00"})]
 
     assert inside.status_code == 422 and inside.headers["content-type"] == "application/problem+json"
     assert inside.json()["type"].endswith("unsafe-webhook-endpoint")
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "event_types[0]"
     assert listed.json() == {"endpoints": []} and missing.status_code == 404
+    assert [answer.status_code for answer in odd] == [404, 404, 404, 404, 400]  # never a 500 from a NUL byte
+    assert all(answer.headers["content-type"] == "application/problem+json" for answer in odd)
 
 
 @pytest.mark.parametrize("event_type", ["loginless.links.LinkIsued.v1", "loginless.notifications.ReminderSent.v1"])

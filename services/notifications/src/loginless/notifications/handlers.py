@@ -11,6 +11,7 @@ docs/notifications.md says why each step is where it is.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -544,6 +545,7 @@ async def rotate_secret(ctx: NotificationsContext, tenant_id: str, endpoint_id: 
     hooks = ctx.webhooks
     if hooks.cipher is None:
         raise DependencyUnavailable("webhooks are not configured here (NOTIFICATIONS_WEBHOOK_DATA_KEY)")
+    _require_id(endpoint_id, _ENDPOINT_ID, "webhook endpoint")
     secret, now = new_secret(), ctx.clock()
 
     async def keep_secret(connection: asyncpg.Connection, outcome: object) -> None:
@@ -561,11 +563,23 @@ async def rotate_secret(ctx: NotificationsContext, tenant_id: str, endpoint_id: 
 async def delete_endpoint(ctx: NotificationsContext, tenant_id: str, endpoint_id: str, *,
                           correlation_id: str) -> None:
     """No more events to it; its secrets and waiting deliveries go with it."""
+    _require_id(endpoint_id, _ENDPOINT_ID, "webhook endpoint")
+
     async def erase(connection: asyncpg.Connection, _: object) -> None:
         await ctx.webhooks.repository.erase_endpoint_records(connection, endpoint_id)
 
     await ctx.webhooks.endpoints.run(endpoint_stream(endpoint_id), DeleteEndpoint(ctx.clock()),
                                      Cause(correlation_id), check=_own_endpoint(tenant_id), also=erase)
+
+
+_ENDPOINT_ID = re.compile(r"whk_[0-9a-f]{32}")
+_DELIVERY_ID = re.compile(r"dlv_[0-9a-f]{32}")
+
+
+def _require_id(value: str, shape: re.Pattern[str], what: str) -> None:
+    """Ids are ours and have one shape: anything else (a NUL byte, a path) is unknown without asking PostgreSQL."""
+    if not shape.fullmatch(value):
+        raise NotFound(f"no such {what}")
 
 
 def _own_endpoint(tenant_id: str) -> Callable[[WebhookEndpoint | None], None]:
@@ -590,6 +604,8 @@ async def endpoint_deliveries(ctx: NotificationsContext, tenant_id: str, endpoin
 async def redeliver(ctx: NotificationsContext, tenant_id: str, endpoint_id: str, delivery_id: str | None) -> int:
     """Failed deliveries (one, or all of the endpoint's) tried again from now; returns how many."""
     await _endpoint_of(ctx, tenant_id, endpoint_id)
+    if delivery_id is not None:
+        _require_id(delivery_id, _DELIVERY_ID, "failed delivery")
     async with ctx.store.transaction() as connection:
         count = await ctx.webhooks.repository.redeliver(connection, endpoint_id, delivery_id, ctx.clock())
     if delivery_id is not None and count == 0:
@@ -599,6 +615,7 @@ async def redeliver(ctx: NotificationsContext, tenant_id: str, endpoint_id: str,
 
 
 async def _endpoint_of(ctx: NotificationsContext, tenant_id: str, endpoint_id: str) -> EndpointRow:
+    _require_id(endpoint_id, _ENDPOINT_ID, "webhook endpoint")
     async with database_errors():
         endpoint = await ctx.webhooks.repository.endpoint(ctx.store.pool, endpoint_id)
     if endpoint is None or endpoint.tenant_id != tenant_id:

@@ -104,7 +104,7 @@ class EndpointIn(BaseModel):
     event_types: list[str] = Field(
         default_factory=list, max_length=100,
         description="CloudEvents types wanted, e.g. loginless.documents.FileUploaded.v1; empty: every type")
-    description: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
 
 
 class EndpointView(BaseModel):
