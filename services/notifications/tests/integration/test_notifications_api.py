@@ -1,8 +1,9 @@
 """The staff API of notification settings and the one-click unsubscribe pages, over HTTP on real PostgreSQL.
 
-Bad inputs tried: NUL bytes in an address and a time zone, addresses that are not addresses, an hour of 24, an unknown time zone, a zero interval, too many
-reminders, a wrong type, no API key, another tenant's settings; unsubscribe tokens made up or altered, and a GET
-that must not unsubscribe (mail scanners follow links)."""
+Bad inputs tried: NUL bytes in an address and a time zone, addresses that are not addresses, an hour of 24, an
+unknown time zone, a zero interval, too many reminders, durations of thousands of years, a wrong type, no API key,
+another tenant's settings; unsubscribe tokens made up or altered, and a GET that must not unsubscribe (mail
+scanners follow links)."""
 
 from __future__ import annotations
 

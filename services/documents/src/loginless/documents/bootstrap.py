@@ -15,7 +15,7 @@ from litestar import Litestar
 
 from loginless.documents import domain
 from loginless.documents.guest import ASSET_ROUTES, GuestController, GuestPages
-from loginless.documents.handlers import Clock, DocumentsContext, forget_old_accesses, utc_now
+from loginless.documents.handlers import DocumentsContext, forget_old_accesses
 from loginless.documents.http import STAFF_CONTROLLERS
 from loginless.documents.i18n import CATALOGS
 from loginless.documents.ports import PassThroughScanner, Scanner
@@ -27,6 +27,7 @@ from loginless.documents.storage import MIN_PART_SIZE, DocumentStorage, PartBuff
 from loginless.documents.uploads import ResumableUploads
 from loginless.events.payloads import documents as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
+from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.guest.pages import guest_template_config
 from loginless.shared.web import ServiceRuntime, create_service_app

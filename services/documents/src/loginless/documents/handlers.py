@@ -535,15 +535,8 @@ async def forget_old_accesses(ctx: DocumentsContext, *, batch: int = 200) -> int
     """Guests' access records past their retention are forgotten whole: each is a stream of its own, erased with
     its outbox messages and its read-model row (the kernel's ``Projections.forget``)."""
     cutoff = ctx.clock() - timedelta(days=ctx.settings.access_record_retention_days)
-    forgotten = 0
-    while stale := await ctx.repository.accesses_before(ctx.pool, cutoff, batch):
-        async with ctx.store.transaction() as connection:
-            for access_id in stale:
-                await ctx.projections.forget(access_id, connection)
-        forgotten += len(stale)
-        if len(stale) < batch:
-            break
-    return forgotten
+    return await ctx.projections.forget_all(
+        lambda limit: ctx.repository.accesses_before(ctx.pool, cutoff, limit), batch=batch)
 
 
 # ---- storing a staff upload --------------------------------------------------------------------------------

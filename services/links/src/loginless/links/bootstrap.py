@@ -14,7 +14,7 @@ from litestar import Litestar
 from loginless.events.payloads import links as events
 from loginless.links.delivery import DeliveryWorker
 from loginless.links.domain import LINK
-from loginless.links.handlers import Clock, LinksContext, forget_ended_links, record_expiries, utc_now
+from loginless.links.handlers import LinksContext, forget_ended_links, record_expiries
 from loginless.links.http import ROUTE_HANDLERS
 from loginless.links.messages import MessageComposer
 from loginless.links.projections import LinkRows
@@ -24,6 +24,7 @@ from loginless.links.settings import LinksSettings
 from loginless.links.tenants import ApiKeys, Tenants
 from loginless.links.tokens import TokenHasher
 from loginless.shared.cipher import DataCipher
+from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
 from loginless.shared.mail import SmtpEmailSender
 from loginless.shared.messaging.contract import declare_event_publisher

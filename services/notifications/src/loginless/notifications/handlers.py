@@ -490,13 +490,8 @@ async def forget_old_records(ctx: NotificationsContext, *, batch: int = 200) -> 
     cutoff = ctx.clock() - timedelta(days=ctx.settings.record_retention_days)
     async with database_errors():
         forgotten = await ctx.repository.forget_links_expired_before(ctx.store.pool, cutoff)
-        while stale := await ctx.repository.notifications_recorded_before(ctx.store.pool, cutoff, batch):
-            async with ctx.store.transaction() as connection:
-                for stream_id in stale:
-                    await ctx.projections.forget(stream_id, connection)
-            forgotten += len(stale)
-            if len(stale) < batch:
-                break
+        forgotten += await ctx.projections.forget_all(
+            lambda limit: ctx.repository.notifications_recorded_before(ctx.store.pool, cutoff, limit), batch=batch)
     if forgotten:
         log.info("old records forgotten", count=forgotten)
     return forgotten
@@ -657,14 +652,15 @@ async def _send_to_endpoint(ctx: NotificationsContext, endpoint_id: str) -> int:
     if endpoint is None:
         return 0
     lease = ctx.settings.webhook_timeout_seconds * 2 + 30
+    # The secrets in force, read once for the round rather than once per event.
+    secrets = [hooks.cipher.decrypt(secret, associated_data=_secret_context(endpoint_id)).decode()
+               for secret in await hooks.repository.secrets(ctx.store.pool, endpoint_id, ctx.clock())
+               ] if hooks.cipher else []
     for _ in range(ROUND_LIMIT):
         webhook = await hooks.repository.claim_next_webhook(ctx.store.pool, endpoint_id, now=ctx.clock(),
                                                              lease_seconds=lease)
         if webhook is None:
             break
-        secrets = [hooks.cipher.decrypt(secret, associated_data=_secret_context(endpoint_id)).decode()
-                   for secret in await hooks.repository.secrets(ctx.store.pool, endpoint_id, ctx.clock())
-                   ] if hooks.cipher else []
         if secrets:
             result = await hooks.sender.send(endpoint.url, webhook.event_id, webhook.body, secrets)
         else:  # never an unsigned request: a receiver could not tell it from a forgery

@@ -100,6 +100,19 @@ class Projections:
             await projection.forget(connection, stream_id)
         return await self.store.forget(stream_id, connection)
 
+    async def forget_all(self, find: Callable[[int], Awaitable[list[str]]], *, batch: int = 200) -> int:
+        """Forget every stream ``find(limit)`` names (the streams past their retention), a batch per transaction,
+        until it names no more; returns how many streams went."""
+        forgotten = 0
+        while stale := await find(batch):
+            async with self.store.transaction() as connection:
+                for stream_id in stale:
+                    await self.forget(stream_id, connection)
+            forgotten += len(stale)
+            if len(stale) < batch:
+                break
+        return forgotten
+
 
 class DeciderRunner(Generic[State, Command]):
     """Runs commands against one kind of aggregate: load -> decide -> append -> project, retried on conflict."""
