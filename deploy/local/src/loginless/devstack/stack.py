@@ -314,7 +314,20 @@ class Stack:
             "SMTP_URL": self.smtp_url,
             "MAIL_UI_URL": self.mail_ui_url,
             "SMS_OUTBOX_PATH": str(self.sms_outbox),
+            "SIGNING_TRUST_ROOT": str(self.seal_dir / "ca.pem") if "signing" in self.services else "",
         }
+
+    @property
+    def seal_dir(self) -> Path:
+        """The development CA and seal signing seals with (``python -m loginless.signing.pdf dev-ca``): made once
+        per ``var/`` and kept, so documents sealed yesterday still name today's seal."""
+        return self.var_dir / "signing-seal"
+
+    def _ensure_development_seal(self) -> Path:
+        if not (self.seal_dir / "seal.p12").exists():
+            subprocess.run([sys.executable, "-m", "loginless.signing.pdf", "dev-ca", str(self.seal_dir)],
+                           check=True, capture_output=True)
+        return self.seal_dir / "seal.p12"
 
     @property
     def components(self) -> list[Component]:
@@ -501,6 +514,9 @@ class Stack:
             return {**common, "TOKEN_PEPPERS": secrets.token_pepper, "DATA_KEY": secrets.data_key,
                     "SMTP_FROM": "loginless <no-reply@loginless.localhost>",
                     "SMS_OUTBOX_PATH": str(self.sms_outbox)}
+        if service == "signing":
+            quick = {"POLL_SECONDS": "0.25"} if self.config.for_tests else {}
+            return {**common, "SEAL_PKCS12_PATH": str(self._ensure_development_seal()), **quick}
         if service == "notifications":
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.
