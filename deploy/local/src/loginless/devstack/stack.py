@@ -323,11 +323,9 @@ class Stack:
         per ``var/`` and kept, so documents sealed yesterday still name today's seal."""
         return self.var_dir / "signing-seal"
 
-    def _ensure_development_seal(self) -> Path:
-        if not (self.seal_dir / "seal.p12").exists():
-            subprocess.run([sys.executable, "-m", "loginless.signing.pdf", "dev-ca", str(self.seal_dir)],
-                           check=True, capture_output=True)
-        return self.seal_dir / "seal.p12"
+    def _ensure_development_seal(self) -> None:
+        subprocess.run([sys.executable, "-m", "loginless.signing.pdf", "dev-ca", str(self.seal_dir)], check=True,
+                       capture_output=True)  # keeps the seal it made before
 
     @property
     def components(self) -> list[Component]:
@@ -343,6 +341,8 @@ class Stack:
         """Provision what is missing, start the infrastructure, then the services; write stack.env."""
         self._take_over_var_dir()
         try:
+            if "signing" in self.services:
+                self._ensure_development_seal()
             for component in self.components:
                 for port in component.ports:
                     port.ensure_free()  # all of them before anything starts: fail fast, leave nothing behind
@@ -516,7 +516,7 @@ class Stack:
                     "SMS_OUTBOX_PATH": str(self.sms_outbox)}
         if service == "signing":
             quick = {"POLL_SECONDS": "0.25"} if self.config.for_tests else {}
-            return {**common, "SEAL_PKCS12_PATH": str(self._ensure_development_seal()), **quick}
+            return {**common, "SEAL_PKCS12_PATH": str(self.seal_dir / "seal.p12"), **quick}
         if service == "notifications":
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.
