@@ -27,6 +27,7 @@ class EnvelopeDocument(BaseModel):
     sha256: str  # of the original PDF
     pages: int
     document_id: str | None = None  # of the documents service, when the PDF came from there
+    prepared_sha256: str | None = None  # of the PDF with the sender's own values, when there are some
 
 
 class EnvelopeRecipient(BaseModel):
@@ -41,7 +42,7 @@ class EnvelopeRecipient(BaseModel):
 
 class EnvelopeField(BaseModel):
     field_id: str
-    recipient_id: str
+    recipient_id: str  # a signer's or approver's, or "sender" for a value the sender fills in (a merge field)
     document: int
     kind: FieldKind
     page: int  # 1-based
@@ -52,6 +53,37 @@ class EnvelopeField(BaseModel):
     required: bool = True
     label: str | None = None
     options: list[str] | None = None  # radio and dropdown
+    value: str | None = None  # the sender's value of a "sender" field
+
+
+class TemplateRole(BaseModel):
+    role_id: str  # what a new envelope's recipients and a bulk send's CSV columns name
+    label: str
+    role: RecipientRole
+    group: int
+
+
+class TemplateCreated(IntegrationEvent, service="signing", version=1):
+    """Documents, roles and fields kept for reuse (stream ``tpl_…``); fields belong to roles, and "sender" fields
+    are filled in per envelope (a bulk send's CSV columns)."""
+
+    template_id: str
+    tenant_id: str
+    template_name: str
+    title: str
+    message: str | None = None
+    documents: list[EnvelopeDocument]
+    roles: list[TemplateRole]
+    fields: list[EnvelopeField]  # ``recipient_id`` is a role id, or "sender"
+    verification: Verification = "none"
+    expires_in_days: int
+    created_at: datetime
+
+
+class TemplateDeleted(IntegrationEvent, service="signing", version=1):
+    template_id: str
+    tenant_id: str
+    deleted_at: datetime
 
 
 class EnvelopeCreated(IntegrationEvent, service="signing", version=1):

@@ -42,7 +42,7 @@ PUBLISHED_EVENTS = (
     events.EnvelopeCreated, events.EnvelopeSent, events.SigningTurnStarted, events.RecipientLinkIssued,
     events.RecipientViewed, events.ConsentGiven, events.DocumentSigned, events.SigningDeclined,
     events.EnvelopeVoided, events.EnvelopeExpired, events.EnvelopeCompleted, events.EnvelopeRecordSealed,
-    events.SignedDocumentsFiled,
+    events.SignedDocumentsFiled, events.TemplateCreated, events.TemplateDeleted,
 )
 
 
@@ -62,7 +62,8 @@ def signing_context(store: EventStore, settings: SigningSettings, *, links: Link
     read_models = projections(store, settings)
     return SigningContext(
         settings=settings, store=store, projections=read_models,
-        envelopes=DeciderRunner(store, domain.ENVELOPE, read_models), queries=EnvelopeQueries(settings.schema),
+        envelopes=DeciderRunner(store, domain.ENVELOPE, read_models),
+        templates=DeciderRunner(store, domain.TEMPLATE, read_models), queries=EnvelopeQueries(settings.schema),
         jobs=Jobs(store.pool, settings.schema), blobs=blobs, pdf=pdf, links=links, documents=documents,
         idempotency=IdempotentRequests(store.pool, settings.schema), clock=clock)
 

@@ -42,6 +42,9 @@ from loginless.events.payloads.signing import (
     SignedDocumentsFiled,
     SigningDeclined,
     SigningTurnStarted,
+    TemplateCreated,
+    TemplateDeleted,
+    TemplateRole,
     Verification,
 )
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
@@ -61,6 +64,8 @@ CONSENT_VERSION = "2026-12"  # bump when the consent text changes: the audit tra
 SIGNER_ROLES: frozenset[RecipientRole] = frozenset({"signer", "approver"})
 CHOICE_KINDS: frozenset[FieldKind] = frozenset({"radio", "dropdown"})
 FILLED_BY_SERVER: frozenset[FieldKind] = frozenset({"date_signed", "name", "email"})
+SENDER = "sender"  # the recipient id of the fields the sender fills in (a template's merge fields)
+SENDER_KINDS: frozenset[FieldKind] = frozenset({"text", "number"})
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>\"]{1,64}@[^@\s\x00-\x1f\x7f<>\"]+\.[^@\s\x00-\x1f\x7f<>\"]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 _NUMBER = re.compile(r"^-?[0-9]{1,15}([.,][0-9]{1,6})?$")
@@ -368,7 +373,11 @@ def check_new_envelope(command: CreateEnvelope) -> None:
         errors.append("fields: each field id once")
     for f in command.fields:
         where = f"fields[{f.field_id}]"
-        if roles.get(f.recipient_id) not in SIGNER_ROLES:
+        if f.recipient_id == SENDER:
+            if f.kind not in SENDER_KINDS or not (f.value or "").strip() or len(f.value or "") > MAX_TEXT_VALUE:
+                errors.append(f"{where}: a sender's field is text or a number, with its value (up to 1,000 "
+                              "characters)")
+        elif roles.get(f.recipient_id) not in SIGNER_ROLES:
             errors.append(f"{where}.recipient: not a signer or approver of this envelope")
         if f.document not in pages:
             errors.append(f"{where}.document: no such document")
@@ -610,7 +619,8 @@ def evolve(state: Envelope | None, event: IntegrationEvent) -> Envelope:
             fields=tuple(event.fields), verification=event.verification, expires_at=event.expires_at,
             account_id=event.account_id, folder_id=event.folder_id,
             certificate_to_signers=event.certificate_to_signers, created_at=event.created_at,
-            current_sha256={d.index: d.sha256 for d in event.documents},
+            values={f.field_id: f.value for f in event.fields if f.recipient_id == SENDER and f.value},
+            current_sha256={d.index: d.prepared_sha256 or d.sha256 for d in event.documents},
             trail=(TrailEntry(event.created_at, "created"),))
     assert state is not None, f"{type(event).__name__} before EnvelopeCreated"
     match event:
@@ -686,3 +696,103 @@ def routing_groups(routing: Literal["sequential", "parallel"] | None,
         if role in SIGNER_ROLES:
             next_group += 1
     return [min(g, max(next_group - 1, 1)) for g in groups]
+
+
+# ---- templates --------------------------------------------------------------------------------------------
+
+
+def new_template_id() -> str:
+    return f"tpl_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class Template:
+    template_id: str
+    tenant_id: str
+    name: str
+    title: str
+    message: str | None
+    documents: tuple[EnvelopeDocument, ...]
+    roles: tuple[TemplateRole, ...]
+    fields: tuple[EnvelopeField, ...]
+    verification: Verification
+    expires_in_days: int
+    created_at: datetime
+    deleted: bool = False
+
+    def merge_fields(self) -> tuple[EnvelopeField, ...]:
+        """The fields each envelope's sender fills in (a bulk send's CSV columns besides the roles')."""
+        return tuple(f for f in self.fields if f.recipient_id == SENDER)
+
+
+@dataclass(frozen=True)
+class CreateTemplate:
+    template: Template
+
+
+@dataclass(frozen=True)
+class DeleteTemplate:
+    now: datetime
+
+
+def check_template(template: Template) -> None:
+    errors: list[str] = []
+    if not template.name.strip() or not template.title.strip():
+        errors.append("name and title: required")
+    if not 1 <= len(template.documents) <= MAX_DOCUMENTS:
+        errors.append(f"documents: 1 to {MAX_DOCUMENTS}")
+    role_ids = [r.role_id for r in template.roles]
+    if not role_ids or len(set(role_ids)) != len(role_ids) or SENDER in role_ids:
+        errors.append('roles: at least one, each named once ("sender" is taken)')
+    if not any(r.role in SIGNER_ROLES for r in template.roles):
+        errors.append("roles: at least one signer or approver")
+    if not 1 <= template.expires_in_days <= MAX_ENVELOPE_LIFETIME.days:
+        errors.append("expires_in_days: 1 to 120")
+    pages = {d.index: d.pages for d in template.documents}
+    acting = {r.role_id for r in template.roles if r.role in SIGNER_ROLES}
+    for f in template.fields:
+        where = f"fields[{f.field_id}]"
+        if f.recipient_id != SENDER and f.recipient_id not in acting:
+            errors.append(f"{where}.role: a signer's or approver's role, or sender")
+        if f.recipient_id == SENDER and f.kind not in SENDER_KINDS:
+            errors.append(f"{where}: a sender's field is text or a number")
+        if f.document not in pages or not 1 <= f.page <= pages[f.document]:
+            errors.append(f"{where}: no such document or page")
+    if errors:
+        raise InvalidEnvelope("; ".join(errors[:20]), errors=errors)
+
+
+def decide_template(state: Template | None, command: CreateTemplate | DeleteTemplate) -> list[IntegrationEvent]:
+    match command:
+        case CreateTemplate(template=t):
+            if state is not None:
+                return []
+            check_template(t)
+            return [TemplateCreated(
+                template_id=t.template_id, tenant_id=t.tenant_id, template_name=t.name, title=t.title, message=t.message,
+                documents=list(t.documents), roles=list(t.roles), fields=list(t.fields), verification=t.verification,
+                expires_in_days=t.expires_in_days, created_at=t.created_at)]
+        case DeleteTemplate(now=now):
+            if state is None:
+                raise NotFound("no such template")
+            if state.deleted:
+                return []
+            return [TemplateDeleted(template_id=state.template_id, tenant_id=state.tenant_id, deleted_at=now)]
+    raise TypeError(f"not a template command: {command!r}")
+
+
+def evolve_template(state: Template | None, event: IntegrationEvent) -> Template:
+    match event:
+        case TemplateCreated() as e:
+            return Template(template_id=e.template_id, tenant_id=e.tenant_id, name=e.template_name, title=e.title,
+                            message=e.message, documents=tuple(e.documents), roles=tuple(e.roles),
+                            fields=tuple(e.fields), verification=e.verification, expires_in_days=e.expires_in_days,
+                            created_at=e.created_at)
+        case TemplateDeleted():
+            assert state is not None
+            return replace(state, deleted=True)
+    assert state is not None
+    return state
+
+
+TEMPLATE: Decider[Template, CreateTemplate | DeleteTemplate] = Decider(decide=decide_template, evolve=evolve_template)

@@ -12,6 +12,7 @@ shown) is stored under its SHA-256, so what the envelope's state names is always
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from loginless.events.payloads.signing import (
     EnvelopeRecipient,
     SealedDocument,
     SignedDocumentHashes,
+    TemplateRole,
     Verification,
 )
 from loginless.links.client import LinksApi
@@ -71,6 +73,7 @@ class SigningContext:
     store: EventStore
     projections: Projections
     envelopes: DeciderRunner[Envelope, domain.Command]
+    templates: DeciderRunner[domain.Template, domain.CreateTemplate | domain.DeleteTemplate]
     queries: EnvelopeQueries
     jobs: Jobs
     blobs: BlobStore
@@ -116,6 +119,7 @@ class FieldRequest:
     label: str | None = None
     options: tuple[str, ...] | None = None
     every_page: bool = False  # initials on every page of the document
+    value: str | None = None  # a sender's field: its value
 
 
 @dataclass(frozen=True)
@@ -166,19 +170,15 @@ async def create_envelope(ctx: SigningContext, tenant_id: str, request: Envelope
     documents: list[EnvelopeDocument] = []
     originals: list[bytes] = []
     for index, source in enumerate(request.documents[:domain.MAX_DOCUMENTS]):
-        content = source.content
-        if source.document_id is not None:
-            content = await ctx.documents.content(tenant_id, source.document_id,
-                                                  max_size=ctx.settings.max_document_size)
-        if content is None:
-            raise InvalidRequest(f"documents[{index}]: a document_id or the PDF itself")
-        if len(content) > ctx.settings.max_document_size:
-            raise InvalidRequest(f"documents[{index}]: larger than {ctx.settings.max_document_size} bytes")
+        content = await _pdf_of(ctx, tenant_id, source, index)
         facts = await ctx.pdf.inspect(content)
         documents.append(EnvelopeDocument(index=index, name=source.name, sha256=facts.sha256, pages=facts.page_count,
                                           document_id=source.document_id))
         originals.append(content)
     fields = await _placed_fields(ctx, request.fields, documents, originals)
+    prepared = await _with_sender_values(ctx, fields, originals)
+    documents = [d.model_copy(update={"prepared_sha256": hashlib.sha256(prepared[d.index]).hexdigest()})
+                 if d.index in prepared else d for d in documents]
     command = domain.CreateEnvelope(
         envelope_id=envelope_id, tenant_id=tenant_id, title=request.title.strip(), message=request.message,
         documents=tuple(documents), recipients=request.recipients, fields=tuple(fields),
@@ -193,6 +193,11 @@ async def create_envelope(ctx: SigningContext, tenant_id: str, request: Envelope
             key = _key(envelope_id, tenant_id, "documents", f"{document.index}.pdf")
             await ctx.blobs.put(key, io.BytesIO(content), content_type="application/pdf", length=len(content))
             stored.append(key)
+            if document.prepared_sha256:  # what the first signer is shown: the sender's values filled in
+                key = _key(envelope_id, tenant_id, "interim", f"{document.index}-{document.prepared_sha256}.pdf")
+                content = prepared[document.index]
+                await ctx.blobs.put(key, io.BytesIO(content), content_type="application/pdf", length=len(content))
+                stored.append(key)
         outcome = await ctx.envelopes.run(envelope_id, command, cause)
     except BaseException:
         for key in stored:  # no event names them: don't leave them behind
@@ -230,8 +235,21 @@ async def _placed_fields(ctx: SigningContext, requests: Sequence[FieldRequest], 
             placed.append(EnvelopeField(
                 field_id=field_id, recipient_id=request.recipient_id, document=request.document, kind=request.kind,
                 page=page, x=x, y=y, width=request.width, height=request.height, required=request.required,
-                label=request.label, options=list(request.options) if request.options else None))
+                label=request.label, options=list(request.options) if request.options else None,
+                value=request.value))
     return placed
+
+
+async def _with_sender_values(ctx: SigningContext, fields: Sequence[EnvelopeField],
+                              originals: Sequence[bytes]) -> dict[int, bytes]:
+    """Each document that has sender's fields, with their values drawn in (before anyone signs)."""
+    prepared = {}
+    for index, original in enumerate(originals):
+        stamps = [StampedField(kind=f.kind, page=f.page, x=f.x, y=f.y, width=f.width, height=f.height, value=f.value)
+                  for f in fields if f.document == index and f.recipient_id == domain.SENDER and f.value]
+        if stamps:
+            prepared[index] = await ctx.pdf.render(original, stamps)
+    return prepared
 
 
 async def send_envelope(ctx: SigningContext, tenant_id: str, envelope_id: str, *, cause: Cause) -> Envelope:
@@ -299,6 +317,166 @@ async def audit_certificate(ctx: SigningContext, tenant_id: str, envelope_id: st
 def _sealed_name(name: str) -> str:
     stem = name[:-4] if name.lower().endswith(".pdf") else name
     return f"{stem} (signed).pdf"
+
+
+# ---- templates and bulk send ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateRequest:
+    name: str
+    title: str
+    message: str | None
+    documents: tuple[SourcePdf, ...]
+    roles: tuple[TemplateRole, ...]
+    fields: tuple[FieldRequest, ...]  # ``recipient_id``: a role id, or "sender" for a merge field
+    verification: Verification
+    expires_in_days: int
+
+
+@dataclass(frozen=True)
+class RecipientData:
+    name: str
+    email: str
+    phone: str | None = None
+    language: Literal["en", "es"] | None = None
+
+
+def template_key(tenant_id: str, template_id: str, index: int) -> str:
+    return "/".join(("tenants", tenant_id, "templates", template_id, "documents", f"{index}.pdf"))
+
+
+async def create_template(ctx: SigningContext, tenant_id: str, request: TemplateRequest, *,
+                          cause: Cause) -> domain.Template:
+    """Check and keep the PDFs, place the fields (anchors found once, here), and record the template."""
+    template_id = domain.new_template_id()
+    documents, originals = [], []
+    for index, source in enumerate(request.documents[:domain.MAX_DOCUMENTS]):
+        content = await _pdf_of(ctx, tenant_id, source, index)
+        facts = await ctx.pdf.inspect(content)
+        documents.append(EnvelopeDocument(index=index, name=source.name, sha256=facts.sha256, pages=facts.page_count,
+                                          document_id=source.document_id))
+        originals.append(content)
+    template = domain.Template(
+        template_id=template_id, tenant_id=tenant_id, name=request.name.strip(), title=request.title.strip(),
+        message=request.message, documents=tuple(documents), roles=request.roles,
+        fields=tuple(await _placed_fields(ctx, request.fields, documents, originals)),
+        verification=request.verification, expires_in_days=request.expires_in_days, created_at=ctx.clock())
+    domain.check_template(template)
+    stored = []
+    try:
+        for document, content in zip(documents, originals, strict=True):
+            key = template_key(tenant_id, template_id, document.index)
+            await ctx.blobs.put(key, io.BytesIO(content), content_type="application/pdf", length=len(content))
+            stored.append(key)
+        return (await ctx.templates.run(template_id, domain.CreateTemplate(template), cause)).state
+    except BaseException:
+        for key in stored:
+            await _delete_quietly(ctx, key)
+        raise
+
+
+async def template(ctx: SigningContext, tenant_id: str, template_id: str) -> domain.Template:
+    state, _ = await ctx.templates.load(template_id)
+    if state is None or state.tenant_id != tenant_id or state.deleted:
+        raise NotFound("no such template")
+    return state
+
+
+async def templates(ctx: SigningContext, tenant_id: str, *, limit: int, after: str | None) -> list[asyncpg.Record]:
+    async with database_errors():
+        return await ctx.queries.templates(ctx.pool, tenant_id, limit=limit, after=after)
+
+
+async def delete_template(ctx: SigningContext, tenant_id: str, template_id: str, *, cause: Cause) -> None:
+    await template(ctx, tenant_id, template_id)
+    await ctx.templates.run(template_id, lambda: domain.DeleteTemplate(ctx.clock()), cause)
+
+
+async def envelope_from_template(ctx: SigningContext, tenant_id: str, template_id: str, *,
+                                 recipients: Mapping[str, RecipientData], values: Mapping[str, str], send: bool,
+                                 account_id: str | None = None, folder_id: str | None = None,
+                                 cause: Cause) -> Envelope:
+    """An envelope of the template's documents and fields, with a recipient for each role and the sender's values
+    merged into its fields."""
+    kept = await template(ctx, tenant_id, template_id)
+    missing = [r.role_id for r in kept.roles if r.role_id not in recipients]
+    unknown = [role for role in recipients if role not in {r.role_id for r in kept.roles}]
+    unfilled = [f.field_id for f in kept.merge_fields() if not (values.get(f.field_id) or "").strip()]
+    if missing or unknown or unfilled:
+        raise InvalidRequest("; ".join([*(f"recipients.{r}: required" for r in missing),
+                                        *(f"recipients.{r}: no such role" for r in unknown),
+                                        *(f"values.{f}: required" for f in unfilled)]))
+    recipient_ids = {role.role_id: f"r{n + 1}" for n, role in enumerate(kept.roles)}
+    people = tuple(EnvelopeRecipient(
+        recipient_id=recipient_ids[role.role_id], name=recipients[role.role_id].name.strip(),
+        email=recipients[role.role_id].email.strip(), phone=recipients[role.role_id].phone,
+        language=recipients[role.role_id].language, role=role.role, group=role.group) for role in kept.roles)
+    fields = tuple(FieldRequest(
+        field_id=f.field_id, recipient_id=recipient_ids.get(f.recipient_id, domain.SENDER), document=f.document,
+        kind=f.kind, page=f.page, x=f.x, y=f.y, width=f.width, height=f.height, required=f.required, label=f.label,
+        options=tuple(f.options) if f.options else None,
+        value=values[f.field_id].strip() if f.recipient_id == domain.SENDER else None) for f in kept.fields)
+    documents = tuple([SourcePdf(name=d.name, content=await _read(ctx, template_key(tenant_id, template_id, d.index)))
+                       for d in kept.documents])
+    return await create_envelope(ctx, tenant_id, EnvelopeRequest(
+        title=kept.title, message=kept.message, documents=documents, recipients=people, fields=fields,
+        verification=kept.verification, expires_at=ctx.clock() + timedelta(days=kept.expires_in_days),
+        account_id=account_id, folder_id=folder_id, certificate_to_signers=False, template_id=template_id),
+        send=send, cause=cause)
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    row: int  # 1 is the first line after the header
+    envelope_id: str | None = None
+    error: str | None = None
+
+
+async def bulk_send(ctx: SigningContext, tenant_id: str, template_id: str, csv_text: str, *,
+                    cause: Cause) -> list[BulkRow]:
+    """One envelope per CSV row, sent: ``<role>.name`` and ``<role>.email`` (and optionally ``.phone``,
+    ``.language``) for each role, and a column per merge field. Every row is reported: its envelope, or why not."""
+    kept = await template(ctx, tenant_id, template_id)
+    reader = csv.DictReader(io.StringIO(csv_text))
+    columns = set(reader.fieldnames or [])
+    needed = {f"{r.role_id}.{part}" for r in kept.roles for part in ("name", "email")}
+    needed |= {f.field_id for f in kept.merge_fields()}
+    if not needed <= columns:
+        raise InvalidRequest(f"the CSV lacks the columns {', '.join(sorted(needed - columns))}",
+                             errors=[f"column {c}: required" for c in sorted(needed - columns)])
+    rows = list(reader)
+    if not 1 <= len(rows) <= ctx.settings.max_bulk_rows:
+        raise InvalidRequest(f"a bulk send takes 1 to {ctx.settings.max_bulk_rows} rows, this one has {len(rows)}")
+    report = []
+    for number, row in enumerate(rows, 1):
+        recipients = {r.role_id: RecipientData(
+            name=row.get(f"{r.role_id}.name") or "", email=row.get(f"{r.role_id}.email") or "",
+            phone=row.get(f"{r.role_id}.phone") or None,
+            language=row.get(f"{r.role_id}.language") if row.get(f"{r.role_id}.language") in ("en", "es") else None)
+            for r in kept.roles}
+        try:
+            sent = await envelope_from_template(ctx, tenant_id, template_id, recipients=recipients,
+                                                values={f.field_id: row.get(f.field_id) or "" for f in
+                                                        kept.merge_fields()},
+                                                send=True, cause=Cause(cause.correlation_id, f"bulk-row:{number}"))
+            report.append(BulkRow(number, envelope_id=sent.envelope_id))
+        except InvalidRequest as error:
+            report.append(BulkRow(number, error=error.detail))
+    log.info("bulk send done", template_id=template_id, rows=len(rows),
+             sent=sum(1 for r in report if r.envelope_id))
+    return report
+
+
+async def _pdf_of(ctx: SigningContext, tenant_id: str, source: SourcePdf, index: int) -> bytes:
+    content = source.content
+    if source.document_id is not None:
+        content = await ctx.documents.content(tenant_id, source.document_id, max_size=ctx.settings.max_document_size)
+    if content is None:
+        raise InvalidRequest(f"documents[{index}]: a document_id or the PDF itself")
+    if len(content) > ctx.settings.max_document_size:
+        raise InvalidRequest(f"documents[{index}]: larger than {ctx.settings.max_document_size} bytes")
+    return content
 
 
 # ---- guests -----------------------------------------------------------------------------------------------

@@ -12,12 +12,12 @@ import binascii
 from datetime import datetime, timedelta
 from typing import Annotated, Literal, TypeAlias
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import BaseModel, Field
 
-from loginless.events.payloads.signing import EnvelopeRecipient, FieldKind, RecipientRole, Verification
+from loginless.events.payloads.signing import EnvelopeRecipient, FieldKind, RecipientRole, TemplateRole, Verification
 from loginless.shared.errors import InvalidRequest
 from loginless.shared.eventstore import Cause
 from loginless.shared.web.auth import StaffPrincipal
@@ -26,7 +26,14 @@ from loginless.shared.web.downloads import content_disposition
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
 from loginless.signing import domain, handlers
 from loginless.signing.domain import Envelope
-from loginless.signing.handlers import EnvelopeRequest, FieldRequest, SigningContext, SourcePdf
+from loginless.signing.handlers import (
+    EnvelopeRequest,
+    FieldRequest,
+    RecipientData,
+    SigningContext,
+    SourcePdf,
+    TemplateRequest,
+)
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
@@ -63,9 +70,8 @@ class AnchorIn(BaseModel):
     offset_y: float = 0
 
 
-class FieldIn(BaseModel):
+class PlacedFieldIn(BaseModel):
     field_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,40}$", description="Default: f1, f2, …")
-    recipient: int = Field(ge=0, description="Index of the recipient in ``recipients``")
     document: int = Field(0, ge=0)
     kind: FieldKind
     page: int | None = Field(None, ge=1)
@@ -78,6 +84,24 @@ class FieldIn(BaseModel):
     label: str | None = Field(None, max_length=200)
     options: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(None, max_length=50)
     every_page: bool = Field(False, description="Initials: the field on every page of the document")
+
+    def to_request(self, n: int, recipient_id: str, value: str | None = None) -> FieldRequest:
+        return FieldRequest(
+            field_id=self.field_id or f"f{n + 1}", recipient_id=recipient_id, document=self.document,
+            kind=self.kind, page=self.page, x=self.x, y=self.y, width=self.width, height=self.height,
+            anchor=self.anchor.text if self.anchor else None,
+            anchor_offset=(self.anchor.offset_x, self.anchor.offset_y) if self.anchor else (0.0, 0.0),
+            required=self.required, label=self.label, options=tuple(self.options) if self.options else None,
+            every_page=self.every_page, value=value)
+
+
+class FieldIn(PlacedFieldIn):
+    recipient: int = Field(ge=0, description="Index of the recipient in ``recipients``")
+
+
+class TemplateFieldIn(PlacedFieldIn):
+    role: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$", description='A role of the template, or "sender" for a '
+                      "value each envelope's sender gives (a bulk send's CSV column named by the field id)")
 
 
 class NewEnvelope(BaseModel):
@@ -109,13 +133,7 @@ class NewEnvelope(BaseModel):
         for n, f in enumerate(self.fields):
             if f.recipient >= len(recipients):
                 raise InvalidRequest(f"fields[{n}].recipient: no such recipient")
-            fields.append(FieldRequest(
-                field_id=f.field_id or f"f{n + 1}", recipient_id=recipients[f.recipient].recipient_id,
-                document=f.document, kind=f.kind, page=f.page, x=f.x, y=f.y, width=f.width, height=f.height,
-                anchor=f.anchor.text if f.anchor else None,
-                anchor_offset=(f.anchor.offset_x, f.anchor.offset_y) if f.anchor else (0.0, 0.0),
-                required=f.required, label=f.label, options=tuple(f.options) if f.options else None,
-                every_page=f.every_page))
+            fields.append(f.to_request(n, recipients[f.recipient].recipient_id))
         expires_at = self.expires_at or (now + timedelta(days=self.expires_in_days) if self.expires_in_days else None)
         return EnvelopeRequest(title=self.title, message=self.message, documents=documents, recipients=recipients,
                                fields=tuple(fields), verification=self.verification, expires_at=expires_at,
@@ -132,6 +150,87 @@ def _decoded(document: DocumentIn, n: int) -> bytes | None:
         return base64.b64decode(document.content_base64, validate=True)
     except (binascii.Error, ValueError) as error:
         raise InvalidRequest(f"documents[{n}].content_base64: not base64") from error
+
+
+class RoleIn(BaseModel):
+    role_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    label: str | None = Field(None, max_length=200)
+    role: RecipientRole = "signer"
+    group: int = Field(1, ge=1, le=50, description="Routing group; equal numbers sign in parallel")
+
+
+class NewTemplate(BaseModel):
+    name: Name
+    title: Name = Field(description="Each envelope's title")
+    message: str | None = Field(None, max_length=2000)
+    documents: list[DocumentIn] = Field(min_length=1, max_length=domain.MAX_DOCUMENTS)
+    roles: list[RoleIn] = Field(min_length=1, max_length=domain.MAX_RECIPIENTS)
+    fields: list[TemplateFieldIn] = Field(default_factory=list, max_length=domain.MAX_FIELDS)
+    verification: Verification = "none"
+    expires_in_days: int = Field(30, ge=1, le=120)
+
+    def to_request(self) -> TemplateRequest:
+        return TemplateRequest(
+            name=self.name, title=self.title, message=self.message,
+            documents=tuple(SourcePdf(name=d.name, document_id=d.document_id, content=_decoded(d, n))
+                            for n, d in enumerate(self.documents)),
+            roles=tuple(TemplateRole(role_id=r.role_id, label=r.label or r.role_id, role=r.role, group=r.group)
+                        for r in self.roles),
+            fields=tuple(f.to_request(n, f.role) for n, f in enumerate(self.fields)),
+            verification=self.verification, expires_in_days=self.expires_in_days)
+
+
+class TemplateOut(BaseModel):
+    template_id: str
+    name: str
+    title: str
+    roles: list[RoleIn]
+    merge_fields: list[str] = Field(description="The sender's fields: a bulk send's CSV has a column for each")
+    documents: list[DocumentOut]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, template: domain.Template) -> TemplateOut:
+        return cls(template_id=template.template_id, name=template.name, title=template.title,
+                   roles=[RoleIn(role_id=r.role_id, label=r.label, role=r.role, group=r.group)
+                          for r in template.roles],
+                   merge_fields=[f.field_id for f in template.merge_fields()],
+                   documents=[DocumentOut(index=d.index, name=d.name, pages=d.pages, sha256=d.sha256,
+                                          document_id=d.document_id) for d in template.documents],
+                   created_at=template.created_at)
+
+
+class TemplateList(BaseModel):
+    templates: list[dict]
+    next: str | None
+
+
+class PersonIn(BaseModel):
+    name: Name
+    email: str = Field(max_length=254)
+    phone: str | None = Field(None, max_length=30)
+    language: Literal["en", "es"] | None = None
+
+
+class EnvelopeFromTemplate(BaseModel):
+    recipients: dict[Annotated[str, Field(max_length=40)], PersonIn] = Field(description="One for each role")
+    values: dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=dict, description="The sender's fields, by field id")
+    account_id: str | None = Field(None, max_length=100)
+    folder_id: str | None = Field(None, max_length=100)
+    send: bool = True
+
+
+class BulkRowOut(BaseModel):
+    row: int
+    envelope_id: str | None
+    error: str | None
+
+
+class BulkReport(BaseModel):
+    sent: int
+    failed: int
+    rows: list[BulkRowOut]
 
 
 class VoidIn(BaseModel):
@@ -308,4 +407,78 @@ def pdf_attachment(name: str) -> dict[str, str]:
             "Cache-Control": "private, no-store"}
 
 
-ROUTE_HANDLERS = [EnvelopesController]
+class TemplatesController(Controller):
+    path = "/v1/templates"
+    tags = ["templates"]
+
+    @post("/", request_max_body_size=40 * 1024 * 1024)
+    async def create(self, request: Request, data: JSONBody[NewTemplate], staff: Staff, signing: Signing,
+                     idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """Documents, roles and their fields kept for reuse; fields of the role ``sender`` are filled in per
+        envelope."""
+        template_request = data.to_request()
+
+        async def work() -> Answer:
+            template = await handlers.create_template(signing, staff.tenant_id, template_request,
+                                                      cause=cause_of(request))
+            return Answer(201, TemplateOut.of(template).model_dump(mode="json"))
+
+        return (await signing.idempotency.run(tenant_id=staff.tenant_id, operation="create-template",
+                                              key=idempotency_key, request=data.model_dump(mode="json"),
+                                              work=work)).response()
+
+    @get("/")
+    async def list(self, staff: Staff, signing: Signing,
+                   after: Annotated[str | None, QueryParameter(max_length=64)] = None, limit: Limit = 50,
+                   ) -> TemplateList:
+        rows = await handlers.templates(signing, staff.tenant_id, limit=limit, after=after)
+        items = [{"template_id": r["template_id"], "name": r["name"], "roles": list(r["roles"]),
+                  "created_at": r["created_at"].isoformat()} for r in rows]
+        return TemplateList(templates=items, next=items[-1]["template_id"] if len(items) == limit else None)
+
+    @get("/{template_id:str}")
+    async def get_one(self, template_id: PathId, staff: Staff, signing: Signing) -> TemplateOut:
+        return TemplateOut.of(await handlers.template(signing, staff.tenant_id, template_id))
+
+    @delete("/{template_id:str}", status_code=204)
+    async def remove(self, request: Request, template_id: PathId, staff: Staff, signing: Signing) -> None:
+        await handlers.delete_template(signing, staff.tenant_id, template_id, cause=cause_of(request))
+
+    @post("/{template_id:str}/envelopes")
+    async def envelope(self, request: Request, template_id: PathId, data: JSONBody[EnvelopeFromTemplate],
+                       staff: Staff, signing: Signing, idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """An envelope of the template: a recipient for each role, the sender's values merged in."""
+        async def work() -> Answer:
+            envelope = await handlers.envelope_from_template(
+                signing, staff.tenant_id, template_id, recipients={
+                    role: RecipientData(p.name, p.email, p.phone, p.language) for role, p in data.recipients.items()},
+                values=data.values, send=data.send, account_id=data.account_id, folder_id=data.folder_id,
+                cause=cause_of(request))
+            return Answer(201, EnvelopeOut.of(envelope).model_dump(mode="json"))
+
+        return (await signing.idempotency.run(tenant_id=staff.tenant_id, operation="envelope-from-template",
+                                              key=idempotency_key, request=[template_id, data.model_dump()],
+                                              work=work)).response()
+
+    @post("/{template_id:str}/bulk-send", request_max_body_size=2 * 1024 * 1024, status_code=200)
+    async def bulk_send(self, request: Request, template_id: PathId, staff: Staff, signing: Signing,
+                        idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """One envelope per row of a CSV body (``text/csv``, UTF-8): ``<role>.name`` and ``<role>.email`` (and
+        ``.phone``, ``.language``) for each role, a column per sender's field. Each row is reported."""
+        body = await request.body()
+        try:
+            csv_text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise InvalidRequest("the CSV must be UTF-8") from error
+
+        async def work() -> Answer:
+            rows = await handlers.bulk_send(signing, staff.tenant_id, template_id, csv_text, cause=cause_of(request))
+            report = BulkReport(sent=sum(1 for r in rows if r.envelope_id), failed=sum(1 for r in rows if r.error),
+                                rows=[BulkRowOut(row=r.row, envelope_id=r.envelope_id, error=r.error) for r in rows])
+            return Answer(200, report.model_dump(mode="json"))
+
+        return (await signing.idempotency.run(tenant_id=staff.tenant_id, operation="bulk-send", key=idempotency_key,
+                                              request=[template_id, csv_text], work=work)).response()
+
+
+ROUTE_HANDLERS = [EnvelopesController, TemplatesController]

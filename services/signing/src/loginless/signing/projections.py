@@ -12,7 +12,7 @@ from loginless.signing.domain import SIGNER_ROLES
 
 
 class EnvelopeRows:
-    tables = ("envelopes",)
+    tables = ("envelopes", "templates")
 
     def __init__(self, schema: str) -> None:
         self._schema = quote_ident(schema)
@@ -42,6 +42,13 @@ class EnvelopeRows:
                 await self._ended(connection, envelope_id, "expired", at)
             case events.EnvelopeCompleted(envelope_id=envelope_id, completed_at=at):
                 await self._ended(connection, envelope_id, "completed", at)
+            case events.TemplateCreated() as created:
+                await connection.execute(
+                    f"INSERT INTO {self._schema}.templates (template_id, tenant_id, name, roles, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5)", created.template_id, created.tenant_id, created.template_name,
+                    [r.role_id for r in created.roles], created.created_at)
+            case events.TemplateDeleted(template_id=template_id):
+                await connection.execute(f"DELETE FROM {self._schema}.templates WHERE template_id = $1", template_id)
 
     async def _ended(self, connection: asyncpg.Connection, envelope_id: str, status: str, at: object) -> None:
         await connection.execute(f"UPDATE {self._schema}.envelopes SET status = $2, ended_at = $3"
@@ -49,6 +56,7 @@ class EnvelopeRows:
 
     async def forget(self, connection: asyncpg.Connection, stream_id: str) -> None:
         await connection.execute(f"DELETE FROM {self._schema}.envelopes WHERE envelope_id = $1", stream_id)
+        await connection.execute(f"DELETE FROM {self._schema}.templates WHERE template_id = $1", stream_id)
 
 
 class EnvelopeQueries:
@@ -65,6 +73,14 @@ class EnvelopeQueries:
             f" AND ($3::text IS NULL OR (created_at, envelope_id) < (SELECT created_at, envelope_id FROM {self._table}"
             "   WHERE envelope_id = $3 AND tenant_id = $1))"
             " ORDER BY created_at DESC, envelope_id DESC LIMIT $4", tenant_id, status, after, limit)
+
+    async def templates(self, db: asyncpg.Pool, tenant_id: str, *, limit: int,
+                        after: str | None) -> list[asyncpg.Record]:
+        table = self._table.replace(".envelopes", ".templates")
+        return await db.fetch(
+            f"SELECT * FROM {table} WHERE tenant_id = $1 AND ($2::text IS NULL OR (created_at, template_id) <"
+            f" (SELECT created_at, template_id FROM {table} WHERE template_id = $2 AND tenant_id = $1))"
+            " ORDER BY created_at DESC, template_id DESC LIMIT $3", tenant_id, after, limit)
 
     async def due_to_expire(self, db: asyncpg.Pool, now: object, *, limit: int = 50) -> list[str]:
         rows = await db.fetch(f"SELECT envelope_id FROM {self._table} WHERE status IN ('draft', 'sent')"
