@@ -769,7 +769,8 @@ def decide_template(state: Template | None, command: CreateTemplate | DeleteTemp
                 return []
             check_template(t)
             return [TemplateCreated(
-                template_id=t.template_id, tenant_id=t.tenant_id, template_name=t.name, title=t.title, message=t.message,
+                template_id=t.template_id, tenant_id=t.tenant_id, template_name=t.name, title=t.title,
+                message=t.message,
                 documents=list(t.documents), roles=list(t.roles), fields=list(t.fields), verification=t.verification,
                 expires_in_days=t.expires_in_days, created_at=t.created_at)]
         case DeleteTemplate(now=now):
