@@ -56,6 +56,7 @@ def seal_pdf(data: bytes, credentials: SealCredentials, *, reason: str, location
         embed_validation_info=long_term, use_pades_lta=long_term,
         timestamp_field_name=ARCHIVE_TIMESTAMP_FIELD if long_term else None,
         validation_context=_validation_context(validation) if long_term else None,
+        dss_settings=_dss_before_archive_timestamp(),
         signer_key_usage=_key_usages(credentials.certificate))
     timestamper = HTTPTimeStamper(timestamp_url, timeout=validation.timeout_seconds) if long_term else None
     pdf_signer = signers.PdfSigner(metadata, signer=credentials.pyhanko_signer(), timestamper=timestamper)
@@ -69,6 +70,21 @@ def seal_pdf(data: bytes, credentials: SealCredentials, *, reason: str, location
     except OSError as error:  # the HTTP clients' connection and timeout errors are all OSErrors
         raise SealingUnavailable(f"a validation source did not answer: {_cause(error)}") from error
     return out.getvalue()
+
+
+def _dss_before_archive_timestamp():  # noqa: ANN202
+    """All validation data (the seal's and the timestamp authority's) goes into the revision of the document
+    timestamp, written before it, so the timestamp is the file's last revision and covers every byte of it. pyHanko's
+    default adds it after, which leaves a final revision no signature covers; the deprecated per-signature VRI
+    entries must go for that."""
+    from pyhanko.sign.signers.pdf_signer import (
+        DSSContentSettings,
+        SigDSSPlacementPreference,
+        TimestampDSSContentSettings,
+    )
+
+    return DSSContentSettings(include_vri=False, placement=SigDSSPlacementPreference.TOGETHER_WITH_NEXT_TS,
+                              next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True))
 
 
 def _validation_context(sources: ValidationSources):  # noqa: ANN202
