@@ -218,8 +218,9 @@ def _flatten_form(pdf: pikepdf.Pdf) -> None:
     """Form fields become part of the page they are on; no widget or form dictionary remains."""
     if "/AcroForm" in pdf.Root:
         pdf.generate_appearance_streams()
-        pdf.flatten_annotations(mode="all")
-        del pdf.Root["/AcroForm"]
+        pdf.flatten_annotations(mode="all")  # also drops /AcroForm, once every field is drawn
+        if "/AcroForm" in pdf.Root:
+            del pdf.Root["/AcroForm"]
     for page in pdf.pages:
         annotations = page.obj.get("/Annots")
         if isinstance(annotations, pikepdf.Array):
