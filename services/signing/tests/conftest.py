@@ -73,9 +73,14 @@ def append_incremental_update(sealed: bytes) -> bytes:
 
 
 def flip_byte_inside_signed_range(sealed: bytes) -> bytes:
-    """One bit changed in the first signed byte range, well after the header (inside the document's objects)."""
+    """One bit changed in the first page's width (595 becomes 585 points), which the first signed byte range
+    covers: the file still parses, the document is no longer what was sealed."""
+    import re
+
+    first_range_end = int(re.search(rb"/ByteRange\s*\[\s*0\s+(\d+)", sealed).group(1))
+    position = sealed.index(b"/MediaBox [ 0 0 595") + len(b"/MediaBox [ 0 0 5")
+    assert position < first_range_end
     tampered = bytearray(sealed)
-    position = len(sealed) // 4
     tampered[position] ^= 0x01
     return bytes(tampered)
 

@@ -34,10 +34,10 @@ class SealCredentials:
         except (ValueError, TypeError):
             raise InvalidSealCredentials("unreadable", "the seal file cannot be opened: wrong password, or not a "
                                          "PKCS#12 (.p12, .pfx) file") from None
-        if certificate is None:
-            raise InvalidSealCredentials("no-certificate", "the seal file holds no certificate")
         if key is None:
-            raise InvalidSealCredentials("no-private-key", "the seal file holds a certificate but no private key")
+            raise InvalidSealCredentials("no-private-key", "the seal file holds no private key")
+        if certificate is None:
+            raise InvalidSealCredentials("no-certificate", "the seal file holds a key but not its certificate")
         return cls.from_key_and_certificates(key, certificate, chain, now=now)
 
     @classmethod
