@@ -9,13 +9,21 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pikepdf
 import pytest
 
-from loginless.signing.pdf import DevelopmentCa, SealCredentials, development_ca
+from loginless.signing.pdf import (
+    AuditTrail,
+    DevelopmentCa,
+    SealCredentials,
+    TrailDocument,
+    TrailEvent,
+    TrailRecipient,
+    development_ca,
+)
 from loginless.testkit.endpoints import missing
 
 NOW = datetime.now(UTC)
@@ -85,6 +93,32 @@ def flip_byte_inside_signed_range(sealed: bytes) -> bytes:
     return bytes(tampered)
 
 
+# ---- an audit trail ---------------------------------------------------------------------------------------------
+
+T0 = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+ORIGINAL, SEALED = "1f" * 32, "a7" * 32
+
+
+def recipient(name: str, email: str, *, verification: str = "email_code", events: int = 5) -> TrailRecipient:
+    actions = ("sent", "opened", "verified", "consented", "signed")
+    return TrailRecipient(
+        name=name, email=email, role="signer", status="signed", verification=verification,
+        consented_at=T0 + timedelta(minutes=3),
+        events=tuple(TrailEvent(T0 + timedelta(minutes=minute), actions[minute % len(actions)], "203.0.113.7",
+                                CHROME) for minute in range(events)))
+
+
+TRAIL = AuditTrail(  # two signers who verified by code, one envelope, one document
+    envelope_id="env_01JXYZ", title="Lease agreement, 4th floor", sender_name="Marta Ruiz",
+    sender_email="marta@firm.example", sent_at=T0, outcome="completed", outcome_at=T0 + timedelta(hours=2),
+    documents=(TrailDocument("lease.pdf", ORIGINAL, SEALED),),
+    recipients=(recipient("Ana García", "ana@example.com"),
+                recipient("Bruno Torres", "bruno@example.com", verification="sms_code")),
+    generated_at=T0 + timedelta(hours=2, minutes=1), firm_name="Ruiz & Asociados")
+
+
+
 @pytest.fixture(scope="session")
 def dev_ca() -> DevelopmentCa:
     return development_ca(now=NOW, organisation="loginless tests")
@@ -130,10 +164,10 @@ class Pdfsig:
         _run(["certutil", "-A", "-d", f"sql:{self.nss_dir}", "-n", name, "-t", "CT,C,C", "-a", "-i",
               str(certificate)])
 
-    def signatures(self, pdf: bytes, folder: Path) -> list[PdfsigSignature]:
+    def signatures(self, pdf: bytes, folder: Path, *options: str) -> list[PdfsigSignature]:
         path = folder / "checked.pdf"
         path.write_bytes(pdf)
-        output = _run(["pdfsig", "-nssdir", f"sql:{self.nss_dir}", str(path)])
+        output = _run(["pdfsig", "-nssdir", f"sql:{self.nss_dir}", *options, str(path)])
         blocks = output.split("Signature #")[1:]
         assert blocks, f"pdfsig found no signature:\n{output}"
         return [PdfsigSignature(block) for block in blocks]

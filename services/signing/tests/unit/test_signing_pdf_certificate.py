@@ -1,37 +1,16 @@
 """The certificate of completion: what it says, in which language, over how many pages, and always the same bytes."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pypdfium2
 import pytest
 
-from loginless.signing.pdf import AuditTrail, TrailDocument, TrailEvent, TrailRecipient, audit_certificate
+from loginless.signing.pdf import TrailDocument, audit_certificate
+
+from ..conftest import ORIGINAL, SEALED, TRAIL, recipient
 
 pytestmark = pytest.mark.unit
-
-T0 = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
-ORIGINAL, SEALED = "1f" * 32, "a7" * 32
-
-
-def recipient(name: str, email: str, *, verification: str = "email_code", events: int = 5) -> TrailRecipient:
-    actions = ("sent", "opened", "verified", "consented", "signed")
-    return TrailRecipient(
-        name=name, email=email, role="signer", status="signed", verification=verification,
-        consented_at=T0 + timedelta(minutes=3),
-        events=tuple(TrailEvent(T0 + timedelta(minutes=minute), actions[minute % len(actions)], "203.0.113.7",
-                                CHROME) for minute in range(events)))
-
-
-TRAIL = AuditTrail(
-    envelope_id="env_01JXYZ", title="Lease agreement, 4th floor", sender_name="Marta Ruiz",
-    sender_email="marta@firm.example", sent_at=T0, outcome="completed", outcome_at=T0 + timedelta(hours=2),
-    documents=(TrailDocument("lease.pdf", ORIGINAL, SEALED),),
-    recipients=(recipient("Ana García", "ana@example.com"),
-                recipient("Bruno Torres", "bruno@example.com", verification="sms_code")),
-    generated_at=T0 + timedelta(hours=2, minutes=1), firm_name="Ruiz & Asociados")
-
 
 def text_of(pdf: bytes) -> tuple[int, str]:
     document = pypdfium2.PdfDocument(pdf)
