@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -62,18 +63,12 @@ class SealCredentials:
     def subject(self) -> str:
         return self.certificate.subject.rfc4514_string()
 
+    @cached_property
     def pyhanko_signer(self):  # noqa: ANN201 -- pyhanko is imported only when a document is sealed
-        from asn1crypto import keys
-        from asn1crypto import x509 as asn1_x509
-        from pyhanko.sign.signers import SimpleSigner
-        from pyhanko_certvalidator.registry import SimpleCertificateStore
+        """The signer pyHanko signs with, made once per credentials and safe to share between threads."""
+        from loginless.signing.pdf.signer import in_memory_signer
 
-        key_info = keys.PrivateKeyInfo.load(self.private_key.private_bytes(  # type: ignore[attr-defined]
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        certificates = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.chain]
-        return SimpleSigner(
-            signing_cert=asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER)),
-            signing_key=key_info, cert_registry=SimpleCertificateStore.from_certs(certificates))
+        return in_memory_signer(self.private_key, self.certificate, self.chain)
 
 
 def _may_sign(certificate: x509.Certificate) -> bool:

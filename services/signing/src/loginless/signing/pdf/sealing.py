@@ -59,7 +59,7 @@ def seal_pdf(data: bytes, credentials: SealCredentials, *, reason: str, location
         dss_settings=_dss_before_archive_timestamp(),
         signer_key_usage=_key_usages(credentials.certificate))
     timestamper = HTTPTimeStamper(timestamp_url, timeout=validation.timeout_seconds) if long_term else None
-    pdf_signer = signers.PdfSigner(metadata, signer=credentials.pyhanko_signer(), timestamper=timestamper)
+    pdf_signer = signers.PdfSigner(metadata, signer=credentials.pyhanko_signer, timestamper=timestamper)
     out = io.BytesIO()
     try:
         pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data), strict=False), output=out)
