@@ -8,6 +8,7 @@ import io
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -206,8 +207,8 @@ class LocalPki:
         return f"{self.url}/testing-ca/tsa/tsa"
 
 
-@pytest.fixture(scope="session")
-def local_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPki]:
+@contextmanager
+def serve_local_pki(folder: Path) -> Iterator[LocalPki]:
     """certomancer's Animator served on a free loopback port from a thread: the socket is bound (and so ready)
     before the URL is written into the configuration, and shutting the server down ends the thread."""
     import threading
@@ -216,7 +217,6 @@ def local_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPki]:
     from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig
     from werkzeug.serving import make_server
 
-    folder = tmp_path_factory.mktemp("pki")
     for label in ("root", "tsa", "ocsp", "seal", "revoked-seal"):
         _write_key(folder / f"{label}.key.pem")
     server = make_server("127.0.0.1", 0, app=None, threaded=True)  # the app is set once the URL is known
@@ -235,6 +235,12 @@ def local_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPki]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def local_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPki]:
+    with serve_local_pki(tmp_path_factory.mktemp("pki")) as pki:
+        yield pki
 
 
 def _write_key(path: Path) -> None:

@@ -18,7 +18,7 @@ from loginless.signing.pdf import (
     validate_sealed,
 )
 
-from ..conftest import NOW, TRAIL, append_incremental_update, text_pdf
+from ..conftest import NOW, TRAIL, append_incremental_update, serve_local_pki, text_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -100,6 +100,15 @@ def test_a_timestamp_authority_that_does_not_answer_makes_sealing_unavailable(do
 def test_a_timestamp_authority_that_answers_an_error_makes_sealing_unavailable(document, pki_seal, local_pki):
     with pytest.raises(SealingUnavailable):
         seal_long_term(document, pki_seal, local_pki, timestamp_url=f"{local_pki.url}/testing-ca/tsa/no-such-tsa")
+
+
+def test_revocation_sources_that_do_not_answer_make_sealing_unavailable(document, tmp_path):
+    with serve_local_pki(tmp_path) as gone:
+        seal = SealCredentials.from_pkcs12(gone.seal_pkcs12, None, now=NOW)
+    # the PKI has stopped: its CRL and OCSP URLs (and its TSA) refuse connections; the seal's certificate is
+    # checked before anything is signed, so that is what fails
+    with pytest.raises(SealingUnavailable, match="revocation"):
+        seal_long_term(document, seal, gone)
 
 
 def test_a_revoked_seal_is_refused_for_good(document, local_pki):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pikepdf
@@ -105,25 +106,17 @@ _DESCRIPTIONS: dict[HostileReason, str] = {
 }
 
 
-class open_untrusted:  # noqa: N801 -- used as a context manager, like open()
+@contextmanager
+def open_untrusted(data: bytes) -> Iterator[pikepdf.Pdf]:
     """Opens bytes with qpdf, turning every way it can fail into ``HostilePdf``."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pdf: pikepdf.Pdf | None = None
-
-    def __enter__(self) -> pikepdf.Pdf:
-        try:
-            self._pdf = pikepdf.open(io.BytesIO(self._data))
-        except pikepdf.PasswordError:
-            raise HostilePdf("encrypted", "the PDF is protected by a password") from None
-        except (pikepdf.PdfError, ValueError, RuntimeError) as error:
-            raise HostilePdf("malformed", f"the PDF cannot be read: {_first_line(error)}") from None
-        return self._pdf
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._pdf is not None:
-            self._pdf.close()
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
+    except pikepdf.PasswordError:
+        raise HostilePdf("encrypted", "the PDF is protected by a password") from None
+    except (pikepdf.PdfError, ValueError, RuntimeError) as error:
+        raise HostilePdf("malformed", f"the PDF cannot be read: {_first_line(error)}") from None
+    with pdf:
+        yield pdf
 
 
 def find_active_content(pdf: pikepdf.Pdf) -> tuple[HostileReason, str] | None:

@@ -94,8 +94,8 @@ def _validation_context(sources: ValidationSources):  # noqa: ANN202
     # hard-fail: a certificate that names a CRL or OCSP responder must be proven unrevoked by it; one that names
     # none (a development CA's) is accepted as it is.
     return ValidationContext(
-        trust_roots=[_asn1_certificate(root) for root in sources.trust_roots],
-        other_certs=[_asn1_certificate(other) for other in sources.other_certificates],
+        trust_roots=[asn1_certificate(root) for root in sources.trust_roots],
+        other_certs=[asn1_certificate(other) for other in sources.other_certificates],
         allow_fetching=True, revocation_mode="hard-fail",
         fetcher_backend=RequestsFetcherBackend(per_request_timeout=sources.timeout_seconds))
 
@@ -125,7 +125,8 @@ def _key_usages(certificate: x509.Certificate) -> set[str]:
         {"non_repudiation"} if usage.content_commitment else set())
 
 
-def _asn1_certificate(data: bytes):  # noqa: ANN202
+def asn1_certificate(data: bytes):  # noqa: ANN201
+    """A certificate, PEM or DER, as pyHanko takes it."""
     from asn1crypto import pem
     from asn1crypto import x509 as asn1_x509
 

@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
 
-def in_memory_signer(private_key: object, certificate: x509.Certificate, chain: Sequence[x509.Certificate]):  # noqa: ANN201
+def in_memory_signer(private_key: object, certificate: x509.Certificate,  # noqa: ANN201
+                     chain: Sequence[x509.Certificate]):
+    """A pyHanko signer for this key and certificate, with ``chain`` as the certificates it may embed."""
     from asn1crypto import keys
     from asn1crypto import x509 as asn1_x509
     from pyhanko.sign.signers import SimpleSigner
