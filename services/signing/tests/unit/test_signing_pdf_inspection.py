@@ -157,3 +157,13 @@ def test_ordinary_links_and_annotations_are_accepted():
                                Contents=pikepdf.String("a note"))])
 
     assert inspect_pdf(text_pdf(mutate=with_web_link_and_note), **LIMITS).page_count == 1
+
+
+def test_a_name_spelled_with_hex_escapes_is_still_recognised():
+    # "/J#53" is "/JS" and "/Java#53cript" is "/JavaScript": PDF lets a name's characters be written as #xx
+    body = (b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R /OpenAction << /S /Java#53cript /J#53 (app.alert(1)) "
+            b">> >> endobj\n2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+            b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n")
+    data = body + b"trailer << /Root 1 0 R /Size 4 >>\n%%EOF\n"  # no xref table: qpdf rebuilds it, as viewers do
+    assert b"/JS" not in data and b"/JavaScript" not in data
+    assert refusal(data).reason_code == "javascript"
