@@ -74,9 +74,9 @@ def test_pdfsig_sees_the_seal_valid_and_the_archive_timestamp_over_the_whole_fil
     assert seal.valid and "ETSI.CAdES.detached" in seal.text, seal.text
     assert not seal.covers_whole_document  # the validation data and the archive timestamp came after it
     # poppler cannot verify RFC 3161 document timestamps ("Unable to validate this type of signature"); it can
-    # still say the timestamp is the last thing in the file. Whether NSS trusts this PKI's chain is left out: it
-    # answers "Unknown issue with Certificate" for these certomancer certificates, which carry CRL and OCSP
-    # pointers, with or without its own OCSP check (the development CA's, which carry none, are trusted).
+    # still say the timestamp is the last thing in the file. Its trust in this PKI's chain is not asserted: it
+    # answers "Unknown issue with Certificate" for certomancer's certificates, though NSS's vfychain accepts the
+    # chain (docs/signing-pdf.md); pyHanko's verdict on it is the test above.
     assert "Field Name: ArchiveTimestamp" in archive.text and archive.covers_whole_document, archive.text
 
 
