@@ -2,7 +2,7 @@
 
 import pytest
 
-from loginless.signing.pdf import StampedField, development_ca, seal_pdf, stamp_fields, validate_sealed
+from loginless.signing.pdf import HostilePdf, StampedField, development_ca, seal_pdf, stamp_fields, validate_sealed
 
 from ..conftest import NOW, append_incremental_update, flip_byte_inside_signed_range, text_pdf
 
@@ -53,6 +53,12 @@ def test_a_seal_from_another_root_is_not_trusted(sealed):
 def test_an_unsigned_pdf_has_no_seal():
     report = validate_sealed(text_pdf(), [])
     assert report.signatures == () and report.pades_level is None and not report.ok
+
+
+def test_sealing_something_that_is_not_a_pdf_is_refused(seal):
+    with pytest.raises(HostilePdf) as refused:
+        seal_pdf(b"%PDF-1.7\nnot really", seal, reason="x")
+    assert refused.value.reason_code == "malformed"
 
 
 def test_long_term_sealing_without_validation_sources_is_a_programming_error(seal):

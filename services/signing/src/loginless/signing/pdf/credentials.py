@@ -23,8 +23,10 @@ _SIGNING_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519P
 
 @dataclass(frozen=True, eq=False)
 class SealCredentials:
+    """The firm's seal, checked; made by :meth:`from_pkcs12`."""
+
     certificate: x509.Certificate
-    chain: tuple[x509.Certificate, ...]  # the certificates that came with it, issuers first found in the file
+    chain: tuple[x509.Certificate, ...]  # the file's other certificates (its issuers): each seal embeds them
     private_key: object = field(repr=False)
 
     @classmethod

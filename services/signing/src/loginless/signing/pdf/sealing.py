@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from loginless.signing.pdf.credentials import SealCredentials
-from loginless.signing.pdf.errors import InvalidSealCredentials, SealingUnavailable
+from loginless.signing.pdf.errors import HostilePdf, InvalidSealCredentials, SealingUnavailable
 
 SEAL_FIELD = "Seal"
 ARCHIVE_TIMESTAMP_FIELD = "ArchiveTimestamp"
@@ -42,6 +42,7 @@ def seal_pdf(data: bytes, credentials: SealCredentials, *, reason: str, location
              timestamp_url: str | None = None, validation: ValidationSources | None = None) -> bytes:
     """``data`` sealed: B-B without ``timestamp_url``, B-LTA with it (then ``validation`` is required)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.sign import fields, signers
     from pyhanko.sign.general import SigningError
     from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -62,7 +63,12 @@ def seal_pdf(data: bytes, credentials: SealCredentials, *, reason: str, location
     pdf_signer = signers.PdfSigner(metadata, signer=credentials.pyhanko_signer, timestamper=timestamper)
     out = io.BytesIO()
     try:
-        pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data), strict=False), output=out)
+        # lenient reading: what is sealed is our own output (qpdf's or reportlab's), and a quirk pyHanko's strict
+        # mode objects to must not block an envelope that signers have completed
+        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+        pdf_signer.sign_pdf(writer, output=out)
+    except PdfReadError as error:
+        raise HostilePdf("malformed", f"the PDF cannot be sealed: {_cause(error)}") from error
     except TimestampRequestError as error:
         raise SealingUnavailable(f"the timestamp authority did not answer: {_cause(error)}") from error
     except SigningError as error:
