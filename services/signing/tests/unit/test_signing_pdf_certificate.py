@@ -26,7 +26,7 @@ def test_the_certificate_names_the_envelope_its_sender_recipients_events_and_dig
     for expected in ("Certificate of completion", "Lease agreement, 4th floor", "env_01JXYZ", "Ruiz & Asociados",
                      "Marta Ruiz <marta@firm.example>", "Completed", "2026-12-01T11:30:00Z",
                      "Ana García <ana@example.com>", "Bruno Torres <bruno@example.com>", "Signer",
-                     "Link and one-time code sent by e-mail", "Link and one-time code sent by SMS",
+                     "Their link and a one-time code sent by e-mail", "Their link and a one-time code sent by SMS",
                      "Consent to sign electronically", "2026-12-01T09:33:00Z", "203.0.113.7", "Chrome/131.0",
                      ORIGINAL, SEALED):
         assert expected in text, expected
@@ -57,8 +57,8 @@ def test_a_long_trail_runs_over_several_numbered_pages():
 
 def test_the_certificate_can_be_written_in_spanish():
     text = text_of(audit_certificate(replace(TRAIL, language="es")))[1]
-    for expected in ("Certificado de finalización", "Completado", "Firmante", "Enlace y código de un solo uso por SMS",
-                     "Dirección IP"):
+    for expected in ("Certificado de finalización", "Completado", "Firmante",
+                     "Su enlace y un código de un solo uso por SMS", "Dirección IP"):
         assert expected in text
     assert "Certificate of completion" not in text
 

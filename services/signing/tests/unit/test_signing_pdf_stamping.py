@@ -103,6 +103,15 @@ def test_a_long_value_is_shrunk_to_fit_its_box(original):
     assert anchor.x + anchor.width <= 72 + 120
 
 
+def test_free_text_wraps_inside_a_tall_box(original):
+    note = "The tenant may keep one cat and two goldfish, provided the landlord is told in writing first."
+    stamped = stamp_fields(original, [StampedField("text", 1, 72, 300, 200, 60, note)])
+    (first,), (last,) = find_anchors(stamped, "The tenant"), find_anchors(stamped, "writing first.")
+    assert last.y < first.y  # a later line, lower down
+    for anchor in (first, last):
+        assert 72 <= anchor.x and anchor.x + anchor.width <= 272 and 300 <= anchor.y and anchor.y + anchor.height <= 360
+
+
 def test_a_drawn_signature_is_an_image_on_its_page(original):
     stamped = stamp_fields(original, SIGNER_2)
     with pikepdf.open(io.BytesIO(stamped)) as pdf:
