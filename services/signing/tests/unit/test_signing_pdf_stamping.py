@@ -151,6 +151,11 @@ def test_stamping_is_cumulative_from_the_original(original):
     assert "Bruno Torres" not in page_text(interim, 2)
 
 
+def test_no_values_give_the_original_flattened_and_rewritten(original):
+    copy = stamp_fields(original, [])
+    assert page_text(copy, 1) == page_text(original, 1) and copy == stamp_fields(original, [])
+
+
 def test_form_fields_of_the_original_are_flattened_into_the_page_and_no_field_remains():
     def with_filled_text_field(pdf: pikepdf.Pdf) -> None:
         appearance = pdf.make_stream(b"BT /Helv 10 Tf 2 4 Td (Filled by the sender) Tj ET", Type=pikepdf.Name.XObject,

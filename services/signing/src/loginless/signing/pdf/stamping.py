@@ -69,8 +69,7 @@ def stamp_fields(original: bytes, values: Sequence[StampedField]) -> bytes:
             if not 1 <= number <= len(pdf.pages):
                 raise InvalidStamp(f"the document has no page {number}")
         geometries = {number: page_geometry(pdf.pages[number - 1]) for number in sorted(by_page)}
-        overlay_bytes = _draw_overlays(geometries, by_page)
-        with pikepdf.open(io.BytesIO(overlay_bytes)) as overlay:
+        with pikepdf.open(io.BytesIO(_draw_overlays(geometries, by_page))) if by_page else pikepdf.new() as overlay:
             for overlay_page, number in zip(overlay.pages, sorted(by_page), strict=True):
                 _place(pdf, pdf.pages[number - 1], overlay_page, geometries[number])
             _flatten_form(pdf)
