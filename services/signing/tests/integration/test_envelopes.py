@@ -229,3 +229,43 @@ async def test_another_tenants_envelope_is_not_found(client, harness, tenant):
     voided = await client.post(f"/v1/envelopes/{envelope['envelope_id']}/void", json={"reason": "x"},
                                headers=stranger.headers)
     assert voided.status_code == 404
+
+
+async def test_a_seal_that_fails_while_the_timestamp_authority_is_down_is_retried_until_done(client, harness, tenant):
+    from dataclasses import replace
+
+    from loginless.signing.pdf import SealingUnavailable
+
+    class AuthorityDownOnce:
+        """The real engine, whose first seal meets a timestamp authority that does not answer."""
+
+        def __init__(self, engine) -> None:  # noqa: ANN001
+            self.engine, self.failed = engine, False
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.engine, name)
+
+        async def seal(self, data: bytes, *, reason: str):  # noqa: ANN201
+            if not self.failed:
+                self.failed = True
+                raise SealingUnavailable("the timestamp authority did not answer")
+            return await self.engine.seal(data, reason=reason)
+
+    envelope = await send(client, tenant, ANA)
+    ana = harness.guest_headers(harness.link_of(envelope["envelope_id"], ANA[1]))
+    await sign_typed(client, ana, "Ana Ortiz")
+    worker = replace(harness.context(), pdf=AuthorityDownOnce(harness.pdf))
+
+    await work_through_jobs(worker)  # the authority is down: the job waits
+    detail = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}", headers=tenant.headers)).json()
+    assert detail["status"] == "sealing"
+    row = await harness.pool.fetchrow(f'SELECT attempts, last_error FROM "{harness.settings.schema}".jobs'
+                                      " WHERE kind = 'seal' AND key = $1", envelope["envelope_id"])
+    assert row["attempts"] == 1 and "timestamp authority" in row["last_error"]
+    await harness.pool.execute(f'UPDATE "{harness.settings.schema}".jobs SET next_attempt_at = now()'
+                               " WHERE kind = 'seal' AND key = $1", envelope["envelope_id"])  # its retry is due
+
+    await work_through_jobs(worker)
+    detail = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}", headers=tenant.headers)).json()
+    assert detail["status"] == "completed"
+    assert (await harness.events(envelope["envelope_id"])).count("EnvelopeCompleted") == 1
