@@ -4,6 +4,7 @@ gateway assertions signed here."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -98,7 +99,8 @@ async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
     settings = SigningSettings(
         database_url=database_url, kafka_bootstrap_servers="127.0.0.1:1", database_schema=schema,
         s3_endpoint=s3.url, s3_access_key=s3.access_key, s3_secret_key=s3.secret_key,
-        s3_bucket=f"signing-test-{secrets.token_hex(4)}", assertion_public_key=public_key, log_level="WARNING")
+        s3_bucket=f"signing-test-{secrets.token_hex(4)}", assertion_public_key=public_key, log_level="WARNING",
+        data_key=base64.b64encode(secrets.token_bytes(32)).decode())
     now = datetime.now(UTC)
     ca = development_ca(now=now)
     credentials = SealCredentials.from_pkcs12(ca.seal_pkcs12, ca.seal_password, now=now)
@@ -130,8 +132,6 @@ def tenant(harness: Harness) -> StaffKey:
 def envelope_body(*signers: tuple[str, str], document: bytes = CONTRACT, **body: Any) -> dict[str, Any]:
     """A new envelope's body: one uploaded PDF, the signers (name, e-mail) each with a signature and a date field on
     page 1, and ``body``'s overrides."""
-    import base64
-
     recipients = [{"name": name, "email": email} for name, email in signers]
     fields = []
     for n, _ in enumerate(signers):

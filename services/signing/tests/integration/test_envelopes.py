@@ -272,11 +272,11 @@ async def test_a_seal_that_fails_while_the_timestamp_authority_is_down_is_retrie
         def __getattr__(self, name: str):  # noqa: ANN204
             return getattr(self.engine, name)
 
-        async def seal(self, data: bytes, *, reason: str):  # noqa: ANN201
+        async def seal(self, data: bytes, *, reason: str, credentials=None):  # noqa: ANN001, ANN201
             if not self.failed:
                 self.failed = True
                 raise SealingUnavailable("the timestamp authority did not answer")
-            return await self.engine.seal(data, reason=reason)
+            return await self.engine.seal(data, reason=reason, credentials=credentials)
 
     envelope = await send(client, tenant, ANA)
     ana = harness.guest_headers(harness.link_of(envelope["envelope_id"], ANA[1]))

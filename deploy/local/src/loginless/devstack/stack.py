@@ -516,7 +516,8 @@ class Stack:
                     "SMS_OUTBOX_PATH": str(self.sms_outbox)}
         if service == "signing":
             quick = {"POLL_SECONDS": "0.25"} if self.config.for_tests else {}
-            return {**common, "SEAL_PKCS12_PATH": str(self.seal_dir / "seal.p12"), **quick}
+            return {**common, "SEAL_PKCS12_PATH": str(self.seal_dir / "seal.p12"), "DATA_KEY": secrets.data_key,
+                    **quick}
         if service == "notifications":
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.

@@ -246,3 +246,14 @@ class SignedDocumentsFiled(IntegrationEvent, service="signing", version=1):
     account_id: str
     document_ids: list[str]
     filed_at: datetime
+
+
+class SealChanged(IntegrationEvent, service="signing", version=1):
+    """A tenant's documents are sealed from now on with its own certificate (``subject``, SHA-256 ``fingerprint``
+    of the certificate), or with the platform's again (``subject`` None). Stream ``seal:<tenant_id>``."""
+
+    tenant_id: str
+    subject: str | None = None
+    fingerprint: str | None = None
+    not_after: datetime | None = None
+    changed_at: datetime

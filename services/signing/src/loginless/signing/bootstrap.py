@@ -14,6 +14,7 @@ from loginless.documents.client import DocumentsApi, DocumentsClient
 from loginless.events.payloads import signing as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.shared.blobs import BlobStore
+from loginless.shared.cipher import DataCipher
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import DeciderRunner, EventStore, Jobs, Projections
 from loginless.shared.guest.pages import guest_template_config
@@ -28,6 +29,7 @@ from loginless.signing.http import ROUTE_HANDLERS
 from loginless.signing.i18n import CATALOGS
 from loginless.signing.ports import PdfEngine
 from loginless.signing.projections import EnvelopeQueries, EnvelopeRows
+from loginless.signing.seals import TenantSeals
 from loginless.signing.settings import SigningSettings
 
 # The worker and the event contract need FastStream and Kafka clients, the API process does not.
@@ -42,7 +44,7 @@ PUBLISHED_EVENTS = (
     events.EnvelopeCreated, events.EnvelopeSent, events.SigningTurnStarted, events.RecipientLinkIssued,
     events.RecipientViewed, events.ConsentGiven, events.DocumentSigned, events.SigningDeclined,
     events.EnvelopeVoided, events.EnvelopeExpired, events.EnvelopeCompleted, events.EnvelopeRecordSealed,
-    events.SignedDocumentsFiled, events.TemplateCreated, events.TemplateDeleted,
+    events.SignedDocumentsFiled, events.TemplateCreated, events.TemplateDeleted, events.SealChanged,
 )
 
 
@@ -63,9 +65,17 @@ def signing_context(store: EventStore, settings: SigningSettings, *, links: Link
     return SigningContext(
         settings=settings, store=store, projections=read_models,
         envelopes=DeciderRunner(store, domain.ENVELOPE, read_models),
-        templates=DeciderRunner(store, domain.TEMPLATE, read_models), queries=EnvelopeQueries(settings.schema),
+        templates=DeciderRunner(store, domain.TEMPLATE, read_models),
+        seal_changes=DeciderRunner(store, domain.SEAL, read_models),
+        seals=TenantSeals(settings.schema, _cipher(settings)),
+        queries=EnvelopeQueries(settings.schema),
         jobs=Jobs(store.pool, settings.schema), blobs=blobs, pdf=pdf, links=links, documents=documents,
         idempotency=IdempotentRequests(store.pool, settings.schema), clock=clock)
+
+
+def _cipher(settings: SigningSettings) -> DataCipher | None:
+    key = settings.data_key.get_secret_value()
+    return DataCipher.from_setting(key, name="SIGNING_DATA_KEY") if key else None
 
 
 @asynccontextmanager

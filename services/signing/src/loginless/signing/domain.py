@@ -37,6 +37,7 @@ from loginless.events.payloads.signing import (
     RecipientLinkIssued,
     RecipientRole,
     RecipientViewed,
+    SealChanged,
     SealedDocument,
     SignedDocumentHashes,
     SignedDocumentsFiled,
@@ -797,3 +798,42 @@ def evolve_template(state: Template | None, event: IntegrationEvent) -> Template
 
 
 TEMPLATE: Decider[Template, CreateTemplate | DeleteTemplate] = Decider(decide=decide_template, evolve=evolve_template)
+
+
+# ---- a tenant's own seal ------------------------------------------------------------------------------------
+
+
+def seal_stream(tenant_id: str) -> str:
+    return f"seal:{tenant_id}"
+
+
+@dataclass(frozen=True)
+class TenantSeal:
+    tenant_id: str
+    fingerprint: str | None  # None: the platform's seal
+
+
+@dataclass(frozen=True)
+class ChangeSeal:
+    """Seal with the tenant's certificate (its subject, fingerprint and expiry), or with the platform's (None)."""
+
+    tenant_id: str
+    subject: str | None
+    fingerprint: str | None
+    not_after: datetime | None
+    now: datetime
+
+
+def decide_seal(state: TenantSeal | None, command: ChangeSeal) -> list[IntegrationEvent]:
+    if (state.fingerprint if state else None) == command.fingerprint:
+        return []
+    return [SealChanged(tenant_id=command.tenant_id, subject=command.subject, fingerprint=command.fingerprint,
+                        not_after=command.not_after, changed_at=command.now)]
+
+
+def evolve_seal(state: TenantSeal | None, event: IntegrationEvent) -> TenantSeal:
+    assert isinstance(event, SealChanged)
+    return TenantSeal(tenant_id=event.tenant_id, fingerprint=event.fingerprint)
+
+
+SEAL: Decider[TenantSeal, ChangeSeal] = Decider(decide=decide_seal, evolve=evolve_seal)

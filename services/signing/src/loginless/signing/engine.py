@@ -75,11 +75,18 @@ class PdfWork:
     async def render(self, original: bytes, stamps: Sequence[StampedField]) -> bytes:
         return await asyncio.to_thread(stamp_fields, original, list(stamps))
 
-    async def seal(self, data: bytes, *, reason: str) -> Sealed:
-        if self._credentials is None:
+    async def seal(self, data: bytes, *, reason: str, credentials: SealCredentials | None = None) -> Sealed:
+        credentials = credentials or self._credentials
+        if credentials is None:
             raise SealNotConfigured("no seal is configured (SIGNING_SEAL_PKCS12_PATH)")
-        sealed = await asyncio.to_thread(seal_pdf, data, self._credentials, reason=reason, location=self._location,
-                                         timestamp_url=self._timestamp_url, validation=self._validation)
+        validation = self._validation
+        if validation is not None and credentials is not self._credentials:  # a tenant's chain, trusted as given
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            chain = [c.public_bytes(Encoding.PEM) for c in credentials.chain]
+            validation = ValidationSources(trust_roots=[*validation.trust_roots, *chain], other_certificates=chain)
+        sealed = await asyncio.to_thread(seal_pdf, data, credentials, reason=reason, location=self._location,
+                                         timestamp_url=self._timestamp_url, validation=validation)
         return Sealed(sealed, "B-LTA" if self._timestamp_url else "B-B")
 
     async def certificate(self, trail: AuditTrail) -> bytes:

@@ -54,9 +54,17 @@ from loginless.shared.web.assertion import GuestAssertion
 from loginless.shared.web.idempotency import IdempotentRequests
 from loginless.signing import domain
 from loginless.signing.domain import Client, Envelope, Recipient
-from loginless.signing.pdf import AuditTrail, StampedField, TrailDocument, TrailEvent, TrailRecipient
+from loginless.signing.pdf import (
+    AuditTrail,
+    SealCredentials,
+    StampedField,
+    TrailDocument,
+    TrailEvent,
+    TrailRecipient,
+)
 from loginless.signing.ports import PdfEngine
 from loginless.signing.projections import EnvelopeQueries
+from loginless.signing.seals import SealFacts, TenantSeals, facts_of
 from loginless.signing.settings import SigningSettings
 
 log = structlog.get_logger(__name__)
@@ -74,6 +82,8 @@ class SigningContext:
     projections: Projections
     envelopes: DeciderRunner[Envelope, domain.Command]
     templates: DeciderRunner[domain.Template, domain.CreateTemplate | domain.DeleteTemplate]
+    seal_changes: DeciderRunner[domain.TenantSeal, domain.ChangeSeal]
+    seals: TenantSeals
     queries: EnvelopeQueries
     jobs: Jobs
     blobs: BlobStore
@@ -317,6 +327,36 @@ async def audit_certificate(ctx: SigningContext, tenant_id: str, envelope_id: st
 def _sealed_name(name: str) -> str:
     stem = name[:-4] if name.lower().endswith(".pdf") else name
     return f"{stem} (signed).pdf"
+
+
+# ---- a tenant's own seal -----------------------------------------------------------------------------------
+
+
+async def save_tenant_seal(ctx: SigningContext, tenant_id: str, pkcs12: bytes, password: bytes | None, *,
+                           cause: Cause) -> SealFacts:
+    """Check the tenant's PKCS#12 (a key, a certificate valid now, allowed to sign) and keep it, encrypted."""
+    facts = facts_of(SealCredentials.from_pkcs12(pkcs12, password, now=ctx.clock()))
+
+    async def keep(connection: asyncpg.Connection, _: Outcome) -> None:
+        await ctx.seals.save(connection, tenant_id, pkcs12, password, facts)
+
+    await ctx.seal_changes.run(domain.seal_stream(tenant_id), lambda: domain.ChangeSeal(
+        tenant_id, facts.subject, facts.fingerprint, facts.not_after, ctx.clock()), cause, also=keep)
+    return facts
+
+
+async def remove_tenant_seal(ctx: SigningContext, tenant_id: str, *, cause: Cause) -> None:
+    """Back to the platform's seal."""
+    async def forget(connection: asyncpg.Connection, _: Outcome) -> None:
+        await ctx.seals.delete(connection, tenant_id)
+
+    await ctx.seal_changes.run(domain.seal_stream(tenant_id), lambda: domain.ChangeSeal(
+        tenant_id, None, None, None, ctx.clock()), cause, also=forget)
+
+
+async def tenant_seal(ctx: SigningContext, tenant_id: str) -> SealFacts | None:
+    async with database_errors():
+        return await ctx.seals.facts(ctx.pool, tenant_id)
 
 
 # ---- templates and bulk send ------------------------------------------------------------------------------
@@ -746,9 +786,11 @@ async def seal_envelope(ctx: SigningContext, envelope_id: str) -> None:
         return
     sealed: list[SealedDocument] = []
     level = "B-B"
+    credentials = await ctx.seals.credentials(ctx.pool, state.tenant_id, now=ctx.clock())
     for document in state.documents:
         final = await _read(ctx, _current_key(state, document.index))
-        result = await ctx.pdf.seal(final, reason=f"Signed through loginless: {state.title}"[:200])
+        result = await ctx.pdf.seal(final, reason=f"Signed through loginless: {state.title}"[:200],
+                                    credentials=credentials)
         level = result.level
         await ctx.blobs.put(sealed_key(state, document.index), io.BytesIO(result.pdf),
                             content_type="application/pdf", length=len(result.pdf))
@@ -780,7 +822,8 @@ async def _sealed_certificate(ctx: SigningContext, state: Envelope, outcome: str
                               sealed: Sequence[SealedDocument], now: datetime) -> str:
     """The audit certificate, sealed and stored; returns its SHA-256."""
     unsealed = await ctx.pdf.certificate(await audit_trail(ctx, state, outcome, detail, sealed, now))
-    result = await ctx.pdf.seal(unsealed, reason=f"Audit certificate of {state.envelope_id}")
+    credentials = await ctx.seals.credentials(ctx.pool, state.tenant_id, now=now)
+    result = await ctx.pdf.seal(unsealed, reason=f"Audit certificate of {state.envelope_id}", credentials=credentials)
     await ctx.blobs.put(certificate_key(state), io.BytesIO(result.pdf), content_type="application/pdf",
                         length=len(result.pdf))
     return hashlib.sha256(result.pdf).hexdigest()

@@ -12,7 +12,7 @@ import binascii
 from datetime import datetime, timedelta
 from typing import Annotated, Literal, TypeAlias
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import BaseModel, Field
@@ -231,6 +231,18 @@ class BulkReport(BaseModel):
     sent: int
     failed: int
     rows: list[BulkRowOut]
+
+
+class SealIn(BaseModel):
+    pkcs12_base64: str = Field(max_length=200_000, description="The PKCS#12 (.p12, .pfx) file, base64-encoded")
+    password: str | None = Field(None, max_length=1000)
+
+
+class SealOut(BaseModel):
+    own: bool = Field(description="False: documents are sealed with the platform's seal")
+    subject: str | None = None
+    fingerprint: str | None = Field(None, description="SHA-256 of the certificate")
+    not_after: datetime | None = None
 
 
 class VoidIn(BaseModel):
@@ -481,4 +493,34 @@ class TemplatesController(Controller):
                                               request=[template_id, csv_text], work=work)).response()
 
 
-ROUTE_HANDLERS = [EnvelopesController, TemplatesController]
+class SealController(Controller):
+    path = "/v1/seal"
+    tags = ["seal"]
+
+    @put("/")
+    async def save(self, request: Request, data: JSONBody[SealIn], staff: Staff, signing: Signing) -> SealOut:
+        """Seal this tenant's documents with its own certificate: checked now (a key, valid, allowed to sign) and
+        kept encrypted; never written to disk."""
+        try:
+            pkcs12 = base64.b64decode(data.pkcs12_base64, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise InvalidRequest("pkcs12_base64: not base64") from error
+        facts = await handlers.save_tenant_seal(signing, staff.tenant_id, pkcs12,
+                                                data.password.encode() if data.password else None,
+                                                cause=cause_of(request))
+        return SealOut(own=True, subject=facts.subject, fingerprint=facts.fingerprint, not_after=facts.not_after)
+
+    @get("/")
+    async def current(self, staff: Staff, signing: Signing) -> SealOut:
+        facts = await handlers.tenant_seal(signing, staff.tenant_id)
+        if facts is None:
+            return SealOut(own=False)
+        return SealOut(own=True, subject=facts.subject, fingerprint=facts.fingerprint, not_after=facts.not_after)
+
+    @delete("/", status_code=204)
+    async def remove(self, request: Request, staff: Staff, signing: Signing) -> None:
+        """Back to the platform's seal."""
+        await handlers.remove_tenant_seal(signing, staff.tenant_id, cause=cause_of(request))
+
+
+ROUTE_HANDLERS = [EnvelopesController, TemplatesController, SealController]

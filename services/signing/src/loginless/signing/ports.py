@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from loginless.signing.pdf import Anchor, AuditTrail, PdfFacts, StampedField
+from loginless.signing.pdf import Anchor, AuditTrail, PdfFacts, SealCredentials, StampedField
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class PdfEngine(Protocol):
         """The original with the stamps drawn and flattened; the same inputs always give the same bytes."""
         ...
 
-    async def seal(self, data: bytes, *, reason: str) -> Sealed: ...
+    async def seal(self, data: bytes, *, reason: str, credentials: SealCredentials | None = None) -> Sealed:
+        """``data`` sealed with ``credentials`` (a tenant's own seal), else with the platform's."""
+        ...
 
     async def certificate(self, trail: AuditTrail) -> bytes: ...

@@ -32,6 +32,9 @@ class SigningSettings(ServiceSettings, LinksClientSettings, DocumentsClientSetti
     default_expiry_days: int = Field(30, ge=1, le=120, description="Envelope expiry when the sender gives none")
     poll_seconds: float = Field(1.0, gt=0, description="How often the worker looks for due jobs and expiries")
 
+    data_key: SecretStr = Field(
+        SecretStr(""), description="Base64 of 32 random bytes: the AES-GCM key of tenants' own seals at rest "
+        "(required for tenants to give their own seal)")
     seal_pkcs12_path: str = Field(
         "", description="The platform's seal: a PKCS#12 file (key and certificate chain), read once at start-up")
     seal_pkcs12_password: SecretStr = SecretStr("")
