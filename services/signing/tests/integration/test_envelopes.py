@@ -296,3 +296,41 @@ async def test_a_seal_that_fails_while_the_timestamp_authority_is_down_is_retrie
     detail = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}", headers=tenant.headers)).json()
     assert detail["status"] == "completed"
     assert (await harness.events(envelope["envelope_id"])).count("EnvelopeCompleted") == 1
+
+
+async def test_a_signer_attaches_an_id_copy_within_the_limits_and_it_is_filed_with_the_sealed_document(
+        client, harness, tenant):
+    account = f"act_{tenant.tenant_id}"
+    harness.documents.add_account(tenant.tenant_id, account)
+    body = envelope_body(ANA, account_id=account)
+    body["fields"].append({"recipient": 0, "kind": "attachment", "label": "A copy of your ID", "page": 1, "x": 72,
+                           "y": 300, "width": 200, "height": 20})
+    envelope = (await client.post("/v1/envelopes", json=body, headers=tenant.headers)).json()
+    ana = harness.guest_headers(harness.link_of(envelope["envelope_id"], ANA[1]))
+    await client.get("/guest/", headers=ana)
+    await client.post("/guest/consent", headers=ana)
+    page = await client.get("/guest/", headers=ana)
+    assert 'type="file"' in page.text and 'enctype="multipart/form-data"' in page.text
+    [(index, sha)] = re.findall(r'name="shown:(\d+)" value="([0-9a-f]{64})"', page.text)
+    form = {f"shown:{index}": sha, "typed": "Ana Ortiz"}
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+
+    async def sign_with(files):  # noqa: ANN001, ANN202
+        return await client.post("/guest/sign", data=form, files=files, headers=ana, follow_redirects=False)
+
+    missing = await sign_with({"attachment:f3": ("", b"", "application/octet-stream")})
+    too_large = await sign_with({"attachment:f3": ("id.png", png + b"\x00" * harness.settings.max_attachment_size,
+                                                   "image/png")})
+    wrong_type = await sign_with({"attachment:f3": ("id.png", b"MZ\x90\x00 an executable", "image/png")})
+    for refused, why in ((missing, "attach a file"), (too_large, "larger than"), (wrong_type, "PDF, PNG or JPEG")):
+        assert refused.status_code == 422 and why in refused.text, refused.text[:300]
+    assert "DocumentSigned" not in await harness.events(envelope["envelope_id"])
+
+    signed = await sign_with({"attachment:f3": ("../../my id.png", png, "image/png")})
+    assert signed.status_code == 303, signed.text
+    await work_through_jobs(harness.context())  # seal, then file
+    await work_through_jobs(harness.context())
+    names = sorted(view.display_name for view in harness.documents.filed if view.account_id == account)
+    assert names == ["Loan agreement - audit certificate.pdf", "loan (signed).pdf", "my id.png"]
+    detail = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}", headers=tenant.headers)).json()
+    assert len(detail["filed_document_ids"]) == 3

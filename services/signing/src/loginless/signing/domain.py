@@ -407,7 +407,13 @@ def check_values(envelope: Envelope, recipient: Recipient, values: Mapping[str, 
         if f.kind in FILLED_BY_SERVER:
             continue
         if f.kind == "attachment":
-            continue  # attachments arrive apart, through the upload step
+            if value and not _is_attachment(value):
+                errors.append(f"{field_id}: an uploaded file")
+            elif value:
+                accepted[field_id] = value
+            elif f.required:
+                errors.append(f"{field_id}: attach a file")
+            continue
         if not value:
             if f.required:
                 errors.append(f"{field_id}: required")
@@ -439,6 +445,20 @@ def _value_problem(f: EnvelopeField, value: str) -> str | None:
             if not _NUMBER.match(value):
                 return "a number"
     return None
+
+
+def _is_attachment(value: str) -> bool:
+    """An uploaded file is stored apart; its value names it: ``attachment:<sha256>:<size>:<name>``."""
+    parts = value.split(":", 3)
+    return (len(parts) == 4 and parts[0] == "attachment" and re.fullmatch(r"[0-9a-f]{64}", parts[1]) is not None
+            and parts[2].isdigit() and bool(parts[3]))
+
+
+def attachment_name(name: str) -> str:
+    """A display name for an uploaded file: no path, no control characters, at most 120 characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable() and c not in ':"<>|*?').strip(". ")
+    return name[:120] or "attachment"
 
 
 def _is_drawn(value: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
@@ -26,7 +27,7 @@ from litestar.response import Redirect, Template
 from loginless.shared.errors import LoginlessError, NotFound
 from loginless.shared.eventstore import Cause
 from loginless.shared.guest import address
-from loginless.shared.guest.i18n import N_, format_date_time, translations
+from loginless.shared.guest.i18n import N_, format_date_time, format_size, translations
 from loginless.shared.guest.language import language_of
 from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, page_context
 from loginless.shared.guest.problems import GuestProblem, guest_problem
@@ -35,14 +36,16 @@ from loginless.shared.web.context import correlation_id_of
 from loginless.shared.web.downloads import content_disposition
 from loginless.signing import domain, handlers
 from loginless.signing.domain import Client, Envelope, Recipient
-from loginless.signing.handlers import Signature, SigningContext
+from loginless.signing.handlers import Attachment, Signature, SigningContext
 from loginless.signing.i18n import CATALOGS
+from loginless.signing.settings import SigningSettings
 
 log = structlog.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 UNNAMED_FIRM = N_("the firm")
 MAX_FORM_BYTES = 1024 * 1024  # a drawn signature as a data URL, and the values
+MAX_ATTACHMENTS_BYTES = 3 * 10 * 1024 * 1024  # a few files of the attachment fields (each checked on its own)
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 ENVELOPE_ENDED = {
@@ -141,15 +144,15 @@ class GuestController(Controller):
             return error_page(error, context)
         if recipient.consented_at is None:
             return Template("consent.html", headers=NO_STORE, context={**context, **_facts(envelope, context)})
-        return self._signing_page(envelope, recipient, context)
+        return self._signing_page(ctx.settings, envelope, recipient, context)
 
-    def _signing_page(self, envelope: Envelope, recipient: Recipient, context: dict[str, Any], *,
-                      errors: list[str] | None = None, status_code: int = 200) -> Template:
-        fields = [f for f in envelope.fields_of(recipient.recipient_id)
-                  if f.kind not in domain.FILLED_BY_SERVER and f.kind != "attachment"]
+    def _signing_page(self, settings: SigningSettings, envelope: Envelope, recipient: Recipient,
+                      context: dict[str, Any], *, errors: list[str] | None = None, status_code: int = 200) -> Template:
+        fields = [f for f in envelope.fields_of(recipient.recipient_id) if f.kind not in domain.FILLED_BY_SERVER]
         return Template("sign.html", headers=NO_STORE, status_code=status_code, context={
             **context, **_facts(envelope, context), "recipient": recipient, "fields": fields, "errors": errors or [],
             "shown": envelope.current_sha256,
+            "attachment_limit": format_size(settings.max_attachment_size, context["lang"]),
             "boxes": [{"field": f.field_id, "document": f.document, "page": f.page, "x": f.x, "y": f.y,
                        "width": f.width, "height": f.height} for f in envelope.fields_of(recipient.recipient_id)
                       if f.kind in ("signature", "initials")],
@@ -171,20 +174,20 @@ class GuestController(Controller):
             return error_page(error, await guest_pages.context(request, guest))
         return Redirect(f"{forwarded_prefix(request)}/", status_code=303)
 
-    @post("/sign", media_type=MediaType.HTML, request_max_body_size=MAX_FORM_BYTES)
+    @post("/sign", media_type=MediaType.HTML, request_max_body_size=MAX_FORM_BYTES + MAX_ATTACHMENTS_BYTES)
     async def sign(self, request: Request, guest: NamedDependency[GuestAssertion],
-                   guest_pages: NamedDependency[GuestPages],
-                   data: Form) -> Response:
-        """One signature, recorded once: a second submission finds it recorded and lands on the same page."""
+                   guest_pages: NamedDependency[GuestPages]) -> Response:
+        """One signature, recorded once: a second submission finds it recorded and lands on the same page. The
+        form is multipart when the signer attaches files, URL-encoded otherwise."""
         ctx = guest_pages.ctx
         try:
-            signature = _signature(data)
+            signature = await _signature(await request.form())
             await handlers.sign(ctx, guest, signature, client_of(request), cause=Cause(correlation_id_of(request)))
         except domain.InvalidValues as error:
             envelope, recipient = await handlers.guest_envelope(ctx, guest)
             context = await guest_pages.context(request, guest)
-            return self._signing_page(envelope, recipient, context, errors=error.extra.get("errors") or [error.detail],
-                                      status_code=422)
+            return self._signing_page(ctx.settings, envelope, recipient, context,
+                                      errors=error.extra.get("errors") or [error.detail], status_code=422)
         except LoginlessError as error:
             return error_page(error, await guest_pages.context(request, guest))
         return Redirect(f"{forwarded_prefix(request)}/", status_code=303)
@@ -258,27 +261,33 @@ def _facts(envelope: Envelope, context: dict[str, Any]) -> dict[str, Any]:
     return {"envelope": envelope, "expires": format_date_time(envelope.expires_at, context["lang"])}
 
 
-def _signature(form: dict[str, str]) -> Signature:
-    """The form as the signing page posts it: ``field:<id>`` values, a typed name or a drawn PNG (data URL), and
-    ``shown:<n>`` -- the hash of each PDF the page showed."""
-    values = {key[6:]: value for key, value in form.items() if key.startswith("field:")}
-    shown = {}
-    for key, value in form.items():
-        if key.startswith("shown:") and key[6:].isdigit():
+async def _signature(form: Any) -> Signature:
+    """The form as the signing page posts it: ``field:<id>`` values, ``attachment:<id>`` files, a typed name or a
+    drawn PNG (data URL), and ``shown:<n>`` -- the hash of each PDF the page showed."""
+    values, shown, attachments = {}, {}, {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if key.startswith("attachment:") and value.filename:
+                attachments[key[11:]] = Attachment(name=value.filename, content=await value.read())
+        elif key.startswith("field:"):
+            values[key[6:]] = value
+        elif key.startswith("shown:") and key[6:].isdigit():
             shown[int(key[6:])] = value
-    drawn = form.get("drawn", "")
-    typed = form.get("typed", "").strip()
+    drawn = str(form.get("drawn") or "")
+    typed = str(form.get("typed") or "").strip()
     if drawn.startswith("data:image/png;base64,"):
         try:
             png = base64.b64decode(drawn.split(",", 1)[1], validate=True)
         except (binascii.Error, ValueError) as error:
             raise domain.InvalidValues("signature: the drawing could not be read",
                                        errors=["signature: draw again or type your name"]) from error
-        return Signature(values=values, method="drawn", drawn_png=png, typed_name=typed or None, shown=shown)
+        return Signature(values=values, method="drawn", drawn_png=png, typed_name=typed or None, shown=shown,
+                         attachments=attachments)
     if not typed:
         raise domain.InvalidValues("signature: draw your signature or type your name",
                                    errors=["signature: draw your signature or type your name"])
-    return Signature(values=values, method="typed", drawn_png=None, typed_name=typed, shown=shown)
+    return Signature(values=values, method="typed", drawn_png=None, typed_name=typed, shown=shown,
+                     attachments=attachments)
 
 
 ASSET_ROUTES = guest_asset_routes("/guest", static_directories=[STATIC_DIR])

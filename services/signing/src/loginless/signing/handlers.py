@@ -16,7 +16,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -24,6 +24,7 @@ import asyncpg
 import structlog
 
 from loginless.documents.client import DocumentsApi
+from loginless.documents.filetypes import SNIFF_BYTES, sniff
 from loginless.events.payloads.signing import (
     EnvelopeDocument,
     EnvelopeField,
@@ -556,15 +557,64 @@ async def shown_pdf(ctx: SigningContext, guest: GuestAssertion, index: int) -> t
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a signer uploads for an attachment field (an ID copy, a statement)."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Signature:
-    """What a signer submits: their field values, how they signed, the drawn mark if any, and the hashes of the
-    PDFs their page showed (document index -> SHA-256)."""
+    """What a signer submits: their field values, how they signed, the drawn mark if any, the files of their
+    attachment fields, and the hashes of the PDFs their page showed (document index -> SHA-256)."""
 
     values: Mapping[str, str]
     method: Literal["drawn", "typed"]
     drawn_png: bytes | None
     typed_name: str | None
     shown: Mapping[int, str]
+    attachments: Mapping[str, Attachment] = field(default_factory=dict)
+
+
+ATTACHMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
+
+
+def attachment_key(envelope: Envelope, sha256: str) -> str:
+    return _key(envelope, envelope.tenant_id, "attachments", sha256)
+
+
+async def _store_attachments(ctx: SigningContext, state: Envelope, recipient: Recipient,
+                             attachments: Mapping[str, Attachment]) -> dict[str, str]:
+    """Check the signer's files against the limits (size, type from the bytes), store them, and give each field's
+    value: ``attachment:<sha256>:<size>:<name>``. A required attachment missing is refused with the others."""
+    mine = {f.field_id: f for f in state.fields_of(recipient.recipient_id) if f.kind == "attachment"}
+    errors = [f"{field_id}: not an attachment field of this signer" for field_id in attachments if field_id not in mine]
+    checked: dict[str, tuple[Attachment, str]] = {}
+    for field_id, f in mine.items():
+        attachment = attachments.get(field_id)
+        if attachment is None or not attachment.content:
+            if f.required:
+                errors.append(f"{field_id}: attach a file")
+            continue
+        if len(attachment.content) > ctx.settings.max_attachment_size:
+            errors.append(f"{field_id}: larger than {ctx.settings.max_attachment_size // (1024 * 1024)} MB")
+            continue
+        kind = sniff(attachment.content[:SNIFF_BYTES], name=attachment.name).mime
+        if kind not in ATTACHMENT_TYPES:
+            errors.append(f"{field_id}: a PDF, PNG or JPEG file")
+            continue
+        checked[field_id] = (attachment, kind)
+    if errors:
+        raise domain.InvalidValues("; ".join(errors[:20]), errors=errors)
+    values = {}
+    for field_id, (attachment, kind) in checked.items():
+        sha256 = hashlib.sha256(attachment.content).hexdigest()
+        await ctx.blobs.put(attachment_key(state, sha256), io.BytesIO(attachment.content), content_type=kind,
+                            length=len(attachment.content))
+        name = domain.attachment_name(attachment.name)
+        values[field_id] = f"attachment:{sha256}:{len(attachment.content)}:{name}"
+    return values
 
 
 async def sign(ctx: SigningContext, guest: GuestAssertion, signature: Signature, client: Client, *,
@@ -596,6 +646,9 @@ async def sign(ctx: SigningContext, guest: GuestAssertion, signature: Signature,
     for f in state.fields_of(recipient.recipient_id):
         if f.kind in marks:  # the page's own values for these are never taken
             values[f.field_id] = marks[f.kind]
+        if f.kind == "attachment":
+            values.pop(f.field_id, None)  # only what was uploaded, never a value the page made up
+    values |= await _store_attachments(ctx, state, recipient, signature.attachments)
     now = ctx.clock()
     accepted = domain.check_values(state, recipient, values) | domain.server_values(state, recipient, now)
     everything = {**state.values, **accepted}
@@ -632,11 +685,13 @@ async def _stamps(ctx: SigningContext, state: Envelope, index: int, values: Mapp
     stamps = []
     for f in state.fields:
         value = values.get(f.field_id)
-        if f.document != index or value is None or f.kind == "attachment":
+        if f.document != index or value is None:
             continue
         drawn: str | bytes | bool
         kind = f.kind
-        if value.startswith("drawn:"):
+        if f.kind == "attachment":  # the file itself is filed beside the documents; its box names it
+            kind, drawn = "text", f"Attached: {value.split(':', 3)[3]}"
+        elif value.startswith("drawn:"):
             drawn = await _read(ctx, mark_key(state, value[6:]))
         elif f.kind == "checkbox":
             drawn = value == "true"
@@ -873,6 +928,14 @@ async def file_into_documents(ctx: SigningContext, envelope_id: str) -> None:
                                         name=_sealed_name(document.name), content=content,
                                         idempotency_key=f"{envelope_id}/sealed/{document.index}")
         filed.append(view.document_id)
+    for f in state.fields:
+        value = state.values.get(f.field_id, "")
+        if f.kind == "attachment" and value.startswith("attachment:"):
+            _, sha256, _, name = value.split(":", 3)
+            view = await ctx.documents.file(state.tenant_id, account_id=state.account_id, folder_id=state.folder_id,
+                                            name=name, content=await _read(ctx, attachment_key(state, sha256)),
+                                            idempotency_key=f"{envelope_id}/attachment/{f.field_id}")
+            filed.append(view.document_id)
     certificate = await _read(ctx, certificate_key(state))
     view = await ctx.documents.file(state.tenant_id, account_id=state.account_id, folder_id=state.folder_id,
                                     name=f"{state.title[:150]} - audit certificate.pdf", content=certificate,

@@ -27,6 +27,7 @@ class SigningSettings(ServiceSettings, LinksClientSettings, DocumentsClientSetti
 
     max_document_size: int = Field(25 * MIB, ge=1, description="Largest PDF an envelope takes (bytes)")
     max_document_pages: int = Field(500, ge=1, description="Most pages of one PDF of an envelope")
+    max_attachment_size: int = Field(10 * MIB, ge=1, description="Largest file a signer attaches (bytes)")
     max_signature_image_size: int = Field(300 * 1024, ge=1, description="Largest drawn signature (PNG bytes)")
     max_bulk_rows: int = Field(200, ge=1, le=5000, description="Rows one bulk send takes (one envelope each)")
     default_expiry_days: int = Field(30, ge=1, le=120, description="Envelope expiry when the sender gives none")
