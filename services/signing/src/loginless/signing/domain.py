@@ -107,12 +107,6 @@ class DocumentChanged(LoginlessError):
     title = "The document changed while you were reading it"
 
 
-class NotADraft(LoginlessError):
-    status_code = 409
-    problem_type = "not-a-draft"
-    title = "The envelope was sent already"
-
-
 class InvalidEnvelope(InvalidRequest):
     problem_type = "invalid-envelope"
     title = "The envelope is not valid"
@@ -208,14 +202,6 @@ class Envelope:
 
     def fields_of(self, recipient_id: str) -> tuple[EnvelopeField, ...]:
         return tuple(f for f in self.fields if f.recipient_id == recipient_id)
-
-    def fields_before(self, recipient_id: str) -> dict[str, str]:
-        """The values already given (by the signers before this one): what their interim PDF shows."""
-        return {field_id: value for field_id, value in self.values.items()
-                if self._field(field_id).recipient_id != recipient_id}
-
-    def _field(self, field_id: str) -> EnvelopeField:
-        return next(f for f in self.fields if f.field_id == field_id)
 
     def turn(self) -> tuple[Recipient, ...]:
         """The recipients whose turn it is and who have not acted yet."""
@@ -584,7 +570,7 @@ def _sign(state: Envelope, sign: Sign) -> list[IntegrationEvent]:
         signature_request_id=state.envelope_id, tenant_id=state.tenant_id,
         document_id=state.documents[0].document_id or f"{state.envelope_id}/0", signer_id=recipient.recipient_id,
         signed_at=sign.now, document_sha256_before=first.sha256_before, document_sha256_after=first.sha256_after,
-        link_id=sign.link_id, documents=list(sign.hashes), values=_recorded(values), signature_method=sign.method,
+        link_id=sign.link_id, documents=list(sign.hashes), values=values, signature_method=sign.method,
         role=recipient.role, client_ip=sign.client.client_ip, user_agent=sign.client.user_agent,
         verification=state.verification)]
     still_to_act = [r for r in state.turn() if r.recipient_id != recipient.recipient_id]
@@ -593,11 +579,6 @@ def _sign(state: Envelope, sign: Sign) -> list[IntegrationEvent]:
         if later:
             events.append(_turn(state, later[0], sign.now))
     return events
-
-
-def _recorded(values: Mapping[str, str]) -> dict[str, str]:
-    """Values as events carry them: a drawn mark by its hash, typed text as typed."""
-    return dict(values)
 
 
 def acting_recipient(state: Envelope, link_id: str, now: datetime, *, allow_done: bool = False) -> Recipient:
