@@ -334,3 +334,23 @@ async def test_a_signer_attaches_an_id_copy_within_the_limits_and_it_is_filed_wi
     assert names == ["Loan agreement - audit certificate.pdf", "loan (signed).pdf", "my id.png"]
     detail = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}", headers=tenant.headers)).json()
     assert len(detail["filed_document_ids"]) == 3
+
+
+async def test_resending_sends_the_same_link_while_it_lives_and_a_new_one_once_it_ended(client, harness, tenant):
+    envelope = await send(client, tenant, ANA, BEA)
+    first_link = harness.link_of(envelope["envelope_id"], ANA[1])
+    path = f"/v1/envelopes/{envelope['envelope_id']}/recipients"
+
+    again = await client.post(f"{path}/r1/resend", headers=tenant.headers)
+    assert again.status_code == 202 and again.json()["link_id"] == first_link
+    not_yet = await client.post(f"{path}/r2/resend", headers=tenant.headers)
+    assert not_yet.status_code == 409  # Bea has no link to act on before her turn
+
+    await harness.links.revoke(tenant.tenant_id, first_link)  # ended at links (expired, say)
+    renewed = await client.post(f"{path}/r1/resend", headers=tenant.headers)
+
+    assert renewed.status_code == 202 and renewed.json()["link_id"] not in (None, first_link)
+    new_link = renewed.json()["link_id"]
+    assert harness.links.state_of(new_link).status == "active"
+    assert harness.links.state_of(new_link).expires_at <= harness.clock() + timedelta(days=7, seconds=5)
+    assert (await sign_typed(client, harness.guest_headers(new_link), "Ana Ortiz")).status_code == 303

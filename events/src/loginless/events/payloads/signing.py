@@ -195,6 +195,7 @@ class SigningDeclined(IntegrationEvent, service="signing", version=1):
     signer_name: str | None = None
     client_ip: str | None = None
     user_agent: str | None = None
+    title: str | None = None  # the envelope's, for the mails that tell the others
 
 
 class EnvelopeVoided(IntegrationEvent, service="signing", version=1):

@@ -520,7 +520,7 @@ def decide(state: Envelope | None, command: Command) -> list[IntegrationEvent]:
             return [SigningDeclined(signature_request_id=state.envelope_id, tenant_id=state.tenant_id,
                                     signer_id=recipient.recipient_id, reason=reason, declined_at=now,
                                     link_id=link_id, signer_name=recipient.name, client_ip=client.client_ip,
-                                    user_agent=client.user_agent)]
+                                    user_agent=client.user_agent, title=state.title)]
         case Void(reason=reason, now=now):
             if state.status == "voided":
                 return []
