@@ -354,3 +354,22 @@ async def test_resending_sends_the_same_link_while_it_lives_and_a_new_one_once_i
     assert harness.links.state_of(new_link).status == "active"
     assert harness.links.state_of(new_link).expires_at <= harness.clock() + timedelta(days=7, seconds=5)
     assert (await sign_typed(client, harness.guest_headers(new_link), "Ana Ortiz")).status_code == 303
+
+
+async def test_an_envelopes_own_reminder_schedule_travels_with_each_turn_and_a_bad_one_is_refused(
+        client, harness, tenant):
+    body = envelope_body(ANA, BEA, reminders={"first_after": "PT12H", "interval": "P1D",
+                                               "expiry_warning_before": "PT6H", "max_reminders": 2})
+    envelope = (await client.post("/v1/envelopes", json=body, headers=tenant.headers)).json()
+    rows = await harness.pool.fetch(
+        f'SELECT data FROM "{harness.settings.schema}".events WHERE stream_id = $1'
+        " AND type LIKE '%.SigningTurnStarted.%'", envelope["envelope_id"])
+    import json
+
+    [turn] = [json.loads(row["data"]) for row in rows]
+    assert turn["reminders"] == {"enabled": True, "first_after_seconds": 43200, "interval_seconds": 86400,
+                                 "expiry_warning_before_seconds": 21600, "max_reminders": 2}
+
+    refused = await client.post("/v1/envelopes", json=envelope_body(ANA, reminders={"interval": "PT0S"}),
+                                headers=tenant.headers)
+    assert refused.status_code == 422 and "reminders" in refused.json()["detail"]

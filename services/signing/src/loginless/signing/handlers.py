@@ -29,6 +29,7 @@ from loginless.events.payloads.signing import (
     EnvelopeDocument,
     EnvelopeField,
     EnvelopeRecipient,
+    EnvelopeReminders,
     SealedDocument,
     SignedDocumentHashes,
     TemplateRole,
@@ -146,6 +147,7 @@ class EnvelopeRequest:
     folder_id: str | None
     certificate_to_signers: bool
     template_id: str | None = None
+    reminders: EnvelopeReminders | None = None
 
 
 def _key(envelope: Envelope | str, tenant_id: str, *parts: str) -> str:
@@ -196,7 +198,8 @@ async def create_envelope(ctx: SigningContext, tenant_id: str, request: Envelope
         verification=request.verification,
         expires_at=request.expires_at or now + timedelta(days=ctx.settings.default_expiry_days),
         account_id=request.account_id, folder_id=request.folder_id,
-        certificate_to_signers=request.certificate_to_signers, now=now, template_id=request.template_id)
+        certificate_to_signers=request.certificate_to_signers, now=now, template_id=request.template_id,
+        reminders=request.reminders)
     domain.check_new_envelope(command)  # before anything is stored
     stored = []
     try:
