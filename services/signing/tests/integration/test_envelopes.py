@@ -439,3 +439,26 @@ async def test_the_signing_pages_speak_spanish_to_a_spanish_signer(client, harne
     await client.post("/guest/consent", headers=luis)
     page = await client.get("/guest/", headers=luis)
     assert "Su firma" in page.text and "Rechazar la firma" in page.text
+
+
+async def test_with_a_timestamp_authority_the_envelope_and_its_certificate_are_sealed_b_lta(
+        client, harness, tenant, local_pki):
+    from dataclasses import replace
+
+    from loginless.signing.engine import PdfWork
+    from loginless.signing.pdf import SealCredentials, ValidationSources
+
+    long_term = PdfWork(max_pages=10, max_size=10_000_000, timestamp_url=local_pki.timestamp_url,
+                        credentials=SealCredentials.from_pkcs12(local_pki.seal_pkcs12, None, now=harness.clock()),
+                        validation=ValidationSources(trust_roots=[local_pki.root_pem], timeout_seconds=5))
+    envelope = await send(client, tenant, ANA)
+    await sign_typed(client, harness.guest_headers(harness.link_of(envelope["envelope_id"], ANA[1])), "Ana Ortiz")
+
+    await work_through_jobs(replace(harness.context(), pdf=long_term))
+
+    detail = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}", headers=tenant.headers)).json()
+    assert detail["status"] == "completed" and detail["seal_level"] == "B-LTA"
+    for path in ("documents/0/sealed", "certificate"):
+        sealed = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}/{path}", headers=tenant.headers)).content
+        report = await asyncio.to_thread(validate_sealed, sealed, [local_pki.root_pem])
+        assert report.ok and report.pades_level == "B-LTA", (path, report)
