@@ -292,7 +292,7 @@ class GuestController(Controller):
 
     def _submitted(self, context: dict[str, Any], view: GuestView) -> Template:
         return Template("submitted.html", headers=NO_STORE,
-                        context={**context, **page_values(view, context["lang"]),
+                        context={"copy": False, **context, **page_values(view, context["lang"]),
                                  "submitted_at": format_date_time(view.recipient.submitted_at, context["lang"])})
 
     @get("/copy", media_type=MediaType.HTML)
