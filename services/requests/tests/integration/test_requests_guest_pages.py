@@ -18,7 +18,7 @@ def _fields(page: str) -> dict[str, str]:
 
 
 def _shown(page: str) -> set[str]:
-    return {m for m in re.findall(r'data-question="([a-z_]+)"(?! hidden)(?=>)', page)}
+    return {m for m in re.findall(r'data-question="([a-z_]+)" data-type="[a-z_]+"(?=>)', page)}
 
 
 async def _post(client, headers, page: str, **values: str):  # noqa: ANN001, ANN202

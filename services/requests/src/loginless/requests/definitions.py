@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any, Literal
 
 import jsonschema
@@ -316,31 +317,28 @@ def compile_definition(definition: Definition) -> Compiled:
 
 
 def _tax_module(country: str) -> Any:
+    """python-stdnum's module for the country's personal or company tax ids."""
     for name in ("nif", "vat", "tin"):
         try:
-            return get_cc_module(country.lower(), name)
+            module = get_cc_module(country.lower(), name)
         except (ImportError, AttributeError):
             continue
+        if module is not None:
+            return module
     raise ValueError(f"no tax id rules are known for {country}")
 
 
-FORMATS = jsonschema.FormatChecker(formats=("date",))
-
-
-@FORMATS.checks("iban", raises=(SchwiftyException, ValueError))
-def _is_iban(value: object) -> bool:
-    return not isinstance(value, str) or bool(IBAN(value))
-
-
-def _tax_id_checker(country: str):  # noqa: ANN202
-    def check(value: object) -> bool:
-        return not isinstance(value, str) or bool(_tax_module(country).validate(value))
-
-    return check
-
-
-for _country in ("es", "pt", "fr", "de", "it", "nl", "be", "gb", "us", "mx", "ar", "cl", "co", "pe"):
-    FORMATS.checks(f"tax-id-{_country}", raises=(StdnumError, ValueError))(_tax_id_checker(_country))
+@cache
+def format_checker(tax_country: str | None = None) -> jsonschema.FormatChecker:
+    """Dates, IBANs (schwifty) and, when asked, one country's tax ids (python-stdnum)."""
+    checker = jsonschema.FormatChecker(formats=("date",))
+    checker.checks("iban", raises=(SchwiftyException, ValueError))(lambda value: not isinstance(value, str)
+                                                                     or bool(IBAN(value)))
+    if tax_country is not None:
+        module = _tax_module(tax_country)
+        checker.checks(f"tax-id-{tax_country.lower()}", raises=(StdnumError, ValueError))(
+            lambda value: not isinstance(value, str) or bool(module.validate(value)))
+    return checker
 
 
 def rule_matches(rule: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
@@ -392,7 +390,12 @@ def check_answer(question: Question, value: Any) -> list[AnswerError]:
     if question.type == "group" and isinstance(value, list):  # a blank answer in an item is no answer
         value = [{k: v for k, v in item.items() if not is_blank(v)} if isinstance(item, dict) else item
                  for item in value]
-    validator = jsonschema.Draft7Validator(answer_schema(question), format_checker=FORMATS)
+    countries = {q.country for q in [question, *(question.questions or [])] if q.type == "tax_id"}
+    if len(countries) > 1:  # a group asking tax ids of two countries: each judged on its own
+        return [e for inner in question.questions or [] for item in value if isinstance(item, dict)
+                for e in check_answer(inner, item.get(inner.id))] if isinstance(value, list) else []
+    validator = jsonschema.Draft7Validator(answer_schema(question),
+                                           format_checker=format_checker(next(iter(countries), None)))
     errors = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in error.absolute_path)
