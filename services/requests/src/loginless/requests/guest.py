@@ -9,7 +9,6 @@ resource and the recipient the one its link was issued to, whatever the path say
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -186,7 +185,7 @@ def page_values(view: GuestView, language: str, errors: list[dict[str, Any]] | N
         "accept": lambda q: ",".join((q.files or defs.FileLimits()).types),
         "max_size": lambda q: format_size((q.files or defs.FileLimits()).max_size, language),
         "due": format_date_time(view.request.due_at, language) if view.request.due_at else None,
-        "data_schema": json.dumps(view.compiled.data_schema), "ui_schema": json.dumps(view.compiled.ui_schema),
+        "ui_schema": view.compiled.ui_schema,
     }
 
 
