@@ -488,6 +488,7 @@ class Stack:
             "PUBLIC_URL": self.gateway_url,
             "INTERNAL_API_SECRET": secrets.internal_api_secret,
             "LINKS_URL": self.service_url("links"),
+            "DOCUMENTS_URL": self.service_url("documents"),
             "ASSERTION_PUBLIC_KEY": secrets.assertion_public_key,
         }
         if service == "gateway":

@@ -16,7 +16,7 @@ from litestar import Litestar
 from loginless.documents import domain
 from loginless.documents.guest import ASSET_ROUTES, GuestController, GuestPages
 from loginless.documents.handlers import DocumentsContext, forget_old_accesses
-from loginless.documents.http import STAFF_CONTROLLERS
+from loginless.documents.http import STAFF_CONTROLLERS, InternalController
 from loginless.documents.i18n import CATALOGS
 from loginless.documents.ports import PassThroughScanner, Scanner
 from loginless.documents.previews import PreviewLimits, PreviewRenderer, ViewOnlyPreviews
@@ -119,7 +119,7 @@ def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, sc
 
     return create_service_app(
         settings,
-        route_handlers=[*STAFF_CONTROLLERS, GuestController, *ASSET_ROUTES],
+        route_handlers=[*STAFF_CONTROLLERS, InternalController, GuestController, *ASSET_ROUTES],
         migrations_dir=MIGRATIONS,
         description=DESCRIPTION,
         context=context,

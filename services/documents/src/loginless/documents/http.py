@@ -20,8 +20,10 @@ from pydantic import BaseModel, Field
 from loginless.documents import domain, handlers
 from loginless.documents.guest import body_chunks
 from loginless.documents.handlers import DocumentsContext, Issued
+from loginless.documents.views import DocumentView
+from loginless.shared.errors import InvalidRequest
 from loginless.shared.eventstore import Cause
-from loginless.shared.web.auth import StaffPrincipal
+from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import correlation_id_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
 
@@ -425,6 +427,48 @@ def _upload_request_id(value: str) -> str:
     if not value.startswith("upr_"):
         raise domain.NotFound("no such upload request")
     return value
+
+
+# ---- internal API -----------------------------------------------------------------------------------------
+
+
+class InternalController(Controller):
+    """For the other services only (``Authorization: Bearer <DOCUMENTS_INTERNAL_API_SECRET>``): signing reads the
+    PDFs staff send for signature and files the sealed ones; requests files what guests answered with."""
+
+    path = "/internal/v1/tenants/{tenant_id:str}/documents"
+    guards = [internal_only]
+    include_in_schema = False
+
+    @post("/", request_max_body_size=None)
+    async def file(self, request: Request, tenant_id: PathId, documents: Documents, account_id: FromQuery[str],
+                   name: Annotated[str, QueryParameter(max_length=1000)], folder_id: FromQuery[str | None] = None,
+                   idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """File a document into an account (and folder) of the tenant; the caller's key makes a retry harmless."""
+        if not idempotency_key:
+            raise InvalidRequest("a service files a document with an Idempotency-Key, so that retries are safe")
+        length_header = request.headers.get("content-length")
+        declared = int(length_header) if length_header and length_header.isdigit() else None
+
+        async def work() -> Answer:
+            document = await handlers.add_document(
+                documents, tenant_id, account_id=account_id, folder_id=folder_id, name=name,
+                body=body_chunks(request), declared_length=declared, cause=cause_of(request))
+            return Answer(201, DocumentView.of(document).model_dump(mode="json"))
+
+        return (await documents.idempotency.run(tenant_id=tenant_id, operation="file-document", key=idempotency_key,
+                                                request=[account_id, folder_id, name, declared],
+                                                work=work)).response()
+
+    @get("/{document_id:str}")
+    async def get_one(self, tenant_id: PathId, document_id: PathId, documents: Documents) -> DocumentView:
+        return DocumentView.of(await handlers.document(documents, tenant_id, document_id))
+
+    @get("/{document_id:str}/content")
+    async def content(self, tenant_id: PathId, document_id: PathId, documents: Documents) -> Stream:
+        document = await handlers.document(documents, tenant_id, document_id)
+        return Stream(documents.storage.read_range(document.object_key), media_type=document.content_type,
+                      headers={"Content-Length": str(document.size), "X-Content-Type-Options": "nosniff"})
 
 
 STAFF_CONTROLLERS = [AccountsController, DocumentsController, SharesController, UploadRequestsController]

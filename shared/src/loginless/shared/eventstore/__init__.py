@@ -2,6 +2,7 @@
 runner and the projections kept from the events."""
 
 from loginless.shared.eventstore.decider import Decider
+from loginless.shared.eventstore.jobs import Job, JobKind, Jobs
 from loginless.shared.eventstore.migrations import advisory_key, migrate, quote_ident
 from loginless.shared.eventstore.relay import KafkaSink, MessageSink, OutboxRelay, OutboxRow
 from loginless.shared.eventstore.runner import Cause, DeciderRunner, Outcome, Projection, Projections
@@ -21,6 +22,9 @@ __all__ = [
     "DeciderRunner",
     "EventMetadata",
     "EventStore",
+    "Job",
+    "JobKind",
+    "Jobs",
     "KafkaSink",
     "MessageSink",
     "Outcome",
