@@ -1,5 +1,6 @@
-"""Fixtures of the requests service's tests: the app on real PostgreSQL and S3 (integration), with the links service
-replaced by its in-memory fake (which also checks staff API keys), and guests' gateway assertions signed here."""
+"""Fixtures of the requests service's tests: the app on real PostgreSQL and S3 (integration), with the links and
+documents services replaced by their in-memory fakes (links' also checks staff API keys), and guests' gateway
+assertions signed here."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from loginless.shared.web.assertion import (
     GuestRecipient,
 )
 from loginless.testkit.endpoints import S3Endpoint
+from loginless.testkit.fake_documents import FakeDocuments
 from loginless.testkit.fake_links import FakeLinks
 from loginless.testkit.staff import StaffKey
 
@@ -98,6 +100,7 @@ class ShiftableClock:
 class Harness:
     settings: RequestsSettings
     links: FakeLinks
+    documents: FakeDocuments
     pool: asyncpg.Pool
     private_key: str
     clock: ShiftableClock
@@ -109,7 +112,7 @@ class Harness:
     def context(self, **changes: object) -> RequestsContext:
         store = EventStore(self.pool, schema=self.settings.schema, topic=self.settings.events_topic)
         ctx = requests_context(store, self.settings, links=self.links, blobs=blobs_for(self.settings),
-                               clock=self.clock)
+                               documents=self.documents, clock=self.clock)
         return replace(ctx, **changes)
 
     def assertion(self, link_id: str) -> GuestAssertion:
@@ -136,7 +139,7 @@ async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
     settings = make_settings(database_url, s3, public_key)
     links = FakeLinks(public_url="http://gateway.test", clock=lambda: datetime.now(UTC))
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=4)
-    yield Harness(settings, links, pool, private_key, ShiftableClock())
+    yield Harness(settings, links, FakeDocuments(), pool, private_key, ShiftableClock())
     async with pool.acquire() as connection:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     await pool.close()
@@ -144,7 +147,7 @@ async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
 
 @pytest.fixture(scope="session")
 async def client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
-    app = create_app(harness.settings, links=harness.links, clock=harness.clock)
+    app = create_app(harness.settings, links=harness.links, documents=harness.documents, clock=harness.clock)
     async with AsyncTestClient(app, timeout=60) as http:
         yield http
 

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 import structlog
 from litestar import Litestar
 
+from loginless.documents.client import DocumentsApi, DocumentsClient
 from loginless.documents.ports import PassThroughScanner, Scanner
 from loginless.events.payloads import requests_ as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.requests import domain
 from loginless.requests.guest import ASSET_ROUTES, GuestController, GuestPages
-from loginless.requests.handlers import DocumentFiler, RequestsContext, remove_abandoned
+from loginless.requests.handlers import RequestsContext, remove_abandoned
 from loginless.requests.http import STAFF_CONTROLLERS
 from loginless.requests.i18n import CATALOGS
 from loginless.requests.projections import RequestRows
@@ -25,6 +26,7 @@ from loginless.requests.settings import RequestsSettings
 from loginless.shared.blobs.store import BlobStore
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
+from loginless.shared.eventstore.jobs import Jobs
 from loginless.shared.guest.pages import guest_template_config
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.assertion import AssertionVerifier
@@ -57,7 +59,7 @@ def projections(store: EventStore, settings: RequestsSettings) -> Projections:
 
 
 def requests_context(store: EventStore, settings: RequestsSettings, *, links: LinksApi, blobs: BlobStore,
-                     scanner: Scanner | None = None, documents: DocumentFiler | None = None,
+                     documents: DocumentsApi, scanner: Scanner | None = None,
                      clock: Clock = utc_now) -> RequestsContext:
     read_models = projections(store, settings)
     return RequestsContext(
@@ -65,7 +67,8 @@ def requests_context(store: EventStore, settings: RequestsSettings, *, links: Li
         templates=DeciderRunner(store, domain.TEMPLATE, read_models),
         requests=DeciderRunner(store, domain.REQUEST, read_models), repository=Repository(settings.schema),
         links=links, blobs=blobs, scanner=scanner or PassThroughScanner(), documents=documents,
-        idempotency=IdempotentRequests(store.pool, settings.schema), clock=clock)
+        jobs=Jobs(store.pool, settings.schema), idempotency=IdempotentRequests(store.pool, settings.schema),
+        clock=clock)
 
 
 @dataclass(frozen=True)
@@ -78,17 +81,19 @@ class RequestsApp:
     guest_assertions: AssertionVerifier | None
 
 
-def create_app(settings: RequestsSettings, *, links: LinksApi | None = None, scanner: Scanner | None = None,
-               api_keys: ApiKeyVerifier | None = None, clock: Clock = utc_now) -> Litestar:
-    """The HTTP app. ``links``, ``scanner``, ``api_keys`` and ``clock`` replace the real ones (tests give fakes)."""
+def create_app(settings: RequestsSettings, *, links: LinksApi | None = None, documents: DocumentsApi | None = None,
+               scanner: Scanner | None = None, api_keys: ApiKeyVerifier | None = None,
+               clock: Clock = utc_now) -> Litestar:
+    """The HTTP app. ``links``, ``documents``, ``scanner``, ``api_keys`` and ``clock`` replace the real ones (tests
+    give fakes)."""
 
     @asynccontextmanager
     async def context(runtime: ServiceRuntime) -> AsyncIterator[RequestsApp]:
         blobs = blobs_for(settings)
         await blobs.ensure_bucket()
-        async with links_held(settings, links) as links_api:
+        async with links_held(settings, links) as links_api, documents_held(settings, documents) as documents_api:
             ctx = requests_context(runtime.store, settings, links=links_api, blobs=blobs, scanner=scanner,
-                                   clock=clock)
+                                   documents=documents_api, clock=clock)
             yield RequestsApp(requests=ctx, guest_pages=GuestPages(ctx),
                               api_keys=api_keys or LinksApiKeys(links_api),
                               guest_assertions=settings.guest_assertions("requests"))
@@ -107,19 +112,32 @@ async def keep_house(ctx: RequestsContext) -> None:
 
 
 def create_worker(settings: RequestsSettings, *, links: LinksApi | None = None,
-                  documents: DocumentFiler | None = None) -> ServiceWorker[RequestsContext]:
+                  documents: DocumentsApi | None = None) -> ServiceWorker[RequestsContext]:
     from loginless.requests.handlers import work_through_jobs
     from loginless.shared.worker import ServiceWorker, every
 
     @asynccontextmanager
     async def context(runtime: WorkerRuntime) -> AsyncIterator[RequestsContext]:
-        async with links_held(settings, links) as links_api:
+        async with links_held(settings, links) as links_api, documents_held(settings, documents) as documents_api:
             yield requests_context(runtime.store, settings, links=links_api, blobs=blobs_for(settings),
-                                   documents=documents)
+                                   documents=documents_api)
 
     return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS,
                          tasks=[every(settings.job_poll_seconds, work_through_jobs),
                                 every(settings.maintenance_interval_seconds, keep_house)])
+
+
+@asynccontextmanager
+async def documents_held(settings: RequestsSettings, given: DocumentsApi | None) -> AsyncIterator[DocumentsApi]:
+    """The given documents API (a test's fake), else a client of the service, closed at the end."""
+    if given is not None:
+        yield given
+        return
+    client = DocumentsClient.from_settings(settings)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def asyncapi_document() -> dict:

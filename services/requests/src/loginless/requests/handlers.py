@@ -20,12 +20,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 import structlog
 
 from loginless.documents import filetypes
+from loginless.documents.client import DocumentsApi
 from loginless.documents.domain import sanitize_display_name
 from loginless.documents.ports import Scanner
 from loginless.events.payloads.requests_ import SubmittedFile
@@ -40,6 +41,7 @@ from loginless.shared.blobs.store import BlobStore
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.errors import DependencyUnavailable, InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcome, Projections, database_errors
+from loginless.shared.eventstore.jobs import Job, JobKind, Jobs
 from loginless.shared.eventstore.migrations import advisory_key
 from loginless.shared.eventstore.runner import retrying_on_conflict
 from loginless.shared.web.assertion import GuestAssertion
@@ -47,22 +49,14 @@ from loginless.shared.web.idempotency import IdempotentRequests
 
 log = structlog.get_logger(__name__)
 
-MAX_JOB_DELAY_SECONDS = 300.0
-JOB_LEASE = timedelta(seconds=60)
+ISSUE_LINKS = "issue-links"  # key: the request
+FILE_DOCUMENT = "file-document"  # key: the staged file; payload: the account
 
 
 class AnswerConflict(LoginlessError):
     status_code = 409
     problem_type = "answer-conflict"
     title = "An answer was changed on another device"
-
-
-class DocumentFiler(Protocol):
-    """Files a document into a client account's folder at the documents service, idempotent by key (the
-    documents client's ``file``)."""
-
-    async def file(self, tenant_id: str, *, account_id: str, folder_id: str | None, name: str, content: bytes,
-                   idempotency_key: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +72,8 @@ class RequestsContext:
     links: LinksApi
     blobs: BlobStore
     scanner: Scanner
-    documents: DocumentFiler | None
+    documents: DocumentsApi
+    jobs: Jobs
     idempotency: IdempotentRequests
     clock: Clock = utc_now
 
@@ -181,7 +176,7 @@ async def send_request(ctx: RequestsContext, tenant_id: str, *, template_id: str
         recipients=tuple(recipients), now=now)
 
     async def seed(connection: asyncpg.Connection, outcome: Outcome[ClientRequest]) -> None:
-        await ctx.repository.queue_link_job(connection, request_id, tenant_id)
+        await ctx.jobs.queue(connection, ISSUE_LINKS, request_id, tenant_id=tenant_id)
         for recipient in outcome.state.recipients:
             answers = dict(given)
             if prefill_from_last:
@@ -242,7 +237,7 @@ async def issue_links(ctx: RequestsContext, request_id: str, *, cause: Cause, ur
             r.recipient_id, link_id, ctx.clock()), cause)
         request = outcome.state
     if not request.still_to_issue():
-        await ctx.repository.finish_link_job(ctx.pool, request_id)
+        await ctx.jobs.finish(ctx.pool, ISSUE_LINKS, request_id)
     return request
 
 
@@ -314,7 +309,7 @@ async def cancel(ctx: RequestsContext, tenant_id: str, request_id: str, *, reaso
     """Cancel the request: its pages refuse at once; its links are revoked at links as far as it answers."""
     outcome = await ctx.requests.run(request_id, lambda: domain.Cancel(reason, ctx.clock()), cause,
                                      check=_scoped(tenant_id, "no such request"))
-    await ctx.repository.finish_link_job(ctx.pool, request_id)
+    await ctx.jobs.finish(ctx.pool, ISSUE_LINKS, request_id)
     for recipient in outcome.state.recipients:
         if recipient.link_id:
             try:
@@ -564,8 +559,9 @@ async def submit(ctx: RequestsContext, guest: GuestAssertion, *, cause: Cause) -
             file_ids = [f.file_id for f in judged.files]
             await ctx.repository.mark_submitted(connection, file_ids)
             if view.request.account_id and file_ids:
-                await ctx.repository.queue_filing(connection, view.request.tenant_id, view.request.account_id,
-                                                  file_ids)
+                for file_id in file_ids:
+                    await ctx.jobs.queue(connection, FILE_DOCUMENT, file_id, tenant_id=view.request.tenant_id,
+                                         payload={"account_id": view.request.account_id})
             return outcome.state
 
     request = await retrying_on_conflict(attempt)
@@ -576,47 +572,41 @@ async def submit(ctx: RequestsContext, guest: GuestAssertion, *, cause: Cause) -
 # ---- the worker ---------------------------------------------------------------------------------------------
 
 
-async def work_through_jobs(ctx: RequestsContext, *, limit: int = 20) -> int:
-    """One round: links still to issue, submitted files still to file with documents."""
-    handled = 0
-    for job in await ctx.repository.claim_due(ctx.pool, "link", limit=limit, lease=JOB_LEASE):
-        handled += 1
-        try:
-            await issue_links(ctx, job.key, cause=Cause(f"issue:{job.key}"))
-        except DependencyUnavailable as error:
-            await _later(ctx, "link", job.key, job.attempts, error.detail)
-        except LoginlessError as error:  # refused for good (links knows no such tenant…): kept, and said
-            await _later(ctx, "link", job.key, job.attempts, error.detail)
-    if ctx.documents is None:
-        return handled
-    for job in await ctx.repository.claim_due(ctx.pool, "filing", limit=limit, lease=JOB_LEASE):
-        handled += 1
-        try:
-            await file_with_documents(ctx, job.key, job.tenant_id, job.account_id or "")
-        except LoginlessError as error:
-            await _later(ctx, "filing", job.key, job.attempts, error.detail)
-    return handled
+def job_kinds(ctx: RequestsContext) -> list[JobKind]:
+    """The worker's jobs: links still to issue for a request, submitted files still to file with documents.
+    Both are retried while the other service is down; a refusal is logged and the job dropped (a link links
+    refuses for good, or an account documents does not know, needs staff, not another try)."""
+
+    async def issue(job: Job) -> None:
+        await issue_links(ctx, job.key, cause=Cause(f"issue:{job.key}"))
+
+    async def file(job: Job) -> None:
+        await file_with_documents(ctx, job.key, job.tenant_id, job.payload["account_id"])
+
+    settings = ctx.settings
+    return [JobKind(ISSUE_LINKS, issue, retry_seconds=settings.job_retry_seconds),
+            JobKind(FILE_DOCUMENT, file, retry_seconds=settings.job_retry_seconds)]
+
+
+async def work_through_jobs(ctx: RequestsContext) -> int:
+    return await ctx.jobs.work_through(job_kinds(ctx), now=ctx.clock())
 
 
 async def file_with_documents(ctx: RequestsContext, file_id: str, tenant_id: str, account_id: str) -> str:
     """File one submitted file into the client's account; idempotent by the file's id, so a retry after a lost
     answer files it once. The staged copy goes once documents holds it."""
-    assert ctx.documents is not None
     staged = await ctx.repository.staged_file(ctx.pool, file_id)
     if staged is None:
         raise NotFound("the staged file is gone", file_id=file_id)
+    if staged.document_id is not None:
+        return staged.document_id
     content = b"".join([chunk async for chunk in ctx.blobs.read_chunks(staged.object_key)])
     document = await ctx.documents.file(tenant_id, account_id=account_id, folder_id=None, name=staged.file_name,
                                         content=content, idempotency_key=f"requests/{file_id}")
     await ctx.repository.filed(ctx.pool, file_id, document.document_id)
+    await ctx.blobs.delete(staged.object_key)
     log.info("file filed with documents", file_id=file_id, document_id=document.document_id)
     return document.document_id
-
-
-async def _later(ctx: RequestsContext, kind: str, key: str, attempts: int, error: str) -> None:
-    delay = min(ctx.settings.link_job_retry_seconds * 2 ** (attempts - 1), MAX_JOB_DELAY_SECONDS)
-    await ctx.repository.retry_later(ctx.pool, kind, key, timedelta(seconds=delay), error)
-    log.warning("job failed; will retry", kind=kind, key=key, attempts=attempts, retry_in=delay, error=error)
 
 
 async def remove_abandoned(ctx: RequestsContext, *, batch: int = 200) -> tuple[int, int]:

@@ -1,8 +1,8 @@
 """SQL of the requests service: its read models' queries and its plain tables. Only SQL; nothing here calls up.
 
 Plain tables (never touched by a projections rebuild): ``drafts`` (answers being worked on, one row per question
-with its own version), ``submissions`` (the answers each recipient submitted last), ``staged_files`` (uploads
-waiting for submission), ``link_jobs`` and ``filing_jobs`` (the worker's calls to links and documents).
+with its own version), ``submissions`` (the answers each recipient submitted last), ``staged_files`` (uploads,
+until submitted and filed with documents). The worker's calls to links and documents are the kernel's jobs.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -47,14 +47,7 @@ class StagedFile:
     size: int
     sha256: str
     scan: str
-
-
-@dataclass(frozen=True)
-class DueJob:
-    key: str
-    tenant_id: str
-    attempts: int
-    account_id: str | None = None
+    document_id: str | None = None  # once filed with documents
 
 
 class Repository:
@@ -197,46 +190,8 @@ class Repository:
         status = await db.execute(f"DELETE FROM {self.s}.drafts WHERE saved_at < $1", older_than)
         return int(status.split()[-1])
 
-    # ---- jobs ------------------------------------------------------------------------------------------------
-
-    async def queue_link_job(self, connection: asyncpg.Connection, request_id: str, tenant_id: str) -> None:
-        await connection.execute(f"INSERT INTO {self.s}.link_jobs (client_request_id, tenant_id) VALUES ($1, $2)"
-                                 " ON CONFLICT DO NOTHING", request_id, tenant_id)
-
-    async def finish_link_job(self, db: Executor, request_id: str) -> None:
-        await db.execute(f"DELETE FROM {self.s}.link_jobs WHERE client_request_id = $1", request_id)
-
-    async def queue_filing(self, connection: asyncpg.Connection, tenant_id: str, account_id: str,
-                           file_ids: list[str]) -> None:
-        await connection.executemany(
-            f"INSERT INTO {self.s}.filing_jobs (file_id, tenant_id, account_id) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING", [(file_id, tenant_id, account_id) for file_id in file_ids])
-
     async def filed(self, db: Executor, file_id: str, document_id: str) -> None:
-        await db.execute(f"UPDATE {self.s}.filing_jobs SET document_id = $2, last_error = NULL WHERE file_id = $1",
-                         file_id, document_id)
-
-    async def claim_due(self, db: Executor, kind: str, *, limit: int, lease: timedelta) -> list[DueJob]:
-        """Due jobs of ``kind`` (``link`` or ``filing``), each leased so that another worker skips it meanwhile."""
-        table, key, extra = (("link_jobs", "client_request_id", "NULL") if kind == "link"
-                             else ("filing_jobs", "file_id", "account_id"))
-        done = "" if kind == "link" else " AND document_id IS NULL"
-        rows = await db.fetch(
-            f"UPDATE {self.s}.{table} SET attempts = attempts + 1, next_attempt_at = now() + $2::interval"
-            f" WHERE {key} IN (SELECT {key} FROM {self.s}.{table} WHERE next_attempt_at <= now(){done}"
-            f"  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-            f" RETURNING {key} AS key, tenant_id, attempts, {extra} AS account_id", limit, lease)
-        return [DueJob(row["key"], row["tenant_id"], row["attempts"], row["account_id"]) for row in rows]
-
-    async def retry_later(self, db: Executor, kind: str, key: str, delay: timedelta, error: str) -> None:
-        table, column = ("link_jobs", "client_request_id") if kind == "link" else ("filing_jobs", "file_id")
-        await db.execute(f"UPDATE {self.s}.{table} SET next_attempt_at = now() + $2::interval, last_error = $3"
-                         f" WHERE {column} = $1", key, delay, error[:500])
-
-    async def filing_status(self, db: Executor, file_ids: list[str]) -> dict[str, str | None]:
-        rows = await db.fetch(f"SELECT file_id, document_id FROM {self.s}.filing_jobs WHERE file_id = ANY($1)",
-                              file_ids)
-        return {row["file_id"]: row["document_id"] for row in rows}
+        await db.execute(f"UPDATE {self.s}.staged_files SET document_id = $2 WHERE file_id = $1", file_id, document_id)
 
 
 def _staged(row: asyncpg.Record) -> StagedFile:

@@ -5,12 +5,13 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from loginless.documents.client import DocumentsClientSettings
 from loginless.links.client import LinksClientSettings
 from loginless.shared.settings import ServiceSettings
 from loginless.shared.web.assertion import GuestAccessSettings
 
 
-class RequestsSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings):
+class RequestsSettings(ServiceSettings, LinksClientSettings, DocumentsClientSettings, GuestAccessSettings):
     model_config = SettingsConfigDict(env_prefix="REQUESTS_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "requests"
@@ -29,7 +30,7 @@ class RequestsSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings
     max_save_bytes: int = Field(256 * 1024, ge=1024, description="Largest autosave or form a guest may post")
     draft_retention_days: float = Field(
         90, gt=0, description="Drafts untouched this long, and uploads never submitted, are removed")
-    link_job_retry_seconds: float = Field(2, gt=0, description="First wait before retrying links or documents; "
-                                          "doubles each time, up to 5 minutes")
+    job_retry_seconds: float = Field(2, gt=0, description="First wait before retrying links or documents; "
+                                     "doubles each time, up to 5 minutes")
     job_poll_seconds: float = Field(1, gt=0, description="How often the worker looks for jobs")
     maintenance_interval_seconds: float = Field(3600, gt=0, description="How often the worker removes old drafts")

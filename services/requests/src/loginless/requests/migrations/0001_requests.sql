@@ -85,26 +85,7 @@ CREATE TABLE {schema}.staged_files (
     sha256            text        NOT NULL,
     scan              text        NOT NULL CHECK (scan IN ('clean', 'infected')),
     staged_at         timestamptz NOT NULL,
-    submitted         boolean     NOT NULL DEFAULT false
+    submitted         boolean     NOT NULL DEFAULT false,
+    document_id       text  -- once filed into the client's account at documents
 );
 CREATE INDEX staged_files_by_recipient ON {schema}.staged_files (client_request_id, recipient_id);
-
--- Jobs of the worker: links to issue for a request, submitted files to file with documents.
-CREATE TABLE {schema}.link_jobs (
-    client_request_id text        PRIMARY KEY,
-    tenant_id         text        NOT NULL,
-    attempts          integer     NOT NULL DEFAULT 0,
-    next_attempt_at   timestamptz NOT NULL DEFAULT now(),
-    last_error        text
-);
-
-CREATE TABLE {schema}.filing_jobs (
-    file_id           text        PRIMARY KEY,
-    tenant_id         text        NOT NULL,
-    account_id        text        NOT NULL,
-    attempts          integer     NOT NULL DEFAULT 0,
-    next_attempt_at   timestamptz NOT NULL DEFAULT now(),
-    last_error        text,
-    document_id       text  -- set when documents accepted it; the row stays as the record
-);
-CREATE INDEX filing_jobs_due ON {schema}.filing_jobs (next_attempt_at) WHERE document_id IS NULL;
