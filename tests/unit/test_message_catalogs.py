@@ -33,8 +33,9 @@ def test_the_build_knows_the_catalogs_the_services_read():
     from loginless.gateway.i18n import CATALOGS as GATEWAY
     from loginless.links.messages import CATALOGS as LINKS
     from loginless.notifications.mails import CATALOGS as NOTIFICATIONS
+    from loginless.requests.i18n import CATALOGS as REQUESTS
 
-    read = {catalog for service in (DOCUMENTS, GATEWAY, LINKS, NOTIFICATIONS) for catalog in service}
+    read = {catalog for service in (DOCUMENTS, GATEWAY, LINKS, NOTIFICATIONS, REQUESTS) for catalog in service}
     assert read == set(CATALOGS)
 
 

@@ -70,7 +70,7 @@ async def test_a_required_question_shown_by_a_condition_must_be_answered_to_subm
 
 @pytest.mark.parametrize(("answers", "field", "words"), [
     ({"no_such_question": "x"}, "answers.no_such_question", "no such question"),
-    ({"months_worked": "twelve"}, "answers.months_worked", "expected number"),
+    ({"months_worked": "twelve"}, "answers.months_worked", "expected a number"),
     ({"months_worked": 13}, "answers.months_worked", "at most 12"),
     ({"iban": "ES91 2100 0418 4502 0005 1333"}, "answers.iban", "not a valid IBAN"),
     ({"tax_id": "12345678A"}, "answers.tax_id", "not a valid tax id"),

@@ -33,6 +33,8 @@ from schwifty.exceptions import SchwiftyException
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.util import get_cc_module
 
+from loginless.shared.guest.i18n import N_
+
 QuestionType = Literal["short_text", "long_text", "number", "currency", "date", "email", "phone", "iban", "tax_id",
                        "single_choice", "multiple_choice", "dropdown", "yes_no", "file", "group"]
 CHOICE_TYPES = ("single_choice", "multiple_choice", "dropdown")
@@ -403,28 +405,38 @@ def check_answer(question: Question, value: Any) -> list[AnswerError]:
     return errors
 
 
+TYPE_WORDS = {"number": N_("expected a number"), "string": N_("expected text"), "boolean": N_("expected yes or no"),
+              "array": N_("expected a list"), "object": N_("expected a set of answers")}
+PATTERN_WORDS = {"currency": N_("an amount like 1234.50"), "phone": N_("a phone number like +34 600 000 000"),
+                 "email": N_("an e-mail address like name@example.com")}
+
+
 def _message(question: Question, error: jsonschema.ValidationError) -> str:
-    """Words for a guest, not a validator's."""
+    """Words for a guest, not a validator's. Each is a message of the service's catalog; one with a number has it
+    as its only placeholder, ``%(n)s`` (the page translates them: ``guest.translated``)."""
     kind = error.validator
     if kind == "format":
-        return {"iban": "this is not a valid IBAN", "date": "this is not a date (YYYY-MM-DD)"}.get(
-            str(error.validator_value), "this is not a valid tax id")
+        return {"iban": N_("this is not a valid IBAN"), "date": N_("this is not a date (YYYY-MM-DD)")}.get(
+            str(error.validator_value), N_("this is not a valid tax id"))
     if kind == "maxLength":
-        return f"at most {error.validator_value} characters"
+        return N_("at most %(n)s characters") % {"n": error.validator_value}
     if kind == "maxItems":
-        return f"at most {error.validator_value}"
+        return N_("at most %(n)s") % {"n": error.validator_value}
     if kind in ("enum", "const"):
-        return "this is not one of the options"
+        return N_("this is not one of the options")
     if kind == "pattern":
-        return {"currency": "an amount like 1234.50", "phone": "a phone number like +34 600 000 000",
-                "email": "an e-mail address like name@example.com"}.get(question.type, "not in the expected form")
+        return PATTERN_WORDS.get(question.type, N_("not in the expected form"))
     if kind == "type":
-        return f"expected {error.validator_value}"
-    if kind in ("minimum", "maximum"):
-        return f"{'at least' if kind == 'minimum' else 'at most'} {error.validator_value}"
+        return TYPE_WORDS.get(str(error.validator_value), N_("not in the expected form"))
+    if kind == "minimum":
+        return N_("at least %(n)s") % {"n": error.validator_value}
+    if kind == "maximum":
+        return N_("at most %(n)s") % {"n": error.validator_value}
     if kind == "additionalProperties":
-        return "an answer to a question this group does not ask"
-    return error.message[:200]
+        return N_("an answer to a question this group does not ask")
+    if kind == "uniqueItems":
+        return N_("an option is chosen twice")
+    return N_("not in the expected form")
 
 
 def missing_required(definition: Definition, answers: Mapping[str, Any], visible: set[str]) -> list[AnswerError]:
@@ -435,13 +447,13 @@ def missing_required(definition: Definition, answers: Mapping[str, Any], visible
             continue
         value = answers.get(question.id)
         if question.required and is_blank(value):
-            errors.append(AnswerError(f"answers.{question.id}", "an answer is required"))
+            errors.append(AnswerError(f"answers.{question.id}", N_("an answer is required")))
         if question.type == "group" and isinstance(value, list):
             for index, item in enumerate(value):
                 for inner in question.questions or []:
                     if inner.required and is_blank((item or {}).get(inner.id)):
                         errors.append(AnswerError(f"answers.{question.id}.{index}.{inner.id}",
-                                                  "an answer is required"))
+                                                  N_("an answer is required")))
     return errors
 
 

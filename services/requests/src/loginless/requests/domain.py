@@ -29,6 +29,7 @@ from loginless.events.payloads.requests_ import (
 from loginless.requests.definitions import Definition
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore.decider import Decider
+from loginless.shared.guest.i18n import N_
 
 MAX_RECIPIENTS = 20
 RecipientStatus = Literal["pending", "sent", "opened", "submitted", "sent_back"]
@@ -171,10 +172,10 @@ class ClientRequest:
     def check_answerable(self, recipient: Recipient) -> None:
         """Answers may be saved: the request is open and this recipient has not submitted (or was sent back)."""
         if self.cancelled_at is not None:
-            raise RequestClosed("this request was cancelled; it takes no more answers",
+            raise RequestClosed(N_("this request was cancelled; it takes no more answers"),
                                 client_request_id=self.client_request_id, reason="cancelled")
         if recipient.status == "submitted":
-            raise RequestClosed("these answers were submitted; they can no longer be changed",
+            raise RequestClosed(N_("these answers were submitted; they can no longer be changed"),
                                 client_request_id=self.client_request_id, reason="submitted")
 
 

@@ -9,6 +9,7 @@ resource and the recipient the one its link was issued to, whatever the path say
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,24 @@ def answers_from_form(view: GuestView, form: Any) -> tuple[dict[str, Any], dict[
 # ---- what a page shows ---------------------------------------------------------------------------------------
 
 
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def translated(message: str, language: str) -> str:
+    """An error message of the service in the guest's language; one with a number has it as ``%(n)s`` in the
+    catalog (definitions._message)."""
+    messages = translations(language, i18n.CATALOGS)
+    if (number := _NUMBER.search(message)) is not None:
+        template = message[:number.start()] + "%(n)s" + message[number.end():]
+        if (words := messages.gettext(template)) != template:
+            return words % {"n": number.group()}
+    return messages.gettext(message)
+
+
+def _in_language(errors: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    return [{**error, "message": translated(str(error.get("message", "")), language)} for error in errors]
+
+
 def _errors_by_question(errors: list[dict[str, Any]]) -> dict[str, str]:
     by_question: dict[str, str] = {}
     for error in errors:
@@ -171,6 +190,7 @@ def shown_value(question: defs.Question, value: Any, language: str, files: dict[
 
 def page_values(view: GuestView, language: str, errors: list[dict[str, Any]] | None = None,
                 conflicts: dict[str, Any] | None = None) -> dict[str, Any]:
+    errors = _in_language(errors or [], language)
     visible = view.visible
     values = view.values
     shown_required = [q for q in view.definition.questions() if q.id in visible and q.required]
@@ -243,8 +263,8 @@ class GuestController(Controller):
                     try:
                         await handlers.upload_file(ctx, guest, question.id, name=upload.filename, content=content)
                     except InvalidRequest as refused:
-                        errors.append({"field": f"answers.{question.id}",
-                                       "message": f"{upload.filename}: {refused.detail}"})
+                        errors.append({"field": f"answers.{question.id}", "message": "{}: {}".format(
+                            upload.filename, translated(refused.detail, context["lang"]))})
         except InvalidRequest as invalid:
             view = await handlers.guest_view(ctx, guest)
             return _form_page(context, view, status_code=422, errors=invalid.extra.get("errors") or [

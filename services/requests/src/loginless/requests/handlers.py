@@ -44,6 +44,7 @@ from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcom
 from loginless.shared.eventstore.jobs import Job, JobKind, Jobs
 from loginless.shared.eventstore.migrations import advisory_key
 from loginless.shared.eventstore.runner import retrying_on_conflict
+from loginless.shared.guest.i18n import N_
 from loginless.shared.web.assertion import GuestAssertion
 from loginless.shared.web.idempotency import IdempotentRequests
 
@@ -145,7 +146,7 @@ def check_prefill(definition: defs.Definition, prefill: Mapping[str, Any], field
     for question_id, value in prefill.items():
         question = definition.question(question_id)
         if question is None or question.type == "file":
-            errors.append({"field": f"{field}.{question_id}", "message": "no such question to prefill"})
+            errors.append({"field": f"{field}.{question_id}", "message": N_("no such question to prefill")})
             continue
         errors += [{"field": e.field.replace("answers.", f"{field}.", 1), "message": e.message}
                    for e in defs.check_answer(question, value)]
@@ -402,13 +403,13 @@ def check_changes(view: GuestView, changes: Mapping[str, Any]) -> list[dict[str,
     for question_id, value in changes.items():
         question = view.definition.question(question_id)
         if question is None:
-            errors.append({"field": f"answers.{question_id}", "message": "this request asks no such question"})
+            errors.append({"field": f"answers.{question_id}", "message": N_("this request asks no such question")})
             continue
         errors += [e.as_dict() for e in defs.check_answer(question, value)]
         for file_id in defs.file_ids(question, value):
             staged = view.files.get(file_id)
             if staged is None or staged.question_id != question_id:
-                errors.append({"field": f"answers.{question_id}", "message": "no such file was uploaded here"})
+                errors.append({"field": f"answers.{question_id}", "message": N_("no such file was uploaded here")})
     return errors
 
 
@@ -461,24 +462,25 @@ async def upload_file(ctx: RequestsContext, guest: GuestAssertion, question_id: 
     view.request.check_answerable(view.recipient)
     question = view.definition.question(question_id)
     if question is None or question.type != "file":
-        raise InvalidRequest("this request asks for no file here", field=f"answers.{question_id}")
+        raise InvalidRequest(N_("this request asks for no file here"), field=f"answers.{question_id}")
     limits = question.files or defs.FileLimits()
     field = f"answers.{question_id}"
     current = view.draft.get(question_id)
     already = defs.file_ids(question, current.value if current else None)
     if len(already) >= limits.max_files:
-        raise InvalidRequest(f"at most {limits.max_files} files here", field=field)
+        raise InvalidRequest(N_("at most %(n)s files here") % {"n": limits.max_files}, field=field)
     if len(content) > limits.max_size:
-        raise InvalidRequest(f"the file is larger than this question takes ({limits.max_size} bytes)", field=field,
+        raise InvalidRequest(N_("the file is larger than %(n)s bytes") % {"n": limits.max_size}, field=field,
                              max_size=limits.max_size)
     if not content:
-        raise InvalidRequest("the file is empty", field=field)
+        raise InvalidRequest(N_("the file is empty"), field=field)
     file_type = filetypes.sniff(content[:filetypes.SNIFF_BYTES], name=name or "")
     if file_type.executable or not filetypes.type_allowed(file_type.mime, limits.types):
-        raise InvalidRequest("this question does not take files of this type", field=field, allowed=limits.types)
+        raise InvalidRequest(N_("this question does not take files of this type"), field=field,
+                             allowed=limits.types)
     verdict = await ctx.scanner.scan(content_type=file_type.mime, size=len(content), read=_reader(content))
     if not verdict.clean:
-        raise InvalidRequest("the file was refused by the virus scan", field=field)
+        raise InvalidRequest(N_("the file was refused by the virus scan"), field=field)
     request_id, recipient_id = view.request.client_request_id, view.recipient.recipient_id
     file_id = domain.new_id("fil")
     key = f"tenants/{view.request.tenant_id}/{request_id}/{recipient_id}/{file_id}"
@@ -493,7 +495,7 @@ async def upload_file(ctx: RequestsContext, guest: GuestAssertion, question_id: 
         draft = await ctx.repository.draft(connection, request_id, recipient_id)
         value = [*(draft[question_id].value or [] if question_id in draft else []), {"file_id": file_id}]
         if len(value) > limits.max_files:
-            raise InvalidRequest(f"at most {limits.max_files} files here", field=field)
+            raise InvalidRequest(N_("at most %(n)s files here") % {"n": limits.max_files}, field=field)
         versions, _ = await ctx.repository.save_draft(
             connection, tenant_id=view.request.tenant_id, request_id=request_id, recipient_id=recipient_id,
             changes=[AnswerChange(question_id, value, None)], now=ctx.clock())
