@@ -17,7 +17,7 @@ from loginless.events.payloads import requests_ as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.requests import domain
 from loginless.requests.guest import ASSET_ROUTES, GuestController, GuestPages
-from loginless.requests.handlers import RequestsContext, remove_abandoned
+from loginless.requests.handlers import Questionnaires, RequestsContext, remove_abandoned
 from loginless.requests.http import STAFF_CONTROLLERS
 from loginless.requests.i18n import CATALOGS
 from loginless.requests.projections import RequestRows
@@ -62,13 +62,13 @@ def requests_context(store: EventStore, settings: RequestsSettings, *, links: Li
                      documents: DocumentsApi, scanner: Scanner | None = None,
                      clock: Clock = utc_now) -> RequestsContext:
     read_models = projections(store, settings)
+    templates = DeciderRunner(store, domain.TEMPLATE, read_models)
     return RequestsContext(
-        settings=settings, store=store, projections=read_models,
-        templates=DeciderRunner(store, domain.TEMPLATE, read_models),
+        settings=settings, store=store, projections=read_models, templates=templates,
         requests=DeciderRunner(store, domain.REQUEST, read_models), repository=Repository(settings.schema),
         links=links, blobs=blobs, scanner=scanner or PassThroughScanner(), documents=documents,
         jobs=Jobs(store.pool, settings.schema), idempotency=IdempotentRequests(store.pool, settings.schema),
-        clock=clock)
+        questionnaires=Questionnaires(templates), clock=clock)
 
 
 @dataclass(frozen=True)

@@ -339,8 +339,8 @@ class GuestController(Controller):
     async def save_json(self, data: JSONBody[AnswersIn], guest: Guest, guest_pages: Pages) -> Response[dict]:
         """Autosave: the answers saved as given, all or none (422 names each refused one; 409 the answers another
         device changed meanwhile, as they now are)."""
-        await handlers.save_answers(guest_pages.ctx, guest, data.answers, data.versions)
-        return Response(_state(await handlers.guest_view(guest_pages.ctx, guest)), headers=NO_STORE)
+        saved = await handlers.save_answers(guest_pages.ctx, guest, data.answers, data.versions)
+        return Response(_state(saved), headers=NO_STORE)
 
     @post("/api/files/{question_id:str}", status_code=201, request_max_body_size=defs.MAX_FILE_SIZE + 1)
     async def upload(self, request: Request, question_id: FromPath[str], guest: Guest, guest_pages: Pages,

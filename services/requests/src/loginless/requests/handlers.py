@@ -16,9 +16,10 @@ import asyncio
 import csv
 import io
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,41 @@ class AnswerConflict(LoginlessError):
 
 
 @dataclass(frozen=True)
+class Questionnaire:
+    """A template's version ready to judge answers: what it says, parsed and compiled once."""
+
+    version: domain.TemplateVersion
+    definition: defs.Definition
+    compiled: defs.Compiled
+
+
+class Questionnaires:
+    """Template versions never change once saved, so each process keeps the latest few it used, parsed and
+    compiled, rather than reading, replaying and compiling a template on every autosave."""
+
+    def __init__(self, runner: DeciderRunner[Template, domain.SaveTemplateVersion], *, size: int = 500) -> None:
+        self._runner = runner
+        self._size = size
+        self._kept: OrderedDict[tuple[str, int], Questionnaire] = OrderedDict()
+
+    async def get(self, template_id: str, version: int, connection: asyncpg.Connection | None = None,
+                  ) -> Questionnaire:
+        key = (template_id, version)
+        if (kept := self._kept.get(key)) is not None:
+            self._kept.move_to_end(key)
+            return kept
+        template, _ = await self._runner.load(template_id, connection)
+        if template is None:
+            raise NotFound("no such template")
+        chosen = template.version(version)
+        definition = _definition(chosen)
+        kept = self._kept[key] = Questionnaire(chosen, definition, defs.compile_definition(definition))
+        if len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+        return kept
+
+
+@dataclass(frozen=True)
 class RequestsContext:
     """What every handler needs; built once per process by ``bootstrap``."""
 
@@ -76,6 +112,7 @@ class RequestsContext:
     documents: DocumentsApi
     jobs: Jobs
     idempotency: IdempotentRequests
+    questionnaires: Questionnaires
     clock: Clock = utc_now
 
     @property
@@ -381,7 +418,8 @@ class GuestView:
 
 async def guest_view(ctx: RequestsContext, guest: GuestAssertion, *, cause: Cause | None = None) -> GuestView:
     """The request as the guest's link shows it; the first visit is recorded (``RequestOpened``)."""
-    request, _ = await ctx.requests.load(guest.resource_id)
+    async with database_errors():
+        request, _ = await ctx.requests.load(guest.resource_id)
     if request is None or request.tenant_id != guest.tenant_id or guest.action != "request":
         raise NotFound("no such request")
     recipient = request.recipient_of_link(guest.link_id)
@@ -389,12 +427,12 @@ async def guest_view(ctx: RequestsContext, guest: GuestAssertion, *, cause: Caus
         outcome = await ctx.requests.run(request.client_request_id,
                                          lambda: domain.OpenRequest(guest.link_id, ctx.clock()), cause)
         request, recipient = outcome.state, outcome.state.recipient_of_link(guest.link_id)
-    version = (await ctx.templates.load(request.template_id))[0].version(request.template_version)
-    definition = _definition(version)
-    async with database_errors():
-        draft = await ctx.repository.draft(ctx.pool, request.client_request_id, recipient.recipient_id)
-        files = await ctx.repository.staged_files(ctx.pool, request.client_request_id, recipient.recipient_id)
-    return GuestView(request, recipient, version, definition, defs.compile_definition(definition), draft, files)
+    async with database_errors(), ctx.pool.acquire() as connection:
+        questionnaire = await ctx.questionnaires.get(request.template_id, request.template_version, connection)
+        draft = await ctx.repository.draft(connection, request.client_request_id, recipient.recipient_id)
+        files = await ctx.repository.staged_files(connection, request.client_request_id, recipient.recipient_id)
+    return GuestView(request, recipient, questionnaire.version, questionnaire.definition, questionnaire.compiled,
+                     draft, files)
 
 
 def check_changes(view: GuestView, changes: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -431,7 +469,7 @@ async def _answerable(ctx: RequestsContext, connection: asyncpg.Connection, view
 
 
 async def save_answers(ctx: RequestsContext, guest: GuestAssertion, changes: Mapping[str, Any],
-                       versions: Mapping[str, int] | None = None, *, view: GuestView | None = None) -> dict[str, int]:
+                       versions: Mapping[str, int] | None = None, *, view: GuestView | None = None) -> GuestView:
     """Save a guest's answers as given -- all of them or, when one is refused, none. ``versions`` are those the
     guest edited: an answer saved meanwhile from another device is not overwritten (:class:`AnswerConflict`,
     with the answer as it now is); answers to other questions never conflict."""
@@ -451,7 +489,10 @@ async def save_answers(ctx: RequestsContext, guest: GuestAssertion, changes: Map
         raise AnswerConflict(
             "an answer was changed on another device since this page showed it; nothing was saved",
             conflicts={q: {"value": a.value, "version": a.version} for q, a in conflicts.items()})
-    return saved
+    now = ctx.clock()
+    draft = {**view.draft, **{q: DraftAnswer(None if defs.is_blank(changes[q]) else changes[q], version, now)
+                              for q, version in saved.items()}}
+    return replace(view, draft=draft)  # as the guest's next read would find it, without reading it again
 
 
 async def upload_file(ctx: RequestsContext, guest: GuestAssertion, question_id: str, *, name: str | None,
