@@ -166,10 +166,11 @@ async def test_sending_again_with_the_same_idempotency_key_sends_once(client, te
     assert first.json()["client_request_id"] == second.json()["client_request_id"]
 
 
-async def test_a_rebuild_of_the_read_model_finds_every_row_equal(harness, client, send):
+async def test_a_rebuild_of_the_read_model_finds_every_row_equal(harness, client, tenant, send):
+    await client.post("/v1/accounts/acc_r/contacts", headers=tenant.headers, json={"email": "r@example.test"})
     await send()
     ctx = harness.context()
-    tables = ("template_versions", "client_requests", "request_recipients")
+    tables = ("template_versions", "client_requests", "request_recipients", "contacts")
 
     async def rows() -> dict[str, list]:
         return {table: [dict(r) for r in await harness.pool.fetch(
@@ -178,3 +179,32 @@ async def test_a_rebuild_of_the_read_model_finds_every_row_equal(harness, client
     before = await rows()
     await ctx.projections.rebuild()
     assert await rows() == before
+
+
+async def test_a_request_goes_to_the_accounts_contacts_each_with_a_link_of_their_own(harness, client, tenant, send):
+    added = []
+    for contact in ({"name": "Ana", "email": "ana@example.test", "role": "client", "language": "es"},
+                    {"name": "Luis", "email": "luis@bank.test", "role": "banker"}):
+        response = await client.post("/v1/accounts/acc_9/contacts", headers=tenant.headers, json=contact)
+        assert response.status_code == 201, response.text
+        added.append(response.json()["contact_id"])
+    listed = (await client.get("/v1/accounts/acc_9/contacts", headers=tenant.headers)).json()["contacts"]
+    assert [c["role"] for c in listed] == ["client", "banker"]
+    sent = await send(account_id="acc_9", recipients=[{"contact_id": added[0]}, {"contact_id": added[1]}])
+    assert [r["email"] for r in sent.body["recipients"]] == ["ana@example.test", "luis@bank.test"]
+    assert harness.links.state_of(sent.link_ids[1]).recipient.email == "luis@bank.test"
+    # Each answers for themselves: Luis's answers are not Ana's.
+    await client.post("/guest/api/answers", headers=harness.guest_headers(sent.link_ids[1]),
+                      json={"answers": {"full_name": "Luis"}})
+    ana = (await client.get("/guest/api/answers", headers=harness.guest_headers(sent.link_ids[0]))).json()
+    assert "full_name" not in ana["answers"]
+
+
+async def test_a_contact_of_another_account_is_not_a_recipient(client, tenant, send):
+    other = await client.post("/v1/accounts/acc_other/contacts", headers=tenant.headers,
+                              json={"email": "x@example.test"})
+    template = await send()
+    response = await client.post("/v1/requests", headers=tenant.headers, json={
+        "template_id": template.template_id, "account_id": "acc_mine", "require_login": False,
+        "recipients": [{"contact_id": other.json()["contact_id"]}]})
+    assert response.status_code == 404

@@ -26,6 +26,20 @@ class TemplateVersionSaved(IntegrationEvent, service="requests", version=1):
     saved_at: datetime
 
 
+class ContactAdded(IntegrationEvent, service="requests", version=1):
+    """Someone on a client account's contact list (the client, their banker, their lawyer…), to send requests to."""
+
+    contact_id: str
+    tenant_id: str
+    account_id: str
+    contact_name: str | None = None  # not "name": IntegrationEvent reserves name, service and version
+    email: str
+    phone: str | None = None
+    language: Literal["en", "es"] | None = None
+    role: str | None = None
+    added_at: datetime
+
+
 class RequestRecipient(BaseModel):
     """Someone a request is for: the client or an associated third party, each with a link of their own."""
 

@@ -44,7 +44,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 DESCRIPTION = "Client requests (questionnaires) with the require-login switch; answers and files."
 PUBLISHED_EVENTS = (events.TemplateVersionSaved, events.ClientRequestSent, events.RequestLinkIssued,
                     events.RequestOpened, events.ClientRequestCompleted, events.RequestSentBack,
-                    events.RequestCancelled)
+                    events.RequestCancelled, events.ContactAdded)
 
 
 def blobs_for(settings: RequestsSettings) -> BlobStore:
@@ -65,7 +65,8 @@ def requests_context(store: EventStore, settings: RequestsSettings, *, links: Li
     templates = DeciderRunner(store, domain.TEMPLATE, read_models)
     return RequestsContext(
         settings=settings, store=store, projections=read_models, templates=templates,
-        requests=DeciderRunner(store, domain.REQUEST, read_models), repository=Repository(settings.schema),
+        requests=DeciderRunner(store, domain.REQUEST, read_models),
+        contacts=DeciderRunner(store, domain.CONTACT, read_models), repository=Repository(settings.schema),
         links=links, blobs=blobs, scanner=scanner or PassThroughScanner(), documents=documents,
         jobs=Jobs(store.pool, settings.schema), idempotency=IdempotentRequests(store.pool, settings.schema),
         questionnaires=Questionnaires(templates), clock=clock)

@@ -18,6 +18,7 @@ from loginless.events import IntegrationEvent
 from loginless.events.payloads.requests_ import (
     ClientRequestCompleted,
     ClientRequestSent,
+    ContactAdded,
     RequestCancelled,
     RequestLinkIssued,
     RequestOpened,
@@ -108,6 +109,47 @@ def evolve_template(state: Template | None, event: IntegrationEvent) -> Template
 
 
 TEMPLATE: Decider[Template, SaveTemplateVersion] = Decider(decide_template, evolve_template)
+
+
+# ---- contacts -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    tenant_id: str
+    account_id: str
+    name: str | None
+    email: str
+    phone: str | None
+    language: Literal["en", "es"] | None
+    role: str | None
+
+
+@dataclass(frozen=True)
+class AddContact:
+    contact: Contact
+    now: datetime
+
+
+def decide_contact(state: Contact | None, command: AddContact) -> list[IntegrationEvent]:
+    if state is not None:
+        return []
+    c = command.contact
+    return [ContactAdded(contact_id=c.contact_id, tenant_id=c.tenant_id, account_id=c.account_id,
+                         contact_name=c.name, email=c.email, phone=c.phone, language=c.language, role=c.role,
+                         added_at=command.now)]
+
+
+def evolve_contact(state: Contact | None, event: IntegrationEvent) -> Contact:
+    match event:
+        case ContactAdded() as added:
+            return Contact(added.contact_id, added.tenant_id, added.account_id, added.contact_name, added.email,
+                           added.phone, added.language, added.role)
+    raise AssertionError(f"unexpected event {type(event).__name__}")
+
+
+CONTACT: Decider[Contact, AddContact] = Decider(decide_contact, evolve_contact)
 
 
 # ---- requests -----------------------------------------------------------------------------------------------

@@ -105,6 +105,7 @@ class RequestsContext:
     projections: Projections
     templates: DeciderRunner[Template, domain.SaveTemplateVersion]
     requests: DeciderRunner[ClientRequest, domain.RequestCommand]
+    contacts: DeciderRunner[domain.Contact, domain.AddContact]
     repository: Repository
     links: LinksApi
     blobs: BlobStore
@@ -166,6 +167,32 @@ async def template(ctx: RequestsContext, tenant_id: str, template_id: str) -> Te
 async def templates(ctx: RequestsContext, tenant_id: str, *, limit: int, after: str | None) -> list[asyncpg.Record]:
     async with database_errors():
         return await ctx.repository.template_versions(ctx.pool, tenant_id, limit=limit, after=after)
+
+
+# ---- contacts ---------------------------------------------------------------------------------------------------
+
+
+async def add_contact(ctx: RequestsContext, tenant_id: str, account_id: str, *, name: str | None, email: str,
+                      phone: str | None, language: str | None, role: str | None, cause: Cause) -> domain.Contact:
+    """Someone on the account's contact list: the client, or a third party requests can go to as well."""
+    contact = domain.Contact(domain.new_id("con"), tenant_id, account_id, name, email, phone, language, role)
+    outcome = await ctx.contacts.run(contact.contact_id, lambda: domain.AddContact(contact, ctx.clock()), cause)
+    return outcome.state
+
+
+async def contacts(ctx: RequestsContext, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+    async with database_errors():
+        return await ctx.repository.contacts(ctx.pool, tenant_id, account_id)
+
+
+async def contact_recipient(ctx: RequestsContext, tenant_id: str, account_id: str | None,
+                            contact_id: str) -> Recipient:
+    """A recipient from the account's contact list; a contact of another account (or tenant) is not found."""
+    contact, _ = await ctx.contacts.load(contact_id) if contact_id.startswith("con_") else (None, 0)
+    if contact is None or contact.tenant_id != tenant_id or contact.account_id != account_id:
+        raise NotFound("no such contact of this account", contact_id=contact_id)
+    return Recipient(domain.new_id("rcp"), contact.name, contact.email, contact.phone, contact.language,
+                     contact_id=contact.contact_id)
 
 
 # ---- sending a request --------------------------------------------------------------------------------------

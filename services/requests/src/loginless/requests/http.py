@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from loginless.requests import domain, handlers
 from loginless.requests.domain import ClientRequest, Recipient, Template
@@ -58,12 +58,38 @@ class TemplateOut(BaseModel):
                    ui_schema=compiled.ui_schema)
 
 
-class RecipientIn(BaseModel):
+EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+E164 = r"^\+[1-9][0-9]{6,14}$"
+
+
+class ContactIn(BaseModel):
     name: str | None = Field(None, max_length=200)
-    email: str = Field(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-    phone: str | None = Field(None, max_length=30, pattern=r"^\+[1-9][0-9]{6,14}$",
+    email: str = Field(max_length=254, pattern=EMAIL)
+    phone: str | None = Field(None, max_length=30, pattern=E164)
+    language: Literal["en", "es"] | None = None
+    role: str | None = Field(None, max_length=100, description="client, banker, lawyer, bookkeeper…")
+
+
+class ContactOut(ContactIn):
+    contact_id: str
+    account_id: str
+
+
+class RecipientIn(BaseModel):
+    """Someone from the account's contact list (``contact_id``), or anyone, by address."""
+
+    contact_id: str | None = Field(None, max_length=100)
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=254, pattern=EMAIL)
+    phone: str | None = Field(None, max_length=30, pattern=E164,
                               description="E.164; with require_login the code may go here by SMS")
     language: Literal["en", "es"] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RecipientIn:
+        if (self.contact_id is None) == (self.email is None):
+            raise ValueError("give a contact_id or an email")
+        return self
 
 
 class NewRequest(BaseModel):
@@ -213,10 +239,13 @@ class RequestsController(Controller):
         """Send a questionnaire: each recipient gets a link of their own by e-mail (from the links service). 201
         with the links; 202 while links cannot answer (the worker issues them, recipients get them by e-mail)."""
         async def work() -> Answer:
+            recipients = [
+                await handlers.contact_recipient(requests, staff.tenant_id, data.account_id, r.contact_id)
+                if r.contact_id else Recipient(domain.new_id("rcp"), r.name, r.email, r.phone, r.language)
+                for r in data.recipients]
             sent = await handlers.send_request(
                 requests, staff.tenant_id, template_id=data.template_id, template_version=data.template_version,
-                account_id=data.account_id, recipients=[
-                    Recipient(domain.new_id("rcp"), r.name, r.email, r.phone, r.language) for r in data.recipients],
+                account_id=data.account_id, recipients=recipients,
                 require_login=data.require_login, message=data.message, due_at=data.due_at, prefill=data.prefill,
                 prefill_from_last=data.prefill_from_last, cause=cause_of(request))
             body = RequestOut.of(sent.request, sent.urls)
@@ -270,4 +299,31 @@ class RequestsController(Controller):
                                                    reason=data.reason if data else None, cause=cause_of(request)))
 
 
-STAFF_CONTROLLERS = [TemplatesController, RequestsController]
+class ContactsController(Controller):
+    path = "/v1/accounts/{account_id:str}/contacts"
+    tags = ["contacts"]
+
+    @post("/")
+    async def add(self, request: Request, account_id: PathId, data: JSONBody[ContactIn], staff: Staff,
+                  requests: Requests, idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """Add someone to a client account's contact list (the account lives at documents; its id is enough)."""
+        async def work() -> Answer:
+            contact = await handlers.add_contact(requests, staff.tenant_id, account_id, name=data.name,
+                                                 email=data.email, phone=data.phone, language=data.language,
+                                                 role=data.role, cause=cause_of(request))
+            return Answer(201, ContactOut(contact_id=contact.contact_id, account_id=account_id,
+                                          **data.model_dump()).model_dump(mode="json"))
+
+        return (await requests.idempotency.run(tenant_id=staff.tenant_id, operation="add-contact",
+                                               key=idempotency_key, request=[account_id, data.model_dump()],
+                                               work=work)).response()
+
+    @get("/")
+    async def list(self, account_id: PathId, staff: Staff, requests: Requests) -> dict:
+        rows = await handlers.contacts(requests, staff.tenant_id, account_id)
+        return {"contacts": [ContactOut(contact_id=r["contact_id"], account_id=r["account_id"], name=r["name"],
+                                        email=r["email"], phone=r["phone"], language=r["language"],
+                                        role=r["role"]).model_dump(mode="json") for r in rows]}
+
+
+STAFF_CONTROLLERS = [TemplatesController, RequestsController, ContactsController]

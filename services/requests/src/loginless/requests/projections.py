@@ -2,6 +2,7 @@
 
 * ``template_versions``: every version of every template, as saved.
 * ``client_requests`` and ``request_recipients``: each request and where each of its recipients stands.
+* ``contacts``: each client account's contact list.
 
 Every row comes from an event, so ``python -m loginless.requests projections rebuild`` reproduces them.
 """
@@ -17,7 +18,7 @@ from loginless.shared.eventstore import RecordedEvent, quote_ident
 
 
 class RequestRows:
-    tables = ("template_versions", "client_requests", "request_recipients")
+    tables = ("template_versions", "client_requests", "request_recipients", "contacts")
 
     def __init__(self, schema: str) -> None:
         self._schema = quote_ident(schema)
@@ -55,6 +56,12 @@ class RequestRows:
                 await self._recipient(connection, sent_back.client_request_id, sent_back.recipient_id,
                                       "sent_back_at = $3, comments = $4", sent_back.sent_back_at,
                                       json.dumps(sent_back.comments))
+            case events.ContactAdded() as added:
+                await connection.execute(
+                    f"INSERT INTO {s}.contacts (contact_id, tenant_id, account_id, name, email, phone, language, role,"
+                    " added_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", added.contact_id, added.tenant_id,
+                    added.account_id, added.contact_name, added.email, added.phone, added.language, added.role,
+                    added.added_at)
             case events.RequestCancelled() as cancelled:
                 await connection.execute(
                     f"UPDATE {s}.client_requests SET cancelled_at = $2, cancel_reason = $3"
@@ -71,6 +78,8 @@ class RequestRows:
         s = self._schema
         if stream_id.startswith("tpl_"):
             await connection.execute(f"DELETE FROM {s}.template_versions WHERE template_id = $1", stream_id)
+        elif stream_id.startswith("con_"):
+            await connection.execute(f"DELETE FROM {s}.contacts WHERE contact_id = $1", stream_id)
         else:
             await connection.execute(f"DELETE FROM {s}.request_recipients WHERE client_request_id = $1", stream_id)
             await connection.execute(f"DELETE FROM {s}.client_requests WHERE client_request_id = $1", stream_id)

@@ -91,6 +91,10 @@ class Repository:
             " ORDER BY s.submitted_at DESC LIMIT 1", tenant_id, template_id, account_id, email, before)
         return json.loads(row["answers"]) if row else None
 
+    async def contacts(self, db: Executor, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+        return await db.fetch(f"SELECT * FROM {self.s}.contacts WHERE tenant_id = $1 AND account_id = $2"
+                              " ORDER BY added_at, contact_id", tenant_id, account_id)
+
     # ---- drafts ------------------------------------------------------------------------------------------
 
     async def draft(self, db: Executor, request_id: str, recipient_id: str) -> dict[str, DraftAnswer]:

@@ -46,6 +46,19 @@ CREATE TABLE {schema}.request_recipients (
 );
 CREATE UNIQUE INDEX request_recipients_by_link ON {schema}.request_recipients (link_id) WHERE link_id IS NOT NULL;
 
+CREATE TABLE {schema}.contacts (
+    contact_id  text        PRIMARY KEY,
+    tenant_id   text        NOT NULL,
+    account_id  text        NOT NULL,
+    name        text,
+    email       text        NOT NULL,
+    phone       text,
+    language    text,
+    role        text,
+    added_at    timestamptz NOT NULL
+);
+CREATE INDEX contacts_by_account ON {schema}.contacts (tenant_id, account_id, contact_id);
+
 -- Plain tables, never touched by a rebuild.
 
 -- What recipients typed so far: one row per answer, versioned per question (docs/requests.md: why not events).
