@@ -2,8 +2,9 @@
 against a bare asyncpg upsert of one JSON row in the same run.
 
 Run against real PostgreSQL and S3: ``source var/stack.env`` of a stack (``make run``, or ``python -m
-loginless.devstack test --infra-only -- uv run python bench/requests.py``). The service runs in this process under
-uvicorn on a loopback port, with the links service's in-memory fake; guests are HTTP clients on the same event loop.
+loginless.devstack test --infra-only -- uv run python bench/requests.py``). The service runs in a process of its own
+(this script with ``--serve``: the requests app under uvicorn, as ``python -m loginless.requests api`` runs it, with
+the links service's in-memory fake), and the guests are HTTP clients in this one, so the service's CPU is its own.
 What is measured is the save as a guest's script makes it: the gateway's assertion checked, the request and its
 draft loaded, the answer judged against its question, the recipient's lock taken and the versioned draft row
 written, the new state answered. Rounds of each alternate and the medians are kept, so a noisy neighbour hurts both
@@ -21,6 +22,8 @@ import os
 import platform
 import secrets
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -76,6 +79,20 @@ async def timed_loop(concurrency: int, seconds: float, operation) -> tuple[float
     return len(latencies) / (time.perf_counter() - began), latencies
 
 
+TENANT = "bench-firm"
+API_KEY = "ll_benchkey0001_" + "b" * 43
+
+
+def serve(port: int) -> None:
+    """The service alone in this process, its settings from the environment the client passes."""
+    settings = RequestsSettings(**json.loads(os.environ["BENCH_REQUESTS_SETTINGS"]))
+    links = FakeLinks(public_url="http://gateway.test", clock=lambda: datetime.now(UTC))
+    links.add_tenant(TENANT, name="Bench Firm")
+    links.add_api_key(TENANT, API_KEY)
+    uvicorn.run(create_app(settings, links=links, documents=FakeDocuments()), host="127.0.0.1", port=port,
+                log_config=None, access_log=False)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time of each kind, all rounds")
@@ -84,39 +101,42 @@ async def main() -> None:
 
     private_key, public_key = generate_key_pair()
     schema = f"bench_requests_{uuid.uuid4().hex[:8]}"
-    settings = RequestsSettings(
+    settings = dict(
         database_url=os.environ["DATABASE_URL"], kafka_bootstrap_servers="127.0.0.1:1",
         s3_endpoint=os.environ["S3_ENDPOINT"], s3_access_key=os.environ["S3_ACCESS_KEY"],
         s3_secret_key=os.environ["S3_SECRET_KEY"], s3_bucket=f"bench-requests-{secrets.token_hex(4)}",
         database_schema=schema, assertion_public_key=public_key, log_level="WARNING", log_json=True)
-    links = FakeLinks(public_url="http://gateway.test", clock=lambda: datetime.now(UTC))
-    tenant_id = links.add_tenant(name="Bench Firm")
-    staff = {"Authorization": f"Bearer {links.add_api_key(tenant_id)}"}
-    signer = AssertionSigner(private_key)
-    pool = await asyncpg.create_pool(settings.database_url, min_size=GUESTS, max_size=GUESTS)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, links=links, documents=FakeDocuments()),
-                                           host="127.0.0.1", port=port, log_config=None, access_log=False))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)],
+                              env={**os.environ, "BENCH_REQUESTS_SETTINGS": json.dumps(settings)})
+    staff = {"Authorization": f"Bearer {API_KEY}"}
+    signer = AssertionSigner(private_key)
+    pool = await asyncpg.create_pool(settings["database_url"], min_size=GUESTS, max_size=GUESTS)
     limits = httpx.Limits(max_connections=GUESTS, max_keepalive_connections=GUESTS)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits) as client:
+            for _ in range(600):  # until it listens (ready it is not: this bench gives it no Kafka)
+                try:
+                    if (await client.get("/health/live")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
             created = await client.post("/v1/templates", headers=staff,
                                         json={"title": "Bench", "definition": QUESTIONNAIRE})
             template_id = created.json()["template_id"]
             guests = []
             for worker in range(GUESTS):  # one request each: guests never wait for one another's lock
-                sent = await client.post("/v1/requests", headers=staff, json={
+                sent = (await client.post("/v1/requests", headers=staff, json={
                     "template_id": template_id, "require_login": False,
-                    "recipients": [{"email": f"guest{worker}@example.test"}]})
-                link = links.state_of(sent.json()["recipients"][0]["link_id"])
+                    "recipients": [{"email": f"guest{worker}@example.test"}]})).json()
                 assertion = signer.sign(GuestAssertion(
-                    link_id=link.link_id, tenant_id=tenant_id, action="request", resource_id=link.resource_id,
-                    recipient=GuestRecipient(email=link.recipient.email),
+                    link_id=sent["recipients"][0]["link_id"], tenant_id=TENANT, action="request",
+                    resource_id=sent["client_request_id"],
+                    recipient=GuestRecipient(email=f"guest{worker}@example.test"),
                     link_expires_at=datetime.now(UTC) + timedelta(days=1), audience="requests"))
-                guests.append({ASSERTION_HEADER: assertion, FORWARDED_PREFIX_HEADER: f"/g/{link.link_id}"})
+                guests.append({ASSERTION_HEADER: assertion,
+                               FORWARDED_PREFIX_HEADER: f"/g/{sent['recipients'][0]['link_id']}"})
             versions: list[dict[str, int]] = [{} for _ in range(GUESTS)]
 
             async def autosave(worker: int, n: int) -> None:
@@ -148,8 +168,8 @@ async def main() -> None:
                 ours.append(rate)
                 our_latency += latency
     finally:
-        server.should_exit = True
-        await serving
+        server.terminate()
+        server.wait(timeout=30)
         await pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await pool.close()
 
@@ -167,4 +187,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--serve"]:
+        serve(int(sys.argv[2]))
+    else:
+        asyncio.run(main())

@@ -253,7 +253,7 @@ class GuestController(Controller):
             form = await request.form()
             changes, versions, action = answers_from_form(view, form)
             if changes:
-                await handlers.save_answers(ctx, guest, changes, versions, view=view)
+                await handlers.save_answers(ctx, guest, changes, versions)
             errors = []
             for question in view.definition.questions():
                 for upload in [u for u in form.getall(f"f.{question.id}", []) if isinstance(u, UploadFile)]:

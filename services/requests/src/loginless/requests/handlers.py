@@ -443,13 +443,18 @@ class GuestView:
         return defs.visible_elements(self.compiled.ui_schema, self.values)
 
 
+def _guests(request: ClientRequest | None, guest: GuestAssertion) -> tuple[ClientRequest, Recipient]:
+    """The request the guest's link is for, and the recipient it was issued to."""
+    if request is None or request.tenant_id != guest.tenant_id or guest.action != "request":
+        raise NotFound("no such request")
+    return request, request.recipient_of_link(guest.link_id)
+
+
 async def guest_view(ctx: RequestsContext, guest: GuestAssertion, *, cause: Cause | None = None) -> GuestView:
     """The request as the guest's link shows it; the first visit is recorded (``RequestOpened``)."""
     async with database_errors():
         request, _ = await ctx.requests.load(guest.resource_id)
-    if request is None or request.tenant_id != guest.tenant_id or guest.action != "request":
-        raise NotFound("no such request")
-    recipient = request.recipient_of_link(guest.link_id)
+    request, recipient = _guests(request, guest)
     if cause is not None and recipient.opened_at is None and request.cancelled_at is None:
         outcome = await ctx.requests.run(request.client_request_id,
                                          lambda: domain.OpenRequest(guest.link_id, ctx.clock()), cause)
@@ -480,12 +485,10 @@ def check_changes(view: GuestView, changes: Mapping[str, Any]) -> list[dict[str,
 
 
 @asynccontextmanager
-async def recipient_locked(ctx: RequestsContext, request_id: str, recipient_id: str) -> AsyncIterator[
-        asyncpg.Connection]:
-    """A transaction holding the recipient's lock: their saves and their submission take turns."""
+async def link_locked(ctx: RequestsContext, request_id: str, link_id: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction holding the lock of one recipient's link: their saves and their submission take turns."""
     async with ctx.store.transaction() as connection:
-        await connection.execute("SELECT pg_advisory_xact_lock($1)",
-                                 advisory_key("requests", request_id, recipient_id))
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", advisory_key("requests", request_id, link_id))
         yield connection
 
 
@@ -496,29 +499,40 @@ async def _answerable(ctx: RequestsContext, connection: asyncpg.Connection, view
 
 
 async def save_answers(ctx: RequestsContext, guest: GuestAssertion, changes: Mapping[str, Any],
-                       versions: Mapping[str, int] | None = None, *, view: GuestView | None = None) -> GuestView:
+                       versions: Mapping[str, int] | None = None) -> GuestView:
     """Save a guest's answers as given -- all of them or, when one is refused, none. ``versions`` are those the
     guest edited: an answer saved meanwhile from another device is not overwritten (:class:`AnswerConflict`,
-    with the answer as it now is); answers to other questions never conflict."""
-    view = view or await guest_view(ctx, guest)
-    view.request.check_answerable(view.recipient)
-    if errors := check_changes(view, changes):
-        raise InvalidRequest("some answers are not valid; nothing was saved", errors=errors)
+    with the answer as it now is); answers to other questions never conflict. Returns the guest's view as it
+    now is.
+
+    One transaction under the link's lock does it all (the most frequent write of the service: autosave), so a
+    save racing a submission from another device is judged before it, or finds the request submitted."""
     versions = versions or {}
-    request_id, recipient_id = view.request.client_request_id, view.recipient.recipient_id
-    async with database_errors(), recipient_locked(ctx, request_id, recipient_id) as connection:
-        await _answerable(ctx, connection, view)
+    now = ctx.clock()
+    async with database_errors(), link_locked(ctx, guest.resource_id, guest.link_id) as connection:
+        request, _ = await ctx.requests.load(guest.resource_id, connection)
+        request, recipient = _guests(request, guest)
+        request.check_answerable(recipient)
+        questionnaire = await ctx.questionnaires.get(request.template_id, request.template_version, connection)
+        request_id, recipient_id = request.client_request_id, recipient.recipient_id
+        draft = await ctx.repository.draft(connection, request_id, recipient_id)
+        asks_files = any((q := questionnaire.definition.question(question_id)) is not None and q.type == "file"
+                         for question_id in changes)
+        files = await ctx.repository.staged_files(connection, request_id, recipient_id) if asks_files else {}
+        view = GuestView(request, recipient, questionnaire.version, questionnaire.definition, questionnaire.compiled,
+                         draft, files)
+        if errors := check_changes(view, changes):
+            raise InvalidRequest("some answers are not valid; nothing was saved", errors=errors)
         saved, conflicts = await ctx.repository.save_draft(
-            connection, tenant_id=view.request.tenant_id, request_id=request_id, recipient_id=recipient_id,
+            connection, tenant_id=request.tenant_id, request_id=request_id, recipient_id=recipient_id,
             changes=[AnswerChange(q, None if defs.is_blank(v) else v, versions.get(q)) for q, v in changes.items()],
-            now=ctx.clock())
+            now=now, current=draft)
     if conflicts:
         raise AnswerConflict(
             "an answer was changed on another device since this page showed it; nothing was saved",
             conflicts={q: {"value": a.value, "version": a.version} for q, a in conflicts.items()})
-    now = ctx.clock()
-    draft = {**view.draft, **{q: DraftAnswer(None if defs.is_blank(changes[q]) else changes[q], version, now)
-                              for q, version in saved.items()}}
+    draft = {**draft, **{q: DraftAnswer(None if defs.is_blank(changes[q]) else changes[q], version, now)
+                         for q, version in saved.items()}}
     return replace(view, draft=draft)  # as the guest's next read would find it, without reading it again
 
 
@@ -557,7 +571,7 @@ async def upload_file(ctx: RequestsContext, guest: GuestAssertion, question_id: 
                         recipient_id=recipient_id, question_id=question_id, object_key=key,
                         file_name=sanitize_display_name(name, fallback="file"), content_type=file_type.mime,
                         size=stored.size, sha256=stored.sha256, scan="clean")
-    async with database_errors(), recipient_locked(ctx, request_id, recipient_id) as connection:
+    async with database_errors(), link_locked(ctx, request_id, guest.link_id) as connection:
         await _answerable(ctx, connection, view)
         await ctx.repository.stage_file(connection, staged, ctx.clock())
         draft = await ctx.repository.draft(connection, request_id, recipient_id)
@@ -606,7 +620,7 @@ async def submit(ctx: RequestsContext, guest: GuestAssertion, *, cause: Cause) -
     request_id, recipient_id = view.request.client_request_id, view.recipient.recipient_id
 
     async def attempt() -> ClientRequest:
-        async with database_errors(), recipient_locked(ctx, request_id, recipient_id) as connection:
+        async with database_errors(), link_locked(ctx, request_id, guest.link_id) as connection:
             fresh = GuestView(view.request, view.recipient, view.version, view.definition, view.compiled,
                               await ctx.repository.draft(connection, request_id, recipient_id),
                               await ctx.repository.staged_files(connection, request_id, recipient_id))

@@ -104,17 +104,20 @@ class Repository:
                 for row in rows}
 
     async def save_draft(self, connection: asyncpg.Connection, *, tenant_id: str, request_id: str,
-                         recipient_id: str, changes: Iterable[AnswerChange],
-                         now: datetime) -> tuple[dict[str, int], dict[str, DraftAnswer]]:
+                         recipient_id: str, changes: Iterable[AnswerChange], now: datetime,
+                         current: Mapping[str, DraftAnswer] | None = None,
+                         ) -> tuple[dict[str, int], dict[str, DraftAnswer]]:
         """Save every change, or none: ``(new versions, {})``, or ``({}, conflicts)`` -- the current answers of
-        the questions saved by someone else since the version a change was based on."""
+        the questions saved by someone else since the version a change was based on. ``current``: the draft as
+        the caller read it under the recipient's lock (else it is read here, its rows locked)."""
         changes = list(changes)
-        rows = await connection.fetch(
-            f"SELECT question_id, value, version, saved_at FROM {self.s}.drafts WHERE client_request_id = $1"
-            " AND recipient_id = $2 AND question_id = ANY($3::text[]) FOR UPDATE", request_id, recipient_id,
-            [c.question_id for c in changes])
-        current = {row["question_id"]: DraftAnswer(json.loads(row["value"]), row["version"], row["saved_at"])
-                   for row in rows}
+        if current is None:
+            rows = await connection.fetch(
+                f"SELECT question_id, value, version, saved_at FROM {self.s}.drafts WHERE client_request_id = $1"
+                " AND recipient_id = $2 AND question_id = ANY($3::text[]) FOR UPDATE", request_id, recipient_id,
+                [c.question_id for c in changes])
+            current = {row["question_id"]: DraftAnswer(json.loads(row["value"]), row["version"], row["saved_at"])
+                       for row in rows}
         conflicts = {c.question_id: current.get(c.question_id, DraftAnswer(None, 0, now)) for c in changes
                      if c.base_version is not None
                      and c.base_version != (current[c.question_id].version if c.question_id in current else 0)
