@@ -50,7 +50,7 @@ def resource_shown(page: httpx.Response) -> str | None:
 
 def test_an_emailed_link_arrives_in_the_inbox_and_opens(firm, stack_env):
     address = f"ana-{uuid.uuid4().hex[:8]}@example.com"
-    [link] = firm.issue("sign", recipients=[{"email": address, "name": "Ana", "delivery": "email"}])
+    [link] = firm.issue("pay", recipients=[{"email": address, "name": "Ana", "delivery": "email"}])
     mail = mail_to(stack_env, address, containing="/l/")
     [url] = set(re.findall(re.escape(stack_env["GATEWAY_URL"]) + r"/l/[A-Za-z0-9_-]+", mail["Text"]))
     assert url == link.url

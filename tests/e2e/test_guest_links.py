@@ -41,7 +41,7 @@ def resource_shown(page: httpx.Response) -> str:
     return match[1]
 
 
-@pytest.mark.parametrize("action", ["sign", "pay", "request"])
+@pytest.mark.parametrize("action", ["pay", "request"])
 def test_each_action_reaches_its_own_service_with_a_verified_assertion(firm, guest, action):
     [link] = firm.issue(action)
     link_id, landing = guest.enter(link.url)
@@ -79,7 +79,7 @@ def assert_security_headers(response: httpx.Response) -> None:
 
 
 def test_the_cookie_is_http_only_strict_and_scoped_to_the_link(firm, guest):
-    [link] = firm.issue("sign")
+    [link] = firm.issue("pay")
     opened = guest.open(link.url)
     cookie = opened.headers.get("set-cookie", "")
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
@@ -88,7 +88,7 @@ def test_the_cookie_is_http_only_strict_and_scoped_to_the_link(firm, guest):
 
 
 def test_one_url_per_recipient_each_revocable_alone(firm, stack_env):
-    first, second = firm.issue("sign", recipients=[{"email": "ana@example.com"}, {"email": "luis@example.com"}])
+    first, second = firm.issue("pay", recipients=[{"email": "ana@example.com"}, {"email": "luis@example.com"}])
     assert first.url != second.url and first.resource_id == second.resource_id
     firm.revoke(first.link_id)
     assert Guest(stack_env["GATEWAY_URL"]).open(first.url).status_code == 410
@@ -99,7 +99,7 @@ def test_one_url_per_recipient_each_revocable_alone(firm, stack_env):
 def test_revoked_used_up_and_expired_links_answer_410(firm, stack_env):
     [revoked] = firm.issue("pay")
     firm.revoke(revoked.link_id)
-    [once] = firm.issue("sign", max_uses=1)
+    [once] = firm.issue("pay", max_uses=1)
     Guest(stack_env["GATEWAY_URL"]).enter(once.url)
     [expiring] = firm.issue("request", expires_in_seconds=2)
 
@@ -113,7 +113,7 @@ def test_revoked_used_up_and_expired_links_answer_410(firm, stack_env):
 
 
 def test_a_one_time_link_is_not_used_up_by_a_mail_scanner_opening_it_first(firm, stack_env):
-    [once] = firm.issue("sign", max_uses=1)
+    [once] = firm.issue("pay", max_uses=1)
     scanned = Guest(stack_env["GATEWAY_URL"]).open(once.url)
     assert scanned.status_code == 200 and "set-cookie" not in scanned.headers
     assert firm.status(once.link_id)["uses"] == 0 and firm.status(once.link_id)["status"] == "active"
@@ -139,8 +139,8 @@ def test_a_revoke_is_enforced_on_a_revisit_within_a_second(firm, guest):
 
 
 def test_link_a_cannot_reach_resource_b_by_editing_the_path(firm, guest):
-    [link_a] = firm.issue("sign")
-    [link_b] = firm.issue("sign")
+    [link_a] = firm.issue("pay")
+    [link_b] = firm.issue("pay")
     _, landing = guest.enter(link_a.url)
     edited = guest.http.get(f"/g/{link_a.link_id}/documents/{link_b.resource_id}")
     assert resource_shown(edited) == link_a.resource_id

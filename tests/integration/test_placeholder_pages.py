@@ -1,6 +1,6 @@
 """The guest page of each service whose own pages are not built yet (the guest-page kit's placeholder): in the
 recipient's language, Spanish or English, with the firm's branding, and only for the gateway's guests of that very
-service. One test for the three, as they are one page until each is built."""
+service. One test for them all, as they are one page until each is built."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ pytestmark = pytest.mark.integration
 
 # service -> (its guest action, the page's heading in English and in Spanish)
 SERVICES = {
-    "signing": ("sign", "Sign a document", "Firmar un documento"),
     "payments": ("pay", "Pay an invoice", "Pagar una factura"),
     "requests": ("request", "Answer a request", "Responder a una solicitud"),
 }

@@ -109,12 +109,14 @@ def test_the_base_settings_carry_no_service_of_their_own():
     assert "assertion" not in fields
 
 
-LINKS_PATHS = re.compile(r"/internal/v1/|/v1/links\b|/v1/api-keys\b|/v1/tenants\b")
+LINKS_PATHS = re.compile(r"/internal/v1/(?:links|api-keys)\b|/internal/v1/tenants/[^\"']*/(?:links|branding)\b"
+                         r"|(?<!/internal)/v1/(?:links|api-keys|tenants)\b")
 
 
 def test_the_paths_check_recognises_links_paths():
     assert LINKS_PATHS.search('f"{base}/internal/v1/tenants/{tenant}/links"')
     assert LINKS_PATHS.search('"/v1/links/" + link_id') and not LINKS_PATHS.search('"/v1/linkshare"')
+    assert not LINKS_PATHS.search('"/internal/v1/tenants/{tenant_id:str}/documents"')  # documents' own
 
 
 def test_no_runtime_module_but_links_own_knows_links_paths():

@@ -130,6 +130,15 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ .root.Values.tmpSizeLimit }}
+  {{- if ne .component "migrate" }}
+  {{- range $file := (index $.root.Values.services $.service | default dict).secretFiles | default list }}
+  - name: {{ printf "file-%s-%s" $file.secret $file.key | replace "." "-" | trunc 63 }}
+    secret:
+      secretName: {{ $file.secret }}
+      items:
+        - {key: {{ $file.key }}, path: {{ $file.key }}}
+  {{- end }}
+  {{- end }}
   {{- with .root.Values.kafka.caSecret }}
   {{- if ne $.component "migrate" }}
   - name: kafka-ca
@@ -145,6 +154,13 @@ volumes:
 {{- define "loginless.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
+{{- if ne .component "migrate" }}
+{{- range $file := (index $.root.Values.services $.service | default dict).secretFiles | default list }}
+- name: {{ printf "file-%s-%s" $file.secret $file.key | replace "." "-" | trunc 63 }}
+  mountPath: {{ printf "/var/run/secrets/loginless/%s" (printf "file-%s-%s" $file.secret $file.key | replace "." "-" | trunc 63) }}
+  readOnly: true
+{{- end }}
+{{- end }}
 {{- if and .root.Values.kafka.caSecret (ne .component "migrate") }}
 - name: kafka-ca
   mountPath: {{ include "loginless.kafkaCaFile" .root | dir }}

@@ -230,3 +230,29 @@ async def test_a_signature_a_decline_a_payment_and_an_answered_request_each_aler
     assert receipt["Subject"] == "Ortega & Lane: hemos recibido sus respuestas" and "«Datos 2025»" in receipt["Text"]
     assert await n.events("ReminderSent") == []  # three days on, none of the three links is awaited any more
     assert [e["reason"] for e in await n.events("RemindersStopped")] == ["done"] * 3
+
+
+async def test_when_a_signer_declines_the_other_signers_still_awaited_are_told_it_stopped(notifications, mail_ui_url):
+    n = notifications
+    await choose(n)
+    decliner, other = address("decliner"), address("other")
+    envelope_id = f"env_{uuid.uuid4().hex[:12]}"
+    from loginless.links.views import IssueLinksIn, RecipientIn
+
+    first, second = (await n.links.client.issue(n.tenant_id, IssueLinksIn(
+        action="sign", resource_id=envelope_id, recipients=[
+            RecipientIn(email=decliner, name="Iker", delivery="email"),
+            RecipientIn(email=other, name="Eva", language="es", delivery="email")]))).links
+    await n.work()
+    await n.publish(SigningDeclined(signature_request_id=envelope_id, tenant_id=n.tenant_id, signer_id="r1",
+                                    reason="wrong amount", declined_at=n.clock(), signer_name="Iker",
+                                    link_id=first.link_id, title="Contrato de préstamo"), subject=envelope_id)
+    await n.work()
+
+    [_, notice] = await settled_mails(mail_ui_url, other, 2)  # the link, then the notice
+    assert notice["Subject"] == "Ortega & Lane: se ha detenido una solicitud de firma"
+    assert "Iker ha rechazado firmar «Contrato de préstamo»" in notice["Text"] and "«wrong amount»" in notice["Text"]
+    assert [m["Subject"] for m in await mails_to(mail_ui_url, decliner)] == [
+        m["Subject"] for m in (await mails_to(mail_ui_url, decliner))[:1]]  # the decliner gets no notice
+    stopped = {e["link_id"]: e["reason"] for e in await n.events("RemindersStopped")}
+    assert stopped[first.link_id] == stopped[second.link_id] == "done"

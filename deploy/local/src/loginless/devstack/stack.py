@@ -314,7 +314,18 @@ class Stack:
             "SMTP_URL": self.smtp_url,
             "MAIL_UI_URL": self.mail_ui_url,
             "SMS_OUTBOX_PATH": str(self.sms_outbox),
+            "SIGNING_TRUST_ROOT": str(self.seal_dir / "ca.pem") if "signing" in self.services else "",
         }
+
+    @property
+    def seal_dir(self) -> Path:
+        """The development CA and seal signing seals with (``python -m loginless.signing.pdf dev-ca``): made once
+        per ``var/`` and kept, so documents sealed yesterday still name today's seal."""
+        return self.var_dir / "signing-seal"
+
+    def _ensure_development_seal(self) -> None:
+        subprocess.run([sys.executable, "-m", "loginless.signing.pdf", "dev-ca", str(self.seal_dir)], check=True,
+                       capture_output=True)  # keeps the seal it made before
 
     @property
     def components(self) -> list[Component]:
@@ -330,6 +341,8 @@ class Stack:
         """Provision what is missing, start the infrastructure, then the services; write stack.env."""
         self._take_over_var_dir()
         try:
+            if "signing" in self.services:
+                self._ensure_development_seal()
             for component in self.components:
                 for port in component.ports:
                     port.ensure_free()  # all of them before anything starts: fail fast, leave nothing behind
@@ -501,6 +514,10 @@ class Stack:
             return {**common, "TOKEN_PEPPERS": secrets.token_pepper, "DATA_KEY": secrets.data_key,
                     "SMTP_FROM": "loginless <no-reply@loginless.localhost>",
                     "SMS_OUTBOX_PATH": str(self.sms_outbox)}
+        if service == "signing":
+            quick = {"POLL_SECONDS": "0.25"} if self.config.for_tests else {}
+            return {**common, "SEAL_PKCS12_PATH": str(self.seal_dir / "seal.p12"), "DATA_KEY": secrets.data_key,
+                    **quick}
         if service == "notifications":
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.

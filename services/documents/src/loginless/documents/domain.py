@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
-from urllib.parse import quote
 
 from loginless.documents import filetypes
 from loginless.events import IntegrationEvent
 from loginless.events.payloads import documents as events
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore.decider import Decider
+from loginless.shared.web.downloads import content_disposition  # noqa: F401 -- documents' own name for it
 
 AccountKind = Literal["client", "guest"]
 PortalAccess = Literal["enabled", "disabled", "invited"]
@@ -111,12 +111,6 @@ def sanitize_display_name(raw: str | None, *, fallback: str = "file") -> str:
         else:
             name = name[:MAX_DISPLAY_NAME].rstrip(". ")
     return name
-
-
-def content_disposition(disposition: Literal["inline", "attachment"], name: str) -> str:
-    """RFC 6266: an ASCII ``filename`` for old clients and the exact name as RFC 8187 ``filename*``."""
-    ascii_name = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\%;' else "_" for ch in name) or "file"
-    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def serving_disposition(content_type: str) -> Literal["inline", "attachment"]:

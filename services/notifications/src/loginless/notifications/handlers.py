@@ -182,12 +182,7 @@ async def record_event(ctx: NotificationsContext, event: CloudEvent, connection:
             if signed.link_id:
                 await _stop(ctx, connection, signed.link_id, signed.tenant_id, "done", cause, now)
         case signing.SigningDeclined() as declined:
-            known = await ctx.repository.known_link(connection, declined.link_id)
-            who = declined.signer_name or (known.recipient if known else None)
-            await _alert_owners(ctx, connection, declined.tenant_id, f"event:{event.id}", now, Fact(
-                "declined", declined.declined_at, declined.signature_request_id, who=who, reason=declined.reason))
-            if declined.link_id:
-                await _stop(ctx, connection, declined.link_id, declined.tenant_id, "done", cause, now)
+            await _signing_declined(ctx, connection, declined, event, cause, now)
         case requests_.ClientRequestCompleted() as completed:
             await _request_completed(ctx, connection, completed, cause, now)
         case payments.InvoicePaid() as paid:
@@ -198,6 +193,30 @@ async def record_event(ctx: NotificationsContext, event: CloudEvent, connection:
             for link_id in await ctx.repository.awaited_links(connection, tenant_id=paid.tenant_id,
                                                               resource_id=paid.invoice_id):
                 await _stop(ctx, connection, link_id, paid.tenant_id, "done", cause, now)
+
+
+async def _signing_declined(ctx: NotificationsContext, connection: asyncpg.Connection,
+                            declined: signing.SigningDeclined, event: CloudEvent, cause: Cause, now: datetime) -> None:
+    """The owner is alerted; the envelope's other recipients still awaited are told it stopped (nothing for them to
+    sign), and their reminders end."""
+    known = await ctx.repository.known_link(connection, declined.link_id)
+    who = declined.signer_name or (known.recipient if known else None)
+    fact = Fact("declined", declined.declined_at, declined.title or declined.signature_request_id, who=who,
+                reason=declined.reason)
+    await _alert_owners(ctx, connection, declined.tenant_id, f"event:{event.id}", now, fact)
+    others = await ctx.repository.awaited_links(connection, tenant_id=declined.tenant_id,
+                                                resource_id=declined.signature_request_id)
+    for link_id in [declined.link_id, *others]:
+        if not link_id:
+            continue
+        other = await ctx.repository.known_link(connection, link_id)
+        if link_id != declined.link_id and other is not None and other.recipient_email:
+            await ctx.repository.add_mail_item(
+                connection, batch_key=f"decline:{declined.signature_request_id}:{other.recipient_email.lower()}",
+                tenant_id=declined.tenant_id, kind="decline_notice", recipient=other.recipient_email,
+                language=other.recipient_language or "en",
+                item=fact.as_item() | {"name": other.recipient_name}, due_at=now)
+        await _stop(ctx, connection, link_id, declined.tenant_id, "done", cause, now)
 
 
 async def _link_issued(ctx: NotificationsContext, connection: asyncpg.Connection, issued: links.LinkIssued,
@@ -424,6 +443,8 @@ def _compose(ctx: NotificationsContext, branding: Branding, batch: MailBatch) ->
         return composer.upload_receipt(branding, batch.recipient, batch.language, facts, name=name)
     if batch.kind == "request_receipt":
         return composer.request_receipt(branding, batch.recipient, batch.language, facts[0], name=name)
+    if batch.kind == "decline_notice":
+        return composer.decline_notice(branding, batch.recipient, batch.language, facts[0], name=name)
     unsubscribe_url = ctx.unsubscribe_links.url_for(batch.tenant_id, batch.recipient)
     if batch.kind == "owner_digest":
         return composer.owner_digest(branding, batch.recipient, batch.language, facts, until=batch.due_at,

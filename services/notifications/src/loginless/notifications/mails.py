@@ -107,6 +107,13 @@ class MailComposer:
         subject = messages.gettext("%(firm)s: we received your answers") % {"firm": branding.name}
         return self._compose("request_receipt", branding, to, language, subject, [fact], name=name)
 
+    def decline_notice(self, branding: Branding, to: str, language: str, fact: Fact, *,
+                       name: str | None) -> ComposedMail:
+        """To the other signers of an envelope a signer declined: it stopped, and there is nothing to sign."""
+        messages = translations(supported(language), CATALOGS)
+        subject = messages.gettext("%(firm)s: a request to sign was stopped") % {"firm": branding.name}
+        return self._compose("decline_notice", branding, to, language, subject, [fact], name=name)
+
     def _compose(self, kind: NotificationKind, branding: Branding, to: str, language: str, subject: str,
                  facts: list[Fact], *, unsubscribe_url: str | None = None, **values: Any) -> ComposedMail:
         language = supported(language)

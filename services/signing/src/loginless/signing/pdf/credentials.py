@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -22,8 +23,10 @@ _SIGNING_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519P
 
 @dataclass(frozen=True, eq=False)
 class SealCredentials:
+    """The firm's seal, checked; made by :meth:`from_pkcs12`."""
+
     certificate: x509.Certificate
-    chain: tuple[x509.Certificate, ...]  # the certificates that came with it, issuers first found in the file
+    chain: tuple[x509.Certificate, ...]  # the file's other certificates (its issuers): each seal embeds them
     private_key: object = field(repr=False)
 
     @classmethod
@@ -34,10 +37,10 @@ class SealCredentials:
         except (ValueError, TypeError):
             raise InvalidSealCredentials("unreadable", "the seal file cannot be opened: wrong password, or not a "
                                          "PKCS#12 (.p12, .pfx) file") from None
-        if certificate is None:
-            raise InvalidSealCredentials("no-certificate", "the seal file holds no certificate")
         if key is None:
-            raise InvalidSealCredentials("no-private-key", "the seal file holds a certificate but no private key")
+            raise InvalidSealCredentials("no-private-key", "the seal file holds no private key")
+        if certificate is None:
+            raise InvalidSealCredentials("no-certificate", "the seal file holds a key but not its certificate")
         return cls.from_key_and_certificates(key, certificate, chain, now=now)
 
     @classmethod
@@ -62,18 +65,12 @@ class SealCredentials:
     def subject(self) -> str:
         return self.certificate.subject.rfc4514_string()
 
+    @cached_property
     def pyhanko_signer(self):  # noqa: ANN201 -- pyhanko is imported only when a document is sealed
-        from asn1crypto import keys
-        from asn1crypto import x509 as asn1_x509
-        from pyhanko.sign.signers import SimpleSigner
-        from pyhanko_certvalidator.registry import SimpleCertificateStore
+        """The signer pyHanko signs with, made once per credentials and safe to share between threads."""
+        from loginless.signing.pdf.signer import in_memory_signer
 
-        key_info = keys.PrivateKeyInfo.load(self.private_key.private_bytes(  # type: ignore[attr-defined]
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        certificates = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self.chain]
-        return SimpleSigner(
-            signing_cert=asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER)),
-            signing_key=key_info, cert_registry=SimpleCertificateStore.from_certs(certificates))
+        return in_memory_signer(self.private_key, self.certificate, self.chain)
 
 
 def _may_sign(certificate: x509.Certificate) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from loginless.signing.pdf.credentials import SealCredentials
-from loginless.signing.pdf.errors import InvalidSealCredentials, SealingUnavailable
+from loginless.signing.pdf.errors import HostilePdf, InvalidSealCredentials, SealingUnavailable
 
 SEAL_FIELD = "Seal"
 ARCHIVE_TIMESTAMP_FIELD = "ArchiveTimestamp"
@@ -42,6 +42,7 @@ def seal_pdf(data: bytes, credentials: SealCredentials, *, reason: str, location
              timestamp_url: str | None = None, validation: ValidationSources | None = None) -> bytes:
     """``data`` sealed: B-B without ``timestamp_url``, B-LTA with it (then ``validation`` is required)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.sign import fields, signers
     from pyhanko.sign.general import SigningError
     from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -56,12 +57,18 @@ def seal_pdf(data: bytes, credentials: SealCredentials, *, reason: str, location
         embed_validation_info=long_term, use_pades_lta=long_term,
         timestamp_field_name=ARCHIVE_TIMESTAMP_FIELD if long_term else None,
         validation_context=_validation_context(validation) if long_term else None,
+        dss_settings=_dss_before_archive_timestamp(),
         signer_key_usage=_key_usages(credentials.certificate))
     timestamper = HTTPTimeStamper(timestamp_url, timeout=validation.timeout_seconds) if long_term else None
-    pdf_signer = signers.PdfSigner(metadata, signer=credentials.pyhanko_signer(), timestamper=timestamper)
+    pdf_signer = signers.PdfSigner(metadata, signer=credentials.pyhanko_signer, timestamper=timestamper)
     out = io.BytesIO()
     try:
-        pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data), strict=False), output=out)
+        # lenient reading: what is sealed is our own output (qpdf's or reportlab's), and a quirk pyHanko's strict
+        # mode objects to must not block an envelope that signers have completed
+        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+        pdf_signer.sign_pdf(writer, output=out)
+    except PdfReadError as error:
+        raise HostilePdf("malformed", f"the PDF cannot be sealed: {_cause(error)}") from error
     except TimestampRequestError as error:
         raise SealingUnavailable(f"the timestamp authority did not answer: {_cause(error)}") from error
     except SigningError as error:
@@ -71,6 +78,21 @@ def seal_pdf(data: bytes, credentials: SealCredentials, *, reason: str, location
     return out.getvalue()
 
 
+def _dss_before_archive_timestamp():  # noqa: ANN202
+    """All validation data (the seal's and the timestamp authority's) goes into the revision of the document
+    timestamp, written before it, so the timestamp is the file's last revision and covers every byte of it. pyHanko's
+    default adds it after, which leaves a final revision no signature covers; the deprecated per-signature VRI
+    entries must go for that."""
+    from pyhanko.sign.signers.pdf_signer import (
+        DSSContentSettings,
+        SigDSSPlacementPreference,
+        TimestampDSSContentSettings,
+    )
+
+    return DSSContentSettings(include_vri=False, placement=SigDSSPlacementPreference.TOGETHER_WITH_NEXT_TS,
+                              next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True))
+
+
 def _validation_context(sources: ValidationSources):  # noqa: ANN202
     from pyhanko_certvalidator import ValidationContext
     from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
@@ -78,8 +100,8 @@ def _validation_context(sources: ValidationSources):  # noqa: ANN202
     # hard-fail: a certificate that names a CRL or OCSP responder must be proven unrevoked by it; one that names
     # none (a development CA's) is accepted as it is.
     return ValidationContext(
-        trust_roots=[_asn1_certificate(root) for root in sources.trust_roots],
-        other_certs=[_asn1_certificate(other) for other in sources.other_certificates],
+        trust_roots=[asn1_certificate(root) for root in sources.trust_roots],
+        other_certs=[asn1_certificate(other) for other in sources.other_certificates],
         allow_fetching=True, revocation_mode="hard-fail",
         fetcher_backend=RequestsFetcherBackend(per_request_timeout=sources.timeout_seconds))
 
@@ -109,7 +131,8 @@ def _key_usages(certificate: x509.Certificate) -> set[str]:
         {"non_repudiation"} if usage.content_commitment else set())
 
 
-def _asn1_certificate(data: bytes):  # noqa: ANN202
+def asn1_certificate(data: bytes):  # noqa: ANN201
+    """A certificate, PEM or DER, as pyHanko takes it."""
     from asn1crypto import pem
     from asn1crypto import x509 as asn1_x509
 

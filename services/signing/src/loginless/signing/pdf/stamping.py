@@ -38,6 +38,7 @@ TEXT_FONT = "Helvetica"
 SIGNATURE_FONT = "Times-Italic"  # the closest a standard font comes to handwriting
 INK = (0.05, 0.1, 0.35)  # dark blue: filled-in values stand apart from the printed document
 PADDING = 2.0  # points between a box's edge and what is drawn in it
+LEADING = 1.2  # line spacing of wrapped text, in font sizes
 MAX_SIGNATURE_PIXELS = 4_000_000  # a signature pad draws well under 1 MP; beyond this it is not a signature
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -68,8 +69,7 @@ def stamp_fields(original: bytes, values: Sequence[StampedField]) -> bytes:
             if not 1 <= number <= len(pdf.pages):
                 raise InvalidStamp(f"the document has no page {number}")
         geometries = {number: page_geometry(pdf.pages[number - 1]) for number in sorted(by_page)}
-        overlay_bytes = _draw_overlays(geometries, by_page)
-        with pikepdf.open(io.BytesIO(overlay_bytes)) as overlay:
+        with pikepdf.open(io.BytesIO(_draw_overlays(geometries, by_page))) if by_page else pikepdf.new() as overlay:
             for overlay_page, number in zip(overlay.pages, sorted(by_page), strict=True):
                 _place(pdf, pdf.pages[number - 1], overlay_page, geometries[number])
             _flatten_form(pdf)
@@ -117,6 +117,8 @@ def _draw(canvas, field: StampedField) -> None:  # noqa: ANN001 -- a reportlab c
         _draw_image(canvas, field, field.value)
     elif field.kind in SIGNATURE_KINDS and isinstance(field.value, str):
         _draw_text(canvas, field, field.value, SIGNATURE_FONT, max_size=field.height * 0.8)
+    elif field.kind == "text" and isinstance(field.value, str):
+        _draw_paragraph(canvas, field, field.value)
     elif field.kind in TEXT_KINDS and isinstance(field.value, str):
         _draw_text(canvas, field, field.value, TEXT_FONT, max_size=min(field.height * 0.75, 12))
     elif field.kind == "checkbox" and isinstance(field.value, bool):
@@ -138,6 +140,32 @@ def _draw_text(canvas, field: StampedField, text: str, font: str, *, max_size: f
     canvas.setFont(font, size)
     baseline = field.y + (field.height - size * 0.7) / 2  # cap height of these fonts is about 0.7 em
     canvas.drawString(field.x + PADDING, baseline, text)
+
+
+def _draw_paragraph(canvas, field: StampedField, text: str) -> None:  # noqa: ANN001
+    """Free text wraps onto as many lines as the box holds, at the largest size (up to 12 pt) that fits; text that
+    fits no other way is shrunk onto one line."""
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    text = " ".join(text.split())
+    room_x, room_y = field.width - 2 * PADDING, field.height - 2 * PADDING
+    size = min(12.0, room_y)
+    while size >= 6:
+        lines = simpleSplit(text, TEXT_FONT, size, room_x)
+        fits = len(lines) * size * LEADING <= room_y and all(stringWidth(line, TEXT_FONT, size) <= room_x
+                                                             for line in lines)
+        if fits and len(lines) > 1:
+            canvas.setFont(TEXT_FONT, size)
+            baseline = field.y + field.height - PADDING - size * 0.8
+            for line in lines:
+                canvas.drawString(field.x + PADDING, baseline, line)
+                baseline -= size * LEADING
+            return
+        if fits:
+            break
+        size *= 0.9
+    _draw_text(canvas, field, text, TEXT_FONT, max_size=min(field.height * 0.75, 12))
 
 
 def _draw_image(canvas, field: StampedField, png: bytes) -> None:  # noqa: ANN001
@@ -218,8 +246,9 @@ def _flatten_form(pdf: pikepdf.Pdf) -> None:
     """Form fields become part of the page they are on; no widget or form dictionary remains."""
     if "/AcroForm" in pdf.Root:
         pdf.generate_appearance_streams()
-        pdf.flatten_annotations(mode="all")
-        del pdf.Root["/AcroForm"]
+        pdf.flatten_annotations(mode="all")  # also drops /AcroForm, once every field is drawn
+        if "/AcroForm" in pdf.Root:
+            del pdf.Root["/AcroForm"]
     for page in pdf.pages:
         annotations = page.obj.get("/Annots")
         if isinstance(annotations, pikepdf.Array):

@@ -52,14 +52,14 @@ def validate_sealed(data: bytes, trust_roots: Sequence[bytes]) -> SealReport:
     from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
     from pyhanko_certvalidator import ValidationContext
 
-    from loginless.signing.pdf.sealing import _asn1_certificate
+    from loginless.signing.pdf.sealing import asn1_certificate
 
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = list(reader.embedded_signatures)
     except (PdfReadError, ValueError) as error:
         raise HostilePdf("malformed", f"the PDF cannot be read: {error}") from None
-    settings = {"trust_roots": [_asn1_certificate(root) for root in trust_roots], "allow_fetching": False,
+    settings = {"trust_roots": [asn1_certificate(root) for root in trust_roots], "allow_fetching": False,
                 "revocation_mode": "soft-fail"}
     try:
         dss = DocumentSecurityStore.read_dss(reader)
