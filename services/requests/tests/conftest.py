@@ -26,6 +26,7 @@ from loginless.shared.web.assertion import (
     GuestAssertion,
     GuestRecipient,
 )
+from loginless.testkit.clock import ShiftedClock
 from loginless.testkit.endpoints import S3Endpoint
 from loginless.testkit.fake_documents import FakeDocuments
 from loginless.testkit.fake_links import FakeLinks
@@ -88,14 +89,6 @@ def make_settings(database_url: str, s3: S3Endpoint, assertion_public_key: str, 
     return RequestsSettings(**values)
 
 
-class ShiftableClock:
-    def __init__(self) -> None:
-        self.shift = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.shift
-
-
 @dataclass
 class Harness:
     settings: RequestsSettings
@@ -103,7 +96,7 @@ class Harness:
     documents: FakeDocuments
     pool: asyncpg.Pool
     private_key: str
-    clock: ShiftableClock
+    clock: ShiftedClock
 
     def new_tenant(self) -> StaffKey:
         tenant_id = self.links.add_tenant(name="Demo Firm", color="#1f5f8b", contact_email="hello@demo-firm.test")
@@ -139,7 +132,7 @@ async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
     settings = make_settings(database_url, s3, public_key)
     links = FakeLinks(public_url="http://gateway.test", clock=lambda: datetime.now(UTC))
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=4)
-    yield Harness(settings, links, FakeDocuments(), pool, private_key, ShiftableClock())
+    yield Harness(settings, links, FakeDocuments(), pool, private_key, ShiftedClock())
     async with pool.acquire() as connection:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     await pool.close()
