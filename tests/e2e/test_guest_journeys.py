@@ -130,7 +130,7 @@ def second_gateway():
 
 
 def test_a_revoke_is_enforced_by_both_gateway_replicas_within_a_second(firm, stack_env, second_gateway):
-    [link] = firm.issue("request")
+    [link] = firm.issue("pay")  # a service showing the kit's placeholder page for any resource
     first, second = Guest(stack_env["GATEWAY_URL"]), Guest(second_gateway)
     first.enter(link.url)
     second.http.cookies.update(first.http.cookies)  # the same guest's browser, served by either replica
