@@ -41,7 +41,9 @@ def resource_shown(page: httpx.Response) -> str:
     return match[1]
 
 
-@pytest.mark.parametrize("action", ["pay", "request"])
+# Only actions whose service still shows the kit's placeholder page; requests' own pages are reached through the
+# gateway in test_requests_questionnaire.py.
+@pytest.mark.parametrize("action", ["pay"])
 def test_each_action_reaches_its_own_service_with_a_verified_assertion(firm, guest, action):
     [link] = firm.issue(action)
     link_id, landing = guest.enter(link.url)
