@@ -16,7 +16,6 @@ pytestmark = pytest.mark.integration
 
 # service -> (its guest action, the page's heading in English and in Spanish)
 SERVICES = {
-    "payments": ("pay", "Pay an invoice", "Pagar una factura"),
     "requests": ("request", "Answer a request", "Responder a una solicitud"),
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,15 @@ from litestar.testing import AsyncTestClient
 from loginless.payments.bootstrap import create_app, payments_context
 from loginless.payments.handlers import PaymentsContext
 from loginless.payments.settings import PaymentsSettings
+from loginless.payments.testprovider import TestProvider
 from loginless.shared.eventstore import EventStore
+from loginless.shared.web.assertion import (
+    ASSERTION_HEADER,
+    FORWARDED_PREFIX_HEADER,
+    AssertionSigner,
+    GuestAssertion,
+    GuestRecipient,
+)
 from loginless.testkit.fake_links import FakeLinks
 from loginless.testkit.staff import StaffKey
 
@@ -29,6 +38,8 @@ class Harness:
     settings: PaymentsSettings
     links: FakeLinks
     pool: asyncpg.Pool
+    private_key: str
+    provider: TestProvider
 
     def new_tenant(self) -> StaffKey:
         tenant_id = self.links.add_tenant(name="Demo Firm", color="#1f5f8b", contact_email="hello@demo-firm.test")
@@ -37,7 +48,17 @@ class Harness:
     def context(self) -> PaymentsContext:
         """The handlers' context on the test's own pool: what the worker process runs with."""
         store = EventStore(self.pool, schema=self.settings.schema, topic=self.settings.events_topic)
-        return payments_context(store, self.settings, links=self.links)
+        return payments_context(store, self.settings, links=self.links, provider=self.provider)
+
+    def guest_headers(self, link_id: str, **extra: str) -> dict[str, str]:
+        """The gateway's assertion for one of the fake links' links, as the gateway would send it."""
+        link = self.links.state_of(link_id)
+        assertion = GuestAssertion(
+            link_id=link_id, tenant_id=link.tenant_id, action=link.action, resource_id=link.resource_id,
+            recipient=GuestRecipient(email=link.recipient.email, language=link.recipient.language),
+            link_expires_at=datetime.now(UTC) + timedelta(days=1), audience="payments")
+        return {ASSERTION_HEADER: AssertionSigner(self.private_key).sign(assertion),
+                FORWARDED_PREFIX_HEADER: f"/g/{link_id}", "x-forwarded-for": "203.0.113.9", **extra}
 
     async def events(self, invoice_id: str) -> list[str]:
         rows = await self.pool.fetch(f'SELECT type FROM "{self.settings.schema}".events WHERE stream_id = $1'
@@ -51,13 +72,13 @@ class Harness:
 
 @pytest.fixture(scope="session")
 async def harness(database_url, assertion_keys) -> AsyncIterator[Harness]:
-    _, public_key = assertion_keys
+    private_key, public_key = assertion_keys
     schema = f"payments_t{uuid.uuid4().hex[:10]}"
     settings = PaymentsSettings(database_url=database_url, kafka_bootstrap_servers="127.0.0.1:1",
                                 database_schema=schema, assertion_public_key=public_key, log_level="WARNING")
     links = FakeLinks(public_url="http://gateway.test")
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=6)
-    yield Harness(settings, links, pool)
+    yield Harness(settings, links, pool, private_key, TestProvider(b"test-provider-secret"))
     async with pool.acquire() as connection:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     await pool.close()
@@ -65,7 +86,8 @@ async def harness(database_url, assertion_keys) -> AsyncIterator[Harness]:
 
 @pytest.fixture(scope="session")
 async def client(harness: Harness) -> AsyncIterator[AsyncTestClient]:
-    async with AsyncTestClient(create_app(harness.settings, links=harness.links), timeout=60) as http:
+    app = create_app(harness.settings, links=harness.links, provider=harness.provider)
+    async with AsyncTestClient(app, timeout=60) as http:
         yield http
 
 
@@ -84,4 +106,4 @@ def invoice_body(**body: Any) -> dict[str, Any]:
             "discounts": [{"description": "Loyal client", "amount": "100", "tax_rate": "21"}],
             "withholdings": [{"description": "IRPF", "rate": "15"}],
             "bank": {"iban": "ES91 2100 0418 4502 0005 1332", "holder": "Demo Firm SL"},
-            "payer": {"name": "Ana Ortiz", "email": "ana@example.test", "language": "es"}, **body}
+            "payer": {"name": "Ana Ortiz", "email": "ana@example.test"}, **body}

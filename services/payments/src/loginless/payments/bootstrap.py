@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,14 +14,17 @@ from litestar import Litestar
 from loginless.events.payloads import payments as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.payments import domain
+from loginless.payments.guest import ASSET_ROUTES, GuestController, GuestPages
 from loginless.payments.handlers import PaymentsContext, work_through_jobs
 from loginless.payments.http import ROUTE_HANDLERS
+from loginless.payments.i18n import CATALOGS
+from loginless.payments.ports import PaymentProvider
 from loginless.payments.projections import InvoiceQueries, InvoiceRows
 from loginless.payments.settings import PaymentsSettings
+from loginless.payments.testprovider import TestProvider
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import DeciderRunner, EventStore, Jobs, Projections
 from loginless.shared.guest.pages import guest_template_config
-from loginless.shared.guest.placeholder import placeholder_pages
 from loginless.shared.web import ServiceRuntime, create_service_app
 from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.auth import ApiKeyVerifier
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from loginless.shared.worker import ServiceWorker, WorkerRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+TEMPLATES = Path(__file__).parent / "templates"
 SETTINGS = PaymentsSettings
 DESCRIPTION = "Invoices, pay links, partial payments, refunds and credit notes."
 PUBLISHED_EVENTS = (
@@ -46,12 +51,19 @@ def projections(store: EventStore, settings: PaymentsSettings) -> Projections:
 
 
 def payments_context(store: EventStore, settings: PaymentsSettings, *, links: LinksApi,
-                     clock: Clock = utc_now) -> PaymentsContext:
+                     provider: PaymentProvider | None = None, clock: Clock = utc_now) -> PaymentsContext:
     read_models = projections(store, settings)
     return PaymentsContext(settings=settings, store=store, projections=read_models,
                            invoices=DeciderRunner(store, domain.INVOICE, read_models),
                            queries=InvoiceQueries(settings.schema), jobs=Jobs(store.pool, settings.schema),
-                           links=links, idempotency=IdempotentRequests(store.pool, settings.schema), clock=clock)
+                           links=links, idempotency=IdempotentRequests(store.pool, settings.schema),
+                           provider=provider or provider_for(settings), clock=clock)
+
+
+def provider_for(settings: PaymentsSettings) -> PaymentProvider:
+    """The payment provider of the settings: the built-in test provider (the only one wired so far)."""
+    secret = settings.test_provider_secret.get_secret_value().encode() or secrets.token_bytes(32)
+    return TestProvider(secret)
 
 
 @dataclass(frozen=True)
@@ -59,27 +71,28 @@ class PaymentsApp:
     """The API process's context."""
 
     payments: PaymentsContext
-    links: LinksApi  # the guest placeholder page brands itself from here
+    guest_pages: GuestPages
     api_keys: ApiKeyVerifier
     guest_assertions: AssertionVerifier | None
 
 
 def create_app(settings: PaymentsSettings, *, links: LinksApi | None = None, api_keys: ApiKeyVerifier | None = None,
-               clock: Clock = utc_now) -> Litestar:
-    """The HTTP app. ``links``, ``api_keys`` and ``clock`` replace the real ones (tests give fakes)."""
+               provider: PaymentProvider | None = None, clock: Clock = utc_now) -> Litestar:
+    """The HTTP app. ``links``, ``api_keys``, ``provider`` and ``clock`` replace the real ones (tests give
+    fakes, or a test provider whose secret they know)."""
 
     @asynccontextmanager
     async def context(runtime: ServiceRuntime) -> AsyncIterator[PaymentsApp]:
         async with links_held(settings, links) as links_api:
-            yield PaymentsApp(payments=payments_context(runtime.store, settings, links=links_api, clock=clock),
-                              links=links_api, api_keys=api_keys or LinksApiKeys(links_api),
+            payments = payments_context(runtime.store, settings, links=links_api, provider=provider, clock=clock)
+            yield PaymentsApp(payments=payments, guest_pages=GuestPages(payments),
+                              api_keys=api_keys or LinksApiKeys(links_api),
                               guest_assertions=settings.guest_assertions("payments"))
 
-    # Guests still get the kit's placeholder page (in their language, with the firm's branding) until the pay
-    # page exists.
-    return create_service_app(settings, route_handlers=[*ROUTE_HANDLERS, *placeholder_pages("payments")],
+    return create_service_app(settings, route_handlers=[*ROUTE_HANDLERS, GuestController, *ASSET_ROUTES],
                               migrations_dir=MIGRATIONS, description=DESCRIPTION, context=context,
-                              context_fields=["payments"], template_config=guest_template_config())
+                              context_fields=["payments", "guest_pages"],
+                              template_config=guest_template_config(TEMPLATES, catalogs=CATALOGS))
 
 
 def create_worker(settings: PaymentsSettings, *, links: LinksApi | None = None,

@@ -25,6 +25,7 @@ from loginless.links.client import LinksApi
 from loginless.links.views import IssueLinksIn, RecipientIn
 from loginless.payments import domain, money
 from loginless.payments.domain import Invoice
+from loginless.payments.ports import Checkout, PaymentProvider
 from loginless.payments.projections import InvoiceQueries
 from loginless.payments.settings import PaymentsSettings
 from loginless.shared.clock import Clock, utc_now
@@ -39,8 +40,10 @@ from loginless.shared.eventstore import (
     Outcome,
     Projections,
     database_errors,
+    quote_ident,
 )
 from loginless.shared.eventstore.runner import retrying_on_conflict
+from loginless.shared.web.assertion import GuestAssertion
 from loginless.shared.web.idempotency import IdempotentRequests
 
 log = structlog.get_logger(__name__)
@@ -60,6 +63,7 @@ class PaymentsContext:
     jobs: Jobs
     links: LinksApi
     idempotency: IdempotentRequests
+    provider: PaymentProvider
     clock: Clock = utc_now
 
     @property
@@ -256,6 +260,64 @@ async def settle_payment(ctx: PaymentsContext, invoice_id: str, payment_id: str,
     return outcome.state
 
 
+async def receive_webhook(ctx: PaymentsContext, payload: bytes, signature: str | None) -> bool:
+    """A provider's webhook: verified (else ``WebhookRefused``), then its report judged by the invoice's decider
+    in the transaction that records the event id, so a replayed delivery does nothing. Returns whether it was
+    new."""
+    report = ctx.provider.verify(payload, signature)
+    table = f"{quote_ident(ctx.settings.schema)}.webhook_events"
+    now = ctx.clock()
+    command: domain.Command
+    if report.outcome == "succeeded":
+        command = domain.ConfirmPayment(report.payment_id, report.provider_payment_id, report.amount_minor,
+                                        report.currency, now)
+    elif report.outcome == "failed":
+        command = domain.FailPayment(report.payment_id, report.reason or "failed", now)
+    else:
+        command = domain.ReversePayment(report.payment_id, "chargeback", now)
+
+    async def attempt() -> bool:
+        async with ctx.store.transaction() as connection:
+            fresh = await connection.fetchval(
+                f"INSERT INTO {table} (provider, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+                ctx.provider.name, report.event_id)
+            if not fresh:
+                return False
+            await ctx.invoices.run_in(connection, report.invoice_id, command, Cause(f"webhook:{report.event_id}"))
+            return True
+
+    return await retrying_on_conflict(attempt)
+
+
+# ---- the guest's side -------------------------------------------------------------------------------------
+
+
+async def guest_invoice(ctx: PaymentsContext, guest: GuestAssertion) -> Invoice:
+    """The invoice the guest's link is for -- the assertion's resource, whatever the path says."""
+    state, _ = await ctx.invoices.load(guest.resource_id)
+    if state is None or state.tenant_id != guest.tenant_id or state.status == "draft":
+        raise domain.InvoiceNotFound("no such invoice")
+    return state
+
+
+async def pay_by_card(ctx: PaymentsContext, guest: GuestAssertion, *, attempt_id: str, amount_minor: int | None,
+                      payer_name: str, payer_email: str, return_url: str, cause: Cause) -> str:
+    """Start the guest's payment (the form's attempt id: a double submit starts one) and hand them to the
+    provider's page; returns its URL."""
+    invoice_state = await guest_invoice(ctx, guest)
+    state = await start_payment(ctx, guest.tenant_id, invoice_state.invoice_id, payment_id=attempt_id,
+                                amount_minor=amount_minor, method="card", provider=ctx.provider.name,
+                                payer_name=payer_name, payer_email=payer_email, link_id=guest.link_id, cause=cause)
+    payment = state.payment(attempt_id)
+    assert payment is not None
+    if payment.status != "processing":
+        return return_url  # this attempt ended already (a resubmitted form): the page says how
+    return await ctx.provider.checkout(Checkout(
+        payment_id=payment.payment_id, invoice_id=state.invoice_id, tenant_id=state.tenant_id,
+        amount_minor=payment.amount_minor, currency=state.currency, description=f"Invoice {state.created.number}",
+        return_url=return_url))
+
+
 # ---- queries -------------------------------------------------------------------------------------------------
 
 
@@ -291,7 +353,7 @@ def _queue_link(ctx: PaymentsContext):  # noqa: ANN202
 
 
 async def _issue_link_job(ctx: PaymentsContext, invoice_id: str) -> str | None:
-    """Issue the invoice's pay link at links (which e-mails it to the payer, when there is one) and record it;
+    """Issue the invoice's pay link at links (which e-mails it to the payer) and record it;
     the invoice id as idempotency key makes a retry get the same link back. Returns its URL."""
     state, _ = await ctx.invoices.load(invoice_id)
     if state is None or state.link_ids or state.status in ("draft", "credited"):
@@ -300,7 +362,7 @@ async def _issue_link_job(ctx: PaymentsContext, invoice_id: str) -> str | None:
     issued = await ctx.links.issue(state.tenant_id, IssueLinksIn(
         action="pay", resource_id=invoice_id,
         recipients=[RecipientIn(name=created.payer_name, email=created.payer_email, language=created.payer_language,
-                                delivery="email" if created.payer_email else "none")]),
+                                delivery="email")]),
         idempotency_key=f"{invoice_id}/pay-link")
     link = issued.links[0]
     await ctx.invoices.run(invoice_id, lambda: domain.RecordLinkIssued(link.link_id, ctx.clock()),

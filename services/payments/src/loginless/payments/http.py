@@ -86,8 +86,11 @@ class BankDetailsIn(BaseModel):
 
 
 class PayerIn(BaseModel):
+    """Whom the pay link is for: links e-mails it to them (and the issuing answer shows its URL once, to share by
+    another channel too). Anyone holding the link may pay -- their accountant, say."""
+
     name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=254, description="The pay link is e-mailed here when given")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     language: Literal["en", "es"] | None = None
 
 
@@ -104,10 +107,10 @@ class NewInvoice(BaseModel):
     bank: BankDetailsIn | None = Field(None, description="For payment by bank transfer")
     partial_payments: bool = False
     minimum_partial: Amount | None = Field(None, description="The least one part may be (the last part may be less)")
-    payer: PayerIn | None = None
+    payer: PayerIn
 
     def to_request(self) -> InvoiceRequest:
-        payer = self.payer or PayerIn()
+        payer = self.payer
         return InvoiceRequest(
             account_id=self.account_id, number=self.number, currency=self.currency, issue_date=self.issue_date,
             due_date=self.due_date, lines=tuple(line.to_line() for line in self.lines),
@@ -342,4 +345,18 @@ class InvoicesController(Controller):
         return InvoiceOut.of(invoice)
 
 
-ROUTE_HANDLERS = [InvoicesController]
+class WebhooksController(Controller):
+    """Where payment providers report what happened to a payment: verified by its signature, deduplicated by
+    the provider's event id, judged by the invoice's decider. No API key: the signature is the credential."""
+
+    path = "/webhooks"
+    tags = ["webhooks"]
+
+    @post("/test", status_code=200)
+    async def test_provider(self, request: Request, payments: Payments) -> dict[str, bool]:
+        """The built-in test provider's webhook (``Test-Signature: t=<unix time>,v1=<HMAC-SHA256>``)."""
+        new = await handlers.receive_webhook(payments, await request.body(), request.headers.get("test-signature"))
+        return {"received": True, "duplicate": not new}
+
+
+ROUTE_HANDLERS = [InvoicesController, WebhooksController]

@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from loginless.links.client import LinksClientSettings
@@ -16,3 +16,6 @@ class PaymentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings
     service_name: ClassVar[str] = "payments"
 
     poll_seconds: float = Field(1.0, gt=0, description="How often the worker looks for due jobs")
+    test_provider_secret: SecretStr = Field(
+        SecretStr(""), description="The built-in test provider's webhook signing secret; empty: a random one per "
+        "process (enough for one replica of make run)")
