@@ -1,6 +1,7 @@
 """The signing page in Debian's Chromium, through the gateway of the running stack: one signer draws on a 375-px
 phone, the next signs with the keyboard alone; a decline, a void and a stray link each end on a page that says
-why. axe-core finds no serious or critical violation on any step, and the page's CSP blocks nothing it needs."""
+why, and so does an expired link. axe-core finds no serious or critical violation on any step, and the page's
+CSP blocks nothing it needs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from loginless.testkit.browser import assert_accessible, chromium, guest_page
 from loginless.testkit.guests import Firm
+from loginless.testkit.waiting import eventually
 
 from .test_signing import link_in_mail, send
 
@@ -96,7 +98,7 @@ async def focus_by_tab(page, selector: str, *, limit: int = 40) -> None:  # noqa
     raise AssertionError(f"Tab never reached {selector}")
 
 
-async def test_a_decline_a_void_and_a_stray_link_each_end_on_a_page_that_says_why(desk, stack_env, browser):
+async def test_a_decline_a_void_an_expired_and_a_stray_link_each_end_on_a_page_that_says_why(desk, stack_env, browser):
     decliner, other, voided = (f"signer-{uuid.uuid4().hex[:8]}@example.com" for _ in range(3))
     declined = send(desk, decliner, other, routing="parallel")
     async with guest_page(browser) as page:
@@ -118,6 +120,18 @@ async def test_a_decline_a_void_and_a_stray_link_each_end_on_a_page_that_says_wh
     async with guest_page(browser) as page:
         assert await ended_page(page, url) in ("withdrew", "no longer valid")
         assert "Demo Firm" in await page.locator("main").inner_text()
+
+    # A signing link past its expiry (a short one, issued at links for the test) ends on the page that says so.
+    [expiring] = Firm(stack_env).issue("sign", resource_id=envelope["envelope_id"], expires_in_seconds=2)
+    async with guest_page(browser) as page:
+
+        async def expired() -> bool:
+            await page.goto(expiring.url)
+            return "no longer valid" in (await page.locator("main").inner_text()).lower()
+
+        await eventually(expired, timeout=30, interval=0.5, message="the link's expiry")
+        assert "Demo Firm" in await page.locator("main").inner_text()
+        await assert_accessible(browser, expiring.url)
 
     # A link to the envelope that is no recipient's (issued at links directly) shows nothing of it.
     [stray] = Firm(stack_env).issue("sign", resource_id=declined["envelope_id"])

@@ -1,21 +1,27 @@
-"""The guest page of each service whose own pages are not built yet (the guest-page kit's placeholder): in the
-recipient's language, Spanish or English, with the firm's branding, and only for the gateway's guests of that very
-service. One test for them all, as they are one page until each is built."""
+"""The guest-page kit's placeholder page (what a service shows before its own pages exist), served as each guest
+action's service: in the recipient's language, Spanish or English, with the firm's branding, and only for the
+gateway's guests of that very service."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from loginless.testkit.guest_pages import links_knowing_the_firm, schema_of_its_own, through_the_gateway
+from loginless.testkit.guest_pages import (
+    links_knowing_the_firm,
+    placeholder_service,
+    schema_of_its_own,
+    through_the_gateway,
+)
 
 pytestmark = pytest.mark.integration
 
 # service -> (its guest action, the page's heading in English and in Spanish)
 SERVICES = {
+    "signing": ("sign", "Sign a document", "Firmar un documento"),
+    "payments": ("pay", "Pay an invoice", "Pagar una factura"),
     "requests": ("request", "Answer a request", "Responder a una solicitud"),
 }
 
@@ -23,13 +29,10 @@ SERVICES = {
 @pytest.fixture(params=sorted(SERVICES))
 async def service(request, database_url, assertion_keys) -> AsyncIterator[tuple[str, AsyncTestClient]]:
     name = request.param
-    bootstrap = importlib.import_module(f"loginless.{name}.bootstrap")
-    settings_class = getattr(importlib.import_module(f"loginless.{name}.settings"), f"{name.capitalize()}Settings")
     async with schema_of_its_own(database_url, name) as schema:
-        settings = settings_class(database_url=database_url, database_schema=schema,
-                                  kafka_bootstrap_servers="127.0.0.1:1", assertion_public_key=assertion_keys[1],
-                                  log_level="WARNING")
-        async with AsyncTestClient(bootstrap.create_app(settings, links=links_knowing_the_firm())) as http:
+        app = placeholder_service(audience=name, database_url=database_url, schema=schema,
+                                  assertion_public_key=assertion_keys[1], links=links_knowing_the_firm())
+        async with AsyncTestClient(app) as http:
             yield name, http
 
 

@@ -28,6 +28,7 @@ from loginless.shared.web.assertion import (
     GuestAssertion,
     GuestRecipient,
 )
+from loginless.testkit.clock import ShiftedClock
 from loginless.testkit.endpoints import S3Endpoint
 from loginless.testkit.fake_links import FakeLinks
 from loginless.testkit.staff import StaffKey
@@ -47,16 +48,6 @@ def make_settings(database_url: str, s3: S3Endpoint, assertion_public_key: str,
     return DocumentsSettings(**values)
 
 
-class ShiftableClock:
-    """The service's clock in these tests: real time, moved ahead by what a test sets (and sets back after)."""
-
-    def __init__(self) -> None:
-        self.shift = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.shift
-
-
 @dataclass
 class Harness:
     """Everything a test needs to drive the service and look behind it."""
@@ -66,7 +57,7 @@ class Harness:
     storage: DocumentStorage
     pool: asyncpg.Pool
     private_key: str  # signs guests' assertions, as the gateway does
-    clock: ShiftableClock
+    clock: ShiftedClock
 
     def new_tenant(self) -> StaffKey:
         tenant_id = self.links.add_tenant(name="Demo Firm", color="#1f5f8b", contact_email="hello@demo-firm.test")
@@ -119,7 +110,7 @@ async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
     storage = DocumentStorage(settings.s3_endpoint, access_key=settings.s3_access_key,
                               secret_key=settings.s3_secret_key.get_secret_value(), bucket=settings.s3_bucket)
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=4)
-    yield Harness(settings, links, storage, pool, private_key, ShiftableClock())
+    yield Harness(settings, links, storage, pool, private_key, ShiftedClock())
     async with pool.acquire() as connection:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{settings.schema}" CASCADE')
     await pool.close()

@@ -9,11 +9,9 @@ import pytest
 
 from loginless.gateway.guest_cookie import Grant
 from loginless.shared.branding import Branding
-from loginless.signing.bootstrap import create_app as create_signing_app
-from loginless.signing.settings import SigningSettings
 from loginless.testkit.browser import assert_accessible, chromium, guest_page
 from loginless.testkit.fake_services import serve
-from loginless.testkit.guest_pages import links_knowing_the_firm, schema_of_its_own
+from loginless.testkit.guest_pages import links_knowing_the_firm, placeholder_service, schema_of_its_own
 from loginless.testkit.network import free_port
 
 pytestmark = pytest.mark.e2e
@@ -31,14 +29,14 @@ async def browser():
 
 @pytest.fixture
 async def gateway(start_gateway, database_url, assertion_keys) -> AsyncIterator:
-    """The gateway with the real signing service behind it for ``sign`` links (the echo service for the rest)."""
+    """The gateway with a service's page behind it for ``sign`` links (the kit's placeholder page, served as
+    signing; the echo service for the rest)."""
     port = free_port()
     routes = {action: {"service": service, "url": f"http://127.0.0.1:{port}" if service == "signing"
                        else f"http://127.0.0.1:1/{service}"} for action, service in SERVICES.items()}
     async with schema_of_its_own(database_url, "signing") as schema:
-        signing = create_signing_app(SigningSettings(
-            database_url=database_url, database_schema=schema, kafka_bootstrap_servers="127.0.0.1:1",
-            assertion_public_key=assertion_keys[1], log_level="WARNING"), links=links_knowing_the_firm(FIRM))
+        signing = placeholder_service(audience="signing", database_url=database_url, schema=schema,
+                                      assertion_public_key=assertion_keys[1], links=links_knowing_the_firm(FIRM))
         async with serve(signing, port=port), start_gateway(routes=routes) as running:
             yield running
 

@@ -256,3 +256,42 @@ async def test_when_a_signer_declines_the_other_signers_still_awaited_are_told_i
         m["Subject"] for m in (await mails_to(mail_ui_url, decliner))[:1]]  # the decliner gets no notice
     stopped = {e["link_id"]: e["reason"] for e in await n.events("RemindersStopped")}
     assert stopped[first.link_id] == stopped[second.link_id] == "done"
+
+
+async def test_an_envelopes_own_reminder_schedule_is_followed_for_its_signers_whatever_arrives_first(
+        notifications, mail_ui_url):
+    n = notifications
+    await choose(n)  # the firm's schedule: the first reminder 2 days after sending
+    from loginless.events.payloads.signing import EnvelopeReminders, SigningTurnStarted
+    from loginless.links.views import IssueLinksIn, RecipientIn
+
+    own = EnvelopeReminders(first_after_seconds=3600 * 6, interval_seconds=86400 * 10,
+                            expiry_warning_before_seconds=0, max_reminders=1)
+    signers = {}
+    for order in ("schedule first", "link first"):
+        envelope_id, signer = f"env_{uuid.uuid4().hex[:12]}", address("signer")
+        turn = SigningTurnStarted(envelope_id=envelope_id, tenant_id=n.tenant_id, group=1, recipient_ids=["r1"],
+                                  until=n.clock() + timedelta(days=7), started_at=n.clock(), reminders=own)
+        if order == "schedule first":
+            await n.publish(turn, subject=envelope_id)
+        await n.links.client.issue(n.tenant_id, IssueLinksIn(action="sign", resource_id=envelope_id, recipients=[
+            RecipientIn(email=signer, delivery="email")]))
+        await n.work()
+        if order == "link first":
+            await n.publish(turn, subject=envelope_id)
+            await n.work()
+        signers[order] = signer
+    other = address("other")
+    await n.issue("sign", email=other)  # another resource: the firm's schedule
+
+    n.clock.advance(hours=6, minutes=1)
+    await n.work()
+
+    for signer in signers.values():
+        [_, reminder] = await settled_mails(mail_ui_url, signer, 2)
+        assert "reminder" in reminder["Subject"]
+    assert len(await settled_mails(mail_ui_url, other, 1)) == 1  # not before two days
+    n.clock.advance(days=3)
+    await n.work()
+    for signer in signers.values():  # at most one reminder, as the sender chose
+        assert len(await mails_to(mail_ui_url, signer)) == 2

@@ -30,20 +30,13 @@ from loginless.signing.engine import PdfWork
 from loginless.signing.handlers import SigningContext
 from loginless.signing.pdf import SealCredentials, development_ca
 from loginless.signing.settings import SigningSettings
+from loginless.testkit.clock import ShiftedClock
 from loginless.testkit.fake_documents import FakeDocuments
 from loginless.testkit.fake_links import FakeLinks
 from loginless.testkit.files import pdf, text
 from loginless.testkit.staff import StaffKey
 
 CONTRACT = pdf(((595, 842), text("Loan agreement")), ((595, 842), text("Page two")))
-
-
-class ShiftableClock:
-    def __init__(self) -> None:
-        self.shift = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.shift
 
 
 @dataclass
@@ -56,7 +49,7 @@ class Harness:
     blobs: BlobStore
     pool: asyncpg.Pool
     private_key: str
-    clock: ShiftableClock
+    clock: ShiftedClock
     pdf: PdfWork
     trust_root_pem: bytes
     tenants: list[StaffKey] = field(default_factory=list)
@@ -109,7 +102,7 @@ async def harness(database_url, s3, assertion_keys) -> AsyncIterator[Harness]:
     links = FakeLinks(public_url="http://gateway.test", clock=lambda: datetime.now(UTC))
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=4)
     blobs = blobs_for(settings)
-    yield Harness(settings, links, FakeDocuments(), blobs, pool, private_key, ShiftableClock(), engine,
+    yield Harness(settings, links, FakeDocuments(), blobs, pool, private_key, ShiftedClock(), engine,
                   ca.root_certificate_pem)
     async with pool.acquire() as connection:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -354,3 +354,111 @@ async def test_resending_sends_the_same_link_while_it_lives_and_a_new_one_once_i
     assert harness.links.state_of(new_link).status == "active"
     assert harness.links.state_of(new_link).expires_at <= harness.clock() + timedelta(days=7, seconds=5)
     assert (await sign_typed(client, harness.guest_headers(new_link), "Ana Ortiz")).status_code == 303
+
+
+async def test_an_envelopes_own_reminder_schedule_travels_with_each_turn_and_a_bad_one_is_refused(
+        client, harness, tenant):
+    body = envelope_body(ANA, BEA, reminders={"first_after": "PT12H", "interval": "P1D",
+                                               "expiry_warning_before": "PT6H", "max_reminders": 2})
+    envelope = (await client.post("/v1/envelopes", json=body, headers=tenant.headers)).json()
+    rows = await harness.pool.fetch(
+        f'SELECT data FROM "{harness.settings.schema}".events WHERE stream_id = $1'
+        " AND type LIKE '%.SigningTurnStarted.%'", envelope["envelope_id"])
+    import json
+
+    [turn] = [json.loads(row["data"]) for row in rows]
+    assert turn["reminders"] == {"enabled": True, "first_after_seconds": 43200, "interval_seconds": 86400,
+                                 "expiry_warning_before_seconds": 21600, "max_reminders": 2}
+
+    refused = await client.post("/v1/envelopes", json=envelope_body(ANA, reminders={"interval": "PT0S"}),
+                                headers=tenant.headers)
+    assert refused.status_code == 422 and "reminders" in refused.json()["detail"]
+
+
+async def test_a_pdf_of_the_documents_service_fields_at_an_anchor_and_initials_on_every_page(client, harness, tenant):
+    contract = text_pdf([[(72, 720, "Loan agreement")], [(72, 500, "Signature of the borrower:")]])
+    kept = harness.documents.add(tenant.tenant_id, "act_1", "loan.pdf", contract)
+    body = envelope_body(ANA, send=False)
+    body["documents"] = [{"name": "loan.pdf", "document_id": kept.document_id}]
+    body["fields"] = [{"recipient": 0, "kind": "signature", "anchor": {"text": "Signature of the borrower:",
+                                                                        "offset_x": 0, "offset_y": -45}},
+                      {"recipient": 0, "kind": "initials", "page": 1, "x": 500, "y": 40, "width": 60, "height": 20,
+                       "every_page": True}]
+
+    draft = await client.post("/v1/envelopes", json=body, headers=tenant.headers)
+
+    assert draft.status_code == 201, draft.text
+    assert draft.json()["status"] == "draft" and draft.json()["documents"][0]["document_id"] == kept.document_id
+    state, _ = await harness.context().envelopes.load(draft.json()["envelope_id"])
+    signature, *initials = state.fields
+    assert signature.page == 2 and 450 < signature.y + 45 < 520  # where the anchor text is, on page 2
+    assert [(f.page, f.kind) for f in initials] == [(1, "initials"), (2, "initials")]
+    missing = dict(body, documents=[{"name": "x.pdf", "document_id": "doc_unknown"}])
+    assert (await client.post("/v1/envelopes", json=missing, headers=tenant.headers)).status_code == 404
+    nowhere = dict(body, fields=[{"recipient": 0, "kind": "signature", "anchor": {"text": "Not in the PDF"}}])
+    assert (await client.post("/v1/envelopes", json=nowhere, headers=tenant.headers)).status_code == 422
+
+
+async def test_an_approver_approves_in_their_turn_and_a_copy_gets_a_link_to_the_signed_documents_at_the_end(
+        client, harness, tenant):
+    body = envelope_body(ANA)
+    body["recipients"] += [{"name": "Rosa Díaz", "email": "rosa@example.test", "role": "approver"},
+                           {"name": "Carlos", "email": "carlos@example.test", "role": "copy"}]
+    envelope = (await client.post("/v1/envelopes", json=body, headers=tenant.headers)).json()
+    assert [(r["role"], r["group"], r["status"]) for r in envelope["recipients"]] == [
+        ("signer", 1, "pending"), ("approver", 2, "waiting"), ("copy", 2, "waiting")]
+    await sign_typed(client, harness.guest_headers(harness.link_of(envelope["envelope_id"], ANA[1])), "Ana Ortiz")
+    issued_to = {link.recipient.email for link in harness.links.links_for(envelope["envelope_id"])}
+    assert issued_to == {ANA[1], "rosa@example.test"}  # the copy gets nothing before the end
+
+    rosa = harness.guest_headers(harness.link_of(envelope["envelope_id"], "rosa@example.test"))
+    assert (await sign_typed(client, rosa, "Rosa Díaz")).status_code == 303
+    await work_through_jobs(harness.context())  # sealed; then the copy's link
+    await work_through_jobs(harness.context())
+
+    carlos = harness.guest_headers(harness.link_of(envelope["envelope_id"], "carlos@example.test"))
+    done = await client.get("/guest/", headers=carlos)
+    assert "data-completed" in done.text and "data-signed-copy" in done.text
+    assert (await client.get("/guest/signed/0", headers=carlos)).content.startswith(b"%PDF")
+    assert (await client.post("/guest/sign", data={"typed": "Carlos"}, headers=carlos,
+                              follow_redirects=False)).status_code == 410  # a copy signs nothing
+    rows = await harness.pool.fetch(
+        f'SELECT data::text AS data FROM "{harness.settings.schema}".events WHERE stream_id = $1'
+        " AND type LIKE '%.DocumentSigned.%'", envelope["envelope_id"])
+    assert ['"role": "approver"' in row["data"] for row in rows] == [False, True]
+
+
+async def test_the_signing_pages_speak_spanish_to_a_spanish_signer(client, harness, tenant):
+    envelope = (await client.post("/v1/envelopes", json=envelope_body(("Luis", "luis@example.test")),
+                                  headers=tenant.headers)).json()
+    luis = harness.guest_headers(harness.link_of(envelope["envelope_id"], "luis@example.test"),
+                                 **{"accept-language": "es-ES,es;q=0.9"})
+
+    consent = await client.get("/guest/", headers=luis)
+    assert "Acepto: continuar a los documentos" in consent.text and 'lang="es"' in consent.text
+    await client.post("/guest/consent", headers=luis)
+    page = await client.get("/guest/", headers=luis)
+    assert "Su firma" in page.text and "Rechazar la firma" in page.text
+
+
+async def test_with_a_timestamp_authority_the_envelope_and_its_certificate_are_sealed_b_lta(
+        client, harness, tenant, local_pki):
+    from dataclasses import replace
+
+    from loginless.signing.engine import PdfWork
+    from loginless.signing.pdf import SealCredentials, ValidationSources
+
+    long_term = PdfWork(max_pages=10, max_size=10_000_000, timestamp_url=local_pki.timestamp_url,
+                        credentials=SealCredentials.from_pkcs12(local_pki.seal_pkcs12, None, now=harness.clock()),
+                        validation=ValidationSources(trust_roots=[local_pki.root_pem], timeout_seconds=5))
+    envelope = await send(client, tenant, ANA)
+    await sign_typed(client, harness.guest_headers(harness.link_of(envelope["envelope_id"], ANA[1])), "Ana Ortiz")
+
+    await work_through_jobs(replace(harness.context(), pdf=long_term))
+
+    detail = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}", headers=tenant.headers)).json()
+    assert detail["status"] == "completed" and detail["seal_level"] == "B-LTA"
+    for path in ("documents/0/sealed", "certificate"):
+        sealed = (await client.get(f"/v1/envelopes/{envelope['envelope_id']}/{path}", headers=tenant.headers)).content
+        report = await asyncio.to_thread(validate_sealed, sealed, [local_pki.root_pem])
+        assert report.ok and report.pades_level == "B-LTA", (path, report)

@@ -29,3 +29,14 @@ class ManualWallClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+class ShiftedClock:
+    """For a service under test that runs on real time (its worker polls, its leases run out), moved ahead by
+    what a test sets in ``shift`` (and sets back after): expiry tested without waiting."""
+
+    def __init__(self) -> None:
+        self.shift = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.shift

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
+from litestar import Litestar
 
 from loginless.shared.branding import Branding
 from loginless.shared.web.assertion import (
@@ -56,3 +57,30 @@ async def schema_of_its_own(database_url: str, service: str) -> AsyncIterator[st
             await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         finally:
             await connection.close()
+
+
+def placeholder_service(*, audience: str, database_url: str, schema: str, assertion_public_key: str,
+                        links: FakeLinks) -> Litestar:
+    """A service that serves only the guest-page kit's placeholder page, as ``audience`` (the service the gateway
+    routes to): for the gateway's own tests, which need a service's page behind it but no service's features."""
+    from typing import ClassVar
+
+    from pydantic_settings import SettingsConfigDict
+
+    from loginless.links.client import LinksClientSettings, linked_service_context
+    from loginless.shared.guest.pages import guest_template_config
+    from loginless.shared.guest.placeholder import placeholder_pages
+    from loginless.shared.settings import ServiceSettings
+    from loginless.shared.web import create_service_app
+    from loginless.shared.web.assertion import GuestAccessSettings
+
+    class PlaceholderSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings):
+        model_config = SettingsConfigDict(env_prefix="PLACEHOLDER_", extra="ignore", frozen=True)
+        service_name: ClassVar[str] = audience
+
+    settings = PlaceholderSettings(database_url=database_url, database_schema=schema,
+                                   kafka_bootstrap_servers="127.0.0.1:1", assertion_public_key=assertion_public_key,
+                                   log_level="WARNING")
+    return create_service_app(settings, route_handlers=placeholder_pages(audience), description="placeholder",
+                              context=linked_service_context(settings, audience, links),
+                              template_config=guest_template_config())

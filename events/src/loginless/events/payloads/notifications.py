@@ -156,3 +156,17 @@ class WebhookFailed(IntegrationEvent, service="notifications", version=1):
     attempts: int
     reason: str
     failed_at: datetime
+
+
+class ResourceRemindersSet(IntegrationEvent, service="notifications", version=1):
+    """Reminders for one resource's links (an envelope, say) follow this schedule instead of the tenant's, as the
+    service that owns the resource asked. Stream ``resource-reminders:<resource_id>``."""
+
+    tenant_id: str
+    resource_id: str
+    reminders_enabled: bool
+    first_reminder_after_seconds: int
+    reminder_interval_seconds: int
+    expiry_warning_before_seconds: int
+    max_reminders: int
+    set_at: datetime

@@ -86,6 +86,16 @@ class TemplateDeleted(IntegrationEvent, service="signing", version=1):
     deleted_at: datetime
 
 
+class EnvelopeReminders(BaseModel):
+    """The sender's reminder schedule for this envelope's signers, instead of the firm's (durations in seconds)."""
+
+    enabled: bool = True
+    first_after_seconds: int
+    interval_seconds: int
+    expiry_warning_before_seconds: int  # 0: no warning before a link expires
+    max_reminders: int
+
+
 class EnvelopeCreated(IntegrationEvent, service="signing", version=1):
     """A draft: its documents, recipients, fields and settings, as the sender will send them."""
 
@@ -102,6 +112,7 @@ class EnvelopeCreated(IntegrationEvent, service="signing", version=1):
     folder_id: str | None = None
     certificate_to_signers: bool = False
     template_id: str | None = None
+    reminders: EnvelopeReminders | None = None  # None: the firm's schedule
     created_at: datetime
 
 
@@ -121,6 +132,7 @@ class SigningTurnStarted(IntegrationEvent, service="signing", version=1):
     recipient_ids: list[str]
     until: datetime
     started_at: datetime
+    reminders: EnvelopeReminders | None = None  # the envelope's own schedule, for whoever sends reminders
 
 
 class RecipientLinkIssued(IntegrationEvent, service="signing", version=1):

@@ -49,7 +49,7 @@ PUBLISHED_EVENTS = (
     events.NotificationSettingsChanged, events.OwnerAlertsUnsubscribed, events.PendingActionTracked,
     events.ReminderSent, events.RemindersStopped, events.NotificationSent, events.NotificationFailed,
     events.WebhookEndpointCreated, events.WebhookSecretRotated, events.WebhookEndpointDeleted,
-    events.WebhookDelivered, events.WebhookFailed,
+    events.WebhookDelivered, events.WebhookFailed, events.ResourceRemindersSet,
 )
 
 
@@ -67,6 +67,7 @@ def notifications_context(store: EventStore, settings: NotificationsSettings, *,
         preferences=DeciderRunner(store, domain.PREFERENCES, read_models),
         pending=DeciderRunner(store, domain.PENDING_ACTION, read_models),
         notifications=DeciderRunner(store, domain.NOTIFICATION, read_models),
+        resource_reminders=DeciderRunner(store, domain.RESOURCE_REMINDERS, read_models),
         repository=NotificationsRepository(settings.schema), links=links,
         composer=MailComposer(settings.smtp_from),
         unsubscribe_links=UnsubscribeLinks(key.encode(), settings.public_url),
@@ -149,6 +150,7 @@ def asyncapi_document() -> dict:
     store = EventStore(None, schema=settings.schema, topic=settings.events_topic)  # type: ignore[arg-type]
     context = NotificationsContext(settings=settings, store=store, projections=None,  # type: ignore[arg-type]
                                    preferences=None, pending=None, notifications=None,  # type: ignore[arg-type]
+                                   resource_reminders=None,  # type: ignore[arg-type]
                                    repository=None, links=None, composer=None,  # type: ignore[arg-type]
                                    unsubscribe_links=None, email=None, webhooks=None)  # type: ignore[arg-type]
     for consumer in CONSUMERS:

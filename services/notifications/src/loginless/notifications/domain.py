@@ -33,6 +33,7 @@ from loginless.events.payloads.notifications import (
     ReminderSent,
     RemindersStopped,
     RemindersStopReason,
+    ResourceRemindersSet,
     WebhookDelivered,
     WebhookEndpointCreated,
     WebhookEndpointDeleted,
@@ -519,3 +520,58 @@ def evolve_delivery(state: WebhookDelivery | None, event: IntegrationEvent) -> W
 
 # A delivery's stream records each outcome: a failure, then (after staff redeliver it) a success.
 WEBHOOK_DELIVERY: Decider[WebhookDelivery, RecordWebhookOutcome] = Decider(decide_delivery, evolve_delivery)
+
+
+# ---- a resource's own reminder schedule -------------------------------------------------------------------------
+
+
+def resource_reminders_stream(resource_id: str) -> str:
+    return f"resource-reminders:{resource_id}"
+
+
+@dataclass(frozen=True)
+class ResourceReminders:
+    tenant_id: str
+    resource_id: str
+    schedule: ReminderSchedule
+
+
+@dataclass(frozen=True)
+class SetResourceReminders:
+    """The owning service's schedule for one resource's links (an envelope's sender chose it)."""
+
+    tenant_id: str
+    resource_id: str
+    schedule: ReminderSchedule
+    now: datetime
+
+
+def decide_resource_reminders(state: ResourceReminders | None,
+                              command: SetResourceReminders) -> list[IntegrationEvent]:
+    if state is not None and state.schedule == command.schedule:
+        return []
+    schedule = command.schedule
+    return [ResourceRemindersSet(
+        tenant_id=command.tenant_id, resource_id=command.resource_id, reminders_enabled=schedule.enabled,
+        first_reminder_after_seconds=_seconds(schedule.first_after),
+        reminder_interval_seconds=_seconds(schedule.interval),
+        expiry_warning_before_seconds=_seconds(schedule.expiry_warning_before),
+        max_reminders=schedule.max_reminders, set_at=command.now)]
+
+
+def evolve_resource_reminders(state: ResourceReminders | None, event: IntegrationEvent) -> ResourceReminders:
+    assert isinstance(event, ResourceRemindersSet)
+    return ResourceReminders(tenant_id=event.tenant_id, resource_id=event.resource_id,
+                             schedule=schedule_of_event(event))
+
+
+def schedule_of_event(event: ResourceRemindersSet) -> ReminderSchedule:
+    return ReminderSchedule(enabled=event.reminders_enabled,
+                            first_after=timedelta(seconds=event.first_reminder_after_seconds),
+                            interval=timedelta(seconds=event.reminder_interval_seconds),
+                            expiry_warning_before=timedelta(seconds=event.expiry_warning_before_seconds),
+                            max_reminders=event.max_reminders)
+
+
+RESOURCE_REMINDERS: Decider[ResourceReminders, SetResourceReminders] = Decider(
+    decide=decide_resource_reminders, evolve=evolve_resource_reminders)

@@ -36,8 +36,11 @@ from loginless.notifications.domain import (
     RecordOutcome,
     RecordWebhookOutcome,
     ReminderNotDue,
+    ReminderSchedule,
+    ResourceReminders,
     RotateSecret,
     SendReminder,
+    SetResourceReminders,
     StopReminders,
     TrackAction,
     Unsubscribe,
@@ -50,6 +53,7 @@ from loginless.notifications.domain import (
     notification_stream,
     pending_stream,
     preferences_stream,
+    resource_reminders_stream,
     webhook_delivery_stream,
 )
 from loginless.notifications.mails import ComposedMail, Fact, MailComposer
@@ -90,6 +94,7 @@ class NotificationsContext:
     preferences: DeciderRunner[Preferences, ChangePreferences | Unsubscribe]
     pending: DeciderRunner[PendingAction, PendingCommand]
     notifications: DeciderRunner[Notification, RecordOutcome]
+    resource_reminders: DeciderRunner[ResourceReminders, SetResourceReminders]
     repository: NotificationsRepository
     links: LinksApi
     composer: MailComposer
@@ -183,6 +188,15 @@ async def record_event(ctx: NotificationsContext, event: CloudEvent, connection:
                 await _stop(ctx, connection, signed.link_id, signed.tenant_id, "done", cause, now)
         case signing.SigningDeclined() as declined:
             await _signing_declined(ctx, connection, declined, event, cause, now)
+        case signing.SigningTurnStarted(reminders=chosen) as turn if chosen is not None:
+            schedule = ReminderSchedule(
+                enabled=chosen.enabled, first_after=timedelta(seconds=chosen.first_after_seconds),
+                interval=timedelta(seconds=chosen.interval_seconds),
+                expiry_warning_before=timedelta(seconds=chosen.expiry_warning_before_seconds),
+                max_reminders=chosen.max_reminders)
+            await ctx.resource_reminders.run_in(connection, resource_reminders_stream(turn.envelope_id),
+                                                SetResourceReminders(turn.tenant_id, turn.envelope_id, schedule, now),
+                                                cause)
         case requests_.ClientRequestCompleted() as completed:
             await _request_completed(ctx, connection, completed, cause, now)
         case payments.InvoicePaid() as paid:
@@ -375,8 +389,9 @@ async def _remind(ctx: NotificationsContext, link_id: str) -> int:
             pending, version = await ctx.pending.load(stream, connection)
             if pending is None:
                 return False
+            own, _ = await ctx.resource_reminders.load(resource_reminders_stream(pending.resource_id), connection)
             preferences, _ = await ctx.preferences.load(preferences_stream(pending.tenant_id), connection)
-            schedule = (preferences or default_preferences(pending.tenant_id)).reminders
+            schedule = own.schedule if own else (preferences or default_preferences(pending.tenant_id)).reminders
             try:
                 outcome = await ctx.pending.run_in(connection, stream, SendReminder(schedule, ctx.clock()),
                                                    Cause(f"reminder:{link_id}"), known=(pending, version))

@@ -25,12 +25,13 @@ from loginless.notifications.domain import (
     ReminderSchedule,
     default_preferences,
     next_reminder,
+    schedule_of_event,
 )
 from loginless.shared.eventstore import RecordedEvent, quote_ident
 
 
 class NotificationRows:
-    tables = ("preferences", "suppressed_addresses", "pending_actions", "webhook_endpoints")
+    tables = ("preferences", "suppressed_addresses", "pending_actions", "webhook_endpoints", "resource_reminders")
 
     def __init__(self, schema: str) -> None:
         self._schema = quote_ident(schema)
@@ -52,6 +53,8 @@ class NotificationRows:
                     payload.tenant_id, address.lower(), at)
             case events.PendingActionTracked() | events.ReminderSent() | events.RemindersStopped():
                 await self._save_pending(connection, event)
+            case events.ResourceRemindersSet() as chosen:
+                await self._save_resource_schedule(connection, chosen)
             case events.WebhookEndpointCreated() as created:
                 await connection.execute(
                     f"INSERT INTO {self._schema}.webhook_endpoints (endpoint_id, tenant_id, url, event_types,"
@@ -94,8 +97,28 @@ class NotificationRows:
         rows = await connection.fetch(
             f"SELECT * FROM {self._schema}.pending_actions WHERE tenant_id = $1 AND stopped IS NULL FOR UPDATE",
             changed.tenant_id)
+        for row in rows:  # a link whose resource has a schedule of its own keeps it
+            pending = _pending_of(row)
+            await self._set_next(connection, pending, await self._resource_schedule(connection, pending.resource_id)
+                                 or schedule)
+
+    async def _save_resource_schedule(self, connection: asyncpg.Connection,
+                                      chosen: events.ResourceRemindersSet) -> None:
+        schedule = schedule_of_event(chosen)
+        await connection.execute(
+            f"INSERT INTO {self._schema}.resource_reminders (resource_id, tenant_id, reminders) VALUES ($1, $2, $3)"
+            " ON CONFLICT (resource_id) DO UPDATE SET reminders = EXCLUDED.reminders",
+            chosen.resource_id, chosen.tenant_id, json.dumps(_stored(schedule)))
+        rows = await connection.fetch(
+            f"SELECT * FROM {self._schema}.pending_actions WHERE tenant_id = $1 AND resource_id = $2"
+            " AND stopped IS NULL FOR UPDATE", chosen.tenant_id, chosen.resource_id)
         for row in rows:
             await self._set_next(connection, _pending_of(row), schedule)
+
+    async def _resource_schedule(self, connection: asyncpg.Connection, resource_id: str) -> ReminderSchedule | None:
+        stored = await connection.fetchval(
+            f"SELECT reminders FROM {self._schema}.resource_reminders WHERE resource_id = $1", resource_id)
+        return schedule_of(stored) if stored is not None else None
 
     # ---- pending actions ----------------------------------------------------------------------------------
 
@@ -115,7 +138,8 @@ class NotificationRows:
             pending.link_id, pending.tenant_id, pending.action, pending.resource_id, pending.issued_at,
             pending.expires_at, pending.reminders_sent, pending.last_reminder_at, pending.expiry_warning_sent,
             pending.stopped)
-        await self._set_next(connection, pending, await self._schedule_of(connection, pending.tenant_id))
+        await self._set_next(connection, pending, await self._resource_schedule(connection, pending.resource_id)
+                             or await self._schedule_of(connection, pending.tenant_id))
 
     async def _schedule_of(self, connection: asyncpg.Connection, tenant_id: str) -> ReminderSchedule:
         row = await connection.fetchrow(
@@ -128,6 +152,13 @@ class NotificationRows:
         await connection.execute(
             f"UPDATE {self._schema}.pending_actions SET next_reminder_at = $2 WHERE link_id = $1",
             pending.link_id, due.at if due else None)
+
+
+def _stored(schedule: ReminderSchedule) -> dict:
+    return {"enabled": schedule.enabled, "first_after": int(schedule.first_after.total_seconds()),
+            "interval": int(schedule.interval.total_seconds()),
+            "expiry_warning_before": int(schedule.expiry_warning_before.total_seconds()),
+            "max_reminders": schedule.max_reminders}
 
 
 def schedule_of(stored: str | dict) -> ReminderSchedule:

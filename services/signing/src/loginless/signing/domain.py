@@ -31,6 +31,7 @@ from loginless.events.payloads.signing import (
     EnvelopeField,
     EnvelopeRecipient,
     EnvelopeRecordSealed,
+    EnvelopeReminders,
     EnvelopeSent,
     EnvelopeVoided,
     FieldKind,
@@ -60,6 +61,7 @@ MAX_RECIPIENTS = 50
 MAX_FIELDS = 500
 MAX_TEXT_VALUE = 1000
 MAX_ENVELOPE_LIFETIME = timedelta(days=120)
+MAX_LIFETIME_SECONDS = int(MAX_ENVELOPE_LIFETIME.total_seconds())
 SIGNING_LINK_LIFETIME = timedelta(days=7)  # the seed's promise: a signing link lasts 7 days
 CONSENT_VERSION = "2026-12"  # bump when the consent text changes: the audit trail names the one shown
 SIGNER_ROLES: frozenset[RecipientRole] = frozenset({"signer", "approver"})
@@ -167,6 +169,7 @@ class Envelope:
     folder_id: str | None
     certificate_to_signers: bool
     created_at: datetime
+    reminders: EnvelopeReminders | None = None
     status: EnvelopeStatus = "draft"
     group: int = 0  # the routing group whose turn it is (0 before sending)
     values: Mapping[str, str] = field(default_factory=dict)  # field id -> value, as signers gave them
@@ -238,6 +241,7 @@ class CreateEnvelope:
     certificate_to_signers: bool
     now: datetime
     template_id: str | None = None
+    reminders: EnvelopeReminders | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +341,12 @@ def check_new_envelope(command: CreateEnvelope) -> None:
         errors.append(f"recipients: 1 to {MAX_RECIPIENTS}")
     if len(command.fields) > MAX_FIELDS:
         errors.append(f"fields: at most {MAX_FIELDS}")
+    if command.reminders is not None:
+        r = command.reminders
+        if not (1 <= r.first_after_seconds <= MAX_LIFETIME_SECONDS and 1 <= r.interval_seconds <= MAX_LIFETIME_SECONDS
+                and 0 <= r.expiry_warning_before_seconds <= MAX_LIFETIME_SECONDS and 0 <= r.max_reminders <= 50):
+            errors.append("reminders: first_after and interval from a second to 120 days, expiry_warning_before up "
+                          "to 120 days, max_reminders from 0 to 50")
     if not timedelta(hours=1) <= command.expires_at - command.now <= MAX_ENVELOPE_LIFETIME:
         errors.append("expires_at: between an hour and 120 days from now")
     ids = [r.recipient_id for r in command.recipients]
@@ -479,7 +489,7 @@ def decide(state: Envelope | None, command: Command) -> list[IntegrationEvent]:
             fields=list(command.fields), verification=command.verification, expires_at=command.expires_at,
             account_id=command.account_id, folder_id=command.folder_id,
             certificate_to_signers=command.certificate_to_signers, template_id=command.template_id,
-            created_at=command.now)]
+            reminders=command.reminders, created_at=command.now)]
     if state is None:
         raise NotFound("no such envelope")
     match command:
@@ -607,7 +617,7 @@ def _first_group(state: Envelope) -> int:
 def _turn(state: Envelope, group: int, now: datetime) -> SigningTurnStarted:
     ids = [r.recipient_id for r in state.recipients if r.group == group and r.acts]
     return SigningTurnStarted(envelope_id=state.envelope_id, tenant_id=state.tenant_id, group=group,
-                              recipient_ids=ids, until=state.expires_at, started_at=now)
+                              recipient_ids=ids, until=state.expires_at, started_at=now, reminders=state.reminders)
 
 
 # ---- evolve -----------------------------------------------------------------------------------------------
@@ -621,6 +631,7 @@ def evolve(state: Envelope | None, event: IntegrationEvent) -> Envelope:
             fields=tuple(event.fields), verification=event.verification, expires_at=event.expires_at,
             account_id=event.account_id, folder_id=event.folder_id,
             certificate_to_signers=event.certificate_to_signers, created_at=event.created_at,
+            reminders=event.reminders,
             values={f.field_id: f.value for f in event.fields if f.recipient_id == SENDER and f.value},
             current_sha256={d.index: d.prepared_sha256 or d.sha256 for d in event.documents},
             trail=(TrailEntry(event.created_at, "created"),))

@@ -29,6 +29,7 @@ from loginless.events.payloads.signing import (
     EnvelopeDocument,
     EnvelopeField,
     EnvelopeRecipient,
+    EnvelopeReminders,
     SealedDocument,
     SignedDocumentHashes,
     TemplateRole,
@@ -146,6 +147,7 @@ class EnvelopeRequest:
     folder_id: str | None
     certificate_to_signers: bool
     template_id: str | None = None
+    reminders: EnvelopeReminders | None = None
 
 
 def _key(envelope: Envelope | str, tenant_id: str, *parts: str) -> str:
@@ -196,7 +198,8 @@ async def create_envelope(ctx: SigningContext, tenant_id: str, request: Envelope
         verification=request.verification,
         expires_at=request.expires_at or now + timedelta(days=ctx.settings.default_expiry_days),
         account_id=request.account_id, folder_id=request.folder_id,
-        certificate_to_signers=request.certificate_to_signers, now=now, template_id=request.template_id)
+        certificate_to_signers=request.certificate_to_signers, now=now, template_id=request.template_id,
+        reminders=request.reminders)
     domain.check_new_envelope(command)  # before anything is stored
     stored = []
     try:
@@ -735,6 +738,11 @@ def _queue_what_it_calls_for(ctx: SigningContext):  # noqa: ANN202
             await ctx.jobs.queue(connection, SEAL_RECORD, state.envelope_id, tenant_id=tenant)
         if state.status == "completed" and state.account_id and not state.filed_document_ids:
             await ctx.jobs.queue(connection, FILE, state.envelope_id, tenant_id=tenant)
+        if state.status == "completed":  # copies receive the signed documents: a link to them, now
+            for recipient in state.recipients:
+                if recipient.role == "copy" and recipient.link_id is None:
+                    await ctx.jobs.queue(connection, ISSUE_LINK, f"{state.envelope_id}/{recipient.recipient_id}",
+                                         tenant_id=tenant)
     return queue
 
 
@@ -769,10 +777,11 @@ def job_kinds(ctx: SigningContext) -> list[JobKind]:
     async def issue(job: Job) -> None:
         envelope_id, recipient_id = job.key.split("/", 1)
         state, _ = await ctx.envelopes.load(envelope_id)
-        if state is None or state.ended:
+        if state is None:
             return
         recipient = state.recipient(recipient_id)
-        if recipient.link_id is not None or recipient.status != "pending":
+        copy_due = recipient.role == "copy" and state.status == "completed"
+        if recipient.link_id is not None or not (copy_due or (recipient.status == "pending" and not state.ended)):
             return
         link_id = await _issue_link(ctx, state, recipient)
         await ctx.envelopes.run(envelope_id, lambda: domain.RecordLinkIssued(recipient_id, link_id, ctx.clock()),
@@ -799,14 +808,17 @@ def job_kinds(ctx: SigningContext) -> list[JobKind]:
 
 def _revoke_if_ended(ctx: SigningContext, link_id: str):  # noqa: ANN202
     async def revoke(connection: asyncpg.Connection, outcome: Outcome[Envelope]) -> None:
-        if outcome.state is not None and outcome.state.ended:  # it ended while links issued: this link must not live
+        # It stopped while links issued: this link must not live (a completed envelope's links are its copies').
+        if outcome.state is not None and outcome.state.status in ("declined", "voided", "expired"):
             await ctx.jobs.queue(connection, REVOKE_LINK, link_id, tenant_id=outcome.state.tenant_id)
     return revoke
 
 
 async def _issue_link(ctx: SigningContext, state: Envelope, recipient: Recipient, attempt: str = "") -> str:
     """Issue the recipient's link at links (which e-mails it). The key makes a retry get the same link back."""
-    until = min(ctx.clock() + domain.SIGNING_LINK_LIFETIME, state.expires_at)
+    until = ctx.clock() + domain.SIGNING_LINK_LIFETIME
+    if recipient.role != "copy":  # a signer's link ends with the envelope; a copy's link only downloads the result
+        until = min(until, state.expires_at)
     issued = await ctx.links.issue(state.tenant_id, IssueLinksIn(
         action="sign", resource_id=state.envelope_id, expires_at=until, verification=state.verification,
         recipients=[RecipientIn(name=recipient.name, email=recipient.email, phone=recipient.phone,

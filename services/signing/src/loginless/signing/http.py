@@ -17,7 +17,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from pydantic import BaseModel, Field
 
-from loginless.events.payloads.signing import EnvelopeRecipient, FieldKind, RecipientRole, TemplateRole, Verification
+from loginless.events.payloads.signing import (
+    EnvelopeRecipient,
+    EnvelopeReminders,
+    FieldKind,
+    RecipientRole,
+    TemplateRole,
+    Verification,
+)
 from loginless.shared.errors import InvalidRequest
 from loginless.shared.eventstore import Cause
 from loginless.shared.web.auth import StaffPrincipal
@@ -104,6 +111,22 @@ class TemplateFieldIn(PlacedFieldIn):
                       "value each envelope's sender gives (a bulk send's CSV column named by the field id)")
 
 
+class RemindersIn(BaseModel):
+    """This envelope's reminders, instead of the firm's schedule (ISO 8601 durations, e.g. ``P2D``, ``PT12H``)."""
+
+    enabled: bool = True
+    first_after: timedelta = Field(timedelta(days=2), description="After a signer's link is sent")
+    interval: timedelta = Field(timedelta(days=3), description="Between reminders")
+    expiry_warning_before: timedelta = Field(timedelta(days=1), description="Before the link expires; zero: none")
+    max_reminders: int = Field(5, ge=0, le=50)
+
+    def to_event(self) -> EnvelopeReminders:
+        return EnvelopeReminders(enabled=self.enabled, first_after_seconds=int(self.first_after.total_seconds()),
+                                 interval_seconds=int(self.interval.total_seconds()),
+                                 expiry_warning_before_seconds=int(self.expiry_warning_before.total_seconds()),
+                                 max_reminders=self.max_reminders)
+
+
 class NewEnvelope(BaseModel):
     title: Name
     message: str | None = Field(None, max_length=2000)
@@ -120,6 +143,7 @@ class NewEnvelope(BaseModel):
                                    "are filed into at the documents service")
     folder_id: str | None = Field(None, max_length=100)
     certificate_to_signers: bool = Field(False, description="Signers may download the audit certificate too")
+    reminders: RemindersIn | None = Field(None, description="Absent: the firm's reminder schedule")
     send: bool = Field(False, description="Send at once; otherwise the envelope stays a draft")
 
     def to_request(self, now: datetime) -> EnvelopeRequest:
@@ -138,7 +162,8 @@ class NewEnvelope(BaseModel):
         return EnvelopeRequest(title=self.title, message=self.message, documents=documents, recipients=recipients,
                                fields=tuple(fields), verification=self.verification, expires_at=expires_at,
                                account_id=self.account_id, folder_id=self.folder_id,
-                               certificate_to_signers=self.certificate_to_signers)
+                               certificate_to_signers=self.certificate_to_signers,
+                               reminders=self.reminders.to_event() if self.reminders else None)
 
 
 def _decoded(document: DocumentIn, n: int) -> bytes | None:
