@@ -181,6 +181,7 @@ class RecordOfflinePayment:
     reference: str | None
     payer_name: str | None
     now: datetime
+    booked_by_bank: bool = False  # from a bank statement: the money is there, whatever is due (overpaid if more)
 
 
 @dataclass(frozen=True)
@@ -427,10 +428,13 @@ def _confirm(state: Invoice, confirm: ConfirmPayment, tenant: dict) -> list[Inte
 def _offline(state: Invoice, offline: RecordOfflinePayment, tenant: dict) -> list[IntegrationEvent]:
     if state.payment(offline.payment_id) is not None:
         return []
-    if state.status not in ("open", "partially_paid"):
-        raise NotPayable(f"the invoice is {state.status}", status=state.status)
     amount = state.due_minor if offline.amount_minor is None else offline.amount_minor
-    if not 0 < amount <= state.due_minor:
+    if offline.booked_by_bank:
+        if state.status == "draft" or amount <= 0:
+            raise InvalidPayment(f"the invoice is {state.status}: a transfer to it is not recorded")
+    elif state.status not in ("open", "partially_paid"):
+        raise NotPayable(f"the invoice is {state.status}", status=state.status)
+    elif not 0 < amount <= state.due_minor:
         raise InvalidPayment(f"amount: more than 0 and at most {state.due_minor}, what is due",
                              due_minor=state.due_minor)
     received = PaymentReceived(**tenant, payment_id=offline.payment_id, amount_minor=amount,

@@ -8,6 +8,7 @@ answers.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from stdnum.iso7064 import mod_97_10
 from loginless.events.payloads.payments import BankAccount, PaymentMethod
 from loginless.links.client import LinksApi
 from loginless.links.views import IssueLinksIn, RecipientIn
-from loginless.payments import domain, money
+from loginless.payments import domain, money, statements
 from loginless.payments.domain import Invoice
 from loginless.payments.ports import Checkout, PaymentProvider
 from loginless.payments.projections import InvoiceQueries
@@ -221,6 +222,56 @@ async def reverse_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str,
                                                                                ctx.clock()),
                                      cause, check=_scoped(tenant_id))
     return outcome.state
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    entry_reference: str
+    amount: str
+    currency: str
+    creditor_reference: str | None
+    outcome: str  # "recorded", "recorded before", or why it was not matched
+    invoice_id: str | None = None
+    payment_id: str | None = None
+
+
+async def import_statement(ctx: PaymentsContext, tenant_id: str, xml: bytes, *, cause: Cause) -> list[StatementLine]:
+    """Match a camt.053 statement's booked credits to the tenant's invoices by their RF reference, and record each
+    as a transfer received. The payment id is derived from the bank's entry reference, so importing a statement
+    again (or one that overlaps) records nothing twice."""
+    lines = []
+    for credit in statements.credits_of(xml):
+        line = StatementLine(credit.entry_reference, str(credit.amount), credit.currency, credit.creditor_reference,
+                             "no RF creditor reference")
+        if credit.creditor_reference is not None:
+            line = await _matched(ctx, tenant_id, credit, line, cause)
+        lines.append(line)
+    return lines
+
+
+async def _matched(ctx: PaymentsContext, tenant_id: str, credit: statements.StatementCredit, line: StatementLine,
+                   cause: Cause) -> StatementLine:
+    async with database_errors():
+        invoice_id = await ctx.queries.by_creditor_reference(ctx.pool, tenant_id, credit.creditor_reference or "")
+    if invoice_id is None:
+        return replace(line, outcome="no invoice has this reference")
+    state = await invoice(ctx, tenant_id, invoice_id)
+    digits = money.exponent(state.currency)
+    if credit.currency != state.currency or money.from_minor(money.to_minor(credit.amount, digits), digits) \
+            != credit.amount or credit.amount <= 0:
+        return replace(line, invoice_id=invoice_id, outcome=f"not an amount in {state.currency}: recorded by hand")
+    digest = hashlib.sha256(f"{tenant_id}/{credit.entry_reference}".encode()).hexdigest()[:24]
+    payment_id = f"pay_st{digest}"
+    before = state.payment(payment_id) is not None
+    try:
+        await ctx.invoices.run(invoice_id, lambda: domain.RecordOfflinePayment(
+            payment_id=payment_id, amount_minor=money.to_minor(credit.amount, digits), method="transfer",
+            reference=credit.entry_reference, payer_name=credit.debtor_name, now=ctx.clock(), booked_by_bank=True),
+            cause, check=_scoped(tenant_id))
+    except InvalidRequest as error:
+        return replace(line, invoice_id=invoice_id, outcome=error.detail)
+    return replace(line, invoice_id=invoice_id, payment_id=payment_id,
+                   outcome="recorded before" if before else "recorded")
 
 
 # ---- payments through a provider -------------------------------------------------------------------------

@@ -345,6 +345,33 @@ class InvoicesController(Controller):
         return InvoiceOut.of(invoice)
 
 
+class StatementLineOut(BaseModel):
+    entry_reference: str
+    amount: str
+    currency: str
+    creditor_reference: str | None
+    outcome: str = Field(description='"recorded", "recorded before", or why the credit was not matched')
+    invoice_id: str | None
+    payment_id: str | None
+
+
+class StatementOut(BaseModel):
+    credits: list[StatementLineOut]
+
+
+class StatementsController(Controller):
+    path = "/v1/statements"
+    tags = ["statements"]
+
+    @post("/", request_max_body_size=10 * 1024 * 1024, status_code=200)
+    async def import_statement(self, request: Request, staff: Staff, payments: Payments) -> StatementOut:
+        """A bank statement (ISO 20022 camt.053 XML, as the request body): each booked credit quoting an invoice's
+        RF creditor reference is recorded as a transfer received. Importing it again records nothing twice."""
+        lines = await handlers.import_statement(payments, staff.tenant_id, await request.body(),
+                                                cause=cause_of(request))
+        return StatementOut(credits=[StatementLineOut(**line.__dict__) for line in lines])
+
+
 class WebhooksController(Controller):
     """Where payment providers report what happened to a payment: verified by its signature, deduplicated by
     the provider's event id, judged by the invoice's decider. No API key: the signature is the credential."""
@@ -359,4 +386,4 @@ class WebhooksController(Controller):
         return {"received": True, "duplicate": not new}
 
 
-ROUTE_HANDLERS = [InvoicesController, WebhooksController]
+ROUTE_HANDLERS = [InvoicesController, StatementsController, WebhooksController]

@@ -103,3 +103,7 @@ class InvoiceQueries:
             "   WHERE invoice_id = $5 AND tenant_id = $1))"
             " ORDER BY created_at DESC, invoice_id DESC LIMIT $6", tenant_id, status, account_id, overdue_on, after,
             limit)
+
+    async def by_creditor_reference(self, db: asyncpg.Pool, tenant_id: str, reference: str) -> str | None:
+        return await db.fetchval(f"SELECT invoice_id FROM {self._table} WHERE tenant_id = $1"
+                                 " AND creditor_reference = $2", tenant_id, reference)

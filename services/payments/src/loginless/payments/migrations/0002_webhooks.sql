@@ -6,3 +6,6 @@ CREATE TABLE {schema}.webhook_events (
     received_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (provider, event_id)
 );
+-- Bank statements are matched to invoices by the RF creditor reference a transfer quotes.
+CREATE INDEX invoices_by_creditor_reference ON {schema}.invoices (tenant_id, creditor_reference)
+    WHERE creditor_reference IS NOT NULL;
