@@ -110,4 +110,18 @@ def test_money_is_written_as_the_guests_locale_writes_it() -> None:
     assert money.formatted(123450, "EUR", "es") == "1.234,50\xa0€"
     assert money.formatted(123450, "EUR", "en") == "€1,234.50"
     assert money.formatted(1235, "JPY", "en") == "¥1,235"
-    assert money.formatted(1234568, "KWD", "en") == "KWD1,234.568"
+    assert money.formatted(1234568, "KWD", "en") == "KWD\xa01,234.568"
+    assert money.formatted(1235, "JPY", "es") == "1.235\xa0¥"
+
+
+@pytest.mark.parametrize(("typed", "language", "amount"), [
+    ("1.234,50", "es", "1234.50"), ("400", "es", "400"), ("12,5", "es", "12.5"), ("1,234.50", "en", "1234.50"),
+    (" 590.49 ", "en", "590.49")])
+def test_an_amount_is_read_as_the_guests_language_writes_it(typed: str, language: str, amount: str) -> None:
+    assert money.parsed(typed, language) == Decimal(amount)
+
+
+def test_what_is_not_an_amount_is_refused() -> None:
+    for typed in ("", "abc", "-5", "1e3"):
+        with pytest.raises(ValueError, match="not an amount"):
+            money.parsed(typed, "en")

@@ -10,13 +10,10 @@ page says so and has no pay button. Everything works without JavaScript; no thir
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from babel.dates import format_date
-from babel.numbers import NumberFormatError, parse_decimal
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -33,7 +30,7 @@ from loginless.payments.ports import ProviderReport
 from loginless.payments.testprovider import TestProvider, new_event_id
 from loginless.shared.errors import LoginlessError, NotFound
 from loginless.shared.eventstore import Cause
-from loginless.shared.guest.i18n import N_, translations
+from loginless.shared.guest.i18n import N_, format_date, translations
 from loginless.shared.guest.language import language_of
 from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, page_context
 from loginless.shared.guest.problems import GuestProblem, guest_problem
@@ -83,8 +80,7 @@ def facts(invoice: Invoice, lang: str) -> dict[str, Any]:
     digits = money.exponent(invoice.currency)
     return {
         "invoice": invoice, "number": c.number, "status": invoice.status, "amount": amount,
-        "due_date": format_date(c.due_date, format="long", locale=lang),
-        "issue_date": format_date(c.issue_date, format="long", locale=lang),
+        "due_date": format_date(c.due_date, lang), "issue_date": format_date(c.issue_date, lang),
         "due": amount(invoice.due_minor), "open": amount(invoice.open_minor), "open_minor": invoice.open_minor,
         "processing": invoice.processing_minor, "smallest": amount(invoice.smallest_payment()),
         "open_major": str(money.from_minor(invoice.open_minor, digits)),
@@ -143,9 +139,9 @@ class GuestController(Controller):
             amount_minor = None
             if invoice.created.partial_payments and data.get("amount"):
                 try:
-                    amount = parse_decimal(data["amount"], locale=context["lang"], strict=False)
-                    amount_minor = money.to_minor(Decimal(amount), money.exponent(invoice.currency))
-                except (NumberFormatError, ArithmeticError):
+                    amount = money.parsed(data["amount"], context["lang"])
+                    amount_minor = money.to_minor(amount, money.exponent(invoice.currency))
+                except ValueError:
                     errors.append(N_("Enter the amount as a number."))
             if errors:
                 return self._page(invoice, context, errors=errors, form=data, status_code=422)

@@ -8,11 +8,10 @@ withholding on the taxable amount. Everything else is a sum of integers, so the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-
-from babel.numbers import format_currency, list_currencies
 
 from loginless.events.payloads.payments import (
     DocumentDiscount,
@@ -24,11 +23,16 @@ from loginless.events.payloads.payments import (
 )
 from loginless.shared.errors import InvalidRequest
 
-# ISO 4217 exponents that are not 2, as Stripe also charges them (its zero- and three-decimal lists). A hand-kept
-# table: CLDR's digits (babel's) are cash-rounding digits and differ from ISO 4217 for several currencies.
+# The currencies invoices may be in: ISO 4217 codes Stripe also charges, with their exponents where not 2 (Stripe's
+# zero- and three-decimal lists). Hand-kept: CLDR's digits are cash-rounding digits and differ from ISO 4217 for
+# several currencies, and Babel is a build tool here (services read no CLDR data at run time).
 ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
                           "VUV", "XAF", "XOF", "XPF"})
 THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+TWO_DECIMAL = frozenset(
+    "AED ARS AUD BGN BRL CAD CHF CNY COP CZK DKK DOP EGP EUR GBP GEL HKD HUF IDR ILS INR KES KZT MAD MXN MYR NGN "
+    "NOK NZD PEN PHP PKR PLN QAR RON RSD SAR SEK SGD THB TRY TWD UAH USD UYU ZAR".split())
+SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}
 ZERO_RATE_CATEGORIES: frozenset[TaxCategory] = frozenset({"Z", "E", "AE", "K", "G", "O"})
 EXEMPTION_REASONS: dict[TaxCategory, str] = {  # the default text of categories that charge no VAT (BR-E-10 and kin)
     "E": "Exempt from VAT", "AE": "Reverse charge", "K": "Intra-community supply", "G": "Export outside the EU",
@@ -42,20 +46,14 @@ class InvalidAmount(InvalidRequest):
 
 
 def exponent(currency: str) -> int:
-    """The ISO 4217 exponent of ``currency`` (an upper-case code); an unknown code is refused."""
-    if currency not in _known_currencies():
-        raise InvalidAmount(f"currency: {currency!r} is not an ISO 4217 currency code")
-    return 0 if currency in ZERO_DECIMAL else 3 if currency in THREE_DECIMAL else 2
-
-
-_KNOWN: frozenset[str] | None = None
-
-
-def _known_currencies() -> frozenset[str]:
-    global _KNOWN  # noqa: PLW0603 -- read once from babel's data
-    if _KNOWN is None:
-        _KNOWN = frozenset(list_currencies())
-    return _KNOWN
+    """The ISO 4217 exponent of ``currency`` (an upper-case code); a currency not taken is refused."""
+    if currency in ZERO_DECIMAL:
+        return 0
+    if currency in THREE_DECIMAL:
+        return 3
+    if currency in TWO_DECIMAL:
+        return 2
+    raise InvalidAmount(f"currency: {currency!r} is not an ISO 4217 currency code invoices are taken in")
 
 
 def decimal_of(text: str, where: str) -> Decimal:
@@ -82,9 +80,31 @@ def percent_of(amount_minor: int, rate: Decimal) -> int:
     return int((Decimal(amount_minor) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def formatted(amount_minor: int, currency: str, locale: str) -> str:
-    """The amount as the guest's locale writes it (``1.234,50 €`` in Spanish, ``€1,234.50`` in English)."""
-    return format_currency(from_minor(amount_minor, exponent(currency)), currency, locale=locale)
+def formatted(amount_minor: int, currency: str, language: str) -> str:
+    """The amount as the guest's language writes it: ``€1,234.50`` in English, ``1.234,50 €`` in Spanish (the
+    two languages of the guest pages; written here rather than with Babel, which services do not ship)."""
+    digits = exponent(currency)
+    whole, fraction = divmod(abs(amount_minor), 10**digits)
+    group, point = (".", ",") if language == "es" else (",", ".")
+    number = f"{whole:,}".replace(",", group) + (f"{point}{fraction:0{digits}d}" if digits else "")
+    sign = "-" if amount_minor < 0 else ""
+    symbol = SYMBOLS.get(currency)
+    if language == "es":
+        return f"{sign}{number}\xa0{symbol or currency}"
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{currency}\xa0{number}"
+
+
+def parsed(text: str, language: str) -> Decimal:
+    """An amount as a guest types it in their language ("1.234,50" or "1234,5" in Spanish, "1,234.50" in
+    English); a ``ValueError`` when it is not one."""
+    cleaned = text.strip().replace(" ", "").replace("\xa0", "")
+    if language == "es" and "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    else:
+        cleaned = cleaned.replace(",", "")
+    if not re.fullmatch(r"\d{1,13}(\.\d{1,6})?", cleaned):
+        raise ValueError(f"not an amount: {text!r}")
+    return Decimal(cleaned)
 
 
 # ---- an invoice's amounts ---------------------------------------------------------------------------------------
