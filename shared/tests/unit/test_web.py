@@ -37,9 +37,14 @@ async def item(number: FromQuery[int]) -> dict:
     return {"number": number}
 
 
+@get("/fault")
+async def fault() -> None:
+    raise RuntimeError("a bug, with internals nobody outside should read")
+
+
 def client():
     return create_test_client(
-        [conflicting, database_down, unavailable, item],
+        [conflicting, database_down, unavailable, item, fault],
         plugins=[problem_details_plugin()],
         middleware=[RequestContextMiddleware()],
     )
@@ -65,13 +70,21 @@ def test_a_lost_dependency_is_a_503_problem_with_retry_after(path):
     assert response.headers["retry-after"] == "5"
 
 
-def test_bad_input_and_unknown_paths_are_problems_too():
+def test_bad_input_unknown_paths_wrong_methods_and_faults_are_problems_in_their_rfc_9457_roles_too():
     with client() as http:
         bad = http.get("/items", params={"number": "not-a-number"})
         missing = http.get("/nowhere")
-    assert (bad.status_code, missing.status_code) == (400, 404)
-    for response in (bad, missing):
+        wrong_method = http.delete("/items")
+        broken = http.get("/fault")
+    assert [r.status_code for r in (bad, missing, wrong_method, broken)] == [400, 404, 405, 500]
+    for response, kind, title in ((bad, "bad-request", "Bad Request"), (missing, "not-found", "Not Found"),
+                                  (wrong_method, "method-not-allowed", "Method Not Allowed"),
+                                  (broken, "internal-error", "Internal Server Error")):
+        body = response.json()
         assert response.headers["content-type"] == "application/problem+json"
+        assert (body["type"].rsplit("/", 1)[1], body["title"], body["status"]) == (kind, title, response.status_code)
+    assert "number" in bad.json()["detail"]  # what exactly was wrong, in the detail
+    assert "internals" not in broken.text
 
 
 def test_request_and_correlation_ids_are_echoed_or_made():

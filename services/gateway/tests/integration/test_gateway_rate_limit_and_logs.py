@@ -90,6 +90,11 @@ async def test_no_token_appears_in_the_logs_or_metrics(database_url, kafka_boots
                     await http.get(f"/l/{token}")
                     await http.post(f"/l/{token}")  # 405 from the router, which logs the path of errors
                 await http.get(f"/l/{unknown}/with/more")
+                # Tokens where no token belongs: in a /g/ path, behind dot segments, in a query string.
+                await http.get(f"/g/{valid}/")
+                await http.get(f"/g/lnk_nobody/../../l/{used_up}")
+                await http.get(f"/g/lnk_nobody/?token={valid}")
+                await http.get(f"/nowhere/{unknown}")
                 cookie = (await http.get(f"/l/{valid}")).headers.get("set-cookie", "")
                 proxied = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie.split(";")[0],
                                                                          "x-request-id": "guest-page-1"})

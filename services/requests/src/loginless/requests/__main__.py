@@ -1,4 +1,4 @@
-"""``python -m loginless.requests api|worker|migrate|asyncapi``"""
+"""``python -m loginless.requests api|worker|migrate|asyncapi|projections rebuild``"""
 
 from loginless.requests import bootstrap
 from loginless.shared.runtime import run_service

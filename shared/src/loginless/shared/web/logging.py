@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 import structlog
 from litestar.constants import HTTP_RESPONSE_BODY, HTTP_RESPONSE_START
@@ -15,10 +17,30 @@ from litestar.utils.scope.state import ScopeState
 from loginless.shared.errors import LoginlessError
 from loginless.shared.tracing import add_trace_ids
 
+# A capability token is 43 URL-safe base64 characters (256 bits). Nothing else the services log is that shape (ids
+# are prefixed or UUIDs, hashes are hex of 64), so a run of 43 or more of them is taken for a token wherever it is.
+_TOKEN_SHAPED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43,}(?![A-Za-z0-9_-])")
+_HEX = re.compile(r"^[0-9a-f]+$")
+REDACTED = "[redacted]"
+
+
+def redact_tokens(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Every string of a log line with anything shaped like a link token in it (a path, a URL, a message) gets it
+    replaced, whichever route or error put it there: a guest can put a token anywhere in a path."""
+    for key, value in event.items():
+        if isinstance(value, str) and len(value) >= 43:
+            event[key] = _TOKEN_SHAPED.sub(_redacted, value)
+    return event
+
+
+def _redacted(match: re.Match[str]) -> str:
+    return match[0] if _HEX.match(match[0]) else REDACTED  # a SHA-256 in hex is a digest, not a secret
+
 
 def _processors(as_json: bool) -> list:
     processors = default_structlog_processors(as_json=as_json)
-    return [*processors[:-1], add_trace_ids, processors[-1]]  # the ids go in before the line is rendered
+    # The ids go in, and tokens go out, before the line is rendered.
+    return [*processors[:-1], add_trace_ids, redact_tokens, processors[-1]]
 
 
 def configure_logging(*, as_json: bool, level: str) -> None:

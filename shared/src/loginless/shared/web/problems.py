@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.plugins.problem_details import (
@@ -53,15 +55,28 @@ def _from_lost_database(error: Exception) -> ProblemDetailsException:
 
 
 def _from_http_exception(error: HTTPException) -> ProblemDetailsException:
+    """The framework's own refusals (401, 404, 405, 413, a body that is not valid…) in RFC 9457's roles: the type
+    and title say what kind of problem it is, the detail what exactly."""
+    phrase = HTTPStatus(error.status_code).phrase
     return ProblemDetailsException(
         status_code=error.status_code,
-        title=error.detail,
+        type_=PROBLEM_TYPE_BASE + phrase.lower().replace(" ", "-").replace("'", ""),
+        title=phrase,
+        detail=error.detail if error.detail != phrase else None,
         extra=error.extra or None,
         headers=error.headers,
     )
 
 
+def _from_unexpected(error: Exception) -> ProblemDetailsException:
+    """A fault of ours: still a problem+json, saying nothing of the fault (it is logged with its traceback)."""
+    return ProblemDetailsException(
+        status_code=500, type_=PROBLEM_TYPE_BASE + "internal-error", title="Internal Server Error",
+        detail="Something went wrong on our side. Try again, or contact us if it lasts.")
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
-    mapping = {LoginlessError: _from_loginless_error, HTTPException: _from_http_exception}
+    mapping = {LoginlessError: _from_loginless_error, HTTPException: _from_http_exception,
+               Exception: _from_unexpected}
     mapping.update(dict.fromkeys(DATABASE_UNAVAILABLE, _from_lost_database))
     return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))
