@@ -44,9 +44,9 @@ def mail_to(stack_env, address: str, *, containing: str = "") -> dict:
 
 
 def resource_shown(page: httpx.Response) -> str | None:
-    """The resource a page is about: an invoice's pay page, or a placeholder page's reference."""
-    match = re.search(r'data-invoice-id="([^"]+)"|<code data-resource-id>([^<]*)</code>', page.text)
-    return (match[1] or match[2]) if match else None
+    """The invoice a pay page is about (None: no invoice shown)."""
+    match = re.search(r'data-invoice-id="([^"]+)"', page.text)
+    return match[1] if match else None
 
 
 def an_invoice(stack_env) -> str:
