@@ -128,7 +128,7 @@ async def test_an_expired_link_shows_the_gateway_410_page_with_the_date_and_the_
 
 
 async def test_a_one_time_link_waits_for_the_guests_click_and_is_used_up_by_it(firm, page, browser):
-    [link] = firm.issue("pay", max_uses=1)
+    [link] = firm.issue("request", max_uses=1)
     opened = await page.goto(link.url)  # what a mail scanner also does: it must not use the link up
     assert opened.status == 200
     await page.get_by_role("heading", name="Open your link").wait_for()

@@ -44,13 +44,30 @@ def mail_to(stack_env, address: str, *, containing: str = "") -> dict:
 
 
 def resource_shown(page: httpx.Response) -> str | None:
-    match = re.search(r"<code data-resource-id>([^<]*)</code>", page.text)
+    """The invoice a pay page is about (None: no invoice shown)."""
+    match = re.search(r'data-invoice-id="([^"]+)"', page.text)
     return match[1] if match else None
+
+
+def an_invoice(stack_env) -> str:
+    """A real invoice of the development tenant, issued at payments: what a ``pay`` link must lead to."""
+    with httpx.Client(base_url=stack_env["PAYMENTS_URL"], timeout=15,
+                      headers={"Authorization": f"Bearer {stack_env['DEV_API_KEY']}"}) as payments:
+        created = payments.post("/v1/invoices", json={
+            "account_id": "e2e", "number": f"E2E-{uuid.uuid4().hex[:10]}", "currency": "EUR",
+            "issue_date": "2026-12-01", "due_date": "2026-12-31",
+            "lines": [{"description": "Advice", "unit_price": "100", "tax_rate": "21"}],
+            "payer": {"email": "payer@example.com"}})
+        assert created.status_code == 201, created.text
+        invoice_id = created.json()["invoice_id"]
+        assert payments.post(f"/v1/invoices/{invoice_id}/issue").status_code == 200
+    return invoice_id
 
 
 def test_an_emailed_link_arrives_in_the_inbox_and_opens(firm, stack_env):
     address = f"ana-{uuid.uuid4().hex[:8]}@example.com"
-    [link] = firm.issue("pay", recipients=[{"email": address, "name": "Ana", "delivery": "email"}])
+    [link] = firm.issue("pay", resource_id=an_invoice(stack_env),
+                        recipients=[{"email": address, "name": "Ana", "delivery": "email"}])
     mail = mail_to(stack_env, address, containing="/l/")
     [url] = set(re.findall(re.escape(stack_env["GATEWAY_URL"]) + r"/l/[A-Za-z0-9_-]+", mail["Text"]))
     assert url == link.url
@@ -60,7 +77,8 @@ def test_an_emailed_link_arrives_in_the_inbox_and_opens(firm, stack_env):
 
 def start_verification(firm, stack_env) -> tuple[Guest, str, object]:
     address = f"luis-{uuid.uuid4().hex[:8]}@example.com"
-    [link] = firm.issue("pay", recipients=[{"email": address}], verification="email")
+    [link] = firm.issue("pay", resource_id=an_invoice(stack_env), recipients=[{"email": address}],
+                        verification="email")
     guest = Guest(stack_env["GATEWAY_URL"])
     opened = guest.open(link.url)
     assert opened.status_code == 200

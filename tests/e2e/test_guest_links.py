@@ -7,6 +7,7 @@ Every token issued here is remembered; the last test checks that none of them re
 import os
 import re
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -36,22 +37,34 @@ def guest(stack_env):
 
 
 def resource_shown(page: httpx.Response) -> str:
-    match = re.search(r"<code data-resource-id>([^<]*)</code>", page.text)
+    """The invoice a pay page is about."""
+    match = re.search(r'data-invoice-id="([^"]+)"', page.text)
     assert match, page.text[:500]
     return match[1]
 
 
-# Only actions whose service still shows the kit's placeholder page; requests' own pages are reached through the
-# gateway in test_requests_questionnaire.py.
-@pytest.mark.parametrize("action", ["pay"])
-def test_each_action_reaches_its_own_service_with_a_verified_assertion(firm, guest, action):
-    [link] = firm.issue(action)
+def an_invoice(stack_env) -> str:
+    """A real invoice of the development tenant, issued at payments: what a ``pay`` link must lead to."""
+    with httpx.Client(base_url=stack_env["PAYMENTS_URL"], timeout=15,
+                      headers={"Authorization": f"Bearer {stack_env['DEV_API_KEY']}"}) as payments:
+        created = payments.post("/v1/invoices", json={
+            "account_id": "e2e", "number": f"E2E-{uuid.uuid4().hex[:10]}", "currency": "EUR",
+            "issue_date": "2026-12-01", "due_date": "2026-12-31",
+            "lines": [{"description": "Advice", "unit_price": "100", "tax_rate": "21"}],
+            "payer": {"email": "payer@example.com"}})
+        assert created.status_code == 201, created.text
+        invoice_id = created.json()["invoice_id"]
+        assert payments.post(f"/v1/invoices/{invoice_id}/issue").status_code == 200
+    return invoice_id
+
+
+def test_a_pay_link_reaches_the_payments_page_of_its_invoice_with_a_verified_assertion(firm, guest, stack_env):
+    [link] = firm.issue("pay", resource_id=an_invoice(stack_env))
     link_id, landing = guest.enter(link.url)
     assert landing.status_code == 200
     assert link_id == link.link_id
     assert "/l/" not in str(landing.url)  # the guest ends on a token-free URL
-    assert f'<h1 data-service="{ROUTES[action]}">' in landing.text
-    assert resource_shown(landing) == link.resource_id
+    assert resource_shown(landing) == link.resource_id  # only its own service knows the resource
     assert_security_headers(landing)
 
 
@@ -81,7 +94,7 @@ def assert_security_headers(response: httpx.Response) -> None:
 
 
 def test_the_cookie_is_http_only_strict_and_scoped_to_the_link(firm, guest):
-    [link] = firm.issue("pay")
+    [link] = firm.issue("request")
     opened = guest.open(link.url)
     cookie = opened.headers.get("set-cookie", "")
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
@@ -90,7 +103,8 @@ def test_the_cookie_is_http_only_strict_and_scoped_to_the_link(firm, guest):
 
 
 def test_one_url_per_recipient_each_revocable_alone(firm, stack_env):
-    first, second = firm.issue("pay", recipients=[{"email": "ana@example.com"}, {"email": "luis@example.com"}])
+    first, second = firm.issue("pay", resource_id=an_invoice(stack_env),
+                               recipients=[{"email": "ana@example.com"}, {"email": "luis@example.com"}])
     assert first.url != second.url and first.resource_id == second.resource_id
     firm.revoke(first.link_id)
     assert Guest(stack_env["GATEWAY_URL"]).open(first.url).status_code == 410
@@ -99,9 +113,9 @@ def test_one_url_per_recipient_each_revocable_alone(firm, stack_env):
 
 
 def test_revoked_used_up_and_expired_links_answer_410(firm, stack_env):
-    [revoked] = firm.issue("pay")
+    [revoked] = firm.issue("request")
     firm.revoke(revoked.link_id)
-    [once] = firm.issue("pay", max_uses=1)
+    [once] = firm.issue("request", max_uses=1)
     Guest(stack_env["GATEWAY_URL"]).enter(once.url)
     [expiring] = firm.issue("request", expires_in_seconds=2)
 
@@ -115,7 +129,7 @@ def test_revoked_used_up_and_expired_links_answer_410(firm, stack_env):
 
 
 def test_a_one_time_link_is_not_used_up_by_a_mail_scanner_opening_it_first(firm, stack_env):
-    [once] = firm.issue("pay", max_uses=1)
+    [once] = firm.issue("pay", resource_id=an_invoice(stack_env), max_uses=1)
     scanned = Guest(stack_env["GATEWAY_URL"]).open(once.url)
     assert scanned.status_code == 200 and "set-cookie" not in scanned.headers
     assert firm.status(once.link_id)["uses"] == 0 and firm.status(once.link_id)["status"] == "active"
@@ -132,19 +146,19 @@ def test_an_unknown_or_malformed_token_is_404_and_says_nothing_more(guest):
     assert _without_ids(unknown.text) == _without_ids(malformed.text)
 
 
-def test_a_revoke_is_enforced_on_a_revisit_within_a_second(firm, guest):
-    [link] = firm.issue("pay")
+def test_a_revoke_is_enforced_on_a_revisit_within_a_second(firm, guest, stack_env):
+    [link] = firm.issue("pay", resource_id=an_invoice(stack_env))
     link_id, landing = guest.enter(link.url)
     assert landing.status_code == 200
     firm.revoke(link_id)
     assert wait_until(lambda: guest.http.get(f"/g/{link_id}/").status_code == 410, timeout=1.0)
 
 
-def test_link_a_cannot_reach_resource_b_by_editing_the_path(firm, guest):
-    [link_a] = firm.issue("pay")
-    [link_b] = firm.issue("pay")
+def test_link_a_cannot_reach_resource_b_by_editing_the_path(firm, guest, stack_env):
+    [link_a] = firm.issue("pay", resource_id=an_invoice(stack_env))
+    [link_b] = firm.issue("pay", resource_id=an_invoice(stack_env))
     _, landing = guest.enter(link_a.url)
-    edited = guest.http.get(f"/g/{link_a.link_id}/documents/{link_b.resource_id}")
+    edited = guest.http.get(f"/g/{link_a.link_id}/", params={"invoice_id": link_b.resource_id})
     assert resource_shown(edited) == link_a.resource_id
     # ... and link A's cookie does not open link B's token-free URL.
     refused = guest.http.get(f"/g/{link_b.link_id}/")

@@ -33,10 +33,11 @@ def test_the_build_knows_the_catalogs_the_services_read():
     from loginless.gateway.i18n import CATALOGS as GATEWAY
     from loginless.links.messages import CATALOGS as LINKS
     from loginless.notifications.mails import CATALOGS as NOTIFICATIONS
+    from loginless.payments.i18n import CATALOGS as PAYMENTS
     from loginless.requests.i18n import CATALOGS as REQUESTS
     from loginless.signing.i18n import CATALOGS as SIGNING
 
-    read = {catalog for service in (DOCUMENTS, GATEWAY, LINKS, NOTIFICATIONS, REQUESTS, SIGNING)
+    read = {catalog for service in (DOCUMENTS, GATEWAY, LINKS, NOTIFICATIONS, PAYMENTS, REQUESTS, SIGNING)
             for catalog in service}
     assert read == set(CATALOGS)
 

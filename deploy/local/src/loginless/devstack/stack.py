@@ -518,6 +518,9 @@ class Stack:
             quick = {"POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             return {**common, "SEAL_PKCS12_PATH": str(self.seal_dir / "seal.p12"), "DATA_KEY": secrets.data_key,
                     **quick}
+        if service == "payments":
+            # The built-in test provider is its default; its webhook secret is random per process (one replica).
+            return {**common, "POLL_SECONDS": "0.25"} if self.config.for_tests else common
         if service == "notifications":
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.

@@ -1,0 +1,434 @@
+"""The service layer: one async function per command or query of the payments service.
+
+Commands run through the kernel's decider runner (load -> decide -> append -> project, in one transaction). No
+transaction waits on the network: the invoice's pay link is issued at links by a durable job queued in the
+transaction that issues the invoice, tried at once while staff wait, and otherwise done by the worker until links
+answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+import asyncpg
+import structlog
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum import iso11649
+from stdnum.iso7064 import mod_97_10
+
+from loginless.events.payloads.payments import BankAccount, PaymentMethod
+from loginless.links.client import LinksApi
+from loginless.links.views import IssueLinksIn, RecipientIn
+from loginless.payments import domain, money, statements
+from loginless.payments.domain import Invoice
+from loginless.payments.ports import Checkout, PaymentProvider
+from loginless.payments.projections import InvoiceQueries
+from loginless.payments.settings import PaymentsSettings
+from loginless.shared.clock import Clock, utc_now
+from loginless.shared.errors import InvalidRequest, LoginlessError
+from loginless.shared.eventstore import (
+    Cause,
+    DeciderRunner,
+    EventStore,
+    Job,
+    JobKind,
+    Jobs,
+    Outcome,
+    Projections,
+    database_errors,
+    quote_ident,
+)
+from loginless.shared.eventstore.runner import retrying_on_conflict
+from loginless.shared.web.assertion import GuestAssertion
+from loginless.shared.web.idempotency import IdempotentRequests
+
+log = structlog.get_logger(__name__)
+
+ISSUE_LINK = "issue-link"
+
+
+@dataclass(frozen=True)
+class PaymentsContext:
+    """What every handler needs; built once per process by ``bootstrap``."""
+
+    settings: PaymentsSettings
+    store: EventStore
+    projections: Projections
+    invoices: DeciderRunner[Invoice, domain.Command]
+    queries: InvoiceQueries
+    jobs: Jobs
+    links: LinksApi
+    idempotency: IdempotentRequests
+    provider: PaymentProvider
+    clock: Clock = utc_now
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.store.pool
+
+
+class InvoiceNumberTaken(LoginlessError):
+    status_code = 409
+    problem_type = "invoice-number-taken"
+    title = "The tenant has an invoice with this number already"
+
+
+# ---- what staff send --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BankIn:
+    iban: str
+    holder: str
+    bic: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceRequest:
+    account_id: str
+    number: str
+    currency: str
+    issue_date: date
+    due_date: date
+    lines: tuple[money.LineIn, ...]
+    discounts: tuple[money.DiscountIn, ...]
+    withholdings: tuple[money.WithholdingIn, ...]
+    notes: str | None
+    bank: BankIn | None
+    partial_payments: bool
+    minimum_partial: str | None  # major units, as staff write it
+    payer_name: str | None
+    payer_email: str | None
+    payer_language: str | None
+
+
+def checked_bank(bank: BankIn) -> BankAccount:
+    """The firm's account as a transfer needs it: an IBAN whose checksum and national format hold (schwifty),
+    and a BIC that is one, or the one the IBAN's bank code names when schwifty knows it."""
+    try:
+        iban = IBAN(bank.iban)
+    except SchwiftyException as error:
+        raise InvalidRequest(f"bank.iban: {error}") from error
+    bic = None
+    if bank.bic:
+        try:
+            bic = str(BIC(bank.bic))
+        except SchwiftyException as error:
+            raise InvalidRequest(f"bank.bic: {error}") from error
+    elif iban.bic is not None:
+        bic = str(iban.bic)
+    return BankAccount(iban=iban.compact, bic=bic, holder=bank.holder)
+
+
+def creditor_reference(invoice_id: str) -> str:
+    """An ISO 11649 RF reference for the invoice: what a bank transfer quotes, and a statement is matched by."""
+    reference = invoice_id.removeprefix("inv_")[:16].upper()
+    reference = f"RF{mod_97_10.calc_check_digits(reference + 'RF')}{reference}"
+    return iso11649.validate(reference)
+
+
+async def create_invoice(ctx: PaymentsContext, tenant_id: str, request: InvoiceRequest, *, cause: Cause) -> Invoice:
+    """Compute the invoice's amounts, check its bank details, and record the draft."""
+    currency = request.currency.upper()
+    amounts = money.compute(currency, request.lines, request.discounts, request.withholdings)
+    digits = money.exponent(currency)
+    minimum = None
+    if request.minimum_partial is not None:
+        minimum = money.to_minor(money.decimal_of(request.minimum_partial, "minimum_partial"), digits)
+    invoice_id = domain.new_invoice_id()
+    command = domain.CreateInvoice(
+        invoice_id=invoice_id, tenant_id=tenant_id, account_id=request.account_id, number=request.number.strip(),
+        currency=currency, issue_date=request.issue_date, due_date=request.due_date, lines=amounts.lines,
+        discounts=amounts.discounts, withholdings=amounts.withholdings, taxes=amounts.taxes, totals=amounts.totals,
+        notes=request.notes, bank=checked_bank(request.bank) if request.bank else None,
+        creditor_reference=creditor_reference(invoice_id) if request.bank else None,
+        partial_payments=request.partial_payments, minimum_partial_minor=minimum, payer_name=request.payer_name,
+        payer_email=request.payer_email, payer_language=request.payer_language,  # type: ignore[arg-type]
+        now=ctx.clock())
+    try:
+        outcome = await ctx.invoices.run(invoice_id, command, cause)
+    except asyncpg.UniqueViolationError as error:
+        raise InvoiceNumberTaken(f"number: {command.number} is taken", number=command.number) from error
+    return outcome.state
+
+
+@dataclass(frozen=True)
+class IssuedInvoice:
+    invoice: Invoice
+    link_url: str | None  # the pay link's URL, when links issued it while staff waited (shown this once)
+
+
+async def issue_invoice(ctx: PaymentsContext, tenant_id: str, invoice_id: str, *, cause: Cause) -> IssuedInvoice:
+    """Issue a draft: it becomes payable, and its pay link is issued at links (now, or by the worker)."""
+    outcome = await ctx.invoices.run(invoice_id, lambda: domain.IssueInvoice(ctx.clock()), cause,
+                                     check=_scoped(tenant_id), also=_queue_link(ctx))
+    url = None
+    if outcome.events:
+        try:
+            url = await _issue_link_job(ctx, invoice_id)
+            await ctx.jobs.finish(ctx.pool, ISSUE_LINK, invoice_id)
+        except Exception as error:  # noqa: BLE001 -- the queued job stays; the worker issues the link
+            log.info("pay link left to the worker", invoice_id=invoice_id, error=str(error)[:200])
+    return IssuedInvoice(await invoice(ctx, tenant_id, invoice_id), url)
+
+
+async def issue_credit_note(ctx: PaymentsContext, tenant_id: str, invoice_id: str, *, number: str, reason: str,
+                            lines: Sequence[money.LineIn], cause: Cause) -> Invoice:
+    """A credit note of the invoice, computed as the invoice is (its withholdings at the invoice's rates)."""
+    state = await invoice(ctx, tenant_id, invoice_id)
+    rates = [money.WithholdingIn(w.description, w.rate) for w in state.created.withholdings]
+    amounts = money.compute(state.currency, lines, (), rates)
+    note = domain.IssueCreditNote(credit_note_id=f"cn_{secrets.token_hex(12)}", number=number.strip(),
+                                  reason=reason, lines=amounts.lines, taxes=amounts.taxes, totals=amounts.totals,
+                                  now=ctx.clock())
+    return (await ctx.invoices.run(invoice_id, note, cause, check=_scoped(tenant_id))).state
+
+
+async def record_offline_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str, *, amount: str | None,
+                                 method: PaymentMethod, reference: str | None, payer_name: str | None,
+                                 cause: Cause) -> tuple[Invoice, str]:
+    """Record money received outside any provider; ``amount`` None: all that is due when it is recorded."""
+    state = await invoice(ctx, tenant_id, invoice_id)
+    fixed = None if amount is None else money.to_minor(money.decimal_of(amount, "amount"),
+                                                        money.exponent(state.currency))
+    payment_id = domain.new_payment_id()
+    outcome = await ctx.invoices.run(
+        invoice_id, lambda: domain.RecordOfflinePayment(payment_id=payment_id, amount_minor=fixed, method=method,
+                                                        reference=reference, payer_name=payer_name, now=ctx.clock()),
+        cause, check=_scoped(tenant_id))
+    return outcome.state, payment_id
+
+
+async def refund_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str, payment_id: str, *,
+                         amount: str | None, reason: str, cause: Cause) -> tuple[Invoice, str]:
+    state = await invoice(ctx, tenant_id, invoice_id)
+    fixed = None if amount is None else money.to_minor(money.decimal_of(amount, "amount"),
+                                                        money.exponent(state.currency))
+    refund_id = f"re_{secrets.token_hex(12)}"
+    outcome = await ctx.invoices.run(invoice_id, lambda: domain.RefundPayment(refund_id, payment_id, fixed, reason,
+                                                                              ctx.clock()),
+                                     cause, check=_scoped(tenant_id))
+    return outcome.state, refund_id
+
+
+async def reverse_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str, payment_id: str, *,
+                          reason: str, cause: Cause) -> Invoice:
+    outcome = await ctx.invoices.run(invoice_id, lambda: domain.ReversePayment(payment_id, reason,  # type: ignore[arg-type]
+                                                                               ctx.clock()),
+                                     cause, check=_scoped(tenant_id))
+    return outcome.state
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    entry_reference: str
+    amount: str
+    currency: str
+    creditor_reference: str | None
+    outcome: str  # "recorded", "recorded before", or why it was not matched
+    invoice_id: str | None = None
+    payment_id: str | None = None
+
+
+async def import_statement(ctx: PaymentsContext, tenant_id: str, xml: bytes, *, cause: Cause) -> list[StatementLine]:
+    """Match a camt.053 statement's booked credits to the tenant's invoices by their RF reference, and record each
+    as a transfer received. The payment id is derived from the bank's entry reference, so importing a statement
+    again (or one that overlaps) records nothing twice."""
+    lines = []
+    for credit in statements.credits_of(xml):
+        line = StatementLine(credit.entry_reference, str(credit.amount), credit.currency, credit.creditor_reference,
+                             "no RF creditor reference")
+        if credit.creditor_reference is not None:
+            line = await _matched(ctx, tenant_id, credit, line, cause)
+        lines.append(line)
+    return lines
+
+
+async def _matched(ctx: PaymentsContext, tenant_id: str, credit: statements.StatementCredit, line: StatementLine,
+                   cause: Cause) -> StatementLine:
+    async with database_errors():
+        invoice_id = await ctx.queries.by_creditor_reference(ctx.pool, tenant_id, credit.creditor_reference or "")
+    if invoice_id is None:
+        return replace(line, outcome="no invoice has this reference")
+    state = await invoice(ctx, tenant_id, invoice_id)
+    digits = money.exponent(state.currency)
+    if credit.currency != state.currency or money.from_minor(money.to_minor(credit.amount, digits), digits) \
+            != credit.amount or credit.amount <= 0:
+        return replace(line, invoice_id=invoice_id, outcome=f"not an amount in {state.currency}: recorded by hand")
+    digest = hashlib.sha256(f"{tenant_id}/{credit.entry_reference}".encode()).hexdigest()[:24]
+    payment_id = f"pay_st{digest}"
+    before = state.payment(payment_id) is not None
+    try:
+        await ctx.invoices.run(invoice_id, lambda: domain.RecordOfflinePayment(
+            payment_id=payment_id, amount_minor=money.to_minor(credit.amount, digits), method="transfer",
+            reference=credit.entry_reference, payer_name=credit.debtor_name, now=ctx.clock(), booked_by_bank=True),
+            cause, check=_scoped(tenant_id))
+    except InvalidRequest as error:
+        return replace(line, invoice_id=invoice_id, outcome=error.detail)
+    return replace(line, invoice_id=invoice_id, payment_id=payment_id,
+                   outcome="recorded before" if before else "recorded")
+
+
+# ---- payments through a provider -------------------------------------------------------------------------
+
+
+async def start_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str, *, payment_id: str,
+                        amount_minor: int | None, method: PaymentMethod, provider: str, payer_name: str | None,
+                        payer_email: str | None, link_id: str | None, cause: Cause) -> Invoice:
+    """Start a payment (processing) for ``amount_minor``, or for all that is open when it is decided. The
+    ``payment_id`` is the attempt's: submitting the same attempt again starts nothing more."""
+    def command() -> domain.StartPayment:
+        return domain.StartPayment(payment_id=payment_id, amount_minor=amount_minor or 0, method=method,
+                                   provider=provider, payer_name=payer_name, payer_email=payer_email,
+                                   link_id=link_id, now=ctx.clock())
+
+    async def attempt() -> Invoice:
+        state, version = await ctx.invoices.load(invoice_id)
+        _scoped(tenant_id)(state)
+        assert state is not None
+        decided = command() if amount_minor is not None else \
+            replace(command(), amount_minor=state.open_minor)  # "all that is open", read from the state decided on
+        async with ctx.store.transaction() as connection:
+            outcome = await ctx.invoices.run_in(connection, invoice_id, decided, cause, known=(state, version))
+        return outcome.state
+
+    return await retrying_on_conflict(attempt)
+
+
+async def settle_payment(ctx: PaymentsContext, invoice_id: str, payment_id: str, *, succeeded: bool,
+                         provider_payment_id: str, amount_minor: int, currency: str, reason: str | None,
+                         cause: Cause) -> Invoice:
+    """What a provider reports about a payment: succeeded (for this amount and currency) or failed. A report
+    delivered twice or after a later one changes nothing; a success for another amount or currency is flagged."""
+    outcome = await ctx.invoices.run(invoice_id, lambda: domain.ConfirmPayment(
+        payment_id, provider_payment_id, amount_minor, currency, ctx.clock()) if succeeded else
+        domain.FailPayment(payment_id, reason or "failed", ctx.clock()), cause)
+    return outcome.state
+
+
+async def receive_webhook(ctx: PaymentsContext, payload: bytes, signature: str | None) -> bool:
+    """A provider's webhook: verified (else ``WebhookRefused``), then its report judged by the invoice's decider
+    in the transaction that records the event id, so a replayed delivery does nothing. Returns whether it was
+    new."""
+    report = ctx.provider.verify(payload, signature)
+    table = f"{quote_ident(ctx.settings.schema)}.webhook_events"
+    now = ctx.clock()
+    command: domain.Command
+    if report.outcome == "succeeded":
+        command = domain.ConfirmPayment(report.payment_id, report.provider_payment_id, report.amount_minor,
+                                        report.currency, now)
+    elif report.outcome == "failed":
+        command = domain.FailPayment(report.payment_id, report.reason or "failed", now)
+    else:
+        command = domain.ReversePayment(report.payment_id, "chargeback", now)
+
+    async def attempt() -> bool:
+        async with ctx.store.transaction() as connection:
+            fresh = await connection.fetchval(
+                f"INSERT INTO {table} (provider, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+                ctx.provider.name, report.event_id)
+            if not fresh:
+                return False
+            await ctx.invoices.run_in(connection, report.invoice_id, command, Cause(f"webhook:{report.event_id}"))
+            return True
+
+    return await retrying_on_conflict(attempt)
+
+
+# ---- the guest's side -------------------------------------------------------------------------------------
+
+
+async def guest_invoice(ctx: PaymentsContext, guest: GuestAssertion) -> Invoice:
+    """The invoice the guest's link is for -- the assertion's resource, whatever the path says."""
+    state, _ = await ctx.invoices.load(guest.resource_id)
+    if state is None or state.tenant_id != guest.tenant_id or state.status == "draft":
+        raise domain.InvoiceNotFound("no such invoice")
+    return state
+
+
+async def pay_by_card(ctx: PaymentsContext, guest: GuestAssertion, *, attempt_id: str, amount_minor: int | None,
+                      payer_name: str, payer_email: str, return_url: str, cause: Cause) -> str:
+    """Start the guest's payment (the form's attempt id: a double submit starts one) and hand them to the
+    provider's page; returns its URL."""
+    invoice_state = await guest_invoice(ctx, guest)
+    state = await start_payment(ctx, guest.tenant_id, invoice_state.invoice_id, payment_id=attempt_id,
+                                amount_minor=amount_minor, method="card", provider=ctx.provider.name,
+                                payer_name=payer_name, payer_email=payer_email, link_id=guest.link_id, cause=cause)
+    payment = state.payment(attempt_id)
+    assert payment is not None
+    if payment.status != "processing":
+        return return_url  # this attempt ended already (a resubmitted form): the page says how
+    return await ctx.provider.checkout(Checkout(
+        payment_id=payment.payment_id, invoice_id=state.invoice_id, tenant_id=state.tenant_id,
+        amount_minor=payment.amount_minor, currency=state.currency, description=f"Invoice {state.created.number}",
+        return_url=return_url))
+
+
+# ---- queries -------------------------------------------------------------------------------------------------
+
+
+async def invoice(ctx: PaymentsContext, tenant_id: str, invoice_id: str) -> Invoice:
+    state, _ = await ctx.invoices.load(invoice_id)
+    _scoped(tenant_id)(state)
+    assert state is not None
+    return state
+
+
+async def invoices(ctx: PaymentsContext, tenant_id: str, *, status: str | None, account_id: str | None,
+                   overdue: bool, limit: int, after: str | None) -> list[asyncpg.Record]:
+    async with database_errors():
+        return await ctx.queries.list(ctx.pool, tenant_id, status=status, account_id=account_id,
+                                      overdue_on=ctx.clock().date() if overdue else None, limit=limit, after=after)
+
+
+def _scoped(tenant_id: str):  # noqa: ANN202
+    def check(state: Invoice | None) -> None:
+        if state is None or state.tenant_id != tenant_id:  # another tenant's invoice is simply not found
+            raise domain.InvoiceNotFound("no such invoice")
+    return check
+
+
+# ---- the pay link: a durable job ------------------------------------------------------------------------------
+
+
+def _queue_link(ctx: PaymentsContext):  # noqa: ANN202
+    async def queue(connection: asyncpg.Connection, outcome: Outcome[Invoice]) -> None:
+        if outcome.events and outcome.state is not None:
+            await ctx.jobs.queue(connection, ISSUE_LINK, outcome.state.invoice_id, tenant_id=outcome.state.tenant_id)
+    return queue
+
+
+async def _issue_link_job(ctx: PaymentsContext, invoice_id: str) -> str | None:
+    """Issue the invoice's pay link at links (which e-mails it to the payer) and record it;
+    the invoice id as idempotency key makes a retry get the same link back. Returns its URL."""
+    state, _ = await ctx.invoices.load(invoice_id)
+    if state is None or state.link_ids or state.status in ("draft", "credited"):
+        return None
+    created = state.created
+    issued = await ctx.links.issue(state.tenant_id, IssueLinksIn(
+        action="pay", resource_id=invoice_id,
+        recipients=[RecipientIn(name=created.payer_name, email=created.payer_email, language=created.payer_language,
+                                delivery="email")]),
+        idempotency_key=f"{invoice_id}/pay-link")
+    link = issued.links[0]
+    await ctx.invoices.run(invoice_id, lambda: domain.RecordLinkIssued(link.link_id, ctx.clock()),
+                           Cause(f"issue-link:{invoice_id}"))
+    return link.url
+
+
+def job_kinds(ctx: PaymentsContext) -> list[JobKind]:
+    async def issue(job: Job) -> None:
+        await _issue_link_job(ctx, job.key)
+
+    return [JobKind(ISSUE_LINK, issue)]
+
+
+async def work_through_jobs(ctx: PaymentsContext) -> int:
+    """One round of the worker over every kind of job."""
+    return await ctx.jobs.work_through(job_kinds(ctx), now=ctx.clock())
+

@@ -1,0 +1,389 @@
+"""The staff API (``/v1/invoices``): invoices of the caller's tenant, their payments, refunds and credit notes.
+
+Controllers only translate: HTTP to calls of ``handlers`` and their answers back to wire models. Invoices of
+another tenant are simply not found (404). Creating POSTs honour ``Idempotency-Key`` (the kernel's). Money comes
+in as decimal strings in the currency's major unit ("1234.50", never a JSON float) and goes out as integers of
+its minor unit with the currency's exponent beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal, TypeAlias
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from pydantic import BaseModel, Field
+
+from loginless.events.payloads.payments import (
+    BankAccount,
+    DocumentDiscount,
+    InvoiceLine,
+    InvoiceTotals,
+    PaymentMethod,
+    TaxBreakdown,
+    TaxCategory,
+    Withholding,
+)
+from loginless.payments import handlers, money
+from loginless.payments.domain import Invoice, InvoiceStatus, PaymentStatus
+from loginless.payments.handlers import BankIn, InvoiceRequest, PaymentsContext
+from loginless.shared.eventstore import Cause
+from loginless.shared.web.auth import StaffPrincipal
+from loginless.shared.web.context import correlation_id_of
+from loginless.shared.web.idempotency import Answer, IdempotencyKey
+
+Limit = Annotated[int, QueryParameter(ge=1, le=200)]
+Staff: TypeAlias = NamedDependency[StaffPrincipal]
+Payments: TypeAlias = NamedDependency[PaymentsContext]
+PathId: TypeAlias = FromPath[str]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+Amount = Annotated[str, Field(pattern=r"^[0-9]{1,13}(\.[0-9]{1,6})?$", description='Major units, e.g. "1234.50"')]
+Rate = Annotated[str, Field(pattern=r"^[0-9]{1,2}(\.[0-9]{1,4})?$", description='Percent, e.g. "21" or "7.5"')]
+
+
+def cause_of(request: Request) -> Cause:
+    return Cause(correlation_id_of(request))
+
+
+# ---- wire models ----------------------------------------------------------------------------------------
+
+
+class LineIn(BaseModel):
+    description: Text
+    quantity: Amount = "1"
+    unit_price: Amount = Field(description="Before tax, in major units")
+    discount_percent: Rate | None = None
+    tax_category: TaxCategory = Field("S", description="EN 16931 VAT category: S standard, Z zero, E exempt, "
+                                      "AE reverse charge, K intra-community, G export, O outside scope, L IGIC, M IPSI")
+    tax_rate: Rate = Field(description="VAT percent; 0 for Z, E, AE, K, G and O")
+
+    def to_line(self) -> money.LineIn:
+        return money.LineIn(description=self.description, quantity=Decimal(self.quantity),
+                            unit_price=Decimal(self.unit_price), tax_category=self.tax_category,
+                            tax_rate=Decimal(self.tax_rate),
+                            discount_percent=Decimal(self.discount_percent) if self.discount_percent else None)
+
+
+class DiscountIn(BaseModel):
+    description: Text
+    amount: Amount
+    tax_category: TaxCategory = "S"
+    tax_rate: Rate
+
+
+class WithholdingIn(BaseModel):
+    description: Text = Field(description='e.g. "IRPF"')
+    rate: Rate
+
+
+class BankDetailsIn(BaseModel):
+    iban: str = Field(max_length=42)
+    holder: Text
+    bic: str | None = Field(None, max_length=11)
+
+
+class PayerIn(BaseModel):
+    """Whom the pay link is for: links e-mails it to them (and the issuing answer shows its URL once, to share by
+    another channel too). Anyone holding the link may pay -- their accountant, say."""
+
+    name: str | None = Field(None, max_length=200)
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    language: Literal["en", "es"] | None = None
+
+
+class NewInvoice(BaseModel):
+    account_id: str = Field(min_length=1, max_length=100, description="The client account at the documents service")
+    number: str = Field(min_length=1, max_length=60, description="Unique within the tenant")
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217")
+    issue_date: date
+    due_date: date
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    discounts: list[DiscountIn] = Field(default_factory=list, max_length=50)
+    withholdings: list[WithholdingIn] = Field(default_factory=list, max_length=5)
+    notes: str | None = Field(None, max_length=2000)
+    bank: BankDetailsIn | None = Field(None, description="For payment by bank transfer")
+    partial_payments: bool = False
+    minimum_partial: Amount | None = Field(None, description="The least one part may be (the last part may be less)")
+    payer: PayerIn
+
+    def to_request(self) -> InvoiceRequest:
+        payer = self.payer
+        return InvoiceRequest(
+            account_id=self.account_id, number=self.number, currency=self.currency, issue_date=self.issue_date,
+            due_date=self.due_date, lines=tuple(line.to_line() for line in self.lines),
+            discounts=tuple(money.DiscountIn(d.description, Decimal(d.amount), d.tax_category, Decimal(d.tax_rate))
+                            for d in self.discounts),
+            withholdings=tuple(money.WithholdingIn(w.description, Decimal(w.rate)) for w in self.withholdings),
+            notes=self.notes, bank=BankIn(self.bank.iban, self.bank.holder, self.bank.bic) if self.bank else None,
+            partial_payments=self.partial_payments, minimum_partial=self.minimum_partial, payer_name=payer.name,
+            payer_email=payer.email, payer_language=payer.language)
+
+
+class CreditNoteIn(BaseModel):
+    number: str = Field(min_length=1, max_length=60)
+    reason: Text
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+
+
+class OfflinePaymentIn(BaseModel):
+    amount: Amount | None = Field(None, description="Absent: all that is due")
+    method: PaymentMethod = "transfer"
+    reference: str | None = Field(None, max_length=140, description="The bank's reference of the transfer")
+    payer_name: str | None = Field(None, max_length=200)
+
+
+class RefundIn(BaseModel):
+    amount: Amount | None = Field(None, description="Absent: all that is left of the payment")
+    reason: Text
+
+
+class ReversalIn(BaseModel):
+    reason: Literal["failed_debit", "chargeback", "other"]
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    amount_minor: int
+    refunded_minor: int
+    status: PaymentStatus
+    method: PaymentMethod
+    provider: str
+    provider_payment_id: str | None
+    reference: str | None
+    payer_name: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    flagged: bool = Field(description="A provider reported it for another amount or currency: not counted")
+
+
+class CreditNoteOut(BaseModel):
+    credit_note_id: str
+    number: str
+    reason: str
+    amount_minor: int
+    issued_at: datetime
+
+
+class InvoiceOut(BaseModel):
+    invoice_id: str
+    account_id: str
+    number: str
+    status: InvoiceStatus
+    currency: str
+    currency_exponent: int
+    issue_date: date
+    due_date: date
+    lines: list[InvoiceLine]
+    discounts: list[DocumentDiscount]
+    taxes: list[TaxBreakdown]
+    withholdings: list[Withholding]
+    totals: InvoiceTotals
+    credited_minor: int
+    payable_minor: int = Field(description="The total less credit notes")
+    paid_minor: int
+    processing_minor: int = Field(description="Payments under way: they count against what may still be started")
+    due_minor: int
+    overpaid_minor: int = Field(description="Received beyond what is payable: for staff to refund")
+    notes: str | None
+    bank: BankAccount | None
+    creditor_reference: str | None
+    partial_payments: bool
+    minimum_partial_minor: int | None
+    link_ids: list[str]
+    payments: list[PaymentOut]
+    credit_notes: list[CreditNoteOut]
+    created_at: datetime
+    issued_at: datetime | None
+    paid_at: datetime | None
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        c = invoice.created
+        return cls(
+            invoice_id=invoice.invoice_id, account_id=c.account_id, number=c.number, status=invoice.status,
+            currency=c.currency, currency_exponent=money.exponent(c.currency), issue_date=c.issue_date,
+            due_date=c.due_date, lines=c.lines, discounts=c.discounts, taxes=c.taxes, withholdings=c.withholdings,
+            totals=c.totals, credited_minor=invoice.credited_minor, payable_minor=invoice.payable_minor,
+            paid_minor=invoice.paid_minor, processing_minor=invoice.processing_minor, due_minor=invoice.due_minor,
+            overpaid_minor=invoice.overpaid_minor, notes=c.notes, bank=c.bank,
+            creditor_reference=c.creditor_reference, partial_payments=c.partial_payments,
+            minimum_partial_minor=c.minimum_partial_minor, link_ids=list(invoice.link_ids),
+            payments=[PaymentOut(payment_id=p.payment_id, amount_minor=p.amount_minor,
+                                 refunded_minor=p.refunded_minor, status=p.status, method=p.method,
+                                 provider=p.provider, provider_payment_id=p.provider_payment_id,
+                                 reference=p.reference, payer_name=p.payer_name, started_at=p.started_at,
+                                 ended_at=p.ended_at, flagged=p.flagged) for p in invoice.payments],
+            credit_notes=[CreditNoteOut(credit_note_id=n.credit_note_id, number=n.number, reason=n.reason,
+                                        amount_minor=n.amount_minor, issued_at=n.issued_at)
+                          for n in invoice.credit_notes],
+            created_at=c.created_at, issued_at=invoice.issued_at, paid_at=invoice.paid_at)
+
+
+class IssuedOut(InvoiceOut):
+    link_url: str | None = Field(description="The pay link's URL when links issued it at once: shown this once "
+                                 "(links keeps only a hash). Otherwise the worker issues it and links e-mails it")
+
+
+class InvoiceSummary(BaseModel):
+    invoice_id: str
+    account_id: str
+    number: str
+    status: InvoiceStatus
+    currency: str
+    total_minor: int
+    credited_minor: int
+    paid_minor: int
+    processing_minor: int
+    due_date: date
+    created_at: datetime
+    issued_at: datetime | None
+    paid_at: datetime | None
+
+
+class InvoiceList(BaseModel):
+    invoices: list[InvoiceSummary]
+    next: str | None = Field(description="Pass as ``after`` for the next page")
+
+
+# ---- controllers ------------------------------------------------------------------------------------------
+
+
+class InvoicesController(Controller):
+    path = "/v1/invoices"
+    tags = ["invoices"]
+
+    @post("/")
+    async def create(self, request: Request, data: JSONBody[NewInvoice], staff: Staff, payments: Payments,
+                     idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """A draft invoice: its lines, discounts and withholdings; VAT is computed per category and rate."""
+        invoice_request = data.to_request()
+
+        async def work() -> Answer:
+            invoice = await handlers.create_invoice(payments, staff.tenant_id, invoice_request,
+                                                    cause=cause_of(request))
+            return Answer(201, InvoiceOut.of(invoice).model_dump(mode="json"))
+
+        return (await payments.idempotency.run(tenant_id=staff.tenant_id, operation="create-invoice",
+                                               key=idempotency_key, request=data.model_dump(mode="json"),
+                                               work=work)).response()
+
+    @get("/")
+    async def list(self, staff: Staff, payments: Payments, status: FromQuery[InvoiceStatus | None] = None,
+                   account_id: Annotated[str | None, QueryParameter(max_length=100)] = None,
+                   overdue: FromQuery[bool] = False,
+                   after: Annotated[str | None, QueryParameter(max_length=64)] = None, limit: Limit = 50,
+                   ) -> InvoiceList:
+        """Newest first, filtered by status, client account, or overdue (still due after the due date)."""
+        rows = await handlers.invoices(payments, staff.tenant_id, status=status, account_id=account_id,
+                                       overdue=overdue, limit=limit, after=after)
+        items = [InvoiceSummary(**{name: row[name] for name in InvoiceSummary.model_fields}) for row in rows]
+        return InvoiceList(invoices=items, next=items[-1].invoice_id if len(items) == limit else None)
+
+    @get("/{invoice_id:str}")
+    async def get_one(self, invoice_id: PathId, staff: Staff, payments: Payments) -> InvoiceOut:
+        return InvoiceOut.of(await handlers.invoice(payments, staff.tenant_id, invoice_id))
+
+    @post("/{invoice_id:str}/issue", status_code=200)
+    async def issue(self, request: Request, invoice_id: PathId, staff: Staff, payments: Payments) -> IssuedOut:
+        """Issue a draft: it becomes payable and its pay link is issued; issuing again changes nothing."""
+        issued = await handlers.issue_invoice(payments, staff.tenant_id, invoice_id, cause=cause_of(request))
+        return IssuedOut(**InvoiceOut.of(issued.invoice).model_dump(), link_url=issued.link_url)
+
+    @post("/{invoice_id:str}/credit-notes")
+    async def credit(self, request: Request, invoice_id: PathId, data: JSONBody[CreditNoteIn], staff: Staff,
+                     payments: Payments, idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """Correct an issued invoice: a credit note lowers what is payable (all of it: the invoice is credited)."""
+        async def work() -> Answer:
+            invoice = await handlers.issue_credit_note(
+                payments, staff.tenant_id, invoice_id, number=data.number, reason=data.reason,
+                lines=[line.to_line() for line in data.lines], cause=cause_of(request))
+            return Answer(201, InvoiceOut.of(invoice).model_dump(mode="json"))
+
+        return (await payments.idempotency.run(tenant_id=staff.tenant_id, operation=f"credit-note:{invoice_id}",
+                                               key=idempotency_key, request=data.model_dump(mode="json"),
+                                               work=work)).response()
+
+    @post("/{invoice_id:str}/payments")
+    async def record_payment(self, request: Request, invoice_id: PathId, data: JSONBody[OfflinePaymentIn],
+                             staff: Staff, payments: Payments,
+                             idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """Record a payment received outside any provider (a transfer, cash); never more than is due."""
+        async def work() -> Answer:
+            invoice, payment_id = await handlers.record_offline_payment(
+                payments, staff.tenant_id, invoice_id, amount=data.amount, method=data.method,
+                reference=data.reference, payer_name=data.payer_name, cause=cause_of(request))
+            return Answer(201, {"payment_id": payment_id, "invoice": InvoiceOut.of(invoice).model_dump(mode="json")})
+
+        return (await payments.idempotency.run(tenant_id=staff.tenant_id, operation=f"payment:{invoice_id}",
+                                               key=idempotency_key, request=data.model_dump(mode="json"),
+                                               work=work)).response()
+
+    @post("/{invoice_id:str}/payments/{payment_id:str}/refunds")
+    async def refund(self, request: Request, invoice_id: PathId, payment_id: PathId, data: JSONBody[RefundIn],
+                     staff: Staff, payments: Payments, idempotency_key: IdempotencyKey = None) -> Response[dict]:
+        """Refund a received payment, in part or whole; the invoice reopens if it no longer is covered."""
+        async def work() -> Answer:
+            invoice, refund_id = await handlers.refund_payment(
+                payments, staff.tenant_id, invoice_id, payment_id, amount=data.amount, reason=data.reason,
+                cause=cause_of(request))
+            return Answer(201, {"refund_id": refund_id, "invoice": InvoiceOut.of(invoice).model_dump(mode="json")})
+
+        return (await payments.idempotency.run(tenant_id=staff.tenant_id, operation=f"refund:{payment_id}",
+                                               key=idempotency_key, request=data.model_dump(mode="json"),
+                                               work=work)).response()
+
+    @post("/{invoice_id:str}/payments/{payment_id:str}/reversal", status_code=200)
+    async def reverse(self, request: Request, invoice_id: PathId, payment_id: PathId, data: JSONBody[ReversalIn],
+                      staff: Staff, payments: Payments) -> InvoiceOut:
+        """Record that received money went back (a returned transfer or debit, a chargeback): the invoice
+        reopens. Recording it again changes nothing."""
+        invoice = await handlers.reverse_payment(payments, staff.tenant_id, invoice_id, payment_id,
+                                                 reason=data.reason, cause=cause_of(request))
+        return InvoiceOut.of(invoice)
+
+
+class StatementLineOut(BaseModel):
+    entry_reference: str
+    amount: str
+    currency: str
+    creditor_reference: str | None
+    outcome: str = Field(description='"recorded", "recorded before", or why the credit was not matched')
+    invoice_id: str | None
+    payment_id: str | None
+
+
+class StatementOut(BaseModel):
+    credits: list[StatementLineOut]
+
+
+class StatementsController(Controller):
+    path = "/v1/statements"
+    tags = ["statements"]
+
+    @post("/", request_max_body_size=10 * 1024 * 1024, status_code=200)
+    async def import_statement(self, request: Request, staff: Staff, payments: Payments) -> StatementOut:
+        """A bank statement (ISO 20022 camt.053 XML, as the request body): each booked credit quoting an invoice's
+        RF creditor reference is recorded as a transfer received. Importing it again records nothing twice."""
+        lines = await handlers.import_statement(payments, staff.tenant_id, await request.body(),
+                                                cause=cause_of(request))
+        return StatementOut(credits=[StatementLineOut(**line.__dict__) for line in lines])
+
+
+class WebhooksController(Controller):
+    """Where payment providers report what happened to a payment: verified by its signature, deduplicated by
+    the provider's event id, judged by the invoice's decider. No API key: the signature is the credential."""
+
+    path = "/webhooks"
+    tags = ["webhooks"]
+
+    @post("/test", status_code=200)
+    async def test_provider(self, request: Request, payments: Payments) -> dict[str, bool]:
+        """The built-in test provider's webhook (``Test-Signature: t=<unix time>,v1=<HMAC-SHA256>``)."""
+        new = await handlers.receive_webhook(payments, await request.body(), request.headers.get("test-signature"))
+        return {"received": True, "duplicate": not new}
+
+
+ROUTE_HANDLERS = [InvoicesController, StatementsController, WebhooksController]
