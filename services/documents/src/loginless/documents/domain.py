@@ -540,6 +540,8 @@ def check_guest_share(share: Share | None, link_id: str, now: datetime) -> Share
     """The share a guest's link points at, if the guest may still see it (the gateway checks the link too)."""
     if share is None or (recipient := share.recipient_link(link_id)) is None:
         raise NotFound("no such document")
+    if share.status == "revoked" or recipient.status == "revoked":
+        raise Gone("this share was withdrawn", reason="revoked")
     if share.ended or recipient.status != "active" or share.expires_at <= now:
         raise Gone("this share has ended")
     return share

@@ -52,6 +52,12 @@ UPLOAD_DEADLINE_PASSED = GuestProblem(
     next_step=N_("If you still need to send them, ask %(firm)s for a new link."),
     next_step_unbranded=N_("If you still need to send them, ask whoever sent you the link for a new one."),
 )
+LINK_WITHDRAWN = GuestProblem(  # documents may hear of a revocation before the gateway does: the gateway's words
+    title=N_("This link is no longer valid"),
+    explanation=N_("It was withdrawn, so it no longer opens anything."),
+    next_step=N_("%(firm)s has withdrawn this link. If you still need it, ask them for a new one."),
+    next_step_unbranded=N_("The sender has withdrawn this link. If you still need it, ask them for a new one."),
+)
 VIEW_ONLY = GuestProblem(
     title=N_("This document cannot be downloaded"),
     explanation=N_("This document was shared for viewing only, so it cannot be downloaded."),
@@ -114,6 +120,8 @@ def error_page(error: LoginlessError, context: dict[str, Any]) -> Template:
     """The kit's error page with the words for ``error``'s problem: what happened and what to do next."""
     if isinstance(error, domain.Gone) and error.extra.get("reason") == "deadline":
         problem = UPLOAD_DEADLINE_PASSED
+    elif isinstance(error, domain.Gone) and error.extra.get("reason") == "revoked":
+        problem = LINK_WITHDRAWN
     else:
         problem = guest_problem(error.problem_type, error.status_code, specific={"forbidden": VIEW_ONLY})
     return Template("guest/error.html", context={**context, "problem": problem}, status_code=error.status_code,
