@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loginless.testkit.guests import DocumentsDesk, Guest
+from loginless.testkit.guests import DocumentsDesk, Guest, an_invoice
 from loginless.testkit.network import free_port
 
 pytestmark = pytest.mark.e2e
@@ -47,21 +47,6 @@ def resource_shown(page: httpx.Response) -> str | None:
     """The invoice a pay page is about (None: no invoice shown)."""
     match = re.search(r'data-invoice-id="([^"]+)"', page.text)
     return match[1] if match else None
-
-
-def an_invoice(stack_env) -> str:
-    """A real invoice of the development tenant, issued at payments: what a ``pay`` link must lead to."""
-    with httpx.Client(base_url=stack_env["PAYMENTS_URL"], timeout=15,
-                      headers={"Authorization": f"Bearer {stack_env['DEV_API_KEY']}"}) as payments:
-        created = payments.post("/v1/invoices", json={
-            "account_id": "e2e", "number": f"E2E-{uuid.uuid4().hex[:10]}", "currency": "EUR",
-            "issue_date": "2026-12-01", "due_date": "2026-12-31",
-            "lines": [{"description": "Advice", "unit_price": "100", "tax_rate": "21"}],
-            "payer": {"email": "payer@example.com"}})
-        assert created.status_code == 201, created.text
-        invoice_id = created.json()["invoice_id"]
-        assert payments.post(f"/v1/invoices/{invoice_id}/issue").status_code == 200
-    return invoice_id
 
 
 def test_an_emailed_link_arrives_in_the_inbox_and_opens(firm, stack_env):

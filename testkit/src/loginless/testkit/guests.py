@@ -112,3 +112,18 @@ class Guest:
         match = LANDING.search(opened.text)
         assert match, f"no way on from the landing page: {opened.text[:500]}"
         return match["link_id"], self.http.get(match["path"])
+
+
+def an_invoice(stack_env: dict[str, str]) -> str:
+    """A real, issued invoice of the development tenant at payments: what a ``pay`` link must lead to."""
+    with httpx.Client(base_url=stack_env["PAYMENTS_URL"], timeout=15,
+                      headers={"Authorization": f"Bearer {stack_env['DEV_API_KEY']}"}) as payments:
+        created = payments.post("/v1/invoices", json={
+            "account_id": "e2e", "number": f"E2E-{uuid.uuid4().hex[:10]}", "currency": "EUR",
+            "issue_date": "2026-12-01", "due_date": "2026-12-31",
+            "lines": [{"description": "Advice", "unit_price": "100", "tax_rate": "21"}],
+            "payer": {"email": "payer@example.com"}})
+        assert created.status_code == 201, created.text
+        invoice_id = created.json()["invoice_id"]
+        assert payments.post(f"/v1/invoices/{invoice_id}/issue").status_code == 200
+    return invoice_id

@@ -11,6 +11,8 @@ values or the errors below; anything else -- documents down, slow, answering 5xx
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import httpx
@@ -136,6 +138,20 @@ class DocumentsClient:
             raise _unreachable(error, method) from error
         _raise_if_unavailable(response)
         return response
+
+
+@asynccontextmanager
+async def documents_held(settings: Any, given: DocumentsApi | None = None) -> AsyncIterator[DocumentsApi]:
+    """The documents service for the life of a process: ``given`` (tests give the in-memory fake), else a client of
+    ``settings`` (mixing in :class:`DocumentsClientSettings`), closed at the end."""
+    if given is not None:
+        yield given
+        return
+    client = DocumentsClient.from_settings(settings)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def _documents(tenant_id: str, document_id: str) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import structlog
 from litestar import Litestar
 
-from loginless.documents.client import DocumentsApi, DocumentsClient
+from loginless.documents.client import DocumentsApi, documents_held
 from loginless.documents.ports import PassThroughScanner, Scanner
 from loginless.events.payloads import requests_ as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
@@ -127,18 +127,6 @@ def create_worker(settings: RequestsSettings, *, links: LinksApi | None = None,
                          tasks=[every(settings.job_poll_seconds, work_through_jobs),
                                 every(settings.maintenance_interval_seconds, keep_house)])
 
-
-@asynccontextmanager
-async def documents_held(settings: RequestsSettings, given: DocumentsApi | None) -> AsyncIterator[DocumentsApi]:
-    """The given documents API (a test's fake), else a client of the service, closed at the end."""
-    if given is not None:
-        yield given
-        return
-    client = DocumentsClient.from_settings(settings)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def asyncapi_document() -> dict:

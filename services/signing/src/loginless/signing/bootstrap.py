@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from litestar import Litestar
 
-from loginless.documents.client import DocumentsApi, DocumentsClient
+from loginless.documents.client import DocumentsApi, documents_held
 from loginless.events.payloads import signing as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.shared.blobs import BlobStore
@@ -77,17 +77,6 @@ def _cipher(settings: SigningSettings) -> DataCipher | None:
     key = settings.data_key.get_secret_value()
     return DataCipher.from_setting(key, name="SIGNING_DATA_KEY") if key else None
 
-
-@asynccontextmanager
-async def documents_held(settings: SigningSettings, given: DocumentsApi | None) -> AsyncIterator[DocumentsApi]:
-    if given is not None:
-        yield given
-        return
-    client = DocumentsClient.from_settings(settings)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 def _engine(settings: SigningSettings, given: PdfEngine | None, *, need_seal: bool) -> PdfEngine:
