@@ -22,19 +22,14 @@ from loginless.documents.guest import body_chunks
 from loginless.documents.handlers import DocumentsContext, Issued
 from loginless.documents.views import DocumentView
 from loginless.shared.errors import InvalidRequest
-from loginless.shared.eventstore import Cause
 from loginless.shared.web.auth import StaffPrincipal, internal_only
-from loginless.shared.web.context import correlation_id_of
+from loginless.shared.web.context import cause_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
 Documents: TypeAlias = NamedDependency[DocumentsContext]
 PathId: TypeAlias = FromPath[str]
-
-
-def cause_of(request: Request) -> Cause:
-    return Cause(correlation_id_of(request))
 
 
 # ---- wire models ----------------------------------------------------------------------------------------

@@ -30,9 +30,8 @@ from loginless.events.payloads.payments import (
 from loginless.payments import handlers, money
 from loginless.payments.domain import Invoice, InvoiceStatus, PaymentStatus
 from loginless.payments.handlers import BankIn, InvoiceRequest, PaymentsContext
-from loginless.shared.eventstore import Cause
 from loginless.shared.web.auth import StaffPrincipal
-from loginless.shared.web.context import correlation_id_of
+from loginless.shared.web.context import cause_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
@@ -42,10 +41,6 @@ PathId: TypeAlias = FromPath[str]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 Amount = Annotated[str, Field(pattern=r"^[0-9]{1,13}(\.[0-9]{1,6})?$", description='Major units, e.g. "1234.50"')]
 Rate = Annotated[str, Field(pattern=r"^[0-9]{1,2}(\.[0-9]{1,4})?$", description='Percent, e.g. "21" or "7.5"')]
-
-
-def cause_of(request: Request) -> Cause:
-    return Cause(correlation_id_of(request))
 
 
 # ---- wire models ----------------------------------------------------------------------------------------

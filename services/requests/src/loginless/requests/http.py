@@ -17,19 +17,14 @@ from pydantic import BaseModel, Field, model_validator
 from loginless.requests import domain, handlers
 from loginless.requests.domain import ClientRequest, Recipient, Template
 from loginless.requests.handlers import RequestsContext
-from loginless.shared.eventstore import Cause
 from loginless.shared.web.auth import StaffPrincipal
-from loginless.shared.web.context import correlation_id_of
+from loginless.shared.web.context import cause_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
 Requests: TypeAlias = NamedDependency[RequestsContext]
 PathId: TypeAlias = FromPath[str]
-
-
-def cause_of(request: Request) -> Cause:
-    return Cause(correlation_id_of(request))
 
 
 # ---- wire models ----------------------------------------------------------------------------------------

@@ -26,9 +26,8 @@ from loginless.events.payloads.signing import (
     Verification,
 )
 from loginless.shared.errors import InvalidRequest
-from loginless.shared.eventstore import Cause
 from loginless.shared.web.auth import StaffPrincipal
-from loginless.shared.web.context import correlation_id_of
+from loginless.shared.web.context import cause_of
 from loginless.shared.web.downloads import content_disposition
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
 from loginless.signing import domain, handlers
@@ -47,10 +46,6 @@ Staff: TypeAlias = NamedDependency[StaffPrincipal]
 Signing: TypeAlias = NamedDependency[SigningContext]
 PathId: TypeAlias = FromPath[str]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-def cause_of(request: Request) -> Cause:
-    return Cause(correlation_id_of(request))
 
 
 # ---- wire models ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from loginless.shared import tracing
+from loginless.shared.eventstore.runner import Cause
 
 REQUEST_ID_HEADER = "x-request-id"
 CORRELATION_ID_HEADER = "x-correlation-id"
@@ -59,6 +60,11 @@ def correlation_id_of(connection: ASGIConnection) -> str:
     """The correlation id of the request being handled (set by :class:`RequestContextMiddleware`); a request that
     did not pass through it -- a test calling a handler directly -- gets a fresh one."""
     return connection.scope.get("state", {}).get("correlation_id") or _new_request_id()
+
+
+def cause_of(connection: ASGIConnection) -> Cause:
+    """Why a command runs when a request asks for it: the request's correlation id, copied onto its events."""
+    return Cause(correlation_id_of(connection))
 
 
 def bind_request_ids(scope: Scope) -> tuple[str, str]:
