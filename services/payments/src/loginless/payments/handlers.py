@@ -368,7 +368,7 @@ async def _apply(ctx: PaymentsContext, reports: Sequence[ProviderReport], cause:
                     log.warning("provider report not applied", provider=ctx.provider.name, event_id=event_id,
                                 payment_id=report.payment_id, outcome=report.outcome, error=error.detail)
                     continue
-                if any(isinstance(event, PaymentFlagged) for event in outcome.events):
+                if any(isinstance(event.payload, PaymentFlagged) for event in outcome.events):
                     flagged = True
                     log.warning("provider reported another amount or currency: payment flagged",
                                 provider=ctx.provider.name, event_id=event_id, payment_id=report.payment_id,

@@ -78,10 +78,11 @@ class StripeSdkApi:
     """``StripeApi`` on the official SDK's ``StripeClient`` (its ``*_async`` methods, over httpx). The SDK retries
     a failed connection with the same idempotency key; reads carry none (Stripe ignores them on GET)."""
 
-    def __init__(self, secret_key: str, *, api_base: str | None = None, timeout: float = 20.0) -> None:
+    def __init__(self, secret_key: str, *, api_base: str | None = None,
+                 http_client: stripe.HTTPClient | None = None) -> None:
         self._client = stripe.StripeClient(
             secret_key, base_addresses={"api": api_base} if api_base else None,
-            http_client=stripe.HTTPXClient(timeout=timeout), max_network_retries=2)
+            http_client=http_client or stripe.HTTPXClient(timeout=20), max_network_retries=2)
 
     async def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> StripeObject:
         return await _called(self._client.v1.checkout.sessions.create_async(
