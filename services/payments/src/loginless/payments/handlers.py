@@ -400,8 +400,8 @@ async def sweep_pending(ctx: PaymentsContext) -> int:
                 reports = await ctx.provider.status(payment.payment_id, payment.provider_reference)
             if reports:
                 await _apply(ctx, reports, Cause(f"sweep:{payment.payment_id}"))
-        except LoginlessError as error:  # the provider is down: the next round asks again
-            log.warning("sweep could not settle a payment", payment_id=payment.payment_id, error=error.detail)
+        except Exception as error:  # noqa: BLE001 -- one payment the provider cannot answer for holds up no other
+            log.warning("sweep could not settle a payment", payment_id=payment.payment_id, error=repr(error)[:300])
     return len(pending)
 
 
