@@ -159,3 +159,13 @@ def test_stripe_chosen_without_its_keys_stops_the_start_naming_what_is_missing()
 def _delivered(event: dict) -> tuple[bytes, str]:
     payload, headers = signed_webhook(event, SECRET)
     return payload, headers["stripe-signature"]
+
+
+def test_the_worker_runs_the_sweep_beside_its_jobs_and_stripe_is_wired_when_chosen():
+    from loginless.payments.bootstrap import create_worker, provider_for
+
+    base = {"database_url": "postgresql://127.0.0.1:1/x", "kafka_bootstrap_servers": "127.0.0.1:1"}
+    worker = create_worker(PaymentsSettings(**base, sweep_seconds=30))
+    assert [task.__name__ for task in worker.task_factories] == ["work_through_jobs", "sweep_pending"]
+    chosen = PaymentsSettings(**base, provider="stripe", stripe_secret_key="sk_test_1", stripe_webhook_secret="whsec_1")
+    assert isinstance(provider_for(chosen), StripeProvider) and provider_for(PaymentsSettings(**base)).name == "test"
