@@ -97,7 +97,7 @@ async def test_the_checkout_session_is_created_with_the_shape_stripe_accepts_and
 
 async def test_the_reads_of_a_webhook_and_of_the_sweep_are_calls_stripe_accepts(provider, api, sent):
     # stripe-mock answers fixtures, which carry none of our metadata: accepted calls, and nothing reported.
-    assert await provider.status("pay_shape2", "cs_test_123") == ()
+    assert await provider.status("pay_shape2", "inv_shape", "cs_test_123") == ()
     assert (await api.payment_intent("pi_123"))["object"] == "payment_intent"
     assert isinstance(await api.refunds("pi_123"), list)
     assert (await api.dispute("dp_123"))["object"] == "dispute"

@@ -19,10 +19,11 @@ from litestar.testing import AsyncTestClient
 
 from loginless.payments import handlers
 from loginless.payments.bootstrap import create_app, payments_context
+from loginless.payments.domain import new_payment_id
 from loginless.payments.ports import ProviderFailed
 from loginless.payments.stripeprovider import StripeProvider
 from loginless.shared.clock import utc_now
-from loginless.shared.eventstore import EventStore
+from loginless.shared.eventstore import Cause, EventStore
 from loginless.testkit.fake_stripe import FakeStripe, signed_webhook
 
 from .test_guest_pay import pay_form
@@ -191,9 +192,15 @@ async def test_the_sweep_settles_payments_whose_webhook_never_came(
     fake_stripe.expire(abandoned_session)
     store = EventStore(harness.pool, schema=harness.settings.schema, topic=harness.settings.events_topic)
 
-    def sweeper(after: timedelta):  # noqa: ANN202 -- the worker's context, its clock moved on
-        return payments_context(store, harness.settings, links=harness.links, provider=stripe_provider,
+    def sweeper(after: timedelta, provider=stripe_provider):  # noqa: ANN001, ANN202 -- the worker's, clock moved on
+        return payments_context(store, harness.settings, links=harness.links, provider=provider,
                                 clock=lambda: utc_now() + after)
+
+    # Started, but the process stopped before the session was recorded: nobody holds a page to pay it on.
+    never_handed = await issue(stripe_client, tenant)
+    await handlers.start_payment(sweeper(timedelta(0)), tenant.tenant_id, never_handed["invoice_id"],
+                                 payment_id=new_payment_id(), amount_minor=None, method="card", provider="stripe",
+                                 payer_name=None, payer_email=None, link_id=None, cause=Cause("test"))
 
     # Not yet pending for long: the sweep leaves them to their webhooks.
     await handlers.sweep_pending(sweeper(timedelta(0)))
@@ -210,9 +217,24 @@ async def test_the_sweep_settles_payments_whose_webhook_never_came(
     assert (await harness.events(abandoned["invoice_id"]))[-1] == "PaymentFailed"
     assert (await staff_view(stripe_client, tenant, abandoned["invoice_id"]))["processing_minor"] == 0
     assert (await harness.events(still_open["invoice_id"]))[-1] == "PaymentCheckoutOpened"  # the guest may pay yet
+    assert (await harness.events(never_handed["invoice_id"]))[-2:] == ["PaymentStarted", "PaymentFailed"]
     # A webhook that comes after all changes nothing more.
     await deliver(stripe_client, fake_stripe.event("checkout.session.completed", paid_session))
     assert (await harness.events(paid["invoice_id"])).count("PaymentReceived") == 1
+
+
+async def test_the_sweep_leaves_the_built_in_providers_payments_to_the_guests_choice(client, harness, tenant):
+    issued = await issue(client, tenant)
+    headers = harness.guest_headers(issued["link_ids"][0])
+    form = pay_form((await client.get("/guest/", headers=headers)).text)
+    await client.post("/guest/pay", data=form, headers=headers, follow_redirects=False)  # then no choice is made
+    store = EventStore(harness.pool, schema=harness.settings.schema, topic=harness.settings.events_topic)
+
+    await handlers.sweep_pending(payments_context(store, harness.settings, links=harness.links,
+                                                  provider=harness.provider,
+                                                  clock=lambda: utc_now() + timedelta(hours=1)))
+
+    assert (await harness.events(issued["invoice_id"]))[-1] == "PaymentStarted"
 
 
 async def test_stripe_down_when_the_guest_is_handed_over_fails_the_attempt_so_the_amount_is_open_again(

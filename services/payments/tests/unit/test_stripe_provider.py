@@ -103,13 +103,16 @@ async def test_a_declined_card_is_no_failure_while_the_page_is_open_and_an_expir
     fake.expire(page.reference)
     (report,) = (await provider.receive(*_delivered(fake.event("checkout.session.expired", page.reference)))).reports
     assert (report.outcome, report.payment_id) == ("failed", "pay_1")
-    assert await provider.status("pay_1", page.reference) == (report.__class__(**{**report.__dict__,
+    assert await provider.status("pay_1", "inv_1", page.reference) == (report.__class__(**{**report.__dict__,
                                                                                  "event_id": "sweep:pay_1"}),)
 
 
-async def test_an_open_page_the_guest_never_used_reports_nothing_to_the_sweep(fake, provider):
+async def test_an_open_page_the_guest_never_used_reports_nothing_to_the_sweep_and_no_page_at_all_fails(
+        fake, provider):
     page = await provider.checkout(a_checkout())
-    assert await provider.status("pay_1", page.reference) == ()
+    assert await provider.status("pay_1", "inv_1", page.reference) == ()
+    (report,) = await provider.status("pay_2", "inv_1", None)  # started, but no session was ever recorded
+    assert (report.outcome, report.payment_id, report.invoice_id) == ("failed", "pay_2", "inv_1")
 
 
 async def test_refunds_are_reported_one_each_and_a_dispute_with_money_withdrawn_as_a_reversal(fake, provider):

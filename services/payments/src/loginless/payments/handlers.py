@@ -384,20 +384,14 @@ async def _apply(ctx: PaymentsContext, reports: Sequence[ProviderReport], cause:
 
 async def sweep_pending(ctx: PaymentsContext) -> int:
     """Ask the provider about payments processing for longer than ``sweep_after_seconds``, and judge what it says
-    as a webhook's reports. A payment never handed to the provider (its checkout failed) fails: nobody can pay
-    it. Returns how many payments were asked about."""
+    as a webhook's reports (Stripe fails a payment whose session was never recorded: nobody can pay it). Returns
+    how many payments were asked about."""
     before = ctx.clock() - timedelta(seconds=ctx.settings.sweep_after_seconds)
     async with database_errors():
         pending = await ctx.queries.pending_since(ctx.pool, ctx.provider.name, before, limit=100)
     for payment in pending:
         try:
-            if payment.provider_reference is None:
-                reports: Sequence[ProviderReport] = (ProviderReport(
-                    event_id=f"sweep:{payment.payment_id}", payment_id=payment.payment_id,
-                    invoice_id=payment.invoice_id, outcome="failed", provider_payment_id="", amount_minor=0,
-                    currency="", reason="never handed to the provider"),)
-            else:
-                reports = await ctx.provider.status(payment.payment_id, payment.provider_reference)
+            reports = await ctx.provider.status(payment.payment_id, payment.invoice_id, payment.provider_reference)
             if reports:
                 await _apply(ctx, reports, Cause(f"sweep:{payment.payment_id}"))
         except Exception as error:  # noqa: BLE001 -- one payment the provider cannot answer for holds up no other

@@ -93,6 +93,7 @@ class PaymentProvider(Protocol):
         """The webhook's reports, or :class:`WebhookRefused` when it is not verified."""
         ...
 
-    async def status(self, payment_id: str, reference: str) -> tuple[ProviderReport, ...]:
-        """What the provider says now of a payment handed to it as ``reference`` (nothing while it is under way)."""
+    async def status(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
+        """What the provider says now of a payment handed to it as ``reference`` (nothing while it is under way);
+        ``reference`` None: the guest was never handed over (its checkout failed), as far as the service knows."""
         ...

@@ -191,7 +191,11 @@ class StripeProvider:
 
     # ---- the sweep ----------------------------------------------------------------------------------------
 
-    async def status(self, payment_id: str, reference: str) -> tuple[ProviderReport, ...]:
+    async def status(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
+        if reference is None:  # no session was recorded: nobody holds a page to pay it on
+            return (ProviderReport(event_id=f"sweep:{payment_id}", payment_id=payment_id, invoice_id=invoice_id,
+                                   outcome="failed", provider_payment_id="", amount_minor=0, currency="",
+                                   reason="never handed to Stripe"),)
         return self._of_session(f"sweep:{payment_id}", await self._api.checkout_session(reference))
 
     # ---- reports from Stripe's objects ------------------------------------------------------------------

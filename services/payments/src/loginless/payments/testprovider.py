@@ -39,7 +39,7 @@ class TestProvider:
         report = self.verify(payload, signature)  # the report is the webhook's whole body: nothing to fetch
         return WebhookEvent(report.event_id, (report,))
 
-    async def status(self, payment_id: str, reference: str) -> tuple[ProviderReport, ...]:
+    async def status(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
         return ()  # it keeps no state of its own: the guest's choice on its page is the only report
 
     def report(self, report: ProviderReport) -> tuple[bytes, str]:
