@@ -172,3 +172,20 @@ def test_the_worker_runs_the_sweep_beside_its_jobs_and_stripe_is_wired_when_chos
     assert [task.__name__ for task in worker.task_factories] == ["work_through_jobs", "sweep_pending"]
     chosen = PaymentsSettings(**base, provider="stripe", stripe_secret_key="sk_test_1", stripe_webhook_secret="whsec_1")
     assert isinstance(provider_for(chosen), StripeProvider) and provider_for(PaymentsSettings(**base)).name == "test"
+
+
+def test_the_process_refuses_to_start_with_stripe_and_no_keys_saying_which(monkeypatch):
+    from loginless.payments import bootstrap
+    from loginless.shared.runtime import run_service
+
+    monkeypatch.setenv("PAYMENTS_PROVIDER", "stripe")
+    monkeypatch.setenv("PAYMENTS_STRIPE_SECRET_KEY", "sk_test_1")
+    monkeypatch.delenv("PAYMENTS_STRIPE_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("PAYMENTS_DATABASE_URL", "postgresql://127.0.0.1:1/x")
+    monkeypatch.setenv("PAYMENTS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    for role in ("api", "worker"):
+        with pytest.raises(SystemExit) as stopped:
+            run_service(bootstrap, argv=[role])
+        assert str(stopped.value) == ("payments: cannot start: settings: Value error, PAYMENTS_PROVIDER=stripe needs "
+                                      "PAYMENTS_STRIPE_WEBHOOK_SECRET")
+        assert "sk_test_1" not in str(stopped.value)  # the secrets given are never repeated
