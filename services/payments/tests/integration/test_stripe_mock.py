@@ -17,7 +17,7 @@ import stripe
 from litestar.testing import AsyncTestClient
 
 from loginless.payments.bootstrap import create_app
-from loginless.payments.ports import Checkout, ProviderFailed
+from loginless.payments.ports import Checkout, ProviderFailed, Refund
 from loginless.payments.stripeprovider import StripeProvider, StripeSdkApi
 from loginless.testkit import endpoints
 
@@ -107,6 +107,18 @@ async def test_the_reads_of_a_webhook_and_of_the_sweep_are_calls_stripe_accepts(
     assert [p[:2] for p in paths[1:]] == [("GET", "/v1/payment_intents/pi_123"), ("GET", "/v1/refunds"),
                                           ("GET", "/v1/disputes/dp_123")]
     assert not any(p[3] for p in paths)  # Stripe ignores idempotency keys on reads: none are sent
+
+
+async def test_a_refund_staff_ask_for_is_a_call_stripe_accepts_with_the_refund_as_idempotency_key(provider, sent):
+    await provider.refund(Refund(refund_id="re_shape1", payment_id="pay_shape4", invoice_id="inv_shape",
+                                 tenant_id="ten_1", provider_payment_id="pi_123", amount_minor=1000,
+                                 reason="Discount agreed"))
+
+    (request,) = sent
+    assert (request.method, request.url.path) == ("POST", "/v1/refunds")
+    assert request.headers["idempotency-key"] == "re_shape1/refund"
+    form = {key: values[0] for key, values in parse_qs(request.body or "").items()}
+    assert (form["payment_intent"], form["amount"], form["metadata[refund_id]"]) == ("pi_123", "1000", "re_shape1")
 
 
 async def test_a_call_of_a_shape_stripe_does_not_accept_is_refused_as_a_provider_failure(api):

@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 from loginless.payments import handlers
 from loginless.payments.bootstrap import create_app, payments_context
 from loginless.payments.domain import new_payment_id
-from loginless.payments.ports import ProviderFailed
+from loginless.payments.ports import ProviderFailed, ProviderUnavailable
 from loginless.payments.stripeprovider import StripeProvider
 from loginless.shared.clock import utc_now
 from loginless.shared.eventstore import Cause, EventStore
@@ -163,6 +163,36 @@ async def test_another_amount_or_currency_from_stripe_is_not_counted_and_the_pay
         assert [(p["payment_id"], p["flagged"]) for p in invoice["payments"]] == [(attempt, True)]
 
 
+async def test_a_refund_staff_ask_for_is_given_back_at_stripe_once_and_its_webhook_records_nothing_more(
+        stripe_client, harness, tenant, fake_stripe, stripe_provider):
+    issued, attempt, session_id = await handed_over(stripe_client, harness, tenant)
+    intent_id = fake_stripe.pay(session_id)
+    await deliver(stripe_client, fake_stripe.event("checkout.session.completed", session_id))
+    refunds = f"/v1/invoices/{issued['invoice_id']}/payments/{attempt}/refunds"
+
+    first = await stripe_client.post(refunds, json={"amount": "100", "reason": "Discount agreed"},
+                                     headers=tenant.headers)
+    fake_stripe.failure = ProviderUnavailable("Stripe: connection refused")
+    second = await stripe_client.post(refunds, json={"amount": "50", "reason": "More discount"},
+                                      headers=tenant.headers)  # recorded; the worker gives it back later
+    fake_stripe.failure = None
+
+    assert first.status_code == second.status_code == 201
+    first_id, second_id = first.json()["refund_id"], second.json()["refund_id"]
+    given = [(key, params["amount"], params["metadata"]["refund_id"]) for key, params in fake_stripe.created
+             if params.get("payment_intent") == intent_id]
+    assert given == [(f"{first_id}/refund", 10000, first_id)]
+    store = EventStore(harness.pool, schema=harness.settings.schema, topic=harness.settings.events_topic)
+    await handlers.work_through_jobs(payments_context(store, harness.settings, links=harness.links,
+                                                      provider=stripe_provider))
+    assert [r["metadata"]["refund_id"] for r in fake_stripe.refunds_of[intent_id]] == [first_id, second_id]
+
+    await deliver(stripe_client, fake_stripe.charge_event("charge.refunded", intent_id))
+    events = await harness.events(issued["invoice_id"])
+    assert events.count("PaymentRefunded") == 2  # Stripe's news of them is of the same refunds
+    assert (await staff_view(stripe_client, tenant, issued["invoice_id"]))["paid_minor"] == 99049 - 15000
+
+
 async def test_a_refund_at_stripe_is_recorded_once_and_a_chargeback_reverses_the_payment(
         stripe_client, harness, tenant, fake_stripe):
     issued, _, session_id = await handed_over(stripe_client, harness, tenant)
@@ -206,7 +236,7 @@ async def test_the_sweep_settles_payments_whose_webhook_never_came(
     await handlers.sweep_pending(sweeper(timedelta(0)))
     assert (await harness.events(paid["invoice_id"]))[-1] == "PaymentCheckoutOpened"
 
-    fake_stripe.failure = ProviderFailed("Stripe: connection refused")
+    fake_stripe.failure = ProviderUnavailable("Stripe: connection refused")
     await handlers.sweep_pending(sweeper(timedelta(hours=1)))  # Stripe down: nothing decided, asked again later
     assert (await harness.events(paid["invoice_id"]))[-1] == "PaymentCheckoutOpened"
     fake_stripe.failure = None
@@ -237,19 +267,21 @@ async def test_the_sweep_leaves_the_built_in_providers_payments_to_the_guests_ch
     assert (await harness.events(issued["invoice_id"]))[-1] == "PaymentStarted"
 
 
-async def test_stripe_down_when_the_guest_is_handed_over_fails_the_attempt_so_the_amount_is_open_again(
+async def test_stripe_down_or_refusing_when_the_guest_is_handed_over_fails_the_attempt_so_the_amount_is_open_again(
         stripe_client, harness, tenant, fake_stripe):
-    issued = await issue(stripe_client, tenant)
-    headers = harness.guest_headers(issued["link_ids"][0])
-    form = pay_form((await stripe_client.get("/guest/", headers=headers)).text)
-    fake_stripe.failure = ProviderFailed("Stripe: connection refused")
-    try:
-        answer = await stripe_client.post("/guest/pay", data=form, headers=headers, follow_redirects=False)
-    finally:
-        fake_stripe.failure = None
+    for failure, status in ((ProviderUnavailable("Stripe: connection refused"), 503),
+                            (ProviderFailed("Stripe: amount below the minimum"), 502)):
+        issued = await issue(stripe_client, tenant)
+        headers = harness.guest_headers(issued["link_ids"][0])
+        form = pay_form((await stripe_client.get("/guest/", headers=headers)).text)
+        fake_stripe.failure = failure
+        try:
+            answer = await stripe_client.post("/guest/pay", data=form, headers=headers, follow_redirects=False)
+        finally:
+            fake_stripe.failure = None
 
-    assert answer.status_code == 502 and "<html" in answer.text
-    assert (await harness.events(issued["invoice_id"]))[-2:] == ["PaymentStarted", "PaymentFailed"]
-    retried = await stripe_client.post("/guest/pay", data=pay_form((await stripe_client.get(
-        "/guest/", headers=headers)).text), headers=headers, follow_redirects=False)
-    assert retried.status_code == 303 and retried.headers["location"].startswith("https://checkout.stripe.test/")
+        assert answer.status_code == status and "<html" in answer.text
+        assert (await harness.events(issued["invoice_id"]))[-2:] == ["PaymentStarted", "PaymentFailed"]
+        retried = await stripe_client.post("/guest/pay", data=pay_form((await stripe_client.get(
+            "/guest/", headers=headers)).text), headers=headers, follow_redirects=False)
+        assert retried.status_code == 303 and retried.headers["location"].startswith("https://checkout.stripe.test/")

@@ -124,6 +124,11 @@ async def test_refunds_are_reported_one_each_and_a_dispute_with_money_withdrawn_
     assert [(r.outcome, r.refund_id, r.amount_minor) for r in refunded.reports] == [
         ("refunded", first, 1000), ("refunded", second, 49)]
 
+    ours = await fake.create_refund({"payment_intent": intent_id, "amount": 1, "metadata": {"refund_id": "re_ours"}},
+                                    idempotency_key="re_ours/refund")
+    refunded = await provider.receive(*_delivered(fake.charge_event("charge.refunded", intent_id)))
+    assert refunded.reports[-1].refund_id == "re_ours" != ours["id"]  # a refund staff asked for: by our id
+
     inquiry = fake.open_dispute(intent_id, status="warning_needs_response")
     assert (await provider.receive(*_delivered(fake.event("charge.dispute.created", inquiry)))).reports == ()
     dispute = fake.open_dispute(intent_id)

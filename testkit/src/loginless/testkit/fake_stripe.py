@@ -72,6 +72,16 @@ class FakeStripe:
         self._maybe_fail()
         return copy.deepcopy(self.refunds_of.get(intent_id, []))
 
+    async def create_refund(self, params: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        self._maybe_fail()
+        self.created.append((idempotency_key, copy.deepcopy(params)))
+        if idempotency_key in self._by_key:
+            return next(r for r in self.refunds_of[params["payment_intent"]] if r["id"] == self._by_key[
+                idempotency_key][1])
+        refund_id = self.refund(params["payment_intent"], params["amount"], metadata=params.get("metadata"))
+        self._by_key[idempotency_key] = (copy.deepcopy(params), refund_id)
+        return copy.deepcopy(self.refunds_of[params["payment_intent"]][-1])
+
     async def dispute(self, dispute_id: str) -> dict[str, Any]:
         self._maybe_fail()
         return copy.deepcopy(self.disputes[dispute_id])
@@ -103,10 +113,11 @@ class FakeStripe:
         if session["payment_intent"] is not None and self.intents[session["payment_intent"]]["status"] != "succeeded":
             self.intents[session["payment_intent"]].update(status="canceled", cancellation_reason="abandoned")
 
-    def refund(self, intent_id: str, amount: int) -> str:
+    def refund(self, intent_id: str, amount: int, *, metadata: dict[str, str] | None = None) -> str:
+        """A refund made at Stripe (its dashboard, or asked for through the API with ``metadata``)."""
         refund = {"id": _id("re"), "object": "refund", "amount": amount, "status": "succeeded",
                   "currency": self.intents[intent_id]["currency"], "payment_intent": intent_id,
-                  "reason": "requested_by_customer"}
+                  "reason": "requested_by_customer", "metadata": dict(metadata or {})}
         self.refunds_of.setdefault(intent_id, []).append(refund)
         return refund["id"]
 

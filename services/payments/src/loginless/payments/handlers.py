@@ -9,6 +9,7 @@ answers.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -21,12 +22,19 @@ from schwifty.exceptions import SchwiftyException
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
-from loginless.events.payloads.payments import BankAccount, PaymentFlagged, PaymentMethod
+from loginless.events.payloads.payments import BankAccount, PaymentFlagged, PaymentMethod, PaymentRefunded
 from loginless.links.client import LinksApi
 from loginless.links.views import IssueLinksIn, RecipientIn
 from loginless.payments import domain, money, statements
 from loginless.payments.domain import Invoice
-from loginless.payments.ports import Checkout, PaymentProvider, ProviderFailed, ProviderReport
+from loginless.payments.ports import (
+    Checkout,
+    PaymentProvider,
+    ProviderFailed,
+    ProviderReport,
+    ProviderUnavailable,
+    Refund,
+)
 from loginless.payments.projections import InvoiceQueries
 from loginless.payments.settings import PaymentsSettings
 from loginless.shared.clock import Clock, utc_now
@@ -50,6 +58,7 @@ from loginless.shared.web.idempotency import IdempotentRequests
 log = structlog.get_logger(__name__)
 
 ISSUE_LINK = "issue-link"
+PROVIDER_REFUND = "provider-refund"
 
 
 @dataclass(frozen=True)
@@ -206,13 +215,21 @@ async def record_offline_payment(ctx: PaymentsContext, tenant_id: str, invoice_i
 
 async def refund_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str, payment_id: str, *,
                          amount: str | None, reason: str, cause: Cause) -> tuple[Invoice, str]:
+    """Record a refund; one of a payment the provider took is also given back through it, by a durable job queued
+    in the same transaction (tried at once, else by the worker), the refund id its idempotency key."""
     state = await invoice(ctx, tenant_id, invoice_id)
     fixed = None if amount is None else money.to_minor(money.decimal_of(amount, "amount"),
                                                         money.exponent(state.currency))
     refund_id = f"re_{secrets.token_hex(12)}"
     outcome = await ctx.invoices.run(invoice_id, lambda: domain.RefundPayment(refund_id, payment_id, fixed, reason,
                                                                               ctx.clock()),
-                                     cause, check=_scoped(tenant_id))
+                                     cause, check=_scoped(tenant_id), also=_queue_provider_refund(ctx))
+    if await ctx.jobs.pending(ctx.pool, PROVIDER_REFUND, refund_id):
+        try:
+            await _refund_at_provider(ctx, refund_id, tenant_id)
+            await ctx.jobs.finish(ctx.pool, PROVIDER_REFUND, refund_id)
+        except Exception as error:  # noqa: BLE001 -- the queued job stays; the worker gives the money back
+            log.info("provider refund left to the worker", refund_id=refund_id, error=str(error)[:200])
     return outcome.state, refund_id
 
 
@@ -428,7 +445,7 @@ async def pay_by_card(ctx: PaymentsContext, guest: GuestAssertion, *, attempt_id
             amount_minor=payment.amount_minor, currency=state.currency,
             description=f"Invoice {state.created.number}", return_url=return_url, payer_email=payer_email,
             started_at=payment.started_at))
-    except ProviderFailed:
+    except (ProviderFailed, ProviderUnavailable):
         # Nobody holds a page to pay this attempt on: it fails, so its amount is open again.
         await ctx.invoices.run(state.invoice_id, lambda: domain.FailPayment(
             attempt_id, "the provider's page could not be opened", ctx.clock()), cause)
@@ -491,11 +508,53 @@ async def _issue_link_job(ctx: PaymentsContext, invoice_id: str) -> str | None:
     return link.url
 
 
+# ---- refunds through the provider: a durable job ----------------------------------------------------------
+
+
+def _queue_provider_refund(ctx: PaymentsContext):  # noqa: ANN202
+    async def queue(connection: asyncpg.Connection, outcome: Outcome[Invoice]) -> None:
+        for recorded in outcome.events:
+            refunded = recorded.payload
+            if not isinstance(refunded, PaymentRefunded) or outcome.state is None:
+                continue
+            payment = outcome.state.payment(refunded.payment_id)
+            if payment is not None and payment.provider == ctx.provider.name and payment.provider_payment_id:
+                await ctx.jobs.queue(connection, PROVIDER_REFUND, refunded.refund_id,
+                                     tenant_id=outcome.state.tenant_id,
+                                     payload={"invoice_id": refunded.invoice_id, "payment_id": refunded.payment_id,
+                                              "amount_minor": refunded.amount_minor, "reason": refunded.reason})
+    return queue
+
+
+async def _refund_at_provider(ctx: PaymentsContext, refund_id: str, tenant_id: str,
+                              payload: dict | None = None) -> None:
+    """Give a recorded refund back through the provider that took the payment."""
+    if payload is None:
+        jobs = f"{quote_ident(ctx.settings.schema)}.jobs"
+        payload = json.loads(await ctx.pool.fetchval(f"SELECT payload FROM {jobs} WHERE kind = $1 AND key = $2",
+                                                     PROVIDER_REFUND, refund_id))
+    state, _ = await ctx.invoices.load(payload["invoice_id"])
+    payment = state.payment(payload["payment_id"]) if state else None
+    if payment is None or not payment.provider_payment_id:
+        return
+    await ctx.provider.refund(Refund(refund_id=refund_id, payment_id=payment.payment_id,
+                                     invoice_id=payload["invoice_id"], tenant_id=tenant_id,
+                                     provider_payment_id=payment.provider_payment_id,
+                                     amount_minor=payload["amount_minor"], reason=payload["reason"]))
+
+
 def job_kinds(ctx: PaymentsContext) -> list[JobKind]:
     async def issue(job: Job) -> None:
         await _issue_link_job(ctx, job.key)
 
-    return [JobKind(ISSUE_LINK, issue)]
+    async def refund(job: Job) -> None:
+        await _refund_at_provider(ctx, job.key, job.tenant_id, dict(job.payload))
+
+    async def refund_refused(job: Job, reason: str) -> None:
+        log.error("the provider refused a refund: staff must give the money back by hand", refund_id=job.key,
+                  payment_id=job.payload.get("payment_id"), reason=reason)
+
+    return [JobKind(ISSUE_LINK, issue), JobKind(PROVIDER_REFUND, refund, give_up=refund_refused)]
 
 
 async def work_through_jobs(ctx: PaymentsContext) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from loginless.shared.errors import LoginlessError
+from loginless.shared.errors import DependencyUnavailable, LoginlessError
 
 
 class WebhookRefused(LoginlessError):
@@ -26,11 +26,31 @@ class WebhookRefused(LoginlessError):
 
 
 class ProviderFailed(LoginlessError):
-    """The provider could not be reached, or refused a call: nothing was decided on its behalf; try again."""
+    """The provider refused a call: nothing was decided on its behalf."""
 
     status_code = 502
     problem_type = "payment-provider-failed"
     title = "The payment provider did not answer as expected"
+
+
+class ProviderUnavailable(DependencyUnavailable):
+    """The provider could not be reached (or asked us to slow down): nothing was decided; try again later."""
+
+    problem_type = "payment-provider-unavailable"
+    title = "The payment provider is unavailable"
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money of a received payment to give back through the provider that took it."""
+
+    refund_id: str  # ours, and the idempotency key of the provider's refund
+    payment_id: str
+    invoice_id: str
+    tenant_id: str
+    provider_payment_id: str
+    amount_minor: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,10 @@ class PaymentProvider(Protocol):
 
     async def receive(self, payload: bytes, signature: str | None) -> WebhookEvent:
         """The webhook's reports, or :class:`WebhookRefused` when it is not verified."""
+        ...
+
+    async def refund(self, refund: Refund) -> None:
+        """Give ``refund`` back through the provider (a call repeated with the same refund id refunds once)."""
         ...
 
     async def status(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:

@@ -20,7 +20,8 @@ What is reported, from the fetched state:
 - a Checkout Session ``expired`` with no successful PaymentIntent: failed (the guest never paid; its amount is
   open again);
 - a declined card is *not* a failure while its session is open: the guest may try another card on the same page;
-- refunds of the PaymentIntent that succeeded: one refund each (recorded once by its Stripe id);
+- refunds of the PaymentIntent that succeeded: one refund each, recorded once by its id (ours, for one staff asked
+  for through the API: ``refund`` sends it with our refund id as idempotency key and metadata; Stripe's otherwise);
 - a dispute whose funds were withdrawn: the payment reversed (a chargeback).
 
 Stripe's API is reached through ``StripeApi``, a handful of calls on the official SDK's async client, so tests can
@@ -41,6 +42,8 @@ from loginless.payments.ports import (
     CheckoutPage,
     ProviderFailed,
     ProviderReport,
+    ProviderUnavailable,
+    Refund,
     WebhookEvent,
     WebhookRefused,
 )
@@ -71,6 +74,8 @@ class StripeApi(Protocol):
 
     async def refunds(self, intent_id: str) -> list[StripeObject]: ...
 
+    async def create_refund(self, params: dict[str, Any], *, idempotency_key: str) -> StripeObject: ...
+
     async def dispute(self, dispute_id: str) -> StripeObject: ...
 
 
@@ -99,6 +104,10 @@ class StripeSdkApi:
         listed = await _called(self._client.v1.refunds.list_async({"payment_intent": intent_id, "limit": 100}))
         return list(listed["data"])
 
+    async def create_refund(self, params: dict[str, Any], *, idempotency_key: str) -> StripeObject:
+        return await _called(self._client.v1.refunds.create_async(
+            params, {"idempotency_key": idempotency_key}))  # type: ignore[arg-type]
+
     async def dispute(self, dispute_id: str) -> StripeObject:
         return await _called(self._client.v1.disputes.retrieve_async(dispute_id))
 
@@ -106,6 +115,8 @@ class StripeSdkApi:
 async def _called(call: Any) -> dict[str, Any]:  # noqa: ANN401 -- any of the SDK's awaitables
     try:
         answer = await call
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        raise ProviderUnavailable(f"Stripe: {error.user_message or type(error).__name__}") from error
     except stripe.StripeError as error:
         raise ProviderFailed(f"Stripe: {error.user_message or type(error).__name__}",
                              stripe_code=error.code) from error
@@ -146,6 +157,14 @@ class StripeProvider:
             params["customer_email"] = payment.payer_email
         session = await self._api.create_checkout_session(params, idempotency_key=f"{payment.payment_id}/checkout")
         return CheckoutPage(url=session["url"], reference=session["id"])
+
+    # ---- refunds asked for by staff -------------------------------------------------------------------------
+
+    async def refund(self, refund: Refund) -> None:
+        ours = {"refund_id": refund.refund_id, "payment_id": refund.payment_id, "invoice_id": refund.invoice_id,
+                "tenant_id": refund.tenant_id, "reason": refund.reason[:500]}
+        await self._api.create_refund({"payment_intent": refund.provider_payment_id, "amount": refund.amount_minor,
+                                       "metadata": ours}, idempotency_key=f"{refund.refund_id}/refund")
 
     # ---- webhooks -----------------------------------------------------------------------------------------
 
@@ -232,7 +251,8 @@ class StripeProvider:
         return tuple(ProviderReport(event_id=event_id, payment_id=payment_id, invoice_id=invoice_id,
                                     outcome="refunded", provider_payment_id=intent["id"],
                                     amount_minor=refund["amount"], currency=str(refund["currency"]).upper(),
-                                    refund_id=refund["id"], reason=refund.get("reason") or "refunded at Stripe")
+                                    refund_id=(refund.get("metadata") or {}).get("refund_id") or refund["id"],
+                                    reason=refund.get("reason") or "refunded at Stripe")
                      for refund in refunds if refund.get("status") == "succeeded")
 
     def _of_dispute(self, event_id: str, dispute: StripeObject,

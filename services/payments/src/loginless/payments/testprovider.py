@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
-from loginless.payments.ports import Checkout, CheckoutPage, ProviderReport, WebhookEvent, WebhookRefused
+from loginless.payments.ports import Checkout, CheckoutPage, ProviderReport, Refund, WebhookEvent, WebhookRefused
 
 NAME = "test"
 TOLERANCE_SECONDS = 300
@@ -38,6 +38,9 @@ class TestProvider:
     async def receive(self, payload: bytes, signature: str | None) -> WebhookEvent:
         report = self.verify(payload, signature)  # the report is the webhook's whole body: nothing to fetch
         return WebhookEvent(report.event_id, (report,))
+
+    async def refund(self, refund: Refund) -> None:
+        return None  # no money moved: the refund recorded is all there is
 
     async def status(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
         return ()  # it keeps no state of its own: the guest's choice on its page is the only report
