@@ -107,6 +107,21 @@ async def test_a_declined_card_is_no_failure_while_the_page_is_open_and_an_expir
                                                                                  "event_id": "sweep:pay_1"}),)
 
 
+async def test_a_bank_debit_is_processing_until_it_settles_and_fails_once_it_failed_after_the_page_completed(
+        fake, provider):
+    page = await provider.checkout(a_checkout())
+    intent_id = fake.pay(page.reference, status="processing")
+    assert (await provider.receive(*_delivered(fake.event("checkout.session.completed", page.reference)))).reports \
+        == ()
+    fake.fail_later(page.reference)
+    # The PaymentIntent alone cannot tell this from a declined card on an open page; its session can.
+    assert (await provider.receive(*_delivered(fake.event("payment_intent.payment_failed", intent_id)))).reports == ()
+    (report,) = (await provider.receive(*_delivered(
+        fake.event("checkout.session.async_payment_failed", page.reference)))).reports
+    assert (report.outcome, report.reason) == ("failed", "payment_failed")
+    assert [r.outcome for r in await provider.status("pay_1", "inv_1", page.reference)] == ["failed"]
+
+
 async def test_an_open_page_the_guest_never_used_reports_nothing_to_the_sweep_and_no_page_at_all_fails(
         fake, provider):
     page = await provider.checkout(a_checkout())

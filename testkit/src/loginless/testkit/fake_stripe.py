@@ -101,6 +101,12 @@ class FakeStripe:
         session.update(status="complete", payment_status="paid" if status == "succeeded" else "unpaid")
         return intent["id"]
 
+    def fail_later(self, session_id: str) -> None:
+        """A payment method that settles later (a bank debit), completed on the page, then failed."""
+        intent = self._intent_of(self.sessions[session_id])
+        intent.update(status="requires_payment_method", amount_received=0,
+                      last_payment_error={"code": "debit_not_authorized"})
+
     def decline(self, session_id: str) -> str:
         """A declined card: the PaymentIntent waits for another card, the page stays open."""
         intent = self._intent_of(self.sessions[session_id])

@@ -18,7 +18,8 @@ What is reported, from the fetched state:
 - a PaymentIntent ``succeeded``: succeeded, for ``amount_received`` in its currency (the decider flags any other
   amount or currency than the payment was started for); ``canceled``: failed;
 - a Checkout Session ``expired`` with no successful PaymentIntent: failed (the guest never paid; its amount is
-  open again);
+  open again); one completed with a payment method that settles later (a bank debit) whose payment then failed:
+  failed;
 - a declined card is *not* a failure while its session is open: the guest may try another card on the same page;
 - refunds of the PaymentIntent that succeeded: one refund each, recorded once by its id (ours, for one staff asked
   for through the API: ``refund`` sends it with our refund id as idempotency key and metadata; Stripe's otherwise);
@@ -184,12 +185,12 @@ class StripeProvider:
     async def receive(self, payload: bytes, signature: str | None) -> WebhookEvent:
         event = self.verify(payload, signature)
         try:
-            kind, changed = event["type"], event["data"]["object"]
+            event_id, kind, changed = event["id"], event["type"], event["data"]["object"]
         except (KeyError, TypeError) as error:
             raise WebhookRefused("the webhook's body is not a Stripe event") from error
-        reports = await self._reports(event["id"], kind, changed)
-        log.info("stripe webhook", event_id=event["id"], type=kind, reports=len(reports))
-        return WebhookEvent(event["id"], reports)
+        reports = await self._reports(event_id, kind, changed)
+        log.info("stripe webhook", event_id=event_id, type=kind, reports=len(reports))
+        return WebhookEvent(event_id, reports)
 
     async def _reports(self, event_id: str, kind: str, changed: StripeObject) -> tuple[ProviderReport, ...]:
         if kind.startswith("checkout.session."):
@@ -224,13 +225,18 @@ class StripeProvider:
         intent = session.get("payment_intent")
         if isinstance(intent, Mapping) and (reports := self._of_intent(event_id, intent)):
             return reports
-        if ours is None or session.get("status") != "expired":
-            return ()  # open (the guest may still pay, or retry a declined card) or complete with money on its way
+        # Over: the page expired unpaid, or it was completed with a payment method that settles later and then
+        # failed (a bank debit returned). Open: the guest may still pay, or try another card after a decline.
+        unpaid_after_completion = session.get("status") == "complete" and isinstance(intent, Mapping) \
+            and intent.get("status") == "requires_payment_method"
+        if ours is None or not (session.get("status") == "expired" or unpaid_after_completion):
+            return ()
         payment_id, invoice_id = ours
         return (ProviderReport(event_id=event_id, payment_id=payment_id, invoice_id=invoice_id, outcome="failed",
                                provider_payment_id=intent["id"] if isinstance(intent, Mapping) else session["id"],
                                amount_minor=session.get("amount_total") or 0,
-                               currency=str(session.get("currency") or "").upper(), reason="expired"),)
+                               currency=str(session.get("currency") or "").upper(),
+                               reason="expired" if session.get("status") == "expired" else "payment_failed"),)
 
     def _of_intent(self, event_id: str, intent: StripeObject) -> tuple[ProviderReport, ...]:
         if (ours := _ours(intent)) is None:
