@@ -209,3 +209,33 @@ def test_the_process_refuses_to_start_with_stripe_and_no_keys_saying_which(monke
         assert str(stopped.value) == ("payments: cannot start: settings: Value error, PAYMENTS_PROVIDER=stripe needs "
                                       "PAYMENTS_STRIPE_WEBHOOK_SECRET")
         assert "sk_test_1" not in str(stopped.value)  # the secrets given are never repeated
+
+
+def test_the_decider_records_the_page_a_payment_was_handed_to_once_and_a_refund_reported_twice_once():
+    from datetime import date
+    from decimal import Decimal
+
+    from loginless.payments import domain, money
+    from loginless.payments.domain import INVOICE
+
+    def run(state, command):  # noqa: ANN001, ANN202
+        return INVOICE.replay(INVOICE.decide(state, command), state)
+
+    amounts = money.compute("EUR", [money.LineIn("Advice", Decimal(1), Decimal(100), "E", Decimal(0))])
+    invoice = run(run(None, domain.CreateInvoice(
+        invoice_id="inv_1", tenant_id="t1", account_id="acc_1", number="1", currency="EUR",
+        issue_date=date(2026, 12, 6), due_date=date(2026, 12, 31), lines=amounts.lines, discounts=(), withholdings=(),
+        taxes=amounts.taxes, totals=amounts.totals, notes=None, bank=None, creditor_reference=None,
+        partial_payments=False, minimum_partial_minor=None, payer_name=None, payer_email=None, payer_language=None,
+        now=STARTED)), domain.IssueInvoice(STARTED))
+    invoice = run(invoice, domain.StartPayment("pay_1", 10000, "card", "stripe", None, None, None, STARTED))
+
+    opened = domain.RecordCheckout("pay_1", "cs_1", STARTED)
+    assert [type(e).__name__ for e in INVOICE.decide(invoice, opened)] == ["PaymentCheckoutOpened"]
+    invoice = run(invoice, opened)
+    assert invoice.payment("pay_1").provider_reference == "cs_1" and INVOICE.decide(invoice, opened) == []
+
+    invoice = run(invoice, domain.ConfirmPayment("pay_1", "pi_1", 10000, "EUR", STARTED))
+    refund = domain.RefundPayment("re_1", "pay_1", 2500, "requested_by_customer", STARTED)
+    invoice = run(invoice, refund)
+    assert INVOICE.decide(invoice, refund) == [] and invoice.paid_minor == 7500
