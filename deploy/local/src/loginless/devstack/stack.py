@@ -27,6 +27,7 @@ from loginless.devstack.provision import Toolchain, find_repo_root
 from loginless.devstack.s3 import S3Server
 from loginless.devstack.secrets import StackSecrets
 from loginless.devstack.services import GUEST_ROUTES, SERVICES, ServiceProcess
+from loginless.devstack.stripemock import StripeMockServer
 from loginless.shared.services import SERVICES as REGISTERED
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Ports:
     smtp: int
     mail_ui: int
     services: Mapping[str, int]
+    stripe_mock: int = 12111  # the test stack's only
+    stripe_mock_https: int = 12112
 
 
 DEVELOPMENT_PORTS = Ports(
@@ -63,6 +66,8 @@ TEST_PORTS = Ports(
     smtp=21025,
     mail_ui=28025,
     services={service.name: 20000 + service.local_port for service in REGISTERED},
+    stripe_mock=22111,
+    stripe_mock_https=22112,
 )
 
 # Port field -> suffix of the variable that overrides it (after LOGINLESS_ or LOGINLESS_TEST_).
@@ -73,6 +78,8 @@ PORT_VARIABLES = {
     "s3": "S3_PORT",
     "smtp": "SMTP_PORT",
     "mail_ui": "MAIL_UI_PORT",
+    "stripe_mock": "STRIPE_MOCK_PORT",
+    "stripe_mock_https": "STRIPE_MOCK_HTTPS_PORT",
 }
 
 
@@ -234,6 +241,7 @@ class Stack:
     kafka: KafkaServer | None  # None when KAFKA_BOOTSTRAP_SERVERS does
     s3: S3Server | None  # None when S3_ENDPOINT does
     mail: MailServer
+    stripe_mock: StripeMockServer | None  # the test stack's only: the Stripe adapter's tests call it
     service_processes: list[ServiceProcess]
 
     def __init__(
@@ -313,6 +321,7 @@ class Stack:
             "S3_SECRET_KEY": self.config.s3_secret_key,
             "SMTP_URL": self.smtp_url,
             "MAIL_UI_URL": self.mail_ui_url,
+            "STRIPE_MOCK_URL": self.stripe_mock.url if self.stripe_mock else "",
             "SMS_OUTBOX_PATH": str(self.sms_outbox),
             "SIGNING_TRUST_ROOT": str(self.seal_dir / "ca.pem") if "signing" in self.services else "",
         }
@@ -330,7 +339,7 @@ class Stack:
     @property
     def components(self) -> list[Component]:
         """Everything this stack runs itself, in start order."""
-        infrastructure = [self.postgres, self.kafka, self.s3, self.mail]
+        infrastructure = [self.postgres, self.kafka, self.s3, self.mail, self.stripe_mock]
         return [component for component in infrastructure if component is not None] + list(
             self.service_processes
         )
@@ -460,6 +469,16 @@ class Stack:
             smtp_port_env_var=variable("smtp"),
             ui_port_env_var=variable("mail_ui"),
         )
+        self.stripe_mock = None
+        if config.for_tests:
+            self.stripe_mock = StripeMockServer(
+                self.var_dir,
+                tools.stripe_mock_binary,
+                http_port=ports.stripe_mock,
+                https_port=ports.stripe_mock_https,
+                http_port_env_var=variable("stripe_mock"),
+                https_port_env_var=variable("stripe_mock_https"),
+            )
         self.service_processes = [
             ServiceProcess(
                 self.var_dir,
@@ -474,7 +493,7 @@ class Stack:
         ]
 
     def _tools_needed(self) -> list[str]:
-        tools = ["mailpit"]
+        tools = ["mailpit", "stripe-mock"] if self.stripe_mock is not None else ["mailpit"]
         if self.kafka is not None:
             tools.append("kafka")
         else:

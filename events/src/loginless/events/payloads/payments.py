@@ -153,6 +153,19 @@ class PaymentStarted(IntegrationEvent, service="payments", version=1):
     started_at: datetime
 
 
+class PaymentCheckoutOpened(IntegrationEvent, service="payments", version=1):
+    """The guest was handed to the provider's hosted page for a processing payment. ``provider_reference`` is the
+    provider's id of that page (Stripe: the Checkout Session), by which the service asks the provider about the
+    payment when no webhook came."""
+
+    invoice_id: str
+    tenant_id: str
+    payment_id: str
+    provider: str
+    provider_reference: str
+    opened_at: datetime
+
+
 class PaymentFailed(IntegrationEvent, service="payments", version=1):
     invoice_id: str
     tenant_id: str

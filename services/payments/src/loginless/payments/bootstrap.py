@@ -15,12 +15,13 @@ from loginless.events.payloads import payments as events
 from loginless.links.client import LinksApi, LinksApiKeys, links_held
 from loginless.payments import domain
 from loginless.payments.guest import ASSET_ROUTES, GuestController, GuestPages
-from loginless.payments.handlers import PaymentsContext, work_through_jobs
+from loginless.payments.handlers import PaymentsContext, sweep_pending, work_through_jobs
 from loginless.payments.http import ROUTE_HANDLERS
 from loginless.payments.i18n import CATALOGS
 from loginless.payments.ports import PaymentProvider
 from loginless.payments.projections import InvoiceQueries, InvoiceRows
 from loginless.payments.settings import PaymentsSettings
+from loginless.payments.stripeprovider import StripeProvider, StripeSdkApi
 from loginless.payments.testprovider import TestProvider
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import DeciderRunner, EventStore, Jobs, Projections
@@ -40,7 +41,8 @@ SETTINGS = PaymentsSettings
 DESCRIPTION = "Invoices, pay links, partial payments, refunds and credit notes."
 PUBLISHED_EVENTS = (
     events.InvoiceCreated, events.InvoiceIssued, events.InvoiceLinkIssued, events.CreditNoteIssued,
-    events.PaymentStarted, events.PaymentFailed, events.PaymentFlagged, events.PaymentReceived, events.PaymentReversed,
+    events.PaymentStarted, events.PaymentCheckoutOpened, events.PaymentFailed, events.PaymentFlagged,
+    events.PaymentReceived, events.PaymentReversed,
     events.PaymentRefunded, events.InvoicePaid,
 )
 
@@ -61,7 +63,11 @@ def payments_context(store: EventStore, settings: PaymentsSettings, *, links: Li
 
 
 def provider_for(settings: PaymentsSettings) -> PaymentProvider:
-    """The payment provider of the settings: the built-in test provider (the only one wired so far)."""
+    """The payment provider of the settings (``PAYMENTS_PROVIDER``): the built-in test provider, or Stripe."""
+    if settings.provider == "stripe":
+        api = StripeSdkApi(settings.stripe_secret_key.get_secret_value(), api_base=settings.stripe_api_base)
+        return StripeProvider(api, webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+                              public_url=settings.public_url, checkout_minutes=settings.stripe_checkout_minutes)
     secret = settings.test_provider_secret.get_secret_value().encode() or secrets.token_bytes(32)
     return TestProvider(secret)
 
@@ -96,16 +102,19 @@ def create_app(settings: PaymentsSettings, *, links: LinksApi | None = None, api
 
 
 def create_worker(settings: PaymentsSettings, *, links: LinksApi | None = None,
-                  clock: Clock = utc_now) -> ServiceWorker[PaymentsContext]:
+                  provider: PaymentProvider | None = None, clock: Clock = utc_now) -> ServiceWorker[PaymentsContext]:
+    """The worker: the durable jobs (pay links), and the sweep that asks the provider about payments whose
+    webhook never came."""
     from loginless.shared.worker import ServiceWorker, every
 
     @asynccontextmanager
     async def context(runtime: WorkerRuntime) -> AsyncIterator[PaymentsContext]:
         async with links_held(settings, links) as links_api:
-            yield payments_context(runtime.store, settings, links=links_api, clock=clock)
+            yield payments_context(runtime.store, settings, links=links_api, provider=provider, clock=clock)
 
     return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS,
-                         tasks=[every(settings.poll_seconds, work_through_jobs)])
+                         tasks=[every(settings.poll_seconds, work_through_jobs),
+                                every(settings.sweep_seconds, sweep_pending)])
 
 
 def asyncapi_document() -> dict:

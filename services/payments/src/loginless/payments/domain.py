@@ -38,6 +38,7 @@ from loginless.events.payloads.payments import (
     InvoiceLinkIssued,
     InvoicePaid,
     InvoiceTotals,
+    PaymentCheckoutOpened,
     PaymentFailed,
     PaymentFlagged,
     PaymentMethod,
@@ -156,6 +157,15 @@ class StartPayment:
 
 
 @dataclass(frozen=True)
+class RecordCheckout:
+    """The guest was handed to the provider's page, which the provider knows as ``reference``."""
+
+    payment_id: str
+    reference: str
+    now: datetime
+
+
+@dataclass(frozen=True)
 class ConfirmPayment:
     """The provider says the payment succeeded, for this amount and currency."""
 
@@ -200,8 +210,8 @@ class RefundPayment:
     now: datetime
 
 
-Command = (CreateInvoice | IssueInvoice | RecordLinkIssued | IssueCreditNote | StartPayment | ConfirmPayment
-           | FailPayment | RecordOfflinePayment | ReversePayment | RefundPayment)
+Command = (CreateInvoice | IssueInvoice | RecordLinkIssued | IssueCreditNote | StartPayment | RecordCheckout
+           | ConfirmPayment | FailPayment | RecordOfflinePayment | ReversePayment | RefundPayment)
 
 
 # ---- state --------------------------------------------------------------------------------------------------
@@ -216,6 +226,7 @@ class Payment:
     status: PaymentStatus
     started_at: datetime
     provider_payment_id: str | None = None
+    provider_reference: str | None = None  # the provider's id of the page the guest paid on (a Checkout Session)
     reference: str | None = None
     payer_name: str | None = None
     payer_email: str | None = None
@@ -337,6 +348,12 @@ def decide(state: Invoice | None, command: Command) -> list[IntegrationEvent]:
             return _credit_note(state, note, tenant)
         case StartPayment() as start:
             return _start(state, start, tenant)
+        case RecordCheckout(payment_id=payment_id, reference=reference, now=now):
+            payment = _payment(state, payment_id)
+            if payment.provider_reference == reference:
+                return []  # the same attempt handed over again (a resubmitted form): the provider gave the same page
+            return [PaymentCheckoutOpened(**tenant, payment_id=payment_id, provider=payment.provider,
+                                          provider_reference=reference, opened_at=now)]
         case ConfirmPayment() as confirm:
             return _confirm(state, confirm, tenant)
         case FailPayment(payment_id=payment_id, reason=reason, now=now):
@@ -500,6 +517,8 @@ def evolve(state: Invoice | None, event: IntegrationEvent) -> Invoice:
                 payment_id=started.payment_id, amount_minor=started.amount_minor, method=started.method,
                 provider=started.provider, status="processing", started_at=started.started_at,
                 payer_name=started.payer_name, payer_email=started.payer_email, link_id=started.link_id)))
+        case PaymentCheckoutOpened(payment_id=payment_id, provider_reference=reference):
+            return _with(state, payment_id, provider_reference=reference)
         case PaymentFailed(payment_id=payment_id, failed_at=at):
             return _with(state, payment_id, status="failed", ended_at=at)
         case PaymentFlagged(payment_id=payment_id):

@@ -193,7 +193,7 @@ class GuestController(Controller):
                     outcome="succeeded" if choice == "approve" else "failed",
                     provider_payment_id=f"test_{payment.payment_id}", amount_minor=payment.amount_minor,
                     currency=invoice.currency, reason=None if choice == "approve" else "card_declined"))
-                await handlers.receive_webhook(ctx, payload, signature)
+                await handlers.receive_webhook(ctx, provider.name, payload, signature)
         except LoginlessError as error:
             return error_page(error, await guest_pages.context(request, guest))
         return Redirect(f"{prefix}/?payment={payment_id}", status_code=303)

@@ -9,10 +9,11 @@ answers.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import asyncpg
 import structlog
@@ -21,16 +22,23 @@ from schwifty.exceptions import SchwiftyException
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
-from loginless.events.payloads.payments import BankAccount, PaymentMethod
+from loginless.events.payloads.payments import BankAccount, PaymentFlagged, PaymentMethod, PaymentRefunded
 from loginless.links.client import LinksApi
 from loginless.links.views import IssueLinksIn, RecipientIn
 from loginless.payments import domain, money, statements
 from loginless.payments.domain import Invoice
-from loginless.payments.ports import Checkout, PaymentProvider
+from loginless.payments.ports import (
+    Checkout,
+    PaymentProvider,
+    ProviderFailed,
+    ProviderReport,
+    ProviderUnavailable,
+    Refund,
+)
 from loginless.payments.projections import InvoiceQueries
 from loginless.payments.settings import PaymentsSettings
 from loginless.shared.clock import Clock, utc_now
-from loginless.shared.errors import InvalidRequest, LoginlessError
+from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore import (
     Cause,
     DeciderRunner,
@@ -50,6 +58,7 @@ from loginless.shared.web.idempotency import IdempotentRequests
 log = structlog.get_logger(__name__)
 
 ISSUE_LINK = "issue-link"
+PROVIDER_REFUND = "provider-refund"
 
 
 @dataclass(frozen=True)
@@ -206,13 +215,21 @@ async def record_offline_payment(ctx: PaymentsContext, tenant_id: str, invoice_i
 
 async def refund_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str, payment_id: str, *,
                          amount: str | None, reason: str, cause: Cause) -> tuple[Invoice, str]:
+    """Record a refund; one of a payment the provider took is also given back through it, by a durable job queued
+    in the same transaction (tried at once, else by the worker), the refund id its idempotency key."""
     state = await invoice(ctx, tenant_id, invoice_id)
     fixed = None if amount is None else money.to_minor(money.decimal_of(amount, "amount"),
                                                         money.exponent(state.currency))
     refund_id = f"re_{secrets.token_hex(12)}"
     outcome = await ctx.invoices.run(invoice_id, lambda: domain.RefundPayment(refund_id, payment_id, fixed, reason,
                                                                               ctx.clock()),
-                                     cause, check=_scoped(tenant_id))
+                                     cause, check=_scoped(tenant_id), also=_queue_provider_refund(ctx))
+    if await ctx.jobs.pending(ctx.pool, PROVIDER_REFUND, refund_id):
+        try:
+            await _refund_at_provider(ctx, refund_id, tenant_id)
+            await ctx.jobs.finish(ctx.pool, PROVIDER_REFUND, refund_id)
+        except Exception as error:  # noqa: BLE001 -- the queued job stays; the worker gives the money back
+            log.info("provider refund left to the worker", refund_id=refund_id, error=str(error)[:200])
     return outcome.state, refund_id
 
 
@@ -311,33 +328,92 @@ async def settle_payment(ctx: PaymentsContext, invoice_id: str, payment_id: str,
     return outcome.state
 
 
-async def receive_webhook(ctx: PaymentsContext, payload: bytes, signature: str | None) -> bool:
-    """A provider's webhook: verified (else ``WebhookRefused``), then its report judged by the invoice's decider
-    in the transaction that records the event id, so a replayed delivery does nothing. Returns whether it was
-    new."""
-    report = ctx.provider.verify(payload, signature)
-    table = f"{quote_ident(ctx.settings.schema)}.webhook_events"
-    now = ctx.clock()
-    command: domain.Command
-    if report.outcome == "succeeded":
-        command = domain.ConfirmPayment(report.payment_id, report.provider_payment_id, report.amount_minor,
-                                        report.currency, now)
-    elif report.outcome == "failed":
-        command = domain.FailPayment(report.payment_id, report.reason or "failed", now)
-    else:
-        command = domain.ReversePayment(report.payment_id, "chargeback", now)
+async def receive_webhook(ctx: PaymentsContext, provider: str, payload: bytes, signature: str | None) -> Webhook:
+    """A provider's webhook: verified (else ``WebhookRefused``) and read by the provider (which fetches what it
+    is about again), then its reports judged by the invoice's decider in the transaction that records the event
+    id, so a replayed delivery does nothing."""
+    if provider != ctx.provider.name:
+        raise NotFound(f"no webhooks of {provider}: payments are taken by {ctx.provider.name}")
+    event = await ctx.provider.receive(payload, signature)
+    if not event.reports:
+        return Webhook(new=True, flagged=False)  # nothing of ours, or nothing final yet: nothing to record
+    return await _apply(ctx, event.reports, Cause(f"webhook:{event.event_id}"), event_id=event.event_id)
 
-    async def attempt() -> bool:
+
+@dataclass(frozen=True)
+class Webhook:
+    new: bool  # False: this event was handled before
+    flagged: bool  # a report named another amount or currency than the payment's: not counted
+
+
+def _command_of(report: ProviderReport, now: datetime) -> domain.Command:
+    match report.outcome:
+        case "succeeded":
+            return domain.ConfirmPayment(report.payment_id, report.provider_payment_id, report.amount_minor,
+                                         report.currency, now)
+        case "failed":
+            return domain.FailPayment(report.payment_id, report.reason or "failed", now)
+        case "refunded":
+            return domain.RefundPayment(report.refund_id or report.event_id, report.payment_id, report.amount_minor,
+                                        report.reason or "refunded by the provider", now)
+        case _:
+            return domain.ReversePayment(report.payment_id, "chargeback", now)
+
+
+async def _apply(ctx: PaymentsContext, reports: Sequence[ProviderReport], cause: Cause, *,
+                 event_id: str | None = None) -> Webhook:
+    """Judge a provider's reports in one transaction, with the event id (when a webhook's) recorded in it. A
+    report the decider refuses (a refund of a payment that is not succeeded, a payment that is not ours) is logged
+    and skipped: the provider would only deliver it again."""
+    table = f"{quote_ident(ctx.settings.schema)}.webhook_events"
+
+    async def attempt() -> Webhook:
+        flagged = False
         async with ctx.store.transaction() as connection:
-            fresh = await connection.fetchval(
-                f"INSERT INTO {table} (provider, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
-                ctx.provider.name, report.event_id)
-            if not fresh:
-                return False
-            await ctx.invoices.run_in(connection, report.invoice_id, command, Cause(f"webhook:{report.event_id}"))
-            return True
+            if event_id is not None:
+                fresh = await connection.fetchval(
+                    f"INSERT INTO {table} (provider, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+                    ctx.provider.name, event_id)
+                if not fresh:
+                    return Webhook(new=False, flagged=False)
+            for report in reports:
+                try:
+                    async with connection.transaction():  # a savepoint: a refused report leaves the others
+                        outcome = await ctx.invoices.run_in(connection, report.invoice_id,
+                                                            _command_of(report, ctx.clock()), cause)
+                except (NotFound, InvalidRequest) as error:
+                    log.warning("provider report not applied", provider=ctx.provider.name, event_id=event_id,
+                                payment_id=report.payment_id, outcome=report.outcome, error=error.detail)
+                    continue
+                if any(isinstance(event.payload, PaymentFlagged) for event in outcome.events):
+                    flagged = True
+                    log.warning("provider reported another amount or currency: payment flagged",
+                                provider=ctx.provider.name, event_id=event_id, payment_id=report.payment_id,
+                                invoice_id=report.invoice_id, reported_amount_minor=report.amount_minor,
+                                reported_currency=report.currency)
+        return Webhook(new=True, flagged=flagged)
 
     return await retrying_on_conflict(attempt)
+
+
+# ---- the sweep: payments whose webhook never came ----------------------------------------------------------
+
+
+async def sweep_pending(ctx: PaymentsContext) -> int:
+    """Ask the provider about payments processing for longer than ``sweep_after_seconds``, and judge what it says
+    as a webhook's reports (Stripe fails a payment whose session was never recorded: nobody can pay it). Returns
+    how many payments were asked about."""
+    before = ctx.clock() - timedelta(seconds=ctx.settings.sweep_after_seconds)
+    async with database_errors():
+        pending = await ctx.queries.pending_since(ctx.pool, ctx.provider.name, before, limit=100)
+    for payment in pending:
+        try:
+            reports = await ctx.provider.status(payment.payment_id, payment.invoice_id, payment.provider_reference)
+            if reports:
+                await _apply(ctx, reports, Cause(f"sweep:{payment.payment_id}"))
+        except Exception as error:  # noqa: BLE001 -- one payment the provider cannot answer for holds up no other
+            log.warning("sweep could not settle a payment", payment_id=payment.payment_id, error=repr(error)[:300])
+    return len(pending)
 
 
 # ---- the guest's side -------------------------------------------------------------------------------------
@@ -363,10 +439,21 @@ async def pay_by_card(ctx: PaymentsContext, guest: GuestAssertion, *, attempt_id
     assert payment is not None
     if payment.status != "processing":
         return return_url  # this attempt ended already (a resubmitted form): the page says how
-    return await ctx.provider.checkout(Checkout(
-        payment_id=payment.payment_id, invoice_id=state.invoice_id, tenant_id=state.tenant_id,
-        amount_minor=payment.amount_minor, currency=state.currency, description=f"Invoice {state.created.number}",
-        return_url=return_url))
+    try:
+        page = await ctx.provider.checkout(Checkout(
+            payment_id=payment.payment_id, invoice_id=state.invoice_id, tenant_id=state.tenant_id,
+            amount_minor=payment.amount_minor, currency=state.currency,
+            description=f"Invoice {state.created.number}", return_url=return_url, payer_email=payer_email,
+            started_at=payment.started_at))
+    except (ProviderFailed, ProviderUnavailable):
+        # Nobody holds a page to pay this attempt on: it fails, so its amount is open again.
+        await ctx.invoices.run(state.invoice_id, lambda: domain.FailPayment(
+            attempt_id, "the provider's page could not be opened", ctx.clock()), cause)
+        raise
+    if page.reference is not None:
+        await ctx.invoices.run(state.invoice_id, lambda: domain.RecordCheckout(attempt_id, page.reference or "",
+                                                                               ctx.clock()), cause)
+    return page.url
 
 
 # ---- queries -------------------------------------------------------------------------------------------------
@@ -421,11 +508,53 @@ async def _issue_link_job(ctx: PaymentsContext, invoice_id: str) -> str | None:
     return link.url
 
 
+# ---- refunds through the provider: a durable job ----------------------------------------------------------
+
+
+def _queue_provider_refund(ctx: PaymentsContext):  # noqa: ANN202
+    async def queue(connection: asyncpg.Connection, outcome: Outcome[Invoice]) -> None:
+        for recorded in outcome.events:
+            refunded = recorded.payload
+            if not isinstance(refunded, PaymentRefunded) or outcome.state is None:
+                continue
+            payment = outcome.state.payment(refunded.payment_id)
+            if payment is not None and payment.provider == ctx.provider.name and payment.provider_payment_id:
+                await ctx.jobs.queue(connection, PROVIDER_REFUND, refunded.refund_id,
+                                     tenant_id=outcome.state.tenant_id,
+                                     payload={"invoice_id": refunded.invoice_id, "payment_id": refunded.payment_id,
+                                              "amount_minor": refunded.amount_minor, "reason": refunded.reason})
+    return queue
+
+
+async def _refund_at_provider(ctx: PaymentsContext, refund_id: str, tenant_id: str,
+                              payload: dict | None = None) -> None:
+    """Give a recorded refund back through the provider that took the payment."""
+    if payload is None:
+        jobs = f"{quote_ident(ctx.settings.schema)}.jobs"
+        payload = json.loads(await ctx.pool.fetchval(f"SELECT payload FROM {jobs} WHERE kind = $1 AND key = $2",
+                                                     PROVIDER_REFUND, refund_id))
+    state, _ = await ctx.invoices.load(payload["invoice_id"])
+    payment = state.payment(payload["payment_id"]) if state else None
+    if payment is None or not payment.provider_payment_id:
+        return
+    await ctx.provider.refund(Refund(refund_id=refund_id, payment_id=payment.payment_id,
+                                     invoice_id=payload["invoice_id"], tenant_id=tenant_id,
+                                     provider_payment_id=payment.provider_payment_id,
+                                     amount_minor=payload["amount_minor"], reason=payload["reason"]))
+
+
 def job_kinds(ctx: PaymentsContext) -> list[JobKind]:
     async def issue(job: Job) -> None:
         await _issue_link_job(ctx, job.key)
 
-    return [JobKind(ISSUE_LINK, issue)]
+    async def refund(job: Job) -> None:
+        await _refund_at_provider(ctx, job.key, job.tenant_id, dict(job.payload))
+
+    async def refund_refused(job: Job, reason: str) -> None:
+        log.error("the provider refused a refund: staff must give the money back by hand", refund_id=job.key,
+                  payment_id=job.payload.get("payment_id"), reason=reason)
+
+    return [JobKind(ISSUE_LINK, issue), JobKind(PROVIDER_REFUND, refund, give_up=refund_refused)]
 
 
 async def work_through_jobs(ctx: PaymentsContext) -> int:

@@ -375,10 +375,27 @@ class WebhooksController(Controller):
     tags = ["webhooks"]
 
     @post("/test", status_code=200)
-    async def test_provider(self, request: Request, payments: Payments) -> dict[str, bool]:
+    async def test_provider(self, request: Request, payments: Payments) -> WebhookOut:
         """The built-in test provider's webhook (``Test-Signature: t=<unix time>,v1=<HMAC-SHA256>``)."""
-        new = await handlers.receive_webhook(payments, await request.body(), request.headers.get("test-signature"))
-        return {"received": True, "duplicate": not new}
+        return await _webhook(payments, "test", request, "test-signature")
+
+    @post("/stripe", status_code=200)
+    async def stripe(self, request: Request, payments: Payments) -> WebhookOut:
+        """Stripe's webhook endpoint (``Stripe-Signature``, verified with ``PAYMENTS_STRIPE_WEBHOOK_SECRET``); its
+        events only say which object changed: the service fetches it again and acts on its current state."""
+        return await _webhook(payments, "stripe", request, "stripe-signature")
+
+
+class WebhookOut(BaseModel):
+    received: bool
+    duplicate: bool = Field(description="Handled before (the same event id): nothing changed")
+    flagged: bool = Field(description="It named another amount or currency than the payment's: not counted, "
+                          "the payment flagged for staff")
+
+
+async def _webhook(payments: PaymentsContext, provider: str, request: Request, header: str) -> WebhookOut:
+    handled = await handlers.receive_webhook(payments, provider, await request.body(), request.headers.get(header))
+    return WebhookOut(received=True, duplicate=not handled.new, flagged=handled.flagged)
 
 
 ROUTE_HANDLERS = [InvoicesController, StatementsController, WebhooksController]

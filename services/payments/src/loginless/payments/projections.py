@@ -4,7 +4,8 @@ each, with what is paid and processing, for staff listings and filters) and ``in
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import asyncpg
 
@@ -39,10 +40,16 @@ class InvoiceRows:
                 await self._refresh(connection, invoice_id)
             case events.PaymentStarted() as started:
                 await connection.execute(
-                    f"INSERT INTO {self._payments} (payment_id, invoice_id, amount_minor, status)"
-                    " VALUES ($1, $2, $3, 'processing')", started.payment_id, started.invoice_id,
-                    started.amount_minor)
+                    f"INSERT INTO {self._payments} (payment_id, invoice_id, amount_minor, status, provider, started_at)"
+                    " VALUES ($1, $2, $3, 'processing', $4, $5)", started.payment_id, started.invoice_id,
+                    started.amount_minor, started.provider, started.started_at)
                 await self._refresh(connection, started.invoice_id)
+            case events.PaymentCheckoutOpened(payment_id=payment_id, provider_reference=reference):
+                await connection.execute(f"UPDATE {self._payments} SET provider_reference = $2 WHERE payment_id = $1",
+                                         payment_id, reference)
+            case events.PaymentFlagged(payment_id=payment_id):
+                await connection.execute(f"UPDATE {self._payments} SET flagged = true WHERE payment_id = $1",
+                                         payment_id)
             case events.PaymentReceived() as received:
                 await connection.execute(
                     f"INSERT INTO {self._payments} (payment_id, invoice_id, amount_minor, status)"
@@ -85,11 +92,29 @@ class InvoiceRows:
         await connection.execute(f"DELETE FROM {self._invoices} WHERE invoice_id = $1", stream_id)
 
 
+@dataclass(frozen=True)
+class PendingPayment:
+    invoice_id: str
+    payment_id: str
+    provider_reference: str | None
+    started_at: datetime
+
+
 class InvoiceQueries:
-    """What staff listings read from the read model."""
+    """What staff listings (and the worker's sweep) read from the read model."""
 
     def __init__(self, schema: str) -> None:
         self._table = f"{quote_ident(schema)}.invoices"
+        self._payments = f"{quote_ident(schema)}.invoice_payments"
+
+    async def pending_since(self, db: asyncpg.Pool, provider: str, before: datetime,
+                            limit: int) -> list[PendingPayment]:
+        """Payments through ``provider`` processing since before ``before`` and not flagged, oldest first."""
+        rows = await db.fetch(
+            f"SELECT invoice_id, payment_id, provider_reference, started_at FROM {self._payments}"
+            " WHERE status = 'processing' AND provider = $1 AND started_at < $2 AND NOT flagged"
+            " ORDER BY started_at LIMIT $3", provider, before, limit)
+        return [PendingPayment(**row) for row in rows]
 
     async def list(self, db: asyncpg.Pool, tenant_id: str, *, status: str | None, account_id: str | None,
                    overdue_on: date | None, limit: int, after: str | None) -> list[asyncpg.Record]:

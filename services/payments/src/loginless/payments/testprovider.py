@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
-from loginless.payments.ports import Checkout, ProviderReport, WebhookRefused
+from loginless.payments.ports import Checkout, CheckoutPage, ProviderReport, Refund, WebhookEvent, WebhookRefused
 
 NAME = "test"
 TOLERANCE_SECONDS = 300
@@ -31,9 +31,19 @@ class TestProvider:
         self._secret = secret
         self._now = now
 
-    async def checkout(self, payment: Checkout) -> str:
+    async def checkout(self, payment: Checkout) -> CheckoutPage:
         # The page is the service's own, under the guest's prefix: the return URL's folder.
-        return f"{payment.return_url.rstrip('/')}/test-provider/{payment.payment_id}"
+        return CheckoutPage(f"{payment.return_url.rstrip('/')}/test-provider/{payment.payment_id}")
+
+    async def receive(self, payload: bytes, signature: str | None) -> WebhookEvent:
+        report = self.verify(payload, signature)  # the report is the webhook's whole body: nothing to fetch
+        return WebhookEvent(report.event_id, (report,))
+
+    async def refund(self, refund: Refund) -> None:
+        return None  # no money moved: the refund recorded is all there is
+
+    async def status(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
+        return ()  # it keeps no state of its own: the guest's choice on its page is the only report
 
     def report(self, report: ProviderReport) -> tuple[bytes, str]:
         """The webhook this provider sends about ``report``: its body and its ``Test-Signature`` header."""
