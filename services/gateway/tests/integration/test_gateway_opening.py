@@ -229,6 +229,32 @@ async def test_a_missing_or_tampered_cookie_is_refused(gateway, cookie):
     assert "Open your link first" in page.text
 
 
+CROSS_SITE_PAGE_LOAD = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
+
+
+async def test_a_guest_sent_back_from_another_site_gets_a_same_site_step_on_which_their_cookie_goes_along(gateway):
+    """A payment provider's page sends the guest back to a token-free address; the browser withholds the
+    SameSite=Strict cookie from that cross-site load, so the gateway answers with a step to the same address."""
+    token, link = gateway.links.add_link()
+    address = f"/g/{link.link_id}/pay?payment=pay_1&state=a%26b"
+    async with gateway.client() as http:
+        cookie = await gateway.enter(http, token)
+        http.cookies.clear()
+        returning = await http.get(address, headers=CROSS_SITE_PAGE_LOAD)
+        same_site = await http.get(address, headers={**CROSS_SITE_PAGE_LOAD, "sec-fetch-site": "same-origin"})
+        posted_from_elsewhere = await http.post(address, headers=CROSS_SITE_PAGE_LOAD)
+        fetched_from_elsewhere = await http.get(address, headers={**CROSS_SITE_PAGE_LOAD, "sec-fetch-mode": "cors",
+                                                                   "sec-fetch-dest": "empty"})
+        with_the_cookie = await http.get(address, headers={**CROSS_SITE_PAGE_LOAD, "cookie": cookie})
+    assert returning.status_code == 200
+    assert f'content="0; url={address.replace("&", "&amp;")}"' in returning.text
+    assert "set-cookie" not in returning.headers  # the step grants nothing by itself
+    assert_promised_headers(returning)
+    # The step's own same-site load without a cookie, and anything but a page load from elsewhere: refused as ever.
+    assert [same_site.status_code, posted_from_elsewhere.status_code, fetched_from_elsewhere.status_code] == [403] * 3
+    assert with_the_cookie.status_code == 200 and with_the_cookie.json()["path"].endswith("/pay")
+
+
 async def test_editing_the_path_cannot_reach_another_resource(gateway):
     token, link = gateway.links.add_link(resource_id="doc_A")
     async with gateway.client() as http:

@@ -156,6 +156,8 @@ async def _refusal_page(request: Request, gateway: GatewayRuntime, refused: Refu
         case Refusal.ADD_SLASH:
             query = request.scope.get("query_string", b"").decode("latin-1")
             return Redirect(guest_path(link_id) + (f"?{query}" if query else ""), status_code=308)
+        case Refusal.NO_PASS if _arrived_from_another_site(request):
+            return _returning_page(request, link_id)
         case Refusal.NO_PASS:
             return _access_denied_page(request)
         case Refusal.UNAVAILABLE:
@@ -170,6 +172,28 @@ async def _refusal_page(request: Request, gateway: GatewayRuntime, refused: Refu
                       action=refused.link.action if refused.link else None)
             return _unavailable_page(request)
     return _not_found_page(request)
+
+
+def _arrived_from_another_site(request: Request) -> bool:
+    """A top-level page load that another site started: a guest coming back from a payment provider's page, say.
+
+    The browser withholds the SameSite=Strict cookie from it, whoever the guest is. Only a GET of a document, so
+    forms and scripts from other sites stay refused, as SameSite=Lax would have it."""
+    headers = request.headers
+    return (request.method == "GET" and headers.get("sec-fetch-site") == "cross-site"
+            and headers.get("sec-fetch-mode") == "navigate" and headers.get("sec-fetch-dest") == "document")
+
+
+def _returning_page(request: Request, link_id: str) -> Response:
+    """200 with a same-site step to the very same address, on which the browser sends the guest's cookie. A
+    browser that then still has none is refused as usual: that request is same-site, so this page is not shown
+    twice."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    target = raw_path.decode("latin-1") + (f"?{query}" if query else "")
+    if not target.startswith(guest_path(link_id)):  # never a step to anywhere but this link's own pages
+        return _access_denied_page(request)
+    return render_page(request, "entering.html", status_code=200, target=target, language_switcher=False)
 
 
 def _access_cookie(gateway: GatewayRuntime, view: LinkView, grant: Grant = Grant.ACCESS) -> Cookie:
