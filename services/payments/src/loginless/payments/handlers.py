@@ -21,7 +21,7 @@ from schwifty.exceptions import SchwiftyException
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
-from loginless.events.payloads.payments import BankAccount, PaymentMethod
+from loginless.events.payloads.payments import BankAccount, Party, PaymentMethod
 from loginless.links.client import LinksApi
 from loginless.links.views import IssueLinksIn, RecipientIn
 from loginless.payments import domain, money, statements
@@ -105,6 +105,8 @@ class InvoiceRequest:
     payer_name: str | None
     payer_email: str | None
     payer_language: str | None
+    seller: Party | None = None
+    buyer: Party | None = None
 
 
 def checked_bank(bank: BankIn) -> BankAccount:
@@ -149,7 +151,7 @@ async def create_invoice(ctx: PaymentsContext, tenant_id: str, request: InvoiceR
         creditor_reference=creditor_reference(invoice_id) if request.bank else None,
         partial_payments=request.partial_payments, minimum_partial_minor=minimum, payer_name=request.payer_name,
         payer_email=request.payer_email, payer_language=request.payer_language,  # type: ignore[arg-type]
-        now=ctx.clock())
+        seller=request.seller, buyer=request.buyer, now=ctx.clock())
     try:
         outcome = await ctx.invoices.run(invoice_id, command, cause)
     except asyncpg.UniqueViolationError as error:
@@ -191,7 +193,7 @@ async def issue_credit_note(ctx: PaymentsContext, tenant_id: str, invoice_id: st
 
 async def record_offline_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str, *, amount: str | None,
                                  method: PaymentMethod, reference: str | None, payer_name: str | None,
-                                 cause: Cause) -> tuple[Invoice, str]:
+                                 cause: Cause, payer_email: str | None = None) -> tuple[Invoice, str]:
     """Record money received outside any provider; ``amount`` None: all that is due when it is recorded."""
     state = await invoice(ctx, tenant_id, invoice_id)
     fixed = None if amount is None else money.to_minor(money.decimal_of(amount, "amount"),
@@ -199,7 +201,8 @@ async def record_offline_payment(ctx: PaymentsContext, tenant_id: str, invoice_i
     payment_id = domain.new_payment_id()
     outcome = await ctx.invoices.run(
         invoice_id, lambda: domain.RecordOfflinePayment(payment_id=payment_id, amount_minor=fixed, method=method,
-                                                        reference=reference, payer_name=payer_name, now=ctx.clock()),
+                                                        reference=reference, payer_name=payer_name, now=ctx.clock(),
+                                                        payer_email=payer_email),
         cause, check=_scoped(tenant_id))
     return outcome.state, payment_id
 

@@ -22,7 +22,9 @@ from loginless.events.payloads.payments import (
     DocumentDiscount,
     InvoiceLine,
     InvoiceTotals,
+    Party,
     PaymentMethod,
+    PostalAddress,
     TaxBreakdown,
     TaxCategory,
     Withholding,
@@ -89,6 +91,25 @@ class PayerIn(BaseModel):
     language: Literal["en", "es"] | None = None
 
 
+class AddressIn(BaseModel):
+    lines: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=3)
+    city: str | None = Field(None, max_length=100)
+    postcode: str | None = Field(None, max_length=20)
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. ES")
+
+
+class PartyIn(BaseModel):
+    """The seller (the firm) or the buyer, as the e-invoice names them (EN 16931 BG-4 and BG-7)."""
+
+    name: Text
+    vat_id: str | None = Field(None, pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$",
+                               description="VAT identifier with its country prefix, e.g. ESB12345678")
+    address: AddressIn
+
+    def to_party(self) -> Party:
+        return Party(name=self.name, vat_id=self.vat_id, address=PostalAddress(**self.address.model_dump()))
+
+
 class NewInvoice(BaseModel):
     account_id: str = Field(min_length=1, max_length=100, description="The client account at the documents service")
     number: str = Field(min_length=1, max_length=60, description="Unique within the tenant")
@@ -103,6 +124,9 @@ class NewInvoice(BaseModel):
     partial_payments: bool = False
     minimum_partial: Amount | None = Field(None, description="The least one part may be (the last part may be less)")
     payer: PayerIn
+    seller: PartyIn | None = Field(None, description="The firm's legal details: with the buyer's, the invoice's PDF "
+                                   "is also an EN 16931 e-invoice (Factur-X)")
+    buyer: PartyIn | None = None
 
     def to_request(self) -> InvoiceRequest:
         payer = self.payer
@@ -114,7 +138,8 @@ class NewInvoice(BaseModel):
             withholdings=tuple(money.WithholdingIn(w.description, Decimal(w.rate)) for w in self.withholdings),
             notes=self.notes, bank=BankIn(self.bank.iban, self.bank.holder, self.bank.bic) if self.bank else None,
             partial_payments=self.partial_payments, minimum_partial=self.minimum_partial, payer_name=payer.name,
-            payer_email=payer.email, payer_language=payer.language)
+            payer_email=payer.email, payer_language=payer.language,
+            seller=self.seller.to_party() if self.seller else None, buyer=self.buyer.to_party() if self.buyer else None)
 
 
 class CreditNoteIn(BaseModel):
@@ -128,6 +153,8 @@ class OfflinePaymentIn(BaseModel):
     method: PaymentMethod = "transfer"
     reference: str | None = Field(None, max_length=140, description="The bank's reference of the transfer")
     payer_name: str | None = Field(None, max_length=200)
+    payer_email: str | None = Field(None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$",
+                                    description="Where the payment's receipt is e-mailed")
 
 
 class RefundIn(BaseModel):
@@ -309,7 +336,8 @@ class InvoicesController(Controller):
         async def work() -> Answer:
             invoice, payment_id = await handlers.record_offline_payment(
                 payments, staff.tenant_id, invoice_id, amount=data.amount, method=data.method,
-                reference=data.reference, payer_name=data.payer_name, cause=cause_of(request))
+                reference=data.reference, payer_name=data.payer_name, payer_email=data.payer_email,
+                cause=cause_of(request))
             return Answer(201, {"payment_id": payment_id, "invoice": InvoiceOut.of(invoice).model_dump(mode="json")})
 
         return (await payments.idempotency.run(tenant_id=staff.tenant_id, operation=f"payment:{invoice_id}",
