@@ -8,6 +8,7 @@ answers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -21,16 +22,16 @@ from schwifty.exceptions import SchwiftyException
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
-from loginless.events.payloads.payments import BankAccount, Party, PaymentMethod
+from loginless.events.payloads.payments import BankAccount, Party, PaymentMethod, PaymentReceived
 from loginless.links.client import LinksApi
 from loginless.links.views import IssueLinksIn, RecipientIn
-from loginless.payments import domain, money, statements
+from loginless.payments import domain, money, pdfs, statements
 from loginless.payments.domain import Invoice
 from loginless.payments.ports import Checkout, PaymentProvider
 from loginless.payments.projections import InvoiceQueries
 from loginless.payments.settings import PaymentsSettings
 from loginless.shared.clock import Clock, utc_now
-from loginless.shared.errors import InvalidRequest, LoginlessError
+from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore import (
     Cause,
     DeciderRunner,
@@ -380,6 +381,42 @@ async def invoice(ctx: PaymentsContext, tenant_id: str, invoice_id: str) -> Invo
     _scoped(tenant_id)(state)
     assert state is not None
     return state
+
+
+# ---- the invoice's PDF and a payment's receipt -----------------------------------------------------------------
+
+
+async def invoice_pdf(ctx: PaymentsContext, state: Invoice, language: str) -> pdfs.RenderedPdf:
+    """The invoice's PDF (its Factur-X e-invoice when it can be one), drawn off the event loop."""
+    firm = await _firm_name(ctx, state.tenant_id)
+    return await asyncio.to_thread(pdfs.invoice_pdf, state, language=language, firm=firm, now=ctx.clock())
+
+
+async def receipt_pdf(ctx: PaymentsContext, tenant_id: str, invoice_id: str, payment_id: str,
+                      language: str) -> bytes:
+    """The receipt of a received payment, with the invoice as it stood right after it (what was paid so far and
+    what remained due then): the same figures however often, and whenever, it is downloaded."""
+    async with database_errors():
+        recorded = await ctx.store.load(invoice_id)
+    events = []
+    for event in recorded:
+        events.append(event.payload)
+        if isinstance(event.payload, PaymentReceived) and event.payload.payment_id == payment_id:
+            break
+    else:
+        raise NotFound(f"payment_id: no payment {payment_id} was received on this invoice")
+    state = domain.INVOICE.replay(events)
+    _scoped(tenant_id)(state)
+    assert state is not None
+    payment = state.payment(payment_id)
+    assert payment is not None
+    firm = await _firm_name(ctx, tenant_id)
+    return await asyncio.to_thread(pdfs.receipt_pdf, state, payment, language=language, firm=firm)
+
+
+async def _firm_name(ctx: PaymentsContext, tenant_id: str) -> str:
+    branding = await ctx.links.branding(tenant_id)
+    return branding.name if branding else ""
 
 
 async def invoices(ctx: PaymentsContext, tenant_id: str, *, status: str | None, account_id: str | None,

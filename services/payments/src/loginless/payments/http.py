@@ -32,8 +32,10 @@ from loginless.events.payloads.payments import (
 from loginless.payments import handlers, money
 from loginless.payments.domain import Invoice, InvoiceStatus, PaymentStatus
 from loginless.payments.handlers import BankIn, InvoiceRequest, PaymentsContext
-from loginless.shared.web.auth import StaffPrincipal
+from loginless.payments.pdfs import RenderedPdf
+from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import cause_of
+from loginless.shared.web.downloads import content_disposition
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
@@ -308,6 +310,23 @@ class InvoicesController(Controller):
     async def get_one(self, invoice_id: PathId, staff: Staff, payments: Payments) -> InvoiceOut:
         return InvoiceOut.of(await handlers.invoice(payments, staff.tenant_id, invoice_id))
 
+    @get("/{invoice_id:str}/pdf", media_type="application/pdf")
+    async def pdf(self, invoice_id: PathId, staff: Staff, payments: Payments,
+                  language: FromQuery[Literal["en", "es"] | None] = None) -> Response[bytes]:
+        """The invoice's PDF, in the payer's language unless asked for another: also its EN 16931 e-invoice
+        (Factur-X, PDF/A-3 with ``factur-x.xml``) when the invoice has the seller's and buyer's details and a
+        currency of at most two decimals. ``X-E-Invoice`` says which (and why not)."""
+        invoice = await handlers.invoice(payments, staff.tenant_id, invoice_id)
+        rendered = await handlers.invoice_pdf(payments, invoice, language or invoice.created.payer_language or "en")
+        return pdf_response(rendered.content, f"invoice-{invoice.created.number}.pdf", e_invoice=rendered)
+
+    @get("/{invoice_id:str}/payments/{payment_id:str}/receipt", media_type="application/pdf")
+    async def receipt(self, invoice_id: PathId, payment_id: PathId, staff: Staff, payments: Payments,
+                      language: FromQuery[Literal["en", "es"]] = "en") -> Response[bytes]:
+        """A received payment's receipt (PDF): who paid, how much, how and when, and what remained due after it."""
+        content = await handlers.receipt_pdf(payments, staff.tenant_id, invoice_id, payment_id, language)
+        return pdf_response(content, f"receipt-{payment_id}.pdf")
+
     @post("/{invoice_id:str}/issue", status_code=200)
     async def issue(self, request: Request, invoice_id: PathId, staff: Staff, payments: Payments) -> IssuedOut:
         """Issue a draft: it becomes payable and its pay link is issued; issuing again changes nothing."""
@@ -368,6 +387,29 @@ class InvoicesController(Controller):
         return InvoiceOut.of(invoice)
 
 
+def pdf_response(content: bytes, name: str, *, e_invoice: RenderedPdf | None = None) -> Response[bytes]:
+    headers = {"Content-Disposition": content_disposition("attachment", name), "X-Content-Type-Options": "nosniff"}
+    if e_invoice is not None:
+        headers["X-E-Invoice"] = "factur-x; profile=en16931" if e_invoice.einvoice else \
+            f'none; reason="{e_invoice.why_not}"'
+    return Response(content, media_type="application/pdf", headers=headers)
+
+
+class InternalController(Controller):
+    """For the other services only (``Authorization: Bearer <PAYMENTS_INTERNAL_API_SECRET>``): notifications
+    attaches a payment's receipt to the mail it sends the payer."""
+
+    path = "/internal/v1/tenants/{tenant_id:str}/invoices/{invoice_id:str}/payments/{payment_id:str}"
+    guards = [internal_only]
+    include_in_schema = False
+
+    @get("/receipt", media_type="application/pdf")
+    async def receipt(self, tenant_id: PathId, invoice_id: PathId, payment_id: PathId, payments: Payments,
+                      language: FromQuery[Literal["en", "es"]] = "en") -> Response[bytes]:
+        content = await handlers.receipt_pdf(payments, tenant_id, invoice_id, payment_id, language)
+        return pdf_response(content, f"receipt-{payment_id}.pdf")
+
+
 class StatementLineOut(BaseModel):
     entry_reference: str
     amount: str
@@ -409,4 +451,4 @@ class WebhooksController(Controller):
         return {"received": True, "duplicate": not new}
 
 
-ROUTE_HANDLERS = [InvoicesController, StatementsController, WebhooksController]
+ROUTE_HANDLERS = [InvoicesController, StatementsController, WebhooksController, InternalController]

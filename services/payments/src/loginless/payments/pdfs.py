@@ -16,24 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import facturx
-from lxml import etree
 import reportlab
-from segno import helpers as segno_helpers
+from lxml import etree
 from PIL import ImageCms
 from pypdf import PdfWriter
-from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject, \
-    TextStringObject
+from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject, TextStringObject
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from xml.sax.saxutils import escape
+from segno import helpers as segno_helpers
 
 from loginless.events.payloads.payments import Party
 from loginless.payments import einvoice, money
@@ -153,7 +151,7 @@ def _invoice_story(invoice: Invoice, text: _Text, firm: str) -> list[Flowable]:
         facts.append([text(N_("Amount")), amount(c.totals.payable_minor)])
         qr = _epc_qr(invoice)
         story.append(Table([[_table(facts, [40 * mm, 80 * mm], header=False), qr or ""]],
-                           colWidths=[125 * mm, 50 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]))
+                           colWidths=[125 * mm, 50 * mm], style=LAYOUT))
     if c.notes:
         story += [Spacer(1, 4 * mm), Paragraph(escape(c.notes), STYLES["body"])]
     story.append(Spacer(1, 6 * mm))
@@ -208,14 +206,17 @@ STYLES = {
     "muted": ParagraphStyle("muted", fontName=FONT, fontSize=8, leading=10, textColor=MUTED),
 }
 
+# A table that only lays flowables out: its default font (Helvetica, never embedded) must not be referenced either.
+LAYOUT = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), FONT)]
+
 
 def _render(story: list[Flowable], *, title: str, author: str) -> bytes:
     buffer = BytesIO()
     document = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=17 * mm, rightMargin=17 * mm, topMargin=18 * mm,
                                  bottomMargin=18 * mm, title=title, author=author, creator=PRODUCER,
-                                 producer=PRODUCER)
-    # The canvas's own initial font is embedded too: no reference to a standard-14 font anywhere (PDF/A).
-    document.build(story, canvasmaker=functools.partial(Canvas, initialFontName=FONT, initialFontSize=9.5))
+                                 producer=PRODUCER, initialFontName=FONT, initialFontSize=9.5)
+    # The canvas's initial font is ours too: no standard-14 (never embedded) font is referenced anywhere (PDF/A).
+    document.build(story)
     return buffer.getvalue()
 
 
@@ -298,7 +299,7 @@ def _parties(seller: Party | None, buyer: Party | None, firm: str, payer_name: s
         return Paragraph("<br/>".join(lines), STYLES["body"])
 
     return Table([[block(text(N_("From")), seller, firm), block(text(N_("To")), buyer, payer_name)]],
-                 colWidths=[88 * mm, 88 * mm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")], hAlign="LEFT")
+                 colWidths=[88 * mm, 88 * mm], style=LAYOUT, hAlign="LEFT")
 
 
 class _Modules(Flowable):

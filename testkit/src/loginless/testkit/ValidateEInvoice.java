@@ -1,4 +1,5 @@
-// Runs Mustang's validator on PDF or XML files, in one JVM (Java 17's source launcher: no build step):
+// Runs Mustang's validator on PDF or XML files, in one JVM (Java 17's source launcher: no build step),
+// for loginless.testkit.einvoice:
 //   java -cp '<einvoice-validator jars>/*' ValidateEInvoice.java a.pdf b.pdf ...
 // For a Factur-X PDF it checks the PDF against PDF/A-3 (veraPDF) and the embedded XML against the XSD and the
 // EN 16931 Schematron. Prints, for each file, a line "== <file> valid|invalid" and Mustang's XML report.
