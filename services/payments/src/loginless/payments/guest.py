@@ -171,7 +171,7 @@ class GuestController(Controller):
             return error_page(error, context)
         return pdf_response(rendered.content, f"invoice-{invoice.created.number}.pdf")
 
-    @get("/receipts/{payment_id:str}.pdf")
+    @get("/receipts/{payment_id:str}")
     async def receipt_pdf(self, request: Request, payment_id: FromPath[str], guest: NamedDependency[GuestAssertion],
                           guest_pages: NamedDependency[GuestPages]) -> Response:
         """A received payment's receipt, for whoever holds the invoice's link and the payment's id."""
