@@ -7,6 +7,7 @@ axe-core finds no serious or critical violation, and the page's CSP blocks nothi
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urljoin
 
 import facturx
 import httpx
@@ -68,7 +69,7 @@ async def test_a_guest_on_a_phone_pays_an_invoice_in_full_on_the_test_provider(d
         await assert_accessible(browser, landed, cookies=await page.context.cookies())
         await page.get_by_label("Your name").fill("Luis Pérez")
         await page.get_by_label("Your e-mail address").fill(payer)
-        pdf = await page.request.get(await page.locator("[data-invoice-pdf]").get_attribute("href"))
+        pdf = await page.request.get(urljoin(page.url, await page.locator("[data-invoice-pdf]").get_attribute("href")))
         assert pdf.headers["content-type"] == "application/pdf"  # the e-invoice, through the gateway
         assert facturx.get_facturx_xml_from_pdf(await pdf.body())[0] == "factur-x.xml"
         await page.get_by_role("button", name="Pay €566.49").click()
@@ -78,7 +79,7 @@ async def test_a_guest_on_a_phone_pays_an_invoice_in_full_on_the_test_provider(d
         await page.get_by_role("button", name="Approve the payment").click()
         await page.locator("[data-paid]").wait_for()
         assert await page.locator("[data-pay-form]").count() == 0
-        receipt = await page.request.get(await page.locator("[data-receipt]").get_attribute("href"))
+        receipt = await page.request.get(urljoin(page.url, await page.locator("[data-receipt]").get_attribute("href")))
         assert receipt.headers["content-type"] == "application/pdf"
         assert page.csp_errors == []
     assert desk.get(f"/v1/invoices/{invoice['invoice_id']}").json()["status"] == "paid"

@@ -56,6 +56,7 @@ class RenderedPdf:
 
 def invoice_pdf(invoice: Invoice, *, language: str, firm: str, now: datetime) -> RenderedPdf:
     """The invoice's PDF in ``language``; an EN 16931 e-invoice (Factur-X) whenever the standard can say it."""
+    _fonts()  # before any paragraph is made: its bold text is looked up in the registered family
     text = _Text(language)
     base = _with_output_intent(_render(_invoice_story(invoice, text, firm), title=text("Invoice %(number)s",
                                        number=invoice.created.number), author=_seller_name(invoice, firm)))
@@ -74,6 +75,7 @@ def invoice_pdf(invoice: Invoice, *, language: str, firm: str, now: datetime) ->
 
 def receipt_pdf(invoice: Invoice, payment: Payment, *, language: str, firm: str) -> bytes:
     """A successful payment's receipt: who paid, how much, how and when, for which invoice, and what is left."""
+    _fonts()
     text = _Text(language)
     return _render(_receipt_story(invoice, payment, text, firm),
                    title=text("Receipt of a payment of invoice %(number)s", number=invoice.created.number),
@@ -198,7 +200,6 @@ def _fonts() -> None:
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
 
 
-_fonts()
 STYLES = {
     "title": ParagraphStyle("title", fontName=BOLD, fontSize=18, leading=22, spaceAfter=6, textColor=INK),
     "heading": ParagraphStyle("heading", fontName=BOLD, fontSize=11, leading=14, spaceAfter=3, textColor=INK),
