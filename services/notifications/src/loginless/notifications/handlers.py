@@ -71,7 +71,7 @@ from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
 from loginless.notifications.webhooks import SendResult, WebhookSender, check_endpoint_url, new_secret
 from loginless.payments.client import PaymentsApi, PaymentsUnavailable
-from loginless.payments.money import formatted as money_written
+from loginless.payments.money import formatted as money_written  # payments' own: Babel, ISO 4217 digits
 from loginless.shared.branding import Branding
 from loginless.shared.cipher import DataCipher
 from loginless.shared.clock import Clock, utc_now
@@ -205,8 +205,11 @@ async def record_event(ctx: NotificationsContext, event: CloudEvent, connection:
         case payments.PaymentReceived() as received:
             await _payment_received(ctx, connection, received, now)
         case payments.InvoicePaid() as paid:
+            preferences = await ctx.repository.preferences(connection, paid.tenant_id)
+            language = preferences.language if preferences else "en"  # the alerts' language
             await _alert_owners(ctx, connection, paid.tenant_id, f"event:{event.id}", now, Fact(
-                "paid", paid.paid_at, paid.invoice_id, amount=_amount(paid.amount_minor, paid.currency)))
+                "paid", paid.paid_at, paid.invoice_id,
+                amount=money_written(paid.amount_minor, paid.currency, language)))
             # Anyone may pay an invoice through any of its links: every link awaiting it is done.
             for link_id in await ctx.repository.awaited_links(connection, tenant_id=paid.tenant_id,
                                                               resource_id=paid.invoice_id):
@@ -364,20 +367,6 @@ def _named(name: str | None, email: str | None) -> str | None:
     if name and email:
         return f"{name} <{email}>"
     return name or email
-
-
-def _amount(amount_minor: int, currency: str) -> str:
-    digits = _minor_digits(currency)
-    return f"{amount_minor / 10 ** digits:,.{digits}f} {currency}"
-
-
-def _minor_digits(currency: str) -> int:
-    """Digits after the decimal point of a currency's minor unit (ISO 4217) for the amounts alerts show."""
-    zero = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
-            "XAF", "XOF", "XPF"}
-    three = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
-    code = currency.upper()
-    return 0 if code in zero else 3 if code in three else 2
 
 
 # ---- the worker's rounds ------------------------------------------------------------------------------------
