@@ -36,7 +36,7 @@ stop: install ## stop what `make run` started (from another terminal)
 	$(STACK) stop
 
 test: install ## every level against an isolated stack of its own, torn down afterwards; the chart's offline checks
-	$(STACK) provision kafka s3proxy mailpit stripe-mock helm
+	$(STACK) provision kafka s3proxy mailpit stripe-mock helm einvoice-validator
 	UV=$(UV) bash deploy/helm/validate.sh
 	$(STACK) test -- $(PYTEST) -m "unit or contract or integration or e2e"
 

@@ -1,18 +1,27 @@
-"""The pay page in Debian's Chromium, through the gateway of the running stack: a guest on a 375-px phone pays an
-invoice in full on the built-in test provider; another pays a part, then the rest, with the keyboard alone; a
+"""The pay page in Debian's Chromium, through the gateway of the running stack: a guest on a 375-px phone
+downloads the invoice (its Factur-X e-invoice) and pays it in full on the built-in test provider, downloads the
+receipt, and gets it by mail too; another pays a part, then the rest, with the keyboard alone; a
 third sees the bank transfer's IBAN, reference and EPC QR code, and the page says paid once staff record it.
 axe-core finds no serious or critical violation, and the page's CSP blocks nothing it needs."""
 
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urljoin
 
+import facturx
 import httpx
 import pytest
 
 from loginless.testkit.browser import assert_accessible, chromium, guest_page
+from loginless.testkit.mailpit import mails_to
+from loginless.testkit.waiting import eventually
 
 pytestmark = pytest.mark.e2e
+
+SELLER = {"name": "Demo Firm SL", "vat_id": "ESB12345678",
+          "address": {"lines": ["Calle Mayor 1"], "city": "Madrid", "postcode": "28013", "country": "ES"}}
+BUYER = {"name": "Pérez Asesores SL", "vat_id": "ESB87654321", "address": {"lines": ["Gran Vía 2"], "country": "ES"}}
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +59,19 @@ async def open_link(page, url: str) -> str:  # noqa: ANN001
     return page.url
 
 
-async def test_a_guest_on_a_phone_pays_an_invoice_in_full_on_the_test_provider(desk, browser):
-    invoice = issued_invoice(desk)
+async def test_a_guest_on_a_phone_pays_an_invoice_in_full_on_the_test_provider(desk, browser, stack_env):
+    invoice = issued_invoice(desk, seller=SELLER, buyer=BUYER)
+    payer = f"luis-{uuid.uuid4().hex[:8]}@example.com"
     async with guest_page(browser) as page:
         landed = await open_link(page, invoice["link_url"])
         main = await page.locator("main").inner_text()
         assert invoice["number"] in main and "€566.49" in main and "IRPF withheld (15%)" in main
         await assert_accessible(browser, landed, cookies=await page.context.cookies())
         await page.get_by_label("Your name").fill("Luis Pérez")
-        await page.get_by_label("Your e-mail address").fill("luis@example.com")
+        await page.get_by_label("Your e-mail address").fill(payer)
+        pdf = await page.request.get(urljoin(page.url, await page.locator("[data-invoice-pdf]").get_attribute("href")))
+        assert pdf.headers["content-type"] == "application/pdf"  # the e-invoice, through the gateway
+        assert facturx.get_facturx_xml_from_pdf(await pdf.body())[0] == "factur-x.xml"
         await page.get_by_role("button", name="Pay €566.49").click()
         await page.locator("[data-test-provider]").wait_for()
         assert "/l/" not in page.url and "€566.49" in await page.locator("[data-charged]").inner_text()
@@ -66,8 +79,18 @@ async def test_a_guest_on_a_phone_pays_an_invoice_in_full_on_the_test_provider(d
         await page.get_by_role("button", name="Approve the payment").click()
         await page.locator("[data-paid]").wait_for()
         assert await page.locator("[data-pay-form]").count() == 0
+        receipt = await page.request.get(urljoin(page.url, await page.locator("[data-receipt]").get_attribute("href")))
+        assert receipt.headers["content-type"] == "application/pdf"
         assert page.csp_errors == []
     assert desk.get(f"/v1/invoices/{invoice['invoice_id']}").json()["status"] == "paid"
+
+    async def receipt_mail() -> dict | None:  # notifications mails the payer, the receipt attached
+        mails = [m for m in await mails_to(stack_env["MAIL_UI_URL"], payer) if m["Attachments"]]
+        return mails[0] if mails else None
+
+    mail = await eventually(receipt_mail, timeout=60, message=f"the receipt mailed to {payer}")
+    assert mail["Subject"] == "Demo Firm: we received your payment" and "€566.49" in mail["Text"]
+    assert [a["ContentType"] for a in mail["Attachments"]] == ["application/pdf"]
 
 
 async def test_a_part_then_the_rest_with_the_keyboard_alone_after_a_3ds_step(desk, browser):

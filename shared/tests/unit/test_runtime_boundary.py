@@ -1,6 +1,10 @@
-"""Test and build code stays out of what runs in production: runtime packages neither import the test kit, pytest,
-testcontainers or Babel, nor declare them as dependencies (the test kit, which brings Babel to build the message
-catalogs, is only in the workspace's dev group; services read the compiled catalogs with the standard library)."""
+"""Test code stays out of what runs in production: runtime packages neither import the test kit, pytest or
+testcontainers, nor declare them as dependencies (the test kit is only in the workspace's dev group).
+
+Babel is a build tool for the message catalogs (services read the compiled catalogs with the standard library),
+with one exception: payments writes money in the guest's locale with ``babel.numbers`` at run time (CLDR's
+separators, symbols and patterns for every locale: a well-kept library instead of a hand-kept table). So payments,
+and only payments, may depend on Babel and import its number formatting -- nothing else of it."""
 
 import ast
 import re
@@ -14,8 +18,11 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 RUNTIME_PROJECTS = [ROOT / "shared", ROOT / "deploy" / "local",
                     *sorted(path.parent for path in (ROOT / "services").glob("*/pyproject.toml"))]
-TEST_ONLY_MODULES = ("pytest", "_pytest", "loginless.testkit", "testcontainers", "babel")
-TEST_ONLY_DISTRIBUTIONS = {"loginless-testkit", "pytest", "testcontainers", "babel"}
+TEST_ONLY_MODULES = ("pytest", "_pytest", "loginless.testkit", "testcontainers")
+TEST_ONLY_DISTRIBUTIONS = {"loginless-testkit", "pytest", "testcontainers"}
+# Babel at run time: which projects may, and what of it (formatting numbers and money with CLDR's locale data).
+BABEL_AT_RUNTIME = {ROOT / "services" / "payments"}
+BABEL_RUNTIME_MODULES = ("babel", "babel.numbers")
 
 
 def imported_modules(source: str) -> set[str]:
@@ -49,13 +56,27 @@ def test_the_check_recognises_a_test_only_import():
     assert not is_test_only("pytester_like_name") and not is_test_only("loginless.testkits")
 
 
+def is_babel_out_of_place(module: str, project: Path) -> bool:
+    """Babel imported where it is only a build tool, or beyond its number formatting where it may run."""
+    if module != "babel" and not module.startswith("babel."):
+        return False
+    return project not in BABEL_AT_RUNTIME or module not in BABEL_RUNTIME_MODULES
+
+
+def test_the_check_recognises_babel_out_of_place():
+    payments, links = ROOT / "services" / "payments", ROOT / "services" / "links"
+    assert not is_babel_out_of_place("babel.numbers", payments) and not is_babel_out_of_place("babel", payments)
+    assert is_babel_out_of_place("babel.messages.pofile", payments)
+    assert is_babel_out_of_place("babel.numbers", links) and not is_babel_out_of_place("babelfish", links)
+
+
 def test_no_runtime_source_imports_test_code():
     offending = [
         f"{path.relative_to(ROOT)}: {module}"
         for project in RUNTIME_PROJECTS
         for path in sorted((project / "src").rglob("*.py"))
         for module in sorted(imported_modules(path.read_text()))
-        if is_test_only(module)
+        if is_test_only(module) or is_babel_out_of_place(module, project)
     ]
     assert offending == []
 
@@ -63,7 +84,8 @@ def test_no_runtime_source_imports_test_code():
 @pytest.mark.parametrize("project", [*RUNTIME_PROJECTS, ROOT], ids=lambda path: str(path.relative_to(ROOT)))
 def test_no_runtime_project_depends_on_test_code(project):
     declared = tomllib.loads((project / "pyproject.toml").read_text())["project"].get("dependencies", [])
-    assert {distribution_name(requirement) for requirement in declared} & TEST_ONLY_DISTRIBUTIONS == set()
+    forbidden = TEST_ONLY_DISTRIBUTIONS | (set() if project in BABEL_AT_RUNTIME else {"babel"})
+    assert {distribution_name(requirement) for requirement in declared} & forbidden == set()
 
 
 # ---- the kernel names no business service -------------------------------------------------------------------

@@ -224,7 +224,7 @@ async def test_a_signature_a_decline_a_payment_and_an_answered_request_each_aler
         "Ortega & Lane: se ha respondido una solicitud", "Ortega & Lane: un firmante ha rechazado firmar"]
     texts = " ".join(m["Text"] for m in alerts)
     assert "Iker ha rechazado firmar sig_2: «wrong amount»" in texts
-    assert f"Se ha pagado la factura {invoice_id}: 1,234.50 EUR" in texts
+    assert f"Se ha pagado la factura {invoice_id}: 1.234,50\xa0€" in texts  # money as Spain writes it
     assert "Rosa <" in texts and "«Datos 2025»" in texts
     [_, receipt] = await settled_mails(mail_ui_url, respondent, 2)
     assert receipt["Subject"] == "Ortega & Lane: hemos recibido sus respuestas" and "«Datos 2025»" in receipt["Text"]

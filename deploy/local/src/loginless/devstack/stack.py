@@ -544,6 +544,7 @@ class Stack:
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.
             return {**common, "SMTP_FROM": "loginless <no-reply@loginless.localhost>",
+                    "PAYMENTS_URL": self.service_url("payments"),  # receipts attached to payers' mails
                     "WEBHOOK_DATA_KEY": secrets.webhook_data_key, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true", **quick}
         return common
 

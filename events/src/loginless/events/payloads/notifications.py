@@ -12,7 +12,8 @@ from loginless.events.catalog import IntegrationEvent
 from loginless.events.payloads.links import GuestAction
 
 OwnerAlerts = Literal["immediate", "daily", "off"]
-NotificationKind = Literal["owner_alert", "owner_digest", "upload_receipt", "request_receipt", "decline_notice"]
+NotificationKind = Literal["owner_alert", "owner_digest", "upload_receipt", "request_receipt", "decline_notice",
+                           "payment_receipt"]
 ReminderKind = Literal["pending", "expiry_warning"]
 RemindersStopReason = Literal["done", "revoked", "expired", "used_up", "not_resendable"]
 

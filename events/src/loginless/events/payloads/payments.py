@@ -77,6 +77,21 @@ class BankAccount(BaseModel):
     holder: str
 
 
+class PostalAddress(BaseModel):
+    lines: list[str]  # street, number, floor: up to three
+    city: str | None = None
+    postcode: str | None = None
+    country: str  # ISO 3166-1 alpha-2, e.g. "ES"
+
+
+class Party(BaseModel):
+    """The seller (the firm, EN 16931 BG-4) or the buyer (BG-7) as the e-invoice names them."""
+
+    name: str
+    vat_id: str | None = None  # with its country prefix, e.g. "ESB12345678"
+    address: PostalAddress
+
+
 class InvoiceCreated(IntegrationEvent, service="payments", version=1):
     """A draft invoice; nothing is payable until it is issued."""
 
@@ -100,6 +115,8 @@ class InvoiceCreated(IntegrationEvent, service="payments", version=1):
     payer_name: str | None = None  # whom the pay link is for
     payer_email: str | None = None
     payer_language: Literal["en", "es"] | None = None
+    seller: Party | None = None  # with the buyer: what makes the invoice's PDF an EN 16931 e-invoice (Factur-X)
+    buyer: Party | None = None
     created_at: datetime
 
 

@@ -30,6 +30,7 @@ from loginless.notifications.repository import NotificationsRepository, Webhooks
 from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
 from loginless.notifications.webhooks import WebhookSender
+from loginless.payments.client import PaymentsApi, payments_held
 from loginless.shared.cipher import DataCipher
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.eventstore import DeciderRunner, EventStore, Projections
@@ -59,7 +60,8 @@ def projections(store: EventStore, settings: NotificationsSettings) -> Projectio
 
 
 def notifications_context(store: EventStore, settings: NotificationsSettings, *, links: LinksApi,
-                          email: RawEmailSender | None = None, clock: Clock = utc_now) -> NotificationsContext:
+                          payments: PaymentsApi | None = None, email: RawEmailSender | None = None,
+                          clock: Clock = utc_now) -> NotificationsContext:
     read_models = projections(store, settings)
     key = (settings.unsubscribe_secret.get_secret_value() or settings.internal_api_secret.get_secret_value())
     return NotificationsContext(
@@ -68,7 +70,7 @@ def notifications_context(store: EventStore, settings: NotificationsSettings, *,
         pending=DeciderRunner(store, domain.PENDING_ACTION, read_models),
         notifications=DeciderRunner(store, domain.NOTIFICATION, read_models),
         resource_reminders=DeciderRunner(store, domain.RESOURCE_REMINDERS, read_models),
-        repository=NotificationsRepository(settings.schema), links=links,
+        repository=NotificationsRepository(settings.schema), links=links, payments=payments,
         composer=MailComposer(settings.smtp_from),
         unsubscribe_links=UnsubscribeLinks(key.encode(), settings.public_url),
         email=email or SmtpEmailSender(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
@@ -96,13 +98,15 @@ class NotificationsApp:
 
 
 def create_app(settings: NotificationsSettings, *, links: LinksApi | None = None,
-               api_keys: ApiKeyVerifier | None = None, clock: Clock = utc_now) -> Litestar:
-    """The HTTP app. ``links``, ``api_keys`` and ``clock`` replace the real ones (tests give fakes)."""
+               payments: PaymentsApi | None = None, api_keys: ApiKeyVerifier | None = None,
+               clock: Clock = utc_now) -> Litestar:
+    """The HTTP app. ``links``, ``payments``, ``api_keys`` and ``clock`` replace the real ones (tests give fakes)."""
 
     @asynccontextmanager
     async def context(runtime: ServiceRuntime) -> AsyncIterator[NotificationsApp]:
-        async with links_held(settings, links) as links_api:
-            notifications = notifications_context(runtime.store, settings, links=links_api, clock=clock)
+        async with links_held(settings, links) as links_api, payments_held(settings, payments) as payments_api:
+            notifications = notifications_context(runtime.store, settings, links=links_api, payments=payments_api,
+                                                  clock=clock)
             try:
                 yield NotificationsApp(notifications=notifications, api_keys=api_keys or LinksApiKeys(links_api))
             finally:
@@ -116,14 +120,16 @@ def create_app(settings: NotificationsSettings, *, links: LinksApi | None = None
 
 
 def create_worker(settings: NotificationsSettings, *, links: LinksApi | None = None,
-                  email: RawEmailSender | None = None, clock: Clock = utc_now) -> ServiceWorker[NotificationsContext]:
+                  payments: PaymentsApi | None = None, email: RawEmailSender | None = None,
+                  clock: Clock = utc_now) -> ServiceWorker[NotificationsContext]:
     from loginless.notifications.consumers import CONSUMERS
     from loginless.shared.worker import ServiceWorker, every
 
     @asynccontextmanager
     async def context(runtime: WorkerRuntime) -> AsyncIterator[NotificationsContext]:
-        async with links_held(settings, links) as links_api:
-            notifications = notifications_context(runtime.store, settings, links=links_api, email=email, clock=clock)
+        async with links_held(settings, links) as links_api, payments_held(settings, payments) as payments_api:
+            notifications = notifications_context(runtime.store, settings, links=links_api, payments=payments_api,
+                                                  email=email, clock=clock)
             try:
                 yield notifications
             finally:
@@ -151,7 +157,7 @@ def asyncapi_document() -> dict:
     context = NotificationsContext(settings=settings, store=store, projections=None,  # type: ignore[arg-type]
                                    preferences=None, pending=None, notifications=None,  # type: ignore[arg-type]
                                    resource_reminders=None,  # type: ignore[arg-type]
-                                   repository=None, links=None, composer=None,  # type: ignore[arg-type]
+                                   repository=None, links=None, payments=None, composer=None,  # type: ignore[arg-type]
                                    unsubscribe_links=None, email=None, webhooks=None)  # type: ignore[arg-type]
     for consumer in CONSUMERS:
         consumer(context).subscribe(broker)

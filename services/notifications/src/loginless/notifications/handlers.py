@@ -56,7 +56,7 @@ from loginless.notifications.domain import (
     resource_reminders_stream,
     webhook_delivery_stream,
 )
-from loginless.notifications.mails import ComposedMail, Fact, MailComposer
+from loginless.notifications.mails import FACT_FIELDS, ComposedMail, Fact, MailComposer
 from loginless.notifications.repository import (
     DeliveryRow,
     DueMail,
@@ -70,6 +70,8 @@ from loginless.notifications.repository import (
 from loginless.notifications.settings import NotificationsSettings
 from loginless.notifications.unsubscribe import UnsubscribeLinks
 from loginless.notifications.webhooks import SendResult, WebhookSender, check_endpoint_url, new_secret
+from loginless.payments.client import PaymentsApi, PaymentsUnavailable
+from loginless.payments.money import formatted as money_written  # payments' own: Babel, ISO 4217 digits
 from loginless.shared.branding import Branding
 from loginless.shared.cipher import DataCipher
 from loginless.shared.clock import Clock, utc_now
@@ -97,6 +99,7 @@ class NotificationsContext:
     resource_reminders: DeciderRunner[ResourceReminders, SetResourceReminders]
     repository: NotificationsRepository
     links: LinksApi
+    payments: PaymentsApi | None  # the receipts of payments, attached to the payers' mails
     composer: MailComposer
     unsubscribe_links: UnsubscribeLinks
     email: RawEmailSender
@@ -199,10 +202,14 @@ async def record_event(ctx: NotificationsContext, event: CloudEvent, connection:
                                                 cause)
         case requests_.ClientRequestCompleted() as completed:
             await _request_completed(ctx, connection, completed, cause, now)
+        case payments.PaymentReceived() as received:
+            await _payment_received(ctx, connection, received, now)
         case payments.InvoicePaid() as paid:
-            amount = f"{paid.amount_minor / 10 ** _minor_digits(paid.currency):,.{_minor_digits(paid.currency)}f}"
+            preferences = await ctx.repository.preferences(connection, paid.tenant_id)
+            language = preferences.language if preferences else "en"  # the alerts' language
             await _alert_owners(ctx, connection, paid.tenant_id, f"event:{event.id}", now, Fact(
-                "paid", paid.paid_at, paid.invoice_id, amount=f"{amount} {paid.currency}"))
+                "paid", paid.paid_at, paid.invoice_id,
+                amount=money_written(paid.amount_minor, paid.currency, language)))
             # Anyone may pay an invoice through any of its links: every link awaiting it is done.
             for link_id in await ctx.repository.awaited_links(connection, tenant_id=paid.tenant_id,
                                                               resource_id=paid.invoice_id):
@@ -287,6 +294,25 @@ async def _request_completed(ctx: NotificationsContext, connection: asyncpg.Conn
         await _stop(ctx, connection, completed.link_id, completed.tenant_id, "done", cause, now)
 
 
+async def _payment_received(ctx: NotificationsContext, connection: asyncpg.Connection,
+                            received: payments.PaymentReceived, now: datetime) -> None:
+    """The payer's receipt: a mail with the receipt PDF payments draws, once per payment (the batch is the
+    payment's; the inbox drops a redelivered event). Who gave no address -- a transfer staff recorded without
+    one -- gets none; the owner hears of the money through InvoicePaid."""
+    if not received.payer_email:
+        return
+    known = await ctx.repository.known_link(connection, received.link_id)
+    language = known.recipient_language if known and known.recipient_language else "en"
+    # Written as the payer's language writes money (payments' Babel formatting, as on the pay page and the receipt)
+    fact = Fact("received", received.received_at, received.invoice_id, who=received.payer_name,
+                amount=money_written(received.amount_minor, received.currency, language))
+    await ctx.repository.add_mail_item(
+        connection, batch_key=f"receipt:payment:{received.payment_id}", tenant_id=received.tenant_id,
+        kind="payment_receipt", recipient=received.payer_email, language=language,
+        item=fact.as_item() | {"name": received.payer_name, "invoice_id": received.invoice_id,
+                               "payment_id": received.payment_id}, due_at=now)
+
+
 async def _document_accessed(ctx: NotificationsContext, connection: asyncpg.Connection,
                              accessed: documents.DocumentViewed | documents.DocumentDownloaded, cause: Cause,
                              now: datetime) -> None:
@@ -341,15 +367,6 @@ def _named(name: str | None, email: str | None) -> str | None:
     if name and email:
         return f"{name} <{email}>"
     return name or email
-
-
-def _minor_digits(currency: str) -> int:
-    """Digits after the decimal point of a currency's minor unit (ISO 4217) for the amounts alerts show."""
-    zero = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
-            "XAF", "XOF", "XPF"}
-    three = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
-    code = currency.upper()
-    return 0 if code in zero else 3 if code in three else 2
 
 
 # ---- the worker's rounds ------------------------------------------------------------------------------------
@@ -432,6 +449,8 @@ async def compose_due_batches(ctx: NotificationsContext) -> int:
         except LinksUnavailable:
             log.warning("mails wait for the firms' branding from links", batch=batch_key.split(":", 1)[0])
             break  # the batch was rolled back whole; the next round tries again
+        except PaymentsUnavailable:
+            log.warning("a receipt waits for payments", batch=batch_key.split(":", 1)[0])  # kept for next round
     return composed
 
 
@@ -443,15 +462,39 @@ async def _compose_batch(ctx: NotificationsContext, batch_key: str) -> int:
         branding = await ctx.links.branding(batch.tenant_id)
         if branding is None:  # links never answered for this firm: roll back, keeping the facts
             raise LinksUnavailable(f"no branding known for tenant {batch.tenant_id}")
-        mail = _compose(ctx, branding, batch)
+        if batch.kind == "payment_receipt":
+            mail = await _payment_receipt(ctx, branding, batch)
+        else:
+            mail = _compose(ctx, branding, batch)
         await ctx.repository.queue_mail(
             connection, notification_id=f"ntf_{uuid.uuid4().hex}", tenant_id=batch.tenant_id, kind=batch.kind,
             recipient=batch.recipient, message_id=mail.message_id, message=bytes(mail.message), now=ctx.clock())
     return 1
 
 
+async def _payment_receipt(ctx: NotificationsContext, branding: Branding, batch: MailBatch) -> ComposedMail:
+    """The payer's receipt mail with the receipt PDF attached, fetched from payments while the batch is held (if
+    payments cannot answer, the batch rolls back and the next round tries again)."""
+    [item] = batch.items[:1]
+    receipt = None
+    if ctx.payments is not None:
+        try:
+            receipt = await ctx.payments.receipt_pdf(batch.tenant_id, item["invoice_id"], item["payment_id"],
+                                                     language=batch.language)
+        except NotFound:
+            log.warning("payments has no receipt for the payment: the mail goes without it",
+                        payment_id=item["payment_id"])
+    return ctx.composer.payment_receipt(branding, batch.recipient, batch.language, _facts(batch)[0],
+                                        name=item.get("name"), receipt=receipt,
+                                        receipt_name=f"receipt-{item['payment_id']}.pdf")
+
+
+def _facts(batch: MailBatch) -> list[Fact]:
+    return [Fact.of_item({key: value for key, value in item.items() if key in FACT_FIELDS}) for item in batch.items]
+
+
 def _compose(ctx: NotificationsContext, branding: Branding, batch: MailBatch) -> ComposedMail:
-    facts = [Fact.of_item({key: value for key, value in item.items() if key != "name"}) for item in batch.items]
+    facts = _facts(batch)
     composer = ctx.composer
     name = next((item.get("name") for item in batch.items if item.get("name")), None)
     if batch.kind == "upload_receipt":

@@ -1,4 +1,5 @@
-"""The e-mails notifications writes: owner alerts and daily digests, and receipts to guests who uploaded files.
+"""The e-mails notifications writes: owner alerts and daily digests, and receipts to guests who uploaded files,
+answered a request or paid (with the payment's receipt PDF attached).
 
 Each is composed once, when its batch is due, into a whole RFC 5322 message with a Message-ID of its own, and
 queued; every attempt then sends those same bytes. In the recipient's language, with the firm's branding, a
@@ -9,7 +10,7 @@ the link and the address stops getting the tenant's alerts. A receipt answers wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -26,7 +27,7 @@ from loginless.shared.guest.pages import mail_environment
 NOTIFICATIONS_CATALOG = MessageCatalog("notifications", Path(__file__).parent / "locales")
 CATALOGS = (NOTIFICATIONS_CATALOG, KIT_CATALOG)
 
-What = Literal["viewed", "downloaded", "uploaded", "signed", "declined", "paid", "answered"]
+What = Literal["viewed", "downloaded", "uploaded", "signed", "declined", "paid", "answered", "received"]
 
 # The owner's alert subject for a batch whose facts are all of one kind.
 ALERT_SUBJECTS: dict[What, str] = {
@@ -65,6 +66,9 @@ class Fact:
     @classmethod
     def of_item(cls, item: dict[str, Any]) -> Fact:
         return cls(**{**item, "at": datetime.fromisoformat(item["at"])})
+
+
+FACT_FIELDS = frozenset(field.name for field in fields(Fact))
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,17 @@ class MailComposer:
         messages = translations(supported(language), CATALOGS)
         subject = messages.gettext("%(firm)s: we received your answers") % {"firm": branding.name}
         return self._compose("request_receipt", branding, to, language, subject, [fact], name=name)
+
+    def payment_receipt(self, branding: Branding, to: str, language: str, fact: Fact, *, name: str | None,
+                        receipt: bytes | None, receipt_name: str) -> ComposedMail:
+        """To whoever paid: the payment was received, with its receipt (PDF, drawn by payments) attached."""
+        messages = translations(supported(language), CATALOGS)
+        subject = messages.gettext("%(firm)s: we received your payment") % {"firm": branding.name}
+        mail = self._compose("payment_receipt", branding, to, language, subject, [fact], name=name,
+                             attached=receipt is not None)
+        if receipt is not None:
+            mail.message.add_attachment(receipt, maintype="application", subtype="pdf", filename=receipt_name)
+        return mail
 
     def decline_notice(self, branding: Branding, to: str, language: str, fact: Fact, *,
                        name: str | None) -> ComposedMail:

@@ -6,10 +6,11 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from loginless.links.client import LinksClientSettings
+from loginless.payments.client import PaymentsClientSettings
 from loginless.shared.settings import ServiceSettings
 
 
-class NotificationsSettings(ServiceSettings, LinksClientSettings):
+class NotificationsSettings(ServiceSettings, LinksClientSettings, PaymentsClientSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "notifications"

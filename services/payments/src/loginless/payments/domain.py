@@ -38,6 +38,7 @@ from loginless.events.payloads.payments import (
     InvoiceLinkIssued,
     InvoicePaid,
     InvoiceTotals,
+    Party,
     PaymentCheckoutOpened,
     PaymentFailed,
     PaymentFlagged,
@@ -118,6 +119,8 @@ class CreateInvoice:
     payer_email: str | None
     payer_language: Literal["en", "es"] | None
     now: datetime
+    seller: Party | None = None
+    buyer: Party | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ class RecordOfflinePayment:
     payer_name: str | None
     now: datetime
     booked_by_bank: bool = False  # from a bank statement: the money is there, whatever is due (overpaid if more)
+    payer_email: str | None = None  # where the receipt goes
 
 
 @dataclass(frozen=True)
@@ -391,7 +395,7 @@ def _created(command: CreateInvoice) -> InvoiceCreated:
         notes=command.notes, bank=command.bank, creditor_reference=command.creditor_reference,
         partial_payments=command.partial_payments, minimum_partial_minor=command.minimum_partial_minor,
         payer_name=command.payer_name, payer_email=command.payer_email, payer_language=command.payer_language,
-        created_at=command.now)
+        seller=command.seller, buyer=command.buyer, created_at=command.now)
 
 
 def _credit_note(state: Invoice, note: IssueCreditNote, tenant: dict) -> list[IntegrationEvent]:
@@ -457,6 +461,7 @@ def _offline(state: Invoice, offline: RecordOfflinePayment, tenant: dict) -> lis
     received = PaymentReceived(**tenant, payment_id=offline.payment_id, amount_minor=amount,
                                currency=state.currency, method=offline.method, provider=OFFLINE,
                                provider_payment_id=None, reference=offline.reference, payer_name=offline.payer_name,
+                               payer_email=offline.payer_email,
                                received_at=offline.now)
     return [received, *_paid_if_covered(state, received, received.received_at)]
 
@@ -528,7 +533,8 @@ def evolve(state: Invoice | None, event: IntegrationEvent) -> Invoice:
                 state = replace(state, payments=(*state.payments, Payment(
                     payment_id=received.payment_id, amount_minor=received.amount_minor, method=received.method,
                     provider=received.provider, status="processing", started_at=received.received_at,
-                    reference=received.reference, payer_name=received.payer_name)))
+                    reference=received.reference, payer_name=received.payer_name,
+                    payer_email=received.payer_email)))
             return _with(state, received.payment_id, status="succeeded", ended_at=received.received_at,
                          provider_payment_id=received.provider_payment_id)
         case InvoicePaid(paid_at=at):

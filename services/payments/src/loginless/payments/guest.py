@@ -25,6 +25,7 @@ from segno import helpers as segno_helpers
 from loginless.payments import domain, handlers, money
 from loginless.payments.domain import Invoice
 from loginless.payments.handlers import PaymentsContext
+from loginless.payments.http import pdf_response
 from loginless.payments.i18n import CATALOGS
 from loginless.payments.ports import ProviderReport
 from loginless.payments.testprovider import TestProvider, new_event_id
@@ -157,6 +158,31 @@ class GuestController(Controller):
         except LoginlessError as error:
             return error_page(error, context)
         return Redirect(url if url != context["prefix"] else f"{url}/?payment={attempt}", status_code=303)
+
+    @get("/invoice.pdf")
+    async def invoice_pdf(self, request: Request, guest: NamedDependency[GuestAssertion],
+                          guest_pages: NamedDependency[GuestPages]) -> Response:
+        """The invoice's PDF (its Factur-X e-invoice) in the guest's language."""
+        context = await guest_pages.context(request, guest)
+        try:
+            invoice = await handlers.guest_invoice(guest_pages.ctx, guest)
+            rendered = await handlers.invoice_pdf(guest_pages.ctx, invoice, context["lang"])
+        except LoginlessError as error:
+            return error_page(error, context)
+        return pdf_response(rendered.content, f"invoice-{invoice.created.number}.pdf")
+
+    @get("/receipts/{payment_id:str}")
+    async def receipt_pdf(self, request: Request, payment_id: FromPath[str], guest: NamedDependency[GuestAssertion],
+                          guest_pages: NamedDependency[GuestPages]) -> Response:
+        """A received payment's receipt, for whoever holds the invoice's link and the payment's id."""
+        context = await guest_pages.context(request, guest)
+        try:
+            invoice = await handlers.guest_invoice(guest_pages.ctx, guest)
+            content = await handlers.receipt_pdf(guest_pages.ctx, guest.tenant_id, invoice.invoice_id, payment_id,
+                                                 context["lang"])
+        except LoginlessError as error:
+            return error_page(error, context)
+        return pdf_response(content, f"receipt-{payment_id}.pdf")
 
     # ---- the built-in test provider's hosted page -----------------------------------------------------------
 

@@ -8,6 +8,7 @@ answers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -22,10 +23,17 @@ from schwifty.exceptions import SchwiftyException
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
-from loginless.events.payloads.payments import BankAccount, PaymentFlagged, PaymentMethod, PaymentRefunded
+from loginless.events.payloads.payments import (
+    BankAccount,
+    Party,
+    PaymentFlagged,
+    PaymentMethod,
+    PaymentReceived,
+    PaymentRefunded,
+)
 from loginless.links.client import LinksApi
 from loginless.links.views import IssueLinksIn, RecipientIn
-from loginless.payments import domain, money, statements
+from loginless.payments import domain, money, pdfs, statements
 from loginless.payments.domain import Invoice
 from loginless.payments.ports import (
     Checkout,
@@ -114,6 +122,8 @@ class InvoiceRequest:
     payer_name: str | None
     payer_email: str | None
     payer_language: str | None
+    seller: Party | None = None
+    buyer: Party | None = None
 
 
 def checked_bank(bank: BankIn) -> BankAccount:
@@ -158,7 +168,7 @@ async def create_invoice(ctx: PaymentsContext, tenant_id: str, request: InvoiceR
         creditor_reference=creditor_reference(invoice_id) if request.bank else None,
         partial_payments=request.partial_payments, minimum_partial_minor=minimum, payer_name=request.payer_name,
         payer_email=request.payer_email, payer_language=request.payer_language,  # type: ignore[arg-type]
-        now=ctx.clock())
+        seller=request.seller, buyer=request.buyer, now=ctx.clock())
     try:
         outcome = await ctx.invoices.run(invoice_id, command, cause)
     except asyncpg.UniqueViolationError as error:
@@ -200,7 +210,7 @@ async def issue_credit_note(ctx: PaymentsContext, tenant_id: str, invoice_id: st
 
 async def record_offline_payment(ctx: PaymentsContext, tenant_id: str, invoice_id: str, *, amount: str | None,
                                  method: PaymentMethod, reference: str | None, payer_name: str | None,
-                                 cause: Cause) -> tuple[Invoice, str]:
+                                 cause: Cause, payer_email: str | None = None) -> tuple[Invoice, str]:
     """Record money received outside any provider; ``amount`` None: all that is due when it is recorded."""
     state = await invoice(ctx, tenant_id, invoice_id)
     fixed = None if amount is None else money.to_minor(money.decimal_of(amount, "amount"),
@@ -208,7 +218,8 @@ async def record_offline_payment(ctx: PaymentsContext, tenant_id: str, invoice_i
     payment_id = domain.new_payment_id()
     outcome = await ctx.invoices.run(
         invoice_id, lambda: domain.RecordOfflinePayment(payment_id=payment_id, amount_minor=fixed, method=method,
-                                                        reference=reference, payer_name=payer_name, now=ctx.clock()),
+                                                        reference=reference, payer_name=payer_name, now=ctx.clock(),
+                                                        payer_email=payer_email),
         cause, check=_scoped(tenant_id))
     return outcome.state, payment_id
 
@@ -464,6 +475,42 @@ async def invoice(ctx: PaymentsContext, tenant_id: str, invoice_id: str) -> Invo
     _scoped(tenant_id)(state)
     assert state is not None
     return state
+
+
+# ---- the invoice's PDF and a payment's receipt -----------------------------------------------------------------
+
+
+async def invoice_pdf(ctx: PaymentsContext, state: Invoice, language: str) -> pdfs.RenderedPdf:
+    """The invoice's PDF (its Factur-X e-invoice when it can be one), drawn off the event loop."""
+    firm = await _firm_name(ctx, state.tenant_id)
+    return await asyncio.to_thread(pdfs.invoice_pdf, state, language=language, firm=firm, now=ctx.clock())
+
+
+async def receipt_pdf(ctx: PaymentsContext, tenant_id: str, invoice_id: str, payment_id: str,
+                      language: str) -> bytes:
+    """The receipt of a received payment, with the invoice as it stood right after it (what was paid so far and
+    what remained due then): the same figures however often, and whenever, it is downloaded."""
+    async with database_errors():
+        recorded = await ctx.store.load(invoice_id)
+    events = []
+    for event in recorded:
+        events.append(event.payload)
+        if isinstance(event.payload, PaymentReceived) and event.payload.payment_id == payment_id:
+            break
+    else:
+        raise NotFound(f"payment_id: no payment {payment_id} was received on this invoice")
+    state = domain.INVOICE.replay(events)
+    _scoped(tenant_id)(state)
+    assert state is not None
+    payment = state.payment(payment_id)
+    assert payment is not None
+    firm = await _firm_name(ctx, tenant_id)
+    return await asyncio.to_thread(pdfs.receipt_pdf, state, payment, language=language, firm=firm)
+
+
+async def _firm_name(ctx: PaymentsContext, tenant_id: str) -> str:
+    branding = await ctx.links.branding(tenant_id)
+    return branding.name if branding else ""
 
 
 async def invoices(ctx: PaymentsContext, tenant_id: str, *, status: str | None, account_id: str | None,

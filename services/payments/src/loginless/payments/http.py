@@ -22,7 +22,9 @@ from loginless.events.payloads.payments import (
     DocumentDiscount,
     InvoiceLine,
     InvoiceTotals,
+    Party,
     PaymentMethod,
+    PostalAddress,
     TaxBreakdown,
     TaxCategory,
     Withholding,
@@ -30,8 +32,10 @@ from loginless.events.payloads.payments import (
 from loginless.payments import handlers, money
 from loginless.payments.domain import Invoice, InvoiceStatus, PaymentStatus
 from loginless.payments.handlers import BankIn, InvoiceRequest, PaymentsContext
-from loginless.shared.web.auth import StaffPrincipal
+from loginless.payments.pdfs import RenderedPdf
+from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import cause_of
+from loginless.shared.web.downloads import content_disposition
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
@@ -89,6 +93,25 @@ class PayerIn(BaseModel):
     language: Literal["en", "es"] | None = None
 
 
+class AddressIn(BaseModel):
+    lines: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=3)
+    city: str | None = Field(None, max_length=100)
+    postcode: str | None = Field(None, max_length=20)
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. ES")
+
+
+class PartyIn(BaseModel):
+    """The seller (the firm) or the buyer, as the e-invoice names them (EN 16931 BG-4 and BG-7)."""
+
+    name: Text
+    vat_id: str | None = Field(None, pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$",
+                               description="VAT identifier with its country prefix, e.g. ESB12345678")
+    address: AddressIn
+
+    def to_party(self) -> Party:
+        return Party(name=self.name, vat_id=self.vat_id, address=PostalAddress(**self.address.model_dump()))
+
+
 class NewInvoice(BaseModel):
     account_id: str = Field(min_length=1, max_length=100, description="The client account at the documents service")
     number: str = Field(min_length=1, max_length=60, description="Unique within the tenant")
@@ -103,6 +126,9 @@ class NewInvoice(BaseModel):
     partial_payments: bool = False
     minimum_partial: Amount | None = Field(None, description="The least one part may be (the last part may be less)")
     payer: PayerIn
+    seller: PartyIn | None = Field(None, description="The firm's legal details: with the buyer's, the invoice's PDF "
+                                   "is also an EN 16931 e-invoice (Factur-X)")
+    buyer: PartyIn | None = None
 
     def to_request(self) -> InvoiceRequest:
         payer = self.payer
@@ -114,7 +140,8 @@ class NewInvoice(BaseModel):
             withholdings=tuple(money.WithholdingIn(w.description, Decimal(w.rate)) for w in self.withholdings),
             notes=self.notes, bank=BankIn(self.bank.iban, self.bank.holder, self.bank.bic) if self.bank else None,
             partial_payments=self.partial_payments, minimum_partial=self.minimum_partial, payer_name=payer.name,
-            payer_email=payer.email, payer_language=payer.language)
+            payer_email=payer.email, payer_language=payer.language,
+            seller=self.seller.to_party() if self.seller else None, buyer=self.buyer.to_party() if self.buyer else None)
 
 
 class CreditNoteIn(BaseModel):
@@ -128,6 +155,8 @@ class OfflinePaymentIn(BaseModel):
     method: PaymentMethod = "transfer"
     reference: str | None = Field(None, max_length=140, description="The bank's reference of the transfer")
     payer_name: str | None = Field(None, max_length=200)
+    payer_email: str | None = Field(None, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$",
+                                    description="Where the payment's receipt is e-mailed")
 
 
 class RefundIn(BaseModel):
@@ -281,6 +310,23 @@ class InvoicesController(Controller):
     async def get_one(self, invoice_id: PathId, staff: Staff, payments: Payments) -> InvoiceOut:
         return InvoiceOut.of(await handlers.invoice(payments, staff.tenant_id, invoice_id))
 
+    @get("/{invoice_id:str}/pdf", media_type="application/pdf")
+    async def pdf(self, invoice_id: PathId, staff: Staff, payments: Payments,
+                  language: FromQuery[Literal["en", "es"] | None] = None) -> Response[bytes]:
+        """The invoice's PDF, in the payer's language unless asked for another: also its EN 16931 e-invoice
+        (Factur-X, PDF/A-3 with ``factur-x.xml``) when the invoice has the seller's and buyer's details and a
+        currency of at most two decimals. ``X-E-Invoice`` says which (and why not)."""
+        invoice = await handlers.invoice(payments, staff.tenant_id, invoice_id)
+        rendered = await handlers.invoice_pdf(payments, invoice, language or invoice.created.payer_language or "en")
+        return pdf_response(rendered.content, f"invoice-{invoice.created.number}.pdf", e_invoice=rendered)
+
+    @get("/{invoice_id:str}/payments/{payment_id:str}/receipt", media_type="application/pdf")
+    async def receipt(self, invoice_id: PathId, payment_id: PathId, staff: Staff, payments: Payments,
+                      language: FromQuery[Literal["en", "es"]] = "en") -> Response[bytes]:
+        """A received payment's receipt (PDF): who paid, how much, how and when, and what remained due after it."""
+        content = await handlers.receipt_pdf(payments, staff.tenant_id, invoice_id, payment_id, language)
+        return pdf_response(content, f"receipt-{payment_id}.pdf")
+
     @post("/{invoice_id:str}/issue", status_code=200)
     async def issue(self, request: Request, invoice_id: PathId, staff: Staff, payments: Payments) -> IssuedOut:
         """Issue a draft: it becomes payable and its pay link is issued; issuing again changes nothing."""
@@ -309,7 +355,8 @@ class InvoicesController(Controller):
         async def work() -> Answer:
             invoice, payment_id = await handlers.record_offline_payment(
                 payments, staff.tenant_id, invoice_id, amount=data.amount, method=data.method,
-                reference=data.reference, payer_name=data.payer_name, cause=cause_of(request))
+                reference=data.reference, payer_name=data.payer_name, payer_email=data.payer_email,
+                cause=cause_of(request))
             return Answer(201, {"payment_id": payment_id, "invoice": InvoiceOut.of(invoice).model_dump(mode="json")})
 
         return (await payments.idempotency.run(tenant_id=staff.tenant_id, operation=f"payment:{invoice_id}",
@@ -338,6 +385,29 @@ class InvoicesController(Controller):
         invoice = await handlers.reverse_payment(payments, staff.tenant_id, invoice_id, payment_id,
                                                  reason=data.reason, cause=cause_of(request))
         return InvoiceOut.of(invoice)
+
+
+def pdf_response(content: bytes, name: str, *, e_invoice: RenderedPdf | None = None) -> Response[bytes]:
+    headers = {"Content-Disposition": content_disposition("attachment", name), "X-Content-Type-Options": "nosniff"}
+    if e_invoice is not None:
+        headers["X-E-Invoice"] = "factur-x; profile=en16931" if e_invoice.einvoice else \
+            f'none; reason="{e_invoice.why_not}"'
+    return Response(content, media_type="application/pdf", headers=headers)
+
+
+class InternalController(Controller):
+    """For the other services only (``Authorization: Bearer <PAYMENTS_INTERNAL_API_SECRET>``): notifications
+    attaches a payment's receipt to the mail it sends the payer."""
+
+    path = "/internal/v1/tenants/{tenant_id:str}/invoices/{invoice_id:str}/payments/{payment_id:str}"
+    guards = [internal_only]
+    include_in_schema = False
+
+    @get("/receipt", media_type="application/pdf")
+    async def receipt(self, tenant_id: PathId, invoice_id: PathId, payment_id: PathId, payments: Payments,
+                      language: FromQuery[Literal["en", "es"]] = "en") -> Response[bytes]:
+        content = await handlers.receipt_pdf(payments, tenant_id, invoice_id, payment_id, language)
+        return pdf_response(content, f"receipt-{payment_id}.pdf")
 
 
 class StatementLineOut(BaseModel):
@@ -398,4 +468,4 @@ async def _webhook(payments: PaymentsContext, provider: str, request: Request, h
     return WebhookOut(received=True, duplicate=not handled.new, flagged=handled.flagged)
 
 
-ROUTE_HANDLERS = [InvoicesController, StatementsController, WebhooksController]
+ROUTE_HANDLERS = [InvoicesController, StatementsController, WebhooksController, InternalController]

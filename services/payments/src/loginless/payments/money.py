@@ -12,6 +12,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+
+from babel import Locale
+from babel.numbers import format_currency
 
 from loginless.events.payloads.payments import (
     DocumentDiscount,
@@ -24,15 +28,14 @@ from loginless.events.payloads.payments import (
 from loginless.shared.errors import InvalidRequest
 
 # The currencies invoices may be in: ISO 4217 codes Stripe also charges, with their exponents where not 2 (Stripe's
-# zero- and three-decimal lists). Hand-kept: CLDR's digits are cash-rounding digits and differ from ISO 4217 for
-# several currencies, and Babel is a build tool here (services read no CLDR data at run time).
+# zero- and three-decimal lists). Hand-kept: CLDR's digits (Babel's ``get_currency_precision``) are cash-rounding
+# digits and differ from ISO 4217 for some of them (COP, HUF, IDR, IQD), and the amounts are kept in ISO's.
 ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
                           "VUV", "XAF", "XOF", "XPF"})
 THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 TWO_DECIMAL = frozenset(
     "AED ARS AUD BGN BRL CAD CHF CNY COP CZK DKK DOP EGP EUR GBP GEL HKD HUF IDR ILS INR KES KZT MAD MXN MYR NGN "
     "NOK NZD PEN PHP PKR PLN QAR RON RSD SAR SEK SGD THB TRY TWD UAH USD UYU ZAR".split())
-SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}
 ZERO_RATE_CATEGORIES: frozenset[TaxCategory] = frozenset({"Z", "E", "AE", "K", "G", "O"})
 EXEMPTION_REASONS: dict[TaxCategory, str] = {  # the default text of categories that charge no VAT (BR-E-10 and kin)
     "E": "Exempt from VAT", "AE": "Reverse charge", "K": "Intra-community supply", "G": "Export outside the EU",
@@ -81,17 +84,24 @@ def percent_of(amount_minor: int, rate: Decimal) -> int:
 
 
 def formatted(amount_minor: int, currency: str, language: str) -> str:
-    """The amount as the guest's language writes it: ``€1,234.50`` in English, ``1.234,50 €`` in Spanish (the
-    two languages of the guest pages; written here rather than with Babel, which services do not ship)."""
+    """The amount as the guest's locale writes it, by Babel (CLDR): ``€1,234.50`` in English, ``1.234,50\xa0€`` in
+    Spanish. Always with the currency's ISO 4217 digits (the locale's pattern with its fraction part set to them),
+    never CLDR's cash digits: 2 for HUF, 3 for IQD, none for JPY, whatever the locale would round to."""
     digits = exponent(currency)
-    whole, fraction = divmod(abs(amount_minor), 10**digits)
-    group, point = (".", ",") if language == "es" else (",", ".")
-    number = f"{whole:,}".replace(",", group) + (f"{point}{fraction:0{digits}d}" if digits else "")
-    sign = "-" if amount_minor < 0 else ""
-    symbol = SYMBOLS.get(currency)
-    if language == "es":
-        return f"{sign}{number}\xa0{symbol or currency}"
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{currency}\xa0{number}"
+    locale = _locale(language)
+    return format_currency(from_minor(amount_minor, digits), currency, format=_pattern(locale, digits),
+                           locale=locale, currency_digits=False)
+
+
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language.replace("-", "_"))
+
+
+@cache
+def _pattern(locale: Locale, digits: int) -> str:
+    standard = locale.currency_formats["standard"].pattern  # e.g. "¤#,##0.00" (en), "#,##0.00\xa0¤" (es)
+    return re.sub(r"\.0+", "." + "0" * digits if digits else "", standard)
 
 
 def parsed(text: str, language: str) -> Decimal:
