@@ -3,9 +3,9 @@ and Stripe's webhooks signed as Stripe signs them.
 
 stripe-mock checks the calls' shapes against Stripe's OpenAPI description but keeps no state (a retrieve answers a
 fixture), and localstripe has no Checkout Sessions nor disputes; the adapter's "fetch the object again" and the
-sweep need a Stripe that remembers. This one remembers sessions, their PaymentIntents, refunds and disputes; a test moves them
-as a guest or Stripe would (``pay``, ``decline``, ``expire``, ``refund``, ``dispute``) and sends the webhook.
-Objects carry the fields the adapter reads, named as in Stripe's API.
+sweep need a Stripe that remembers. This one remembers sessions, their PaymentIntents, refunds and disputes; a
+test moves them as a guest or Stripe would (``pay``, ``decline``, ``expire``, ``refund``, ``dispute``) and sends
+the webhook. Objects carry the fields the adapter reads, named as in Stripe's API.
 """
 
 from __future__ import annotations
