@@ -164,6 +164,31 @@ class ShareRevoked(IntegrationEvent, service="documents", version=1):
     revoked_at: datetime
 
 
+class ShareLocked(IntegrationEvent, service="documents", version=1):
+    """The share is locked until an invoice (of the payments service) is paid: its guests see that it unlocks
+    then, and cannot view or download it meanwhile. ``reason``: staff locked it, or a payment of the invoice was
+    reversed after it had unlocked it (payments reopened the invoice)."""
+
+    share_id: str
+    document_id: str
+    tenant_id: str
+    invoice_id: str
+    reason: Literal["staff", "payment_reversed"]
+    locked_at: datetime
+
+
+class ShareUnlocked(IntegrationEvent, service="documents", version=1):
+    """The lock ended: the invoice was paid (``InvoicePaid`` seen, possibly before the lock), or staff released it
+    by hand (the share then has no lock at all)."""
+
+    share_id: str
+    document_id: str
+    tenant_id: str
+    invoice_id: str
+    reason: Literal["invoice_paid", "released"]
+    unlocked_at: datetime
+
+
 class DocumentViewed(IntegrationEvent, service="documents", version=1):
     """A guest opened a shared document's page. ``client_ip`` and ``user_agent`` are personal data."""
 

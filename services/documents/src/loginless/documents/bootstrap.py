@@ -51,7 +51,7 @@ PUBLISHED_EVENTS = (
     events.FileUploaded, events.SharePrepared, events.DocumentShared, events.ShareFailed, events.ShareRevoked,
     events.RecipientLinkIssued, events.RecipientLinkRevoked, events.RecipientLinkExpired, events.DocumentViewed,
     events.DocumentDownloaded, events.UploadRequestPrepared, events.UploadRequestCreated,
-    events.UploadRequestFailed, events.UploadRequestRevoked,
+    events.UploadRequestFailed, events.UploadRequestRevoked, events.ShareLocked, events.ShareUnlocked,
 )
 
 
@@ -137,7 +137,7 @@ async def keep_house(ctx: DocumentsContext) -> None:
 
 
 def create_worker(settings: DocumentsSettings, *, links: LinksApi | None = None) -> ServiceWorker[DocumentsContext]:
-    from loginless.documents.consumers import links_events_consumer
+    from loginless.documents.consumers import links_events_consumer, payments_events_consumer
     from loginless.documents.handlers import work_through_link_jobs
     from loginless.shared.worker import ServiceWorker, every
 
@@ -147,7 +147,8 @@ def create_worker(settings: DocumentsSettings, *, links: LinksApi | None = None)
             yield documents_context(runtime.store, settings, links=links_api, storage=storage_for(settings),
                                     scanner=PassThroughScanner())
 
-    return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS, consumers=[links_events_consumer],
+    return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS,
+                         consumers=[links_events_consumer, payments_events_consumer],
                          tasks=[every(settings.link_job_poll_seconds, work_through_link_jobs),
                                 every(settings.maintenance_interval_seconds, keep_house)])
 
@@ -155,7 +156,7 @@ def create_worker(settings: DocumentsSettings, *, links: LinksApi | None = None)
 def asyncapi_document() -> dict:
     from faststream.kafka import KafkaBroker
 
-    from loginless.documents.consumers import links_events_consumer
+    from loginless.documents.consumers import links_events_consumer, payments_events_consumer
     from loginless.shared.messaging.contract import declare_event_publisher
     from loginless.shared.runtime import asyncapi_for
 
@@ -164,6 +165,8 @@ def asyncapi_document() -> dict:
     # Declares the subscription only; no settings or database are needed to describe it.
     settings = DocumentsSettings.model_construct(database_url="postgresql://unused")
     store = EventStore(None, schema=settings.schema, topic=settings.events_topic)  # type: ignore[arg-type]
-    links_events_consumer(documents_context(store, settings, links=None, storage=None,  # type: ignore[arg-type]
-                                            scanner=PassThroughScanner())).subscribe(broker)
+    ctx = documents_context(store, settings, links=None, storage=None,  # type: ignore[arg-type]
+                            scanner=PassThroughScanner())
+    for consumer in (links_events_consumer, payments_events_consumer):
+        consumer(ctx).subscribe(broker)
     return asyncapi_for("documents", broker, description=DESCRIPTION)

@@ -19,6 +19,7 @@ from typing import Literal, TypeVar
 from loginless.documents import filetypes
 from loginless.events import IntegrationEvent
 from loginless.events.payloads import documents as events
+from loginless.events.payloads import payments
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore.decider import Decider
 from loginless.shared.web.downloads import content_disposition  # noqa: F401 -- documents' own name for it
@@ -67,6 +68,12 @@ class EmptyFile(LoginlessError):
     status_code = 400
     problem_type = "empty-file"
     title = "The file is empty"
+
+
+class LockedUntilPaid(LoginlessError):
+    status_code = 403
+    problem_type = "locked-until-paid"
+    title = "This document unlocks once an invoice is paid"
 
 
 class TooManyFiles(LoginlessError):
@@ -468,10 +475,15 @@ class Share(LinkHolder):
     recipients: tuple[RecipientLink, ...]
     status: ResourceStatus
     failure: str | None = None
+    lock: PaymentLock | None = None
 
     @property
     def resource_id(self) -> str:
         return self.share_id
+
+    @property
+    def locked(self) -> bool:
+        return self.lock is not None and self.lock.locked
 
 
 @dataclass(frozen=True)
@@ -482,9 +494,139 @@ class PrepareShare:
     view_only: bool
     expires_at: datetime
     now: datetime
+    lock: LockUntilPaid | None = None  # locked from the start, until this invoice is paid
 
 
-ShareCommand = PrepareShare | RecipientLinkCommand
+# ---- pay to unlock: a share locked until an invoice of the payments service is paid -------------------------
+
+_INVOICE_ID = re.compile(r"^inv_[0-9a-f]{24}$")
+
+
+def check_invoice_id(value: str, field_name: str = "invoice_id") -> str:
+    """An id as the payments service makes them; documents cannot ask payments whether it exists (see
+    docs/pay-to-unlock.md), so a typo is caught here at least."""
+    if not _INVOICE_ID.match(value):
+        raise InvalidRequest(f"{field_name} is not an invoice id (inv_ and 24 hexadecimal digits)", field=field_name)
+    return value
+
+
+@dataclass(frozen=True)
+class PaymentLock:
+    invoice_id: str
+    locked: bool  # False once the invoice is paid; True again if a reversal reopens it
+
+
+@dataclass(frozen=True)
+class LockUntilPaid:
+    """Staff lock a share until an invoice is paid; ``invoice_paid``: documents has already seen it paid."""
+
+    invoice_id: str
+    invoice_paid: bool
+    now: datetime
+
+
+@dataclass(frozen=True)
+class UnlockForPaidInvoice:
+    """Payments announced the invoice paid (InvoicePaid)."""
+
+    invoice_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RelockForReopenedInvoice:
+    """A payment of the invoice was reversed and left it unpaid (PaymentReversed): what it unlocked locks again."""
+
+    invoice_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseLock:
+    """Staff take the lock off by hand (the invoice was settled some other way)."""
+
+    now: datetime
+
+
+LockCommand = LockUntilPaid | UnlockForPaidInvoice | RelockForReopenedInvoice | ReleaseLock
+ShareCommand = PrepareShare | RecipientLinkCommand | LockCommand
+
+
+def decide_lock(share: Share, command: LockCommand) -> list[IntegrationEvent]:
+    ids = dict(share_id=share.share_id, document_id=share.document_id, tenant_id=share.tenant_id)
+    lock = share.lock
+    match command:
+        case LockUntilPaid(invoice_id=invoice_id, invoice_paid=paid, now=now):
+            if share.ended:
+                raise Conflict("this share has ended; share the document again")
+            if lock is not None and lock.invoice_id == invoice_id:
+                return []  # locked on this invoice already (a retried request)
+            if lock is not None:
+                raise Conflict(f"this share is locked until invoice {lock.invoice_id} is paid; unlock it first",
+                               invoice_id=lock.invoice_id)
+            locked = events.ShareLocked(**ids, invoice_id=invoice_id, reason="staff", locked_at=now)
+            if not paid:
+                return [locked]
+            # Paid before the lock: recorded as it happened -- locked, and unlocked by a payment already seen.
+            return [locked, events.ShareUnlocked(**ids, invoice_id=invoice_id, reason="invoice_paid",
+                                                 unlocked_at=now)]
+        case UnlockForPaidInvoice(invoice_id=invoice_id, now=now):
+            if lock is None or lock.invoice_id != invoice_id or not lock.locked:
+                return []
+            return [events.ShareUnlocked(**ids, invoice_id=invoice_id, reason="invoice_paid", unlocked_at=now)]
+        case RelockForReopenedInvoice(invoice_id=invoice_id, now=now):
+            if lock is None or lock.invoice_id != invoice_id or lock.locked:
+                return []
+            return [events.ShareLocked(**ids, invoice_id=invoice_id, reason="payment_reversed", locked_at=now)]
+        case ReleaseLock(now=now):
+            if lock is None:
+                return []
+            return [events.ShareUnlocked(**ids, invoice_id=lock.invoice_id, reason="released", unlocked_at=now)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def check_unlocked(share: Share) -> None:
+    """A locked share's document is neither shown nor handed out, whatever the URL."""
+    if share.locked:
+        raise LockedUntilPaid("this document unlocks once its invoice is paid", invoice_id=share.lock.invoice_id)
+
+
+@dataclass(frozen=True)
+class InvoiceStanding:
+    """An invoice as documents has seen it on ``payments.events``: its number and whether it is paid. A replica
+    of the payments service's facts, kept per tenant; ``margin_minor`` is what was received beyond what is
+    payable (InvoicePaid's ``overpaid_minor``), less the reversals seen since: a reversal within it leaves the
+    invoice paid, as payments judges it."""
+
+    tenant_id: str
+    invoice_id: str
+    number: str | None = None
+    paid: bool = False
+    margin_minor: int = 0
+
+
+StandingChange = Literal["paid", "reopened"] | None
+
+
+def invoice_standing_after(standing: InvoiceStanding | None,
+                           event: payments.InvoiceIssued | payments.InvoicePaid | payments.PaymentReversed,
+                           ) -> tuple[InvoiceStanding, StandingChange]:
+    """The standing after one of payments' events, and what that means for shares locked on the invoice."""
+    standing = standing or InvoiceStanding(tenant_id=event.tenant_id, invoice_id=event.invoice_id)
+    match event:
+        case payments.InvoiceIssued(number=number):
+            return replace(standing, number=number), None
+        case payments.InvoicePaid(number=number, overpaid_minor=overpaid):
+            # "paid" even if it was already: unlocking is idempotent, and staying locked is the worse mistake.
+            return replace(standing, number=number or standing.number, paid=True,
+                           margin_minor=overpaid or 0), "paid"
+        case payments.PaymentReversed(amount_minor=amount):
+            if not standing.paid:
+                return standing, None
+            if amount <= standing.margin_minor:
+                return replace(standing, margin_minor=standing.margin_minor - amount), None
+            return replace(standing, paid=False, margin_minor=0), "reopened"
+    raise TypeError(f"{type(event).__name__} does not change an invoice's standing")
 
 
 def decide_share(state: Share | None, command: ShareCommand) -> list[IntegrationEvent]:
@@ -493,10 +635,17 @@ def decide_share(state: Share | None, command: ShareCommand) -> list[Integration
             raise Conflict("this share exists already")
         if command.document is None:
             raise NotFound("no such document")
-        return [events.SharePrepared(
+        prepared = events.SharePrepared(
             share_id=command.share_id, document_id=command.document.document_id,
             tenant_id=command.document.tenant_id, recipients=_requested(command.recipients),
-            view_only=command.view_only, expires_at=command.expires_at, prepared_at=command.now)]
+            view_only=command.view_only, expires_at=command.expires_at, prepared_at=command.now)
+        if command.lock is None:
+            return [prepared]
+        return [prepared, *decide_lock(evolve_share(None, prepared), command.lock)]
+    if isinstance(command, LockCommand):
+        if state is None:
+            raise NotFound("no such share")
+        return decide_lock(state, command)
     return decide_recipient_links(
         state, command,
         when_complete=lambda share, linked: events.DocumentShared(
@@ -530,6 +679,12 @@ def evolve_share(state: Share | None, event: IntegrationEvent) -> Share:
             return replace(state, status="failed", failure=reason)
         case events.ShareRevoked():
             return replace(state, status="revoked")
+        case events.ShareLocked(invoice_id=invoice_id):
+            return replace(state, lock=PaymentLock(invoice_id, locked=True))
+        case events.ShareUnlocked(reason="released"):
+            return replace(state, lock=None)
+        case events.ShareUnlocked(invoice_id=invoice_id):
+            return replace(state, lock=PaymentLock(invoice_id, locked=False))
     return evolve_recipient_links(state, event)
 
 

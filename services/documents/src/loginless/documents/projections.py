@@ -89,6 +89,16 @@ class DocumentRows:
             case events.ShareRevoked():
                 await self._set(db, "shares", "share_id", event.share_id, version,
                                 "status = 'revoked', revoked_at = $3", event.revoked_at)
+            case events.ShareLocked():
+                await self._set(db, "shares", "share_id", event.share_id, version,
+                                "lock_invoice_id = $3, lock_status = 'locked', lock_changed_at = $4",
+                                event.invoice_id, event.locked_at)
+            case events.ShareUnlocked(reason="released"):
+                await self._set(db, "shares", "share_id", event.share_id, version,
+                                "lock_invoice_id = NULL, lock_status = NULL, lock_changed_at = $3", event.unlocked_at)
+            case events.ShareUnlocked():
+                await self._set(db, "shares", "share_id", event.share_id, version,
+                                "lock_status = 'unlocked', lock_changed_at = $3", event.unlocked_at)
             case events.UploadRequestPrepared():
                 await self._upload_request(db, event, status="pending", recipients=_recipients(event.recipients),
                                            created_at=event.prepared_at, version=version)
