@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
+from loginless.devstack.antivirus import ClamdServer
 from loginless.devstack.component import Component
 from loginless.devstack.errors import DevstackError, StackAlreadyRunningError
 from loginless.devstack.kafka import KafkaServer
@@ -234,6 +235,7 @@ class Stack:
     kafka: KafkaServer | None  # None when KAFKA_BOOTSTRAP_SERVERS does
     s3: S3Server | None  # None when S3_ENDPOINT does
     mail: MailServer
+    clamd: ClamdServer | None  # with documents only
     service_processes: list[ServiceProcess]
 
     def __init__(
@@ -330,7 +332,7 @@ class Stack:
     @property
     def components(self) -> list[Component]:
         """Everything this stack runs itself, in start order."""
-        infrastructure = [self.postgres, self.kafka, self.s3, self.mail]
+        infrastructure = [self.postgres, self.kafka, self.s3, self.mail, self.clamd]
         return [component for component in infrastructure if component is not None] + list(
             self.service_processes
         )
@@ -460,6 +462,8 @@ class Stack:
             smtp_port_env_var=variable("smtp"),
             ui_port_env_var=variable("mail_ui"),
         )
+        # The antivirus documents scans guests' uploads with, when documents runs here.
+        self.clamd = ClamdServer(self.var_dir) if "documents" in self.services else None
         self.service_processes = [
             ServiceProcess(
                 self.var_dir,
@@ -521,6 +525,8 @@ class Stack:
         if service == "payments":
             # The built-in test provider is its default; its webhook secret is random per process (one replica).
             return {**common, "POLL_SECONDS": "0.25"} if self.config.for_tests else common
+        if service == "documents":
+            return {**common, "SCANNER": "clamd", "CLAMD_ADDRESS": self.clamd.url}
         if service == "notifications":
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.

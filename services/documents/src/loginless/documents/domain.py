@@ -22,6 +22,7 @@ from loginless.events.payloads import documents as events
 from loginless.events.payloads import payments
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore.decider import Decider
+from loginless.shared.eventstore.store import Upcasters
 from loginless.shared.web.downloads import content_disposition  # noqa: F401 -- documents' own name for it
 
 AccountKind = Literal["client", "guest"]
@@ -758,7 +759,16 @@ class PrepareUploadRequest:
     now: datetime
 
 
-UploadRequestCommand = PrepareUploadRequest | RecipientLinkCommand
+@dataclass(frozen=True)
+class RecordRefusedFile:
+    """The antivirus refused a guest's file: it is deleted, and the refusal is a fact staff can see."""
+
+    upload: CompletedUpload
+    signature: str | None
+    now: datetime
+
+
+UploadRequestCommand = PrepareUploadRequest | RecipientLinkCommand | RecordRefusedFile
 
 
 def decide_upload_request(state: UploadRequest | None, command: UploadRequestCommand) -> list[IntegrationEvent]:
@@ -773,6 +783,15 @@ def decide_upload_request(state: UploadRequest | None, command: UploadRequestCom
             folder_id=folder.folder_id, recipients=_requested(command.recipients),
             max_file_size=limits.max_file_size, allowed_types=list(limits.allowed_types),
             max_files=limits.max_files, deadline=command.deadline, prepared_at=command.now)]
+    if isinstance(command, RecordRefusedFile):
+        if state is None:
+            raise NotFound("no such upload request")
+        upload = command.upload
+        return [events.FileRefused(
+            upload_request_id=state.upload_request_id, tenant_id=state.tenant_id, file_id=upload.file_id,
+            link_id=upload.link_id, display_name=upload.display_name, size=upload.size, sha256=upload.sha256,
+            content_type=upload.content_type, scan_engine=upload.scan_engine, signature=command.signature,
+            refused_at=command.now)]
     return decide_recipient_links(
         state, command,
         when_complete=lambda request, linked: events.UploadRequestCreated(
@@ -807,6 +826,8 @@ def evolve_upload_request(state: UploadRequest | None, event: IntegrationEvent) 
             return replace(state, status="failed")
         case events.UploadRequestRevoked():
             return replace(state, status="revoked")
+        case events.FileRefused():
+            return state  # the file never became part of the request
     return evolve_recipient_links(state, event)
 
 
@@ -852,6 +873,7 @@ class CompletedUpload:
     content_type: str
     uploader_name: str | None = None
     uploader_email: str | None = None
+    scan_engine: str = ""  # what found it clean
 
 
 # ---- the documents themselves: added by staff or uploaded by guests ----------------------------------------
@@ -902,10 +924,11 @@ def decide_document(state: Document | None, command: DocumentCommand) -> list[In
                 content_type=command.content_type, added_at=command.now)]
         case RecordUploadedFile(upload=upload, now=now):
             request = check_open_for_uploads(command.request, upload.link_id, now)
-            return [events.FileUploaded(
+            return [events.FileUploadedV2(
                 file_id=upload.file_id, tenant_id=request.tenant_id, account_id=request.account_id,
                 folder_id=request.folder_id, display_name=upload.display_name, size=upload.size,
-                sha256=upload.sha256, content_type=upload.content_type, link_id=upload.link_id,
+                sha256=upload.sha256, content_type=upload.content_type, scan_verdict="clean",
+                scan_engine=upload.scan_engine, link_id=upload.link_id,
                 upload_request_id=request.upload_request_id, uploader_name=upload.uploader_name,
                 uploader_email=upload.uploader_email, uploaded_at=now)]
     raise TypeError(f"unknown command {command!r}")
@@ -917,7 +940,7 @@ def evolve_document(state: Document | None, event: IntegrationEvent) -> Document
             return Document(event.document_id, event.tenant_id, event.account_id, event.folder_id,
                             event.display_name, event.size, event.sha256, event.content_type,
                             object_key(event.tenant_id, event.document_id))
-        case events.FileUploaded():
+        case events.FileUploadedV2():
             return Document(event.file_id, event.tenant_id, event.account_id, event.folder_id,
                             event.display_name, event.size, event.sha256, event.content_type,
                             object_key(event.tenant_id, event.file_id))
@@ -925,6 +948,20 @@ def evolve_document(state: Document | None, event: IntegrationEvent) -> Document
 
 
 DOCUMENT: Decider[Document, DocumentCommand] = Decider(decide_document, evolve_document)
+
+# Stored events of old versions, read as the current ones (the kernel's ``Upcasters``).
+UPCASTERS = Upcasters()
+
+
+@UPCASTERS.register("documents", "FileUploaded", from_version=1)
+def file_uploaded_v1_to_v2(data: dict) -> dict:
+    """A file recorded before verdicts were: it passed whatever scanner ran then, which said nothing more."""
+    return {**data, "scan_verdict": "unrecorded", "scan_engine": "unrecorded"}
+
+
+def file_uploaded_v1(uploaded: events.FileUploadedV2) -> events.FileUploaded:
+    """The v1 copy of a FileUploaded, published beside v2 for subscribers that have not moved yet."""
+    return events.FileUploaded(**uploaded.model_dump(include=set(events.FileUploaded.model_fields)))
 
 
 # ---- guests' views and downloads: one stream each, so each can be forgotten whole ---------------------------

@@ -62,7 +62,7 @@ class DocumentRows:
             case events.DocumentAdded():
                 await self._document(db, event.document_id, event, source="staff", created_at=event.added_at,
                                      version=version)
-            case events.FileUploaded():
+            case events.FileUploadedV2():
                 await self._document(db, event.file_id, event, source="guest", created_at=event.uploaded_at,
                                      version=version, upload_request_id=event.upload_request_id,
                                      link_id=event.link_id, uploader_name=event.uploader_name,
@@ -114,6 +114,8 @@ class DocumentRows:
             case events.UploadRequestRevoked():
                 await self._set(db, "upload_requests", "upload_request_id", event.upload_request_id, version,
                                 "status = 'revoked', revoked_at = $3", event.revoked_at)
+            case events.FileRefused():
+                await self._version(db, event.upload_request_id, version)  # seen in the events, not in a row
             case events.RecipientLinkIssued():
                 await db.execute(
                     f"INSERT INTO {s}.recipient_links (link_id, tenant_id, resource_id, email, name, status, issued_at)"
@@ -141,7 +143,7 @@ class DocumentRows:
             await db.execute(f"DELETE FROM {self.s}.{table} WHERE {key} = $1", stream_id)
 
     async def _document(self, db: asyncpg.Connection, document_id: str, event: events.DocumentAdded
-                        | events.FileUploaded, *, source: str, created_at: object, version: int,
+                        | events.FileUploadedV2, *, source: str, created_at: object, version: int,
                         upload_request_id: str | None = None, link_id: str | None = None,
                         uploader_name: str | None = None, uploader_email: str | None = None) -> None:
         await db.execute(

@@ -5,6 +5,7 @@ caller can reach is scoped by tenant."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -13,7 +14,9 @@ import asyncpg
 
 from loginless.documents import domain
 from loginless.documents.storage import UploadedPart
-from loginless.shared.eventstore import advisory_key, quote_ident
+from loginless.events import CloudEvent, IntegrationEvent
+from loginless.shared.eventstore import RecordedEvent, advisory_key, quote_ident
+from loginless.shared.tracing import current_traceparent
 
 Executor = asyncpg.Connection | asyncpg.Pool
 
@@ -100,6 +103,23 @@ class Repository:
         rows = await db.fetch(f"SELECT access_id FROM {self.s}.access_records WHERE at < $1 ORDER BY at LIMIT $2",
                               cutoff, limit)
         return [row["access_id"] for row in rows]
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    async def publish_beside(self, connection: asyncpg.Connection, topic: str, recorded: RecordedEvent,
+                             old_version: IntegrationEvent) -> None:
+        """Queue ``old_version`` -- the previous version of ``recorded``'s type, still published for a deprecation
+        period -- in the outbox beside it, in the same transaction: same subject and metadata, an id of its own.
+        Only the current version is stored as an event; the relay sends both, in this order."""
+        metadata = recorded.metadata
+        copy = CloudEvent(source=old_version.source(), type=old_version.type_name(), subject=recorded.stream_id,
+                          data=old_version.model_dump(mode="json"), tenantid=metadata.tenant_id,
+                          correlationid=metadata.correlation_id,
+                          causationid=metadata.causation_id or metadata.correlation_id,
+                          time=recorded.recorded_at, traceparent=current_traceparent())
+        await connection.execute(
+            f"INSERT INTO {self.s}.outbox (event_id, topic, message_key, message_value) VALUES ($1, $2, $3, $4)",
+            uuid.UUID(copy.id), topic, recorded.stream_id.encode(), copy.to_message()[1])
 
     # -- pay to unlock: what documents has seen of invoices -----------------------------------------------------
 
