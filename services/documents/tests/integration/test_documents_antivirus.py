@@ -115,3 +115,20 @@ async def test_with_clamd_down_uploads_answer_503_and_nothing_unscanned_is_store
         scanned.start()
     await tus.upload(clean, chunk_size=len(clean), filename="later.pdf")  # back: it goes through
     assert len(await harness.events(tenant.tenant_id, "FileUploaded")) == 1
+
+
+async def test_a_file_over_clamds_stream_limit_cannot_be_scanned_so_it_is_refused_with_503(
+        client, harness, tenant, tmp_path, monkeypatch):
+    small = ClamdServer(tmp_path, stream_max_length="1M")  # below the file: clamd stops reading part-way
+    small.start()
+    try:
+        uploads = client.app.state.runtime.context.guest_pages.uploads
+        monkeypatch.setattr(uploads, "ctx", replace(uploads.ctx, scanner=ClamdScanner(small.url)))
+        _, tus = await an_upload_link(client, harness, tenant)
+        large = PDF_HEAD + os.urandom(3 * MIB)
+        path = tus.path_of(await tus.create(len(large), filename="large.pdf"))
+        answered = await tus.patch(path, 0, large)
+        assert answered.status_code == 503, answered.text
+        assert await nothing_stored(harness, tenant)
+    finally:
+        small.stop()

@@ -24,9 +24,11 @@ STREAM_MAX_LENGTH = "4000M"  # above any upload limit: a larger stream could not
 class ClamdServer(Component):
     name = "clamd"
 
-    def __init__(self, var_dir: Path, *, binary: str | None = None, name: str | None = None) -> None:
+    def __init__(self, var_dir: Path, *, binary: str | None = None, name: str | None = None,
+                 stream_max_length: str = STREAM_MAX_LENGTH) -> None:
         super().__init__(var_dir, name=name)
         self.binary = binary or shutil.which("clamd") or "/usr/sbin/clamd"
+        self.stream_max_length = stream_max_length
 
     @property
     def socket_path(self) -> Path:
@@ -49,7 +51,7 @@ class ClamdServer(Component):
         self.socket_path.unlink(missing_ok=True)
         (self.data_dir / "clamd.conf").write_text("\n".join([
             "Foreground yes", f"LocalSocket {self.socket_path}", f"DatabaseDirectory {database}",
-            f"StreamMaxLength {STREAM_MAX_LENGTH}", "MaxFileSize 4000M", "MaxScanSize 4000M", "LogTime yes",
+            f"StreamMaxLength {self.stream_max_length}", "MaxFileSize 4000M", "MaxScanSize 4000M", "LogTime yes",
             "SelfCheck 0", ""]))
 
     def command(self) -> list[str]:

@@ -17,6 +17,7 @@ import struct
 from urllib.parse import urlsplit
 
 import structlog
+from prometheus_client import Counter
 
 from loginless.documents.ports import ObjectReader, ScanVerdict
 from loginless.shared.errors import DependencyUnavailable
@@ -24,6 +25,8 @@ from loginless.shared.errors import DependencyUnavailable
 log = structlog.get_logger(__name__)
 
 CHUNK_SIZE = 256 * 1024  # well under clamd's StreamMaxLength, large enough that the 4-byte headers cost nothing
+SCANS = Counter("loginless_documents_scans_total", "Guests' uploads scanned by clamd, by outcome",
+                ["outcome"])  # clean, refused, unavailable: alert on unavailable (uploads are waiting)
 
 
 class ClamdScanner:
@@ -48,10 +51,13 @@ class ClamdScanner:
             raise self._unavailable(error) from error
         if reply.endswith(" FOUND"):  # "stream: Win.Test.EICAR_HDB-1 FOUND"
             signature = reply.removeprefix("stream: ").removesuffix(" FOUND")
+            SCANS.labels("refused").inc()
             return ScanVerdict(clean=False, reason=f"malware found: {signature}", engine=engine, signature=signature)
         if reply == "stream: OK":
+            SCANS.labels("clean").inc()
             return ScanVerdict(clean=True, engine=engine)
         # "INSTREAM size limit exceeded. ERROR" (StreamMaxLength below the upload limit), or any other error.
+        SCANS.labels("unavailable").inc()
         log.error("clamd could not scan a file", reply=reply, size=size)
         raise DependencyUnavailable(f"the antivirus scanner could not scan the file: {reply}", dependency="clamd")
 
@@ -95,5 +101,6 @@ class ClamdScanner:
         return await asyncio.open_connection(parts.hostname, parts.port or 3310)
 
     def _unavailable(self, error: BaseException) -> DependencyUnavailable:
+        SCANS.labels("unavailable").inc()
         log.warning("antivirus scanner unavailable", address=self.address, error=repr(error))
         return DependencyUnavailable("the antivirus scanner is unavailable", dependency="clamd")
