@@ -97,7 +97,8 @@ class FileUploaded(IntegrationEvent, service="documents", version=1):
 class FileUploadedV2(IntegrationEvent, service="documents", name="FileUploaded", version=2):
     """A guest's file is complete in object storage, its checksum verified, and the antivirus found it clean:
     ``scan_verdict`` and ``scan_engine`` (e.g. ``ClamAV 1.4.6/27000/…``: the engine and its signature database) say
-    so. Files recorded before verdicts were (v1) read as ``unrecorded``."""
+    so (``not_scanned`` only where no antivirus is configured, in development). Files recorded before verdicts
+    were (v1) read as ``unrecorded``."""
 
     file_id: str
     tenant_id: str
@@ -107,7 +108,7 @@ class FileUploadedV2(IntegrationEvent, service="documents", name="FileUploaded",
     size: int
     sha256: str
     content_type: str
-    scan_verdict: Literal["clean", "unrecorded"]
+    scan_verdict: Literal["clean", "not_scanned", "unrecorded"]  # not_scanned: DOCUMENTS_SCANNER=none
     scan_engine: str
     link_id: str | None = None
     upload_request_id: str | None = None

@@ -927,7 +927,8 @@ def decide_document(state: Document | None, command: DocumentCommand) -> list[In
             return [events.FileUploadedV2(
                 file_id=upload.file_id, tenant_id=request.tenant_id, account_id=request.account_id,
                 folder_id=request.folder_id, display_name=upload.display_name, size=upload.size,
-                sha256=upload.sha256, content_type=upload.content_type, scan_verdict="clean",
+                sha256=upload.sha256, content_type=upload.content_type,
+                scan_verdict="not_scanned" if upload.scan_engine in ("", "none") else "clean",
                 scan_engine=upload.scan_engine, link_id=upload.link_id,
                 upload_request_id=request.upload_request_id, uploader_name=upload.uploader_name,
                 uploader_email=upload.uploader_email, uploaded_at=now)]

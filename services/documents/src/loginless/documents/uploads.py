@@ -235,7 +235,8 @@ class ResumableUploads:
                 uploader_email=row["uploader_email"], scan_engine=verdict.engine)
             if not verdict.clean:
                 await self._refused(request.upload_request_id, upload, verdict.signature, correlation_id)
-                raise ScanRejected(f"“{upload.display_name}” was refused: the antivirus found {verdict.signature}",
+                found = verdict.signature or verdict.reason or "malware"
+                raise ScanRejected(f"“{upload.display_name}” was refused: the antivirus found {found}",
                                    file_name=upload.display_name, signature=verdict.signature)
             await retrying_on_conflict(
                 lambda: self._record(upload_id, request.upload_request_id, upload, correlation_id))
