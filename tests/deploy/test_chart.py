@@ -339,7 +339,7 @@ def allowed_connections(manifests: list[dict], values: dict) -> set[tuple[str, s
         labels = document["spec"]["template"]["metadata"]["labels"]
         pods[f"{labels['loginless.dev/service']} {labels['app.kubernetes.io/component']}"] = labels
     systems = {53: "DNS", values["postgresql"]["port"]: "PostgreSQL", values["kafka"]["port"]: "Kafka",
-               values["s3"]["port"]: "S3", values["smtp"]["port"]: "SMTP"}
+               values["s3"]["port"]: "S3", values["smtp"]["port"]: "SMTP", values["clamd"]["port"]: "ClamAV"}
 
     def peers(rule: dict, key: str, port: int) -> set[str]:
         found = set()

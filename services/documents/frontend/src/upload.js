@@ -71,6 +71,7 @@ function start (form) {
     if (status === 403) return t('too_many')
     if (status === 400) return t('empty', { name })
     if (status === 410) return t('link_closed')
+    if (status === 422) return t('refused_by_scan', { name })
     return t('unavailable')
   }
 

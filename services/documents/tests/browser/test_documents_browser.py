@@ -27,12 +27,12 @@ async def staff(stack, harness):
         yield http
 
 
-async def new_share(staff, body: bytes, *, name: str, view_only: bool = False) -> str:
+async def new_share(staff, body: bytes, *, name: str, view_only: bool = False, **options) -> str:
     account = (await staff.post("/v1/accounts", json={"name": "Ana"})).json()
     document = (await staff.post("/v1/documents", params={"account_id": account["account_id"], "name": name},
                                  content=body)).json()
     share = (await staff.post(f"/v1/documents/{document['document_id']}/shares", json={
-        "recipients": [{"email": "banker@example.test"}], "view_only": view_only})).json()
+        "recipients": [{"email": "banker@example.test"}], "view_only": view_only, **options})).json()
     return share["links"][0]["link_id"]
 
 
@@ -73,6 +73,17 @@ async def test_a_pdf_is_previewed_then_downloaded_with_identical_bytes(stack, st
     download = await download_info.value
     assert download.suggested_filename == "Declaración de la renta.pdf"
     assert open(await download.path(), "rb").read() == PDF
+    assert page.csp_errors == []
+    await assert_accessible(browser, stack.guest_url(link_id))
+    await assert_accessible(browser, stack.guest_url(link_id, "/?lang=es"))
+
+
+async def test_a_share_locked_until_paid_says_so_offers_nothing_and_is_accessible(stack, staff, page, browser):
+    link_id = await new_share(staff, PDF, name="Informe anual.pdf", locked_until_paid="inv_" + "c3" * 12)
+    await page.goto(stack.guest_url(link_id, "/?lang=es"))
+    await page.locator("[data-locked]").wait_for()
+    assert "se desbloquea cuando se pague la factura" in await page.locator("main").inner_text()
+    assert await page.locator("a[href*='/download'], a[href*='/preview'], [data-pdf-preview], .preview").count() == 0
     assert page.csp_errors == []
     await assert_accessible(browser, stack.guest_url(link_id))
     await assert_accessible(browser, stack.guest_url(link_id, "/?lang=es"))

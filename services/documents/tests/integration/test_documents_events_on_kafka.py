@@ -1,4 +1,5 @@
-"""FileUploaded reaches Kafka through the outbox, as a CloudEvent keyed by the file id."""
+"""FileUploaded reaches Kafka through the outbox, as a CloudEvent keyed by the file id: v2, then v1 beside it (its
+deprecation period), in that order on the file's partition."""
 
 import asyncio
 import os
@@ -27,12 +28,15 @@ async def test_file_uploaded_is_relayed_to_the_documents_topic(client, harness, 
     relay_task = asyncio.create_task(relay.run())
     try:
         messages = await read_topic(kafka_bootstrap_servers, harness.settings.events_topic, timeout=60,
-                                    until=lambda found: any(m.key == uploaded["stream_id"].encode() for m in found))
+                                    until=lambda found: sum(m.key == uploaded["stream_id"].encode()
+                                                            for m in found) >= 2)
     finally:
         relay_task.cancel()
-    [message] = [m for m in messages if m.key == uploaded["stream_id"].encode()]
-    event = message.event
-    assert event.type == "loginless.documents.FileUploaded.v1"
-    assert event.subject == event.data["file_id"] == uploaded["stream_id"]
-    assert event.tenantid == tenant.tenant_id
-    assert message.headers["content-type"] == b"application/cloudevents+json"
+    published = [m for m in messages if m.key == uploaded["stream_id"].encode()]
+    assert [m.event.type for m in published] == ["loginless.documents.FileUploaded.v2",
+                                                 "loginless.documents.FileUploaded.v1"]
+    for message in published:
+        event = message.event
+        assert event.subject == event.data["file_id"] == uploaded["stream_id"]
+        assert event.tenantid == tenant.tenant_id
+        assert message.headers["content-type"] == b"application/cloudevents+json"

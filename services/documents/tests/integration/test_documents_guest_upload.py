@@ -304,6 +304,9 @@ class SignatureScanner:
     def __init__(self) -> None:
         self.bytes_read: list[int] = []
 
+    async def check_ready(self) -> None:
+        return None
+
     async def scan(self, *, content_type: str, size: int, read):  # noqa: ANN001, ANN201
         from loginless.documents.ports import ScanVerdict
 

@@ -1,5 +1,6 @@
 """The documents domain without I/O: type sniffing, names, dispositions, limits, decisions, languages."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -269,6 +270,10 @@ def test_a_file_is_recorded_only_while_its_upload_request_takes_files():
     [uploaded] = domain.decide_document(None, domain.RecordUploadedFile(upload_request(), upload, NOW))
     assert (uploaded.file_id, uploaded.folder_id, uploaded.upload_request_id) == ("doc_9", "fld_1", "upr_1")
     assert domain.DOCUMENT.replay([uploaded]).object_key == "tenants/t/documents/doc_9"
+    assert (uploaded.scan_verdict, uploaded.scan_engine) == ("not_scanned", "")  # no antivirus said anything
+    scanned = replace(upload, scan_engine="ClamAV 1.4.6/27000")
+    [uploaded] = domain.decide_document(None, domain.RecordUploadedFile(upload_request(), scanned, NOW))
+    assert (uploaded.scan_verdict, uploaded.scan_engine) == ("clean", "ClamAV 1.4.6/27000")
     with pytest.raises(domain.Gone):
         domain.decide_document(None, domain.RecordUploadedFile(upload_request(status="revoked"), upload, NOW))
 

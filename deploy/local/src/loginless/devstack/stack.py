@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
+from loginless.devstack.antivirus import ClamdServer
 from loginless.devstack.component import Component
 from loginless.devstack.errors import DevstackError, StackAlreadyRunningError
 from loginless.devstack.kafka import KafkaServer
@@ -242,6 +243,7 @@ class Stack:
     s3: S3Server | None  # None when S3_ENDPOINT does
     mail: MailServer
     stripe_mock: StripeMockServer | None  # the test stack's only: the Stripe adapter's tests call it
+    clamd: ClamdServer | None  # with documents only
     service_processes: list[ServiceProcess]
 
     def __init__(
@@ -339,7 +341,7 @@ class Stack:
     @property
     def components(self) -> list[Component]:
         """Everything this stack runs itself, in start order."""
-        infrastructure = [self.postgres, self.kafka, self.s3, self.mail, self.stripe_mock]
+        infrastructure = [self.postgres, self.kafka, self.s3, self.mail, self.stripe_mock, self.clamd]
         return [component for component in infrastructure if component is not None] + list(
             self.service_processes
         )
@@ -479,6 +481,8 @@ class Stack:
                 http_port_env_var=variable("stripe_mock"),
                 https_port_env_var=variable("stripe_mock_https"),
             )
+        # The antivirus documents scans guests' uploads with, when documents runs here.
+        self.clamd = ClamdServer(self.var_dir) if "documents" in self.services else None
         self.service_processes = [
             ServiceProcess(
                 self.var_dir,
@@ -540,6 +544,8 @@ class Stack:
         if service == "payments":
             # The built-in test provider is its default; its webhook secret is random per process (one replica).
             return {**common, "POLL_SECONDS": "0.25"} if self.config.for_tests else common
+        if service == "documents":
+            return {**common, "SCANNER": "clamd", "CLAMD_ADDRESS": self.clamd.url}
         if service == "notifications":
             quick = {"RECEIPT_QUIET_SECONDS": "1", "POLL_SECONDS": "0.25"} if self.config.for_tests else {}
             # On one's own machine a webhook receiver listens on localhost: private addresses are allowed here only.

@@ -76,7 +76,8 @@ class DocumentAdded(IntegrationEvent, service="documents", version=1):
 
 
 class FileUploaded(IntegrationEvent, service="documents", version=1):
-    """A guest's file is complete in object storage, checksum verified and scanned."""
+    """A guest's file is complete in object storage, checksum verified and scanned. Superseded by
+    ``FileUploaded.v2`` (which says what scanned it), published beside it for a deprecation period."""
 
     file_id: str
     tenant_id: str
@@ -91,6 +92,46 @@ class FileUploaded(IntegrationEvent, service="documents", version=1):
     uploader_name: str | None = None
     uploader_email: str | None = None
     uploaded_at: datetime | None = None
+
+
+class FileUploadedV2(IntegrationEvent, service="documents", name="FileUploaded", version=2):
+    """A guest's file is complete in object storage, its checksum verified, and the antivirus found it clean:
+    ``scan_verdict`` and ``scan_engine`` (e.g. ``ClamAV 1.4.6/27000/…``: the engine and its signature database) say
+    so (``not_scanned`` only where no antivirus is configured, in development). Files recorded before verdicts
+    were (v1) read as ``unrecorded``."""
+
+    file_id: str
+    tenant_id: str
+    account_id: str
+    folder_id: str
+    display_name: str
+    size: int
+    sha256: str
+    content_type: str
+    scan_verdict: Literal["clean", "not_scanned", "unrecorded"]  # not_scanned: DOCUMENTS_SCANNER=none
+    scan_engine: str
+    link_id: str | None = None
+    upload_request_id: str | None = None
+    uploader_name: str | None = None
+    uploader_email: str | None = None
+    uploaded_at: datetime | None = None
+
+
+class FileRefused(IntegrationEvent, service="documents", version=1):
+    """A guest's file was refused by the antivirus: deleted from object storage, never a document, never
+    announced as uploaded. On the upload request's stream."""
+
+    upload_request_id: str
+    tenant_id: str
+    file_id: str
+    link_id: str
+    display_name: str
+    size: int
+    sha256: str
+    content_type: str
+    scan_engine: str
+    signature: str | None = None
+    refused_at: datetime
 
 
 class SharePrepared(IntegrationEvent, service="documents", version=1):
@@ -162,6 +203,31 @@ class ShareRevoked(IntegrationEvent, service="documents", version=1):
     document_id: str
     tenant_id: str
     revoked_at: datetime
+
+
+class ShareLocked(IntegrationEvent, service="documents", version=1):
+    """The share is locked until an invoice (of the payments service) is paid: its guests see that it unlocks
+    then, and cannot view or download it meanwhile. ``reason``: staff locked it, or a payment of the invoice was
+    reversed after it had unlocked it (payments reopened the invoice)."""
+
+    share_id: str
+    document_id: str
+    tenant_id: str
+    invoice_id: str
+    reason: Literal["staff", "payment_reversed"]
+    locked_at: datetime
+
+
+class ShareUnlocked(IntegrationEvent, service="documents", version=1):
+    """The lock ended: the invoice was paid (``InvoicePaid`` seen, possibly before the lock), or staff released it
+    by hand (the share then has no lock at all)."""
+
+    share_id: str
+    document_id: str
+    tenant_id: str
+    invoice_id: str
+    reason: Literal["invoice_paid", "released"]
+    unlocked_at: datetime
 
 
 class DocumentViewed(IntegrationEvent, service="documents", version=1):

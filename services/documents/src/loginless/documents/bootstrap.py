@@ -48,10 +48,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 DESCRIPTION = "Documents, client and guest accounts, folders, shares for viewing and download, upload requests."
 PUBLISHED_EVENTS = (
     events.ClientAccountCreated, events.ClientInvitedToPortal, events.FolderCreated, events.DocumentAdded,
-    events.FileUploaded, events.SharePrepared, events.DocumentShared, events.ShareFailed, events.ShareRevoked,
-    events.RecipientLinkIssued, events.RecipientLinkRevoked, events.RecipientLinkExpired, events.DocumentViewed,
-    events.DocumentDownloaded, events.UploadRequestPrepared, events.UploadRequestCreated,
-    events.UploadRequestFailed, events.UploadRequestRevoked,
+    events.FileUploaded, events.FileUploadedV2, events.FileRefused, events.SharePrepared, events.DocumentShared,
+    events.ShareFailed, events.ShareRevoked, events.RecipientLinkIssued, events.RecipientLinkRevoked,
+    events.RecipientLinkExpired, events.DocumentViewed, events.DocumentDownloaded, events.UploadRequestPrepared,
+    events.UploadRequestCreated, events.UploadRequestFailed, events.UploadRequestRevoked, events.ShareLocked,
+    events.ShareUnlocked,
 )
 
 
@@ -61,13 +62,29 @@ def storage_for(settings: DocumentsSettings) -> DocumentStorage:
                            region=settings.s3_region, public_endpoint=settings.s3_guest_endpoint)
 
 
+def scanner_for(settings: DocumentsSettings) -> Scanner:
+    """The antivirus the settings name; without one every file passes (development only: said at start-up)."""
+    if settings.scanner == "clamd":
+        from loginless.documents.antivirus import ClamdScanner
+
+        return ClamdScanner(settings.clamd_address, timeout_seconds=settings.clamd_timeout_seconds)
+    log.warning("no antivirus: guests' uploads are not scanned (DOCUMENTS_SCANNER=none, for development only)")
+    return PassThroughScanner()
+
+
+def with_upcasters(store: EventStore) -> EventStore:
+    """The kernel's store of this service, reading old event versions as the current ones (``domain.UPCASTERS``)."""
+    return EventStore(store.pool, schema=store.schema, topic=store.topic, upcasters=domain.UPCASTERS)
+
+
 def projections(store: EventStore, settings: DocumentsSettings) -> Projections:
     """Every read model of the service (``python -m loginless.documents projections rebuild`` replays them)."""
-    return Projections(store, [DocumentRows(settings.schema)])
+    return Projections(with_upcasters(store), [DocumentRows(settings.schema)])
 
 
 def documents_context(store: EventStore, settings: DocumentsSettings, *, links: LinksApi, storage: DocumentStorage,
                       scanner: Scanner, clock: Clock = utc_now) -> DocumentsContext:
+    store = with_upcasters(store)
     read_models = projections(store, settings)
 
     def runner(decider: domain.Decider) -> DeciderRunner:
@@ -112,7 +129,7 @@ def create_app(settings: DocumentsSettings, *, links: LinksApi | None = None, sc
         await storage.ensure_bucket()
         async with links_held(settings, links) as links_api:
             documents = documents_context(runtime.store, settings, links=links_api, storage=storage,
-                                          scanner=scanner or PassThroughScanner(), clock=clock)
+                                          scanner=scanner or scanner_for(settings), clock=clock)
             yield DocumentsApp(documents=documents, guest_pages=GuestPages(documents, ResumableUploads(documents)),
                                api_keys=api_keys or LinksApiKeys(links_api),
                                guest_assertions=settings.guest_assertions("documents"))
@@ -137,7 +154,7 @@ async def keep_house(ctx: DocumentsContext) -> None:
 
 
 def create_worker(settings: DocumentsSettings, *, links: LinksApi | None = None) -> ServiceWorker[DocumentsContext]:
-    from loginless.documents.consumers import links_events_consumer
+    from loginless.documents.consumers import links_events_consumer, payments_events_consumer
     from loginless.documents.handlers import work_through_link_jobs
     from loginless.shared.worker import ServiceWorker, every
 
@@ -147,7 +164,8 @@ def create_worker(settings: DocumentsSettings, *, links: LinksApi | None = None)
             yield documents_context(runtime.store, settings, links=links_api, storage=storage_for(settings),
                                     scanner=PassThroughScanner())
 
-    return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS, consumers=[links_events_consumer],
+    return ServiceWorker(settings, context=context, migrations_dir=MIGRATIONS,
+                         consumers=[links_events_consumer, payments_events_consumer],
                          tasks=[every(settings.link_job_poll_seconds, work_through_link_jobs),
                                 every(settings.maintenance_interval_seconds, keep_house)])
 
@@ -155,7 +173,7 @@ def create_worker(settings: DocumentsSettings, *, links: LinksApi | None = None)
 def asyncapi_document() -> dict:
     from faststream.kafka import KafkaBroker
 
-    from loginless.documents.consumers import links_events_consumer
+    from loginless.documents.consumers import links_events_consumer, payments_events_consumer
     from loginless.shared.messaging.contract import declare_event_publisher
     from loginless.shared.runtime import asyncapi_for
 
@@ -164,6 +182,8 @@ def asyncapi_document() -> dict:
     # Declares the subscription only; no settings or database are needed to describe it.
     settings = DocumentsSettings.model_construct(database_url="postgresql://unused")
     store = EventStore(None, schema=settings.schema, topic=settings.events_topic)  # type: ignore[arg-type]
-    links_events_consumer(documents_context(store, settings, links=None, storage=None,  # type: ignore[arg-type]
-                                            scanner=PassThroughScanner())).subscribe(broker)
+    ctx = documents_context(store, settings, links=None, storage=None,  # type: ignore[arg-type]
+                            scanner=PassThroughScanner())
+    for consumer in (links_events_consumer, payments_events_consumer):
+        consumer(ctx).subscribe(broker)
     return asyncapi_for("documents", broker, description=DESCRIPTION)

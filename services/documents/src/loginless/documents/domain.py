@@ -19,8 +19,10 @@ from typing import Literal, TypeVar
 from loginless.documents import filetypes
 from loginless.events import IntegrationEvent
 from loginless.events.payloads import documents as events
+from loginless.events.payloads import payments
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore.decider import Decider
+from loginless.shared.eventstore.store import Upcasters
 from loginless.shared.web.downloads import content_disposition  # noqa: F401 -- documents' own name for it
 
 AccountKind = Literal["client", "guest"]
@@ -67,6 +69,12 @@ class EmptyFile(LoginlessError):
     status_code = 400
     problem_type = "empty-file"
     title = "The file is empty"
+
+
+class LockedUntilPaid(LoginlessError):
+    status_code = 403
+    problem_type = "locked-until-paid"
+    title = "This document unlocks once an invoice is paid"
 
 
 class TooManyFiles(LoginlessError):
@@ -468,10 +476,15 @@ class Share(LinkHolder):
     recipients: tuple[RecipientLink, ...]
     status: ResourceStatus
     failure: str | None = None
+    lock: PaymentLock | None = None
 
     @property
     def resource_id(self) -> str:
         return self.share_id
+
+    @property
+    def locked(self) -> bool:
+        return self.lock is not None and self.lock.locked
 
 
 @dataclass(frozen=True)
@@ -482,9 +495,139 @@ class PrepareShare:
     view_only: bool
     expires_at: datetime
     now: datetime
+    lock: LockUntilPaid | None = None  # locked from the start, until this invoice is paid
 
 
-ShareCommand = PrepareShare | RecipientLinkCommand
+# ---- pay to unlock: a share locked until an invoice of the payments service is paid -------------------------
+
+_INVOICE_ID = re.compile(r"^inv_[0-9a-f]{24}$")
+
+
+def check_invoice_id(value: str, field_name: str = "invoice_id") -> str:
+    """An id as the payments service makes them; documents cannot ask payments whether it exists (see
+    docs/pay-to-unlock.md), so a typo is caught here at least."""
+    if not _INVOICE_ID.match(value):
+        raise InvalidRequest(f"{field_name} is not an invoice id (inv_ and 24 hexadecimal digits)", field=field_name)
+    return value
+
+
+@dataclass(frozen=True)
+class PaymentLock:
+    invoice_id: str
+    locked: bool  # False once the invoice is paid; True again if a reversal reopens it
+
+
+@dataclass(frozen=True)
+class LockUntilPaid:
+    """Staff lock a share until an invoice is paid; ``invoice_paid``: documents has already seen it paid."""
+
+    invoice_id: str
+    invoice_paid: bool
+    now: datetime
+
+
+@dataclass(frozen=True)
+class UnlockForPaidInvoice:
+    """Payments announced the invoice paid (InvoicePaid)."""
+
+    invoice_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class RelockForReopenedInvoice:
+    """A payment of the invoice was reversed and left it unpaid (PaymentReversed): what it unlocked locks again."""
+
+    invoice_id: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseLock:
+    """Staff take the lock off by hand (the invoice was settled some other way)."""
+
+    now: datetime
+
+
+LockCommand = LockUntilPaid | UnlockForPaidInvoice | RelockForReopenedInvoice | ReleaseLock
+ShareCommand = PrepareShare | RecipientLinkCommand | LockCommand
+
+
+def decide_lock(share: Share, command: LockCommand) -> list[IntegrationEvent]:
+    ids = dict(share_id=share.share_id, document_id=share.document_id, tenant_id=share.tenant_id)
+    lock = share.lock
+    match command:
+        case LockUntilPaid(invoice_id=invoice_id, invoice_paid=paid, now=now):
+            if share.ended:
+                raise Conflict("this share has ended; share the document again")
+            if lock is not None and lock.invoice_id == invoice_id:
+                return []  # locked on this invoice already (a retried request)
+            if lock is not None:
+                raise Conflict(f"this share is locked until invoice {lock.invoice_id} is paid; unlock it first",
+                               invoice_id=lock.invoice_id)
+            locked = events.ShareLocked(**ids, invoice_id=invoice_id, reason="staff", locked_at=now)
+            if not paid:
+                return [locked]
+            # Paid before the lock: recorded as it happened -- locked, and unlocked by a payment already seen.
+            return [locked, events.ShareUnlocked(**ids, invoice_id=invoice_id, reason="invoice_paid",
+                                                 unlocked_at=now)]
+        case UnlockForPaidInvoice(invoice_id=invoice_id, now=now):
+            if lock is None or lock.invoice_id != invoice_id or not lock.locked:
+                return []
+            return [events.ShareUnlocked(**ids, invoice_id=invoice_id, reason="invoice_paid", unlocked_at=now)]
+        case RelockForReopenedInvoice(invoice_id=invoice_id, now=now):
+            if lock is None or lock.invoice_id != invoice_id or lock.locked:
+                return []
+            return [events.ShareLocked(**ids, invoice_id=invoice_id, reason="payment_reversed", locked_at=now)]
+        case ReleaseLock(now=now):
+            if lock is None:
+                return []
+            return [events.ShareUnlocked(**ids, invoice_id=lock.invoice_id, reason="released", unlocked_at=now)]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def check_unlocked(share: Share) -> None:
+    """A locked share's document is neither shown nor handed out, whatever the URL."""
+    if share.locked:
+        raise LockedUntilPaid("this document unlocks once its invoice is paid", invoice_id=share.lock.invoice_id)
+
+
+@dataclass(frozen=True)
+class InvoiceStanding:
+    """An invoice as documents has seen it on ``payments.events``: its number and whether it is paid. A replica
+    of the payments service's facts, kept per tenant; ``margin_minor`` is what was received beyond what is
+    payable (InvoicePaid's ``overpaid_minor``), less the reversals seen since: a reversal within it leaves the
+    invoice paid, as payments judges it."""
+
+    tenant_id: str
+    invoice_id: str
+    number: str | None = None
+    paid: bool = False
+    margin_minor: int = 0
+
+
+StandingChange = Literal["paid", "reopened"] | None
+
+
+def invoice_standing_after(standing: InvoiceStanding | None,
+                           event: payments.InvoiceIssued | payments.InvoicePaid | payments.PaymentReversed,
+                           ) -> tuple[InvoiceStanding, StandingChange]:
+    """The standing after one of payments' events, and what that means for shares locked on the invoice."""
+    standing = standing or InvoiceStanding(tenant_id=event.tenant_id, invoice_id=event.invoice_id)
+    match event:
+        case payments.InvoiceIssued(number=number):
+            return replace(standing, number=number), None
+        case payments.InvoicePaid(number=number, overpaid_minor=overpaid):
+            # "paid" even if it was already: unlocking is idempotent, and staying locked is the worse mistake.
+            return replace(standing, number=number or standing.number, paid=True,
+                           margin_minor=overpaid or 0), "paid"
+        case payments.PaymentReversed(amount_minor=amount):
+            if not standing.paid:
+                return standing, None
+            if amount <= standing.margin_minor:
+                return replace(standing, margin_minor=standing.margin_minor - amount), None
+            return replace(standing, paid=False, margin_minor=0), "reopened"
+    raise TypeError(f"{type(event).__name__} does not change an invoice's standing")
 
 
 def decide_share(state: Share | None, command: ShareCommand) -> list[IntegrationEvent]:
@@ -493,10 +636,17 @@ def decide_share(state: Share | None, command: ShareCommand) -> list[Integration
             raise Conflict("this share exists already")
         if command.document is None:
             raise NotFound("no such document")
-        return [events.SharePrepared(
+        prepared = events.SharePrepared(
             share_id=command.share_id, document_id=command.document.document_id,
             tenant_id=command.document.tenant_id, recipients=_requested(command.recipients),
-            view_only=command.view_only, expires_at=command.expires_at, prepared_at=command.now)]
+            view_only=command.view_only, expires_at=command.expires_at, prepared_at=command.now)
+        if command.lock is None:
+            return [prepared]
+        return [prepared, *decide_lock(evolve_share(None, prepared), command.lock)]
+    if isinstance(command, LockCommand):
+        if state is None:
+            raise NotFound("no such share")
+        return decide_lock(state, command)
     return decide_recipient_links(
         state, command,
         when_complete=lambda share, linked: events.DocumentShared(
@@ -530,6 +680,12 @@ def evolve_share(state: Share | None, event: IntegrationEvent) -> Share:
             return replace(state, status="failed", failure=reason)
         case events.ShareRevoked():
             return replace(state, status="revoked")
+        case events.ShareLocked(invoice_id=invoice_id):
+            return replace(state, lock=PaymentLock(invoice_id, locked=True))
+        case events.ShareUnlocked(reason="released"):
+            return replace(state, lock=None)
+        case events.ShareUnlocked(invoice_id=invoice_id):
+            return replace(state, lock=PaymentLock(invoice_id, locked=False))
     return evolve_recipient_links(state, event)
 
 
@@ -603,7 +759,16 @@ class PrepareUploadRequest:
     now: datetime
 
 
-UploadRequestCommand = PrepareUploadRequest | RecipientLinkCommand
+@dataclass(frozen=True)
+class RecordRefusedFile:
+    """The antivirus refused a guest's file: it is deleted, and the refusal is a fact staff can see."""
+
+    upload: CompletedUpload
+    signature: str | None
+    now: datetime
+
+
+UploadRequestCommand = PrepareUploadRequest | RecipientLinkCommand | RecordRefusedFile
 
 
 def decide_upload_request(state: UploadRequest | None, command: UploadRequestCommand) -> list[IntegrationEvent]:
@@ -618,6 +783,15 @@ def decide_upload_request(state: UploadRequest | None, command: UploadRequestCom
             folder_id=folder.folder_id, recipients=_requested(command.recipients),
             max_file_size=limits.max_file_size, allowed_types=list(limits.allowed_types),
             max_files=limits.max_files, deadline=command.deadline, prepared_at=command.now)]
+    if isinstance(command, RecordRefusedFile):
+        if state is None:
+            raise NotFound("no such upload request")
+        upload = command.upload
+        return [events.FileRefused(
+            upload_request_id=state.upload_request_id, tenant_id=state.tenant_id, file_id=upload.file_id,
+            link_id=upload.link_id, display_name=upload.display_name, size=upload.size, sha256=upload.sha256,
+            content_type=upload.content_type, scan_engine=upload.scan_engine, signature=command.signature,
+            refused_at=command.now)]
     return decide_recipient_links(
         state, command,
         when_complete=lambda request, linked: events.UploadRequestCreated(
@@ -652,6 +826,8 @@ def evolve_upload_request(state: UploadRequest | None, event: IntegrationEvent) 
             return replace(state, status="failed")
         case events.UploadRequestRevoked():
             return replace(state, status="revoked")
+        case events.FileRefused():
+            return state  # the file never became part of the request
     return evolve_recipient_links(state, event)
 
 
@@ -697,6 +873,7 @@ class CompletedUpload:
     content_type: str
     uploader_name: str | None = None
     uploader_email: str | None = None
+    scan_engine: str = ""  # what found it clean
 
 
 # ---- the documents themselves: added by staff or uploaded by guests ----------------------------------------
@@ -747,10 +924,12 @@ def decide_document(state: Document | None, command: DocumentCommand) -> list[In
                 content_type=command.content_type, added_at=command.now)]
         case RecordUploadedFile(upload=upload, now=now):
             request = check_open_for_uploads(command.request, upload.link_id, now)
-            return [events.FileUploaded(
+            return [events.FileUploadedV2(
                 file_id=upload.file_id, tenant_id=request.tenant_id, account_id=request.account_id,
                 folder_id=request.folder_id, display_name=upload.display_name, size=upload.size,
-                sha256=upload.sha256, content_type=upload.content_type, link_id=upload.link_id,
+                sha256=upload.sha256, content_type=upload.content_type,
+                scan_verdict="not_scanned" if upload.scan_engine in ("", "none") else "clean",
+                scan_engine=upload.scan_engine, link_id=upload.link_id,
                 upload_request_id=request.upload_request_id, uploader_name=upload.uploader_name,
                 uploader_email=upload.uploader_email, uploaded_at=now)]
     raise TypeError(f"unknown command {command!r}")
@@ -762,7 +941,7 @@ def evolve_document(state: Document | None, event: IntegrationEvent) -> Document
             return Document(event.document_id, event.tenant_id, event.account_id, event.folder_id,
                             event.display_name, event.size, event.sha256, event.content_type,
                             object_key(event.tenant_id, event.document_id))
-        case events.FileUploaded():
+        case events.FileUploadedV2():
             return Document(event.file_id, event.tenant_id, event.account_id, event.folder_id,
                             event.display_name, event.size, event.sha256, event.content_type,
                             object_key(event.tenant_id, event.file_id))
@@ -770,6 +949,20 @@ def evolve_document(state: Document | None, event: IntegrationEvent) -> Document
 
 
 DOCUMENT: Decider[Document, DocumentCommand] = Decider(decide_document, evolve_document)
+
+# Stored events of old versions, read as the current ones (the kernel's ``Upcasters``).
+UPCASTERS = Upcasters()
+
+
+@UPCASTERS.register("documents", "FileUploaded", from_version=1)
+def file_uploaded_v1_to_v2(data: dict) -> dict:
+    """A file recorded before verdicts were: it passed whatever scanner ran then, which said nothing more."""
+    return {**data, "scan_verdict": "unrecorded", "scan_engine": "unrecorded"}
+
+
+def file_uploaded_v1(uploaded: events.FileUploadedV2) -> events.FileUploaded:
+    """The v1 copy of a FileUploaded, published beside v2 for subscribers that have not moved yet."""
+    return events.FileUploaded(**uploaded.model_dump(include=set(events.FileUploaded.model_fields)))
 
 
 # ---- guests' views and downloads: one stream each, so each can be forgotten whole ---------------------------

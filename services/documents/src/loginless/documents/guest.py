@@ -128,6 +128,24 @@ def error_page(error: LoginlessError, context: dict[str, Any]) -> Template:
                     headers=NO_STORE)
 
 
+async def locked_page(pages: GuestPages, guest: GuestAssertion, share: domain.Share, document: domain.Document,
+                      context: dict[str, Any], *, status_code: int = 200) -> Template:
+    """What a locked share's guest sees: which invoice unlocks it, and no way to the document's bytes."""
+    invoice = await handlers.locking_invoice(pages.ctx, share)
+    return Template("locked.html", status_code=status_code, headers=NO_STORE, context={
+        **context, "document": document, "invoice_number": invoice.number,
+        "expires": format_date_time(min(share.expires_at, guest.link_expires_at), context["lang"])})
+
+
+async def refusal_page(pages: GuestPages, request: Request, guest: GuestAssertion, error: LoginlessError) -> Template:
+    """The page for a refused preview or download: a locked share's own page (403), else the error page."""
+    context = await pages.context(request, guest)
+    if isinstance(error, domain.LockedUntilPaid):
+        share, document = await handlers.guest_share(pages.ctx, guest)
+        return await locked_page(pages, guest, share, document, context, status_code=error.status_code)
+    return error_page(error, context)
+
+
 class TusDiscovery(ASGIMiddleware):
     """Answers tus's ``OPTIONS`` discovery request. (Litestar registers its own OPTIONS handler for every path
     and ignores ours, so this sits in front of the controller.)"""
@@ -163,6 +181,8 @@ class GuestController(Controller):
             share, document = await handlers.guest_share(pages.ctx, guest)
         except LoginlessError as error:
             return error_page(error, context)
+        if share.locked:  # not viewed: the page says what unlocks it, and shows nothing of the document's bytes
+            return await locked_page(pages, guest, share, document, context)
         await handlers.record_access(pages.ctx, guest, share, "view", client_ip=client_address(request),
                                      user_agent=_user_agent(request), cause=Cause(correlation_id_of(request)))
         lang = context["lang"]
@@ -225,10 +245,10 @@ class GuestController(Controller):
                       guest_pages: NamedDependency[GuestPages]) -> Response:
         pages = guest_pages
         try:
-            share, document = await handlers.guest_share(pages.ctx, guest)
+            share, document = await handlers.guest_document(pages.ctx, guest)
             domain.check_download(share)  # a view-only share's preview is its rendered pages, never the bytes
         except LoginlessError as error:
-            return error_page(error, await pages.context(request, guest))
+            return await refusal_page(pages, request, guest, error)
         if domain.serving_disposition(document.content_type) != "inline":
             return error_page(NotFound("no preview for this type"),
                               await pages.context(request, guest))
@@ -253,10 +273,10 @@ class GuestController(Controller):
                        guest_pages: NamedDependency[GuestPages]) -> Response:
         pages = guest_pages
         try:
-            share, document = await handlers.guest_share(pages.ctx, guest)
+            share, document = await handlers.guest_document(pages.ctx, guest)
             domain.check_download(share)
         except LoginlessError as error:
-            return error_page(error, await pages.context(request, guest))
+            return await refusal_page(pages, request, guest, error)
         settings = pages.ctx.settings
         streamed = settings.download_delivery == "stream"
         # Recorded when the download is handed out: with a presigned URL the bytes then flow between the guest and

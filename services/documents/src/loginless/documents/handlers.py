@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -33,11 +33,13 @@ from loginless.documents.settings import DocumentsSettings
 from loginless.documents.storage import DocumentStorage, PartBuffer, PartBuffers, UploadedPart
 from loginless.events import CloudEvent, UnknownEventType, event_class
 from loginless.events.payloads.links import LinkExpired, LinkRevoked
+from loginless.events.payloads.payments import InvoiceIssued, InvoicePaid, PaymentReversed
 from loginless.links.client import LinksApi, LinksRefused
 from loginless.links.views import IssueLinksIn, RecipientIn
 from loginless.shared.clock import Clock, utc_now
 from loginless.shared.errors import DependencyUnavailable, InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore import Cause, DeciderRunner, EventStore, Outcome, Projections, database_errors
+from loginless.shared.eventstore.runner import retrying_on_conflict
 from loginless.shared.web.assertion import GuestAssertion
 from loginless.shared.web.idempotency import IdempotentRequests
 
@@ -235,7 +237,10 @@ class Issued:
 
 async def share_document(ctx: DocumentsContext, tenant_id: str, document_id: str, *,
                          recipients: list[domain.Recipient], view_only: bool, expires_at: datetime | None,
-                         expires_in_seconds: int | None, cause: Cause) -> Issued:
+                         expires_in_seconds: int | None, locked_until_paid: str | None = None,
+                         cause: Cause) -> Issued:
+    """Share a document; with ``locked_until_paid`` (an invoice id) the share is locked from the start, in the
+    same transaction, until documents sees the invoice paid -- at once, if it has seen that already."""
     now = ctx.clock()
     document = await _current(ctx.documents, document_id, tenant_id)
     expiry = domain.resolve_expiry(now, expires_at=expires_at, expires_in_seconds=expires_in_seconds,
@@ -243,7 +248,15 @@ async def share_document(ctx: DocumentsContext, tenant_id: str, document_id: str
     command = domain.PrepareShare(share_id=domain.new_id("shr"), document=document,
                                   recipients=domain.check_recipients(recipients), view_only=view_only,
                                   expires_at=expiry, now=now)
-    return await _record_and_issue(ctx, ctx.shares, command.share_id, command, cause)
+    if locked_until_paid is None:
+        return await _record_and_issue(ctx, ctx.shares, command.share_id, command, cause)
+    invoice_id = domain.check_invoice_id(locked_until_paid, "locked_until_paid")
+
+    async def locked(connection: asyncpg.Connection) -> domain.PrepareShare:
+        paid = await _invoice_paid(ctx, connection, tenant_id, invoice_id)
+        return replace(command, lock=domain.LockUntilPaid(invoice_id, paid, ctx.clock()))
+
+    return await _record_and_issue(ctx, ctx.shares, command.share_id, locked, cause)
 
 
 async def create_upload_request(ctx: DocumentsContext, tenant_id: str, *, folder_id: str,
@@ -265,16 +278,22 @@ async def create_upload_request(ctx: DocumentsContext, tenant_id: str, *, folder
     return await _record_and_issue(ctx, ctx.upload_requests, command.upload_request_id, command, cause)
 
 
-async def _record_and_issue(ctx: DocumentsContext, runner: DeciderRunner, resource_id: str, command: object,
+async def _record_and_issue(ctx: DocumentsContext, runner: DeciderRunner, resource_id: str,
+                            command: object | Callable[[asyncpg.Connection], Awaitable[object]],
                             cause: Cause) -> Issued:
     """Record the resource with its issuing job, then issue its links at once; if the links service cannot
-    answer now, the worker carries on and the resource stays ``pending`` meanwhile."""
+    answer now, the worker carries on and the resource stays ``pending`` meanwhile. ``command`` may be made in
+    the recording transaction from what it reads (a share locked on an invoice reads what is known of it)."""
     give_up_at = ctx.clock() + timedelta(seconds=ctx.settings.link_issuing_deadline_seconds)
 
-    async def queue(connection: asyncpg.Connection, outcome: Outcome) -> None:
-        await ctx.repository.queue_issuing(connection, resource_id, outcome.state.tenant_id, give_up_at)
+    async def record() -> Outcome:
+        async with ctx.store.transaction() as connection:
+            decided = await command(connection) if callable(command) else command
+            outcome = await runner.run_in(connection, resource_id, decided, cause)
+            await ctx.repository.queue_issuing(connection, resource_id, outcome.state.tenant_id, give_up_at)
+            return outcome
 
-    recorded = await runner.run(resource_id, command, cause, also=queue)
+    recorded = await retrying_on_conflict(record)
     urls: dict[str, str] = {}
     try:
         holder = await issue_links(ctx, resource_id, cause=cause, urls=urls, holder=recorded.state)
@@ -458,6 +477,76 @@ async def record_link_event(ctx: DocumentsContext, event: CloudEvent, connection
                                           Cause(event.correlationid or event.id, causation_id=event.id))
 
 
+# ---- pay to unlock ------------------------------------------------------------------------------------------
+
+
+async def _invoice_paid(ctx: DocumentsContext, connection: asyncpg.Connection, tenant_id: str,
+                        invoice_id: str) -> bool:
+    """Whether documents has seen the invoice paid, read under the invoice's hold (``Repository.hold_invoice``)."""
+    await ctx.repository.hold_invoice(connection, tenant_id, invoice_id)
+    standing = await ctx.repository.invoice_standing(connection, tenant_id, invoice_id)
+    return standing is not None and standing.paid
+
+
+async def lock_share(ctx: DocumentsContext, tenant_id: str, share_id: str, *, invoice_id: str,
+                     cause: Cause) -> Share:
+    """Lock a share until an invoice is paid (unlocked at once if documents has already seen it paid)."""
+    invoice_id = domain.check_invoice_id(invoice_id)
+
+    async def attempt() -> Outcome[Share]:
+        async with ctx.store.transaction() as connection:
+            paid = await _invoice_paid(ctx, connection, tenant_id, invoice_id)
+            return await ctx.shares.run_in(connection, share_id,
+                                           lambda: domain.LockUntilPaid(invoice_id, paid, ctx.clock()), cause,
+                                           check=_scoped(tenant_id, "no such share"))
+
+    return (await retrying_on_conflict(attempt)).state
+
+
+async def release_share_lock(ctx: DocumentsContext, tenant_id: str, share_id: str, *, cause: Cause) -> Share:
+    """Staff take a share's lock off by hand: the invoice was settled in a way payments does not announce."""
+    outcome = await ctx.shares.run(share_id, lambda: domain.ReleaseLock(ctx.clock()), cause,
+                                   check=_scoped(tenant_id, "no such share"))
+    return outcome.state
+
+
+PAYMENT_EVENTS = (InvoiceIssued, InvoicePaid, PaymentReversed)
+
+
+async def record_payment_event(ctx: DocumentsContext, event: CloudEvent, connection: asyncpg.Connection) -> None:
+    """A consumer's effect: an invoice's number (InvoiceIssued), its payment (InvoicePaid) or a reversal that
+    reopens it (PaymentReversed) is noted in its standing, and every share of the same tenant locked on it is
+    unlocked or locked again -- an event on each share's stream. Other types change nothing."""
+    try:
+        payload = event_class(event.type).model_validate(event.data)
+    except UnknownEventType:
+        return  # a newer event this version does not know: skipped, never a stalled partition
+    if not isinstance(payload, PAYMENT_EVENTS):
+        return
+    tenant_id, invoice_id = payload.tenant_id, payload.invoice_id
+    await ctx.repository.hold_invoice(connection, tenant_id, invoice_id)
+    standing = await ctx.repository.invoice_standing(connection, tenant_id, invoice_id)
+    standing, change = domain.invoice_standing_after(standing, payload)
+    await ctx.repository.save_invoice_standing(connection, standing)
+    if change is None:
+        return
+    cause = Cause(event.correlationid or event.id, causation_id=event.id)
+    for share_id in await ctx.repository.shares_locked_on(connection, tenant_id, invoice_id):
+        command = (domain.UnlockForPaidInvoice(invoice_id, ctx.clock()) if change == "paid"
+                   else domain.RelockForReopenedInvoice(invoice_id, ctx.clock()))
+        outcome = await ctx.shares.run_in(connection, share_id, command, cause)
+        if outcome.events:
+            log.info("share lock changed by a payment", share_id=share_id, invoice_id=invoice_id, change=change)
+
+
+async def locking_invoice(ctx: DocumentsContext, share: Share) -> domain.InvoiceStanding:
+    """The invoice a locked share waits for, as far as documents knows it (its number, once seen issued)."""
+    assert share.lock is not None
+    async with database_errors():
+        standing = await ctx.repository.invoice_standing(ctx.pool, share.tenant_id, share.lock.invoice_id)
+    return standing or domain.InvoiceStanding(tenant_id=share.tenant_id, invoice_id=share.lock.invoice_id)
+
+
 # ---- guests ----------------------------------------------------------------------------------------------
 
 
@@ -495,8 +584,15 @@ async def view_only_picture(ctx: DocumentsContext, guest: GuestAssertion) -> Pat
     return await ctx.previews.picture(*_preview_of(ctx, guest, document))
 
 
-async def _view_only_document(ctx: DocumentsContext, guest: GuestAssertion) -> Document:
+async def guest_document(ctx: DocumentsContext, guest: GuestAssertion) -> tuple[Share, Document]:
+    """The share and document of a guest's link, if its bytes may go out: never while it is locked."""
     share, document = await guest_share(ctx, guest)
+    domain.check_unlocked(share)
+    return share, document
+
+
+async def _view_only_document(ctx: DocumentsContext, guest: GuestAssertion) -> Document:
+    share, document = await guest_document(ctx, guest)
     if not share.view_only:
         raise NotFound("this share's preview is the document itself")
     return document

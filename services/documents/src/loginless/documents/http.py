@@ -101,6 +101,30 @@ class NewShare(BaseModel):
     view_only: bool = Field(False, description="Recipients may view but not download")
     expires_at: datetime | None = None
     expires_in_seconds: int | None = Field(None, ge=60)
+    locked_until_paid: str | None = Field(
+        None, max_length=40, description="An invoice id (inv_…) of the payments service: the share stays locked "
+        "until the invoice is paid (at once unlocked if it is known to be paid)")
+
+
+class LockIn(BaseModel):
+    invoice_id: str = Field(max_length=40, description="The invoice (inv_…) whose payment unlocks the share")
+
+
+class LockOut(BaseModel):
+    invoice_id: str
+    status: Literal["locked", "unlocked"] = Field(description="locked until the invoice is paid; unlocked once it "
+                                                  "is (a reversed payment that reopens it locks the share again)")
+    changed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, share: domain.Share | Mapping[str, Any]) -> LockOut | None:
+        if isinstance(share, domain.Share):
+            return None if share.lock is None else cls(invoice_id=share.lock.invoice_id,
+                                                       status="locked" if share.lock.locked else "unlocked")
+        if share["lock_invoice_id"] is None:
+            return None
+        return cls(invoice_id=share["lock_invoice_id"], status=share["lock_status"],
+                   changed_at=share["lock_changed_at"])
 
 
 class LinkOut(BaseModel):
@@ -122,6 +146,7 @@ class ShareOut(BaseModel):
                                           "or failed if they could not be (any issued link is revoked)")
     failure: str | None = None
     revoked: bool
+    lock: LockOut | None = Field(None, description="Pay to unlock: the invoice whose payment unlocks the share")
     links: list[LinkOut]
 
 
@@ -310,11 +335,12 @@ class DocumentsController(Controller):
             issued = await handlers.share_document(
                 documents, staff.tenant_id, document_id, recipients=[r.to_domain() for r in data.recipients],
                 view_only=data.view_only, expires_at=data.expires_at, expires_in_seconds=data.expires_in_seconds,
-                cause=cause_of(request))
+                locked_until_paid=data.locked_until_paid, cause=cause_of(request))
             share = issued.holder
             return _created(issued, ShareOut(share_id=share.share_id, document_id=share.document_id,
                                              view_only=share.view_only, expires_at=share.expires_at,
                                              status=share.status, revoked=share.status == "revoked",
+                                             lock=LockOut.of(share),
                                              links=_links(share, issued.urls, share.expires_at)))
 
         return (await documents.idempotency.run(tenant_id=staff.tenant_id, operation="share-document",
@@ -331,7 +357,8 @@ class SharesController(Controller):
         share, links, accesses = await handlers.share_detail(documents, tenant_id, share_id)
         return ShareDetail(share_id=share["share_id"], document_id=share["document_id"], view_only=share["view_only"],
                            expires_at=share["expires_at"], status=share["status"], failure=share["failure"],
-                           revoked=share["status"] == "revoked", links=_stored_links(share, links),
+                           revoked=share["status"] == "revoked", lock=LockOut.of(share),
+                           links=_stored_links(share, links),
                            accesses=[AccessOut(kind=a["kind"], link_id=a["link_id"], at=a["at"],
                                                client_ip=a["client_ip"], user_agent=a["user_agent"])
                                      for a in accesses])
@@ -353,6 +380,21 @@ class SharesController(Controller):
         """Revoke one recipient's link; the others keep working."""
         await handlers.revoke_recipient_link(documents, staff.tenant_id, _share_id(share_id), link_id,
                                              cause=cause_of(request))
+        return await self._detail(documents, staff.tenant_id, share_id)
+
+    @post("/{share_id:str}/lock", status_code=200)
+    async def lock(self, request: Request, share_id: PathId, data: JSONBody[LockIn], staff: Staff,
+                   documents: Documents) -> ShareDetail:
+        """Lock the share until an invoice is paid: its guests see that it unlocks then, and get no bytes
+        meanwhile. Unlocked at once if the invoice is already known to be paid; 409 if it is locked on another."""
+        await handlers.lock_share(documents, staff.tenant_id, _share_id(share_id), invoice_id=data.invoice_id,
+                                  cause=cause_of(request))
+        return await self._detail(documents, staff.tenant_id, share_id)
+
+    @post("/{share_id:str}/unlock", status_code=200)
+    async def unlock(self, request: Request, share_id: PathId, staff: Staff, documents: Documents) -> ShareDetail:
+        """Take the lock off by hand (the invoice was settled some way payments does not announce)."""
+        await handlers.release_share_lock(documents, staff.tenant_id, _share_id(share_id), cause=cause_of(request))
         return await self._detail(documents, staff.tenant_id, share_id)
 
 

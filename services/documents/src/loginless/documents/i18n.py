@@ -29,6 +29,7 @@ SCRIPT_MESSAGES = {
     "empty": N_("“{name}” is empty."),
     "too_many": N_("This link accepts no more files."),
     "link_closed": N_("This link no longer accepts files."),
+    "refused_by_scan": N_("“{name}” was refused: our antivirus found malware in it, so it was not kept."),
     "unavailable": N_("Something went wrong on our side. Please try again in a few minutes."),
 }
 

@@ -62,7 +62,7 @@ class DocumentRows:
             case events.DocumentAdded():
                 await self._document(db, event.document_id, event, source="staff", created_at=event.added_at,
                                      version=version)
-            case events.FileUploaded():
+            case events.FileUploadedV2():
                 await self._document(db, event.file_id, event, source="guest", created_at=event.uploaded_at,
                                      version=version, upload_request_id=event.upload_request_id,
                                      link_id=event.link_id, uploader_name=event.uploader_name,
@@ -89,6 +89,16 @@ class DocumentRows:
             case events.ShareRevoked():
                 await self._set(db, "shares", "share_id", event.share_id, version,
                                 "status = 'revoked', revoked_at = $3", event.revoked_at)
+            case events.ShareLocked():
+                await self._set(db, "shares", "share_id", event.share_id, version,
+                                "lock_invoice_id = $3, lock_status = 'locked', lock_changed_at = $4",
+                                event.invoice_id, event.locked_at)
+            case events.ShareUnlocked(reason="released"):
+                await self._set(db, "shares", "share_id", event.share_id, version,
+                                "lock_invoice_id = NULL, lock_status = NULL, lock_changed_at = $3", event.unlocked_at)
+            case events.ShareUnlocked():
+                await self._set(db, "shares", "share_id", event.share_id, version,
+                                "lock_status = 'unlocked', lock_changed_at = $3", event.unlocked_at)
             case events.UploadRequestPrepared():
                 await self._upload_request(db, event, status="pending", recipients=_recipients(event.recipients),
                                            created_at=event.prepared_at, version=version)
@@ -104,6 +114,8 @@ class DocumentRows:
             case events.UploadRequestRevoked():
                 await self._set(db, "upload_requests", "upload_request_id", event.upload_request_id, version,
                                 "status = 'revoked', revoked_at = $3", event.revoked_at)
+            case events.FileRefused():
+                await self._version(db, event.upload_request_id, version)  # seen in the events, not in a row
             case events.RecipientLinkIssued():
                 await db.execute(
                     f"INSERT INTO {s}.recipient_links (link_id, tenant_id, resource_id, email, name, status, issued_at)"
@@ -131,7 +143,7 @@ class DocumentRows:
             await db.execute(f"DELETE FROM {self.s}.{table} WHERE {key} = $1", stream_id)
 
     async def _document(self, db: asyncpg.Connection, document_id: str, event: events.DocumentAdded
-                        | events.FileUploaded, *, source: str, created_at: object, version: int,
+                        | events.FileUploadedV2, *, source: str, created_at: object, version: int,
                         upload_request_id: str | None = None, link_id: str | None = None,
                         uploader_name: str | None = None, uploader_email: str | None = None) -> None:
         await db.execute(

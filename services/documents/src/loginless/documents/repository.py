@@ -5,6 +5,7 @@ caller can reach is scoped by tenant."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -13,7 +14,9 @@ import asyncpg
 
 from loginless.documents import domain
 from loginless.documents.storage import UploadedPart
-from loginless.shared.eventstore import quote_ident
+from loginless.events import CloudEvent, IntegrationEvent
+from loginless.shared.eventstore import RecordedEvent, advisory_key, quote_ident
+from loginless.shared.tracing import current_traceparent
 
 Executor = asyncpg.Connection | asyncpg.Pool
 
@@ -100,6 +103,54 @@ class Repository:
         rows = await db.fetch(f"SELECT access_id FROM {self.s}.access_records WHERE at < $1 ORDER BY at LIMIT $2",
                               cutoff, limit)
         return [row["access_id"] for row in rows]
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    async def publish_beside(self, connection: asyncpg.Connection, topic: str, recorded: RecordedEvent,
+                             old_version: IntegrationEvent) -> None:
+        """Queue ``old_version`` -- the previous version of ``recorded``'s type, still published for a deprecation
+        period -- in the outbox beside it, in the same transaction: same subject and metadata, an id of its own.
+        Only the current version is stored as an event; the relay sends both, in this order."""
+        metadata = recorded.metadata
+        copy = CloudEvent(source=old_version.source(), type=old_version.type_name(), subject=recorded.stream_id,
+                          data=old_version.model_dump(mode="json"), tenantid=metadata.tenant_id,
+                          correlationid=metadata.correlation_id,
+                          causationid=metadata.causation_id or metadata.correlation_id,
+                          time=recorded.recorded_at, traceparent=current_traceparent())
+        await connection.execute(
+            f"INSERT INTO {self.s}.outbox (event_id, topic, message_key, message_value) VALUES ($1, $2, $3, $4)",
+            uuid.UUID(copy.id), topic, recorded.stream_id.encode(), copy.to_message()[1])
+
+    # -- pay to unlock: what documents has seen of invoices -----------------------------------------------------
+
+    async def hold_invoice(self, connection: asyncpg.Connection, tenant_id: str, invoice_id: str) -> None:
+        """Serialise, until the transaction ends, everything that reads or changes an invoice's standing and the
+        shares locked on it: a share being locked while the consumer records the invoice paid then sees the
+        payment, or is seen by the consumer -- never neither."""
+        await connection.execute("SELECT pg_advisory_xact_lock($1)",
+                                 advisory_key(self.s, "invoice", tenant_id, invoice_id))
+
+    async def invoice_standing(self, db: Executor, tenant_id: str, invoice_id: str) -> domain.InvoiceStanding | None:
+        row = await db.fetchrow(f"SELECT number, paid, margin_minor FROM {self.s}.invoice_standing"
+                                " WHERE tenant_id = $1 AND invoice_id = $2", tenant_id, invoice_id)
+        if row is None:
+            return None
+        return domain.InvoiceStanding(tenant_id=tenant_id, invoice_id=invoice_id, number=row["number"],
+                                      paid=row["paid"], margin_minor=row["margin_minor"])
+
+    async def save_invoice_standing(self, db: Executor, standing: domain.InvoiceStanding) -> None:
+        await db.execute(
+            f"INSERT INTO {self.s}.invoice_standing (tenant_id, invoice_id, number, paid, margin_minor, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (tenant_id, invoice_id) DO UPDATE SET"
+            " number = EXCLUDED.number, paid = EXCLUDED.paid, margin_minor = EXCLUDED.margin_minor,"
+            " updated_at = EXCLUDED.updated_at",
+            standing.tenant_id, standing.invoice_id, standing.number, standing.paid, standing.margin_minor)
+
+    async def shares_locked_on(self, db: Executor, tenant_id: str, invoice_id: str) -> list[str]:
+        """The tenant's shares whose lock is this invoice (locked, or unlocked by its payment)."""
+        rows = await db.fetch(f"SELECT share_id FROM {self.s}.shares WHERE tenant_id = $1 AND lock_invoice_id = $2"
+                              " ORDER BY share_id", tenant_id, invoice_id)
+        return [row["share_id"] for row in rows]
 
     # -- resumable uploads ---------------------------------------------------------------------------------
 

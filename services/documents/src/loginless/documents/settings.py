@@ -46,6 +46,14 @@ class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSetting
     abandoned_upload_hours: float = Field(
         48, gt=0, description="Unfinished resumable uploads untouched this long are aborted and forgotten")
 
+    scanner: Literal["clamd", "none"] = Field(
+        "clamd", description="What scans guests' uploads before they become visible: ClamAV's daemon, or none "
+        "(every file passes: for development without ClamAV only)")
+    clamd_address: str = Field(
+        "tcp://127.0.0.1:3310", description="clamd's socket: tcp://host:port or unix:///path/to/clamd.ctl")
+    clamd_timeout_seconds: float = Field(
+        120, gt=0, description="Longest wait for clamd's verdict on one file; past it the upload is refused (503)")
+
     access_record_retention_days: float = Field(
         90, gt=0, description="How long guests' access records (IP address, user agent) are kept")
     maintenance_interval_seconds: float = Field(3600, gt=0, description="How often the worker purges and tidies")
@@ -77,6 +85,14 @@ class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSetting
                 or parts.query or parts.fragment:
             raise ValueError(f"{info.field_name} must be http(s)://host[:port] with no path, got {value!r}")
         return f"{parts.scheme}://{parts.netloc}"
+
+    @field_validator("clamd_address")
+    @classmethod
+    def _clamd_address(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if not ((parts.scheme == "tcp" and parts.hostname) or (parts.scheme == "unix" and parts.path)):
+            raise ValueError(f"clamd_address must be tcp://host:port or unix:///path, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _whole_parts_per_patch(self) -> "DocumentsSettings":

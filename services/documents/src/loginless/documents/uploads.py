@@ -61,7 +61,7 @@ class OffsetMismatch(LoginlessError):
 class ScanRejected(LoginlessError):
     status_code = 422
     problem_type = "rejected-by-scan"
-    title = "The file was rejected by the security scan"
+    title = "The file was refused by the antivirus scan"
 
 
 class ClientDisconnected(Exception):
@@ -122,6 +122,7 @@ class ResumableUploads:
     async def create(self, guest: GuestAssertion, *, length: int, metadata: dict[str, str]) -> UploadStatus:
         request = await self._open_request(guest)
         domain.check_new_file(request, length=length, files_so_far=0)  # cheap checks before any storage call
+        await self.ctx.scanner.check_ready()  # 503 now, rather than after the guest sent the whole file
         file_id = domain.new_id("doc")
         key = domain.object_key(guest.tenant_id, file_id)
         display_name = domain.sanitize_display_name(metadata.get("filename") or metadata.get("name"))
@@ -224,15 +225,19 @@ class ResumableUploads:
             if stored_size != row["length"]:
                 raise InvalidRequest("the stored file is not the size that was announced")
             sha256 = session.digest.hexdigest() if session.digest else await self._hash_stored(key)
+            # Scanned as stored. A scanner that cannot judge (clamd down) raises: 503, and nothing is released.
             verdict = await self.ctx.scanner.scan(
                 content_type=session.content_type, size=stored_size,
                 read=lambda: self.storage.read_range(key))
-            if not verdict.clean:
-                raise ScanRejected("the file did not pass the security scan", reason=verdict.reason)
             upload = domain.CompletedUpload(
                 file_id=row["file_id"], link_id=row["link_id"], display_name=row["display_name"], size=stored_size,
                 sha256=sha256, content_type=session.content_type, uploader_name=row["uploader_name"],
-                uploader_email=row["uploader_email"])
+                uploader_email=row["uploader_email"], scan_engine=verdict.engine)
+            if not verdict.clean:
+                await self._refused(request.upload_request_id, upload, verdict.signature, correlation_id)
+                found = verdict.signature or verdict.reason or "malware"
+                raise ScanRejected(f"“{upload.display_name}” was refused: the antivirus found {found}",
+                                   file_name=upload.display_name, signature=verdict.signature)
             await retrying_on_conflict(
                 lambda: self._record(upload_id, request.upload_request_id, upload, correlation_id))
         except BaseException:
@@ -250,9 +255,22 @@ class ResumableUploads:
         async with self.ctx.store.transaction() as connection:
             request, _ = await self.ctx.upload_requests.load(upload_request_id, connection)
             now = self.ctx.clock()
-            await self.ctx.documents.run_in(connection, upload.file_id,
-                                            domain.RecordUploadedFile(request, upload, now), Cause(correlation_id))
+            outcome = await self.ctx.documents.run_in(connection, upload.file_id,
+                                                      domain.RecordUploadedFile(request, upload, now),
+                                                      Cause(correlation_id))
+            for recorded in outcome.events:  # the v1 copy, published beside v2 for its deprecation period
+                await self.repo.publish_beside(connection, self.ctx.store.topic, recorded,
+                                               domain.file_uploaded_v1(recorded.payload))
             await self.repo.complete_tus_upload(connection, upload_id, now)
+
+    async def _refused(self, upload_request_id: str, upload: domain.CompletedUpload, signature: str | None,
+                       correlation_id: str) -> None:
+        """FileRefused on the upload request's stream, for staff to see; the object is deleted by the caller."""
+        log.warning("upload refused by the antivirus", file_id=upload.file_id, signature=signature,
+                    engine=upload.scan_engine)
+        await self.ctx.upload_requests.run(
+            upload_request_id, lambda: domain.RecordRefusedFile(upload, signature, self.ctx.clock()),
+            Cause(correlation_id))
 
     async def _hash_stored(self, key: str) -> str:
         digest = hashlib.sha256()
