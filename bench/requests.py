@@ -89,14 +89,23 @@ def serve(port: int) -> None:
     links = FakeLinks(public_url="http://gateway.test", clock=lambda: datetime.now(UTC))
     links.add_tenant(TENANT, name="Bench Firm")
     links.add_api_key(TENANT, API_KEY)
-    uvicorn.run(create_app(settings, links=links, documents=FakeDocuments()), host="127.0.0.1", port=port,
-                log_config=None, access_log=False)
+    app = create_app(settings, links=links, documents=FakeDocuments())
+    if not (profile := os.environ.get("BENCH_PROFILE")):
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        return
+    # --profile: the server under cProfile (one thread: the event loop's), written out once uvicorn has stopped.
+    import cProfile
+
+    with cProfile.Profile() as profiler:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    profiler.dump_stats(profile)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time of each kind, all rounds")
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--profile", metavar="FILE", help="run the service under cProfile and write its stats here")
     args = parser.parse_args()
 
     private_key, public_key = generate_key_pair()
@@ -108,7 +117,8 @@ async def main() -> None:
         database_schema=schema, assertion_public_key=public_key, log_level="WARNING", log_json=True)
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)],
-                              env={**os.environ, "BENCH_REQUESTS_SETTINGS": json.dumps(settings)})
+                              env={**os.environ, "BENCH_REQUESTS_SETTINGS": json.dumps(settings),
+                                   **({"BENCH_PROFILE": args.profile} if args.profile else {})})
     staff = {"Authorization": f"Bearer {API_KEY}"}
     signer = AssertionSigner(private_key)
     pool = await asyncpg.create_pool(settings["database_url"], min_size=GUESTS, max_size=GUESTS)
