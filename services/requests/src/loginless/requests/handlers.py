@@ -544,6 +544,8 @@ async def save_answers(ctx: RequestsContext, guest: GuestAssertion, changes: Map
         request, _ = await ctx.requests.load(guest.resource_id, connection)
         request, recipient = _guests(request, guest)
         request.check_answerable(recipient)
+        if must_prove_device(request, guest) and recipient.status == "sent_back":  # answered, if only by prefill
+            raise DeviceNotVerified(DEVICE_NOT_VERIFIED)
         questionnaire = await ctx.questionnaires.get(request.template_id, request.template_version, connection)
         request_id, recipient_id = request.client_request_id, recipient.recipient_id
         asks_files = any((q := questionnaire.definition.question(question_id)) is not None and q.type == "file"
