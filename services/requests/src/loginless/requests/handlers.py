@@ -406,15 +406,25 @@ async def export_csv(ctx: RequestsContext, tenant_id: str, template_id: str) -> 
     async with database_errors():
         rows = await ctx.repository.submissions_of_template(ctx.pool, tenant_id, template_id)
     questions = list(latest.questions())
+    submitted = [json.loads(row["answers"]) for row in rows]
+    file_ids = [file_id for given in submitted for q in questions if q.type == "file"
+                for file_id in defs.file_ids(q, given.get(q.id))]
+    async with database_errors():
+        names = await ctx.repository.file_names(ctx.pool, tenant_id, file_ids) if file_ids else {}
+
+    def shown(question: defs.Question, value: Any) -> str:
+        if question.type == "file":  # the names the guest gave the files, not the service's ids
+            return "; ".join(names.get(file_id, file_id) for file_id in defs.file_ids(question, value))
+        return _flat(value)
+
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["client_request_id", "recipient_id", "name", "email", "submitted_at", "template_version",
                      *[q.id for q in questions]])
-    for row in rows:
-        given = json.loads(row["answers"])
+    for row, given in zip(rows, submitted, strict=True):
         writer.writerow([row["client_request_id"], row["recipient_id"], _cell(row["name"]), _cell(row["email"]),
                          row["submitted_at"].isoformat(), row["template_version"],
-                         *[_cell(_flat(given.get(q.id))) for q in questions]])
+                         *[_cell(shown(q, given.get(q.id))) for q in questions]])
     return out.getvalue()
 
 

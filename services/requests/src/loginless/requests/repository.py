@@ -207,6 +207,11 @@ class Repository:
         row = await db.fetchrow(f"SELECT * FROM {self.s}.staged_files WHERE file_id = $1", file_id)
         return _staged(row) if row else None
 
+    async def file_names(self, db: Executor, tenant_id: str, file_ids: list[str]) -> dict[str, str]:
+        rows = await db.fetch(f"SELECT file_id, file_name FROM {self.s}.staged_files WHERE tenant_id = $1"
+                              " AND file_id = ANY($2::text[])", tenant_id, file_ids)
+        return {row["file_id"]: row["file_name"] for row in rows}
+
     async def mark_submitted(self, connection: asyncpg.Connection, file_ids: list[str]) -> None:
         await connection.execute(f"UPDATE {self.s}.staged_files SET submitted = true WHERE file_id = ANY($1)",
                                  file_ids)
