@@ -68,9 +68,10 @@ def template_id(desk) -> str:
     return created.json()["template_id"]
 
 
-def send(desk, template_id: str, *, require_login: bool) -> tuple[dict, str, str]:
+def send(desk, template_id: str, *, require_login: bool, verify_new_devices: bool = False) -> tuple[dict, str, str]:
     address = f"ana-{uuid.uuid4().hex[:8]}@example.com"
     sent = desk.post("/v1/requests", json={"template_id": template_id, "require_login": require_login,
+                                           "verify_new_devices": verify_new_devices,
                                            "recipients": [{"name": "Ana", "email": address, "language": "en"}]})
     assert sent.status_code == 201, sent.text
     body = sent.json()
@@ -194,6 +195,34 @@ async def test_with_require_login_the_questionnaire_opens_only_after_the_one_tim
     assert verified.status_code == 200
     page = guest.http.get(f"/g/{link_id}/")
     assert page.status_code == 200 and 'id="questionnaire"' in page.text and FIRM in page.text
+
+
+async def test_with_verify_new_devices_a_second_browser_shows_the_answers_only_after_a_code_from_mailpit(
+        browser, desk, template_id, stack_env):
+    iban = "ES91 2100 0418 4502 0005 1332"
+    _, url, address = send(desk, template_id, require_login=False, verify_new_devices=True)
+    async with guest_page(browser) as page:  # the first browser: never asked, also when it comes back
+        await page.goto(url)
+        await page.wait_for_selector("form#questionnaire[data-live=ready]")
+        before = await saved_at(page)
+        await page.fill("#a-iban", iban)
+        await page.keyboard.press("Tab")
+        await settled(page, before)
+        await page.goto(url)
+        assert await page.input_value("#a-iban") == iban
+
+    async with guest_page(browser) as elsewhere:  # the same e-mailed link in another browser
+        await elsewhere.goto(url)
+        await elsewhere.wait_for_selector("text=Send me a code")
+        assert iban not in await elsewhere.content()
+        await elsewhere.click("text=Send me a code")
+        await elsewhere.wait_for_url("**/verify?sent=1")
+        assert iban not in await elsewhere.content()
+        await elsewhere.fill("#code", await code_in(stack_env, address))
+        await elsewhere.click("button:has-text('Continue')")
+        await elsewhere.wait_for_selector("form#questionnaire[data-live=ready]")
+        assert await elsewhere.input_value("#a-iban") == iban
+        assert elsewhere.csp_errors == []
 
 
 async def test_the_questionnaire_is_accessible_on_a_phone_in_spanish(browser, desk, template_id):

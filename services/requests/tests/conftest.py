@@ -108,15 +108,18 @@ class Harness:
                                documents=self.documents, clock=self.clock)
         return replace(ctx, **changes)
 
-    def assertion(self, link_id: str) -> GuestAssertion:
+    def assertion(self, link_id: str, *, device_proven: bool = False) -> GuestAssertion:
         link = self.links.state_of(link_id)
         return GuestAssertion(link_id=link_id, tenant_id=link.tenant_id, action=link.action,
                               resource_id=link.resource_id, recipient=GuestRecipient(
                                   email=link.recipient.email, language=link.recipient.language),
-                              link_expires_at=datetime.now(UTC) + timedelta(days=1), audience="requests")
+                              link_expires_at=datetime.now(UTC) + timedelta(days=1), audience="requests",
+                              device_proven=device_proven)
 
-    def guest_headers(self, link_id: str, **extra: str) -> dict[str, str]:
-        return {ASSERTION_HEADER: AssertionSigner(self.private_key).sign(self.assertion(link_id)),
+    def guest_headers(self, link_id: str, *, device_proven: bool = False, **extra: str) -> dict[str, str]:
+        """What the gateway sends along a guest's request; ``device_proven``: the browser holds the link's proof."""
+        return {ASSERTION_HEADER: AssertionSigner(self.private_key).sign(self.assertion(
+                    link_id, device_proven=device_proven)),
                 FORWARDED_PREFIX_HEADER: f"/g/{link_id}", "x-forwarded-for": "203.0.113.9", **extra}
 
     async def events(self, tenant_id: str, name: str | None = None) -> list[asyncpg.Record]:

@@ -88,12 +88,52 @@ async def test_too_many_wrong_codes_lock_the_link_and_say_what_to_do(gateway):
     assert resend.status_code == 423
 
 
+def _cookie_named(response, name: str) -> str:  # noqa: ANN001
+    [value] = [header.split(";")[0] for header in response.headers.get_list("set-cookie")
+               if header.startswith(f"{name}=")]
+    return value
+
+
 async def test_a_guest_already_verified_is_not_asked_again(gateway):
     async with gateway.client() as http:
-        token, link = gateway.links.add_link()
-        cookie = await gateway.enter(http, token)
-        page = await http.get(f"/g/{link.link_id}/verify", headers={"cookie": cookie})
+        link, cookie = await open_verifying_link(gateway, http)
+        await http.post(f"/g/{link.link_id}/verify/code", headers={"cookie": cookie})
+        right = await http.post(f"/g/{link.link_id}/verify", data={"code": gateway.links.last_code(link.link_id)},
+                                headers={"cookie": cookie})
+        # The code proved the browser too: a service that asks new devices for a code will not ask this one.
+        held = f"{_cookie_named(right, 'loginless_link')}; {_cookie_named(right, 'loginless_device')}"
+        page = await http.get(f"/g/{link.link_id}/verify", headers={"cookie": held})
+        inside = await http.get(f"/g/{link.link_id}/documents", headers={"cookie": held})
     assert page.status_code == 303 and page.headers["location"] == f"/g/{link.link_id}/"
+    assert inside.json()["assertion"]["device_proven"] is True
+
+
+async def test_a_guest_let_in_by_the_link_alone_may_prove_a_new_browser_with_a_code_without_using_the_link_again(
+        gateway):
+    async with gateway.client() as http:
+        token, link = gateway.links.add_link(email="maria@example.com")
+        cookie = await gateway.enter(http, token)
+        uses = gateway.links.calls.count(("use", link.link_id))
+        before = await http.get(f"/g/{link.link_id}/documents", headers={"cookie": cookie})
+        assert before.json()["assertion"]["device_proven"] is False
+
+        # What a service's page sends a new browser to (a request's answers on a second device).
+        page = await http.get(f"/g/{link.link_id}/verify", headers={"cookie": cookie})
+        assert page.status_code == 200 and "m•••@example.com" in page.text
+        sent = await http.post(f"/g/{link.link_id}/verify/code", headers={"cookie": cookie})
+        assert sent.status_code == 303 and gateway.links.codes_sent(link.link_id) == 1
+        wrong = await http.post(f"/g/{link.link_id}/verify", data={"code": wrong_code_for(gateway, link.link_id)},
+                                headers={"cookie": cookie})
+        assert wrong.status_code == 422 and "set-cookie" not in wrong.headers
+        right = await http.post(f"/g/{link.link_id}/verify", data={"code": gateway.links.last_code(link.link_id)},
+                                headers={"cookie": cookie})
+        assert right.status_code == 303 and right.headers["location"] == f"/g/{link.link_id}/"
+        device = _cookie_named(right, "loginless_device")
+        assert [h for h in right.headers.get_list("set-cookie") if h.startswith("loginless_link=")] == []
+        assert gateway.links.calls.count(("use", link.link_id)) == uses  # one entry, one use
+
+        after = await http.get(f"/g/{link.link_id}/documents", headers={"cookie": f"{cookie}; {device}"})
+        assert after.json()["assertion"]["device_proven"] is True
 
 
 async def test_asking_for_another_code_too_soon_says_to_wait(gateway):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
+from loginless.gateway.admission import device_proven
+from loginless.gateway.guest_cookie import COOKIE_NAME, DEVICE_COOKIE_NAME, Grant, GuestCookies, GuestPass
 from loginless.gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.unit
@@ -103,3 +104,40 @@ def test_a_rotated_secret_keeps_guests_inside_until_the_old_one_is_removed():
 def test_a_previous_secret_too_short_to_have_been_one_is_refused():
     with pytest.raises(ValueError, match="PREVIOUS_COOKIE_SECRETS"):
         GuestCookies("n" * 32, secure=False, previous_secrets=("short",))
+
+
+class _Gateway:
+    """What ``admission.device_proven`` asks of the gateway's runtime."""
+
+    def __init__(self) -> None:
+        self.cookies = cookies()
+
+    def wall_clock(self) -> float:
+        return NOW
+
+
+def _scope(*pairs: tuple[str, str]) -> dict:
+    return {"headers": [(b"cookie", "; ".join(f"{name}={value}" for name, value in pairs).encode())], "state": {}}
+
+
+def test_the_device_proof_is_a_cookie_of_its_own_that_entering_the_link_again_does_not_replace():
+    device = cookies().issue("lnk_A", Grant.DEVICE, now=NOW, lifetime_seconds=90 * 86400)
+    access = cookies().issue("lnk_A", Grant.ACCESS, now=NOW, lifetime_seconds=3600)
+    assert (device.key, access.key) == (DEVICE_COOKIE_NAME, COOKIE_NAME)
+    assert (device.path, device.httponly, device.samesite) == ("/g/lnk_A/", True, "Strict")
+    assert cookies().clear("lnk_A").key == COOKIE_NAME  # leaving or a closed link never unproves the browser
+
+
+def test_only_a_device_pass_for_the_link_in_the_device_cookie_proves_the_browser():
+    gateway = _Gateway()
+    proof = gateway.cookies.encode(GuestPass("lnk_A", Grant.DEVICE, int(NOW) + 60))
+    access = gateway.cookies.encode(GuestPass("lnk_A", Grant.ACCESS, int(NOW) + 60))
+    other_link = gateway.cookies.encode(GuestPass("lnk_B", Grant.DEVICE, int(NOW) + 60))
+    expired = gateway.cookies.encode(GuestPass("lnk_A", Grant.DEVICE, int(NOW)))
+    assert device_proven(_scope((DEVICE_COOKIE_NAME, proof)), gateway, "lnk_A")
+    assert device_proven(_scope((DEVICE_COOKIE_NAME, other_link), (DEVICE_COOKIE_NAME, proof)), gateway, "lnk_A")
+    for scope in (_scope((DEVICE_COOKIE_NAME, access)),  # the link's own pass copied over: not a proof
+                  _scope((COOKIE_NAME, proof)),  # a proof under the link cookie's name: not read as one
+                  _scope((DEVICE_COOKIE_NAME, other_link)), _scope((DEVICE_COOKIE_NAME, expired)),
+                  _scope((DEVICE_COOKIE_NAME, proof[:-2] + "AA"))):
+        assert not device_proven(scope, gateway, "lnk_A")

@@ -231,3 +231,36 @@ async def test_an_assertion_is_reused_for_half_its_lifetime_then_signed_anew():
 
 async def _discard(message) -> None:
     return None
+
+
+async def test_the_service_is_told_whether_the_browser_has_proven_itself_for_the_link():
+    recorder = Recorder()
+    shared = proxy(recorder)
+    for proven in (False, True):
+        scope, receive = guest_request("GET", "/g/lnk_A/")
+        await shared.forward(scope, receive, LINK, SIGNING, rest="/", client_address="203.0.113.7",
+                             request_id="req-1", device_proven=proven)
+    verifier = AssertionVerifier(PUBLIC_KEY, audience="signing")
+    told = [verifier.verify(sent_headers(sent)["x-loginless-assertion"][0]).device_proven
+            for sent, _ in recorder.requests]
+    assert told == [False, True]  # each its own assertion, though the cache keeps both
+
+
+async def test_a_services_word_that_the_browser_proved_itself_becomes_the_gateways_device_cookie():
+    recorder = Recorder((200, [("x-loginless-device-proven", "1"), ("content-type", "application/json")], b"{}"))
+    shared = GuestProxy({"sign": SIGNING}, AssertionSigner(PRIVATE_KEY), public_url="https://guests.example.com",
+                        pool_factory=lambda route: recorder,
+                        device_proof=lambda link_id: (b"set-cookie", f"loginless_device=for-{link_id}".encode()))
+    outcomes = []
+    for proven in (False, True):
+        scope, receive = guest_request("POST", "/g/lnk_A/api/answers")
+        response = await shared.forward(scope, receive, LINK, SIGNING, rest="/api/answers",
+                                        client_address="203.0.113.7", request_id="req-1", device_proven=proven)
+        outcomes.append([(name, value) for name, value in response.headers
+                         if name in (b"set-cookie", b"x-loginless-device-proven")])
+    # The service's header never reaches the guest; the cookie is given once, to a browser without one.
+    assert outcomes == [[(b"set-cookie", b"loginless_device=for-lnk_A")], []]
+    # Without a way to make the cookie (a gateway not set up for it) the header is only dropped.
+    scope, receive = guest_request("POST", "/g/lnk_A/api/answers")
+    response = await forward(recorder, (scope, receive), "/api/answers")
+    assert [name for name, _ in response.headers if name in (b"set-cookie", b"x-loginless-device-proven")] == []

@@ -32,6 +32,7 @@ from loginless.links.domain import (
     VerificationState,
     check_code_request,
     check_issue,
+    code_channel,
     decide,
     judge_code,
     normalize_phone,
@@ -175,6 +176,14 @@ def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link():
         decide(locked_link, UseLink(NOW))
 
 
+def test_codes_go_by_the_links_verification_else_to_the_recipients_email_then_phone():
+    both = Recipient("Ana", "a@example.test", "+34600000000", None)
+    assert code_channel(issued(verification="sms", recipient=both)) == "sms"
+    assert code_channel(issued(recipient=both)) == "email"
+    assert code_channel(issued(recipient=Recipient("Ana", None, "+34600000000", None), delivery="none")) == "sms"
+    assert code_channel(issued(recipient=Recipient("Ana", None, None, None), delivery="none")) is None
+
+
 def test_without_any_code_sent_a_check_counts_as_wrong():
     judgement = judge_code(issued(verification="email"), VerificationState(), code_matches=False, now=NOW)
     assert (judgement.verified, judgement.attempts_left) == (False, 4)
@@ -182,8 +191,12 @@ def test_without_any_code_sent_a_check_counts_as_wrong():
 
 def test_codes_are_sent_only_for_verifying_active_unlocked_links_and_not_too_often():
     assert check_code_request(issued(verification="email"), VerificationState(), NOW) == NOW + CODE_LIFETIME
+    # A link that opens without a code still sends one to its recipient when asked (to prove a new browser) ...
+    assert check_code_request(issued(), VerificationState(), NOW) == NOW + CODE_LIFETIME
+    # ... unless it has nowhere to send it.
     with pytest.raises(VerificationNotRequired):
-        check_code_request(issued(), VerificationState(), NOW)
+        check_code_request(issued(recipient=Recipient("Ana", None, None, "es"), delivery="none"),
+                           VerificationState(), NOW)
     with pytest.raises(LinkGone):
         check_code_request(after(issued(verification="sms"), RevokeLink(NOW)), VerificationState(), NOW)
     recent = VerificationState(code_issued_at=NOW, code_expires_at=NOW + CODE_LIFETIME)

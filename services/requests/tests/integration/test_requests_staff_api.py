@@ -139,6 +139,10 @@ async def test_the_csv_export_has_a_row_per_submission_and_a_column_per_question
     await client.post("/guest/api/answers", headers=headers, json={"answers": {
         "full_name": "=HYPERLINK(\"http://evil\")", "tax_id": "12345678Z", "sources": ["salary", "rent"],
         "rent_amount": "900.50", "has_dependents": True, "dependents": [{"name": "Leo", "born": "2019-04-01"}]}})
+    for name in ("nómina enero.pdf", "febrero.pdf"):
+        uploaded = await client.post("/guest/api/files/payslips", params={"name": name}, headers=headers,
+                                     content=b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+        assert uploaded.status_code == 201, uploaded.text
     assert (await client.post("/guest/api/submit", headers=headers)).status_code == 200
     export = await client.get(f"/v1/templates/{sent.template_id}/answers.csv", headers=tenant.headers)
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
@@ -147,6 +151,7 @@ async def test_the_csv_export_has_a_row_per_submission_and_a_column_per_question
     assert rows[0]["full_name"].startswith("'=")  # never a formula in the firm's spreadsheet
     assert rows[0]["sources"] == "salary; rent" and rows[0]["rent_amount"] == "900.50"
     assert rows[0]["has_dependents"] == "yes" and "Leo" in rows[0]["dependents"]
+    assert rows[0]["payslips"] == "nómina enero.pdf; febrero.pdf"  # the files' names, not their ids
 
 
 async def test_another_tenants_request_is_not_found(client, send, harness):

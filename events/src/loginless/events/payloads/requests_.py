@@ -10,7 +10,7 @@ staff API); while a recipient is still working, their answers are a draft the se
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from loginless.events.catalog import IntegrationEvent
 
@@ -65,6 +65,9 @@ class ClientRequestSent(IntegrationEvent, service="requests", version=1):
     message: str | None = None
     due_at: datetime | None = None
     recipients: list[RequestRecipient] | None = None
+    verify_new_devices: bool = Field(
+        False, description="A browser other than the one that gave the answers asks for a one-time code before it "
+        "shows them")
 
 
 class RequestLinkIssued(IntegrationEvent, service="requests", version=1):

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import structlog
 from litestar.types import Scope
 
-from loginless.gateway.guest_cookie import COOKIE_NAME, LINK_ID_PATTERN, Grant, GuestPass
+from loginless.gateway.guest_cookie import COOKIE_NAME, DEVICE_COOKIE_NAME, LINK_ID_PATTERN, Grant, GuestPass
 from loginless.gateway.read_model import LinkFacts, LinkState
 from loginless.gateway.runtime import GatewayRuntime
 from loginless.gateway.settings import ServiceRoute
@@ -39,6 +39,7 @@ class Admitted:
     link: LinkState
     route: ServiceRoute
     rest: str  # the raw path after /g/{link_id}, starting with "/"
+    device_proven: bool = False  # the browser holds the link's device proof (guest_cookie.Grant.DEVICE)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,13 @@ def guest_pass(scope: Scope, gateway: GatewayRuntime, link_id: str) -> GuestPass
         if found := gateway.cookies.decode(value, link_id=link_id, now=now):
             return found
     return None
+
+
+def device_proven(scope: Scope, gateway: GatewayRuntime, link_id: str) -> bool:
+    """Whether the request's browser holds the link's device proof."""
+    now = gateway.wall_clock()
+    return any((found := gateway.cookies.decode(value, link_id=link_id, now=now)) is not None
+               and found.grant is Grant.DEVICE for value in cookie_values(scope, DEVICE_COOKIE_NAME))
 
 
 async def current_link(gateway: GatewayRuntime, link_id: str) -> LinkState | None:
@@ -128,4 +136,4 @@ async def admit(gateway: GatewayRuntime, scope: Scope, link_id: str) -> Admitted
     route = gateway.proxy.route_of(link)
     if route is None:
         return Refused(Refusal.NO_ROUTE, link)
-    return Admitted(link, route, rest)
+    return Admitted(link, route, rest, device_proven(scope, gateway, link_id))

@@ -15,7 +15,7 @@ from litestar.template import TemplateConfig
 
 from loginless.gateway.access_log import AccessLog, BatchedOutput
 from loginless.gateway.edge import guard_edge
-from loginless.gateway.guest_cookie import GuestCookies
+from loginless.gateway.guest_cookie import Grant, GuestCookies
 from loginless.gateway.http import ROUTE_HANDLERS
 from loginless.gateway.i18n import template_environment
 from loginless.gateway.proxy import GuestProxy
@@ -78,7 +78,10 @@ def create_app(
                 proxy=GuestProxy(settings.routes, signer, public_url=settings.public_url,
                                  connect_timeout=settings.upstream_connect_timeout_seconds,
                                  io_timeout=settings.upstream_io_timeout_seconds,
-                                 max_connections=settings.upstream_max_connections),
+                                 max_connections=settings.upstream_max_connections,
+                                 device_proof=lambda link_id: cookies.issue(
+                                     link_id, Grant.DEVICE, now=time.time(),
+                                     lifetime_seconds=settings.device_proof_seconds).to_encoded_header()),
                 cookies=cookies,
                 invalid_tokens=invalid_tokens,
             )

@@ -20,6 +20,8 @@ from typing import Literal
 from litestar.datastructures import Cookie
 
 COOKIE_NAME = "loginless_link"
+# The device proof: a cookie of its own, so entering the link again (which replaces the link's cookie) keeps it.
+DEVICE_COOKIE_NAME = "loginless_device"
 # Spelt as RFC 6265bis does; Litestar's type lists only "strict", which it would write as "SameSite=strict".
 SAME_SITE_STRICT: Literal["strict"] = "Strict"  # type: ignore[assignment]
 _VERSION = "v1"
@@ -31,6 +33,8 @@ LINK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 class Grant(StrEnum):
     VERIFY = "verify"  # opened the link; may only enter a one-time code
     ACCESS = "access"  # let in: may use the owning service's guest pages
+    DEVICE = "device"  # this browser proved itself for the link: a one-time code passed here, or it gave the
+    # link's first answers (its owning service said so); a service that asks new devices for a code trusts it
 
 
 @dataclass(frozen=True)
@@ -109,12 +113,17 @@ class GuestCookies:
         expires_at = int(now) + lifetime_seconds
         value = self.encode(GuestPass(link_id, grant, expires_at))
         # Max-Age for today's browsers, Expires (Litestar takes it in seconds from now) for old ones.
-        return Cookie(key=COOKIE_NAME, value=value, path=guest_path(link_id), max_age=lifetime_seconds,
+        return Cookie(key=_cookie_name(grant), value=value, path=guest_path(link_id), max_age=lifetime_seconds,
                       expires=lifetime_seconds, httponly=True, secure=self.secure, samesite=SAME_SITE_STRICT)
 
     def clear(self, link_id: str) -> Cookie:
+        """Clears the link's cookie (never the device proof: the browser stays proven if the guest comes back)."""
         return Cookie(key=COOKIE_NAME, value="", path=guest_path(link_id), max_age=0, expires=0, httponly=True,
                       secure=self.secure, samesite=SAME_SITE_STRICT)
+
+
+def _cookie_name(grant: Grant) -> str:
+    return DEVICE_COOKIE_NAME if grant is Grant.DEVICE else COOKIE_NAME
 
 
 def _b64(raw: bytes) -> str:

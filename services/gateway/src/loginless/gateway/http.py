@@ -25,7 +25,7 @@ from litestar.response import Redirect
 from litestar.types import ASGIApp
 from prometheus_client import Counter
 
-from loginless.gateway.admission import Refusal, Refused, admit, link_if_open
+from loginless.gateway.admission import Refusal, Refused, admit, device_proven, link_if_open
 from loginless.gateway.admission import guest_pass as find_guest_pass
 from loginless.gateway.edge import REDACTED_LINK_PATH, TOKEN_STATE_KEY
 from loginless.gateway.guest_cookie import LINK_ID_PATTERN, Grant, guest_path
@@ -202,6 +202,12 @@ def _access_cookie(gateway: GatewayRuntime, view: LinkView, grant: Grant = Grant
     return gateway.cookies.issue(view.link_id, grant, now=gateway.wall_clock(), lifetime_seconds=lifetime)
 
 
+def _device_cookie(gateway: GatewayRuntime, link_id: str) -> Cookie:
+    """The browser's proof, once a code passed in it, that it is the recipient's (guest_cookie.Grant.DEVICE)."""
+    return gateway.cookies.issue(link_id, Grant.DEVICE, now=gateway.wall_clock(),
+                                 lifetime_seconds=gateway.settings.device_proof_seconds)
+
+
 async def _entering_page(request: Request, gateway: GatewayRuntime, view: LinkView, grant: Grant) -> Response:
     """200, not a redirect: a SameSite=Strict cookie is not sent along a redirect chain that a click in a mail
     client started, but it is on the same-site navigation this page makes (meta refresh, or the link in it)."""
@@ -293,7 +299,9 @@ async def _through_link(request: Request, gateway: GatewayRuntime, *, clicked: b
 
 
 class RecipientVerificationController(Controller):
-    """The one-time code a link with recipient verification asks for before anything else."""
+    """The one-time code a link with recipient verification asks for before anything else; also the code a guest
+    already let in passes to prove this browser for the link (asked by a service's page: a request's answers on
+    a new device), which gives the browser the link's device proof (``Grant.DEVICE``)."""
 
     path = "/g/{link_id:str}/verify"
     include_in_schema = False
@@ -305,7 +313,7 @@ class RecipientVerificationController(Controller):
         guest_pass = find_guest_pass(request.scope, gateway, link_id)
         if guest_pass is None:
             return _access_denied_page(request)
-        if guest_pass.grant is Grant.ACCESS:
+        if guest_pass.grant is Grant.ACCESS and device_proven(request.scope, gateway, link_id):
             return Redirect(guest_path(link_id), status_code=303)
         link = await _open_link(request, gateway, link_id)
         if isinstance(link, Response):
@@ -374,8 +382,13 @@ class RecipientVerificationController(Controller):
         code = "".join(str(data.get("code", "")).split())  # people paste "123 456"
         if not CODE_PATTERN.match(code):
             return await self._page(request, gateway, link, status_code=422, sent=True, error="malformed")
+        let_in_already = (found := find_guest_pass(request.scope, gateway, link_id)) is not None \
+            and found.grant is Grant.ACCESS
         try:
             await gateway.links.check_verification_code(link_id, code)
+            if let_in_already:  # proving this browser: the link was used when the guest came in
+                log.info("browser proven for the link", link_id=link_id)
+                return Redirect(guest_path(link_id), status_code=303, cookies=[_device_cookie(gateway, link_id)])
             view = await gateway.links.use(link_id, _client_info(request, gateway))
         except WrongVerificationCode as wrong:
             log.info("wrong verification code", link_id=link_id, attempts_left=wrong.attempts_left)
@@ -391,8 +404,9 @@ class RecipientVerificationController(Controller):
             return _unavailable_page(request)
         await _remember(gateway, view)
         log.info("recipient verified; guest let in", link_id=link_id)
-        # A same-site POST, so the redirect carries the new SameSite=Strict cookie.
-        return Redirect(guest_path(link_id), status_code=303, cookies=[_access_cookie(gateway, view)])
+        # A same-site POST, so the redirect carries the new SameSite=Strict cookies.
+        return Redirect(guest_path(link_id), status_code=303,
+                        cookies=[_access_cookie(gateway, view), _device_cookie(gateway, link_id)])
 
 
 # ---- /g/{link_id}/{path} ----------------------------------------------------------------------------------
@@ -418,6 +432,7 @@ async def guest_pages(request: Request, gateway: NamedDependency[GatewayRuntime]
             request.scope, request.receive, decision.link, decision.route, rest=decision.rest,
             client_address=_client_address(request, gateway), request_id=_request_id(),
             correlation_id=correlation_id_of(request), language=language_chosen_by_guest(request.scope),
+            device_proven=decision.device_proven,
         )
     except UpstreamUnavailable:
         return _unavailable_page(request).to_asgi_response(None, request)

@@ -26,6 +26,7 @@ from loginless.shared import tracing
 from loginless.shared.guest.language import CHOSEN_LANGUAGE_HEADER, chosen_in_query, language_cookie
 from loginless.shared.web.assertion import (
     ASSERTION_HEADER,
+    DEVICE_PROVEN_HEADER,
     FORWARDED_PREFIX_HEADER,
     LIFETIME_SECONDS,
     AssertionSigner,
@@ -54,6 +55,7 @@ FORWARDED_PREFIX_HEADER_BYTES = FORWARDED_PREFIX_HEADER.encode()
 REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 CORRELATION_ID_HEADER_BYTES = CORRELATION_ID_HEADER.encode()
 CHOSEN_LANGUAGE_HEADER_BYTES = CHOSEN_LANGUAGE_HEADER.encode()
+DEVICE_PROVEN_HEADER_BYTES = DEVICE_PROVEN_HEADER.encode()
 
 
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
@@ -130,15 +132,15 @@ class AssertionCache:
         self.signer = signer
         self.clock = clock
         self.max_entries = max_entries
-        self._signed: dict[tuple[str, str], tuple[float, str]] = {}
+        self._signed: dict[tuple[str, str, bool], tuple[float, str]] = {}
 
-    def assertion_for(self, link: LinkState, audience: str) -> str:
+    def assertion_for(self, link: LinkState, audience: str, *, device_proven: bool = False) -> str:
         now = self.clock()
-        key = (link.link_id, audience)
+        key = (link.link_id, audience, device_proven)
         cached = self._signed.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        signed = self.signer.sign(link.assertion(audience), now=now)
+        signed = self.signer.sign(link.assertion(audience, device_proven=device_proven), now=now)
         if len(self._signed) >= self.max_entries:
             self._signed.clear()
         self._signed[key] = (now + LIFETIME_SECONDS / 2, signed)
@@ -150,8 +152,12 @@ class GuestProxy:
 
     def __init__(self, routes: Mapping[str, ServiceRoute], signer: AssertionSigner, *, public_url: str,
                  connect_timeout: float = 5.0, io_timeout: float = 120.0, max_connections: int = 200,
-                 pool_factory: Callable[[ServiceRoute], Upstream] | None = None) -> None:
+                 pool_factory: Callable[[ServiceRoute], Upstream] | None = None,
+                 device_proof: Callable[[str], tuple[bytes, bytes]] | None = None) -> None:
+        """``device_proof(link_id)``: the Set-Cookie header that proves a browser for a link, given when the
+        service answers with ``DEVICE_PROVEN_HEADER`` (without it, that header is only dropped)."""
         self.routes = dict(routes)
+        self._device_proof = device_proof
         self.assertions = AssertionCache(signer)
         self._forwarded_proto, _, self._forwarded_host = public_url.partition("://")
         self._forwarded_host = self._forwarded_host.split("/")[0]
@@ -177,16 +183,18 @@ class GuestProxy:
 
     async def forward(self, scope: Scope, receive: Receive, link: LinkState, route: ServiceRoute, *, rest: str,
                       client_address: str, request_id: str, correlation_id: str | None = None,
-                      language: str | None = None) -> StreamedServiceResponse:
+                      language: str | None = None, device_proven: bool = False) -> StreamedServiceResponse:
         """Send the guest's request for ``rest`` (the raw part after ``/g/{link_id}``) to the link's service;
-        ``language`` is the one the guest chose, if any."""
+        ``language`` is the one the guest chose, if any; ``device_proven``, whether the guest's browser holds the
+        link's device proof."""
         prefix = f"/g/{link.link_id}"
         incoming: list[tuple[bytes, bytes]] = scope["headers"]
         headers = guest_request_headers(incoming)
         if language:
             headers.append((CHOSEN_LANGUAGE_HEADER_BYTES, language.encode()))
         headers += [
-            (ASSERTION_HEADER_BYTES, self.assertions.assertion_for(link, route.service).encode()),
+            (ASSERTION_HEADER_BYTES,
+             self.assertions.assertion_for(link, route.service, device_proven=device_proven).encode()),
             (FORWARDED_PREFIX_HEADER_BYTES, prefix.encode()),
             (b"x-forwarded-for", client_address.encode("latin-1")),
             (b"x-forwarded-proto", self._forwarded_proto.encode()),
@@ -210,6 +218,11 @@ class GuestProxy:
             log.warning("service unreachable", service=route.service, link_id=link.link_id, error=str(error))
             raise UpstreamUnavailable(route.service) from error
         response_headers = self._response_headers(response.headers, route, prefix)
+        if any(name == DEVICE_PROVEN_HEADER_BYTES for name, _ in response_headers):
+            response_headers = [(name, value) for name, value in response_headers
+                                if name != DEVICE_PROVEN_HEADER_BYTES]
+            if self._device_proof is not None and not device_proven:
+                response_headers.append(self._device_proof(link.link_id))
         if switched_to := chosen_in_query(query):
             response_headers.append(language_cookie(switched_to, secure=self._forwarded_proto == "https")
                                     .to_encoded_header())

@@ -83,6 +83,7 @@ class ProxyLane:
                 scope, receive, admitted.link, admitted.route, rest=admitted.rest,
                 client_address=client_address(scope, trusted_proxy_hops=gateway.settings.trusted_proxy_hops),
                 request_id=request_id, correlation_id=correlation_id, language=language,
+                device_proven=admitted.device_proven,
             )
         except UpstreamUnavailable:
             scope["state"][UPSTREAM_FAILED_STATE_KEY] = True

@@ -76,14 +76,14 @@ class LinkState(LinkFacts):
             return "expired"
         return None
 
-    def assertion(self, audience: str) -> GuestAssertion:
+    def assertion(self, audience: str, *, device_proven: bool = False) -> GuestAssertion:
         if not self.described:
             raise ValueError(f"link {self.link_id} is not described yet; fetch it from links first")
         return GuestAssertion(
             link_id=self.link_id, tenant_id=self.tenant_id, action=self.action, resource_id=self.resource_id,
             recipient=GuestRecipient(name=self.recipient_name, email=self.recipient_email,
                                      phone=self.recipient_phone, language=self.recipient_language),
-            link_expires_at=self.expires_at, audience=audience,
+            link_expires_at=self.expires_at, audience=audience, device_proven=device_proven,
         )
 
 

@@ -51,6 +51,9 @@ class GatewaySettings(ServiceSettings, LinksClientSettings):
         24 * 3600, ge=60, description="A guest's cookie lasts this long; access still ends with the link")
     verification_session_seconds: int = Field(
         1800, ge=60, description="How long a guest has to enter a one-time code after opening the link")
+    device_proof_seconds: int = Field(
+        90 * 24 * 3600, ge=60, description="How long a browser stays proven for a link after passing a one-time "
+        "code there (or giving the link's first answers), for services that ask new devices for a code")
     invalid_token_limit: int = Field(20, ge=1, description="Invalid link tokens an address may try per window")
     invalid_token_window_seconds: float = Field(600.0, gt=0, description="The rate limit's sliding window")
     invalid_token_tracked_addresses: int = Field(

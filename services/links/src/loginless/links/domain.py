@@ -247,9 +247,18 @@ class VerificationState:
     code_expires_at: datetime | None = None
 
 
+def code_channel(link: Link) -> Literal["email", "sms"] | None:
+    """Where the link's one-time codes go: its verification's channel; for a link that opens without one, the
+    recipient's e-mail (else phone) -- a code asked later to prove a new browser (a request's answers on a second
+    device). None: the link has nowhere to send a code."""
+    if link.verification != "none":
+        return link.verification
+    return "email" if link.recipient.email else "sms" if link.recipient.phone else None
+
+
 def _require_verifiable(link: Link, now: datetime) -> None:
-    if link.verification == "none":
-        raise VerificationNotRequired("this link needs no verification code")
+    if code_channel(link) is None:
+        raise VerificationNotRequired("this link has nowhere to send a verification code")
     if link.verification_locked_at is not None:
         raise VerificationLocked("this link is locked after too many wrong codes")
     link.require_active(now)

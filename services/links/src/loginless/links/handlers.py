@@ -32,6 +32,7 @@ from loginless.links.domain import (
     UseLink,
     check_code_request,
     check_issue,
+    code_channel,
     judge_code,
 )
 from loginless.links.errors import LinkNotFound, LinkNotResendable, VerificationLocked, WrongVerificationCode
@@ -300,9 +301,9 @@ async def send_verification_code(ctx: LinksContext, link_id: str) -> None:
         await ctx.repository.save_new_code(connection, link_id, ctx.hasher.hash(code, context=link_id), now,
                                            expires_at)
         secret = ctx.cipher.encrypt(code.encode(), associated_data=delivery_secret_context(link_id, "code"))
-        await ctx.repository.queue_delivery(connection, link_id=link_id, purpose="code", channel=link.verification,
+        await ctx.repository.queue_delivery(connection, link_id=link_id, purpose="code", channel=code_channel(link),
                                             secret=secret, send_before=expires_at)
-    log.info("verification code queued", tenant_id=link.tenant_id, link_id=link_id, channel=link.verification)
+    log.info("verification code queued", tenant_id=link.tenant_id, link_id=link_id, channel=code_channel(link))
 
 
 async def check_verification_code(ctx: LinksContext, link_id: str, code: str, *, correlation_id: str) -> None:

@@ -195,6 +195,7 @@ class ClientRequest:
     sent_at: datetime
     recipients: tuple[Recipient, ...]
     cancelled_at: datetime | None = None
+    verify_new_devices: bool = False  # a second browser passes a one-time code before it sees the answers
 
     def recipient(self, recipient_id: str) -> Recipient:
         for recipient in self.recipients:
@@ -233,6 +234,7 @@ class SendRequest:
     due_at: datetime | None
     recipients: tuple[Recipient, ...]
     now: datetime
+    verify_new_devices: bool = False
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,8 @@ def decide_request(state: ClientRequest | None, command: RequestCommand) -> list
                 template_id=send.template.template_id, template_version=version.version, message=send.message,
                 due_at=send.due_at, recipients=[RequestRecipient(
                     recipient_id=r.recipient_id, name=r.name, email=r.email, phone=r.phone, language=r.language,
-                    contact_id=r.contact_id) for r in send.recipients])]
+                    contact_id=r.contact_id) for r in send.recipients],
+                verify_new_devices=send.verify_new_devices)]
     if state is None:
         raise NotFound("no such request")
     match command:
@@ -347,7 +350,7 @@ def evolve_request(state: ClientRequest | None, event: IntegrationEvent) -> Clie
                 title=sent.title or "", template_id=sent.template_id or "", template_version=sent.template_version or 1,
                 require_login=sent.require_login, message=sent.message, due_at=sent.due_at, sent_at=sent.sent_at,
                 recipients=tuple(Recipient(r.recipient_id, r.name, r.email, r.phone, r.language, r.contact_id)
-                                 for r in sent.recipients or []))
+                                 for r in sent.recipients or []), verify_new_devices=sent.verify_new_devices)
     assert state is not None
     match event:
         case RequestLinkIssued(recipient_id=recipient_id, link_id=link_id):

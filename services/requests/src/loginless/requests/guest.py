@@ -24,15 +24,15 @@ from pydantic import BaseModel, Field
 
 from loginless.requests import definitions as defs
 from loginless.requests import handlers, i18n
-from loginless.requests.domain import RequestClosed
-from loginless.requests.handlers import AnswerConflict, GuestView, RequestsContext
+from loginless.requests.domain import ClientRequest, RequestClosed
+from loginless.requests.handlers import AnswerConflict, DeviceNotVerified, GuestView, RequestsContext
 from loginless.shared.errors import InvalidRequest, LoginlessError
 from loginless.shared.eventstore import Cause
 from loginless.shared.guest.i18n import N_, format_date, format_date_time, format_size, translations
 from loginless.shared.guest.language import language_of
 from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, page_context
 from loginless.shared.guest.problems import GuestProblem, guest_problem
-from loginless.shared.web.assertion import GuestAssertion
+from loginless.shared.web.assertion import DEVICE_PROVEN_HEADER, GuestAssertion
 from loginless.shared.web.context import correlation_id_of
 
 log = structlog.get_logger(__name__)
@@ -71,12 +71,23 @@ Pages = NamedDependency[GuestPages]
 
 
 def error_page(error: LoginlessError, context: dict[str, Any]) -> Template:
+    if isinstance(error, DeviceNotVerified):  # nothing of the answers: a page that offers the code
+        return Template("verify_device.html", context=context, status_code=error.status_code, headers=NO_STORE)
     if isinstance(error, RequestClosed) and error.extra.get("reason") == "cancelled":
         problem = CANCELLED
     else:
         problem = guest_problem(error.problem_type, error.status_code)
     return Template("guest/error.html", context={**context, "problem": problem}, status_code=error.status_code,
                     headers=NO_STORE)
+
+
+def proving(response: Response, request: ClientRequest, guest: GuestAssertion) -> Response:
+    """The browser that gives a request's answers proves itself by giving them: on a request that asks new devices
+    for a code, the gateway keeps that in its device cookie when it sees the header, so this browser is never
+    asked. (Only the first answers get here from a browser not proven: later ones it must pass the code for.)"""
+    if request.verify_new_devices and not guest.device_proven:
+        response.headers[DEVICE_PROVEN_HEADER] = "1"
+    return response
 
 
 # ---- reading a form -----------------------------------------------------------------------------------------
@@ -254,6 +265,7 @@ class GuestController(Controller):
             changes, versions, action = answers_from_form(view, form)
             if changes:
                 await handlers.save_answers(ctx, guest, changes, versions)
+            gave_answers = bool(changes)
             errors = []
             for question in view.definition.questions():
                 for upload in [u for u in form.getall(f"f.{question.id}", []) if isinstance(u, UploadFile)]:
@@ -262,6 +274,7 @@ class GuestController(Controller):
                         continue  # the file field left empty
                     try:
                         await handlers.upload_file(ctx, guest, question.id, name=upload.filename, content=content)
+                        gave_answers = True
                     except InvalidRequest as refused:
                         errors.append({"field": f"answers.{question.id}", "message": "{}: {}".format(
                             upload.filename, translated(refused.detail, context["lang"]))})
@@ -276,11 +289,13 @@ class GuestController(Controller):
             return error_page(error, context)
         view = await handlers.guest_view(ctx, guest)
         if errors:
-            return _form_page(context, view, status_code=422, errors=errors)
-        if action == "review":
-            return Redirect(f"{context['prefix']}/review", status_code=303)
-        anchor = action.split(":")[1] if ":" in action else ""
-        return Redirect(f"{context['prefix']}/" + (f"#q-{anchor}" if anchor else ""), status_code=303)
+            page: Response = _form_page(context, view, status_code=422, errors=errors)
+        elif action == "review":
+            page = Redirect(f"{context['prefix']}/review", status_code=303)
+        else:
+            anchor = action.split(":")[1] if ":" in action else ""
+            page = Redirect(f"{context['prefix']}/" + (f"#q-{anchor}" if anchor else ""), status_code=303)
+        return proving(page, view.request, guest) if gave_answers else page
 
     @get("/review", media_type=MediaType.HTML)
     async def review(self, request: Request, guest: Guest, guest_pages: Pages) -> Template:
@@ -301,13 +316,13 @@ class GuestController(Controller):
     async def submit(self, request: Request, guest: Guest, guest_pages: Pages) -> Response:
         context = await guest_pages.context(request, guest)
         try:
-            await handlers.submit(guest_pages.ctx, guest, cause=Cause(correlation_id_of(request)))
+            submitted = await handlers.submit(guest_pages.ctx, guest, cause=Cause(correlation_id_of(request)))
         except InvalidRequest as invalid:
             view = await handlers.guest_view(guest_pages.ctx, guest)
             return self._review(context, view, errors=invalid.extra.get("errors") or [], status_code=422)
         except LoginlessError as error:
             return error_page(error, context)
-        return Redirect(f"{context['prefix']}/", status_code=303)
+        return proving(Redirect(f"{context['prefix']}/", status_code=303), submitted, guest)
 
     def _submitted(self, context: dict[str, Any], view: GuestView) -> Template:
         return Template("submitted.html", headers=NO_STORE,
@@ -340,7 +355,7 @@ class GuestController(Controller):
         """Autosave: the answers saved as given, all or none (422 names each refused one; 409 the answers another
         device changed meanwhile, as they now are)."""
         saved = await handlers.save_answers(guest_pages.ctx, guest, data.answers, data.versions)
-        return Response(_state(saved), headers=NO_STORE)
+        return proving(Response(_state(saved), headers=NO_STORE), saved.request, guest)
 
     @post("/api/files/{question_id:str}", status_code=201, request_max_body_size=defs.MAX_FILE_SIZE + 1)
     async def upload(self, request: Request, question_id: FromPath[str], guest: Guest, guest_pages: Pages,
@@ -348,14 +363,16 @@ class GuestController(Controller):
         """A file for a file question (the raw bytes are the body): staged, and added to the answer."""
         staged, version = await handlers.upload_file(guest_pages.ctx, guest, question_id, name=name,
                                                      content=await request.body())
-        return Response({"file_id": staged.file_id, "name": staged.file_name, "size": staged.size,
-                         "content_type": staged.content_type, "version": version}, status_code=201,
-                        headers=NO_STORE)
+        request_state, _ = await guest_pages.ctx.requests.load(staged.client_request_id)
+        return proving(Response({"file_id": staged.file_id, "name": staged.file_name, "size": staged.size,
+                                 "content_type": staged.content_type, "version": version}, status_code=201,
+                                headers=NO_STORE), request_state, guest)
 
     @post("/api/submit", status_code=200)
     async def submit_json(self, request: Request, guest: Guest, guest_pages: Pages) -> Response[dict]:
-        await handlers.submit(guest_pages.ctx, guest, cause=Cause(correlation_id_of(request)))
-        return Response(_state(await handlers.guest_view(guest_pages.ctx, guest)), headers=NO_STORE)
+        submitted = await handlers.submit(guest_pages.ctx, guest, cause=Cause(correlation_id_of(request)))
+        return proving(Response(_state(await handlers.guest_view(guest_pages.ctx, guest)), headers=NO_STORE),
+                       submitted, guest)
 
 
 def _state(view: GuestView) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from loginless.links.client import LinksApi
 from loginless.links.views import IssueLinksIn, RecipientIn
 from loginless.requests import definitions as defs
 from loginless.requests import domain
-from loginless.requests.domain import ClientRequest, Recipient, Template
+from loginless.requests.domain import ClientRequest, Recipient, RequestClosed, Template
 from loginless.requests.repository import AnswerChange, DraftAnswer, Repository, StagedFile
 from loginless.requests.settings import RequestsSettings
 from loginless.shared.blobs.store import BlobStore
@@ -53,6 +53,19 @@ log = structlog.get_logger(__name__)
 
 ISSUE_LINKS = "issue-links"  # key: the request
 FILE_DOCUMENT = "file-document"  # key: the staged file; payload: the account
+
+
+DEVICE_NOT_VERIFIED = N_("this request holds answers already; to see them in this browser, confirm it is you with "
+                         "a code sent to you")
+
+
+class DeviceNotVerified(LoginlessError):
+    """A browser that has not proven itself for the link, on a request that asks new devices for a one-time code
+    once it holds answers (``verify_new_devices``)."""
+
+    status_code = 403
+    problem_type = "device-not-verified"
+    title = "Confirm it is you to see the answers in this browser"
 
 
 class AnswerConflict(LoginlessError):
@@ -221,6 +234,7 @@ def check_prefill(definition: defs.Definition, prefill: Mapping[str, Any], field
 
 async def send_request(ctx: RequestsContext, tenant_id: str, *, template_id: str, template_version: int | None,
                        account_id: str | None, recipients: list[Recipient], require_login: bool,
+                       verify_new_devices: bool = False,
                        message: str | None, due_at: datetime | None, prefill: Mapping[str, Any],
                        prefill_from_last: bool, cause: Cause) -> Sent:
     now = ctx.clock()
@@ -228,7 +242,7 @@ async def send_request(ctx: RequestsContext, tenant_id: str, *, template_id: str
     version = chosen.version(template_version or chosen.latest.version)
     definition = _definition(version)
     given = check_prefill(definition, prefill, "prefill")
-    if require_login and any(not (r.email or r.phone) for r in recipients):
+    if (require_login or verify_new_devices) and any(not (r.email or r.phone) for r in recipients):
         raise InvalidRequest("with require_login, every recipient needs an e-mail address or a phone number for "
                              "their one-time code", field="recipients")
     if any(not r.email for r in recipients):
@@ -237,7 +251,8 @@ async def send_request(ctx: RequestsContext, tenant_id: str, *, template_id: str
     request_id = domain.new_id("req")
     command = domain.SendRequest(
         client_request_id=request_id, tenant_id=tenant_id, account_id=account_id, template=chosen,
-        template_version=version.version, require_login=require_login, message=message, due_at=due_at,
+        template_version=version.version, require_login=require_login, verify_new_devices=verify_new_devices,
+        message=message, due_at=due_at,
         recipients=tuple(recipients), now=now)
 
     async def seed(connection: asyncpg.Connection, outcome: Outcome[ClientRequest]) -> None:
@@ -391,15 +406,25 @@ async def export_csv(ctx: RequestsContext, tenant_id: str, template_id: str) -> 
     async with database_errors():
         rows = await ctx.repository.submissions_of_template(ctx.pool, tenant_id, template_id)
     questions = list(latest.questions())
+    submitted = [json.loads(row["answers"]) for row in rows]
+    file_ids = [file_id for given in submitted for q in questions if q.type == "file"
+                for file_id in defs.file_ids(q, given.get(q.id))]
+    async with database_errors():
+        names = await ctx.repository.file_names(ctx.pool, tenant_id, file_ids) if file_ids else {}
+
+    def shown(question: defs.Question, value: Any) -> str:
+        if question.type == "file":  # the names the guest gave the files, not the service's ids
+            return "; ".join(names.get(file_id, file_id) for file_id in defs.file_ids(question, value))
+        return _flat(value)
+
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["client_request_id", "recipient_id", "name", "email", "submitted_at", "template_version",
                      *[q.id for q in questions]])
-    for row in rows:
-        given = json.loads(row["answers"])
+    for row, given in zip(rows, submitted, strict=True):
         writer.writerow([row["client_request_id"], row["recipient_id"], _cell(row["name"]), _cell(row["email"]),
                          row["submitted_at"].isoformat(), row["template_version"],
-                         *[_cell(_flat(given.get(q.id))) for q in questions]])
+                         *[_cell(shown(q, given.get(q.id))) for q in questions]])
     return out.getvalue()
 
 
@@ -463,8 +488,22 @@ async def guest_view(ctx: RequestsContext, guest: GuestAssertion, *, cause: Caus
         questionnaire = await ctx.questionnaires.get(request.template_id, request.template_version, connection)
         draft = await ctx.repository.draft(connection, request.client_request_id, recipient.recipient_id)
         files = await ctx.repository.staged_files(connection, request.client_request_id, recipient.recipient_id)
+    if must_prove_device(request, guest) and holds_answers(request, recipient, draft):
+        raise DeviceNotVerified(DEVICE_NOT_VERIFIED)
     return GuestView(request, recipient, questionnaire.version, questionnaire.definition, questionnaire.compiled,
                      draft, files)
+
+
+def must_prove_device(request: ClientRequest, guest: GuestAssertion) -> bool:
+    """Whether this browser is still to prove itself: the request asks new devices for a one-time code, and the
+    gateway says this one has neither passed one for the link nor given its first answers."""
+    return request.verify_new_devices and not guest.device_proven
+
+
+def holds_answers(request: ClientRequest, recipient: Recipient, draft: Mapping[str, DraftAnswer]) -> bool:
+    """Whether the recipient has given answers: saved after the request was sent (what the firm prefilled was
+    saved with the sending, and is no answer of theirs), or submitted."""
+    return recipient.status in ("submitted", "sent_back") or any(a.saved_at > request.sent_at for a in draft.values())
 
 
 def check_changes(view: GuestView, changes: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -505,35 +544,44 @@ async def save_answers(ctx: RequestsContext, guest: GuestAssertion, changes: Map
     with the answer as it now is); answers to other questions never conflict. Returns the guest's view as it
     now is.
 
-    One transaction under the link's lock does it all (the most frequent write of the service: autosave), so a
-    save racing a submission from another device is judged before it, or finds the request submitted."""
+    The most frequent write of the service (autosave), so it is short: the request read (its events) and the
+    answers judged against their questions, then one statement that takes the recipient's lock, checks the
+    request still takes answers and each answer's version, and writes them (``repository.save_answers``). A save
+    racing a submission from another device is judged before it, or finds the request submitted."""
     versions = versions or {}
     now = ctx.clock()
-    async with database_errors(), link_locked(ctx, guest.resource_id, guest.link_id) as connection:
+    async with database_errors(), ctx.pool.acquire() as connection:
         request, _ = await ctx.requests.load(guest.resource_id, connection)
         request, recipient = _guests(request, guest)
         request.check_answerable(recipient)
+        if must_prove_device(request, guest) and recipient.status == "sent_back":  # answered, if only by prefill
+            raise DeviceNotVerified(DEVICE_NOT_VERIFIED)
         questionnaire = await ctx.questionnaires.get(request.template_id, request.template_version, connection)
         request_id, recipient_id = request.client_request_id, recipient.recipient_id
-        draft = await ctx.repository.draft(connection, request_id, recipient_id)
         asks_files = any((q := questionnaire.definition.question(question_id)) is not None and q.type == "file"
                          for question_id in changes)
         files = await ctx.repository.staged_files(connection, request_id, recipient_id) if asks_files else {}
         view = GuestView(request, recipient, questionnaire.version, questionnaire.definition, questionnaire.compiled,
-                         draft, files)
+                         {}, files)
         if errors := check_changes(view, changes):
             raise InvalidRequest("some answers are not valid; nothing was saved", errors=errors)
-        saved, conflicts = await ctx.repository.save_draft(
+        saved = await ctx.repository.save_answers(
             connection, tenant_id=request.tenant_id, request_id=request_id, recipient_id=recipient_id,
+            lock_key=advisory_key("requests", request_id, guest.link_id), now=now,
             changes=[AnswerChange(q, None if defs.is_blank(v) else v, versions.get(q)) for q, v in changes.items()],
-            now=now, current=draft)
-    if conflicts:
+            unanswered_since=request.sent_at if must_prove_device(request, guest) else None)
+        if saved.outcome in ("submitted", "cancelled"):  # since the events were read: say so as they do
+            request, _ = await ctx.requests.load(request_id, connection)
+            request.check_answerable(request.recipient(recipient_id))
+    if saved.outcome == "conflict":
         raise AnswerConflict(
             "an answer was changed on another device since this page showed it; nothing was saved",
-            conflicts={q: {"value": a.value, "version": a.version} for q, a in conflicts.items()})
-    draft = {**draft, **{q: DraftAnswer(None if defs.is_blank(changes[q]) else changes[q], version, now)
-                         for q, version in saved.items()}}
-    return replace(view, draft=draft)  # as the guest's next read would find it, without reading it again
+            conflicts={q: {"value": a.value, "version": a.version} for q, a in saved.answers.items()})
+    if saved.outcome == "answered":
+        raise DeviceNotVerified(DEVICE_NOT_VERIFIED)
+    if saved.outcome != "draft":
+        raise RequestClosed(N_("this request takes no more answers"), client_request_id=request_id)
+    return replace(view, draft=saved.answers)
 
 
 async def upload_file(ctx: RequestsContext, guest: GuestAssertion, question_id: str, *, name: str | None,
@@ -572,9 +620,11 @@ async def upload_file(ctx: RequestsContext, guest: GuestAssertion, question_id: 
                         file_name=sanitize_display_name(name, fallback="file"), content_type=file_type.mime,
                         size=stored.size, sha256=stored.sha256, scan="clean")
     async with database_errors(), link_locked(ctx, request_id, guest.link_id) as connection:
-        await _answerable(ctx, connection, view)
-        await ctx.repository.stage_file(connection, staged, ctx.clock())
+        request = await _answerable(ctx, connection, view)
         draft = await ctx.repository.draft(connection, request_id, recipient_id)
+        if must_prove_device(request, guest) and holds_answers(request, request.recipient(recipient_id), draft):
+            raise DeviceNotVerified(DEVICE_NOT_VERIFIED)  # answers came from elsewhere while this one was sent
+        await ctx.repository.stage_file(connection, staged, ctx.clock())
         value = [*(draft[question_id].value or [] if question_id in draft else []), {"file_id": file_id}]
         if len(value) > limits.max_files:
             raise InvalidRequest(N_("at most %(n)s files here") % {"n": limits.max_files}, field=field)

@@ -96,6 +96,11 @@ class NewRequest(BaseModel):
                                           description="The client and associated third parties: a link each")
     require_login: bool = Field(True, description="On: a one-time code to the recipient's e-mail (or phone) before "
                                 "the request opens. Off: the link alone opens it")
+    verify_new_devices: bool = Field(
+        False, description="On: once the recipient has given answers, a browser that has not proven itself for "
+        "the link (the one that gave them, or one that passed a code) gets a one-time code to the recipient's "
+        "e-mail (or phone) before it shows them, so a forwarded link does not reveal them. Off: the link alone "
+        "shows them on any device")
     message: str | None = Field(None, max_length=5000)
     due_at: datetime | None = None
     prefill: dict[str, Any] = Field(default_factory=dict, description="Answers the firm already knows, by question id")
@@ -125,6 +130,7 @@ class RequestOut(BaseModel):
     title: str
     account_id: str | None
     require_login: bool
+    verify_new_devices: bool
     message: str | None
     due_at: datetime | None
     sent_at: datetime
@@ -141,8 +147,9 @@ class RequestOut(BaseModel):
         return cls(
             client_request_id=request.client_request_id, template_id=request.template_id,
             template_version=request.template_version, title=request.title, account_id=request.account_id,
-            require_login=request.require_login, message=request.message, due_at=request.due_at,
-            sent_at=request.sent_at, status=status, cancelled_at=request.cancelled_at,
+            require_login=request.require_login, verify_new_devices=request.verify_new_devices,
+            message=request.message, due_at=request.due_at, sent_at=request.sent_at, status=status,
+            cancelled_at=request.cancelled_at,
             recipients=[RecipientOut(
                 recipient_id=r.recipient_id, name=r.name, email=r.email, phone=r.phone, language=r.language,
                 link_id=r.link_id, status=r.status, opened_at=r.opened_at, submitted_at=r.submitted_at,
@@ -241,7 +248,8 @@ class RequestsController(Controller):
             sent = await handlers.send_request(
                 requests, staff.tenant_id, template_id=data.template_id, template_version=data.template_version,
                 account_id=data.account_id, recipients=recipients,
-                require_login=data.require_login, message=data.message, due_at=data.due_at, prefill=data.prefill,
+                require_login=data.require_login, verify_new_devices=data.verify_new_devices, message=data.message,
+                due_at=data.due_at, prefill=data.prefill,
                 prefill_from_last=data.prefill_from_last, cause=cause_of(request))
             body = RequestOut.of(sent.request, sent.urls)
             return Answer(202 if body.status == "pending" else 201, body.model_dump(mode="json"))

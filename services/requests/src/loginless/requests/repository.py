@@ -35,6 +35,16 @@ class AnswerChange:
 
 
 @dataclass(frozen=True)
+class DraftSaved:
+    """What a guest's save came to: ``draft`` (saved; ``answers`` is the whole draft now), ``conflict``
+    (``answers``: those changed since the version the guest edited), or why nothing was saved: ``submitted``,
+    ``cancelled``, ``answered`` (a browser not yet proven for the link, once the recipient has answers)."""
+
+    outcome: str
+    answers: dict[str, DraftAnswer]
+
+
+@dataclass(frozen=True)
 class StagedFile:
     file_id: str
     tenant_id: str
@@ -136,6 +146,22 @@ class Repository:
                 json.dumps(change.value), now)
         return versions, {}
 
+    async def save_answers(self, db: Executor, *, tenant_id: str, request_id: str, recipient_id: str,
+                           lock_key: int, changes: Iterable[AnswerChange], now: datetime,
+                           unanswered_since: datetime | None = None) -> DraftSaved:
+        """A guest's save in one statement (migrations/0002_save_answers.sql says what it does, under the
+        recipient's lock): every change, or none."""
+        rows = await db.fetch(
+            f"SELECT * FROM {self.s}.save_answers($1, $2, $3, $4, $5::jsonb, $6, $7)", request_id, recipient_id,
+            lock_key, tenant_id, json.dumps([{"question_id": c.question_id, "value": c.value,
+                                              "base_version": c.base_version} for c in changes]),
+            now, unanswered_since)
+        answers = {row["question_id"]: DraftAnswer(json.loads(row["value"]) if row["value"] is not None else None,
+                                                   row["version"], row["saved_at"])
+                   for row in rows if row["question_id"] is not None}
+        outcome = rows[0]["outcome"] if rows else "draft"
+        return DraftSaved(outcome, answers)
+
     async def forget_draft(self, connection: asyncpg.Connection, request_id: str, recipient_id: str) -> None:
         await connection.execute(f"DELETE FROM {self.s}.drafts WHERE client_request_id = $1 AND recipient_id = $2",
                                  request_id, recipient_id)
@@ -180,6 +206,11 @@ class Repository:
     async def staged_file(self, db: Executor, file_id: str) -> StagedFile | None:
         row = await db.fetchrow(f"SELECT * FROM {self.s}.staged_files WHERE file_id = $1", file_id)
         return _staged(row) if row else None
+
+    async def file_names(self, db: Executor, tenant_id: str, file_ids: list[str]) -> dict[str, str]:
+        rows = await db.fetch(f"SELECT file_id, file_name FROM {self.s}.staged_files WHERE tenant_id = $1"
+                              " AND file_id = ANY($2::text[])", tenant_id, file_ids)
+        return {row["file_id"]: row["file_name"] for row in rows}
 
     async def mark_submitted(self, connection: asyncpg.Connection, file_ids: list[str]) -> None:
         await connection.execute(f"UPDATE {self.s}.staged_files SET submitted = true WHERE file_id = ANY($1)",

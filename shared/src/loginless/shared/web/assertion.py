@@ -28,6 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ASSERTION_HEADER = "x-loginless-assertion"
 FORWARDED_PREFIX_HEADER = "x-forwarded-prefix"
+# A service's answer to a guest saying their browser has just proven itself for the link (it gave the link's first
+# answers); the gateway turns it into its device cookie, and asserts ``device_proven`` from then on.
+DEVICE_PROVEN_HEADER = "x-loginless-device-proven"
 ISSUER = "loginless-gateway"
 LIFETIME_SECONDS = 60
 CLOCK_SKEW_SECONDS = 5
@@ -64,6 +67,9 @@ class GuestAssertion(BaseModel):
     recipient: GuestRecipient
     link_expires_at: datetime
     audience: str
+    # The guest's browser has proven itself for this link: a one-time code was passed in it, or the owning
+    # service said it gave the link's first answers (DEVICE_PROVEN_HEADER). Services that never ask ignore it.
+    device_proven: bool = False
 
 
 class _Claims(BaseModel):
