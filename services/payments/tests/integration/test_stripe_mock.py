@@ -112,7 +112,7 @@ async def test_the_reads_of_a_webhook_and_of_the_sweep_are_calls_stripe_accepts(
 async def test_a_refund_staff_ask_for_is_a_call_stripe_accepts_with_the_refund_as_idempotency_key(provider, sent):
     await provider.refund(Refund(refund_id="re_shape1", payment_id="pay_shape4", invoice_id="inv_shape",
                                  tenant_id="ten_1", provider_payment_id="pi_123", amount_minor=1000,
-                                 reason="Discount agreed"))
+                                 currency="EUR", reason="Discount agreed"))
 
     (request,) = sent
     assert (request.method, request.url.path) == ("POST", "/v1/refunds")

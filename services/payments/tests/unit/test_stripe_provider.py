@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from loginless.payments import money
 from loginless.payments.ports import Checkout, ProviderFailed, WebhookRefused
 from loginless.payments.settings import PaymentsSettings
-from loginless.payments.stripeprovider import StripeProvider
+from loginless.payments.stripeprovider import StripeProvider, amount_from_stripe, stripe_amount
 from loginless.testkit.fake_stripe import FakeStripe, signed_webhook, stripe_signature
 
 pytestmark = pytest.mark.unit
@@ -239,3 +240,54 @@ def test_the_decider_records_the_page_a_payment_was_handed_to_once_and_a_refund_
     refund = domain.RefundPayment("re_1", "pay_1", 2500, "requested_by_customer", STARTED)
     invoice = run(invoice, refund)
     assert INVOICE.decide(invoice, refund) == [] and invoice.paid_minor == 7500
+
+
+# Stripe's currency table, as its documentation lists it ("Supported currencies"): the zero-decimal currencies, the
+# three-decimal ones (amounts ending in 0), and its special case ISK (whole krónur, written with two decimals).
+STRIPE_ZERO_DECIMAL = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
+STRIPE_THREE_DECIMAL = "BHD JOD KWD OMR TND".split()
+
+
+@pytest.mark.parametrize("currency", STRIPE_ZERO_DECIMAL)
+def test_stripes_zero_decimal_currencies_are_whole_units_here_and_there(currency):
+    assert money.exponent(currency) == 0
+    assert stripe_amount(500, currency) == 500 and amount_from_stripe(500, currency) == 500
+
+
+@pytest.mark.parametrize("currency", STRIPE_THREE_DECIMAL)
+def test_stripes_three_decimal_currencies_are_charged_in_steps_of_ten_and_never_rounded(currency):
+    assert money.exponent(currency) == 3
+    assert stripe_amount(5120, currency) == 5120
+    with pytest.raises(ProviderFailed, match="steps of 0.010"):
+        stripe_amount(5124, currency)  # the decider fixed 5.124: Stripe would want 5.120 or 5.130
+
+
+def test_isk_is_whole_kronur_here_and_two_decimal_at_stripe():
+    assert money.exponent("ISK") == 0
+    assert stripe_amount(5, "ISK") == 500 and amount_from_stripe(500, "ISK") == 5
+    assert amount_from_stripe(550, "ISK") != 5  # a fraction of a króna never passes for the amount asked
+
+
+def test_every_other_currency_invoices_take_is_two_decimal_at_stripe_too_and_the_rest_are_refused():
+    others = money.TWO_DECIMAL
+    assert others.isdisjoint(STRIPE_ZERO_DECIMAL + STRIPE_THREE_DECIMAL + ["ISK"])
+    assert all(money.exponent(c) == 2 and stripe_amount(1050, c) == 1050 for c in others)
+    for currency in money.THREE_DECIMAL - set(STRIPE_THREE_DECIMAL):  # ISO three-decimal, not charged by Stripe
+        with pytest.raises(ProviderFailed, match="does not charge"):
+            stripe_amount(1000, currency)
+
+
+async def test_an_isk_invoice_is_handed_over_in_stripes_units_and_its_payment_read_back_in_ours(fake, provider):
+    page = await provider.checkout(a_checkout(amount_minor=12_500, currency="ISK"))
+    (_, params), = fake.created
+    assert params["line_items"][0]["price_data"]["unit_amount"] == 1_250_000
+
+    intent_id = fake.pay(page.reference)
+    (report,) = (await provider.receive(*_delivered(fake.event("payment_intent.succeeded", intent_id)))).reports
+    assert (report.outcome, report.amount_minor, report.currency) == ("succeeded", 12_500, "ISK")
+
+
+async def test_a_kwd_amount_stripe_cannot_take_exactly_is_refused_before_the_guest_is_handed_over(fake, provider):
+    with pytest.raises(ProviderFailed):
+        await provider.checkout(a_checkout(amount_minor=5_124, currency="KWD"))
+    assert fake.created == []

@@ -587,7 +587,8 @@ async def _refund_at_provider(ctx: PaymentsContext, refund_id: str, tenant_id: s
     await ctx.provider.refund(Refund(refund_id=refund_id, payment_id=payment.payment_id,
                                      invoice_id=payload["invoice_id"], tenant_id=tenant_id,
                                      provider_payment_id=payment.provider_payment_id,
-                                     amount_minor=payload["amount_minor"], reason=payload["reason"]))
+                                     amount_minor=payload["amount_minor"], currency=state.currency,
+                                     reason=payload["reason"]))
 
 
 def job_kinds(ctx: PaymentsContext) -> list[JobKind]:

@@ -50,6 +50,7 @@ class Refund:
     tenant_id: str
     provider_payment_id: str
     amount_minor: int
+    currency: str
     reason: str
 
 

@@ -25,6 +25,11 @@ What is reported, from the fetched state:
   for through the API: ``refund`` sends it with our refund id as idempotency key and metadata; Stripe's otherwise);
 - a dispute whose funds were withdrawn: the payment reversed (a chargeback).
 
+Amounts cross to Stripe in its units, which are ISO 4217's minor units but for its special cases
+(``stripe_amount``): ISK is whole krónur in ISO 4217 and two-decimal in Stripe's API (1 króna is 100), and amounts in
+the three-decimal currencies Stripe charges must end in 0 for its payment partners. An amount Stripe cannot take
+exactly is refused before the guest is handed over, never rounded: the decider fixed it.
+
 Stripe's API is reached through ``StripeApi``, a handful of calls on the official SDK's async client, so tests can
 put a stateful fake in its place (stripe-mock checks the calls' shapes but keeps no state).
 """
@@ -38,6 +43,7 @@ from typing import Any, Protocol
 import stripe
 import structlog
 
+from loginless.payments import money
 from loginless.payments.ports import (
     Checkout,
     CheckoutPage,
@@ -59,7 +65,30 @@ EXPIRY_MARGIN_SECONDS = 300
 # A dispute in these states withdrew no money (an inquiry) or gave it back (won): nothing to reverse.
 DISPUTES_WITHOUT_LOSS = {"won", "warning_needs_response", "warning_under_review", "warning_closed"}
 
+# Stripe's special cases against ISO 4217 minor units: currencies its API writes with two decimals although they
+# have none (the factor from ISO minor units to Stripe's), and three-decimal currencies whose last digit must be 0.
+STRIPE_UNITS_PER_MINOR_UNIT = {"ISK": 100}
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
 StripeObject = Mapping[str, Any]
+
+
+def stripe_amount(amount_minor: int, currency: str) -> int:
+    """``amount_minor`` (ISO 4217 minor units of ``currency``) as Stripe's API states it, or ``ProviderFailed``
+    when Stripe cannot charge that amount exactly."""
+    if currency in money.THREE_DECIMAL and currency not in STRIPE_THREE_DECIMAL:
+        raise ProviderFailed(f"Stripe does not charge cards in {currency}", stripe_code="currency_not_charged")
+    if currency in STRIPE_THREE_DECIMAL and amount_minor % 10:
+        raise ProviderFailed(f"Stripe takes {currency} amounts in steps of 0.010 only; {amount_minor} thousandths "
+                             "cannot be charged by card", stripe_code="amount_not_chargeable")
+    return amount_minor * STRIPE_UNITS_PER_MINOR_UNIT.get(currency, 1)
+
+
+def amount_from_stripe(amount: int, currency: str) -> int:
+    """An amount Stripe reports, back in ISO 4217 minor units (a fraction Stripe should never report is kept
+    visible as a mismatch: it cannot equal the whole amount the payment was started for)."""
+    factor = STRIPE_UNITS_PER_MINOR_UNIT.get(currency, 1)
+    return amount // factor if amount % factor == 0 else -amount
 
 
 class StripeApi(Protocol):
@@ -146,7 +175,8 @@ class StripeProvider:
             "mode": "payment",
             "client_reference_id": payment.payment_id,
             "line_items": [{"quantity": 1, "price_data": {
-                "currency": payment.currency.lower(), "unit_amount": payment.amount_minor,
+                "currency": payment.currency.lower(),
+                "unit_amount": stripe_amount(payment.amount_minor, payment.currency),
                 "product_data": {"name": payment.description}}}],
             "payment_intent_data": {"description": payment.description, "metadata": ours},
             "metadata": ours,
@@ -164,7 +194,8 @@ class StripeProvider:
     async def refund(self, refund: Refund) -> None:
         ours = {"refund_id": refund.refund_id, "payment_id": refund.payment_id, "invoice_id": refund.invoice_id,
                 "tenant_id": refund.tenant_id, "reason": refund.reason[:500]}
-        await self._api.create_refund({"payment_intent": refund.provider_payment_id, "amount": refund.amount_minor,
+        amount = stripe_amount(refund.amount_minor, refund.currency)
+        await self._api.create_refund({"payment_intent": refund.provider_payment_id, "amount": amount,
                                        "metadata": ours}, idempotency_key=f"{refund.refund_id}/refund")
 
     # ---- webhooks -----------------------------------------------------------------------------------------
@@ -232,22 +263,26 @@ class StripeProvider:
         if ours is None or not (session.get("status") == "expired" or unpaid_after_completion):
             return ()
         payment_id, invoice_id = ours
+        currency = str(session.get("currency") or "").upper()
         return (ProviderReport(event_id=event_id, payment_id=payment_id, invoice_id=invoice_id, outcome="failed",
                                provider_payment_id=intent["id"] if isinstance(intent, Mapping) else session["id"],
-                               amount_minor=session.get("amount_total") or 0,
-                               currency=str(session.get("currency") or "").upper(),
+                               amount_minor=amount_from_stripe(session.get("amount_total") or 0, currency),
+                               currency=currency,
                                reason="expired" if session.get("status") == "expired" else "payment_failed"),)
 
     def _of_intent(self, event_id: str, intent: StripeObject) -> tuple[ProviderReport, ...]:
         if (ours := _ours(intent)) is None:
             return ()
         payment_id, invoice_id = ours
+        currency = str(intent["currency"]).upper()
         about = {"event_id": event_id, "payment_id": payment_id, "invoice_id": invoice_id,
-                 "provider_payment_id": intent["id"], "currency": str(intent["currency"]).upper()}
+                 "provider_payment_id": intent["id"], "currency": currency}
         if intent["status"] == "succeeded":
-            return (ProviderReport(**about, outcome="succeeded", amount_minor=intent["amount_received"]),)
+            return (ProviderReport(**about, outcome="succeeded",
+                                   amount_minor=amount_from_stripe(intent["amount_received"], currency)),)
         if intent["status"] == "canceled":
-            return (ProviderReport(**about, outcome="failed", amount_minor=intent["amount"],
+            return (ProviderReport(**about, outcome="failed",
+                                   amount_minor=amount_from_stripe(intent["amount"], currency),
                                    reason=intent.get("cancellation_reason") or "canceled"),)
         return ()  # processing, or waiting for the guest (a declined card may be retried on the same page)
 
@@ -256,7 +291,8 @@ class StripeProvider:
         payment_id, invoice_id = _ours(intent) or ("", "")
         return tuple(ProviderReport(event_id=event_id, payment_id=payment_id, invoice_id=invoice_id,
                                     outcome="refunded", provider_payment_id=intent["id"],
-                                    amount_minor=refund["amount"], currency=str(refund["currency"]).upper(),
+                                    amount_minor=amount_from_stripe(refund["amount"], str(refund["currency"]).upper()),
+                                    currency=str(refund["currency"]).upper(),
                                     refund_id=(refund.get("metadata") or {}).get("refund_id") or refund["id"],
                                     reason=refund.get("reason") or "refunded at Stripe")
                      for refund in refunds if refund.get("status") == "succeeded")
@@ -267,7 +303,8 @@ class StripeProvider:
             return ()
         payment_id, invoice_id = ours
         return (ProviderReport(event_id=event_id, payment_id=payment_id, invoice_id=invoice_id, outcome="reversed",
-                               provider_payment_id=intent["id"], amount_minor=dispute["amount"],
+                               provider_payment_id=intent["id"],
+                               amount_minor=amount_from_stripe(dispute["amount"], str(dispute["currency"]).upper()),
                                currency=str(dispute["currency"]).upper(), reason="chargeback"),)
 
 
