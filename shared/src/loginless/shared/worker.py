@@ -96,23 +96,30 @@ class ServiceWorker(Generic[Context]):
                     settings.database_url, schema=settings.schema,
                     sink=KafkaSink(settings.kafka, client_id=f"{settings.service_name}-relay"),
                 )
-                tasks = [asyncio.create_task(self._create_topic(), name="create-topic"),
-                         asyncio.create_task(relay.run(), name="outbox-relay"),
+                consumers = [factory(context) for factory in self.consumer_factories]
+                # Every topic this worker writes or reads, before the first publish or subscription: a broker
+                # auto-creating one on first use gives it a single partition.
+                topics = [settings.events_topic, *(topic for consumer in consumers
+                                                   for topic in (consumer.topic, consumer.dead_letter_topic))]
+                topics_created = asyncio.create_task(self._create_topics(topics), name="create-topics")
+                tasks = [topics_created,
+                         asyncio.create_task(self._after(topics_created, relay.run()), name="outbox-relay"),
                          asyncio.create_task(self._supervise(every(settings.housekeeping_interval_seconds,
                                                                    self._keep_kernel_tables), runtime),
                                              name="kernel-housekeeping")]
                 tasks += [asyncio.create_task(self._supervise(factory, context),
                                               name=getattr(factory, "__name__", "task"))
                           for factory in self.task_factories]
-                if self.consumer_factories:
+                if consumers:
                     broker = build_broker(settings.kafka,
                                           client_id=f"{settings.service_name}-worker")
-                    consumers = [factory(context) for factory in self.consumer_factories]
                     for consumer in consumers:
                         consumer.subscribe(broker)
-                    tasks.append(asyncio.create_task(self._start_broker(broker, stop), name="consumers"))
-                    tasks.append(asyncio.create_task(report_consumer_lag(
-                        settings.kafka, [(consumer.consumer, consumer.topic) for consumer in consumers]),
+                    tasks.append(asyncio.create_task(self._after(topics_created, self._start_broker(broker, stop)),
+                                                     name="consumers"))
+                    # After the topics exist: asking a broker about a missing topic may auto-create it.
+                    tasks.append(asyncio.create_task(self._after(topics_created, report_consumer_lag(
+                        settings.kafka, [(consumer.consumer, consumer.topic) for consumer in consumers])),
                         name="consumer-lag"))
                 log.info("worker started", service=settings.service_name)
                 await stop.wait()
@@ -129,20 +136,30 @@ class ServiceWorker(Generic[Context]):
                 await kafka_probe.close()
             await pool.close()
 
-    async def _create_topic(self) -> None:
-        """The service's topic, created up front with its partitions (a broker may refuse to create topics on
-        first use, or create them with one partition); retried until Kafka answers, while the relay waits."""
+    async def _create_topics(self, topics: list[str]) -> None:
+        """The service's topic, the topics its consumers read and their dead-letter topics, created up front with
+        the configured partitions and replication (a broker may refuse to create topics on first use, or create
+        them with one partition); retried until Kafka answers, while the relay and the consumers wait. Topics that
+        exist already are left as they are."""
         settings, backoff = self.settings, 0.5
         while True:
             try:
-                await ensure_topics(settings.kafka, [settings.events_topic], partitions=settings.topic_partitions,
+                await ensure_topics(settings.kafka, list(dict.fromkeys(topics)), partitions=settings.topic_partitions,
                                     replication_factor=settings.topic_replication_factor)
                 return
             except Exception as error:  # Kafka not there yet, or the admin request failed: try again
-                log.warning("cannot create the topic yet", topic=settings.events_topic, error=repr(error),
-                            retry_in=backoff)
+                log.warning("cannot create the topics yet", topics=topics, error=repr(error), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    @staticmethod
+    async def _after(done: asyncio.Task, then: Coroutine[Any, Any, None]) -> None:
+        try:
+            await asyncio.shield(done)
+        except BaseException:
+            then.close()
+            raise
+        await then
 
     async def _keep_kernel_tables(self, runtime: WorkerRuntime) -> None:
         settings = runtime.settings

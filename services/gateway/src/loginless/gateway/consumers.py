@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncpg
 
 from loginless.events import CloudEvent
-from loginless.gateway.read_model import LinkStateStore, facts_from_event
+from loginless.gateway.read_model import LINK_STATE_EVENTS, LinkStateStore, facts_from_event
 from loginless.shared.messaging import InboxConsumer
 from loginless.shared.worker import WorkerRuntime
 
@@ -26,4 +26,4 @@ def link_state_consumer(runtime: WorkerRuntime, *, consumer: str = LINK_STATE_CO
             await link_states.merge(facts, connection)
 
     return InboxConsumer(store, consumer=consumer, topic=settings.topic_of("links"), handler=apply,
-                         max_attempts=settings.consumer_max_attempts)
+                         handles=LINK_STATE_EVENTS, max_attempts=settings.consumer_max_attempts)

@@ -146,11 +146,17 @@ class LinkStateStore:
         self._recent.pop(facts.link_id, None)
 
 
+# The links.events types that change link state. The consumer skips every other type without retrying it (a
+# newer version during a rolling upgrade among them, with a warning), so an unknown record never holds back a
+# revocation queued behind it on its partition.
+LINK_STATE_EVENTS = tuple(payload.type_name() for payload in (
+    link_events.LinkIssued, link_events.LinkRevoked, link_events.LinkUsed, link_events.LinkVerificationLocked))
+
+
 def facts_from_event(event: CloudEvent) -> LinkFacts | None:
     """What a ``links.events`` event says about link state; None for events that say nothing about access.
 
-    An event type the gateway does not know (a new version, say) raises, so the consumer retries and then
-    dead-letters it loudly rather than silently missing, for instance, a revocation.
+    An event type not in the catalog raises ``UnknownEventType``; the consumer reads only ``LINK_STATE_EVENTS``.
     """
     payload = event_class(event.type).model_validate(event.data)
     match payload:

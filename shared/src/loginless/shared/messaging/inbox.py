@@ -1,18 +1,20 @@
 """Consumers of other services' events: exactly-once effects on top of at-least-once delivery.
 
 Each received event is recorded in the consumer's inbox in the same transaction as its effect, so a
-redelivered event (after a crash, a rebalance or a relay retry) finds its id there and is skipped. A handler
-that keeps failing for the same event ``max_attempts`` times sends it to a dead-letter topic with the error in
-the headers, and the consumer moves on; an unreachable database is not the event's fault, so that is retried
-until the database returns, without committing the offset.
+redelivered event (after a crash, a rebalance or a relay retry) finds its id there and is skipped. Types the
+consumer does not read are skipped without retries, and a handler that keeps failing is retried for about a second
+at most before the event goes to a dead-letter topic with the error in the headers (``reading.py`` says why); an
+unreachable database is not the event's fault, so that is retried until the database returns, without committing
+the offset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 import asyncpg
 import structlog
@@ -23,7 +25,8 @@ from pydantic import ValidationError
 
 from loginless.events import CloudEvent
 from loginless.shared.errors import DependencyUnavailable
-from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, quote_ident
+from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, Upcasters, quote_ident
+from loginless.shared.messaging.reading import EventReader, Handle, PoisonMessage, RetryPolicy, SkipReason
 from loginless.shared.tracing import SpanKind, span
 
 log = structlog.get_logger(__name__)
@@ -37,10 +40,6 @@ def dead_letter_topic(topic: str, consumer: str) -> str:
     return f"{topic}.{consumer}.dlq"
 
 
-class PoisonMessage(Exception):
-    """The message can never be processed (not a CloudEvent, or not valid for its type)."""
-
-
 class InboxConsumer:
     def __init__(
         self,
@@ -49,15 +48,21 @@ class InboxConsumer:
         consumer: str,
         topic: str,
         handler: EventHandler,
+        handles: Collection[str] | None = None,
+        upcasters: Upcasters | None = None,
         max_attempts: int = 5,
-        retry_delay_seconds: float = 0.2,
+        retry_delay_seconds: float = 0.05,
+        retry_budget_seconds: float = 1.0,
     ) -> None:
+        """``handles``: the CloudEvents types ``handler`` reads (None: every type in the event catalog); others are
+        skipped, unless ``upcasters`` read them as one of those."""
         self.store = store
         self.consumer = consumer
         self.topic = topic
         self.handler = handler
-        self.max_attempts = max_attempts
-        self.retry_delay_seconds = retry_delay_seconds
+        self.reader = EventReader(handles, upcasters)
+        self.retries = RetryPolicy(max_attempts=max_attempts, first_delay_seconds=retry_delay_seconds,
+                                   budget_seconds=retry_budget_seconds)
         self.dead_letter_topic = dead_letter_topic(topic, consumer)
         self._inbox = f"{quote_ident(store.schema)}.inbox"
 
@@ -81,12 +86,19 @@ class InboxConsumer:
 
     async def process(self, body: bytes, *, broker: KafkaBroker, record: object) -> None:
         """Apply one message once; raise only to have it redelivered (the offset is then not committed)."""
-        attempt = 0
+        attempt, started = 0, time.monotonic()
         while True:
             attempt += 1
             try:
                 event = self._parse(body)
-                outcome = await self._apply(event)
+                reading = self.reader.read(event)
+                if not isinstance(reading, Handle):
+                    self._skipped(event, reading.reason, record)
+                    return
+                if reading.upcast_from:
+                    log.info("event upcast", consumer=self.consumer, event_id=event.id, upcast_from=event.type,
+                             upcast_to=reading.event.type)
+                outcome = await self._apply(reading.event)
                 CONSUMED.labels(self.consumer, outcome).inc()
                 return
             except (DependencyUnavailable, *DATABASE_UNAVAILABLE) as error:
@@ -97,11 +109,22 @@ class InboxConsumer:
                 await self._dead_letter(broker, body, record, error, attempt)
                 return
             except Exception as error:
-                if attempt >= self.max_attempts:
+                delay = self.retries.delay_after(attempt, time.monotonic() - started)
+                if delay is None:
                     await self._dead_letter(broker, body, record, error, attempt)
                     return
-                log.warning("handler failed; retrying", consumer=self.consumer, attempt=attempt, error=repr(error))
-                await asyncio.sleep(self.retry_delay_seconds * attempt)
+                log.warning("handler failed; retrying", consumer=self.consumer, attempt=attempt, error=repr(error),
+                            retry_in=delay)
+                await asyncio.sleep(delay)
+
+    def _skipped(self, event: CloudEvent, reason: SkipReason, record: object) -> None:
+        """Counted and logged, offset committed, never retried: waiting would not teach this version the type."""
+        CONSUMED.labels(self.consumer, f"skipped_{reason}").inc()
+        # A type from the future (a rolling upgrade under way) deserves a warning; a known type the consumer has
+        # no use for is routine.
+        report = log.warning if reason is SkipReason.UNKNOWN_VERSION else log.debug
+        report("event skipped", consumer=self.consumer, event_type=event.type, event_id=event.id,
+               reason=str(reason), partition=getattr(record, "partition", None), offset=getattr(record, "offset", None))
 
     def _parse(self, body: bytes) -> CloudEvent:
         try:
