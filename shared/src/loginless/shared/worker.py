@@ -119,7 +119,7 @@ class ServiceWorker(Generic[Context]):
                                                      name="consumers"))
                     # After the topics exist: asking a broker about a missing topic may auto-create it.
                     tasks.append(asyncio.create_task(self._after(topics_created, report_consumer_lag(
-                        settings.kafka, [(consumer.consumer, consumer.topic) for consumer in consumers])),
+                        settings.kafka, [(consumer.group_id, consumer.topic) for consumer in consumers])),
                         name="consumer-lag"))
                 log.info("worker started", service=settings.service_name)
                 await stop.wait()

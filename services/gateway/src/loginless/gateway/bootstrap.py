@@ -21,7 +21,7 @@ from loginless.gateway.i18n import template_environment
 from loginless.gateway.proxy import GuestProxy
 from loginless.gateway.proxy_lane import with_proxy_lane
 from loginless.gateway.rate_limit import InvalidTokenLimiter
-from loginless.gateway.read_model import LinkStateStore
+from loginless.gateway.read_model import LinkStateFreshness, LinkStateStore
 from loginless.gateway.runtime import GatewayRuntime
 from loginless.gateway.settings import GatewaySettings
 from loginless.links.client import LinksApi, links_held
@@ -70,11 +70,15 @@ def create_app(
     @asynccontextmanager
     async def context(runtime: ServiceRuntime) -> AsyncIterator[GatewayRuntime]:
         async with links_held(settings, links) as links_api:
+            read_pool = await open_read_pool(settings)
             gateway = GatewayRuntime(
                 settings=settings,
                 links=links_api,
-                link_states=LinkStateStore(await open_read_pool(settings), schema=settings.schema,
+                link_states=LinkStateStore(read_pool, schema=settings.schema,
                                            cache_seconds=settings.link_state_cache_seconds),
+                link_state_freshness=LinkStateFreshness(
+                    read_pool, schema=settings.schema, max_staleness_seconds=settings.link_state_max_staleness_seconds,
+                    cache_seconds=settings.link_state_cache_seconds),
                 proxy=GuestProxy(settings.routes, signer, public_url=settings.public_url,
                                  connect_timeout=settings.upstream_connect_timeout_seconds,
                                  io_timeout=settings.upstream_io_timeout_seconds,
@@ -127,10 +131,12 @@ async def open_read_pool(settings: GatewaySettings) -> asyncpg.Pool:
 
 
 def create_worker(settings: GatewaySettings) -> ServiceWorker:
-    from loginless.gateway.consumers import link_state_consumer
+    from loginless.gateway.consumers import LinkStateFeed
     from loginless.shared.worker import ServiceWorker
 
-    return ServiceWorker(settings, consumers=[link_state_consumer], migrations_dir=MIGRATIONS)
+    feed = LinkStateFeed()
+    return ServiceWorker(settings, consumers=[feed.consumer], tasks=[feed.report_freshness],
+                         migrations_dir=MIGRATIONS)
 
 
 def asyncapi_document() -> dict:

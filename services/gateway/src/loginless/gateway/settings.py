@@ -64,6 +64,10 @@ class GatewaySettings(ServiceSettings, LinksClientSettings):
     link_state_cache_seconds: float = Field(
         0.1, ge=0, le=0.5, description="How long a replica may reuse a link's state it just read (revocation "
         "reaches it that much later); 0 reads the read model on every request")
+    link_state_max_staleness_seconds: float = Field(
+        2.0, ge=0.5, description="While the worker's last report that it was caught up on links.events is older "
+        "than this (it stopped, or Kafka or its consumer stalled), the read model may miss a revocation: a guest's "
+        "cookie is then checked with links itself before it lets them in")
     content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY
     notifications_url: str = Field(
         "http://127.0.0.1:8006", description="The notifications service, which answers the one-click unsubscribe "

@@ -15,9 +15,11 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
+from aiokafka.errors import IllegalStateError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
@@ -53,36 +55,66 @@ class InboxConsumer:
         max_attempts: int = 5,
         retry_delay_seconds: float = 0.05,
         retry_budget_seconds: float = 1.0,
+        group_id: str | None = None,
     ) -> None:
         """``handles``: the CloudEvents types ``handler`` reads (None: every type in the event catalog); others are
-        skipped, unless ``upcasters`` read them as one of those."""
+        skipped, unless ``upcasters`` read them as one of those. ``group_id``: the Kafka consumer group, if not
+        ``consumer`` (which also names the inbox rows and the dead-letter topic)."""
         self.store = store
         self.consumer = consumer
         self.topic = topic
         self.handler = handler
+        self.group_id = group_id or consumer
         self.reader = EventReader(handles, upcasters)
         self.retries = RetryPolicy(max_attempts=max_attempts, first_delay_seconds=retry_delay_seconds,
                                    budget_seconds=retry_budget_seconds)
         self.dead_letter_topic = dead_letter_topic(topic, consumer)
         self._inbox = f"{quote_ident(store.schema)}.inbox"
+        self._subscriber: object | None = None
+        self._in_flight: set[int] = set()  # partitions with a record being processed now
 
     def subscribe(self, broker: KafkaBroker) -> None:
-        """Register on ``broker``: one consumer group per consumer name, reading from the earliest offset."""
-        broker.subscriber(
+        """Register on ``broker``: one consumer group per consumer, reading from the earliest offset."""
+        self._subscriber = broker.subscriber(
             self.topic,
-            group_id=self.consumer,
+            group_id=self.group_id,
             auto_offset_reset="earliest",
             title=f"{self.consumer}:{self.topic}",
-        )(self._consume_with(broker))
+        )
+        self._subscriber(self._consume_with(broker))
         broker.publisher(self.dead_letter_topic, title=f"{self.consumer}:dead-letters",
                          description="Events this consumer gave up on; the error is in the headers.")
 
     def _consume_with(self, broker: KafkaBroker) -> Callable[[KafkaMessage], Awaitable[None]]:
         async def consume(message: KafkaMessage) -> None:
-            await self.process(message.body, broker=broker, record=message.raw_message)
+            partition = getattr(message.raw_message, "partition", -1)
+            self._in_flight.add(partition)
+            try:
+                await self.process(message.body, broker=broker, record=message.raw_message)
+            finally:
+                self._in_flight.discard(partition)
 
         consume.__name__ = f"consume_{self.consumer.replace('-', '_')}"
         return consume
+
+    async def caught_up(self) -> dict[int, datetime | None]:
+        """For each partition assigned to this process: when Kafka last told it that nothing was left to read there
+        (the time that fetch answered), with nothing read left unprocessed; None while records wait or before the
+        first fetch. A reader of what this consumer maintains can tell from it how fresh that is."""
+        kafka = getattr(self._subscriber, "consumer", None)  # FastStream's AIOKafkaConsumer, once started
+        if kafka is None:
+            return {}
+        caught_up: dict[int, datetime | None] = {}
+        for partition in kafka.assignment():
+            try:
+                highwater, polled_ms = kafka.highwater(partition), kafka.last_poll_timestamp(partition)
+                position = await kafka.position(partition)
+            except (AssertionError, IllegalStateError):  # revoked by a rebalance meanwhile
+                continue
+            done = (highwater is not None and polled_ms is not None and position >= highwater
+                    and partition.partition not in self._in_flight)
+            caught_up[partition.partition] = datetime.fromtimestamp(polled_ms / 1000, UTC) if done else None
+        return caught_up
 
     async def process(self, body: bytes, *, broker: KafkaBroker, record: object) -> None:
         """Apply one message once; raise only to have it redelivered (the offset is then not committed)."""
