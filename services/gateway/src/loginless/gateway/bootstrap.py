@@ -47,7 +47,7 @@ class GatewayMisconfigured(RuntimeError):
 def create_app(
     settings: GatewaySettings,
     *,
-    rate_limit_clock: Callable[[], float] = time.monotonic,
+    rate_limit_clock: Callable[[], float] = time.time,
     links: LinksApi | None = None,
 ) -> Litestar:
     """The gateway's HTTP app; tests pass a ``rate_limit_clock`` to move the limiter's time without sleeping, and
@@ -57,12 +57,6 @@ def create_app(
     signer = AssertionSigner(settings.assertion_private_key.get_secret_value())
     cookies = GuestCookies(settings.cookie_secret.get_secret_value(), secure=settings.secure_cookies,
                            previous_secrets=tuple(old.get_secret_value() for old in settings.previous_cookie_secrets))
-    # In this process's memory: rate_limit.py says why that is enough.
-    invalid_tokens = InvalidTokenLimiter(
-        limit=settings.invalid_token_limit, window_seconds=settings.invalid_token_window_seconds,
-        clock=rate_limit_clock, max_tracked=settings.invalid_token_tracked_addresses,
-    )
-
     # Written in batches (access_log.py); the last batch when the server stops: uvicorn ends the process by
     # re-raising the stop signal, so exit handlers would not run.
     access_output = BatchedOutput()
@@ -84,7 +78,10 @@ def create_app(
                                  io_timeout=settings.upstream_io_timeout_seconds,
                                  max_connections=settings.upstream_max_connections),
                 cookies=cookies,
-                invalid_tokens=invalid_tokens,
+                # Counted in PostgreSQL, so every replica shares the one limit (rate_limit.py).
+                invalid_tokens=InvalidTokenLimiter(
+                    read_pool, schema=settings.schema, limit=settings.invalid_token_limit,
+                    window_seconds=settings.invalid_token_window_seconds, clock=rate_limit_clock),
             )
             try:
                 yield gateway
@@ -132,11 +129,15 @@ async def open_read_pool(settings: GatewaySettings) -> asyncpg.Pool:
 
 def create_worker(settings: GatewaySettings) -> ServiceWorker:
     from loginless.gateway.consumers import LinkStateFeed
-    from loginless.shared.worker import ServiceWorker
+    from loginless.shared.worker import ServiceWorker, WorkerRuntime, every
+
+    async def forget_old_attempts(runtime: WorkerRuntime) -> None:
+        await InvalidTokenLimiter(runtime.pool, schema=settings.schema, limit=settings.invalid_token_limit,
+                                  window_seconds=settings.invalid_token_window_seconds).prune()
 
     feed = LinkStateFeed()
-    return ServiceWorker(settings, consumers=[feed.consumer], tasks=[feed.report_freshness],
-                         migrations_dir=MIGRATIONS)
+    return ServiceWorker(settings, consumers=[feed.consumer], migrations_dir=MIGRATIONS, tasks=[
+        feed.report_freshness, every(settings.invalid_token_window_seconds / 2, forget_old_attempts)])
 
 
 def asyncapi_document() -> dict:

@@ -51,10 +51,10 @@ class GatewaySettings(ServiceSettings, LinksClientSettings):
         24 * 3600, ge=60, description="A guest's cookie lasts this long; access still ends with the link")
     verification_session_seconds: int = Field(
         1800, ge=60, description="How long a guest has to enter a one-time code after opening the link")
-    invalid_token_limit: int = Field(20, ge=1, description="Invalid link tokens an address may try per window")
-    invalid_token_window_seconds: float = Field(600.0, gt=0, description="The rate limit's sliding window")
-    invalid_token_tracked_addresses: int = Field(
-        100_000, ge=100, description="Addresses the in-memory rate limiter remembers at most")
+    invalid_token_limit: int = Field(
+        20, ge=1, description="Invalid link tokens an address may try per window, counted across every replica, "
+        "before its invalid ones get 429 (valid tokens always pass)")
+    invalid_token_window_seconds: float = Field(600.0, ge=10, description="The rate limit's sliding window")
     trusted_proxy_hops: int = Field(
         0, ge=0, description="Reverse proxies in front of the gateway whose X-Forwarded-For entries are trusted")
     upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
