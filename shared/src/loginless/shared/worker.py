@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
 
-from loginless.shared.eventstore import EventStore, KafkaSink, OutboxRelay
+from loginless.shared.eventstore import EventStore, KafkaSink, MessageSink, OutboxRelay, OutboxRow
 from loginless.shared.messaging import InboxConsumer, build_broker
 from loginless.shared.messaging.lag import report_consumer_lag
 from loginless.shared.messaging.topics import ensure_topics
@@ -92,18 +92,19 @@ class ServiceWorker(Generic[Context]):
                                                                topic=settings.events_topic))
             # A service without a context of its own: its tasks and consumers get the kernel's runtime.
             async with (self.context_factory(runtime) if self.context_factory else nullcontext(runtime)) as context:
-                relay = OutboxRelay(
-                    settings.database_url, schema=settings.schema,
-                    sink=KafkaSink(settings.kafka, client_id=f"{settings.service_name}-relay"),
-                )
                 consumers = [factory(context) for factory in self.consumer_factories]
                 # Every topic this worker writes or reads, before the first publish or subscription: a broker
                 # auto-creating one on first use gives it a single partition.
                 topics = [settings.events_topic, *(topic for consumer in consumers
                                                    for topic in (consumer.topic, consumer.dead_letter_topic))]
                 topics_created = asyncio.create_task(self._create_topics(topics), name="create-topics")
+                relay = OutboxRelay(
+                    settings.database_url, schema=settings.schema,
+                    sink=_AfterTopics(KafkaSink(settings.kafka, client_id=f"{settings.service_name}-relay"),
+                                      topics_created),
+                )
                 tasks = [topics_created,
-                         asyncio.create_task(self._after(topics_created, relay.run()), name="outbox-relay"),
+                         asyncio.create_task(relay.run(), name="outbox-relay"),
                          asyncio.create_task(self._supervise(every(settings.housekeeping_interval_seconds,
                                                                    self._keep_kernel_tables), runtime),
                                              name="kernel-housekeeping")]
@@ -196,6 +197,26 @@ class ServiceWorker(Generic[Context]):
                 log.warning("waiting for Kafka", error=repr(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+
+
+class _AfterTopics:
+    """The relay's sink, which will not start before the worker created its topics. It refuses rather than waits,
+    so the relay backs off and keeps reporting the outbox's lag meanwhile (Kafka down is when lag grows)."""
+
+    def __init__(self, sink: MessageSink, topics_created: asyncio.Task) -> None:
+        self.sink = sink
+        self.topics_created = topics_created
+
+    async def start(self) -> None:
+        if not self.topics_created.done():
+            raise RuntimeError("the topics are not created yet")
+        await self.sink.start()
+
+    async def stop(self) -> None:
+        await self.sink.stop()
+
+    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+        await self.sink.publish(rows)
 
 
 def run_worker(worker: ServiceWorker) -> None:
