@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,7 @@ import pytest
 
 from loginless.gateway.bootstrap import MIGRATIONS, create_app
 from loginless.gateway.guest_cookie import COOKIE_NAME, Grant, GuestCookies, GuestPass
-from loginless.gateway.read_model import LinkStateStore
+from loginless.gateway.read_model import LinkStateFreshness, LinkStateStore
 from loginless.gateway.settings import GatewaySettings
 from loginless.shared.eventstore import migrate
 from loginless.testkit.clock import ManualClock
@@ -95,12 +96,15 @@ def start_gateway(database_url, kafka_bootstrap_servers, assertion_keys, schema)
                 "cookie_secret": COOKIE_SECRET, "public_url": "http://127.0.0.1",
                 # Each request reads the read model, so a test that changes it sees the effect at once.
                 "link_state_cache_seconds": 0,
+                # No worker runs unless a test starts one: the report made below stands for it, for an hour.
+                "link_state_max_staleness_seconds": 3600,
                 "routes": {action: {"service": service, "url": f"{service_url or echo_url}/{service}"}
                            for action, service in SERVICES.items()},
                 **overrides,
             })
             app = create_app(settings, rate_limit_clock=monotonic, links=links)
             pool = await asyncpg.create_pool(database_url, min_size=0, max_size=2)
+            await LinkStateFreshness(pool, schema=schema).report({0: datetime.now(UTC)})
             try:
                 async with serve(app) as gateway_url:
                     yield GatewayUnderTest(gateway_url, settings, links, echo, monotonic,

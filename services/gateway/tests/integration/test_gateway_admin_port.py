@@ -107,8 +107,8 @@ async def test_a_worker_serves_liveness_readiness_naming_its_dependencies_and_me
 
     assert ready.json()["checks"] == {"postgresql": "ok", "kafka": "ok"}
     assert "loginless_outbox_relay_active" in metrics.text
-    assert f'loginless_consumer_lag_messages{{consumer="gateway-link-state",topic="{links_events}"}} 0.0' \
-        in metrics.text
+    group = f"{schema}.gateway-link-state"  # the consumer group is the deployment's own, under its topic prefix
+    assert f'loginless_consumer_lag_messages{{consumer="{group}",topic="{links_events}"}} 0.0' in metrics.text
     assert other.status_code == 404
     assert not_ready.status_code == 503
     assert not_ready.json()["checks"]["postgresql"] == "ok"

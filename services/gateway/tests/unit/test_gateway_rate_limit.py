@@ -1,68 +1,37 @@
-"""Invalid-token attempts per client address: engages after the limit, releases after the window."""
+"""Invalid-token attempts per client address: over the limit until enough failures leave the window."""
 
 import pytest
 
-from loginless.gateway.rate_limit import InvalidTokenLimiter, client_key
-from loginless.testkit.clock import ManualClock
+from loginless.gateway.rate_limit import BUCKETS_PER_WINDOW, client_key, retry_after
 
 pytestmark = pytest.mark.unit
 
-
-def limiter(clock: ManualClock, *, limit: int = 3, window: float = 600, max_tracked: int = 100_000):
-    return InvalidTokenLimiter(limit=limit, window_seconds=window, clock=clock, max_tracked=max_tracked)
+BUCKET = 60.0  # a 600 s window
 
 
-def test_an_address_is_limited_after_the_limit_and_released_after_the_window():
-    clock = ManualClock()
-    invalid = limiter(clock)
-    for _ in range(3):
-        assert invalid.retry_after("203.0.113.7") is None
-        invalid.record_failure("203.0.113.7")
-        clock.now += 10
-    assert invalid.retry_after("203.0.113.7") == 600 - 30  # the first failure leaves the window then
-    clock.now += 569
-    assert invalid.retry_after("203.0.113.7") == 1
-    clock.now += 1
-    assert invalid.retry_after("203.0.113.7") is None
+def test_up_to_the_limit_nothing_is_refused():
+    assert retry_after([], limit=3, bucket_seconds=BUCKET, now=1000 * BUCKET) is None
+    # The failure that reaches the limit still gets its 404; the next one would go past it.
+    assert retry_after([(1000, 1), (995, 2)], limit=3, bucket_seconds=BUCKET, now=1000 * BUCKET) is None
 
 
-def test_other_addresses_are_not_affected():
-    clock = ManualClock()
-    invalid = limiter(clock)
-    for _ in range(3):
-        invalid.record_failure("203.0.113.7")
-    assert invalid.retry_after("203.0.113.7") is not None
-    assert invalid.retry_after("203.0.113.8") is None
-    assert invalid.retry_after("2001:db8::1") is None
+def test_past_the_limit_the_wait_lasts_until_enough_failures_leave_the_window():
+    now = 1000 * BUCKET + 30  # half-way through bucket 1000
+    # Four failures in bucket 1000: all leave together when bucket 1010 begins, 570 s from now.
+    assert retry_after([(1000, 4)], limit=3, bucket_seconds=BUCKET, now=now) == BUCKETS_PER_WINDOW * BUCKET - 30
+    # Two in bucket 992, two now: those from 992 leaving is enough (they leave when bucket 1002 begins).
+    assert retry_after([(1000, 2), (992, 2)], limit=3, bucket_seconds=BUCKET, now=now) == 2 * BUCKET - 30
+    # Far past the limit: only when enough buckets left to be under it.
+    assert retry_after([(992, 5), (995, 5), (1000, 1)], limit=3, bucket_seconds=BUCKET, now=now) == 5 * BUCKET - 30
 
 
-def test_the_window_slides_one_failure_at_a_time():
-    clock = ManualClock()
-    invalid = limiter(clock)
-    for step in (0, 100, 200):
-        clock.now = 1000 + step
-        invalid.record_failure("203.0.113.7")
-    clock.now = 1000 + 600  # the first failure left; two remain
-    assert invalid.retry_after("203.0.113.7") is None
-    invalid.record_failure("203.0.113.7")
-    assert invalid.retry_after("203.0.113.7") == 100  # until the failure at +100 leaves
+def test_the_wait_is_never_less_than_a_second():
+    assert retry_after([(990, 4)], limit=3, bucket_seconds=BUCKET, now=1000 * BUCKET - 0.2) == 1
 
 
 def test_ipv6_addresses_count_per_64_prefix_and_mapped_ipv4_as_ipv4():
     assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
     assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
     assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
-    clock = ManualClock()
-    invalid = limiter(clock)
-    for suffix in range(3):
-        invalid.record_failure(f"2001:db8:1:2::{suffix + 1}")
-    assert invalid.retry_after("2001:db8:1:2::ffff") is not None
-
-
-def test_memory_stays_bounded_under_a_flood_of_addresses():
-    clock = ManualClock()
-    invalid = limiter(clock, max_tracked=100)
-    for index in range(1000):
-        invalid.record_failure(f"10.0.{index // 256}.{index % 256}")
-    assert len(invalid._failures) <= 100
-    assert invalid.retry_after("10.0.3.231") is None  # one failure of the last address: not limited
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("not an address") == "not an address"

@@ -471,6 +471,32 @@ async def test_another_code_comes_thirty_seconds_after_the_last_and_replaces_it(
     assert await links.api.check_verification_code(link.link_id, newest) is None
 
 
+async def test_a_link_sends_at_most_five_codes_an_hour_and_ten_a_day(links):
+    """Each code costs the firm an SMS or pings the recipient: whoever holds the link cannot flood them."""
+    firm = await links.add_firm()
+    link = await links.issue_verifying(firm)
+
+    async def send_every_minute(count: int) -> None:
+        for _ in range(count):
+            await links.api.send_verification_code(link.link_id)
+            links.clock.advance(seconds=60)
+
+    await send_every_minute(5)  # at 0, 1, 2, 3 and 4 minutes
+    with pytest.raises(VerificationCodeTooSoon) as hour_used_up:
+        await links.api.send_verification_code(link.link_id)  # at 5 minutes
+    links.clock.advance(seconds=55 * 60)  # the first one leaves the hour
+    await send_every_minute(1)  # the sixth of the day
+    links.clock.advance(seconds=3600)
+    await send_every_minute(4)  # the tenth
+    with pytest.raises(VerificationCodeTooSoon) as day_used_up:
+        await links.api.send_verification_code(link.link_id)  # 2 h 5 min after the first
+    links.clock.advance(seconds=day_used_up.value.extra["retry_after"])
+    await links.api.send_verification_code(link.link_id)  # the first one left the day
+
+    assert hour_used_up.value.extra["retry_after"] == 55 * 60
+    assert day_used_up.value.extra["retry_after"] == 24 * 3600 - (2 * 3600 + 5 * 60)
+
+
 async def test_a_code_expires_ten_minutes_after_it_was_sent(links):
     firm = await links.add_firm()
     link = await links.issue_verifying(firm)

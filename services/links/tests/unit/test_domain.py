@@ -17,6 +17,7 @@ from loginless.events.payloads.links import (
 )
 from loginless.links.domain import (
     CODE_LIFETIME,
+    CodeSendingCaps,
     ExpiryPolicy,
     IssueLink,
     IssueRequest,
@@ -204,6 +205,24 @@ def test_codes_are_sent_only_for_verifying_active_unlocked_links_and_not_too_oft
         check_code_request(issued(verification="sms"), recent, NOW + timedelta(seconds=10.5))
     assert too_soon.value.extra == {"retry_after": 20}
     assert check_code_request(issued(verification="sms"), recent, NOW + timedelta(seconds=30))
+
+
+def test_sending_codes_is_capped_per_hour_and_per_day_whatever_the_pause_between_two():
+    caps = CodeSendingCaps(per_hour=2, per_day=3)
+    link = issued(verification="sms")
+    hour_ago = NOW - timedelta(minutes=59)
+    two_this_hour = VerificationState(recent_sends=(hour_ago, NOW - timedelta(minutes=5)))
+    with pytest.raises(VerificationCodeTooSoon) as hour_full:
+        check_code_request(link, two_this_hour, NOW, caps)
+    assert hour_full.value.extra == {"retry_after": 60}  # when the one 59 minutes old leaves the hour
+    assert check_code_request(link, two_this_hour, NOW + timedelta(minutes=1), caps)
+    three_today = VerificationState(recent_sends=(NOW - timedelta(hours=23), NOW - timedelta(hours=5),
+                                                  NOW - timedelta(hours=2)))
+    with pytest.raises(VerificationCodeTooSoon) as day_full:
+        check_code_request(link, three_today, NOW, caps)
+    assert day_full.value.extra == {"retry_after": 3600}
+    older = VerificationState(recent_sends=(NOW - timedelta(days=2),) * 5)  # sends older than a day count for nothing
+    assert check_code_request(link, older, NOW, caps)
 
 
 # ---- issue requests -----------------------------------------------------------------------------------------

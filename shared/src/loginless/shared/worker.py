@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
 
-from loginless.shared.eventstore import EventStore, KafkaSink, OutboxRelay
+from loginless.shared.eventstore import EventStore, KafkaSink, MessageSink, OutboxRelay, OutboxRow
 from loginless.shared.messaging import InboxConsumer, build_broker
 from loginless.shared.messaging.lag import report_consumer_lag
 from loginless.shared.messaging.topics import ensure_topics
@@ -92,11 +92,18 @@ class ServiceWorker(Generic[Context]):
                                                                topic=settings.events_topic))
             # A service without a context of its own: its tasks and consumers get the kernel's runtime.
             async with (self.context_factory(runtime) if self.context_factory else nullcontext(runtime)) as context:
+                consumers = [factory(context) for factory in self.consumer_factories]
+                # Every topic this worker writes or reads, before the first publish or subscription: a broker
+                # auto-creating one on first use gives it a single partition.
+                topics = [settings.events_topic, *(topic for consumer in consumers
+                                                   for topic in (consumer.topic, consumer.dead_letter_topic))]
+                topics_created = asyncio.create_task(self._create_topics(topics), name="create-topics")
                 relay = OutboxRelay(
                     settings.database_url, schema=settings.schema,
-                    sink=KafkaSink(settings.kafka, client_id=f"{settings.service_name}-relay"),
+                    sink=_AfterTopics(KafkaSink(settings.kafka, client_id=f"{settings.service_name}-relay"),
+                                      topics_created),
                 )
-                tasks = [asyncio.create_task(self._create_topic(), name="create-topic"),
+                tasks = [topics_created,
                          asyncio.create_task(relay.run(), name="outbox-relay"),
                          asyncio.create_task(self._supervise(every(settings.housekeeping_interval_seconds,
                                                                    self._keep_kernel_tables), runtime),
@@ -104,15 +111,16 @@ class ServiceWorker(Generic[Context]):
                 tasks += [asyncio.create_task(self._supervise(factory, context),
                                               name=getattr(factory, "__name__", "task"))
                           for factory in self.task_factories]
-                if self.consumer_factories:
+                if consumers:
                     broker = build_broker(settings.kafka,
                                           client_id=f"{settings.service_name}-worker")
-                    consumers = [factory(context) for factory in self.consumer_factories]
                     for consumer in consumers:
                         consumer.subscribe(broker)
-                    tasks.append(asyncio.create_task(self._start_broker(broker, stop), name="consumers"))
-                    tasks.append(asyncio.create_task(report_consumer_lag(
-                        settings.kafka, [(consumer.consumer, consumer.topic) for consumer in consumers]),
+                    tasks.append(asyncio.create_task(self._after(topics_created, self._start_broker(broker, stop)),
+                                                     name="consumers"))
+                    # After the topics exist: asking a broker about a missing topic may auto-create it.
+                    tasks.append(asyncio.create_task(self._after(topics_created, report_consumer_lag(
+                        settings.kafka, [(consumer.group_id, consumer.topic) for consumer in consumers])),
                         name="consumer-lag"))
                 log.info("worker started", service=settings.service_name)
                 await stop.wait()
@@ -129,20 +137,30 @@ class ServiceWorker(Generic[Context]):
                 await kafka_probe.close()
             await pool.close()
 
-    async def _create_topic(self) -> None:
-        """The service's topic, created up front with its partitions (a broker may refuse to create topics on
-        first use, or create them with one partition); retried until Kafka answers, while the relay waits."""
+    async def _create_topics(self, topics: list[str]) -> None:
+        """The service's topic, the topics its consumers read and their dead-letter topics, created up front with
+        the configured partitions and replication (a broker may refuse to create topics on first use, or create
+        them with one partition); retried until Kafka answers, while the relay and the consumers wait. Topics that
+        exist already are left as they are."""
         settings, backoff = self.settings, 0.5
         while True:
             try:
-                await ensure_topics(settings.kafka, [settings.events_topic], partitions=settings.topic_partitions,
+                await ensure_topics(settings.kafka, list(dict.fromkeys(topics)), partitions=settings.topic_partitions,
                                     replication_factor=settings.topic_replication_factor)
                 return
             except Exception as error:  # Kafka not there yet, or the admin request failed: try again
-                log.warning("cannot create the topic yet", topic=settings.events_topic, error=repr(error),
-                            retry_in=backoff)
+                log.warning("cannot create the topics yet", topics=topics, error=repr(error), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    @staticmethod
+    async def _after(done: asyncio.Task, then: Coroutine[Any, Any, None]) -> None:
+        try:
+            await asyncio.shield(done)
+        except BaseException:
+            then.close()
+            raise
+        await then
 
     async def _keep_kernel_tables(self, runtime: WorkerRuntime) -> None:
         settings = runtime.settings
@@ -179,6 +197,26 @@ class ServiceWorker(Generic[Context]):
                 log.warning("waiting for Kafka", error=repr(error), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+
+
+class _AfterTopics:
+    """The relay's sink, which will not start before the worker created its topics. It refuses rather than waits,
+    so the relay backs off and keeps reporting the outbox's lag meanwhile (Kafka down is when lag grows)."""
+
+    def __init__(self, sink: MessageSink, topics_created: asyncio.Task) -> None:
+        self.sink = sink
+        self.topics_created = topics_created
+
+    async def start(self) -> None:
+        if not self.topics_created.done():
+            raise RuntimeError("the topics are not created yet")
+        await self.sink.start()
+
+    async def stop(self) -> None:
+        await self.sink.stop()
+
+    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+        await self.sink.publish(rows)
 
 
 def run_worker(worker: ServiceWorker) -> None:

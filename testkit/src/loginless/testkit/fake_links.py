@@ -25,6 +25,7 @@ from loginless.events.payloads.links import DeliveryChannel, GuestAction, Verifi
 from loginless.links.client import LinksRefused, LinksUnavailable
 from loginless.links.domain import (
     LINK,
+    CodeSendingCaps,
     Command,
     ExpiryPolicy,
     IssueLink,
@@ -90,6 +91,7 @@ class FakeLinks:
         self.clock = clock or ManualWallClock()
         # The service's default lifetimes, never the environment's: a fake must not depend on LINKS_* variables.
         self.expiry = expiry or LinksSettings.model_construct().expiry_policy()
+        self.code_caps = CodeSendingCaps()
         self.unavailable = False
         self.calls: list[tuple[str, str]] = []
         self.events: list[IntegrationEvent] = []
@@ -139,9 +141,11 @@ class FakeLinks:
         with _raised_as_the_client_raises():
             link = self._link(link_id)
             codes = self._codes.setdefault(link_id, _CodeState())
-            expires_at = check_code_request(link, codes.verification, now)
+            expires_at = check_code_request(link, codes.verification, now, self.code_caps)
             codes.code = new_verification_code()
-            codes.verification = replace(codes.verification, code_issued_at=now, code_expires_at=expires_at)
+            recent = tuple(at for at in codes.verification.recent_sends if at > now - timedelta(days=1))
+            codes.verification = replace(codes.verification, code_issued_at=now, code_expires_at=expires_at,
+                                         recent_sends=(*recent, now))
             codes.codes_sent += 1
 
     async def check_verification_code(self, link_id: str, code: str) -> None:

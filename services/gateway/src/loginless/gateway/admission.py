@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 import structlog
 from litestar.types import Scope
+from prometheus_client import Counter
 
 from loginless.gateway.guest_cookie import COOKIE_NAME, DEVICE_COOKIE_NAME, LINK_ID_PATTERN, Grant, GuestPass
 from loginless.gateway.read_model import LinkFacts, LinkState
@@ -21,6 +22,10 @@ from loginless.links.client import LinksUnavailable
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE
 
 log = structlog.get_logger(__name__)
+
+READ_MODEL_STALE = Counter(
+    "loginless_gateway_link_state_stale_total",
+    "Guest requests checked with links because the read model's last report of being caught up was too old")
 
 
 class Refusal(StrEnum):
@@ -83,10 +88,15 @@ def device_proven(scope: Scope, gateway: GatewayRuntime, link_id: str) -> bool:
 
 
 async def current_link(gateway: GatewayRuntime, link_id: str) -> LinkState | None:
-    """The link's state from the read model; from links when the read model has not heard of it yet."""
+    """The link's state from the read model; from links when the read model has not heard of it yet, or may have
+    missed its revocation (revocation fails closed: links unreachable then means no entry)."""
     link = await gateway.link_states.get(link_id)
-    if link is not None and (link.described or link.revoked_at is not None):
-        return link
+    if link is not None and link.revoked_at is not None:
+        return link  # a revocation, once known, is final
+    if link is not None and link.described:
+        if await gateway.link_state_freshness.fresh():
+            return link
+        READ_MODEL_STALE.inc()
     view = await gateway.links.get(link_id)
     if view is None:
         return link

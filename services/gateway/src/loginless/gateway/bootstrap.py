@@ -21,7 +21,7 @@ from loginless.gateway.i18n import template_environment
 from loginless.gateway.proxy import GuestProxy
 from loginless.gateway.proxy_lane import with_proxy_lane
 from loginless.gateway.rate_limit import InvalidTokenLimiter
-from loginless.gateway.read_model import LinkStateStore
+from loginless.gateway.read_model import LinkStateFreshness, LinkStateStore
 from loginless.gateway.runtime import GatewayRuntime
 from loginless.gateway.settings import GatewaySettings
 from loginless.links.client import LinksApi, links_held
@@ -47,7 +47,7 @@ class GatewayMisconfigured(RuntimeError):
 def create_app(
     settings: GatewaySettings,
     *,
-    rate_limit_clock: Callable[[], float] = time.monotonic,
+    rate_limit_clock: Callable[[], float] = time.time,
     links: LinksApi | None = None,
 ) -> Litestar:
     """The gateway's HTTP app; tests pass a ``rate_limit_clock`` to move the limiter's time without sleeping, and
@@ -57,12 +57,6 @@ def create_app(
     signer = AssertionSigner(settings.assertion_private_key.get_secret_value())
     cookies = GuestCookies(settings.cookie_secret.get_secret_value(), secure=settings.secure_cookies,
                            previous_secrets=tuple(old.get_secret_value() for old in settings.previous_cookie_secrets))
-    # In this process's memory: rate_limit.py says why that is enough.
-    invalid_tokens = InvalidTokenLimiter(
-        limit=settings.invalid_token_limit, window_seconds=settings.invalid_token_window_seconds,
-        clock=rate_limit_clock, max_tracked=settings.invalid_token_tracked_addresses,
-    )
-
     # Written in batches (access_log.py); the last batch when the server stops: uvicorn ends the process by
     # re-raising the stop signal, so exit handlers would not run.
     access_output = BatchedOutput()
@@ -70,11 +64,15 @@ def create_app(
     @asynccontextmanager
     async def context(runtime: ServiceRuntime) -> AsyncIterator[GatewayRuntime]:
         async with links_held(settings, links) as links_api:
+            read_pool = await open_read_pool(settings)
             gateway = GatewayRuntime(
                 settings=settings,
                 links=links_api,
-                link_states=LinkStateStore(await open_read_pool(settings), schema=settings.schema,
+                link_states=LinkStateStore(read_pool, schema=settings.schema,
                                            cache_seconds=settings.link_state_cache_seconds),
+                link_state_freshness=LinkStateFreshness(
+                    read_pool, schema=settings.schema, max_staleness_seconds=settings.link_state_max_staleness_seconds,
+                    cache_seconds=settings.link_state_cache_seconds),
                 proxy=GuestProxy(settings.routes, signer, public_url=settings.public_url,
                                  connect_timeout=settings.upstream_connect_timeout_seconds,
                                  io_timeout=settings.upstream_io_timeout_seconds,
@@ -83,7 +81,10 @@ def create_app(
                                      link_id, Grant.DEVICE, now=time.time(),
                                      lifetime_seconds=settings.device_proof_seconds).to_encoded_header()),
                 cookies=cookies,
-                invalid_tokens=invalid_tokens,
+                # Counted in PostgreSQL, so every replica shares the one limit (rate_limit.py).
+                invalid_tokens=InvalidTokenLimiter(
+                    read_pool, schema=settings.schema, limit=settings.invalid_token_limit,
+                    window_seconds=settings.invalid_token_window_seconds, clock=rate_limit_clock),
             )
             try:
                 yield gateway
@@ -130,10 +131,16 @@ async def open_read_pool(settings: GatewaySettings) -> asyncpg.Pool:
 
 
 def create_worker(settings: GatewaySettings) -> ServiceWorker:
-    from loginless.gateway.consumers import link_state_consumer
-    from loginless.shared.worker import ServiceWorker
+    from loginless.gateway.consumers import LinkStateFeed
+    from loginless.shared.worker import ServiceWorker, WorkerRuntime, every
 
-    return ServiceWorker(settings, consumers=[link_state_consumer], migrations_dir=MIGRATIONS)
+    async def forget_old_attempts(runtime: WorkerRuntime) -> None:
+        await InvalidTokenLimiter(runtime.pool, schema=settings.schema, limit=settings.invalid_token_limit,
+                                  window_seconds=settings.invalid_token_window_seconds).prune()
+
+    feed = LinkStateFeed()
+    return ServiceWorker(settings, consumers=[feed.consumer], migrations_dir=MIGRATIONS, tasks=[
+        feed.report_freshness, every(settings.invalid_token_window_seconds / 2, forget_old_attempts)])
 
 
 def asyncapi_document() -> dict:

@@ -221,12 +221,23 @@ async def _entering_page(request: Request, gateway: GatewayRuntime, view: LinkVi
 # ---- /l/{token} -------------------------------------------------------------------------------------------
 
 
-def _invalid_token_page(request: Request, gateway: GatewayRuntime, address: str, reason: str) -> Response:
-    """The same page for a malformed and an unknown token: it must not tell them apart."""
-    gateway.invalid_tokens.record_failure(address)
+async def _invalid_token_page(request: Request, gateway: GatewayRuntime, address: str, reason: str) -> Response:
+    """The same page for a malformed and an unknown token: it must not tell them apart. An address that failed
+    too often gets 429 instead, for failures only (``rate_limit.py``)."""
     INVALID_TOKEN_ATTEMPTS.labels(reason).inc()
-    LINK_OPENINGS.labels("invalid").inc()
     log.info("invalid link token", reason=reason)
+    try:
+        retry_after = await gateway.invalid_tokens.record_failure(address)
+    except DATABASE_UNAVAILABLE as error:  # not counted this once: the guest still learns the link is unknown
+        log.warning("invalid link token not counted", error=repr(error))
+        retry_after = None
+    if retry_after is not None:
+        RATE_LIMITED.inc()
+        LINK_OPENINGS.labels("rate_limited").inc()
+        log.info("link opening refused: too many invalid tokens from this address")
+        return render_problem(request, TOO_MANY_REQUESTS, status_code=429, template="rate_limited.html",
+                              headers={"Retry-After": str(retry_after)}, minutes=math.ceil(retry_after / 60))
+    LINK_OPENINGS.labels("invalid").inc()
     return _not_found_page(request)
 
 
@@ -246,16 +257,10 @@ async def enter_link(request: Request, gateway: NamedDependency[GatewayRuntime])
 
 async def _through_link(request: Request, gateway: GatewayRuntime, *, clicked: bool) -> Response:
     token: str = request.scope["state"].get(TOKEN_STATE_KEY, "")
+    # No limit before the token is known to be invalid: a valid one always lets its guest in.
     address = _client_address(request, gateway)
-    retry_after = gateway.invalid_tokens.retry_after(address)
-    if retry_after is not None:
-        RATE_LIMITED.inc()
-        LINK_OPENINGS.labels("rate_limited").inc()
-        log.info("link opening refused: too many invalid tokens from this address")
-        return render_problem(request, TOO_MANY_REQUESTS, status_code=429, template="rate_limited.html",
-                              headers={"Retry-After": str(retry_after)}, minutes=math.ceil(retry_after / 60))
     if not TOKEN_PATTERN.match(token):
-        return _invalid_token_page(request, gateway, address, "malformed")
+        return await _invalid_token_page(request, gateway, address, "malformed")
     try:
         view = await gateway.links.resolve(token)
         del token  # from here on only the link id identifies the link
@@ -279,7 +284,7 @@ async def _through_link(request: Request, gateway: GatewayRuntime, *, clicked: b
         view = await gateway.links.use(view.link_id, _client_info(request, gateway))
         await _remember(gateway, view)
     except LinkNotFound:
-        return _invalid_token_page(request, gateway, address, "unknown")
+        return await _invalid_token_page(request, gateway, address, "unknown")
     except LinkGone as gone:
         LINK_OPENINGS.labels("gone").inc()
         log.info("link no longer valid", link_id=gone.link_id, status=gone.link_status)

@@ -146,11 +146,67 @@ class LinkStateStore:
         self._recent.pop(facts.link_id, None)
 
 
+# The links.events types that change link state. The consumer skips every other type without retrying it (a
+# newer version during a rolling upgrade among them, with a warning), so an unknown record never holds back a
+# revocation queued behind it on its partition.
+LINK_STATE_EVENTS = tuple(payload.type_name() for payload in (
+    link_events.LinkIssued, link_events.LinkRevoked, link_events.LinkUsed, link_events.LinkVerificationLocked))
+
+
+class LinkStateFreshness:
+    """``link_state_freshness``: how far the read model can be trusted to know of every revocation.
+
+    The worker reports, per partition of ``links.events`` it consumes, when it was last caught up; the API reads
+    the oldest report, keeping it ``cache_seconds`` (as it keeps link rows), and calls the read model fresh while
+    that is less than ``max_staleness_seconds`` old. No report at all (no worker ever ran, or every one stopped)
+    is not fresh.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, schema: str, max_staleness_seconds: float = 2.0,
+                 cache_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.pool = pool
+        self.max_staleness_seconds = max_staleness_seconds
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self._recent: tuple[float, float | None] | None = None  # (reuse until, oldest report as a unix time)
+        table = f"{quote_ident(schema)}.link_state_freshness"
+        self._oldest_sql = f"SELECT extract(epoch FROM min(caught_up_at))::float8 FROM {table}"
+        # A partition not caught up (NULL) keeps its last report; one never reported before starts as stale.
+        self._report_sql = (
+            f"INSERT INTO {table} AS freshness (partition, caught_up_at)"
+            " SELECT partition, coalesce(at, '-infinity') FROM unnest($1::int[], $2::timestamptz[]) AS r(partition, at)"
+            " ON CONFLICT (partition) DO UPDATE SET caught_up_at = CASE WHEN EXCLUDED.caught_up_at = '-infinity'"
+            " THEN freshness.caught_up_at ELSE EXCLUDED.caught_up_at END, reported_at = clock_timestamp()"
+        )
+        self._stale_sql = (f"UPDATE {table} SET caught_up_at = '-infinity', reported_at = clock_timestamp()"
+                           " WHERE partition = ANY($1::int[])")
+
+    async def fresh(self) -> bool:
+        """Whether every partition's last report is recent enough to trust the read model as it is."""
+        now = self.clock()
+        if self._recent is None or self._recent[0] <= now:
+            oldest = await self.pool.fetchval(self._oldest_sql)
+            self._recent = (now + self.cache_seconds, oldest)
+        oldest = self._recent[1]
+        return oldest is not None and self.wall_clock() - oldest <= self.max_staleness_seconds
+
+    async def report(self, caught_up: dict[int, datetime | None]) -> None:
+        """The worker's report: a time for each partition caught up; None (not caught up) keeps what was there, or
+        starts a partition never reported as stale."""
+        if caught_up:
+            partitions = list(caught_up)
+            await self.pool.execute(self._report_sql, partitions, [caught_up[p] for p in partitions])
+
+    async def mark_stale(self, partitions: set[int]) -> None:
+        await self.pool.execute(self._stale_sql, sorted(partitions))
+
+
 def facts_from_event(event: CloudEvent) -> LinkFacts | None:
     """What a ``links.events`` event says about link state; None for events that say nothing about access.
 
-    An event type the gateway does not know (a new version, say) raises, so the consumer retries and then
-    dead-letters it loudly rather than silently missing, for instance, a revocation.
+    An event type not in the catalog raises ``UnknownEventType``; the consumer reads only ``LINK_STATE_EVENTS``.
     """
     payload = event_class(event.type).model_validate(event.data)
     match payload:

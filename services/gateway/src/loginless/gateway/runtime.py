@@ -12,7 +12,7 @@ from litestar.connection import ASGIConnection
 from loginless.gateway.guest_cookie import GuestCookies
 from loginless.gateway.proxy import GuestProxy
 from loginless.gateway.rate_limit import InvalidTokenLimiter
-from loginless.gateway.read_model import LinkStateStore
+from loginless.gateway.read_model import LinkStateFreshness, LinkStateStore
 from loginless.gateway.settings import GatewaySettings
 from loginless.links.client import LinksApi
 
@@ -24,6 +24,7 @@ class GatewayRuntime:
     settings: GatewaySettings
     links: LinksApi
     link_states: LinkStateStore
+    link_state_freshness: LinkStateFreshness
     proxy: GuestProxy
     cookies: GuestCookies
     invalid_tokens: InvalidTokenLimiter

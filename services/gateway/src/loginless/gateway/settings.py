@@ -54,10 +54,10 @@ class GatewaySettings(ServiceSettings, LinksClientSettings):
     device_proof_seconds: int = Field(
         90 * 24 * 3600, ge=60, description="How long a browser stays proven for a link after passing a one-time "
         "code there (or giving the link's first answers), for services that ask new devices for a code")
-    invalid_token_limit: int = Field(20, ge=1, description="Invalid link tokens an address may try per window")
-    invalid_token_window_seconds: float = Field(600.0, gt=0, description="The rate limit's sliding window")
-    invalid_token_tracked_addresses: int = Field(
-        100_000, ge=100, description="Addresses the in-memory rate limiter remembers at most")
+    invalid_token_limit: int = Field(
+        20, ge=1, description="Invalid link tokens an address may try per window, counted across every replica, "
+        "before its invalid ones get 429 (valid tokens always pass)")
+    invalid_token_window_seconds: float = Field(600.0, ge=10, description="The rate limit's sliding window")
     trusted_proxy_hops: int = Field(
         0, ge=0, description="Reverse proxies in front of the gateway whose X-Forwarded-For entries are trusted")
     upstream_connect_timeout_seconds: float = Field(5.0, gt=0)
@@ -67,6 +67,10 @@ class GatewaySettings(ServiceSettings, LinksClientSettings):
     link_state_cache_seconds: float = Field(
         0.1, ge=0, le=0.5, description="How long a replica may reuse a link's state it just read (revocation "
         "reaches it that much later); 0 reads the read model on every request")
+    link_state_max_staleness_seconds: float = Field(
+        2.0, ge=0.5, description="While the worker's last report that it was caught up on links.events is older "
+        "than this (it stopped, or Kafka or its consumer stalled), the read model may miss a revocation: a guest's "
+        "cookie is then checked with links itself before it lets them in")
     content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY
     notifications_url: str = Field(
         "http://127.0.0.1:8006", description="The notifications service, which answers the one-click unsubscribe "

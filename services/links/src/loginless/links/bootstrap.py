@@ -61,6 +61,7 @@ def links_context(store: EventStore, settings: LinksSettings, clock: Clock = utc
         expiry_policy=settings.expiry_policy(),
         public_url=settings.public_url,
         clock=clock,
+        code_caps=settings.code_sending_caps(),
     )
 
 

@@ -6,6 +6,7 @@ not stored but derived at a given moment: revoked beats used up beats expired; a
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -240,11 +241,26 @@ def replay(events: Iterable[IntegrationEvent], state: Link | None = None) -> Lin
 
 @dataclass(frozen=True)
 class VerificationState:
-    """The link's current one-time code (its expiry; the hash stays with the handler) and wrong tries so far."""
+    """The link's current one-time code (its expiry; the hash stays with the handler), wrong tries so far, and
+    when codes were sent within the last day."""
 
     failed_attempts: int = 0
     code_issued_at: datetime | None = None
     code_expires_at: datetime | None = None
+    recent_sends: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeSendingCaps:
+    """How many codes one link may send per hour and per day, beyond the pause between two: each one costs the firm
+    an SMS or pings the recipient, and whoever holds the link could otherwise flood them."""
+
+    per_hour: int = 5
+    per_day: int = 10
+
+    # The windows the caps count in, longest last: a send older than the last is forgotten.
+    def windows(self) -> tuple[tuple[timedelta, int], ...]:
+        return (timedelta(hours=1), self.per_hour), (timedelta(days=1), self.per_day)
 
 
 def code_channel(link: Link) -> Literal["email", "sms"] | None:
@@ -264,14 +280,24 @@ def _require_verifiable(link: Link, now: datetime) -> None:
     link.require_active(now)
 
 
-def check_code_request(link: Link, verification: VerificationState, now: datetime) -> datetime:
-    """Whether a new code may be sent now; return the new code's expiry."""
+def check_code_request(link: Link, verification: VerificationState, now: datetime,
+                       caps: CodeSendingCaps = CodeSendingCaps()) -> datetime:
+    """Whether a new code may be sent now; return the new code's expiry. Too soon after the last one, or with the
+    link's codes for the hour or the day used up: ``VerificationCodeTooSoon`` with the seconds to wait."""
     _require_verifiable(link, now)
     if verification.code_issued_at is not None and now < verification.code_issued_at + CODE_RESEND_INTERVAL:
-        wait = verification.code_issued_at + CODE_RESEND_INTERVAL - now
         raise VerificationCodeTooSoon("wait before asking for another code",
-                                      retry_after=max(1, int(wait.total_seconds() + 0.999)))
+                                      retry_after=_seconds(verification.code_issued_at + CODE_RESEND_INTERVAL - now))
+    for window, cap in caps.windows():
+        sent = sorted(at for at in verification.recent_sends if at > now - window)
+        if len(sent) >= cap:  # one more may go once enough of these left the window
+            raise VerificationCodeTooSoon("this link sent as many codes as it may for now",
+                                          retry_after=_seconds(sent[len(sent) - cap] + window - now))
     return now + CODE_LIFETIME
+
+
+def _seconds(wait: timedelta) -> int:
+    return max(1, math.ceil(wait.total_seconds()))
 
 
 @dataclass(frozen=True)

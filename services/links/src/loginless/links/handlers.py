@@ -19,6 +19,7 @@ import structlog
 
 from loginless.links.domain import (
     CodeJudgement,
+    CodeSendingCaps,
     Command,
     ExpiryPolicy,
     IssueLink,
@@ -65,6 +66,7 @@ class LinksContext:
     expiry_policy: ExpiryPolicy
     public_url: str
     clock: Clock = utc_now
+    code_caps: CodeSendingCaps = CodeSendingCaps()
 
     def url_for(self, token: str) -> str:
         return f"{self.public_url.rstrip('/')}/l/{token}"
@@ -296,7 +298,7 @@ async def send_verification_code(ctx: LinksContext, link_id: str) -> None:
         if link is None:
             raise LinkNotFound()
         verification, _ = await ctx.repository.verification_for_update(connection, link_id)
-        expires_at = check_code_request(link, verification, now)
+        expires_at = check_code_request(link, verification, now, ctx.code_caps)
         code = new_verification_code()
         await ctx.repository.save_new_code(connection, link_id, ctx.hasher.hash(code, context=link_id), now,
                                            expires_at)

@@ -119,13 +119,14 @@ class LinksRepository:
                                       link_id: str) -> tuple[VerificationState, TokenHash | None]:
         """The link's verification state, row-locked so that concurrent code checks count every wrong try."""
         row = await connection.fetchrow(
-            f"SELECT code_hash, pepper_id, code_issued_at, code_expires_at, failed_attempts"
+            f"SELECT code_hash, pepper_id, code_issued_at, code_expires_at, failed_attempts, code_sends"
             f" FROM {self._schema}.link_verifications WHERE link_id = $1 FOR UPDATE",
             link_id,
         )
         if row is None:
             return VerificationState(), None
-        state = VerificationState(row["failed_attempts"], row["code_issued_at"], row["code_expires_at"])
+        state = VerificationState(row["failed_attempts"], row["code_issued_at"], row["code_expires_at"],
+                                  tuple(row["code_sends"]))
         code_hash = TokenHash(row["pepper_id"], row["code_hash"]) if row["code_hash"] is not None else None
         return state, code_hash
 
@@ -133,11 +134,14 @@ class LinksRepository:
                             issued_at: datetime, expires_at: datetime) -> None:
         await connection.execute(
             f"""
-            INSERT INTO {self._schema}.link_verifications
-                (link_id, code_hash, pepper_id, code_issued_at, code_expires_at)
-            VALUES ($1, $2, $3, $4, $5)
+            INSERT INTO {self._schema}.link_verifications AS v
+                (link_id, code_hash, pepper_id, code_issued_at, code_expires_at, code_sends)
+            VALUES ($1, $2, $3, $4, $5, ARRAY[$4::timestamptz])
             ON CONFLICT (link_id) DO UPDATE SET code_hash = EXCLUDED.code_hash, pepper_id = EXCLUDED.pepper_id,
-                code_issued_at = EXCLUDED.code_issued_at, code_expires_at = EXCLUDED.code_expires_at
+                code_issued_at = EXCLUDED.code_issued_at, code_expires_at = EXCLUDED.code_expires_at,
+                -- the sending caps count the last day's sends; older ones are dropped here
+                code_sends = array(SELECT sent FROM unnest(v.code_sends) AS sent
+                                   WHERE sent > $4::timestamptz - interval '1 day') || $4::timestamptz
             """,
             link_id, code_hash.digest, code_hash.pepper_id, issued_at, expires_at,
         )

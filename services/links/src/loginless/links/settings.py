@@ -7,7 +7,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from loginless.events.payloads.links import GuestAction
-from loginless.links.domain import ExpiryPolicy
+from loginless.links.domain import CodeSendingCaps, ExpiryPolicy
 from loginless.shared.services import GUEST_ACTIONS
 from loginless.shared.settings import ServiceSettings
 
@@ -44,6 +44,9 @@ class LinksSettings(ServiceSettings):
     ended_link_retention_days: int = Field(
         365, ge=1, description="Days a link is kept after it ended (expired, revoked or used up); then it is "
         "forgotten whole: its events, recipient details, token hash and access records")
+    code_sends_per_hour: int = Field(
+        5, ge=1, description="One-time codes one link may send within an hour (beyond the 30 s between two)")
+    code_sends_per_day: int = Field(10, ge=1, description="One-time codes one link may send within a day")
     expiry_sweep_seconds: float = Field(
         30, gt=0, description="How often the worker records LinkExpired for links whose expiry passed")
 
@@ -61,6 +64,9 @@ class LinksSettings(ServiceSettings):
         return {action: timedelta(seconds=self.default_lifetime_seconds[action])
                 if action in self.default_lifetime_seconds else spec.default_lifetime
                 for action, spec in GUEST_ACTIONS.items()}
+
+    def code_sending_caps(self) -> CodeSendingCaps:
+        return CodeSendingCaps(per_hour=self.code_sends_per_hour, per_day=self.code_sends_per_day)
 
     def expiry_policy(self) -> ExpiryPolicy:
         return ExpiryPolicy(defaults=self.default_lifetimes(), maximum=timedelta(seconds=self.max_expiry_seconds))

@@ -75,12 +75,19 @@ class Upcasters:
 
         return decorator
 
-    def upcast(self, type_name: str, data: dict[str, Any]) -> IntegrationEvent:
+    def step(self, type_name: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """``data`` of ``type_name`` one version up, with its new type; None when no step is registered."""
         _, service, name, tag = type_name.split(".")
         version = int(tag.removeprefix("v"))
-        while (step := self._steps.get((service, name, version))) is not None:
-            data, version = step(data), version + 1
-        return event_class(f"loginless.{service}.{name}.v{version}").model_validate(data)
+        step = self._steps.get((service, name, version))
+        if step is None:
+            return None
+        return f"loginless.{service}.{name}.v{version + 1}", step(data)
+
+    def upcast(self, type_name: str, data: dict[str, Any]) -> IntegrationEvent:
+        while (stepped := self.step(type_name, data)) is not None:
+            type_name, data = stepped
+        return event_class(type_name).model_validate(data)
 
 
 @asynccontextmanager
