@@ -28,6 +28,7 @@ from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.auth import ApiKeyVerifier, provide_guest, provide_staff
 from loginless.shared.web.context import RequestContextMiddleware, TracingMiddleware
 from loginless.shared.web.health import HealthController, KafkaProbe
+from loginless.shared.web.input_guard import InputGuardMiddleware
 from loginless.shared.web.logging import structlog_config
 from loginless.shared.web.problems import problem_details_plugin
 
@@ -144,7 +145,7 @@ def create_service_app(
         lifespan=[lifespan],
         middleware=[TracingMiddleware(), RequestContextMiddleware(), PrometheusConfig(
             app_name=name, prefix="loginless_http", group_path=True, exclude=["^/health", "^/metrics"],
-        ).middleware],
+        ).middleware, InputGuardMiddleware()],
         plugins=[
             StructlogPlugin(structlog_config(as_json=settings.log_json, level=settings.log_level)),
             problem_details_plugin(),
