@@ -33,6 +33,7 @@ from loginless.payments.handlers import BankIn, InvoiceRequest, PaymentsContext
 from loginless.shared.web.auth import StaffPrincipal
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.problems import problem_responses
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
@@ -358,7 +359,8 @@ class StatementsController(Controller):
     path = "/v1/statements"
     tags = ["statements"]
 
-    @post("/", request_max_body_size=10 * 1024 * 1024, status_code=200)
+    @post("/", request_max_body_size=10 * 1024 * 1024, status_code=200, responses=problem_responses({
+        413: "The statement is larger than 10 MiB", 422: "The body is not a camt.053 statement"}))
     async def import_statement(self, request: Request, staff: Staff, payments: Payments) -> StatementOut:
         """A bank statement (ISO 20022 camt.053 XML, as the request body): each booked credit quoting an invoice's
         RF creditor reference is recorded as a transfer received. Importing it again records nothing twice."""
@@ -374,7 +376,8 @@ class WebhooksController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
 
-    @post("/test", status_code=200)
+    @post("/test", status_code=200, responses=problem_responses({
+        400: "The signature is missing, wrong or too old, or the body is not an event of the provider"}))
     async def test_provider(self, request: Request, payments: Payments) -> dict[str, bool]:
         """The built-in test provider's webhook (``Test-Signature: t=<unix time>,v1=<HMAC-SHA256>``)."""
         new = await handlers.receive_webhook(payments, await request.body(), request.headers.get("test-signature"))
