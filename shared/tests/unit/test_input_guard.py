@@ -127,3 +127,29 @@ def test_a_refusal_the_guest_caused_is_one_info_line_without_a_traceback_and_a_f
     assert [line for line in refusal if '"status_code":412' in line] and all('"level":"info"' in line
                                                                             for line in refusal)
     assert "Traceback" in fault_output and '"level":"error"' in fault_output
+
+
+def test_a_handler_that_streams_its_body_still_gets_all_of_it_whatever_the_content_type_says():
+    from litestar import Request
+
+    async def drained(request: Request) -> bytes:
+        chunks = []
+        while True:
+            message = await request.receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    @post("/bounded", status_code=200)
+    async def bounded(request: Request) -> dict:
+        return {"length": len(await drained(request))}
+
+    @post("/upload", status_code=200, request_max_body_size=None)  # streams, like an upload: never read by the guard
+    async def upload(request: Request) -> dict:
+        return {"length": len(await drained(request))}
+
+    form = {"content-type": "application/x-www-form-urlencoded"}  # what curl --data-binary sends by default
+    with create_test_client([bounded, upload], plugins=[problem_details_plugin()],
+                            middleware=[InputGuardMiddleware()]) as http:
+        assert http.post("/bounded", content=b"%PDF-1.4 a=b", headers=form).json() == {"length": 12}
+        assert http.post("/upload", content=b"%PDF-1.4\x00" * 1000, headers=form).json() == {"length": 9000}

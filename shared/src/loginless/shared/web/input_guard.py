@@ -75,6 +75,17 @@ def _decoded_json(body: bytes) -> Any:
             return None
 
 
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the handler: the body already read, then whatever the connection says next (a
+    disconnect). Handlers that read ``request.receive()`` themselves get the same bytes as those that ask Litestar."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Any:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
 class InputGuardMiddleware(ASGIMiddleware):
     """Runs after routing (path parameters are known) and before guards, dependencies and the handler."""
 
@@ -92,22 +103,29 @@ class InputGuardMiddleware(ASGIMiddleware):
             for name, value in parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
             if (problem := problem_in(value, MAX_QUERY_VALUE_LENGTH) or problem_in(name)) is not None
         ]
-        if not errors:
-            errors = await self._body_problems(scope, receive)
+        body = None if errors else await self._small_body(scope, receive)
+        if body:
+            errors = self._body_problems(scope, body)
         if errors:
             raise InvalidRequest("; ".join(f"{e['field']} {e['message']}" for e in errors), errors=errors)
-        await next_app(scope, receive, send)
+        await next_app(scope, receive if body is None else _replaying(body, receive), send)
 
     @staticmethod
-    async def _body_problems(scope: Scope, receive: Receive) -> list[dict[str, str]]:
+    async def _small_body(scope: Scope, receive: Receive) -> bytes | None:
+        """The body of a JSON or form request to a route that limits its size, read whole (as the handler would);
+        None for anything else, whose body stays unread: a route without a limit streams its body (an upload
+        sent as a form by ``curl --data-binary`` must not be held in memory here)."""
         request: Request = Request(scope, receive)
-        content_type, _ = request.content_type
-        if content_type not in _CHECKED_BODIES or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            return []
-        # Litestar keeps the body it read in the connection's state: the handler gets the same bytes.
-        body = await request.body()
+        if (request.content_type[0] not in _CHECKED_BODIES or scope["method"] in ("GET", "HEAD", "OPTIONS")
+                or scope["route_handler"].resolve_request_max_body_size() is None):
+            return None
+        return await request.body()
+
+    @staticmethod
+    def _body_problems(scope: Scope, body: bytes) -> list[dict[str, str]]:
+        content_type = Request(scope).content_type[0]
         if content_type == "application/json":
-            return problems_in_json(_decoded_json(body), "body") if body else []
+            return problems_in_json(_decoded_json(body), "body")
         return [
             {"field": f"body.{name}", "message": problem}
             for name, value in parse_qsl(body.decode("utf-8", "surrogateescape"), keep_blank_values=True,
