@@ -74,10 +74,10 @@ def test_a_nul_a_lone_surrogate_or_an_over_long_value_in_the_path_or_query_is_a_
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    (b'{"name": "a\\u0000b"}', "body.name"),
-    (b'{"recipients": [{"name": "ok"}, {"name": "\\u0000"}]}', "body.recipients[1].name"),
-    (b'{"note": "\\ud800"}', "body.note"),  # msgspec refuses this escape; the field is still named
-    (b'{"a": {"b\\u0000": 1}}', "body.a"),
+    (b'{"name": "a\\u0000b"}', "name"),
+    (b'{"recipients": [{"name": "ok"}, {"name": "\\u0000"}]}', "recipients[1].name"),
+    (b'{"note": "\\ud800"}', "note"),  # msgspec refuses this escape; the field is still named
+    (b'{"a": {"b\\u0000": 1}}', "a"),
 ])
 def test_a_nul_or_a_lone_surrogate_anywhere_in_a_json_body_is_a_422_naming_the_member(body, field):
     reached.clear()
@@ -96,7 +96,7 @@ def test_a_nul_in_a_form_field_is_a_422_naming_it_and_good_input_passes_unchange
         json_ok = http.post("/items", json={"name": "Añá 😀", "long": "x" * 100_000})
         path_ok = http.get("/items/" + "é" * MAX_PATH_VALUE_LENGTH, params={"filter": "ü" * MAX_QUERY_VALUE_LENGTH})
         not_json = http.post("/items", content=b"{not json", headers={"content-type": "application/json"})
-    assert refused_field(refused) == "body.note"
+    assert refused_field(refused) == "note"
     assert form_ok.json() == {"name": "Añá 😀"}
     assert json_ok.json()["name"] == "Añá 😀"
     assert path_ok.status_code == 200

@@ -3,12 +3,13 @@
 PostgreSQL's ``text`` cannot hold a NUL character, UTF-8 cannot encode an unpaired surrogate, and an index cannot
 hold a very long key: such a value in a path, a query, a JSON body or a form would otherwise travel down to the
 database and come back as a 500. The guard looks at every string a request carries before the handler runs and
-answers ``422 application/problem+json`` naming the field (``path.link_id``, ``query.resource_id``,
-``body.recipients[0].name``). The limits are constants here, and the OpenAPI documents declare the same ones
-(``openapi.py`` reads them), so a client learns from the document what the server enforces.
+answers ``422 application/problem+json`` naming the field (``path.link_id``, ``query.resource_id``, and a body's
+members as every 422 of the services names them: ``recipients[0].name``). The limits are constants here, and the
+OpenAPI documents declare the same ones (``openapi.py`` reads them), so a client learns from the document what the
+server enforces.
 
-Bodies are only read for JSON and URL-encoded forms (small, and read whole by the handler anyway); uploads and
-other streamed bodies pass untouched.
+Bodies are only read for JSON and URL-encoded forms, and only on routes that limit their size (read whole by the
+handler anyway); uploads and other streamed bodies pass untouched.
 """
 
 from __future__ import annotations
@@ -46,17 +47,17 @@ def problem_in(value: str, limit: int | None = None) -> str | None:
     return None
 
 
-def problems_in_json(value: Any, where: str) -> list[dict[str, str]]:
+def problems_in_json(value: Any, where: str = "") -> list[dict[str, str]]:
     """Every unstorable string in a decoded JSON value, keys included, each with the path that leads to it."""
     found: list[dict[str, str]] = []
     if isinstance(value, str):
         if (problem := problem_in(value)) is not None:
-            found.append({"field": where, "message": problem})
+            found.append({"field": where or "body", "message": problem})
     elif isinstance(value, dict):
         for key, item in value.items():
             if (problem := problem_in(key)) is not None:
-                found.append({"field": where, "message": f"has a member name that {problem}"})
-            found.extend(problems_in_json(item, f"{where}.{key}"))
+                found.append({"field": where or "body", "message": f"has a member name that {problem}"})
+            found.extend(problems_in_json(item, f"{where}.{key}" if where else key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             found.extend(problems_in_json(item, f"{where}[{index}]"))
@@ -125,9 +126,9 @@ class InputGuardMiddleware(ASGIMiddleware):
     def _body_problems(scope: Scope, body: bytes) -> list[dict[str, str]]:
         content_type = Request(scope).content_type[0]
         if content_type == "application/json":
-            return problems_in_json(_decoded_json(body), "body")
+            return problems_in_json(_decoded_json(body))
         return [
-            {"field": f"body.{name}", "message": problem}
+            {"field": name, "message": problem}
             for name, value in parse_qsl(body.decode("utf-8", "surrogateescape"), keep_blank_values=True,
                                          errors="surrogateescape")
             if (problem := problem_in(value) or problem_in(name)) is not None

@@ -72,11 +72,12 @@ def _from_http_exception(error: HTTPException) -> ProblemDetailsException:
 
 
 def _field_error(item: object) -> object:
-    """Litestar's ``{"key", "message", "source"}`` as ``{"field": "<source>.<key>", "message"}``."""
+    """Litestar's ``{"key", "message", "source"}`` as ``{"field", "message"}``: ``query.limit``, ``lines.0.price``."""
     if not isinstance(item, dict) or "key" not in item:
         return item
     source = item.get("source")
-    return {"field": f"{source}.{item['key']}" if source else str(item["key"]), "message": item.get("message", "")}
+    field = str(item["key"]) if source in (None, "body") else f"{source}.{item['key']}"  # body members bare, as in 422s
+    return {"field": field, "message": item.get("message", "")}
 
 
 def _from_unexpected(error: Exception) -> ProblemDetailsException:
