@@ -238,7 +238,8 @@ def test_every_secret_setting_of_a_running_process_comes_from_an_existing_secret
         if component == "migrate":  # it needs the database and nothing else
             assert from_secrets == {f"{service.upper()}_DATABASE_URL"}
             continue
-        expected = secret_settings(service) - {f"{service.upper()}_PREVIOUS_COOKIE_SECRETS"}  # optional: rotation
+        # Optional: the previous cookie secrets (rotation) and links' platform API key (that API is off by default).
+        expected = secret_settings(service) - {f"{service.upper()}_PREVIOUS_COOKIE_SECRETS", "LINKS_PLATFORM_ADMIN_KEY"}
         settings = named(manifests, "ConfigMap", f"loginless-{service}")["data"]
         if not settings[f"{service.upper()}_KAFKA_SECURITY_PROTOCOL"].startswith("SASL_"):
             expected -= {f"{service.upper()}_KAFKA_SASL_PASSWORD"}

@@ -35,10 +35,13 @@ async def succeeds(*arguments: str, environment: dict[str, str]) -> str:
     return out
 
 
+PLATFORM_KEY = "platform-" + "k" * 32
+
+
 @pytest.fixture
 async def links(database_url, kafka_bootstrap_servers) -> AsyncIterator[ServedLinks]:
-    async with served_links(links_settings(database_url, kafka_bootstrap_servers,
-                                           internal_secret="internal-secret")) as served:
+    async with served_links(links_settings(database_url, kafka_bootstrap_servers, internal_secret="internal-secret",
+                                           platform_admin_key=PLATFORM_KEY)) as served:
         yield served
 
 
@@ -48,13 +51,19 @@ def cloud_event(event_type: str, subject: str, data: dict) -> bytes:
                        "tenantid": "firm-1", "correlationid": "c-1", "data": data}).encode()
 
 
-async def test_a_tenant_its_api_keys_and_a_link_issued_shown_and_revoked(links, database_url):
-    environment = {"LINKS_URL": links.url, "DATABASE_URL": database_url,
-                   "LINKS_DATABASE_SCHEMA": links.settings.schema}
+async def test_a_tenant_its_api_keys_and_a_link_issued_shown_and_revoked(links):
+    # No database access: the tenant and its first key come through links' platform API.
+    environment = {"LINKS_URL": links.url, "LOGINLESS_PLATFORM_ADMIN_KEY": PLATFORM_KEY}
     created = json.loads(await succeeds("tenant", "create", "--tenant-id", "acme", "--name", "Acme Advisors",
-                                        environment=environment))
-    assert (created["tenant_id"], created["tenant"]) == ("acme", "created")
-    staff = environment | {"LOGINLESS_API_KEY": created["api_key"]}
+                                        "--contact-email", "desk@acme.test", environment=environment))
+    assert (created["tenant"]["tenant_id"], created["tenant"]["contact"]["email"]) == ("acme", "desk@acme.test")
+    staff = environment | {"LOGINLESS_API_KEY": created["api_key"]["api_key"]}
+    code, _, err = await loginless("tenant", "create", "--tenant-id", "acme", "--name", "Again",
+                                   environment=environment)
+    assert code == 1 and err.startswith("Error: 409")
+    code, _, err = await loginless("tenant", "create", "--tenant-id", "other", "--name", "X",
+                                   environment=environment | {"LOGINLESS_PLATFORM_ADMIN_KEY": "wrong" * 8})
+    assert code == 1 and err.startswith("Error: 401")
 
     issued = json.loads(await succeeds("link", "issue", "view", "doc-42", "--to", "ana@example.test",
                                        "--name", "Ana", "--max-uses", "3", environment=staff))
@@ -68,7 +77,7 @@ async def test_a_tenant_its_api_keys_and_a_link_issued_shown_and_revoked(links, 
     second = json.loads(await succeeds("api-key", "create", environment=staff))
     with_second = staff | {"LOGINLESS_API_KEY": second["api_key"]}
     listed = json.loads(await succeeds("api-key", "list", environment=with_second))
-    assert {key["key_id"] for key in listed["api_keys"]} == {created["key_id"], second["key_id"]}
+    assert {key["key_id"] for key in listed["api_keys"]} == {created["api_key"]["key_id"], second["key_id"]}
     await succeeds("api-key", "revoke", second["key_id"], environment=staff)
     code, _, err = await loginless("api-key", "list", environment=with_second)
     assert code == 1 and err.startswith("Error: 401")

@@ -1,10 +1,11 @@
 """``loginless``: the operator's command line.
 
 Staff commands (links, API keys) speak links' staff API with a tenant's API key, as a firm's systems do; creating a
-tenant writes links' tables directly, because no API key exists before it; the Kafka commands read and write
-topics; rebuilding read models runs the service's own command. Settings come from options or from the variables
-of a local stack's ``var/stack.env`` (``LINKS_URL``, ``DEV_API_KEY``, ``DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``),
-so ``source var/stack.env`` is enough there; in a cluster, run it in a service's pod.
+tenant speaks links' platform API with the platform admin key (no tenant key exists before it, and no database
+access is needed); the Kafka commands read and write topics; rebuilding read models runs the service's own
+command. Settings come from options or from the variables of a local stack's ``var/stack.env`` (``LINKS_URL``,
+``DEV_API_KEY``, ``DATABASE_URL``, ``KAFKA_BOOTSTRAP_SERVERS``), so ``source var/stack.env`` is enough there; in a
+cluster, run it in a service's pod.
 """
 
 from __future__ import annotations
@@ -34,18 +35,23 @@ class Staff:
     def call(self, method: str, path: str, body: dict | None = None, *, idempotency_key: str | None = None) -> Any:
         if not self.api_key:
             raise click.UsageError("a tenant's API key is needed: --api-key or LOGINLESS_API_KEY")
-        headers = {"Authorization": f"Bearer {self.api_key}"}
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        try:
-            answer = httpx.request(method, f"{self.links_url}{path}", json=body, headers=headers, timeout=30)
-        except httpx.TransportError as error:
-            raise click.ClickException(f"links at {self.links_url} did not answer: {error}") from error
-        if answer.status_code >= 400:
-            problem = answer.json() if "json" in answer.headers.get("content-type", "") else {}
-            raise click.ClickException(f"{answer.status_code} {problem.get('title', answer.reason_phrase)}: "
-                                       f"{problem.get('detail', answer.text)[:500]}")
-        return answer.json() if answer.content else None
+        return request_links(self.links_url, method, path, body, bearer=self.api_key,
+                             headers={"Idempotency-Key": idempotency_key} if idempotency_key else None)
+
+
+def request_links(links_url: str, method: str, path: str, body: dict | None = None, *, bearer: str,
+                  headers: dict[str, str] | None = None) -> Any:
+    """One call to links' API; a problem it answers becomes the command's error message."""
+    try:
+        answer = httpx.request(method, f"{links_url}{path}", json=body, timeout=30,
+                               headers={"Authorization": f"Bearer {bearer}", **(headers or {})})
+    except httpx.TransportError as error:
+        raise click.ClickException(f"links at {links_url} did not answer: {error}") from error
+    if answer.status_code >= 400:
+        problem = answer.json() if "json" in answer.headers.get("content-type", "") else {}
+        raise click.ClickException(f"{answer.status_code} {problem.get('title', answer.reason_phrase)}: "
+                                   f"{problem.get('detail', answer.text)[:500]}")
+    return answer.json() if answer.content else None
 
 
 def show(document: Any) -> None:
@@ -117,45 +123,42 @@ def revoke_link(staff: Staff, link_id: str) -> None:
 
 @main.group()
 def tenant() -> None:
-    """Create a firm's tenant."""
+    """Create a firm's tenant and its first API key (links' platform API)."""
+
+
+def platform_key_option(command: Callable) -> Callable:
+    return click.option("--platform-key", envvar="LOGINLESS_PLATFORM_ADMIN_KEY", required=True,
+                        help="links' platform admin key, as set in LINKS_PLATFORM_ADMIN_KEY "
+                             "[env: LOGINLESS_PLATFORM_ADMIN_KEY]")(command)
 
 
 @tenant.command("create")
-@click.option("--tenant-id", required=True)
+@click.option("--tenant-id", required=True, help="1 to 64 letters, digits and _ . -")
 @click.option("--name", required=True, help="The firm's name, shown to its guests")
+@click.option("--contact-name")
 @click.option("--contact-email")
 @click.option("--contact-phone")
-@click.option("--database-url", envvar=["LINKS_DATABASE_URL", "DATABASE_URL"], required=True,
-              help="links' PostgreSQL [env: LINKS_DATABASE_URL, DATABASE_URL]")
-@click.option("--schema", envvar="LINKS_DATABASE_SCHEMA", default="links", show_default=True,
-              help="links' schema [env: LINKS_DATABASE_SCHEMA]")
-def create_tenant(tenant_id: str, name: str, contact_email: str | None, contact_phone: str | None,
-                  database_url: str, schema: str) -> None:
-    """Create a tenant (or find it) with a new API key, printed this once."""
-    from loginless.links.errors import InvalidFields
-    from loginless.links.tenants import Tenant, check_tenant
-    from loginless.links.tokens import new_api_key
-
-    firm = Tenant(tenant_id=tenant_id, name=name, contact_email=contact_email, contact_phone=contact_phone)
-    try:
-        check_tenant(firm)
-    except InvalidFields as error:
-        raise click.UsageError(error.detail) from error
-    key = new_api_key()
-    outcome, _ = asyncio.run(_ensure_tenant(database_url, schema, firm, key))
-    show({"tenant_id": tenant_id, "tenant": outcome.value, "key_id": key.key_id, "api_key": key.value})
+@click.option("--color", help="#rrggbb")
+@click.option("--logo-url")
+@platform_key_option
+@click.pass_obj
+def create_tenant(staff: Staff, tenant_id: str, name: str, contact_name: str | None, contact_email: str | None,
+                  contact_phone: str | None, color: str | None, logo_url: str | None, platform_key: str) -> None:
+    """Create a tenant with its first API key, printed this once."""
+    contact = {"name": contact_name, "email": contact_email, "phone": contact_phone}
+    branding = {"color": color, "logo_url": logo_url}
+    body = {"tenant_id": tenant_id, "name": name, "contact": {k: v for k, v in contact.items() if v is not None},
+            "branding": {k: v for k, v in branding.items() if v is not None}}
+    show(request_links(staff.links_url, "POST", "/platform/v1/tenants", body, bearer=platform_key))
 
 
-async def _ensure_tenant(database_url: str, schema: str, firm: Any, key: Any) -> Any:
-    import asyncpg
-
-    from loginless.links.tenants import Tenants
-
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
-    try:
-        return await Tenants(pool, schema).ensure(firm, key)
-    finally:
-        await pool.close()
+@tenant.command("api-key")
+@click.argument("tenant_id")
+@platform_key_option
+@click.pass_obj
+def create_tenant_api_key(staff: Staff, tenant_id: str, platform_key: str) -> None:
+    """Another API key for TENANT_ID (when it has lost its keys), printed this once."""
+    show(request_links(staff.links_url, "POST", f"/platform/v1/tenants/{tenant_id}/api-keys", bearer=platform_key))
 
 
 @main.group("api-key")

@@ -57,7 +57,7 @@ def ensure_tenant(environment: dict[str, str], tenant_id: str, api_key: str) -> 
 async def ensure_tenant_in_process(settings, *arguments: str) -> int:
     """The same command without a new interpreter (each costs seconds); returns the exit status."""
     try:
-        await asyncio.to_thread(cli.ensure_tenant, settings, list(arguments))
+        await asyncio.to_thread(cli.ensure_tenant, lambda: settings, list(arguments))
     except SystemExit as exit_:
         return exit_.code
     return 0

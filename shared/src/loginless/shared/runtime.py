@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,18 +40,40 @@ class ServiceBootstrap(Protocol):
     def asyncapi_document(self) -> dict: ...
 
 
+# The commands every service has, and what each does (``--help`` says it without reading any setting).
+COMMANDS = {
+    "api": "serve the HTTP API (settings from <SERVICE>_* environment variables)",
+    "worker": "run the outbox relay and the consumers",
+    "migrate": "apply the database migrations and exit",
+    "asyncapi": "print the AsyncAPI document of the service's events (needs no settings)",
+    "projections": "'projections rebuild': rebuild the read models from the event store",
+}
+
+
 def run_service(
     bootstrap: ServiceBootstrap,
     *,
-    extra_commands: dict[str, Callable[[ServiceSettings, list[str]], None]] | None = None,
+    extra_commands: dict[str, Callable[[Callable[[], ServiceSettings], list[str]], None]] | None = None,
     argv: list[str] | None = None,
 ) -> None:
-    """Dispatch to a role; ``extra_commands`` are service-specific (each gets the settings and its own args)."""
+    """Dispatch to a role. ``extra_commands`` are service-specific; each gets a way to read the settings (after it
+    has parsed its own arguments, so that its ``--help`` needs none) and its arguments."""
     extra_commands = extra_commands or {}
-    parser = argparse.ArgumentParser(prog="python -m loginless.<service>")
-    parser.add_argument("command", choices=["api", "worker", "migrate", "asyncapi", "projections", *extra_commands])
-    parser.add_argument("arguments", nargs=argparse.REMAINDER)
-    parsed = parser.parse_args(argv)
+    service = bootstrap.SETTINGS.service_name
+    parser = argparse.ArgumentParser(prog=f"python -m loginless.{service}",
+                                     description=f"The {service} service of loginless.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text in COMMANDS.items():
+        command_parser = commands.add_parser(name, help=text, description=text)
+        if name == "projections":
+            command_parser.add_argument("action", choices=["rebuild"])
+    for name, command_function in extra_commands.items():  # listed here; each parses its own arguments
+        commands.add_parser(name, help=(command_function.__doc__ or "").strip().split("\n")[0])
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments and arguments[0] in extra_commands:  # its own parser first (and --help), then the settings
+        extra_commands[arguments[0]](bootstrap.SETTINGS, arguments[1:])
+        return
+    parsed = parser.parse_args(arguments)
     command = parsed.command
     migrations_dir: Path = bootstrap.MIGRATIONS
 
@@ -83,12 +106,8 @@ def run_service(
     elif command == "migrate":
         asyncio.run(_migrate(settings, migrations_dir))
     elif command == "projections":
-        if parsed.arguments != ["rebuild"]:
-            parser.error("usage: projections rebuild")
         read_models = getattr(bootstrap, "projections", lambda store, _: Projections(store))
         asyncio.run(_rebuild_projections(settings, migrations_dir, read_models))
-    else:
-        extra_commands[command](settings, parsed.arguments)
 
 
 async def _migrate(settings: ServiceSettings, migrations_dir: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -413,7 +414,9 @@ def _require_tus(request: Request) -> None:
 
 
 def _tus_problem(status: int, detail: str) -> Response[dict]:
-    return Response({"type": "about:blank", "status": status, "detail": detail}, status_code=status,
+    # RFC 9457: with "about:blank" the title is the status code's phrase.
+    return Response({"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail},
+                    status_code=status,
                     media_type="application/problem+json", headers=TUS_HEADERS)
 
 

@@ -25,6 +25,7 @@ from loginless.shared.errors import InvalidRequest
 from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.problems import problem_responses
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
@@ -252,7 +253,8 @@ class AccountsController(Controller):
     async def get_one(self, account_id: PathId, staff: Staff, documents: Documents) -> AccountOut:
         return AccountOut.of(await handlers.account(documents, staff.tenant_id, account_id))
 
-    @post("/{account_id:str}/invite", status_code=200)
+    @post("/{account_id:str}/invite", status_code=200, responses=problem_responses({
+        409: "A guest account cannot be invited, and a client with portal access needs no invitation"}))
     async def invite(self, request: Request, account_id: PathId, staff: Staff, documents: Documents) -> AccountOut:
         """Invite a client without portal access: emits ClientInvitedToPortal for the portal to act on."""
         account = await handlers.invite_account(documents, staff.tenant_id, account_id, cause=cause_of(request))
@@ -282,7 +284,9 @@ class DocumentsController(Controller):
     path = "/v1/documents"
     tags = ["documents"]
 
-    @post("/", request_max_body_size=None)
+    @post("/", request_max_body_size=None, responses=problem_responses({
+        404: "No such account or folder for this tenant", 413: "The file is larger than the service takes",
+        415: "The file's type (judged from its bytes) is not accepted"}))
     async def upload(self, request: Request, staff: Staff, documents: Documents, account_id: FromQuery[str],
                      name: Annotated[str, QueryParameter(max_length=1000)], folder_id: FromQuery[str | None] = None,
                      idempotency_key: IdempotencyKey = None) -> Response[dict]:

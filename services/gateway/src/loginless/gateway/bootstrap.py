@@ -16,7 +16,7 @@ from litestar.template import TemplateConfig
 from loginless.gateway.access_log import AccessLog, BatchedOutput
 from loginless.gateway.edge import guard_edge
 from loginless.gateway.guest_cookie import Grant, GuestCookies
-from loginless.gateway.http import ROUTE_HANDLERS
+from loginless.gateway.http import ROUTE_HANDLERS, refine_openapi
 from loginless.gateway.i18n import template_environment
 from loginless.gateway.proxy import GuestProxy
 from loginless.gateway.proxy_lane import with_proxy_lane
@@ -101,6 +101,7 @@ def create_app(
         context=context,
         context_dependency="gateway",
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(template_environment())),
+        refine_openapi=refine_openapi,
     )
     # Outside Litestar's routing, so that unknown routes, errors and health checks get the headers too, and no
     # part of Litestar (routing, logs, metrics, error pages) ever sees a link token. Inside the edge, admitted

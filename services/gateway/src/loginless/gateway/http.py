@@ -20,6 +20,7 @@ from litestar import Controller, HttpMethod, MediaType, Request, Response, get, 
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath
 from litestar.response import Redirect
 from litestar.types import ASGIApp
@@ -241,7 +242,47 @@ async def _invalid_token_page(request: Request, gateway: GatewayRuntime, address
     return _not_found_page(request)
 
 
-@get(REDACTED_LINK_PATH, name="open-link", include_in_schema=False)
+def pages(descriptions: dict[int, str]) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for what a guest route answers, by status code: pages (redirects have no body)."""
+    return {code: ResponseSpec(None if 300 <= code < 400 else str, description=text, generate_examples=False,
+                               media_type=MediaType.TEXT if code == 308 else MediaType.HTML)
+            for code, text in descriptions.items()}
+
+
+# What a link that cannot be followed answers, wherever it is followed.
+LINK_REFUSED = {404: "Unknown or malformed token: the same page for both", 410: "The link expired, was revoked or "
+                "was used up", 429: "Too many invalid tokens from this address; Retry-After says when to come back",
+                503: "links cannot be asked right now"}
+GUEST_REFUSED = {403: "No cookie for this link (it must be opened through its URL first)",
+                 404: "Not a link id", 410: "The link expired, was revoked or was used up",
+                 503: "The link's state or the owning service cannot be reached right now"}
+VERIFY_REFUSED = {**GUEST_REFUSED, 303: "Verified already, or the code was sent: on to the next page",
+                  423: "Too many wrong codes: verification is locked for this link"}
+
+
+def refine_openapi(document: dict) -> None:
+    """``/l/{token}`` is routed as :data:`REDACTED_LINK_PATH` (the token never reaches routing): document the
+    URL guests open. A guest page's ``{path}`` is the rest of the URL, slashes and all, not a URI of its own."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "path" and parameter.get("name") == "path":
+                    parameter["schema"].pop("format", None)
+                    parameter["description"] = "The page's path at the service that owns the link's action"
+    item = document.get("paths", {}).pop(REDACTED_LINK_PATH, None)
+    if item is None:
+        return
+    token = {"name": "token", "in": "path", "required": True, "description": "The link's token, as in its URL",
+             "schema": {"type": "string"}}
+    for operation in item.values():
+        if isinstance(operation, dict) and "responses" in operation:
+            operation["parameters"] = [token, *operation.get("parameters", [])]
+    document["paths"]["/l/{token}"] = item
+
+
+@get(REDACTED_LINK_PATH, name="open-link", summary="Open a link: the token is swapped for a cookie",
+     responses=pages({200: "The page that moves the guest on to /g/{link_id}/ (or asks for a click, for a link "
+                           "with a use limit)", **LINK_REFUSED}))
 async def open_link(request: Request, gateway: NamedDependency[GatewayRuntime]) -> Response:
     """A link without a use limit lets the guest in at once. One with a limit asks for a click first (a form that
     posts back here): mail scanners open the links in a message before the recipient does, and they must not use
@@ -249,7 +290,8 @@ async def open_link(request: Request, gateway: NamedDependency[GatewayRuntime]) 
     return await _through_link(request, gateway, clicked=False)
 
 
-@post(REDACTED_LINK_PATH, name="enter-link", include_in_schema=False, status_code=303)
+@post(REDACTED_LINK_PATH, name="enter-link", status_code=303, summary="The click on a link with a use limit",
+      responses=pages({303: "Let in: on to /g/{link_id}/ with the link's cookie", **LINK_REFUSED}))
 async def enter_link(request: Request, gateway: NamedDependency[GatewayRuntime]) -> Response:
     """The click on the page of a link with a use limit: one use, and in."""
     return await _through_link(request, gateway, clicked=True)
@@ -309,7 +351,6 @@ class RecipientVerificationController(Controller):
     a new device), which gives the browser the link's device proof (``Grant.DEVICE``)."""
 
     path = "/g/{link_id:str}/verify"
-    include_in_schema = False
 
     async def _admit(self, request: Request, gateway: GatewayRuntime, link_id: str) -> LinkState | Response:
         """The link, if this guest may verify now; else the page or redirect to answer with."""
@@ -347,7 +388,8 @@ class RecipientVerificationController(Controller):
                               branding=await gateway.links.branding(link.tenant_id),
                               recipient_language=link.recipient_language)
 
-    @get("/", name="verify-page")
+    @get("/", name="verify-page", summary="The page that asks for the one-time code",
+         responses=pages({200: "The page", **VERIFY_REFUSED}))
     async def show(self, request: Request, gateway: NamedDependency[GatewayRuntime],
                    link_id: FromPath[str]) -> Response:
         link = await self._admit(request, gateway, link_id)
@@ -355,7 +397,8 @@ class RecipientVerificationController(Controller):
             return link
         return await self._page(request, gateway, link, sent=request.query_params.get("sent") == "1")
 
-    @post("/code", name="verify-send-code", status_code=303)
+    @post("/code", name="verify-send-code", status_code=303, summary="Send a one-time code to the recipient",
+          responses=pages({429: "A code was sent moments ago: the page says when to ask again", **VERIFY_REFUSED}))
     async def send_code(self, request: Request, gateway: NamedDependency[GatewayRuntime],
                         link_id: FromPath[str]) -> Response:
         link = await self._admit(request, gateway, link_id)
@@ -376,7 +419,9 @@ class RecipientVerificationController(Controller):
         log.info("verification code requested", link_id=link_id)
         return Redirect(f"{guest_path(link_id)}verify?sent=1", status_code=303)
 
-    @post("/", name="verify-check-code", status_code=303)
+    @post("/", name="verify-check-code", status_code=303, summary="Check the code; right, and the guest is in",
+          responses=pages({422: "Not a code, or the wrong one: the page again, with the attempts left",
+                           **VERIFY_REFUSED}))
     async def check_code(
         self, request: Request, gateway: NamedDependency[GatewayRuntime], link_id: FromPath[str],
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
@@ -417,7 +462,9 @@ class RecipientVerificationController(Controller):
 # ---- /g/{link_id}/{path} ----------------------------------------------------------------------------------
 
 
-@route(["/g/{link_id:str}", "/g/{link_id:str}/{path:path}"], name="guest-pages", include_in_schema=False,
+@route(["/g/{link_id:str}", "/g/{link_id:str}/{path:path}"], name="guest-pages",
+       summary="A guest page of the service that owns the link's action, through the gateway",
+       responses=pages({**GUEST_REFUSED, 308: "/g/{link_id} without the slash: to /g/{link_id}/"}),
        http_method=[HttpMethod.GET, HttpMethod.HEAD, HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH,
                     HttpMethod.DELETE, HttpMethod.OPTIONS],
        status_code=200, request_max_body_size=None)  # the owning service sets its own upload limits
@@ -450,7 +497,9 @@ UNSUBSCRIBE_BODY_LIMIT = 4096  # "List-Unsubscribe=One-Click" (RFC 8058) and not
 UNSUBSCRIBE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,1024}\.[A-Za-z0-9_-]{1,128}")  # base64url payload, "." signature
 
 
-@route("/unsubscribe/{token:str}", name="unsubscribe", include_in_schema=False,
+@route("/unsubscribe/{token:str}", name="unsubscribe", summary="One-click unsubscribe from owner alerts",
+       responses=pages({200: "Done, or the page with the button", 404: "Not an unsubscribe token",
+                        503: "notifications cannot be reached right now"}),
        http_method=[HttpMethod.GET, HttpMethod.POST], status_code=200, request_max_body_size=UNSUBSCRIBE_BODY_LIMIT)
 async def unsubscribe(request: Request, gateway: NamedDependency[GatewayRuntime], token: FromPath[str]) -> Response:
     """The one-click unsubscribe links of owner alerts, answered by notifications. Not a guest link: the token is
@@ -473,7 +522,7 @@ async def unsubscribe(request: Request, gateway: NamedDependency[GatewayRuntime]
 # ---- small public routes ----------------------------------------------------------------------------------
 
 
-@get("/robots.txt", media_type=MediaType.TEXT, include_in_schema=False)
+@get("/robots.txt", media_type=MediaType.TEXT, summary="Keeps crawlers out of links and guest pages")
 async def robots_txt() -> str:
     return "User-agent: *\nDisallow: /l/\nDisallow: /g/\nDisallow: /unsubscribe/\n"
 

@@ -15,7 +15,7 @@ from loginless.events.payloads import links as events
 from loginless.links.delivery import DeliveryWorker
 from loginless.links.domain import LINK
 from loginless.links.handlers import LinksContext, forget_ended_links, record_expiries
-from loginless.links.http import ROUTE_HANDLERS
+from loginless.links.http import ROUTE_HANDLERS, PlatformController
 from loginless.links.messages import MessageComposer
 from loginless.links.projections import LinkRows
 from loginless.links.repository import LinksRepository
@@ -88,8 +88,10 @@ def create_app(settings: LinksSettings, *, clock: Clock = utc_now) -> Litestar:
         yield LinksApp(links=links_context(runtime.store, settings, clock),
                        api_keys=ApiKeys(runtime.pool, settings.schema))
 
+    # The platform API exists only where its credential is set: elsewhere its paths are unknown (404).
+    platform = [PlatformController] if settings.platform_admin_key.get_secret_value() else []
     return create_service_app(
-        settings, route_handlers=ROUTE_HANDLERS, migrations_dir=MIGRATIONS, description=DESCRIPTION,
+        settings, route_handlers=[*ROUTE_HANDLERS, *platform], migrations_dir=MIGRATIONS, description=DESCRIPTION,
         context=context, context_fields=["links", "api_keys"],
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 
 import asyncpg
 
@@ -16,8 +17,8 @@ from loginless.links.tokens import ApiKey, parse_api_key
 from loginless.shared.eventstore import migrate
 
 
-def ensure_tenant(settings: LinksSettings, arguments: list[str]) -> None:
-    """``ensure-tenant``: create a tenant if missing and register an API key for it if not registered yet.
+def ensure_tenant(read_settings: Callable[[], LinksSettings], arguments: list[str]) -> None:
+    """Create a tenant if missing and register an API key for it if not registered yet.
 
     Safe to run again and again (``make run`` does, for the development tenant). An existing tenant keeps its
     profile; change it with ``PATCH /v1/tenant``.
@@ -46,7 +47,7 @@ def ensure_tenant(settings: LinksSettings, arguments: list[str]) -> None:
     except InvalidFields as error:
         parser.error(error.detail)
     try:
-        tenant_outcome, key_outcome = asyncio.run(_ensure(settings, tenant, key))
+        tenant_outcome, key_outcome = asyncio.run(_ensure(read_settings(), tenant, key))
     except KeyConflict as error:
         print(f"links: {error}", file=sys.stderr)
         sys.exit(1)
@@ -63,3 +64,6 @@ async def _ensure(settings: LinksSettings, tenant: Tenant, key: ApiKey) -> tuple
     finally:
         await pool.close()
 
+
+# The commands ``python -m loginless.links`` has besides every service's own.
+EXTRA_COMMANDS = {"ensure-tenant": ensure_tenant}

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, TypeAlias
 
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
+from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from loginless.links import handlers
@@ -26,6 +29,8 @@ from loginless.links.views import (
     LinkList,
     LinkView,
     NewApiKey,
+    NewTenant,
+    NewTenantIn,
     StaffPrincipalView,
     TenantPatch,
     TenantView,
@@ -35,7 +40,7 @@ from loginless.links.views import (
 )
 from loginless.shared.branding import Branding
 from loginless.shared.errors import NotFound
-from loginless.shared.web.auth import StaffPrincipal, internal_only
+from loginless.shared.web.auth import StaffPrincipal, bearer_token, internal_only
 from loginless.shared.web.context import correlation_id_of
 from loginless.shared.web.idempotency import REPLAYED_HEADER, Answer, IdempotencyKey
 from loginless.shared.web.problems import problem_responses
@@ -163,6 +168,46 @@ class LinkController(Controller):
         found = await handlers.accesses(links, staff.tenant_id, link_id)
         return AccessList(accesses=[AccessView(kind=a.kind, at=a.at, client_ip=a.client_ip,
                                                user_agent=a.user_agent) for a in found])
+
+
+# ---- platform API -----------------------------------------------------------------------------------------
+
+
+def platform_admin_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard for ``/platform``: the platform operator's own credential (LINKS_PLATFORM_ADMIN_KEY), not a tenant's."""
+    expected = connection.app.state.runtime.settings.platform_admin_key.get_secret_value()
+    presented = bearer_token(connection) or ""
+    if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise NotAuthorizedException("the platform admin key is required: Authorization: Bearer <key>",
+                                     headers={"WWW-Authenticate": "Bearer"})
+
+
+class PlatformController(Controller):
+    """For the platform's operator: tenants, without database access. Present only when LINKS_PLATFORM_ADMIN_KEY
+    is set (``bootstrap.py``); otherwise these paths are 404 like any unknown path."""
+
+    path = "/platform/v1/tenants"
+    guards = [platform_admin_only]
+    tags = ["platform"]
+
+    @post("/", summary="A new tenant and its first API key, shown this once",
+          description="Authorization: Bearer <LINKS_PLATFORM_ADMIN_KEY>. The tenant changes its own profile later "
+                      "with PATCH /v1/tenant, and makes more keys with POST /v1/api-keys.",
+          responses=problem_responses({401: "Missing or wrong platform admin key",
+                                       409: "A tenant with this id exists"}))
+    async def create_tenant(self, links: Links, data: JSONBody[NewTenantIn]) -> NewTenant:
+        tenant = data.to_tenant()
+        key, info = await links.tenants.create(tenant)
+        return NewTenant(tenant=TenantView.of(tenant),
+                         api_key=NewApiKey(key_id=info.key_id, created_at=info.created_at, api_key=key.value))
+
+    @post("/{tenant_id:str}/api-keys", summary="Another API key for a tenant (one lost its keys), shown this once",
+          responses=problem_responses({401: "Missing or wrong platform admin key", 404: "No such tenant"}))
+    async def create_api_key(self, links: Links, api_keys: Keys, tenant_id: PathId) -> NewApiKey:
+        if await links.tenants.get(tenant_id) is None:
+            raise NotFound("no such tenant")
+        key, info = await api_keys.create(tenant_id)
+        return NewApiKey(key_id=info.key_id, created_at=info.created_at, api_key=key.value)
 
 
 # ---- internal API -----------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ class LinksSettings(ServiceSettings):
         default_factory=dict, description='A link\'s lifetime when its issuer gives none, per action, as JSON: '
         '{"view": 2592000}; actions left out keep the registry\'s default (view and pay 30 days, upload and request '
         '14); a signing link always lasts 7 days')
+    platform_admin_key: SecretStr = Field(
+        SecretStr(""), description="The platform operator's credential for the platform API (/platform/v1: "
+        "tenants and their first API key), at least 32 characters; empty (the default) leaves that API out")
     max_expiry_seconds: int = Field(365 * DAY, gt=0, description="No link may live longer than this")
     smtp_url: str = Field("smtp://127.0.0.1:1025", description="smtp://[user:password@]host:port, or smtps://")
     smtp_from: str = Field("loginless <no-reply@localhost>", description="Sender address of e-mails")
@@ -49,6 +52,13 @@ class LinksSettings(ServiceSettings):
     code_sends_per_day: int = Field(10, ge=1, description="One-time codes one link may send within a day")
     expiry_sweep_seconds: float = Field(
         30, gt=0, description="How often the worker records LinkExpired for links whose expiry passed")
+
+    @field_validator("platform_admin_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr) -> SecretStr:
+        if key.get_secret_value() and len(key.get_secret_value()) < 32:
+            raise ValueError("the platform admin key must be at least 32 characters (or empty: no platform API)")
+        return key
 
     @field_validator("default_lifetime_seconds")
     @classmethod

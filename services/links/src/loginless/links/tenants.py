@@ -21,7 +21,7 @@ from loginless.links.domain import (
 )
 from loginless.links.errors import InvalidFields
 from loginless.links.tokens import ApiKey, api_key_hash, api_key_matches, new_api_key, parse_api_key
-from loginless.shared.errors import NotFound
+from loginless.shared.errors import LoginlessError, NotFound
 from loginless.shared.eventstore import quote_ident
 from loginless.shared.web.auth import StaffPrincipal
 
@@ -117,6 +117,26 @@ class Tenants:
             )
         return updated
 
+    async def create(self, tenant: Tenant) -> tuple[ApiKey, ApiKeyInfo]:
+        """A new tenant and its first API key, in one transaction (``TenantExists`` if the id is taken)."""
+        check_tenant(tenant)
+        key = new_api_key()
+        async with self._pool.acquire() as connection, connection.transaction():
+            created = await connection.fetchval(
+                f"INSERT INTO {self._schema}.tenants (tenant_id, {', '.join(PROFILE_FIELDS)})"
+                f" VALUES ($1, {', '.join(f'${n}' for n in range(2, len(PROFILE_FIELDS) + 2))})"
+                " ON CONFLICT (tenant_id) DO NOTHING RETURNING true",
+                tenant.tenant_id, *(getattr(tenant, name) for name in PROFILE_FIELDS),
+            )
+            if not created:
+                raise TenantExists(f"tenant {tenant.tenant_id} exists already", tenant_id=tenant.tenant_id)
+            created_at = await connection.fetchval(
+                f"INSERT INTO {self._schema}.api_keys (key_id, tenant_id, key_hash) VALUES ($1, $2, $3)"
+                " RETURNING created_at",
+                key.key_id, tenant.tenant_id, api_key_hash(key),
+            )
+        return key, ApiKeyInfo(key_id=key.key_id, created_at=created_at)
+
     async def ensure(self, tenant: Tenant, key: ApiKey) -> tuple[EnsureOutcome, EnsureOutcome]:
         """Create the tenant if missing and register ``key`` if not registered yet (how the tenant and key
         were before: created now or existed). A tenant that exists keeps its profile."""
@@ -143,6 +163,12 @@ class Tenants:
                     raise KeyConflict(f"key {key.key_id} was revoked; register a new key instead")
         return (EnsureOutcome.CREATED if created_tenant else EnsureOutcome.EXISTED,
                 EnsureOutcome.CREATED if created_key else EnsureOutcome.EXISTED)
+
+
+class TenantExists(LoginlessError):
+    status_code = 409
+    problem_type = "tenant-exists"
+    title = "A tenant with this id exists"
 
 
 class ApiKeys:

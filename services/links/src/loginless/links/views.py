@@ -174,6 +174,22 @@ class TenantPatch(Body):
         return changes
 
 
+class NewTenantIn(Body):
+    """A firm's tenant, for the platform API; the profile can be changed later by the tenant (PATCH /v1/tenant)."""
+
+    tenant_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    name: str = Field(min_length=1, max_length=200, description="The firm's name, shown to its guests")
+    branding: BrandingFields | None = None
+    contact: ContactFields | None = None
+
+    def to_tenant(self) -> Tenant:
+        from loginless.links.tenants import Tenant  # the service side only: clients of links import these views
+
+        branding, contact = self.branding or BrandingFields(), self.contact or ContactFields()
+        return Tenant(tenant_id=self.tenant_id, name=self.name, logo_url=branding.logo_url, color=branding.color,
+                      contact_name=contact.name, contact_email=contact.email, contact_phone=contact.phone)
+
+
 class TenantView(BaseModel):
     tenant_id: str
     name: str
@@ -206,6 +222,11 @@ class ApiKeyView(BaseModel):
 
 class NewApiKey(ApiKeyView):
     api_key: str = Field(description="Shown this once: links keeps only its hash")
+
+
+class NewTenant(BaseModel):
+    tenant: TenantView
+    api_key: NewApiKey
 
 
 class ApiKeyList(BaseModel):

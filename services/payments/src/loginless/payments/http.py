@@ -37,6 +37,7 @@ from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.downloads import content_disposition
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.problems import problem_responses
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
@@ -428,7 +429,8 @@ class StatementsController(Controller):
     path = "/v1/statements"
     tags = ["statements"]
 
-    @post("/", request_max_body_size=10 * 1024 * 1024, status_code=200)
+    @post("/", request_max_body_size=10 * 1024 * 1024, status_code=200, responses=problem_responses({
+        413: "The statement is larger than 10 MiB", 422: "The body is not a camt.053 statement"}))
     async def import_statement(self, request: Request, staff: Staff, payments: Payments) -> StatementOut:
         """A bank statement (ISO 20022 camt.053 XML, as the request body): each booked credit quoting an invoice's
         RF creditor reference is recorded as a transfer received. Importing it again records nothing twice."""
@@ -444,12 +446,17 @@ class WebhooksController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
 
-    @post("/test", status_code=200)
+    @post("/test", status_code=200, responses=problem_responses({
+        400: "The signature is missing, wrong or too old, or the body is not an event of the provider",
+        404: "The built-in test provider is not the one in use"}))
     async def test_provider(self, request: Request, payments: Payments) -> WebhookOut:
         """The built-in test provider's webhook (``Test-Signature: t=<unix time>,v1=<HMAC-SHA256>``)."""
         return await _webhook(payments, "test", request, "test-signature")
 
-    @post("/stripe", status_code=200)
+    @post("/stripe", status_code=200, responses=problem_responses({
+        400: "The signature is missing, wrong or too old, or the body is not a Stripe event",
+        404: "Stripe is not the provider in use",
+        502: "Stripe did not answer as expected when the object was fetched again (it retries the webhook)"}))
     async def stripe(self, request: Request, payments: Payments) -> WebhookOut:
         """Stripe's webhook endpoint (``Stripe-Signature``, verified with ``PAYMENTS_STRIPE_WEBHOOK_SECRET``); its
         events only say which object changed: the service fetches it again and acts on its current state."""

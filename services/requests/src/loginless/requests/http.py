@@ -20,6 +20,7 @@ from loginless.requests.handlers import RequestsContext
 from loginless.shared.web.auth import StaffPrincipal
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.problems import problem_responses
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
@@ -235,7 +236,8 @@ class RequestsController(Controller):
     path = "/v1/requests"
     tags = ["requests"]
 
-    @post("/")
+    @post("/", responses=problem_responses({404: "The template or the account it names does not exist for this "
+                                                 "tenant"}))
     async def send(self, request: Request, data: JSONBody[NewRequest], staff: Staff, requests: Requests,
                    idempotency_key: IdempotencyKey = None) -> Response[dict]:
         """Send a questionnaire: each recipient gets a link of their own by e-mail (from the links service). 201

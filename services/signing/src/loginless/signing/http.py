@@ -30,6 +30,7 @@ from loginless.shared.web.auth import StaffPrincipal
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.downloads import content_disposition
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.problems import problem_responses
 from loginless.signing import domain, handlers
 from loginless.signing.domain import Envelope
 from loginless.signing.handlers import (
@@ -364,7 +365,8 @@ class EnvelopesController(Controller):
     path = "/v1/envelopes"
     tags = ["envelopes"]
 
-    @post("/", request_max_body_size=40 * 1024 * 1024)
+    @post("/", request_max_body_size=40 * 1024 * 1024,
+          responses=problem_responses({404: "A document or template it names does not exist for this tenant"}))
     async def create(self, request: Request, data: JSONBody[NewEnvelope], staff: Staff, signing: Signing,
                      idempotency_key: IdempotencyKey = None) -> Response[dict]:
         """An envelope from PDFs (documents of the documents service, or uploaded), its recipients and their

@@ -28,7 +28,9 @@ from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.auth import ApiKeyVerifier, provide_guest, provide_staff
 from loginless.shared.web.context import RequestContextMiddleware, TracingMiddleware
 from loginless.shared.web.health import HealthController, KafkaProbe
+from loginless.shared.web.input_guard import InputGuardMiddleware
 from loginless.shared.web.logging import structlog_config
+from loginless.shared.web.openapi import OpenAPIRefinement, TruthfulJsonRenderPlugin
 from loginless.shared.web.problems import problem_details_plugin
 
 log = structlog.get_logger(__name__)
@@ -98,10 +100,12 @@ def create_service_app(
     context_fields: Sequence[str] = (),
     dependencies: dict[str, Provide] | None = None,
     template_config: TemplateConfig | None = None,
+    refine_openapi: OpenAPIRefinement | None = None,
 ) -> Litestar:
     """The Litestar app of a service. ``context`` builds its typed context; handlers receive it whole as the
     dependency named ``context_dependency``, and each of its ``context_fields`` as a dependency of that name
-    (``documents: DocumentsContext`` for ``context_fields=["documents"]``)."""
+    (``documents: DocumentsContext`` for ``context_fields=["documents"]``). ``refine_openapi`` changes the
+    OpenAPI document where Litestar cannot say the truth (``openapi.py`` adds the kernel's own answers anyway)."""
     name = settings.service_name
 
     @asynccontextmanager
@@ -144,7 +148,7 @@ def create_service_app(
         lifespan=[lifespan],
         middleware=[TracingMiddleware(), RequestContextMiddleware(), PrometheusConfig(
             app_name=name, prefix="loginless_http", group_path=True, exclude=["^/health", "^/metrics"],
-        ).middleware],
+        ).middleware, InputGuardMiddleware()],
         plugins=[
             StructlogPlugin(structlog_config(as_json=settings.log_json, level=settings.log_level)),
             problem_details_plugin(),
@@ -163,7 +167,7 @@ def create_service_app(
             version="1.0.0",
             description=description or f"The {name} service of loginless.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ScalarRenderPlugin(), TruthfulJsonRenderPlugin(refine_openapi)],
             components=Components(security_schemes={
                 "apiKey": SecurityScheme(type="http", scheme="bearer",
                                          description="A tenant's API key: Authorization: Bearer <key>"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from typing import Any
 
 import structlog
@@ -14,7 +15,6 @@ from litestar.plugins.structlog import StructlogConfig
 from litestar.types import Message, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
-from loginless.shared.errors import LoginlessError
 from loginless.shared.tracing import add_trace_ids
 
 # A capability token is 43 URL-safe base64 characters (256 bits). Nothing else the services log is that shape (ids
@@ -79,6 +79,17 @@ class OneLinePerResponseLogging(LoggingMiddleware):
         return send_wrapper
 
 
+def log_faults_only(logger: Any, scope: Scope, _: list[str]) -> None:
+    """Litestar's handler for exceptions a request raised: a fault of ours is logged with its traceback; a refusal
+    the caller can act on (any 4xx -- a guest's tus request without Tus-Resumable, a conflict, a file too large --
+    and a 503 while a dependency is away) is not, because the response's own log line already says it at info
+    level, and a stack trace for each would drown the real faults."""
+    status = getattr(sys.exc_info()[1], "status_code", None)
+    if isinstance(status, int) and (status < 500 or status == 503):
+        return
+    logger.exception("Uncaught exception", connection_type=scope["type"], path=scope["path"])
+
+
 def structlog_config(*, as_json: bool, level: str) -> StructlogConfig:
     return StructlogConfig(
         structlog_logging_config=StructLoggingConfig(
@@ -87,8 +98,7 @@ def structlog_config(*, as_json: bool, level: str) -> StructlogConfig:
             logger_factory=default_logger_factory(as_json=as_json),
             wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
             log_exceptions="always",
-            # Client errors are answered as problem details; a stack trace for each would drown real faults.
-            disable_stack_trace={400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 423, 429, 503, LoginlessError},
+            exception_logging_handler=log_faults_only,
         ),
         # Never headers, cookies or query strings: they carry API keys and capability tokens.
         middleware_logging_config=LoggingMiddlewareConfig(

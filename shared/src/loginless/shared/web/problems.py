@@ -58,14 +58,26 @@ def _from_http_exception(error: HTTPException) -> ProblemDetailsException:
     """The framework's own refusals (401, 404, 405, 413, a body that is not valid…) in RFC 9457's roles: the type
     and title say what kind of problem it is, the detail what exactly."""
     phrase = HTTPStatus(error.status_code).phrase
+    extra = error.extra or None
+    if isinstance(extra, list):  # a validation failure's list: the same ``errors`` members as every 422 of ours
+        extra = {"errors": [_field_error(item) for item in extra]}
     return ProblemDetailsException(
         status_code=error.status_code,
         type_=PROBLEM_TYPE_BASE + phrase.lower().replace(" ", "-").replace("'", ""),
         title=phrase,
         detail=error.detail if error.detail != phrase else None,
-        extra=error.extra or None,
+        extra=extra,
         headers=error.headers,
     )
+
+
+def _field_error(item: object) -> object:
+    """Litestar's ``{"key", "message", "source"}`` as ``{"field", "message"}``: ``query.limit``, ``lines.0.price``."""
+    if not isinstance(item, dict) or "key" not in item:
+        return item
+    source = item.get("source")
+    field = str(item["key"]) if source in (None, "body") else f"{source}.{item['key']}"  # body members bare, as in 422s
+    return {"field": field, "message": item.get("message", "")}
 
 
 def _from_unexpected(error: Exception) -> ProblemDetailsException:
