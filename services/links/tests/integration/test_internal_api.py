@@ -69,12 +69,15 @@ async def test_ten_thousand_random_and_mutated_tokens_are_all_unknown_and_look_t
     assert not set(candidates) & set(real)
 
     reference = await resolve(client, "no-such-token")
-    assert reference.status_code == 404
+    # A NUL is refused before any lookup, as on every route (422, the same answer whatever the rest of the token).
+    malformed = await resolve(client, "no-such\x00token")
+    assert (reference.status_code, malformed.status_code) == (404, 422)
     for start in range(0, len(candidates), 50):
         batch = candidates[start:start + 50]
         responses = await asyncio.gather(*(resolve(client, token) for token in batch))
         for token, response in zip(batch, responses, strict=True):
-            assert (response.status_code, response.content) == (404, reference.content), token
+            expected = malformed if "\x00" in token else reference
+            assert (response.status_code, response.content) == (expected.status_code, expected.content), token
     assert [(await resolve(client, token)).status_code for token in real] == [200] * 5
 
 
@@ -209,8 +212,10 @@ async def test_five_wrong_codes_lock_the_link_for_good(client, staff, issue, del
     assert view["verification_locked"] is True
 
 
-async def test_a_link_without_verification_has_no_codes_to_send_or_check(client, staff, issue):
+async def test_a_link_without_verification_sends_a_code_to_prove_a_new_browser_and_checks_it(client, staff, issue):
+    """The gateway asks for one when a service wants a new browser proven (requests' ``verify_new_devices``)."""
     link_id = (await issue(client, staff))[0]["link_id"]
     path = f"/internal/v1/links/{link_id}/verification-code"
-    assert (await client.post(path, headers=INTERNAL)).status_code == 409
-    assert (await client.post(f"{path}/check", json={"code": "123456"}, headers=INTERNAL)).status_code == 409
+    assert (await client.post(path, headers=INTERNAL)).status_code == 202
+    wrong = await client.post(f"{path}/check", json={"code": "12345"}, headers=INTERNAL)
+    assert wrong.status_code == 422 and wrong.json()["attempts_left"] == 4
