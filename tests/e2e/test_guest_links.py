@@ -6,8 +6,10 @@ Every token issued here is remembered; the last test checks that none of them re
 
 import os
 import re
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -161,6 +163,28 @@ def test_robots_are_kept_away_from_links(stack_env):
     assert "Disallow: /l/" in robots.text
     for header, value in SECURITY_HEADERS.items():
         assert robots.headers[header] == value
+
+
+def test_tokens_where_no_token_belongs_are_answered_and_then_found_in_no_log(firm, stack_env):
+    """A fuzzer's path tricks with live tokens, sent byte for byte over a socket (an HTTP client would normalise
+    them): the next test greps every process's log for these tokens too."""
+    [valid] = firm.issue("view")
+    [spent] = firm.issue("view", max_uses=1)
+    address = urlsplit(stack_env["GATEWAY_URL"])
+    tricks = [
+        f"/g/{valid.token}/", f"/g/lnk_nobody/../../l/{valid.token}", f"/g/lnk_nobody/%2e%2e/%2e%2e/l/{spent.token}",
+        f"/g/lnk_nobody/?token={valid.token}", f"/l/{valid.token}/../../g/x", f"/l//{spent.token}",
+        f"/L/{valid.token}", f"/l/{valid.token}%00", f"/l/{spent.token}?again={spent.token}",
+        f"/nowhere/{valid.token}", f"/robots.txt?{spent.token}", f"/l/{valid.token}#fragment",
+    ]
+    statuses = []
+    for path in tricks:
+        for method in ("GET", "POST"):
+            with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+                connection.sendall(f"{method} {path} HTTP/1.1\r\nHost: guest\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n".encode())
+                statuses.append(int(connection.recv(64).split()[1]))
+    assert all(status < 500 for status in statuses), statuses
 
 
 def test_no_token_appears_in_any_log(firm):

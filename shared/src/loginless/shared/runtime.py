@@ -19,6 +19,7 @@ from loginless.shared.settings import ServiceSettings
 from loginless.shared.tracing import configure_tracing
 from loginless.shared.web.admin import serve_api
 from loginless.shared.web.logging import configure_logging
+from loginless.shared.web.server import ProblemRefusingHttpToolsProtocol
 
 if TYPE_CHECKING:  # the worker and the Kafka client are loaded only by the roles that use them
     from faststream.kafka import KafkaBroker
@@ -97,6 +98,7 @@ def run_service(
             access_log=False,  # the app logs each request itself, without query strings
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
             proxy_headers=False,
+            http=ProblemRefusingHttpToolsProtocol,  # its own 400 for unreadable requests, as a problem with our headers
             ws="none",  # no service serves WebSockets; "auto" would load the websockets library (~2.5 MB resident)
         )
     elif command == "worker":
