@@ -105,14 +105,16 @@ def test_too_many_wrong_codes_lock_the_recipient_out(firm, stack_env):
 
 @pytest.fixture(scope="module")
 def second_gateway():
-    """Another replica of the running gateway (same settings, own port and its own rate limiter)."""
+    """Another replica of the running gateway (same settings and database, its own port), behind one trusted proxy
+    hop so a test can speak for an address of its own."""
     settings_file = Path(os.environ["LOGINLESS_VAR_DIR"]) / "service-env" / "gateway.env"
     settings = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if "=" in line)
     port = free_port()
     log = open(Path(os.environ["LOGINLESS_VAR_DIR"]) / "log" / "gateway-2-api.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "loginless.gateway", "api"],
-        env={**os.environ, **settings, "GATEWAY_HTTP_PORT": str(port), "GATEWAY_INVALID_TOKEN_LIMIT": "3"},
+        env={**os.environ, **settings, "GATEWAY_HTTP_PORT": str(port), "GATEWAY_INVALID_TOKEN_LIMIT": "3",
+             "GATEWAY_TRUSTED_PROXY_HOPS": "1"},
         stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -147,8 +149,14 @@ def test_a_revoke_is_enforced_by_both_gateway_replicas_within_a_second(firm, sta
                           timeout=1.0 - (time.monotonic() - revoked_at)), "revoke not enforced within 1 s"
 
 
-def test_invalid_tokens_are_rate_limited_per_client(second_gateway):
+def test_invalid_tokens_are_rate_limited_per_client_across_replicas(firm, stack_env, second_gateway):
+    """The counts live in the gateways' shared database: an address's failures on one replica count on every
+    other, and its valid link still opens."""
+    address = "2001:db8::" + ":".join(uuid.uuid4().hex[i:i + 4] for i in range(0, 16, 4))  # as the proxy says
+    [link] = firm.issue("view")
     guest = Guest(second_gateway)
+    guest.http.headers["x-forwarded-for"] = address
     bad = [guest.open("/l/" + uuid.uuid4().hex + uuid.uuid4().hex[:11]) for _ in range(4)]
     assert [response.status_code for response in bad] == [404, 404, 404, 429]
     assert int(bad[-1].headers["retry-after"]) > 0
+    assert guest.open(link.url).status_code == 200  # a valid token always passes, whatever the address has done

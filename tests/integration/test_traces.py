@@ -132,8 +132,10 @@ async def test_a_guest_request_its_append_the_relays_publish_and_a_consumers_han
             wanted = {("loginless-gateway", "GET /l/redacted"),  # the route's template: the token is not in it
                       ("loginless-gateway", "proxy to documents"),
                       ("loginless-links", "POST /internal/v1/links/{link_id}/opened"),
+                      ("loginless-links", "POST /internal/v1/links/{link_id}/use"),
                       ("loginless-links", f"publish traces{run}.links.events"),
-                      ("loginless-gateway", "process loginless.links.LinkOpened.v1")}
+                      # The gateway's consumer reads LinkUsed (link state) and skips LinkOpened (an access record).
+                      ("loginless-gateway", "process loginless.links.LinkUsed.v1")}
 
             async def whole_trace() -> bool:
                 return wanted <= receiver.of_trace(trace_id)
