@@ -156,8 +156,6 @@ class LinkController(Controller):
                       "at each further lock up to LINKS_CODE_LOCK_MAX_SECONDS). Staff who know the recipient can "
                       "end that pause at once; the next lock is the shortest again. Appends LinkVerificationReset.",
           responses=problem_responses(STAFF_PROBLEMS | {404: "No such link for this tenant",
-                                               409: "The link has no one-time codes (no e-mail or phone to send "
-                                                    "them to)",
                                                410: "The link expired, was revoked or was used up"}))
     async def reset_verification(self, staff: Staff, links: Links, link_id: PathId, request: Request) -> LinkView:
         link = await handlers.reset_verification(links, staff.tenant_id, link_id,
