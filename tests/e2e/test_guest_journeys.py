@@ -91,7 +91,7 @@ def test_a_recipient_with_verification_sees_nothing_until_the_right_code(firm, s
     assert resource_shown(right) == link.resource_id
 
 
-def test_too_many_wrong_codes_lock_the_recipient_out(firm, stack_env):
+def test_too_many_wrong_codes_pause_the_codes_until_staff_reset_them(firm, stack_env):
     guest, address, link = start_verification(firm, stack_env)
     code = code_in(mail_to(stack_env, address))
     wrong_code = f"{(int(code) + 1) % 10**6:06d}"
@@ -101,6 +101,14 @@ def test_too_many_wrong_codes_lock_the_recipient_out(firm, stack_env):
     locked = guest.http.post(f"/g/{link.link_id}/verify", data={"code": code})
     assert locked.status_code == 423  # even the right code is refused now
     assert resource_shown(locked) is None
+    assert "minutes" in locked.text and int(locked.headers["retry-after"]) > 0  # for a while, not for good
+
+    reset = firm.http.post(f"/v1/links/{link.link_id}/verification/reset")
+    assert reset.status_code == 200 and reset.json()["verification_locked"] is False
+    assert wait_until(lambda: guest.http.get(f"/g/{link.link_id}/verify").status_code == 200, timeout=30), \
+        "the reset reached the gateway"
+    right = guest.http.post(f"/g/{link.link_id}/verify", data={"code": code})
+    assert right.status_code == 200 and resource_shown(right) == link.resource_id
 
 
 @pytest.fixture(scope="module")

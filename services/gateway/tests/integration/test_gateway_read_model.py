@@ -122,6 +122,45 @@ async def test_the_consumer_applies_links_events_once_each(pool, schema, databas
     # opening, which changes nothing here, was skipped
 
 
+async def test_the_consumer_keeps_a_code_locks_end_and_a_staff_reset_ends_it(
+        pool, schema, database_url, kafka_bootstrap_servers):
+    topic_prefix = f"t{uuid.uuid4().hex[:8]}."
+    store = EventStore(pool, schema=schema, topic=f"{topic_prefix}gateway.events")
+    settings = GatewaySettings(database_url=database_url, topic_prefix=topic_prefix)
+    consumer = link_state_consumer(WorkerRuntime(settings, pool, store),
+                                   consumer=f"gateway-link-state-{uuid.uuid4().hex[:6]}")
+    await ensure_topics(kafka_bootstrap_servers, [consumer.topic], partitions=2)
+    until = NOW + timedelta(minutes=15)
+    await publish(kafka_bootstrap_servers, consumer.topic, [
+        cloud_event(issued("lnk_l")),
+        cloud_event(links.LinkVerificationLocked(link_id="lnk_l", tenant_id="tenant-1", locked_at=NOW,
+                                                 locked_until=until)),
+    ])
+    broker = build_broker(kafka_bootstrap_servers, client_id="gateway-read-model-test")
+    consumer.subscribe(broker)
+    await broker.start()
+    link_states = LinkStateStore(pool, schema=schema)
+    try:
+        async def locked():
+            state = await link_states.get("lnk_l")
+            return state is not None and state.verification_locked_until_at(NOW) == until
+
+        await eventually(locked, timeout=60, message="the lock applied")
+        await publish(kafka_bootstrap_servers, consumer.topic, [cloud_event(links.LinkVerificationReset(
+            link_id="lnk_l", tenant_id="tenant-1", reset_at=NOW + timedelta(minutes=1)))])
+
+        async def reset():
+            state = await link_states.get("lnk_l")
+            return state.verification_locked_until_at(NOW + timedelta(minutes=1)) is None
+
+        await eventually(reset, timeout=60, message="the reset applied")
+    finally:
+        await broker.stop()
+    state = await link_states.get("lnk_l")
+    assert state.verification_locked_at == state.verification_locked_until == NOW + timedelta(minutes=1)
+    assert state.closed_reason(NOW) is None  # a lock never closes the link itself
+
+
 async def test_a_revocation_reaches_the_next_request_through_the_worker_within_a_second(
     start_gateway, kafka_bootstrap_servers,
 ):

@@ -1,6 +1,10 @@
 """Recipient verification: a link that wants a one-time code shows nothing else until the right code is entered."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+
+from loginless.gateway.read_model import LinkFacts
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +77,7 @@ async def test_the_code_page_needs_the_cookie_of_the_link(gateway):
     assert gateway.links.wrong_codes(link.link_id) == 0
 
 
-async def test_too_many_wrong_codes_lock_the_link_and_say_what_to_do(gateway):
+async def test_too_many_wrong_codes_pause_the_codes_and_the_page_says_for_how_long(gateway):
     async with gateway.client() as http:
         link, cookie = await open_verifying_link(gateway, http, language="es")  # in the recipient's language
         guarded = {"cookie": cookie, "accept-language": "en"}
@@ -84,8 +88,39 @@ async def test_too_many_wrong_codes_lock_the_link_and_say_what_to_do(gateway):
     assert "Le queda 1 intento." in answers[3].text
     locked = answers[4].text
     assert "Demasiados códigos incorrectos" in locked
-    assert "Pida a Acme Tax Advisors que le envíe un enlace nuevo." in locked
+    assert "Vuelva a intentarlo dentro de 15 minutos." in locked  # links' first pause, not "ask for a new link"
+    assert "enlace nuevo" not in locked
+    assert answers[4].headers["retry-after"] == "900"
     assert resend.status_code == 423
+
+
+async def test_the_read_model_lock_shows_its_time_and_a_staff_reset_opens_the_code_page_again(gateway):
+    """The lock as links.events tell the read model (no call to links): the page counts the minutes left; the
+    reset event, newer, wins over it."""
+    async with gateway.client() as http:
+        link, cookie = await open_verifying_link(gateway, http)
+        guarded = {"cookie": cookie, "accept-language": "en"}
+        now = datetime.now(UTC)
+        await gateway.link_states.merge(LinkFacts(link_id=link.link_id, tenant_id=link.tenant_id,
+                                                  verification_locked_at=now - timedelta(minutes=8),
+                                                  verification_locked_until=now + timedelta(minutes=7)))
+        calls_before = len(gateway.links.calls)
+        locked = await http.get(f"/g/{link.link_id}/verify", headers=guarded)
+        sending = await http.post(f"/g/{link.link_id}/verify/code", headers=guarded)
+        assert (locked.status_code, sending.status_code) == (423, 423)
+        assert "Too many wrong codes" in locked.text and "Please try again in 7 minutes." in locked.text
+        assert "Acme Tax Advisors can let you try again at once." in locked.text
+        assert 400 < int(locked.headers["retry-after"]) <= 420
+        assert not [call for call in gateway.links.calls[calls_before:] if call[0] != "branding"]
+
+        # An older lock learnt late (a replay) changes nothing; the reset, newer, opens the page again.
+        await gateway.link_states.merge(LinkFacts(link_id=link.link_id, tenant_id=link.tenant_id,
+                                                  verification_locked_at=now, verification_locked_until=now))
+        await gateway.link_states.merge(LinkFacts(link_id=link.link_id, tenant_id=link.tenant_id,
+                                                  verification_locked_at=now - timedelta(minutes=8),
+                                                  verification_locked_until=now + timedelta(minutes=7)))
+        page = await http.get(f"/g/{link.link_id}/verify", headers=guarded)
+        assert page.status_code == 200 and "Confirm it's you" in page.text
 
 
 def _cookie_named(response, name: str) -> str:  # noqa: ANN001

@@ -39,7 +39,22 @@ def test_revocation_use_and_lock_out_carry_only_what_they_say():
     locked = facts_from_event(event(links.LinkVerificationLocked(link_id="lnk_1", tenant_id="t1", locked_at=NOW)))
     assert (revoked.revoked_at, revoked.action, revoked.uses) == (NOW, None, 0)
     assert (used.uses, used.revoked_at) == (3, None)
-    assert locked.verification_locked_at == NOW
+    assert (locked.verification_locked_at, locked.verification_locked_until) == (NOW, None)  # from before pauses
+
+
+def test_a_lock_says_until_when_and_a_reset_is_a_lock_that_ended_as_it_began():
+    locked = facts_from_event(event(links.LinkVerificationLocked(
+        link_id="lnk_1", tenant_id="t1", locked_at=NOW, locked_until=NOW + timedelta(minutes=15))))
+    reset = facts_from_event(event(links.LinkVerificationReset(link_id="lnk_1", tenant_id="t1",
+                                                               reset_at=NOW + timedelta(minutes=1))))
+    assert (locked.verification_locked_at, locked.verification_locked_until) == (NOW, NOW + timedelta(minutes=15))
+    assert reset.verification_locked_at == reset.verification_locked_until == NOW + timedelta(minutes=1)
+    state = LinkState(link_id="lnk_1", tenant_id="t1", verification_locked_at=NOW,
+                      verification_locked_until=NOW + timedelta(minutes=15))
+    assert state.verification_locked_until_at(NOW + timedelta(minutes=14)) == NOW + timedelta(minutes=15)
+    assert state.verification_locked_until_at(NOW + timedelta(minutes=15)) is None  # the pause is over
+    assert LinkState(link_id="lnk_1", tenant_id="t1", verification_locked_at=NOW).verification_locked_until_at(
+        NOW) is None  # a lock without its end: links decides (and answers 423 while it holds)
 
 
 def test_events_about_delivery_and_opening_change_nothing():

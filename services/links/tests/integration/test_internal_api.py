@@ -4,6 +4,8 @@ import asyncio
 import random
 import re
 import string
+import uuid
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -186,30 +188,85 @@ async def test_a_verification_code_is_sent_to_the_recipient_and_accepted_once(
     assert expired.status_code == 422
 
 
-async def test_five_wrong_codes_lock_the_link_for_good(client, staff, issue, delivery_worker, sms_outbox,
-                                                       stream_types):
-    link = (await issue(client, staff, verification="sms", recipients=[{"phone": "+34 633 000 222"}]))[0]
-    path = f"/internal/v1/links/{link['link_id']}/verification-code"
-    await client.post(path, headers=INTERNAL)
+async def send_code(client, link_id: str, delivery_worker, sms_outbox) -> str:
+    """Ask links for a code for ``link_id`` and read it from the SMS that went out."""
+    assert (await client.post(f"/internal/v1/links/{link_id}/verification-code", headers=INTERNAL)).status_code == 202
     await delivery_worker.deliver_due()
-    code = re.search(r"\b(\d{6})\b", sms_outbox()[0]["body"])[1]
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    return re.search(r"\b(\d{6})\b", sms_outbox()[-1]["body"])[1]
 
-    left = []
-    for _ in range(4):
-        response = await client.post(f"{path}/check", json={"code": wrong}, headers=INTERNAL)
-        assert response.status_code == 422
-        left.append(response.json()["attempts_left"])
-    fifth = await client.post(f"{path}/check", json={"code": wrong}, headers=INTERNAL)
 
-    assert left == [4, 3, 2, 1]
+async def five_wrong_codes(client, link_id: str, right: str) -> list:
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    path = f"/internal/v1/links/{link_id}/verification-code/check"
+    return [await client.post(path, json={"code": wrong}, headers=INTERNAL) for _ in range(5)]
+
+
+async def test_five_wrong_codes_pause_the_links_codes_and_a_right_code_works_after_the_pause(
+        client, staff, issue, delivery_worker, sms_outbox, stream_types, clock):
+    link = (await issue(client, staff, verification="sms", recipients=[{"phone": "+34 633 000 222"}]))[0]
+    link_id, path = link["link_id"], f"/internal/v1/links/{link['link_id']}/verification-code"
+    code = await send_code(client, link_id, delivery_worker, sms_outbox)
+
+    *first_four, fifth = await five_wrong_codes(client, link_id, code)
+
+    assert [(r.status_code, r.json()["attempts_left"]) for r in first_four] == [(422, 4), (422, 3), (422, 2), (422, 1)]
     assert fifth.status_code == 423 and fifth.headers["content-type"] == "application/problem+json"
-    assert (await client.post(f"{path}/check", json={"code": code}, headers=INTERNAL)).status_code == 423
+    assert fifth.json()["retry_after"] == 900 and fifth.headers["retry-after"] == "900"  # LINKS_CODE_LOCK_SECONDS
+    clock.advance(minutes=5)
+    right_too_early = await client.post(f"{path}/check", json={"code": code}, headers=INTERNAL)
+    assert right_too_early.status_code == 423 and right_too_early.json()["retry_after"] == 600
     assert (await client.post(path, headers=INTERNAL)).status_code == 423
-    assert (await client.post(f"/internal/v1/links/{link['link_id']}/use", headers=INTERNAL)).status_code == 423
-    assert await stream_types(link["link_id"]) == ["LinkIssued", "LinkVerificationLocked"]
-    view = (await client.get(f"/v1/links/{link['link_id']}", headers=staff.headers)).json()
+    assert (await client.post(f"/internal/v1/links/{link_id}/use", headers=INTERNAL)).status_code == 423
+    view = (await client.get(f"/v1/links/{link_id}", headers=staff.headers)).json()
     assert view["verification_locked"] is True
+    assert datetime.fromisoformat(view["verification_locked_until"]) == clock.now + timedelta(minutes=10)
+
+    clock.advance(minutes=10)  # the pause is over (and the old code expired with it): a new code works
+    fresh = await send_code(client, link_id, delivery_worker, sms_outbox)
+    assert (await client.post(f"{path}/check", json={"code": fresh}, headers=INTERNAL)).json() == {"verified": True}
+    assert (await client.post(f"/internal/v1/links/{link_id}/use", headers=INTERNAL)).status_code == 200
+    assert await stream_types(link_id) == ["LinkIssued", "LinkVerificationLocked", "LinkUsed"]
+    view = (await client.get(f"/v1/links/{link_id}", headers=staff.headers)).json()
+    assert (view["verification_locked"], view["verification_locked_until"]) == (False, None)
+
+
+async def test_a_second_lock_pauses_twice_as_long(client, staff, issue, delivery_worker, sms_outbox, clock):
+    link_id = (await issue(client, staff, verification="sms", recipients=[{"phone": "+34 633 000 223"}]))[0]["link_id"]
+    first = (await five_wrong_codes(client, link_id, await send_code(client, link_id, delivery_worker, sms_outbox)))
+    clock.advance(minutes=15)
+    second = (await five_wrong_codes(client, link_id, await send_code(client, link_id, delivery_worker, sms_outbox)))
+    assert [first[-1].json()["retry_after"], second[-1].json()["retry_after"]] == [900, 1800]
+
+
+async def test_staff_reset_ends_the_pause_at_once_and_only_for_the_tenants_own_links(
+        client, staff, make_staff, issue, delivery_worker, sms_outbox, stream_types):
+    """Bad inputs tried: another tenant's link (404), a made-up id (404), a revoked link (410), no API key (401)."""
+    link_id = (await issue(client, staff, verification="sms", recipients=[{"phone": "+34 633 000 224"}]))[0]["link_id"]
+    path = f"/internal/v1/links/{link_id}/verification-code"
+    code = await send_code(client, link_id, delivery_worker, sms_outbox)
+    assert (await five_wrong_codes(client, link_id, code))[-1].status_code == 423
+    other = await make_staff(name="Other Firm")
+
+    assert (await client.post(f"/v1/links/{link_id}/verification/reset", headers=other.headers)).status_code == 404
+    assert (await client.post(f"/v1/links/{link_id}/verification/reset")).status_code == 401
+    assert (await client.post(f"{path}/check", json={"code": code}, headers=INTERNAL)).status_code == 423
+    reset = await client.post(f"/v1/links/{link_id}/verification/reset", headers=staff.headers)
+
+    assert reset.status_code == 200 and reset.json()["verification_locked"] is False
+    assert (await client.post(f"{path}/check", json={"code": code}, headers=INTERNAL)).json() == {"verified": True}
+    assert await stream_types(link_id) == ["LinkIssued", "LinkVerificationLocked", "LinkVerificationReset"]
+    # The wrong codes before the reset are forgotten too: a new wrong one leaves four more.
+    wrong = await client.post(f"{path}/check", json={"code": "000000" if code != "000000" else "111111"},
+                              headers=INTERNAL)
+    assert wrong.json()["attempts_left"] == 4
+
+    unknown = await client.post(f"/v1/links/{uuid.uuid4()}/verification/reset", headers=staff.headers)
+    revoked = (await issue(client, staff, verification="sms", recipients=[{"phone": "+34633000226"}]))[0]
+    await client.post(f"/v1/links/{revoked['link_id']}/revoke", headers=staff.headers)
+    ended = await client.post(f"/v1/links/{revoked['link_id']}/verification/reset", headers=staff.headers)
+    assert (unknown.status_code, ended.status_code) == (404, 410)
+    assert all(r.headers["content-type"] == "application/problem+json" for r in (unknown, ended))
+    assert await stream_types(revoked["link_id"]) == ["LinkIssued", "LinkRevoked"]  # nothing half-written
 
 
 async def test_a_link_without_verification_sends_a_code_to_prove_a_new_browser_and_checks_it(client, staff, issue):

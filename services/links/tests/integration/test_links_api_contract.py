@@ -23,6 +23,7 @@ from loginless.links.client import (
     LinksApi,
     LinksRefused,
     VerificationCodeTooSoon,
+    VerificationLocked,
     WrongVerificationCode,
 )
 from loginless.links.delivery import DeliveryWorker
@@ -532,6 +533,27 @@ async def test_wrong_codes_count_down_and_the_last_one_allowed_locks_the_link(li
     assert (view.verification_locked, view.status, view.uses) == (True, "active", 0)
 
 
+async def test_the_lock_says_when_it_ends_and_after_it_a_new_code_works(links):
+    firm = await links.add_firm()
+    link = await links.issue_verifying(firm)
+    await links.api.send_verification_code(link.link_id)
+    code = await links.newest_code(link.link_id)
+    for _ in range(4):
+        await outcome_of(links.api.check_verification_code(link.link_id, other_code(code)))
+    with pytest.raises(VerificationLocked) as locked:
+        await links.api.check_verification_code(link.link_id, other_code(code))
+    links.clock.advance(minutes=14)
+    with pytest.raises(VerificationLocked) as still:
+        await links.api.send_verification_code(link.link_id)
+    links.clock.advance(minutes=1)
+    await links.api.send_verification_code(link.link_id)
+    await links.api.check_verification_code(link.link_id, await links.newest_code(link.link_id))
+
+    assert (locked.value.extra["retry_after"], still.value.extra["retry_after"]) == (900, 60)
+    view = await links.api.get(link.link_id)
+    assert (view.verification_locked, view.verification_locked_until) == (False, None)
+
+
 async def test_a_right_code_forgives_the_wrong_ones_before_it(links):
     firm = await links.add_firm()
     link = await links.issue_verifying(firm)
@@ -567,14 +589,16 @@ async def test_a_link_that_ended_takes_no_code(links):
         assert gone.value.link_status == "revoked"
 
 
-async def test_a_locked_link_that_expired_is_gone_to_a_use_and_locked_to_a_code_request(links):
+async def test_a_link_that_expired_during_a_code_pause_is_gone_not_locked(links):
+    """An ended link never works again, so saying "try again in a few minutes" would mislead."""
     firm = await links.add_firm()
-    link = await links.issue_verifying(firm, expires_in_seconds=3600)
+    link = await links.issue_verifying(firm, expires_in_seconds=600)
     for _ in range(5):
         await outcome_of(links.api.check_verification_code(link.link_id, "000000"))
-    links.clock.advance(hours=1)
+    links.clock.advance(minutes=10)  # expired; the first pause (15 minutes) still runs
     assert [await outcome_of(links.api.use(link.link_id, GUEST)),
-            await outcome_of(links.api.send_verification_code(link.link_id))] == ["LinkGone", "VerificationLocked"]
+            await outcome_of(links.api.send_verification_code(link.link_id)),
+            await outcome_of(links.api.check_verification_code(link.link_id, "000000"))] == ["LinkGone"] * 3
 
 
 # ---- branding ---------------------------------------------------------------------------------------------

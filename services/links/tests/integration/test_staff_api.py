@@ -200,3 +200,5 @@ async def test_the_openapi_document_describes_the_staff_api_but_not_the_internal
     issue_operation = document["paths"]["/v1/links"]["post"]
     assert {"201", "401", "422"} <= set(issue_operation["responses"])
     assert "Idempotency-Key" in {parameter["name"] for parameter in issue_operation["parameters"]}
+    reset_operation = document["paths"]["/v1/links/{link_id}/verification/reset"]["post"]
+    assert {"200", "401", "404", "410"} <= set(reset_operation["responses"])

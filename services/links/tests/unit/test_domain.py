@@ -14,9 +14,12 @@ from loginless.events.payloads.links import (
     LinkRevoked,
     LinkUsed,
     LinkVerificationLocked,
+    LinkVerificationReset,
 )
 from loginless.links.domain import (
     CODE_LIFETIME,
+    MAX_CODE_ATTEMPTS,
+    CodeLockPolicy,
     CodeSendingCaps,
     ExpiryPolicy,
     IssueLink,
@@ -28,6 +31,7 @@ from loginless.links.domain import (
     RecipientRequest,
     RecordDelivery,
     RecordExpiry,
+    ResetVerification,
     RevokeLink,
     UseLink,
     VerificationState,
@@ -156,7 +160,7 @@ def test_a_right_fresh_code_verifies_and_resets_the_wrong_tries():
     assert (judgement.verified, judgement.failed_attempts, judgement.locks) == (True, 0, False)
 
 
-def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link():
+def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link_for_a_while():
     link = issued(verification="sms")
     state = VerificationState(code_issued_at=NOW, code_expires_at=NOW + CODE_LIFETIME)
     left = []
@@ -166,15 +170,71 @@ def test_wrong_or_expired_codes_count_down_and_the_fifth_locks_the_link():
         state = replace(state, failed_attempts=judgement.failed_attempts)
     fifth = judge_code(link, state, code_matches=False, now=NOW)
     assert left == [4, 3, 2, 1]
-    assert not fifth.verified and fifth.attempts_left == 0 and fifth.locks
+    # The lock holds the refusal now; the count starts again for after the pause.
+    assert not fifth.verified and fifth.locks and fifth.failed_attempts == 0
     [locked] = decide(link, LockVerification(NOW))
-    assert isinstance(locked, LinkVerificationLocked)
+    assert isinstance(locked, LinkVerificationLocked) and locked.locked_until == NOW + timedelta(minutes=15)
     locked_link = replay([locked], link)
     assert decide(locked_link, LockVerification(NOW)) == []  # locking twice records nothing more
-    with pytest.raises(VerificationLocked):
-        judge_code(locked_link, state, code_matches=True, now=NOW)
+    with pytest.raises(VerificationLocked) as refused:
+        judge_code(locked_link, state, code_matches=True, now=NOW + timedelta(minutes=5))
+    assert refused.value.extra["retry_after"] == 600
     with pytest.raises(VerificationLocked):
         decide(locked_link, UseLink(NOW))
+
+
+def lock(link: Link, at: datetime, policy: CodeLockPolicy = CodeLockPolicy()) -> Link:
+    """Five wrong codes at ``at``: the link as the handler leaves it."""
+    state = VerificationState(code_issued_at=at, code_expires_at=at + CODE_LIFETIME)
+    for _ in range(MAX_CODE_ATTEMPTS):
+        judgement = judge_code(link, state, code_matches=False, now=at)
+        state = replace(state, failed_attempts=judgement.failed_attempts)
+    assert judgement.locks
+    return after(link, LockVerification(at, policy))
+
+
+def test_each_further_lock_pauses_twice_as_long_up_to_the_longest_and_every_pause_ends():
+    policy = CodeLockPolicy(first=timedelta(minutes=15), longest=timedelta(hours=24))
+    link, at, pauses = issued(verification="email"), NOW, []
+    for _ in range(9):
+        link = lock(link, at, policy)
+        assert link.verification_locked_until is not None
+        pauses.append(link.verification_locked_until - at)
+        assert link.verification_locked(link.verification_locked_until - timedelta(seconds=1))
+        at = link.verification_locked_until  # the pause is over: codes are judged again, never refused for good
+        assert not link.verification_locked(at)
+        fresh = VerificationState(code_issued_at=at, code_expires_at=at + CODE_LIFETIME)
+        assert judge_code(link, fresh, code_matches=True, now=at).verified
+    assert [p / timedelta(minutes=15) for p in pauses] == [1, 2, 4, 8, 16, 32, 64, 96, 96]  # 96 x 15 min = 24 h
+    assert policy.pause(10_000) == timedelta(hours=24)
+
+
+def test_a_lock_recorded_before_pauses_were_ends_one_first_pause_after_it_began():
+    link = after(issued(verification="email"))
+    legacy = replay([LinkVerificationLocked(link_id=link.link_id, tenant_id=link.tenant_id, locked_at=NOW)], link)
+    assert legacy.verification_locked(NOW + timedelta(minutes=14))
+    assert not legacy.verification_locked(NOW + timedelta(minutes=15))
+
+
+def test_a_staff_reset_ends_the_lock_at_once_and_the_next_lock_is_the_shortest_again():
+    link = lock(lock(issued(verification="sms", recipient=Recipient("Ana", None, "+34600000000", None)), NOW),
+                NOW + timedelta(hours=1))
+    assert link.verification_locks == 2 and link.verification_locked(NOW + timedelta(hours=1, minutes=1))
+    [reset] = decide(link, ResetVerification(NOW + timedelta(hours=1, minutes=1)))
+    assert isinstance(reset, LinkVerificationReset)
+    cleared = replay([reset], link)
+    assert not cleared.verification_locked(NOW + timedelta(hours=1, minutes=1)) and cleared.verification_locks == 0
+    again = lock(cleared, NOW + timedelta(hours=2))
+    assert again.verification_locked_until == NOW + timedelta(hours=2, minutes=15)
+
+
+def test_a_reset_is_refused_for_links_without_codes_and_for_links_that_ended():
+    with pytest.raises(VerificationNotRequired):
+        decide(issued(recipient=Recipient("Ana", None, None, None), delivery="none"), ResetVerification(NOW))
+    with pytest.raises(LinkGone):
+        decide(after(issued(verification="email"), RevokeLink(NOW)), ResetVerification(NOW))
+    with pytest.raises(LinkGone):
+        decide(issued(verification="email"), ResetVerification(NOW + timedelta(days=8)))
 
 
 def test_codes_go_by_the_links_verification_else_to_the_recipients_email_then_phone():

@@ -44,7 +44,6 @@ from loginless.links.errors import (
     InvalidFields,
     LinkNotFound,
     LinkNotResendable,
-    VerificationLocked,
     WrongVerificationCode,
 )
 from loginless.links.settings import LinksSettings
@@ -163,7 +162,7 @@ class FakeLinks:
                 codes.verification = replace(codes.verification, code_expires_at=codes.verification.code_issued_at)
                 return
             if judgement.locks:
-                raise VerificationLocked("too many wrong codes: this link accepts no more codes")
+                self._link(link_id).require_unlocked(now)  # the lock just recorded: 423 with its retry_after
             raise WrongVerificationCode(attempts_left=judgement.attempts_left)
 
     async def branding(self, tenant_id: str) -> Branding | None:

@@ -75,11 +75,23 @@ class LinkDeliveryFailed(IntegrationEvent, service="links", version=1):
 
 
 class LinkVerificationLocked(IntegrationEvent, service="links", version=1):
-    """Too many wrong one-time codes: the link refuses further codes until a new link is issued."""
+    """Too many wrong one-time codes: the link refuses codes until ``locked_until``, a pause that doubles with each
+    lock since the last reset (capped); never for good. Events from before the pause was recorded have no
+    ``locked_until``: their lock ended one first pause after ``locked_at``."""
 
     link_id: str
     tenant_id: str
     locked_at: datetime
+    locked_until: datetime | None = None
+
+
+class LinkVerificationReset(IntegrationEvent, service="links", version=1):
+    """Staff cleared the link's wrong codes and any lock: codes work again at once, and the next lock is the
+    first (shortest) pause again."""
+
+    link_id: str
+    tenant_id: str
+    reset_at: datetime
 
 
 class LinkExpired(IntegrationEvent, service="links", version=1):

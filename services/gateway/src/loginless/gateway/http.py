@@ -257,7 +257,8 @@ GUEST_REFUSED = {403: "No cookie for this link (it must be opened through its UR
                  404: "Not a link id", 410: "The link expired, was revoked or was used up",
                  503: "The link's state or the owning service cannot be reached right now"}
 VERIFY_REFUSED = {**GUEST_REFUSED, 303: "Verified already, or the code was sent: on to the next page",
-                  423: "Too many wrong codes: verification is locked for this link"}
+                  423: "Too many wrong codes: codes are refused until a pause ends (Retry-After, and the page says "
+                       "in how many minutes)"}
 
 
 def refine_openapi(document: dict) -> None:
@@ -364,8 +365,9 @@ class RecipientVerificationController(Controller):
         link = await _open_link(request, gateway, link_id)
         if isinstance(link, Response):
             return link
-        if link.verification_locked_at is not None:
-            return await self._locked_page(request, gateway, link)
+        if (until := link.verification_locked_until_at(gateway.now())) is not None:
+            return await self._locked_page(request, gateway, link,
+                                           retry_after=math.ceil((until - gateway.now()).total_seconds()))
         return link
 
     async def _page(self, request: Request, gateway: GatewayRuntime, link: LinkState, *, status_code: int = 200,
@@ -382,9 +384,15 @@ class RecipientVerificationController(Controller):
                            channel=link.verification, destination=destination, sent=sent, error=error,
                            attempts_left=attempts_left)
 
-    async def _locked_page(self, request: Request, gateway: GatewayRuntime, link: LinkState) -> Response:
-        log.info("recipient verification locked", link_id=link.link_id)
-        return render_problem(request, VERIFICATION_LOCKED, status_code=423,
+    async def _locked_page(self, request: Request, gateway: GatewayRuntime, link: LinkState, *,
+                           retry_after: int | None) -> Response:
+        """Too many wrong codes: the page says in how many minutes codes work again (never "ask for a new
+        link": the pause ends by itself, or staff end it)."""
+        log.info("recipient verification locked", link_id=link.link_id, retry_after=retry_after)
+        retry_after = max(1, retry_after) if retry_after is not None else None
+        return render_problem(request, VERIFICATION_LOCKED, status_code=423, template="verification_locked.html",
+                              headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
+                              minutes=math.ceil(retry_after / 60) if retry_after is not None else None,
                               branding=await gateway.links.branding(link.tenant_id),
                               recipient_language=link.recipient_language)
 
@@ -408,8 +416,8 @@ class RecipientVerificationController(Controller):
             await gateway.links.send_verification_code(link_id)
         except VerificationCodeTooSoon:
             return await self._page(request, gateway, link, status_code=429, sent=True, error="too_soon")
-        except VerificationLocked:
-            return await self._locked_page(request, gateway, link)
+        except VerificationLocked as locked:
+            return await self._locked_page(request, gateway, link, retry_after=locked.extra.get("retry_after"))
         except LinkGone as gone:
             return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.link_status,
                                     recipient_language=link.recipient_language,
@@ -444,8 +452,8 @@ class RecipientVerificationController(Controller):
             log.info("wrong verification code", link_id=link_id, attempts_left=wrong.attempts_left)
             return await self._page(request, gateway, link, status_code=422, sent=True, error="wrong",
                                     attempts_left=wrong.attempts_left)
-        except VerificationLocked:
-            return await self._locked_page(request, gateway, link)
+        except VerificationLocked as locked:
+            return await self._locked_page(request, gateway, link, retry_after=locked.extra.get("retry_after"))
         except LinkGone as gone:
             return await _gone_page(request, gateway, tenant_id=link.tenant_id, reason=gone.link_status,
                                     recipient_language=link.recipient_language,

@@ -40,7 +40,10 @@ class LinkFacts:
     verification: str | None = None
     uses: int = 0
     revoked_at: datetime | None = None
+    # The newest lock after too many wrong codes: since when and until when codes are refused. A staff reset is
+    # recorded as a lock that ended as it began, so the newest fact of either kind wins.
     verification_locked_at: datetime | None = None
+    verification_locked_until: datetime | None = None
 
     @classmethod
     def from_view(cls, view: LinkView) -> LinkFacts:
@@ -50,8 +53,9 @@ class LinkFacts:
             recipient_phone=view.recipient.phone, recipient_language=view.recipient.language,
             expires_at=view.expires_at, max_uses=view.max_uses, verification=view.verification, uses=view.uses,
             revoked_at=view.revoked_at,
-            # The view says only whether; the LinkVerificationLocked event, when it comes, does not move it.
+            # The view says only whether and until when; a newer event (a reset) still wins over it.
             verification_locked_at=datetime.now(UTC) if view.verification_locked else None,
+            verification_locked_until=view.verification_locked_until if view.verification_locked else None,
         )
 
 
@@ -76,6 +80,12 @@ class LinkState(LinkFacts):
             return "expired"
         return None
 
+    def verification_locked_until_at(self, now: datetime) -> datetime | None:
+        """When the link takes codes again, if a lock pauses them at ``now`` (a lock links recorded without its
+        end is for links to refuse: the page is asked for and links answers 423)."""
+        until = self.verification_locked_until
+        return until if until is not None and now < until else None
+
     def assertion(self, audience: str, *, device_proven: bool = False) -> GuestAssertion:
         if not self.described:
             raise ValueError(f"link {self.link_id} is not described yet; fetch it from links first")
@@ -89,7 +99,7 @@ class LinkState(LinkFacts):
 
 _COLUMNS = [field.name for field in fields(LinkFacts)]
 _FIXED = [name for name in _COLUMNS if name not in ("link_id", "tenant_id", "uses", "revoked_at",
-                                                      "verification_locked_at")]
+                                                      "verification_locked_at", "verification_locked_until")]
 
 
 def _merge_sql(table: str) -> str:
@@ -100,7 +110,11 @@ def _merge_sql(table: str) -> str:
         f" ON CONFLICT (link_id) DO UPDATE SET {fixed},"
         " uses = greatest(link_state.uses, EXCLUDED.uses),"
         " revoked_at = coalesce(link_state.revoked_at, EXCLUDED.revoked_at),"
-        " verification_locked_at = coalesce(link_state.verification_locked_at, EXCLUDED.verification_locked_at),"
+        # The newest verification fact (lock or reset) wins, both of its columns together.
+        " (verification_locked_at, verification_locked_until) = (SELECT at, until FROM (VALUES"
+        " (link_state.verification_locked_at, link_state.verification_locked_until),"
+        " (EXCLUDED.verification_locked_at, EXCLUDED.verification_locked_until)) AS facts(at, until)"
+        " ORDER BY at DESC NULLS LAST, until ASC NULLS LAST LIMIT 1),"
         " updated_at = clock_timestamp()"
     )
 
@@ -150,7 +164,8 @@ class LinkStateStore:
 # newer version during a rolling upgrade among them, with a warning), so an unknown record never holds back a
 # revocation queued behind it on its partition.
 LINK_STATE_EVENTS = tuple(payload.type_name() for payload in (
-    link_events.LinkIssued, link_events.LinkRevoked, link_events.LinkUsed, link_events.LinkVerificationLocked))
+    link_events.LinkIssued, link_events.LinkRevoked, link_events.LinkUsed, link_events.LinkVerificationLocked,
+    link_events.LinkVerificationReset))
 
 
 class LinkStateFreshness:
@@ -224,7 +239,10 @@ def facts_from_event(event: CloudEvent) -> LinkFacts | None:
             return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id, uses=payload.uses)
         case link_events.LinkVerificationLocked():
             return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id,
-                             verification_locked_at=payload.locked_at)
+                             verification_locked_at=payload.locked_at, verification_locked_until=payload.locked_until)
+        case link_events.LinkVerificationReset():
+            return LinkFacts(link_id=payload.link_id, tenant_id=payload.tenant_id,
+                             verification_locked_at=payload.reset_at, verification_locked_until=payload.reset_at)
         case (link_events.LinkOpened() | link_events.LinkDelivered() | link_events.LinkDeliveryFailed()
               | link_events.LinkExpired()):
             return None

@@ -39,6 +39,7 @@ DESCRIPTION = "Capability links for every guest action: issue, revoke, use and e
 PUBLISHED_EVENTS = (
     events.LinkIssued, events.LinkRevoked, events.LinkOpened, events.LinkUsed, events.LinkDelivered,
     events.LinkDeliveryFailed, events.LinkVerificationLocked, events.LinkExpired,
+    events.LinkVerificationReset,
 )
 def projections(store: EventStore, settings: LinksSettings) -> Projections:
     """Every read model of the service (``python -m loginless.links projections rebuild`` replays them)."""
@@ -62,6 +63,7 @@ def links_context(store: EventStore, settings: LinksSettings, clock: Clock = utc
         public_url=settings.public_url,
         clock=clock,
         code_caps=settings.code_sending_caps(),
+        code_lock=settings.code_lock_policy(),
     )
 
 

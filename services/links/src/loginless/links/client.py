@@ -166,7 +166,7 @@ class LinksClient:
         if response.status_code == 410:
             raise _gone(response)
         if response.status_code == 423:
-            raise VerificationLocked("this link is locked after too many wrong codes")
+            raise _locked(response)
         raise _unexpected(response, "use")
 
     async def send_verification_code(self, link_id: str) -> None:
@@ -180,7 +180,7 @@ class LinksClient:
         if response.status_code == 410:
             raise _gone(response)
         if response.status_code == 423:
-            raise VerificationLocked("this link is locked after too many wrong codes")
+            raise _locked(response)
         if response.status_code == 429:
             raise VerificationCodeTooSoon("wait before asking for another code",
                                    retry_after=_problem(response).get("retry_after"))
@@ -198,7 +198,7 @@ class LinksClient:
         if response.status_code == 410:
             raise _gone(response)
         if response.status_code == 423:
-            raise VerificationLocked("too many wrong codes: this link accepts no more codes")
+            raise _locked(response)
         if response.status_code in (400, 422):
             attempts_left = _problem(response).get("attempts_left")
             raise WrongVerificationCode(attempts_left if isinstance(attempts_left, int) else None)
@@ -347,6 +347,13 @@ def _problem(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _locked(response: httpx.Response) -> VerificationLocked:
+    """A 423: the link refuses codes until its pause ends, ``retry_after`` seconds from now."""
+    retry_after = _problem(response).get("retry_after")
+    return VerificationLocked("too many wrong codes: this link takes codes again later",
+                              retry_after=retry_after if isinstance(retry_after, int) else None)
 
 
 def _gone(response: httpx.Response) -> LinkGone:

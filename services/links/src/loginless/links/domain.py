@@ -28,6 +28,7 @@ from loginless.events.payloads.links import (
     LinkStatus,
     LinkUsed,
     LinkVerificationLocked,
+    LinkVerificationReset,
     Verification,
 )
 from loginless.links.errors import (
@@ -84,7 +85,18 @@ class Link:
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
     verification_locked_at: datetime | None = None
+    verification_locked_until: datetime | None = None
+    verification_locks: int = 0  # locks since issue or the last reset: each one pauses twice as long
     expiry_recorded: bool = False  # LinkExpired is in the stream
+
+    def verification_locked(self, now: datetime) -> bool:
+        return self.verification_locked_until is not None and now < self.verification_locked_until
+
+    def require_unlocked(self, now: datetime) -> None:
+        if self.verification_locked(now):
+            assert self.verification_locked_until is not None
+            raise VerificationLocked("too many wrong codes: this link takes codes again later",
+                                     retry_after=_seconds(self.verification_locked_until - now))
 
     def status(self, now: datetime) -> LinkStatus:
         if self.revoked_at is not None:
@@ -138,8 +150,31 @@ class RecordExpiry:
 
 
 @dataclass(frozen=True)
+class CodeLockPolicy:
+    """How long a link refuses codes after ``MAX_CODE_ATTEMPTS`` wrong ones: ``first``, twice that at the next lock,
+    and so on up to ``longest``. Guessing stays hopeless (a few codes an hour at most), and the recipient, whose
+    link it is, is never locked out for good; staff can end a pause at once (``ResetVerification``)."""
+
+    first: timedelta = timedelta(minutes=15)
+    longest: timedelta = timedelta(hours=24)
+
+    def pause(self, earlier_locks: int) -> timedelta:
+        if earlier_locks >= 32:  # far past any sane ``longest``; keeps the doubling from growing without end
+            return self.longest
+        return min(self.first * 2 ** earlier_locks, self.longest)
+
+
+@dataclass(frozen=True)
 class LockVerification:
-    """The last wrong code allowed was given: the link takes no more codes."""
+    """The last wrong code allowed was given: the link takes no codes for a while (``policy``)."""
+
+    now: datetime
+    policy: CodeLockPolicy = CodeLockPolicy()
+
+
+@dataclass(frozen=True)
+class ResetVerification:
+    """Staff clear the link's lock: codes work again now, and the next lock starts from the first pause."""
 
     now: datetime
 
@@ -152,7 +187,8 @@ class RecordDelivery:
     failure: str | None = None  # None: delivered
 
 
-Command = IssueLink | RevokeLink | OpenLink | UseLink | RecordDelivery | RecordExpiry | LockVerification
+Command = (IssueLink | RevokeLink | OpenLink | UseLink | RecordDelivery | RecordExpiry | LockVerification
+           | ResetVerification)
 
 
 def decide(state: Link | None, command: Command) -> list[IntegrationEvent]:
@@ -179,13 +215,18 @@ def decide(state: Link | None, command: Command) -> list[IntegrationEvent]:
             return [LinkOpened(**ids, opened_at=now)]
         case UseLink(now=now):
             state.require_active(now)
-            if state.verification_locked_at is not None:
-                raise VerificationLocked("this link is locked after too many wrong codes")
+            state.require_unlocked(now)
             return [LinkUsed(**ids, used_at=now, uses=state.uses + 1)]
-        case LockVerification(now=now):
-            if state.verification_locked_at is not None:
-                return []
-            return [LinkVerificationLocked(**ids, locked_at=now)]
+        case LockVerification(now=now, policy=policy):
+            if state.verification_locked(now):
+                return []  # a lock in force already: a second report of the same wrong codes changes nothing
+            return [LinkVerificationLocked(**ids, locked_at=now,
+                                           locked_until=now + policy.pause(state.verification_locks))]
+        case ResetVerification(now=now):
+            if code_channel(state) is None:
+                raise VerificationNotRequired("this link has no one-time codes to reset")
+            state.require_active(now)
+            return [LinkVerificationReset(**ids, reset_at=now)]
         case RecordExpiry(now=now):
             if state.expiry_recorded or state.status(now) != "expired":
                 return []  # not expired yet, recorded already, or ended otherwise (revoked, used up)
@@ -222,8 +263,14 @@ def evolve(state: Link | None, event: IntegrationEvent) -> Link:
             return replace(state, delivery_status="delivered")
         case LinkDeliveryFailed():
             return replace(state, delivery_status="failed")
-        case LinkVerificationLocked(locked_at=at):
-            return replace(state, verification_locked_at=at)
+        case LinkVerificationLocked(locked_at=at, locked_until=until):
+            # An event from before pauses were recorded: its lock lasted one first pause.
+            until = until if until is not None else at + CodeLockPolicy.first
+            return replace(state, verification_locked_at=at, verification_locked_until=until,
+                           verification_locks=state.verification_locks + 1)
+        case LinkVerificationReset():
+            return replace(state, verification_locked_at=None, verification_locked_until=None,
+                           verification_locks=0)
         case LinkExpired():
             return replace(state, expiry_recorded=True)
     raise TypeError(f"unknown event {type(event).__name__}")
@@ -275,9 +322,8 @@ def code_channel(link: Link) -> Literal["email", "sms"] | None:
 def _require_verifiable(link: Link, now: datetime) -> None:
     if code_channel(link) is None:
         raise VerificationNotRequired("this link has nowhere to send a verification code")
-    if link.verification_locked_at is not None:
-        raise VerificationLocked("this link is locked after too many wrong codes")
     link.require_active(now)
+    link.require_unlocked(now)
 
 
 def check_code_request(link: Link, verification: VerificationState, now: datetime,
@@ -303,12 +349,8 @@ def _seconds(wait: timedelta) -> int:
 @dataclass(frozen=True)
 class CodeJudgement:
     verified: bool
-    failed_attempts: int
-
-    @property
-    def locks(self) -> bool:
-        """This wrong code was the last one allowed (the handler then runs ``LockVerification``)."""
-        return not self.verified and self.failed_attempts >= MAX_CODE_ATTEMPTS
+    failed_attempts: int  # wrong codes since the last right one or the last lock (what the handler keeps)
+    locks: bool = False  # this wrong code was the last one allowed: the handler runs ``LockVerification``
 
     @property
     def attempts_left(self) -> int:
@@ -317,12 +359,16 @@ class CodeJudgement:
 
 def judge_code(link: Link, verification: VerificationState, *, code_matches: bool, now: datetime) -> CodeJudgement:
     """A presented code: right and unexpired verifies (and resets the tries); anything else counts as wrong,
-    and the ``MAX_CODE_ATTEMPTS``-th wrong one locks the link."""
+    and the ``MAX_CODE_ATTEMPTS``-th wrong one locks the link for a while. The count then starts again, so after
+    the pause the recipient has ``MAX_CODE_ATTEMPTS`` tries before the next, longer one."""
     _require_verifiable(link, now)
     fresh = verification.code_expires_at is not None and now < verification.code_expires_at
     if code_matches and fresh:
         return CodeJudgement(verified=True, failed_attempts=0)
-    return CodeJudgement(verified=False, failed_attempts=verification.failed_attempts + 1)
+    failed = verification.failed_attempts + 1
+    if failed >= MAX_CODE_ATTEMPTS:
+        return CodeJudgement(verified=False, failed_attempts=0, locks=True)
+    return CodeJudgement(verified=False, failed_attempts=failed)
 
 
 # ---- issuing: checking a request --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import structlog
 
 from loginless.links.domain import (
     CodeJudgement,
+    CodeLockPolicy,
     CodeSendingCaps,
     Command,
     ExpiryPolicy,
@@ -29,6 +30,7 @@ from loginless.links.domain import (
     OpenLink,
     RecordDelivery,
     RecordExpiry,
+    ResetVerification,
     RevokeLink,
     UseLink,
     check_code_request,
@@ -36,7 +38,7 @@ from loginless.links.domain import (
     code_channel,
     judge_code,
 )
-from loginless.links.errors import LinkNotFound, LinkNotResendable, VerificationLocked, WrongVerificationCode
+from loginless.links.errors import LinkNotFound, LinkNotResendable, WrongVerificationCode
 from loginless.links.repository import Access, LinksRepository
 from loginless.links.tenants import Tenants
 from loginless.links.tokens import TokenHasher, is_well_formed_token, new_token, new_verification_code
@@ -67,6 +69,7 @@ class LinksContext:
     public_url: str
     clock: Clock = utc_now
     code_caps: CodeSendingCaps = CodeSendingCaps()
+    code_lock: CodeLockPolicy = CodeLockPolicy()
 
     def url_for(self, token: str) -> str:
         return f"{self.public_url.rstrip('/')}/l/{token}"
@@ -132,6 +135,18 @@ async def issue_links(ctx: LinksContext, tenant_id: str, request: IssueRequest, 
 async def revoke_link(ctx: LinksContext, tenant_id: str, link_id: str, *, correlation_id: str) -> Link:
     link = await _change(ctx, link_id, RevokeLink, correlation_id=correlation_id, tenant_id=tenant_id)
     log.info("link revoked", tenant_id=tenant_id, link_id=link_id)
+    return link
+
+
+async def reset_verification(ctx: LinksContext, tenant_id: str, link_id: str, *, correlation_id: str) -> Link:
+    """Staff end the link's code lock and forget its wrong codes: the recipient may try again at once."""
+
+    async def forget_wrong_codes(connection: asyncpg.Connection) -> None:
+        await ctx.repository.save_code_outcome(connection, link_id, failed_attempts=0, code_used=False)
+
+    link = await _change(ctx, link_id, ResetVerification, correlation_id=correlation_id, tenant_id=tenant_id,
+                         also=forget_wrong_codes)
+    log.info("link verification reset", tenant_id=tenant_id, link_id=link_id)
     return link
 
 
@@ -310,10 +325,11 @@ async def send_verification_code(ctx: LinksContext, link_id: str) -> None:
 
 async def check_verification_code(ctx: LinksContext, link_id: str, code: str, *, correlation_id: str) -> None:
     """Return if ``code`` is the link's current code; else raise ``WrongVerificationCode`` (with the attempts
-    left) or, from the last allowed wrong code on, ``VerificationLocked``. Wrong tries are committed first."""
+    left) or, on the last allowed wrong code and until its pause ends, ``VerificationLocked`` (with
+    ``retry_after``). Wrong tries are committed first."""
     _require_link_id(link_id)
 
-    async def attempt() -> tuple[Link, CodeJudgement]:
+    async def attempt() -> tuple[Link | None, CodeJudgement]:
         now = ctx.clock()
         async with ctx.store.transaction() as connection:
             link, version = await ctx.links.load(link_id, connection)
@@ -323,17 +339,20 @@ async def check_verification_code(ctx: LinksContext, link_id: str, code: str, *,
             matches = code_hash is not None and ctx.hasher.matches(code, code_hash, context=link_id)
             judgement = judge_code(link, verification, code_matches=matches, now=now)
             if judgement.locks:
-                await ctx.links.run_in(connection, link_id, LockVerification(now), Cause(correlation_id),
-                                       known=(link, version))
+                outcome = await ctx.links.run_in(connection, link_id, LockVerification(now, ctx.code_lock),
+                                                 Cause(correlation_id), known=(link, version))
+                link = outcome.state
             await ctx.repository.save_code_outcome(connection, link_id, failed_attempts=judgement.failed_attempts,
                                                    code_used=judgement.verified)
             return link, judgement
 
     link, judgement = await retrying_on_conflict(attempt)
+    assert link is not None
     if judgement.verified:
         log.info("recipient verified", tenant_id=link.tenant_id, link_id=link_id)
         return
     if judgement.locks:
-        log.warning("verification locked after too many wrong codes", tenant_id=link.tenant_id, link_id=link_id)
-        raise VerificationLocked("too many wrong codes: this link accepts no more codes")
+        log.warning("verification locked after too many wrong codes", tenant_id=link.tenant_id, link_id=link_id,
+                    locked_until=link.verification_locked_until, locks=link.verification_locks)
+        link.require_unlocked(ctx.clock())
     raise WrongVerificationCode(attempts_left=judgement.attempts_left)

@@ -150,6 +150,18 @@ class LinkController(Controller):
         link = await handlers.revoke_link(links, staff.tenant_id, link_id, correlation_id=correlation_id_of(request))
         return LinkView.of(link, links.clock())
 
+    @post("/{link_id:str}/verification/reset", status_code=200,
+          summary="End the link's one-time code lock and forget its wrong codes",
+          description="After five wrong codes a link refuses codes for a while (LINKS_CODE_LOCK_SECONDS, doubling "
+                      "at each further lock up to LINKS_CODE_LOCK_MAX_SECONDS). Staff who know the recipient can "
+                      "end that pause at once; the next lock is the shortest again. Appends LinkVerificationReset.",
+          responses=problem_responses(STAFF_PROBLEMS | {404: "No such link for this tenant",
+                                               410: "The link expired, was revoked or was used up"}))
+    async def reset_verification(self, staff: Staff, links: Links, link_id: PathId, request: Request) -> LinkView:
+        link = await handlers.reset_verification(links, staff.tenant_id, link_id,
+                                                 correlation_id=correlation_id_of(request))
+        return LinkView.of(link, links.clock())
+
     @post("/{link_id:str}/resend", status_code=202, summary="Send an active link again to its recipient",
           description="The same URL (no new token), by the channel it was first delivered by, saying that the firm "
                       "is still waiting. Only for links that links delivered; repeating it before the last one "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncpg
 
 from loginless.events.payloads import links as events
+from loginless.links.domain import CodeLockPolicy
 from loginless.shared.eventstore import RecordedEvent, quote_ident
 
 
@@ -42,8 +43,13 @@ class LinkRows:
                 await self._set(connection, link_id, version, "delivery_status = 'delivered'")
             case events.LinkDeliveryFailed():
                 await self._set(connection, link_id, version, "delivery_status = 'failed'")
-            case events.LinkVerificationLocked(locked_at=at):
-                await self._set(connection, link_id, version, "verification_locked_at = $3", at)
+            case events.LinkVerificationLocked(locked_at=at, locked_until=until):
+                await self._set(connection, link_id, version, "verification_locked_at = $3,"
+                                " verification_locked_until = $4, verification_locks = verification_locks + 1",
+                                at, until if until is not None else at + CodeLockPolicy.first)
+            case events.LinkVerificationReset():
+                await self._set(connection, link_id, version, "verification_locked_at = NULL,"
+                                " verification_locked_until = NULL, verification_locks = 0")
             case events.LinkExpired():
                 await self._set(connection, link_id, version, "expiry_recorded = true")
 

@@ -35,7 +35,8 @@ class Access:
 _LINK_FIELDS = (
     "link_id", "tenant_id", "action", "resource_id", "recipient_name", "recipient_email", "recipient_phone",
     "recipient_language", "issued_at", "expires_at", "max_uses", "uses", "opens", "last_opened_at", "last_used_at",
-    "revoked_at", "verification", "verification_locked_at", "delivery", "delivery_status", "expiry_recorded",
+    "revoked_at", "verification", "verification_locked_at", "verification_locked_until",
+    "verification_locks", "delivery", "delivery_status", "expiry_recorded",
 )
 _LINK_COLUMNS = ", ".join(_LINK_FIELDS)
 
@@ -48,7 +49,9 @@ def _link(row: asyncpg.Record) -> Link:
         issued_at=row["issued_at"], expires_at=row["expires_at"], max_uses=row["max_uses"], uses=row["uses"],
         opens=row["opens"], last_opened_at=row["last_opened_at"], last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"], verification=row["verification"],
-        verification_locked_at=row["verification_locked_at"], delivery=row["delivery"],
+        verification_locked_at=row["verification_locked_at"],
+        verification_locked_until=row["verification_locked_until"], verification_locks=row["verification_locks"],
+        delivery=row["delivery"],
         delivery_status=row["delivery_status"], expiry_recorded=row["expiry_recorded"],
     )
 

@@ -7,7 +7,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from loginless.events.payloads.links import GuestAction
-from loginless.links.domain import CodeSendingCaps, ExpiryPolicy
+from loginless.links.domain import CodeLockPolicy, CodeSendingCaps, ExpiryPolicy
 from loginless.shared.services import GUEST_ACTIONS
 from loginless.shared.settings import ServiceSettings
 
@@ -50,6 +50,9 @@ class LinksSettings(ServiceSettings):
     code_sends_per_hour: int = Field(
         5, ge=1, description="One-time codes one link may send within an hour (beyond the 30 s between two)")
     code_sends_per_day: int = Field(10, ge=1, description="One-time codes one link may send within a day")
+    code_lock_seconds: int = Field(
+        900, ge=1, description="How long a link refuses codes after five wrong ones; doubles at each further lock")
+    code_lock_max_seconds: int = Field(86_400, ge=1, description="The longest a link ever refuses codes at once")
     expiry_sweep_seconds: float = Field(
         30, gt=0, description="How often the worker records LinkExpired for links whose expiry passed")
 
@@ -77,6 +80,10 @@ class LinksSettings(ServiceSettings):
 
     def code_sending_caps(self) -> CodeSendingCaps:
         return CodeSendingCaps(per_hour=self.code_sends_per_hour, per_day=self.code_sends_per_day)
+
+    def code_lock_policy(self) -> CodeLockPolicy:
+        return CodeLockPolicy(first=timedelta(seconds=self.code_lock_seconds),
+                              longest=timedelta(seconds=max(self.code_lock_seconds, self.code_lock_max_seconds)))
 
     def expiry_policy(self) -> ExpiryPolicy:
         return ExpiryPolicy(defaults=self.default_lifetimes(), maximum=timedelta(seconds=self.max_expiry_seconds))

@@ -91,7 +91,10 @@ class LinkView(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     verification: Verification
-    verification_locked: bool = Field(description="Too many wrong codes: no code is accepted any more")
+    verification_locked: bool = Field(description="Too many wrong codes: no code is accepted until "
+                                                  "verification_locked_until (or a reset by staff)")
+    verification_locked_until: datetime | None = Field(
+        None, description="While verification_locked: when codes work again")
     delivery: DeliveryChannel
     delivery_status: DeliveryStatus
 
@@ -102,7 +105,8 @@ class LinkView(BaseModel):
             recipient=RecipientView.of(link.recipient), status=link.status(now), issued_at=link.issued_at,
             expires_at=link.expires_at, max_uses=link.max_uses, uses=link.uses, opens=link.opens,
             last_opened_at=link.last_opened_at, last_used_at=link.last_used_at, revoked_at=link.revoked_at,
-            verification=link.verification, verification_locked=link.verification_locked_at is not None,
+            verification=link.verification, verification_locked=link.verification_locked(now),
+            verification_locked_until=link.verification_locked_until if link.verification_locked(now) else None,
             delivery=link.delivery, delivery_status=link.delivery_status,
         )
 
