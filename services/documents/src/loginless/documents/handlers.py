@@ -186,10 +186,11 @@ async def accounts(ctx: DocumentsContext, tenant_id: str, *, limit: int, after: 
         return await ctx.repository.accounts(ctx.pool, tenant_id, limit=limit, after=after)
 
 
-async def folders(ctx: DocumentsContext, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+async def folders(ctx: DocumentsContext, tenant_id: str, account_id: str, *, limit: int,
+                  after: tuple[datetime, str] | None = None) -> list[asyncpg.Record]:
     await account(ctx, tenant_id, account_id)
     async with database_errors():
-        return await ctx.repository.folders(ctx.pool, tenant_id, account_id)
+        return await ctx.repository.folders(ctx.pool, tenant_id, account_id, limit=limit, after=after)
 
 
 async def document_row(ctx: DocumentsContext, tenant_id: str, document_id: str) -> asyncpg.Record:
