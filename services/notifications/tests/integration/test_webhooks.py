@@ -255,7 +255,7 @@ async def test_the_staff_api_refuses_internal_urls_and_unknown_types_with_proble
     assert inside.status_code == 422 and inside.headers["content-type"] == "application/problem+json"
     assert inside.json()["type"].endswith("unsafe-webhook-endpoint")
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "event_types[0]"
-    assert listed.json() == {"endpoints": []} and missing.status_code == 404
+    assert listed.json() == {"endpoints": [], "next_cursor": None} and missing.status_code == 404
     # Never a 500 from a NUL byte: the kernel's input guard refuses it (422) wherever it is; an odd id is not found.
     assert [answer.status_code for answer in odd] == [422, 422, 422, 404, 422]
     assert all(answer.headers["content-type"] == "application/problem+json" for answer in odd)

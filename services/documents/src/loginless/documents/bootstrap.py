@@ -95,7 +95,8 @@ def documents_context(store: EventStore, settings: DocumentsSettings, *, links: 
         folders=runner(domain.FOLDER), documents=runner(domain.DOCUMENT), shares=runner(domain.SHARE),
         upload_requests=runner(domain.UPLOAD_REQUEST), accesses=runner(domain.ACCESS),
         repository=Repository(settings.schema), storage=storage, links=links, scanner=scanner,
-        part_buffers=PartBuffers(max(settings.upload_part_size, MIN_PART_SIZE)),
+        part_buffers=PartBuffers(max(settings.upload_part_size, MIN_PART_SIZE), budget=settings.upload_buffer_bytes,
+                                 wait_seconds=settings.upload_buffer_wait_seconds),
         idempotency=IdempotentRequests(store.pool, settings.schema), previews=view_only_previews(settings),
         clock=clock,
     )

@@ -140,17 +140,19 @@ async def add_document(ctx: DocumentsContext, tenant_id: str, *, account_id: str
     key = domain.object_key(tenant_id, document_id)
     display_name = domain.sanitize_display_name(name)
     writer = MultipartWriter(ctx.storage, key, ctx.part_buffers)
-    try:
-        async for chunk in body:
-            if writer.size + len(chunk) > limit:
-                raise domain.TooLarge("the document is larger than this service accepts", max_size=limit)
-            await writer.write(chunk)
-        if writer.size == 0:
-            raise domain.EmptyFile("the document is empty")
-        await writer.finish()
-    except BaseException:
-        await writer.abort()
-        raise
+    # Room in the process's buffer budget before a byte is read: refused for want of it, nothing was written.
+    async with ctx.part_buffers.room(min(ctx.part_buffers.part_size, declared_length or ctx.part_buffers.part_size)):
+        try:
+            async for chunk in body:
+                if writer.size + len(chunk) > limit:
+                    raise domain.TooLarge("the document is larger than this service accepts", max_size=limit)
+                await writer.write(chunk)
+            if writer.size == 0:
+                raise domain.EmptyFile("the document is empty")
+            await writer.finish()
+        except BaseException:
+            await writer.abort()
+            raise
     command = domain.AddDocument(
         document_id=document_id, tenant_id=tenant_id, account=account, folder=folder, folder_id=folder_id,
         display_name=display_name, size=writer.size, sha256=writer.sha256,
@@ -186,10 +188,11 @@ async def accounts(ctx: DocumentsContext, tenant_id: str, *, limit: int, after: 
         return await ctx.repository.accounts(ctx.pool, tenant_id, limit=limit, after=after)
 
 
-async def folders(ctx: DocumentsContext, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+async def folders(ctx: DocumentsContext, tenant_id: str, account_id: str, *, limit: int,
+                  after: tuple[datetime, str] | None = None) -> list[asyncpg.Record]:
     await account(ctx, tenant_id, account_id)
     async with database_errors():
-        return await ctx.repository.folders(ctx.pool, tenant_id, account_id)
+        return await ctx.repository.folders(ctx.pool, tenant_id, account_id, limit=limit, after=after)
 
 
 async def document_row(ctx: DocumentsContext, tenant_id: str, document_id: str) -> asyncpg.Record:

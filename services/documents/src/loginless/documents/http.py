@@ -25,9 +25,17 @@ from loginless.shared.errors import InvalidRequest
 from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.pagination import (
+    PAGE_LIMIT_DEFAULT,
+    PageCursor,
+    PageLimit,
+    after_key,
+    cursor_time,
+    decode_cursor,
+    page,
+)
 from loginless.shared.web.problems import problem_responses
 
-Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
 Documents: TypeAlias = NamedDependency[DocumentsContext]
 PathId: TypeAlias = FromPath[str]
@@ -244,10 +252,13 @@ class AccountsController(Controller):
 
     @get("/")
     async def list(self, staff: Staff, documents: Documents, after: FromQuery[str | None] = None,
-                   limit: Limit = 50) -> dict:
-        rows = await handlers.accounts(documents, staff.tenant_id, limit=limit, after=after)
-        items = [AccountOut.of(row).model_dump(mode="json") for row in rows]
-        return {"accounts": items, "next": items[-1]["account_id"] if len(items) == limit else None}
+                   cursor: PageCursor = None, limit: PageLimit = PAGE_LIMIT_DEFAULT) -> dict:
+        rows = await handlers.accounts(documents, staff.tenant_id, limit=limit + 1,
+                                       after=after_key(cursor, after))
+        found, next_cursor = page(rows, limit, key=lambda row: (row["account_id"],))
+        items = [AccountOut.of(row).model_dump(mode="json") for row in found]
+        return {"accounts": items, "next": items[-1]["account_id"] if next_cursor else None,
+                "next_cursor": next_cursor}
 
     @get("/{account_id:str}")
     async def get_one(self, account_id: PathId, staff: Staff, documents: Documents) -> AccountOut:
@@ -274,10 +285,15 @@ class AccountsController(Controller):
                                                 work=work)).response()
 
     @get("/{account_id:str}/folders")
-    async def folders(self, account_id: PathId, staff: Staff, documents: Documents) -> dict:
-        rows = await handlers.folders(documents, staff.tenant_id, account_id)
+    async def folders(self, account_id: PathId, staff: Staff, documents: Documents, cursor: PageCursor = None,
+                      limit: PageLimit = PAGE_LIMIT_DEFAULT) -> dict:
+        after = decode_cursor(cursor, parts=2)
+        rows = await handlers.folders(documents, staff.tenant_id, account_id, limit=limit + 1,
+                                      after=(cursor_time(after[0]), after[1]) if after else None)
+        rows, next_cursor = page(rows, limit, key=lambda row: (row["created_at"].isoformat(), row["folder_id"]))
         return {"folders": [FolderOut(folder_id=r["folder_id"], account_id=r["account_id"],
-                                      name=r["name"]).model_dump(mode="json") for r in rows]}
+                                      name=r["name"]).model_dump(mode="json") for r in rows],
+                "next_cursor": next_cursor}
 
 
 class DocumentsController(Controller):
@@ -309,12 +325,16 @@ class DocumentsController(Controller):
     @get("/")
     async def list(self, staff: Staff, documents: Documents, account_id: FromQuery[str | None] = None,
                    folder_id: FromQuery[str | None] = None, upload_request_id: FromQuery[str | None] = None,
-                   after: FromQuery[str | None] = None, limit: Limit = 50) -> dict:
+                   after: FromQuery[str | None] = None, cursor: PageCursor = None,
+                   limit: PageLimit = PAGE_LIMIT_DEFAULT) -> dict:
         """Documents of the tenant, including what guests uploaded (``source: guest``), filtered as asked."""
         rows = await handlers.documents_of(documents, staff.tenant_id, account_id=account_id, folder_id=folder_id,
-                                           upload_request_id=upload_request_id, limit=limit, after=after)
-        items = [DocumentOut.of_row(row).model_dump(mode="json") for row in rows]
-        return {"documents": items, "next": items[-1]["document_id"] if len(items) == limit else None}
+                                           upload_request_id=upload_request_id, limit=limit + 1,
+                                           after=after_key(cursor, after))
+        found, next_cursor = page(rows, limit, key=lambda row: (row["document_id"],))
+        items = [DocumentOut.of_row(row).model_dump(mode="json") for row in found]
+        return {"documents": items, "next": items[-1]["document_id"] if next_cursor else None,
+                "next_cursor": next_cursor}
 
     @get("/{document_id:str}")
     async def get_one(self, document_id: PathId, staff: Staff, documents: Documents) -> DocumentOut:

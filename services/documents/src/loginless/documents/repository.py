@@ -58,9 +58,13 @@ class Repository:
             f"SELECT * FROM {self.s}.accounts WHERE tenant_id = $1 AND ($2::text IS NULL OR account_id > $2)"
             " ORDER BY account_id LIMIT $3", tenant_id, after, limit)
 
-    async def folders(self, db: Executor, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+    async def folders(self, db: Executor, tenant_id: str, account_id: str, *, limit: int,
+                      after: tuple[datetime, str] | None = None) -> list[asyncpg.Record]:
+        """Oldest first; ``after`` is the (created_at, folder_id) of the previous page's last folder."""
         return await db.fetch(f"SELECT * FROM {self.s}.folders WHERE tenant_id = $1 AND account_id = $2"
-                              " ORDER BY created_at, folder_id", tenant_id, account_id)
+                              " AND ($4::timestamptz IS NULL OR (created_at, folder_id) > ($4, $5))"
+                              " ORDER BY created_at, folder_id LIMIT $3",
+                              tenant_id, account_id, limit, *(after or (None, None)))
 
     async def document(self, db: Executor, tenant_id: str, document_id: str) -> asyncpg.Record | None:
         return await db.fetchrow(f"SELECT * FROM {self.s}.documents WHERE tenant_id = $1 AND document_id = $2",

@@ -40,6 +40,10 @@ class DocumentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSetting
     upload_part_size: int = Field(
         5 * MIB, ge=5 * MIB, description="Bytes per S3 part (S3's smallest); a PATCH holds at most two parts in "
         "memory, which is most of what an upload costs the process")
+    upload_buffer_bytes: int = Field(
+        256 * MIB, ge=5 * MIB, description="Bytes all uploads in progress may hold in part buffers at once, per "
+        "process; an upload finding no room waits up to upload_buffer_wait_seconds, then gets 503 with Retry-After")
+    upload_buffer_wait_seconds: float = Field(5.0, ge=0, le=60)
     upload_chunk_size: int = Field(
         60 * MIB, ge=5 * MIB, description="Bytes per PATCH the upload page sends (tus chunkSize): a whole number of "
         "parts, stored while the rest arrives; under the request size limits of common proxies")

@@ -12,14 +12,28 @@ import asyncio
 import contextlib
 import mmap
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from prometheus_client import Counter
+
 from loginless.shared.blobs import BlobStore, InvalidResponseError, Part, S3Error
+from loginless.shared.errors import DependencyUnavailable
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3: every part but the last is at least 5 MiB
 # Bytes handed on per read when streaming an object out: large enough that the hop to a worker thread per read
 # costs little, small enough that concurrent downloads stay light.
 DOWNLOAD_CHUNK = 1024 * 1024
+
+UPLOAD_BUFFERS_FULL = Counter("loginless_documents_upload_buffers_full_total",
+                              "Uploads refused with 503 because the process's part buffers were all taken")
+
+
+class UploadBuffersFull(DependencyUnavailable):
+    """The process holds as many upload bytes as it may (DOCUMENTS_UPLOAD_BUFFER_BYTES); nothing was written."""
+
+    problem_type = "upload-buffers-full"
+    title = "Too many uploads at once"
 
 
 @dataclass(frozen=True)
@@ -61,11 +75,41 @@ class PartBuffers:
     at once than are kept -- goes straight back to the system instead of staying in the allocator's heap, so
     resident memory follows the uploads in progress. A buffer's bytes beyond what the current part filled are
     never read.
+
+    The bytes all buffers of the process may hold at once are capped (``budget``, DOCUMENTS_UPLOAD_BUFFER_BYTES):
+    an upload reserves its share with ``room`` before it reads a byte, waits up to ``wait_seconds`` for others
+    to finish, and otherwise is refused with a 503 and Retry-After -- before anything was written, so a retry
+    starts clean. Many uploads at once slow down; none runs the process out of memory.
     """
 
-    def __init__(self, part_size: int, keep: int = 2) -> None:
+    def __init__(self, part_size: int, keep: int = 2, *, budget: int = 256 * 1024 * 1024,
+                 wait_seconds: float = 5.0) -> None:
         self.part_size, self.keep = part_size, keep
+        self.budget, self.wait_seconds = budget, wait_seconds
+        self.held = 0  # bytes reserved by uploads in progress
         self._idle: list[mmap.mmap] = []
+        self._freed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def room(self, size: int) -> AsyncIterator[None]:
+        """Reserve ``size`` bytes of the budget for one upload (an upload larger than the whole budget gets all
+        of it, alone); ``UploadBuffersFull`` if there is no room within ``wait_seconds``."""
+        size = min(size, self.budget)
+        async with self._freed:
+            try:
+                async with asyncio.timeout(self.wait_seconds):
+                    await self._freed.wait_for(lambda: self.held + size <= self.budget)
+            except TimeoutError:
+                UPLOAD_BUFFERS_FULL.inc()
+                raise UploadBuffersFull("too many uploads at once; try again shortly",
+                                        retry_after=max(1, round(self.wait_seconds))) from None
+            self.held += size
+        try:
+            yield
+        finally:
+            async with self._freed:
+                self.held -= size
+                self._freed.notify_all()
 
     def take(self, limit: int) -> PartBuffer:
         """A buffer that is full at ``limit`` bytes (at most a part)."""

@@ -186,20 +186,22 @@ class ResumableUploads:
             raise OffsetMismatch(f"the upload is at offset {row['received']}", offset=row["received"])
         if declared_length is not None and offset + declared_length > row["length"]:
             raise domain.TooLarge("more bytes than Upload-Length announced")
-        owner = secrets.token_hex(8)
-        row = await self.repo.take_lease(self.pool, upload_id, owner, LEASE_SECONDS)
-        if row is None:
-            raise Locked("another request is writing to this upload; try again shortly")
-        if row["received"] != offset:
-            await self.repo.release_lease(self.pool, upload_id, owner)
-            raise OffsetMismatch(f"the upload is at offset {row['received']}", offset=row["received"])
-        session = _PatchSession(self, row, owner, request)
-        try:
-            received = await session.run(body)
-        except BaseException:
-            self._digests.pop(upload_id, None)
-            await self.repo.release_lease(self.pool, upload_id, owner)
-            raise
+        # Room in the process's buffer budget first: a PATCH refused for want of it has written nothing.
+        async with self.buffers.room(min(PARTS_IN_FLIGHT * self.part_size, row["length"])):
+            owner = secrets.token_hex(8)
+            row = await self.repo.take_lease(self.pool, upload_id, owner, LEASE_SECONDS)
+            if row is None:
+                raise Locked("another request is writing to this upload; try again shortly")
+            if row["received"] != offset:
+                await self.repo.release_lease(self.pool, upload_id, owner)
+                raise OffsetMismatch(f"the upload is at offset {row['received']}", offset=row["received"])
+            session = _PatchSession(self, row, owner, request)
+            try:
+                received = await session.run(body)
+            except BaseException:
+                self._digests.pop(upload_id, None)
+                await self.repo.release_lease(self.pool, upload_id, owner)
+                raise
         if received < row["length"]:
             return UploadStatus(upload_id, row["length"], received, row["file_id"])
         await self._finish(request, row, session, correlation_id)

@@ -276,15 +276,17 @@ async def get_link(ctx: LinksContext, link_id: str, *, tenant_id: str | None = N
     return link
 
 
-async def links_for_resource(ctx: LinksContext, tenant_id: str, resource_id: str, *, limit: int) -> list[Link]:
+async def links_for_resource(ctx: LinksContext, tenant_id: str, resource_id: str, *, limit: int,
+                             before: tuple[datetime, str] | None = None) -> list[Link]:
     async with database_errors():
-        return await ctx.repository.links_for_resource(ctx.store.pool, tenant_id, resource_id, limit)
+        return await ctx.repository.links_for_resource(ctx.store.pool, tenant_id, resource_id, limit, before)
 
 
-async def accesses(ctx: LinksContext, tenant_id: str, link_id: str) -> list[Access]:
+async def accesses(ctx: LinksContext, tenant_id: str, link_id: str, *, limit: int,
+                   after: tuple[datetime, int] | None = None) -> list[Access]:
     await get_link(ctx, link_id, tenant_id=tenant_id)
     async with database_errors():
-        return await ctx.repository.accesses(ctx.store.pool, link_id)
+        return await ctx.repository.accesses(ctx.store.pool, link_id, limit=limit, after=after)
 
 
 async def resolve_token(ctx: LinksContext, token: str) -> Link:

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, TypeAlias
+from typing import TypeAlias
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from loginless.links import handlers
 from loginless.links.handlers import ClientInfo, LinksContext
@@ -43,6 +43,15 @@ from loginless.shared.errors import NotFound
 from loginless.shared.web.auth import StaffPrincipal, bearer_token, internal_only
 from loginless.shared.web.context import correlation_id_of
 from loginless.shared.web.idempotency import REPLAYED_HEADER, Answer, IdempotencyKey
+from loginless.shared.web.pagination import (
+    PAGE_LIMIT_DEFAULT,
+    PageCursor,
+    PageLimit,
+    cursor_int,
+    cursor_time,
+    decode_cursor,
+    page,
+)
 from loginless.shared.web.problems import problem_responses
 
 # What handlers ask for: the calling tenant, the handlers' context, the API keys, an id from the path.
@@ -106,8 +115,13 @@ class ApiKeyController(Controller):
         return answer.response()
 
     @get("/", summary="The tenant's active API keys (ids only)", responses=problem_responses(STAFF_PROBLEMS))
-    async def list_api_keys(self, staff: Staff, api_keys: Keys) -> ApiKeyList:
-        return ApiKeyList(api_keys=[ApiKeyView.of(info) for info in await api_keys.active(staff.tenant_id)])
+    async def list_api_keys(self, staff: Staff, api_keys: Keys, cursor: PageCursor = None,
+                            limit: PageLimit = PAGE_LIMIT_DEFAULT) -> ApiKeyList:
+        after = decode_cursor(cursor, parts=2)
+        rows = await api_keys.active(staff.tenant_id, limit=limit + 1,
+                                     after=(cursor_time(after[0]), after[1]) if after else None)
+        found, next_cursor = page(rows, limit, key=lambda info: (info.created_at.isoformat(), info.key_id))
+        return ApiKeyList(api_keys=[ApiKeyView.of(info) for info in found], next_cursor=next_cursor)
 
     @delete("/{key_id:str}", summary="Revoke an API key: it stops working at once here, within 30 s elsewhere",
             responses=problem_responses(STAFF_PROBLEMS | {404: "The tenant has no such active key"}))
@@ -133,11 +147,14 @@ class LinkController(Controller):
         return await _issue(links, staff.tenant_id, data, request, idempotency_key)
 
     @get("/", summary="The tenant's links for one resource, newest first", responses=problem_responses(STAFF_PROBLEMS))
-    async def list_links(self, staff: Staff, links: Links, resource_id: FromQuery[str],
-                         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100) -> LinkList:
-        found = await handlers.links_for_resource(links, staff.tenant_id, resource_id, limit=limit)
+    async def list_links(self, staff: Staff, links: Links, resource_id: FromQuery[str], cursor: PageCursor = None,
+                         limit: PageLimit = PAGE_LIMIT_DEFAULT) -> LinkList:
+        before = decode_cursor(cursor, parts=2)
+        rows = await handlers.links_for_resource(links, staff.tenant_id, resource_id, limit=limit + 1,
+                                                 before=(cursor_time(before[0]), before[1]) if before else None)
+        found, next_cursor = page(rows, limit, key=lambda link: (link.issued_at.isoformat(), link.link_id))
         now = links.clock()
-        return LinkList(links=[LinkView.of(link, now) for link in found])
+        return LinkList(links=[LinkView.of(link, now) for link in found], next_cursor=next_cursor)
 
     @get("/{link_id:str}", summary="One link: status, opens, uses, delivery",
          responses=problem_responses(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
@@ -176,10 +193,14 @@ class LinkController(Controller):
     @get("/{link_id:str}/accesses", summary="When the link was opened and used, from which address and browser",
          description="Kept for LINKS_ACCESS_RECORD_RETENTION_DAYS.",
          responses=problem_responses(STAFF_PROBLEMS | {404: "No such link for this tenant"}))
-    async def list_accesses(self, staff: Staff, links: Links, link_id: PathId) -> AccessList:
-        found = await handlers.accesses(links, staff.tenant_id, link_id)
+    async def list_accesses(self, staff: Staff, links: Links, link_id: PathId, cursor: PageCursor = None,
+                            limit: PageLimit = PAGE_LIMIT_DEFAULT) -> AccessList:
+        after = decode_cursor(cursor, parts=2)
+        rows = await handlers.accesses(links, staff.tenant_id, link_id, limit=limit + 1,
+                                       after=(cursor_time(after[0]), cursor_int(after[1])) if after else None)
+        found, next_cursor = page(rows, limit, key=lambda access: (access.at.isoformat(), str(access.id)))
         return AccessList(accesses=[AccessView(kind=a.kind, at=a.at, client_ip=a.client_ip,
-                                               user_agent=a.user_agent) for a in found])
+                                               user_agent=a.user_agent) for a in found], next_cursor=next_cursor)
 
 
 # ---- platform API -----------------------------------------------------------------------------------------

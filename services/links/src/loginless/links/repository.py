@@ -30,6 +30,7 @@ class Access:
     at: datetime
     client_ip: str | None
     user_agent: str | None
+    id: int = 0  # the row's place among the link's accesses: the page cursor's tie-breaker
 
 
 _LINK_FIELDS = (
@@ -68,11 +69,14 @@ class LinksRepository:
         return _link(row) if row else None
 
     async def links_for_resource(self, connection: asyncpg.Connection | asyncpg.Pool, tenant_id: str,
-                                 resource_id: str, limit: int) -> list[Link]:
+                                 resource_id: str, limit: int,
+                                 before: tuple[datetime, str] | None = None) -> list[Link]:
+        """Newest first; ``before`` is the (issued_at, link_id) of the previous page's last link."""
         rows = await connection.fetch(
             f"SELECT {_LINK_COLUMNS} FROM {self._schema}.links WHERE tenant_id = $1 AND resource_id = $2"
-            " ORDER BY issued_at DESC, link_id LIMIT $3",
-            tenant_id, resource_id, limit,
+            " AND ($4::timestamptz IS NULL OR (issued_at, link_id) < ($4, $5))"
+            " ORDER BY issued_at DESC, link_id DESC LIMIT $3",
+            tenant_id, resource_id, limit, *(before or (None, None)),
         )
         return [_link(row) for row in rows]
 
@@ -226,11 +230,13 @@ class LinksRepository:
             link_id, kind, at, client_ip, user_agent,
         )
 
-    async def accesses(self, connection: asyncpg.Connection | asyncpg.Pool, link_id: str) -> list[Access]:
+    async def accesses(self, connection: asyncpg.Connection | asyncpg.Pool, link_id: str, *, limit: int,
+                       after: tuple[datetime, int] | None = None) -> list[Access]:
+        """Oldest first; ``after`` is the (at, id) of the previous page's last access."""
         rows = await connection.fetch(
-            f"SELECT kind, at, client_ip, user_agent FROM {self._schema}.link_accesses WHERE link_id = $1"
-            " ORDER BY at, id",
-            link_id,
+            f"SELECT kind, at, client_ip, user_agent, id FROM {self._schema}.link_accesses WHERE link_id = $1"
+            " AND ($3::timestamptz IS NULL OR (at, id) > ($3, $4)) ORDER BY at, id LIMIT $2",
+            link_id, limit, *(after or (None, None)),
         )
         return [Access(**dict(row)) for row in rows]
 

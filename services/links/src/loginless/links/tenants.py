@@ -187,11 +187,13 @@ class ApiKeys:
         )
         return key, ApiKeyInfo(key.key_id, created_at)
 
-    async def active(self, tenant_id: str) -> list[ApiKeyInfo]:
+    async def active(self, tenant_id: str, *, limit: int, after: tuple[datetime, str] | None = None,
+                     ) -> list[ApiKeyInfo]:
+        """Oldest first; ``after`` is the (created_at, key_id) of the previous page's last key."""
         rows = await self._pool.fetch(
             f"SELECT key_id, created_at FROM {self._schema}.api_keys WHERE tenant_id = $1 AND revoked_at IS NULL"
-            " ORDER BY created_at, key_id",
-            tenant_id,
+            " AND ($3::timestamptz IS NULL OR (created_at, key_id) > ($3, $4)) ORDER BY created_at, key_id LIMIT $2",
+            tenant_id, limit, *(after or (None, None)),
         )
         return [ApiKeyInfo(**dict(row)) for row in rows]
 

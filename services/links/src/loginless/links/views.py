@@ -133,6 +133,7 @@ class IssuedLinks(BaseModel):
 
 class LinkList(BaseModel):
     links: list[LinkView]
+    next_cursor: str | None = Field(default=None, description="Pass as ``cursor`` for the next page; null at the end")
 
 
 class AccessView(BaseModel):
@@ -144,6 +145,7 @@ class AccessView(BaseModel):
 
 class AccessList(BaseModel):
     accesses: list[AccessView]
+    next_cursor: str | None = Field(default=None, description="Pass as ``cursor`` for the next page; null at the end")
 
 
 # ---- tenants and API keys ---------------------------------------------------------------------------------
@@ -235,6 +237,7 @@ class NewTenant(BaseModel):
 
 class ApiKeyList(BaseModel):
     api_keys: list[ApiKeyView]
+    next_cursor: str | None = Field(default=None, description="Pass as ``cursor`` for the next page; null at the end")
 
 
 # ---- internal API -----------------------------------------------------------------------------------------

@@ -663,16 +663,18 @@ def _own_endpoint(tenant_id: str) -> Callable[[WebhookEndpoint | None], None]:
     return check
 
 
-async def endpoints(ctx: NotificationsContext, tenant_id: str) -> list[EndpointRow]:
+async def endpoints(ctx: NotificationsContext, tenant_id: str, *, limit: int,
+                    after: tuple[datetime, str] | None = None) -> list[EndpointRow]:
     async with database_errors():
-        return await ctx.webhooks.repository.endpoints(ctx.store.pool, tenant_id)
+        return await ctx.webhooks.repository.endpoints_page(ctx.store.pool, tenant_id, limit=limit, after=after)
 
 
 async def endpoint_deliveries(ctx: NotificationsContext, tenant_id: str, endpoint_id: str, *, status: str | None,
-                              limit: int) -> list[DeliveryRow]:
+                              limit: int, after: int = 0) -> list[DeliveryRow]:
     await _endpoint_of(ctx, tenant_id, endpoint_id)
     async with database_errors():
-        return await ctx.webhooks.repository.deliveries(ctx.store.pool, endpoint_id, status=status, limit=limit)
+        return await ctx.webhooks.repository.deliveries(ctx.store.pool, endpoint_id, status=status, limit=limit,
+                                                        after=after)
 
 
 async def redeliver(ctx: NotificationsContext, tenant_id: str, endpoint_id: str, delivery_id: str | None) -> int:

@@ -4,11 +4,11 @@ alerts' ``List-Unsubscribe`` links open (through the gateway). Controllers only 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 from litestar import Controller, MediaType, Request, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Template
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,15 @@ from loginless.shared.errors import NotFound
 from loginless.shared.guest.pages import NO_STORE
 from loginless.shared.web.auth import StaffPrincipal
 from loginless.shared.web.context import correlation_id_of
+from loginless.shared.web.pagination import (
+    PAGE_LIMIT_DEFAULT,
+    PageCursor,
+    PageLimit,
+    cursor_int,
+    cursor_time,
+    decode_cursor,
+    page,
+)
 from loginless.shared.web.problems import problem_responses
 
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
@@ -125,6 +134,7 @@ class CreatedEndpointView(EndpointView, NewSecretView):
 
 class EndpointList(BaseModel):
     endpoints: list[EndpointView]
+    next_cursor: str | None = Field(default=None, description="Pass as ``cursor`` for the next page; null at the end")
 
 
 class DeliveryView(BaseModel):
@@ -140,6 +150,7 @@ class DeliveryView(BaseModel):
 
 class DeliveryList(BaseModel):
     deliveries: list[DeliveryView]
+    next_cursor: str | None = Field(default=None, description="Pass as ``cursor`` for the next page; null at the end")
 
 
 class Redelivered(BaseModel):
@@ -170,10 +181,15 @@ class WebhooksController(Controller):
                                    created_at=endpoint.created_at, secret=secret)
 
     @get("/", summary="The tenant's webhook endpoints", responses=problem_responses(STAFF_PROBLEMS))
-    async def list_endpoints(self, staff: Staff, notifications: Notifications) -> EndpointList:
+    async def list_endpoints(self, staff: Staff, notifications: Notifications, cursor: PageCursor = None,
+                             limit: PageLimit = PAGE_LIMIT_DEFAULT) -> EndpointList:
+        after = decode_cursor(cursor, parts=2)
+        rows = await handlers.endpoints(notifications, staff.tenant_id, limit=limit + 1,
+                                        after=(cursor_time(after[0]), after[1]) if after else None)
+        found, next_cursor = page(rows, limit, key=lambda row: (row.created_at.isoformat(), row.endpoint_id))
         return EndpointList(endpoints=[EndpointView(
             endpoint_id=row.endpoint_id, url=row.url, event_types=row.event_types, description=row.description,
-            created_at=row.created_at) for row in await handlers.endpoints(notifications, staff.tenant_id)])
+            created_at=row.created_at) for row in found], next_cursor=next_cursor)
 
     @delete("/{endpoint_id:str}", summary="Stop sending to an endpoint (its waiting events are dropped)",
             responses=problem_responses(ENDPOINT_PROBLEMS))
@@ -194,10 +210,12 @@ class WebhooksController(Controller):
          responses=problem_responses(ENDPOINT_PROBLEMS))
     async def deliveries(self, staff: Staff, notifications: Notifications, endpoint_id: FromPath[str],
                          status: FromQuery[Literal["pending", "failed"] | None] = None,
-                         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100) -> DeliveryList:
+                         cursor: PageCursor = None, limit: PageLimit = PAGE_LIMIT_DEFAULT) -> DeliveryList:
+        after = decode_cursor(cursor)
         rows = await handlers.endpoint_deliveries(notifications, staff.tenant_id, endpoint_id, status=status,
-                                                  limit=limit)
-        return DeliveryList(deliveries=[DeliveryView(
+                                                  limit=limit + 1, after=cursor_int(after[0]) if after else 0)
+        rows, next_cursor = page(rows, limit, key=lambda row: (str(row.id),))
+        return DeliveryList(next_cursor=next_cursor, deliveries=[DeliveryView(
             delivery_id=row.delivery_id, event_id=row.event_id, event_type=row.event_type, subject=row.subject,
             status=row.status, attempts=row.attempts, next_attempt_at=row.next_attempt_at,  # type: ignore[arg-type]
             last_error=row.last_error) for row in rows])

@@ -247,6 +247,7 @@ class DeliveryRow:
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
+    id: int = 0  # the order events came in: the page cursor's key
 
 
 class WebhooksRepository:
@@ -260,6 +261,16 @@ class WebhooksRepository:
             f"SELECT endpoint_id, tenant_id, url, event_types, description, created_at"
             f" FROM {self._schema}.webhook_endpoints WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY created_at",
             tenant_id)
+        return [EndpointRow(**dict(row)) for row in rows]
+
+    async def endpoints_page(self, connection: Executor, tenant_id: str, *, limit: int,
+                             after: tuple[datetime, str] | None = None) -> list[EndpointRow]:
+        """Oldest first; ``after`` is the (created_at, endpoint_id) of the previous page's last endpoint."""
+        rows = await connection.fetch(
+            f"SELECT endpoint_id, tenant_id, url, event_types, description, created_at"
+            f" FROM {self._schema}.webhook_endpoints WHERE tenant_id = $1 AND deleted_at IS NULL"
+            " AND ($3::timestamptz IS NULL OR (created_at, endpoint_id) > ($3, $4))"
+            " ORDER BY created_at, endpoint_id LIMIT $2", tenant_id, limit, *(after or (None, None)))
         return [EndpointRow(**dict(row)) for row in rows]
 
     async def endpoint(self, connection: Executor, endpoint_id: str) -> EndpointRow | None:
@@ -346,11 +357,12 @@ class WebhooksRepository:
                                  delivery_id)
 
     async def deliveries(self, connection: Executor, endpoint_id: str, *, status: str | None,
-                         limit: int) -> list[DeliveryRow]:
+                         limit: int, after: int = 0) -> list[DeliveryRow]:
         rows = await connection.fetch(
-            f"SELECT delivery_id, endpoint_id, subject, event_id, event_type, status, attempts, next_attempt_at,"
+            f"SELECT id, delivery_id, endpoint_id, subject, event_id, event_type, status, attempts, next_attempt_at,"
             f" last_error FROM {self._schema}.webhook_deliveries WHERE endpoint_id = $1"
-            " AND ($2::text IS NULL OR status = $2) ORDER BY id LIMIT $3", endpoint_id, status, limit)
+            " AND ($2::text IS NULL OR status = $2) AND id > $4 ORDER BY id LIMIT $3", endpoint_id, status, limit,
+            after)
         return [DeliveryRow(**dict(row)) for row in rows]
 
     async def redeliver(self, connection: asyncpg.Connection, endpoint_id: str, delivery_id: str | None,

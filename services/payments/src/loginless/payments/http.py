@@ -37,9 +37,9 @@ from loginless.shared.web.auth import StaffPrincipal, internal_only
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.downloads import content_disposition
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.pagination import PAGE_LIMIT_DEFAULT, PageCursor, PageLimit, after_key, page
 from loginless.shared.web.problems import problem_responses
 
-Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
 Payments: TypeAlias = NamedDependency[PaymentsContext]
 PathId: TypeAlias = FromPath[str]
@@ -271,6 +271,7 @@ class InvoiceSummary(BaseModel):
 class InvoiceList(BaseModel):
     invoices: list[InvoiceSummary]
     next: str | None = Field(description="Pass as ``after`` for the next page")
+    next_cursor: str | None = Field(default=None, description="Pass as ``cursor`` for the next page; null at the end")
 
 
 # ---- controllers ------------------------------------------------------------------------------------------
@@ -299,13 +300,15 @@ class InvoicesController(Controller):
     async def list(self, staff: Staff, payments: Payments, status: FromQuery[InvoiceStatus | None] = None,
                    account_id: Annotated[str | None, QueryParameter(max_length=100)] = None,
                    overdue: FromQuery[bool] = False,
-                   after: Annotated[str | None, QueryParameter(max_length=64)] = None, limit: Limit = 50,
-                   ) -> InvoiceList:
+                   after: Annotated[str | None, QueryParameter(max_length=64)] = None, cursor: PageCursor = None,
+                   limit: PageLimit = PAGE_LIMIT_DEFAULT) -> InvoiceList:
         """Newest first, filtered by status, client account, or overdue (still due after the due date)."""
         rows = await handlers.invoices(payments, staff.tenant_id, status=status, account_id=account_id,
-                                       overdue=overdue, limit=limit, after=after)
+                                       overdue=overdue, limit=limit + 1, after=after_key(cursor, after))
+        rows, next_cursor = page(rows, limit, key=lambda row: (row["invoice_id"],))
         items = [InvoiceSummary(**{name: row[name] for name in InvoiceSummary.model_fields}) for row in rows]
-        return InvoiceList(invoices=items, next=items[-1].invoice_id if len(items) == limit else None)
+        return InvoiceList(invoices=items, next=items[-1].invoice_id if next_cursor else None,
+                           next_cursor=next_cursor)
 
     @get("/{invoice_id:str}")
     async def get_one(self, invoice_id: PathId, staff: Staff, payments: Payments) -> InvoiceOut:

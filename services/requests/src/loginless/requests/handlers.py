@@ -193,9 +193,10 @@ async def add_contact(ctx: RequestsContext, tenant_id: str, account_id: str, *, 
     return outcome.state
 
 
-async def contacts(ctx: RequestsContext, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+async def contacts(ctx: RequestsContext, tenant_id: str, account_id: str, *, limit: int,
+                   after: tuple[datetime, str] | None = None) -> list[asyncpg.Record]:
     async with database_errors():
-        return await ctx.repository.contacts(ctx.pool, tenant_id, account_id)
+        return await ctx.repository.contacts(ctx.pool, tenant_id, account_id, limit=limit, after=after)
 
 
 async def contact_recipient(ctx: RequestsContext, tenant_id: str, account_id: str | None,

@@ -20,9 +20,17 @@ from loginless.requests.handlers import RequestsContext
 from loginless.shared.web.auth import StaffPrincipal
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.pagination import (
+    PAGE_LIMIT_DEFAULT,
+    PageCursor,
+    PageLimit,
+    after_key,
+    cursor_time,
+    decode_cursor,
+    page,
+)
 from loginless.shared.web.problems import problem_responses
 
-Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
 Requests: TypeAlias = NamedDependency[RequestsContext]
 PathId: TypeAlias = FromPath[str]
@@ -212,11 +220,14 @@ class TemplatesController(Controller):
 
     @get("/")
     async def list(self, staff: Staff, requests: Requests, after: FromQuery[str | None] = None,
-                   limit: Limit = 50) -> dict:
-        rows = await handlers.templates(requests, staff.tenant_id, limit=limit, after=after)
+                   cursor: PageCursor = None, limit: PageLimit = PAGE_LIMIT_DEFAULT) -> dict:
+        rows = await handlers.templates(requests, staff.tenant_id, limit=limit + 1,
+                                        after=after_key(cursor, after))
+        rows, next_cursor = page(rows, limit, key=lambda row: (row["template_id"],))
         items = [{"template_id": r["template_id"], "version": r["template_version"], "title": r["title"],
                   "saved_at": r["saved_at"].isoformat()} for r in rows]
-        return {"templates": items, "next": items[-1]["template_id"] if len(items) == limit else None}
+        return {"templates": items, "next": items[-1]["template_id"] if next_cursor else None,
+                "next_cursor": next_cursor}
 
     @get("/{template_id:str}")
     async def get_one(self, template_id: PathId, staff: Staff, requests: Requests,
@@ -262,14 +273,17 @@ class RequestsController(Controller):
 
     @get("/")
     async def list(self, staff: Staff, requests: Requests, template_id: FromQuery[str | None] = None,
-                   after: FromQuery[str | None] = None, limit: Limit = 50) -> dict:
-        rows = await handlers.client_requests(requests, staff.tenant_id, template_id=template_id, limit=limit,
-                                              after=after)
+                   after: FromQuery[str | None] = None, cursor: PageCursor = None,
+                   limit: PageLimit = PAGE_LIMIT_DEFAULT) -> dict:
+        rows = await handlers.client_requests(requests, staff.tenant_id, template_id=template_id, limit=limit + 1,
+                                              after=after_key(cursor, after))
+        rows, next_cursor = page(rows, limit, key=lambda row: (row["client_request_id"],))
         items = [{"client_request_id": r["client_request_id"], "template_id": r["template_id"],
                   "template_version": r["template_version"], "title": r["title"], "account_id": r["account_id"],
                   "sent_at": r["sent_at"].isoformat(),
                   "cancelled_at": r["cancelled_at"].isoformat() if r["cancelled_at"] else None} for r in rows]
-        return {"requests": items, "next": items[-1]["client_request_id"] if len(items) == limit else None}
+        return {"requests": items, "next": items[-1]["client_request_id"] if next_cursor else None,
+                "next_cursor": next_cursor}
 
     @get("/{request_id:str}")
     async def get_one(self, request_id: PathId, staff: Staff, requests: Requests) -> RequestOut:
@@ -324,11 +338,16 @@ class ContactsController(Controller):
                                                work=work)).response()
 
     @get("/")
-    async def list(self, account_id: PathId, staff: Staff, requests: Requests) -> dict:
-        rows = await handlers.contacts(requests, staff.tenant_id, account_id)
+    async def list(self, account_id: PathId, staff: Staff, requests: Requests, cursor: PageCursor = None,
+                   limit: PageLimit = PAGE_LIMIT_DEFAULT) -> dict:
+        after = decode_cursor(cursor, parts=2)
+        rows = await handlers.contacts(requests, staff.tenant_id, account_id, limit=limit + 1,
+                                       after=(cursor_time(after[0]), after[1]) if after else None)
+        rows, next_cursor = page(rows, limit, key=lambda row: (row["added_at"].isoformat(), row["contact_id"]))
         return {"contacts": [ContactOut(contact_id=r["contact_id"], account_id=r["account_id"], name=r["name"],
                                         email=r["email"], phone=r["phone"], language=r["language"],
-                                        role=r["role"]).model_dump(mode="json") for r in rows]}
+                                        role=r["role"]).model_dump(mode="json") for r in rows],
+                "next_cursor": next_cursor}
 
 
 STAFF_CONTROLLERS = [TemplatesController, RequestsController, ContactsController]

@@ -101,9 +101,13 @@ class Repository:
             " ORDER BY s.submitted_at DESC LIMIT 1", tenant_id, template_id, account_id, email, before)
         return json.loads(row["answers"]) if row else None
 
-    async def contacts(self, db: Executor, tenant_id: str, account_id: str) -> list[asyncpg.Record]:
+    async def contacts(self, db: Executor, tenant_id: str, account_id: str, *, limit: int,
+                       after: tuple[datetime, str] | None = None) -> list[asyncpg.Record]:
+        """Oldest first; ``after`` is the (added_at, contact_id) of the previous page's last contact."""
         return await db.fetch(f"SELECT * FROM {self.s}.contacts WHERE tenant_id = $1 AND account_id = $2"
-                              " ORDER BY added_at, contact_id", tenant_id, account_id)
+                              " AND ($4::timestamptz IS NULL OR (added_at, contact_id) > ($4, $5))"
+                              " ORDER BY added_at, contact_id LIMIT $3",
+                              tenant_id, account_id, limit, *(after or (None, None)))
 
     # ---- drafts ------------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from loginless.shared.web.auth import StaffPrincipal
 from loginless.shared.web.context import cause_of
 from loginless.shared.web.downloads import content_disposition
 from loginless.shared.web.idempotency import Answer, IdempotencyKey
+from loginless.shared.web.pagination import PAGE_LIMIT_DEFAULT, PageCursor, PageLimit, after_key, page
 from loginless.shared.web.problems import problem_responses
 from loginless.signing import domain, handlers
 from loginless.signing.domain import Envelope
@@ -42,7 +43,6 @@ from loginless.signing.handlers import (
     TemplateRequest,
 )
 
-Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 Staff: TypeAlias = NamedDependency[StaffPrincipal]
 Signing: TypeAlias = NamedDependency[SigningContext]
 PathId: TypeAlias = FromPath[str]
@@ -224,6 +224,7 @@ class TemplateOut(BaseModel):
 class TemplateList(BaseModel):
     templates: list[dict]
     next: str | None
+    next_cursor: str | None = Field(default=None, description="Pass as ``cursor`` for the next page; null at the end")
 
 
 class PersonIn(BaseModel):
@@ -356,6 +357,7 @@ class EnvelopeSummary(BaseModel):
 class EnvelopeList(BaseModel):
     envelopes: list[EnvelopeSummary]
     next: str | None = Field(description="Pass as ``after`` for the next page")
+    next_cursor: str | None = Field(default=None, description="Pass as ``cursor`` for the next page; null at the end")
 
 
 # ---- controllers ------------------------------------------------------------------------------------------
@@ -385,11 +387,14 @@ class EnvelopesController(Controller):
     @get("/")
     async def list(self, staff: Staff, signing: Signing,
                    status: FromQuery[domain.EnvelopeStatus | None] = None,
-                   after: Annotated[str | None, QueryParameter(max_length=64)] = None, limit: Limit = 50,
-                   ) -> EnvelopeList:
-        rows = await handlers.envelopes(signing, staff.tenant_id, status=status, limit=limit, after=after)
+                   after: Annotated[str | None, QueryParameter(max_length=64)] = None, cursor: PageCursor = None,
+                   limit: PageLimit = PAGE_LIMIT_DEFAULT) -> EnvelopeList:
+        rows = await handlers.envelopes(signing, staff.tenant_id, status=status, limit=limit + 1,
+                                        after=after_key(cursor, after))
+        rows, next_cursor = page(rows, limit, key=lambda row: (row["envelope_id"],))
         items = [EnvelopeSummary(**{name: row[name] for name in EnvelopeSummary.model_fields}) for row in rows]
-        return EnvelopeList(envelopes=items, next=items[-1].envelope_id if len(items) == limit else None)
+        return EnvelopeList(envelopes=items, next=items[-1].envelope_id if next_cursor else None,
+                            next_cursor=next_cursor)
 
     @get("/{envelope_id:str}")
     async def get_one(self, envelope_id: PathId, staff: Staff, signing: Signing) -> EnvelopeOut:
@@ -463,12 +468,14 @@ class TemplatesController(Controller):
 
     @get("/")
     async def list(self, staff: Staff, signing: Signing,
-                   after: Annotated[str | None, QueryParameter(max_length=64)] = None, limit: Limit = 50,
-                   ) -> TemplateList:
-        rows = await handlers.templates(signing, staff.tenant_id, limit=limit, after=after)
+                   after: Annotated[str | None, QueryParameter(max_length=64)] = None, cursor: PageCursor = None,
+                   limit: PageLimit = PAGE_LIMIT_DEFAULT) -> TemplateList:
+        rows = await handlers.templates(signing, staff.tenant_id, limit=limit + 1, after=after_key(cursor, after))
+        rows, next_cursor = page(rows, limit, key=lambda row: (row["template_id"],))
         items = [{"template_id": r["template_id"], "name": r["name"], "roles": list(r["roles"]),
                   "created_at": r["created_at"].isoformat()} for r in rows]
-        return TemplateList(templates=items, next=items[-1]["template_id"] if len(items) == limit else None)
+        return TemplateList(templates=items, next=items[-1]["template_id"] if next_cursor else None,
+                            next_cursor=next_cursor)
 
     @get("/{template_id:str}")
     async def get_one(self, template_id: PathId, staff: Staff, signing: Signing) -> TemplateOut:

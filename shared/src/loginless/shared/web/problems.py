@@ -75,7 +75,7 @@ def _field_error(item: object) -> object:
     """Litestar's ``{"key", "message", "source"}`` as ``{"field", "message"}``: ``query.limit``, ``lines.0.price``."""
     if not isinstance(item, dict) or "key" not in item:
         return item
-    source = item.get("source")
+    source = getattr(item.get("source"), "value", item.get("source"))  # litestar's ParamType enum: "query"
     field = str(item["key"]) if source in (None, "body") else f"{source}.{item['key']}"  # body members bare, as in 422s
     return {"field": field, "message": item.get("message", "")}
 
