@@ -31,9 +31,8 @@ from loginless.documents.uploads import ClientDisconnected, ResumableUploads, pa
 from loginless.shared.errors import InvalidRequest, LoginlessError, NotFound
 from loginless.shared.eventstore import Cause
 from loginless.shared.guest import address
-from loginless.shared.guest.i18n import N_, format_date_time, format_size, translations
-from loginless.shared.guest.language import language_of
-from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, page_context
+from loginless.shared.guest.i18n import N_, format_date_time, format_size
+from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, service_page_context
 from loginless.shared.guest.problems import GuestProblem, guest_problem
 from loginless.shared.web.assertion import GuestAssertion
 from loginless.shared.web.context import correlation_id_of
@@ -95,12 +94,10 @@ class GuestPages:
     async def context(self, request: Request, guest: GuestAssertion | None, **values: Any) -> dict[str, Any]:
         """The kit's page context (language, branding, assets under the gateway's prefix) and the documents
         pages' own: ``prefix`` for their links, ``firm`` for their sentences, ``lang`` for the formatting here."""
-        language = language_of(request, recipient=guest.recipient.language if guest else None)
-        branding = await self.ctx.links.branding(guest.tenant_id) if guest else None
-        prefix = forwarded_prefix(request)
-        firm = branding.name if branding else translations(language, i18n.CATALOGS).gettext(UNNAMED_FIRM)
-        return page_context(language=language, branding=branding, asset_prefix=prefix, prefix=prefix, firm=firm,
-                            lang=language, asset_version=ASSET_VERSION, **values)
+        return service_page_context(request, recipient_language=guest.recipient.language if guest else None,
+                                    branding=await self.ctx.links.branding(guest.tenant_id) if guest else None,
+                                    catalogs=i18n.CATALOGS, unnamed_firm=UNNAMED_FIRM,
+                                    asset_version=ASSET_VERSION, **values)
 
 
 def _asset_version() -> str:

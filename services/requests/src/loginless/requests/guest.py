@@ -29,8 +29,7 @@ from loginless.requests.handlers import AnswerConflict, DeviceNotVerified, Guest
 from loginless.shared.errors import InvalidRequest, LoginlessError
 from loginless.shared.eventstore import Cause
 from loginless.shared.guest.i18n import N_, format_date, format_date_time, format_size, translations
-from loginless.shared.guest.language import language_of
-from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, page_context
+from loginless.shared.guest.pages import NO_STORE, guest_asset_routes, service_page_context
 from loginless.shared.guest.problems import GuestProblem, guest_problem
 from loginless.shared.web.assertion import DEVICE_PROVEN_HEADER, GuestAssertion
 from loginless.shared.web.context import correlation_id_of
@@ -58,13 +57,9 @@ class GuestPages:
         self.ctx = ctx
 
     async def context(self, request: Request, guest: GuestAssertion, **values: Any) -> dict[str, Any]:
-        language = language_of(request, recipient=guest.recipient.language)
-        branding = await self.ctx.links.branding(guest.tenant_id)
-        prefix = forwarded_prefix(request)
-        messages = translations(language, i18n.CATALOGS)
-        firm = branding.name if branding else messages.gettext(UNNAMED_FIRM)
-        return page_context(language=language, branding=branding, asset_prefix=prefix, prefix=prefix, firm=firm,
-                            lang=language, **values)
+        return service_page_context(request, recipient_language=guest.recipient.language,
+                                    branding=await self.ctx.links.branding(guest.tenant_id),
+                                    catalogs=i18n.CATALOGS, unnamed_firm=UNNAMED_FIRM, **values)
 
 
 Pages = NamedDependency[GuestPages]

@@ -27,9 +27,8 @@ from litestar.response import Redirect, Template
 from loginless.shared.errors import LoginlessError, NotFound
 from loginless.shared.eventstore import Cause
 from loginless.shared.guest import address
-from loginless.shared.guest.i18n import N_, format_date_time, format_size, translations
-from loginless.shared.guest.language import language_of
-from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, page_context
+from loginless.shared.guest.i18n import N_, format_date_time, format_size
+from loginless.shared.guest.pages import NO_STORE, forwarded_prefix, guest_asset_routes, service_page_context
 from loginless.shared.guest.problems import GuestProblem, guest_problem
 from loginless.shared.web.assertion import GuestAssertion
 from loginless.shared.web.context import correlation_id_of
@@ -90,12 +89,9 @@ class GuestPages:
         self.ctx = ctx
 
     async def context(self, request: Request, guest: GuestAssertion, **values: Any) -> dict[str, Any]:
-        language = language_of(request, recipient=guest.recipient.language)
-        branding = await self.ctx.links.branding(guest.tenant_id)
-        prefix = forwarded_prefix(request)
-        firm = branding.name if branding else translations(language, CATALOGS).gettext(UNNAMED_FIRM)
-        return page_context(language=language, branding=branding, asset_prefix=prefix, prefix=prefix, firm=firm,
-                            lang=language, asset_version=ASSET_VERSION, **values)
+        return service_page_context(request, recipient_language=guest.recipient.language,
+                                    branding=await self.ctx.links.branding(guest.tenant_id), catalogs=CATALOGS,
+                                    unnamed_firm=UNNAMED_FIRM, asset_version=ASSET_VERSION, **values)
 
 
 def _asset_version() -> str:

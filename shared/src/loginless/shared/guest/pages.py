@@ -51,6 +51,7 @@ from loginless.shared.guest.i18n import (
     supported,
     translations,
 )
+from loginless.shared.guest.language import language_of
 from loginless.shared.web.assertion import FORWARDED_PREFIX_HEADER
 
 KIT_TEMPLATES = Path(__file__).parent / "templates"
@@ -139,6 +140,18 @@ def page_context(*, language: str, branding: Branding | None, asset_prefix: str,
     return {"language": supported(language), "languages": list(LANGUAGE_NAMES.items()), "branding": branding,
             "brand_stylesheet": brand_stylesheet_name(branding), "asset_prefix": asset_prefix,
             "switcher": switcher, **values}
+
+
+def service_page_context(connection: ASGIConnection, *, recipient_language: str | None, branding: Branding | None,
+                         catalogs: tuple[MessageCatalog, ...], unnamed_firm: str, **values: Any) -> dict[str, Any]:
+    """A service's guest page behind the gateway: :func:`page_context` in the guest's language (the recipient's
+    first), with ``prefix`` for the page's own links, ``firm`` for its sentences (the firm's name, else
+    ``unnamed_firm`` in that language, from the service's ``catalogs``) and ``lang`` for its formatting."""
+    language = language_of(connection, recipient=recipient_language)
+    prefix = forwarded_prefix(connection)
+    firm = branding.name if branding else translations(language, catalogs).gettext(unnamed_firm)
+    return page_context(language=language, branding=branding, asset_prefix=prefix, prefix=prefix, firm=firm,
+                        lang=language, **values)
 
 
 def forwarded_prefix(connection: ASGIConnection) -> str:
