@@ -2,7 +2,6 @@
 for the next request."""
 
 import asyncio
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,11 +9,12 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import REGISTRY
 
 from loginless.events import CloudEvent
 from loginless.events.payloads import links
 from loginless.gateway.bootstrap import create_worker
-from loginless.gateway.consumers import link_state_consumer
+from loginless.gateway.consumers import LINK_STATE_CONSUMER, link_state_consumer
 from loginless.gateway.read_model import LinkFacts, LinkStateFreshness, LinkStateStore
 from loginless.gateway.settings import GatewaySettings
 from loginless.shared.eventstore import EventStore
@@ -161,9 +161,10 @@ async def test_the_consumer_keeps_a_code_locks_end_and_a_staff_reset_ends_it(
     assert state.closed_reason(NOW) is None  # a lock never closes the link itself
 
 
-async def test_a_revocation_reaches_the_next_request_through_the_worker_within_a_second(
-    start_gateway, kafka_bootstrap_servers,
-):
+async def test_a_revocation_reaches_the_next_request_through_the_worker(start_gateway, kafka_bootstrap_servers):
+    """The worker's path, not the fallback: the read model learns of the revocation from links.events and the
+    gateway never has to ask links. How soon it lands is measured by ``bench/revocation.py`` (the promise is a
+    second), not asserted here, where a loaded machine would make a timing flaky."""
     topic_prefix = f"t{uuid.uuid4().hex[:8]}."
     # With the default per-replica cache of link state: the promise must hold with it.
     async with start_gateway(topic_prefix=topic_prefix, link_state_cache_seconds=0.1) as gateway:
@@ -183,28 +184,30 @@ async def test_a_revocation_reaches_the_next_request_through_the_worker_within_a
                 await eventually(lambda: gateway.link_states.get(warm_up.link_id), timeout=60,
                                  message="the worker consumes")
 
+                calls_before = len(gateway.links.calls)
                 await publish(kafka_bootstrap_servers, f"{topic_prefix}links.events", [cloud_event(
                     links.LinkRevoked(link_id=link.link_id, tenant_id=link.tenant_id, revoked_at=datetime.now(UTC)))])
-                revoked_at = time.monotonic()
 
                 async def turned_away():
                     page = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie})
                     return page.status_code == 410
 
-                await eventually(turned_away, timeout=10, interval=0.02, message="the revocation is enforced")
-                enforced_after = time.monotonic() - revoked_at
+                await eventually(turned_away, timeout=30, interval=0.02, message="the revocation is enforced")
+                revoked_in_read_model = (await gateway.link_states.get(link.link_id)).revoked_at
+                asked_links = ("get", link.link_id) in gateway.links.calls[calls_before:]
         finally:
             stop.set()
             await worker
-    assert enforced_after < 1.0, f"the revocation took {enforced_after:.3f} s to reach the gateway"
+    assert revoked_in_read_model is not None  # written by the worker
+    assert not asked_links  # the read model was fresh all along: the revocation came through the worker
 
 
 async def test_twenty_records_of_a_type_the_gateway_cannot_read_do_not_hold_back_a_revocation_behind_them(
     start_gateway, kafka_bootstrap_servers,
 ):
     """A rolling upgrade of links publishes ``LinkIssued.v2`` before the gateway knows it: on the revoked link's own
-    partition, ahead of its revocation. They are skipped, not retried, so the revocation still lands within about
-    a second (the deadline leaves room for a loaded machine; retrying each would take seconds apiece)."""
+    partition, ahead of its revocation. They are skipped, not retried (each retry would wait; each dead letter is a
+    produce), so nothing holds the revocation behind them. Its latency is ``bench/revocation.py``'s to measure."""
     topic_prefix = f"t{uuid.uuid4().hex[:8]}."
     async with start_gateway(topic_prefix=topic_prefix, link_state_cache_seconds=0.1) as gateway:
         topic = f"{topic_prefix}links.events"
@@ -228,17 +231,20 @@ async def test_twenty_records_of_a_type_the_gateway_cannot_read_do_not_hold_back
                     for _ in range(20)]
                 revoked = links.LinkRevoked(link_id=link.link_id, tenant_id=link.tenant_id,
                                             revoked_at=datetime.now(UTC))
+                skipped_before, dead_lettered_before = consumed("skipped_unknown_version"), consumed("dead_lettered")
                 await publish(kafka_bootstrap_servers, topic, [*from_the_future, cloud_event(revoked)])
 
                 async def turned_away():
                     page = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie})
                     return page.status_code == 410
 
-                await eventually(turned_away, timeout=2.0, interval=0.02,
+                await eventually(turned_away, timeout=30, interval=0.02,
                                  message="the revocation behind 20 unreadable records is enforced")
         finally:
             stop.set()
             await worker
+        assert consumed("skipped_unknown_version") - skipped_before == 20  # each read once and passed over
+        assert consumed("dead_lettered") == dead_lettered_before  # none retried until it was given up on
         skipped_in_inbox = await gateway.link_states.pool.fetchval(
             f'SELECT count(*) FROM "{gateway.settings.schema}".inbox WHERE event_type = $1',
             "loginless.links.LinkIssued.v2")
@@ -298,6 +304,12 @@ async def test_with_the_worker_stopped_a_revoked_cookie_is_refused_on_the_very_n
         finally:
             stop.set()
             await worker
+
+
+def consumed(outcome: str) -> float:
+    """The worker's count of records with ``outcome`` (it runs in this process, so its metrics are ours)."""
+    return REGISTRY.get_sample_value("loginless_events_consumed_total",
+                                     {"consumer": LINK_STATE_CONSUMER, "outcome": outcome}) or 0.0
 
 
 async def reported_by_every_partition(gateway) -> bool:
