@@ -67,6 +67,7 @@ from servers import (
     links_environment,
     process_environment,
     seed_link,
+    start_gateway_worker,
     wait_until_up,
 )
 
@@ -83,9 +84,14 @@ BUCKET = "documents-bench"
 DIRECT_BUCKET = "documents-bench-direct"
 
 
-def documents_environment(port: int, public_key: str, links_url: str, delivery: str = "presigned") -> dict[str, str]:
+def documents_environment(port: int, public_key: str, links_url: str, delivery: str = "presigned",
+                          clamd_address: str = "") -> dict[str, str]:
+    # Without --clamd the uploads are not scanned: the path measured is ours; the scan costs what clamd takes.
+    scanning = {"DOCUMENTS_SCANNER": "clamd", "DOCUMENTS_CLAMD_ADDRESS": clamd_address} if clamd_address else {
+        "DOCUMENTS_SCANNER": "none"}
     return {
         **process_environment(),
+        **scanning,
         "DOCUMENTS_DOWNLOAD_DELIVERY": delivery,
         "DOCUMENTS_DATABASE_URL": os.environ["DATABASE_URL"],
         "DOCUMENTS_DATABASE_SCHEMA": SCHEMA,
@@ -335,16 +341,18 @@ async def run(options: argparse.Namespace) -> None:
     links = start("links", [sys.executable, "-m", "loginless.links", "api"], links_env)
     links_url = f"http://127.0.0.1:{links_port}"
     documents = start("documents", [sys.executable, "-m", "loginless.documents", "api"],
-                      documents_environment(documents_port, public, links_url))
+                      documents_environment(documents_port, public, links_url, clamd_address=options.clamd))
     gateway = start("gateway", [sys.executable, "-m", "loginless.gateway", "api"], gateway_env)
+    gateway_worker = start_gateway_worker(gateway_env, logs / "gateway-worker.log")  # for both gateways' read model
     # The stream delivery: a documents process with DOCUMENTS_DOWNLOAD_DELIVERY=stream (same schema and bucket), and
     # a gateway routing guests to it; the same read model, so the same links and cookies work on both.
     stream_documents = start("documents-stream", [sys.executable, "-m", "loginless.documents", "api"],
-                             documents_environment(stream_documents_port, public, links_url, delivery="stream"))
+                             documents_environment(stream_documents_port, public, links_url, delivery="stream",
+                                                   clamd_address=options.clamd))
     stream_gateway = start("gateway-stream", [sys.executable, "-m", "loginless.gateway", "api"],
                            gateway_environment(stream_gateway_port, private,
                                                {"documents": f"http://127.0.0.1:{stream_documents_port}"}))
-    processes = (links, gateway, documents, stream_gateway, stream_documents)
+    processes = (links, gateway, gateway_worker, documents, stream_gateway, stream_documents)
     documents_url, gateway_url = f"http://127.0.0.1:{documents_port}", f"http://127.0.0.1:{gateway_port}"
     stream_documents_url = f"http://127.0.0.1:{stream_documents_port}"
     stream_gateway_url = f"http://127.0.0.1:{stream_gateway_port}"
@@ -521,6 +529,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--patch-mb", type=int, default=0,
                         help="tus PATCH size; default: the upload page's chunk size, read from the page")
+    parser.add_argument("--clamd", default="", help="scan uploads with the clamd at this address "
+                        "(tcp://host:port or unix:///path); default: no scanning")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -47,6 +47,8 @@ from servers import (
     guest_cookie,
     process_environment,
     seed_link,
+    start_gateway_worker,
+    wait_until_ok,
     wait_until_up,
 )
 
@@ -208,6 +210,7 @@ def run(args: argparse.Namespace) -> None:
     ports = {name: free_port() for name in ("bare", "service", "upstream", "forwarder", "gateway")}
     logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     processes: dict[str, subprocess.Popen] = {}
+    worker: subprocess.Popen | None = None
     private_key, _ = generate_key_pair()
     try:
         upstream_url = f"http://127.0.0.1:{ports['upstream']}"
@@ -220,10 +223,11 @@ def run(args: argparse.Namespace) -> None:
         if args.profile:
             gateway_command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(logs / "profile.txt"),
                                "-m", "loginless.gateway", "api"]
-        processes["gateway"] = subprocess.Popen(
-            gateway_command, env=gateway_environment(ports["gateway"], private_key, {
-                service: upstream_url for service in SERVICE_OF_ACTION.values()}),
-            stdout=(logs / "gateway.log").open("wb"), stderr=subprocess.STDOUT)
+        gateway_env = gateway_environment(ports["gateway"], private_key, {
+            service: upstream_url for service in SERVICE_OF_ACTION.values()})
+        processes["gateway"] = subprocess.Popen(gateway_command, env=gateway_env,
+                                                stdout=(logs / "gateway.log").open("wb"), stderr=subprocess.STDOUT)
+        worker = start_gateway_worker(gateway_env, logs / "gateway-worker.log")
         for kind, process in processes.items():
             wait_until_up(f"http://127.0.0.1:{ports[kind]}/", process)
         asyncio.run(seed_link(LINK_ID, tenant_id="tenant-bench", action="view", resource_id="doc_bench"))
@@ -239,7 +243,7 @@ def run(args: argparse.Namespace) -> None:
         targets = {name: target for name, target in targets.items() if name in args.targets}
         for name in ("forwarder", "gateway"):  # each proxy answers with what the trivial service says
             if name in targets:
-                check = httpx.get(targets[name][0], headers=targets[name][1])
+                check = wait_until_ok(*targets[name])
                 assert check.status_code == 200 and check.text == "ok", (name, check.status_code, check.text[:300])
         for url, headers in targets.values():  # warm up: connection pools, caches, the JIT-less interpreter's
             load(url, headers, 8, 1)
@@ -280,9 +284,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"# errors (non-2xx or failed requests): {errors}")
         print(json.dumps(summary))
     finally:
-        for process in processes.values():
+        for process in [*processes.values(), *([worker] if worker else [])]:
             process.send_signal(signal.SIGINT)  # pyinstrument writes its report on a clean stop
-        for process in processes.values():
+        for process in [*processes.values(), *([worker] if worker else [])]:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -35,7 +35,15 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from servers import CLOSED_PORT_URL, SERVICE_OF_ACTION, free_port, gateway_environment, guest_cookie, wait_until_up
+from servers import (
+    CLOSED_PORT_URL,
+    SERVICE_OF_ACTION,
+    free_port,
+    gateway_environment,
+    guest_cookie,
+    start_gateway_worker,
+    wait_until_up,
+)
 
 from loginless.events import CloudEvent
 from loginless.events.payloads import links
@@ -174,9 +182,10 @@ def run(args: argparse.Namespace) -> None:
         processes["upstream"] = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("gateway.py")), "serve", "upstream",
              "--port", str(ports["upstream"])], stdout=subprocess.DEVNULL, stderr=(logs / "upstream.log").open("wb"))
-        for role in ("worker", "api"):  # the worker creates the topic before anything is published to it
-            processes[role] = subprocess.Popen([sys.executable, "-m", "loginless.gateway", role], env=environment,
-                                               stdout=(logs / f"{role}.log").open("wb"), stderr=subprocess.STDOUT)
+        # The worker first: it creates the topic before anything is published to it.
+        processes["worker"] = start_gateway_worker(environment, logs / "worker.log")
+        processes["api"] = subprocess.Popen([sys.executable, "-m", "loginless.gateway", "api"], env=environment,
+                                            stdout=(logs / "api.log").open("wb"), stderr=subprocess.STDOUT)
         gateway_url = f"http://127.0.0.1:{ports['gateway']}"
         wait_until_up(f"{gateway_url}/health/live", processes["api"])
         results = asyncio.run(measure(gateway_url, os.environ["KAFKA_BOOTSTRAP_SERVERS"],

@@ -10,9 +10,11 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
@@ -20,6 +22,8 @@ COOKIE_SECRET = "bench-cookie-secret-0123456789abcdef"
 SERVICE_OF_ACTION = {"view": "documents", "upload": "documents", "sign": "signing", "pay": "payments",
                      "request": "requests"}
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens: what a run never calls
+# Topics and consumer groups of this run's own, so no earlier run's offsets or records are read.
+RUN_TOPIC_PREFIX = f"bench{os.getpid()}."
 
 
 def free_port() -> int:
@@ -65,7 +69,25 @@ def gateway_environment(port: int, private_key: str, service_urls: Mapping[str, 
         "GATEWAY_ROUTES": json.dumps(routes),
         "GATEWAY_LINKS_URL": CLOSED_PORT_URL,  # never called: the read model knows the links
         "GATEWAY_LOG_LEVEL": "INFO",  # as in production: an access line per proxied request
+        "GATEWAY_TOPIC_PREFIX": RUN_TOPIC_PREFIX,
     }
+
+
+def start_gateway_worker(environment: Mapping[str, str], log_path: Path) -> subprocess.Popen:
+    """``python -m loginless.gateway worker``: it reports the read model caught up on ``links.events``. Without those
+    reports a gateway, failing closed, asks links about every request (and answers 503 when links is not there)."""
+    return subprocess.Popen([sys.executable, "-m", "loginless.gateway", "worker"], env=dict(environment),
+                            stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+
+
+def wait_until_ok(url: str, headers: Mapping[str, str], timeout: float = 60) -> httpx.Response:
+    """Until ``url`` answers 200 (a gateway lets a guest through once its worker has reported); the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(url, headers=dict(headers))
+        if response.status_code == 200 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)
 
 
 def links_environment(port: int, *, public_url: str, schema: str, internal_secret: str) -> dict[str, str]:
