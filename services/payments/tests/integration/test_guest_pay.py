@@ -84,6 +84,22 @@ async def test_a_declined_card_leaves_it_due_and_a_3ds_approval_then_pays_it(cli
     assert (await harness.events(issued["invoice_id"])).count("InvoicePaid") == 1
 
 
+async def test_a_guest_who_goes_back_from_the_test_providers_page_without_paying_can_pay_again_at_once(
+        client, harness, tenant):
+    issued = await issue(client, tenant)
+    headers = harness.guest_headers(issued["link_ids"][0])
+    page = (await client.get("/guest/", headers=headers)).text
+    handed = await client.post("/guest/pay", data=pay_form(page), headers=headers, follow_redirects=False)
+    card = await client.get(f"/guest/{handed.headers['location'].split('/', 3)[3]}", headers=headers)
+    leave = re.search(r'<a href="([^"]+)" data-leave>', card.text).group(1).replace("&amp;", "&")
+
+    back = await client.get(f"/guest/{leave.split('/', 3)[3]}", headers=headers)
+
+    assert "data-failed" in back.text and "data-pay-form" in back.text
+    assert (await harness.events(issued["invoice_id"]))[-2:] == ["PaymentStarted", "PaymentFailed"]
+    assert "data-paid" in (await card_payment(client, headers)).text
+
+
 async def test_a_part_then_the_rest_pay_it_and_more_than_is_open_is_refused_on_the_server(client, harness, tenant):
     issued = await issue(client, tenant, partial_payments=True, minimum_partial="100")
     headers = harness.guest_headers(issued["link_ids"][0])

@@ -93,6 +93,7 @@ async def test_the_checkout_session_is_created_with_the_shape_stripe_accepts_and
     assert form["payment_intent_data[metadata][payment_id]"] == "pay_shape1"
     assert form["metadata[invoice_id]"] == "inv_shape" and form["client_reference_id"] == "pay_shape1"
     assert form["success_url"] == "https://pay.firm.test/g/lnk_1/?payment=pay_shape1"
+    assert form["cancel_url"] == "https://pay.firm.test/g/lnk_1/?payment=pay_shape1&canceled=1"
 
 
 async def test_the_reads_of_a_webhook_and_of_the_sweep_are_calls_stripe_accepts(provider, api, sent):
@@ -107,6 +108,15 @@ async def test_the_reads_of_a_webhook_and_of_the_sweep_are_calls_stripe_accepts(
     assert [p[:2] for p in paths[1:]] == [("GET", "/v1/payment_intents/pi_123"), ("GET", "/v1/refunds"),
                                           ("GET", "/v1/disputes/dp_123")]
     assert not any(p[3] for p in paths)  # Stripe ignores idempotency keys on reads: none are sent
+
+
+async def test_closing_the_page_of_a_guest_who_left_by_the_cancel_link_is_a_call_stripe_accepts(provider, sent):
+    # stripe-mock's fixture session carries none of our metadata: an accepted expiry, then nothing reported.
+    assert await provider.cancel("pay_shape5", "inv_shape", "cs_test_123") == ()
+
+    expire, read_back = sent
+    assert (expire.method, expire.url.path) == ("POST", "/v1/checkout/sessions/cs_test_123/expire")
+    assert (read_back.method, read_back.url.path) == ("GET", "/v1/checkout/sessions/cs_test_123")
 
 
 async def test_a_refund_staff_ask_for_is_a_call_stripe_accepts_with_the_refund_as_idempotency_key(provider, sent):

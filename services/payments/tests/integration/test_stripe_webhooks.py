@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -265,6 +266,36 @@ async def test_the_sweep_leaves_the_built_in_providers_payments_to_the_guests_ch
                                                   clock=lambda: utc_now() + timedelta(hours=1)))
 
     assert (await harness.events(issued["invoice_id"]))[-1] == "PaymentStarted"
+
+
+async def test_a_guest_back_by_the_cancel_link_has_the_page_closed_and_the_amount_open_again_at_once(
+        stripe_client, harness, tenant, fake_stripe):
+    """Bad input tried: the cancel link followed twice, with a payment id that is not the invoice's, and after the
+    guest paid in another tab."""
+    issued, attempt, session_id = await handed_over(stripe_client, harness, tenant)
+    headers = harness.guest_headers(issued["link_ids"][0])
+    (params,) = [p for _, p in fake_stripe.created if p.get("client_reference_id") == attempt]
+    cancel_url = urlsplit(params["cancel_url"])
+    assert cancel_url.path == f"/g/{issued['link_ids'][0]}/"  # the guest's token-free page
+
+    back = await stripe_client.get(f"/guest/?{cancel_url.query}", headers=headers)
+
+    assert back.status_code == 200 and "data-failed" in back.text and "data-pay-form" in back.text
+    assert fake_stripe.sessions[session_id]["status"] == "expired"
+    assert (await harness.events(issued["invoice_id"]))[-1] == "PaymentFailed"
+    view = await staff_view(stripe_client, tenant, issued["invoice_id"])
+    assert (view["processing_minor"], view["due_minor"]) == (0, 99049)
+    again = await stripe_client.get(f"/guest/?{cancel_url.query}", headers=headers)
+    stranger = await stripe_client.get(f"/guest/?payment={new_payment_id()}&canceled=1", headers=headers)
+    assert again.status_code == stranger.status_code == 200
+    assert (await harness.events(issued["invoice_id"])).count("PaymentFailed") == 1
+
+    paid, paid_attempt, paid_session = await handed_over(stripe_client, harness, tenant)
+    fake_stripe.pay(paid_session)  # in another tab; then the first tab's cancel link
+    late = await stripe_client.get(f"/guest/?payment={paid_attempt}&canceled=1",
+                                   headers=harness.guest_headers(paid["link_ids"][0]))
+    assert "data-received" in late.text or "data-paid" in late.text
+    assert (await harness.events(paid["invoice_id"]))[-2:] == ["PaymentReceived", "InvoicePaid"]
 
 
 async def test_stripe_down_or_refusing_when_the_guest_is_handed_over_fails_the_attempt_so_the_amount_is_open_again(

@@ -50,7 +50,8 @@ async def test_the_checkout_session_is_for_the_servers_amount_with_the_attempt_a
     ours = {"payment_id": "pay_1", "invoice_id": "inv_1", "tenant_id": "ten_1"}
     assert params["metadata"] == ours and params["payment_intent_data"]["metadata"] == ours
     # Back to the guest's token-free page, with the attempt to show how it went.
-    assert params["success_url"] == params["cancel_url"] == "https://pay.firm.test/g/lnk_1/?payment=pay_1"
+    assert params["success_url"] == "https://pay.firm.test/g/lnk_1/?payment=pay_1"
+    assert params["cancel_url"] == "https://pay.firm.test/g/lnk_1/?payment=pay_1&canceled=1"
     assert params["expires_at"] == int(STARTED.timestamp()) + 30 * 60 + 300
     assert page.url.startswith("https://checkout.stripe.test/") and page.reference in fake.sessions
 
@@ -106,6 +107,29 @@ async def test_a_declined_card_is_no_failure_while_the_page_is_open_and_an_expir
     assert (report.outcome, report.payment_id) == ("failed", "pay_1")
     assert await provider.status("pay_1", "inv_1", page.reference) == (report.__class__(**{**report.__dict__,
                                                                                  "event_id": "sweep:pay_1"}),)
+
+
+async def test_a_guest_who_leaves_by_the_cancel_link_has_the_page_expired_and_the_payment_reported_failed(
+        fake, provider):
+    page = await provider.checkout(a_checkout())
+    fake.decline(page.reference)  # a declined card first: the page was still open when the guest left
+
+    (report,) = await provider.cancel("pay_1", "inv_1", page.reference)
+
+    assert fake.expired_by_api == [page.reference] and fake.sessions[page.reference]["status"] == "expired"
+    assert (report.outcome, report.payment_id, report.invoice_id) == ("failed", "pay_1", "inv_1")
+
+
+async def test_a_cancel_link_followed_after_paying_elsewhere_reports_the_payment_stripe_took(fake, provider):
+    page = await provider.checkout(a_checkout())
+    intent_id = fake.pay(page.reference)  # paid in another tab, then the first tab's cancel link
+
+    (report,) = await provider.cancel("pay_1", "inv_1", page.reference)
+
+    assert fake.sessions[page.reference]["status"] == "complete"  # Stripe refused to expire it
+    assert (report.outcome, report.provider_payment_id, report.amount_minor) == ("succeeded", intent_id, 99049)
+    (never_handed_over,) = await provider.cancel("pay_2", "inv_1", None)
+    assert never_handed_over.outcome == "failed" and fake.expired_by_api == [page.reference]
 
 
 async def test_a_bank_debit_is_processing_until_it_settles_and_fails_once_it_failed_after_the_page_completed(

@@ -31,6 +31,7 @@ class FakeStripe:
         self.disputes: dict[str, dict[str, Any]] = {}
         self.created: list[tuple[str, dict[str, Any]]] = []  # (idempotency key, params) of each creation asked
         self.failure: Exception | None = None  # raised by the next calls while set (Stripe down)
+        self.expired_by_api: list[str] = []  # the sessions the adapter asked to expire
         self._by_key: dict[str, tuple[dict[str, Any], str]] = {}
 
     # ---- the calls (StripeApi) --------------------------------------------------------------------------
@@ -85,6 +86,16 @@ class FakeStripe:
     async def dispute(self, dispute_id: str) -> dict[str, Any]:
         self._maybe_fail()
         return copy.deepcopy(self.disputes[dispute_id])
+
+    async def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
+        self._maybe_fail()
+        self.expired_by_api.append(session_id)
+        if self.sessions[session_id]["status"] != "open":  # Stripe: 400, only an open session can be expired
+            from loginless.payments.ports import ProviderFailed  # what StripeSdkApi makes of Stripe's 400
+
+            raise ProviderFailed("Stripe: only an open session can be expired", stripe_code="resource_invalid_state")
+        self.expire(session_id)
+        return self._public(self.sessions[session_id])
 
     # ---- what a guest or Stripe does ----------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from loginless.payments.domain import Invoice
 from loginless.payments.handlers import PaymentsContext
 from loginless.payments.http import pdf_response
 from loginless.payments.i18n import CATALOGS
-from loginless.payments.ports import ProviderReport
+from loginless.payments.ports import CANCELED_QUERY, ProviderReport
 from loginless.payments.testprovider import TestProvider, new_event_id
 from loginless.shared.errors import LoginlessError, NotFound
 from loginless.shared.eventstore import Cause
@@ -106,11 +106,16 @@ class GuestController(Controller):
                       guest_pages: NamedDependency[GuestPages]) -> Template:
         """The invoice and what is due; the pay form while something is open."""
         context = await guest_pages.context(request, guest)
+        payment_id = request.query_params.get("payment", "")
         try:
-            invoice = await handlers.guest_invoice(guest_pages.ctx, guest)
+            if CANCELED_QUERY in request.query_params:  # back from the provider's page by its cancel link
+                invoice = await handlers.cancel_card_payment(guest_pages.ctx, guest, payment_id,
+                                                             cause=Cause(correlation_id_of(request)))
+            else:
+                invoice = await handlers.guest_invoice(guest_pages.ctx, guest)
         except LoginlessError as error:
             return error_page(error, context)
-        returned = invoice.payment(request.query_params.get("payment", ""))
+        returned = invoice.payment(payment_id)
         return self._page(invoice, context, returned=returned)
 
     def _page(self, invoice: Invoice, context: dict[str, Any], *, returned: domain.Payment | None = None,
@@ -193,7 +198,8 @@ class GuestController(Controller):
         return Template("card.html", headers=NO_STORE, context={
             **context, **facts(invoice, context["lang"]), "payment": payment,
             "charged": money.formatted(payment.amount_minor, invoice.currency, context["lang"]),
-            "challenge": request.query_params.get("step") == "3ds"})
+            "challenge": request.query_params.get("step") == "3ds",
+            "leave_url": f"{context['prefix']}/?payment={payment.payment_id}&{CANCELED_QUERY}=1"})
 
     @post("/test-provider/{payment_id:str}", media_type=MediaType.HTML)
     async def card_answer(self, request: Request, payment_id: FromPath[str], data: Form,

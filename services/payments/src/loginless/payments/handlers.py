@@ -467,6 +467,26 @@ async def pay_by_card(ctx: PaymentsContext, guest: GuestAssertion, *, attempt_id
     return page.url
 
 
+async def cancel_card_payment(ctx: PaymentsContext, guest: GuestAssertion, payment_id: str, *,
+                              cause: Cause) -> Invoice:
+    """The guest came back by the provider's cancel URL: the provider closes that page, and what it says then is
+    judged as a webhook's reports, so the amount is open again at once rather than when the page expires. Only a
+    card payment still under way, started through this same link, is touched; the invoice as it is then."""
+    state = await guest_invoice(ctx, guest)
+    payment = state.payment(payment_id)
+    if (payment is None or payment.status != "processing" or payment.provider != ctx.provider.name
+            or payment.link_id != guest.link_id):
+        return state
+    try:
+        reports = await ctx.provider.cancel(payment.payment_id, state.invoice_id, payment.provider_reference)
+    except ProviderUnavailable as error:  # the page expires on its own; the sweep settles it then
+        log.warning("provider could not close the payment page", payment_id=payment_id, error=str(error))
+        return state
+    if reports:
+        await _apply(ctx, reports, cause)
+    return await guest_invoice(ctx, guest)
+
+
 # ---- queries -------------------------------------------------------------------------------------------------
 
 

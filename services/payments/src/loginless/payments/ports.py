@@ -40,6 +40,10 @@ class ProviderUnavailable(DependencyUnavailable):
     title = "The payment provider is unavailable"
 
 
+# Added to the guest's return URL by the provider page's cancel link: the guest left without paying.
+CANCELED_QUERY = "canceled"
+
+
 @dataclass(frozen=True)
 class Refund:
     """Money of a received payment to give back through the provider that took it."""
@@ -121,4 +125,10 @@ class PaymentProvider(Protocol):
     async def status(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
         """What the provider says now of a payment handed to it as ``reference`` (nothing while it is under way);
         ``reference`` None: the guest was never handed over (its checkout failed), as far as the service knows."""
+        ...
+
+    async def cancel(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
+        """The guest came back from the provider's page without paying: close that page, so its amount is open
+        again now rather than when the page expires, and say what is true then (a payment completed meanwhile
+        stays completed)."""
         ...

@@ -4,7 +4,9 @@ The guest is handed to a Checkout Session: Stripe's hosted page, so no Stripe sc
 session is created for the amount and currency the invoice's decider fixed, with the attempt's payment id as
 idempotency key (``<payment id>/checkout``): the same attempt submitted twice gets the same page, never a second
 charge. Its success and cancel URLs are the guest's token-free page. Our ids ride along as metadata on the session
-and on the PaymentIntent Stripe makes for it, so every later event finds its payment.
+and on the PaymentIntent Stripe makes for it, so every later event finds its payment. A guest who comes back by the
+cancel URL has the session expired at once (``cancel``), so its amount is open again without waiting out the
+session's 30 minutes.
 
 Webhooks are verified with the endpoint's signing secret (``stripe.Webhook.construct_event``: HMAC-SHA256 of
 ``t.payload``, five minutes' tolerance). Their body is never trusted for state: Stripe neither orders nor
@@ -45,6 +47,7 @@ import structlog
 
 from loginless.payments import money
 from loginless.payments.ports import (
+    CANCELED_QUERY,
     Checkout,
     CheckoutPage,
     ProviderFailed,
@@ -108,6 +111,10 @@ class StripeApi(Protocol):
 
     async def dispute(self, dispute_id: str) -> StripeObject: ...
 
+    async def expire_checkout_session(self, session_id: str) -> StripeObject:
+        """Close an open session's page; Stripe refuses (``ProviderFailed``) once it is complete or expired."""
+        ...
+
 
 class StripeSdkApi:
     """``StripeApi`` on the official SDK's ``StripeClient`` (its ``*_async`` methods, over httpx). The SDK retries
@@ -140,6 +147,9 @@ class StripeSdkApi:
 
     async def dispute(self, dispute_id: str) -> StripeObject:
         return await _called(self._client.v1.disputes.retrieve_async(dispute_id))
+
+    async def expire_checkout_session(self, session_id: str) -> StripeObject:
+        return await _called(self._client.v1.checkout.sessions.expire_async(session_id))
 
 
 async def _called(call: Any) -> dict[str, Any]:  # noqa: ANN401 -- any of the SDK's awaitables
@@ -181,7 +191,7 @@ class StripeProvider:
             "payment_intent_data": {"description": payment.description, "metadata": ours},
             "metadata": ours,
             "success_url": back,
-            "cancel_url": back,
+            "cancel_url": f"{back}&{CANCELED_QUERY}=1",
             "expires_at": int(started) + self._checkout_seconds + EXPIRY_MARGIN_SECONDS,
         }
         if payment.payer_email:
@@ -248,6 +258,14 @@ class StripeProvider:
                                    outcome="failed", provider_payment_id="", amount_minor=0, currency="",
                                    reason="never handed to Stripe"),)
         return self._of_session(f"sweep:{payment_id}", await self._api.checkout_session(reference))
+
+    async def cancel(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
+        if reference is not None:
+            try:
+                await self._api.expire_checkout_session(reference)
+            except ProviderFailed as error:  # complete or expired already: what it says now is the answer
+                log.info("checkout session not expired", payment_id=payment_id, error=str(error))
+        return await self.status(payment_id, invoice_id, reference)
 
     # ---- reports from Stripe's objects ------------------------------------------------------------------
 

@@ -45,6 +45,12 @@ class TestProvider:
     async def status(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
         return ()  # it keeps no state of its own: the guest's choice on its page is the only report
 
+    async def cancel(self, payment_id: str, invoice_id: str, reference: str | None) -> tuple[ProviderReport, ...]:
+        # Its page has nothing to close; leaving it without choosing is a payment that did not happen.
+        return (ProviderReport(event_id=f"cancel:{payment_id}", payment_id=payment_id, invoice_id=invoice_id,
+                               outcome="failed", provider_payment_id="", amount_minor=0, currency="",
+                               reason="canceled by the guest"),)
+
     def report(self, report: ProviderReport) -> tuple[bytes, str]:
         """The webhook this provider sends about ``report``: its body and its ``Test-Signature`` header."""
         payload = json.dumps(asdict(report), sort_keys=True).encode()
