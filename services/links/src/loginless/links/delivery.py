@@ -97,7 +97,7 @@ class DeliveryWorker:
             return
 
         try:
-            await self._send(delivery, tenant, link, secret)
+            message_id = await self._send(delivery, tenant, link, secret)
         except PermanentDeliveryError as error:
             await self._give_up(delivery, _describe(error, secret))
         except Exception as error:  # whatever stopped this send (network, server, provider) is worth a retry
@@ -110,32 +110,34 @@ class DeliveryWorker:
                 log.warning("delivery failed; will retry", link_id=delivery.link_id, purpose=delivery.purpose,
                             channel=delivery.channel, attempts=delivery.attempts, retry_in=delay, error=reason)
         else:
-            await self._succeeded(delivery)
+            await self._succeeded(delivery, message_id)
 
-    async def _send(self, delivery: DueDelivery, tenant: Tenant, link: Link, secret: str) -> None:
+    async def _send(self, delivery: DueDelivery, tenant: Tenant, link: Link, secret: str) -> str | None:
+        """Send it; the SMS provider's id of the message, if it gave one."""
         composer = self.composer
         if delivery.purpose in ("link", "reminder"):
             url, reminder = self.ctx.url_for(secret), delivery.purpose == "reminder"
             if delivery.channel == "email":
                 await self.email.send(composer.link_email(tenant, link, url, reminder=reminder))
-            else:
-                await self.sms.send(composer.link_sms(tenant, link, url, reminder=reminder))
-        elif delivery.channel == "email":
+                return None
+            return await self.sms.send(composer.link_sms(tenant, link, url, reminder=reminder))
+        if delivery.channel == "email":
             await self.email.send(composer.code_email(tenant, link, secret))
-        else:
-            await self.sms.send(composer.code_sms(tenant, link, secret))
+            return None
+        return await self.sms.send(composer.code_sms(tenant, link, secret))
 
-    async def _succeeded(self, delivery: DueDelivery) -> None:
+    async def _succeeded(self, delivery: DueDelivery, message_id: str | None) -> None:
         log.info("delivered", link_id=delivery.link_id, purpose=delivery.purpose, channel=delivery.channel,
-                 attempts=delivery.attempts)
-        await self._finish(delivery, failure=None)
+                 attempts=delivery.attempts, provider_message_id=message_id)
+        await self._finish(delivery, failure=None, provider_message_id=message_id)
 
     async def _give_up(self, delivery: DueDelivery, reason: str) -> None:
         log.warning("delivery given up", link_id=delivery.link_id, purpose=delivery.purpose,
                     channel=delivery.channel, attempts=delivery.attempts, reason=reason)
         await self._finish(delivery, failure=reason)
 
-    async def _finish(self, delivery: DueDelivery, *, failure: str | None) -> None:
+    async def _finish(self, delivery: DueDelivery, *, failure: str | None,
+                      provider_message_id: str | None = None) -> None:
         """Erase the secret; for a link, record the outcome in the same transaction."""
 
         async def erase(connection: asyncpg.Connection) -> None:
@@ -147,7 +149,8 @@ class DeliveryWorker:
             await self.ctx.repository.erase_delivery(self.ctx.store.pool, delivery.id)
             return
         await record_delivery(self.ctx, delivery.link_id, channel=delivery.channel, attempts=delivery.attempts,
-                              failure=failure, correlation_id=str(uuid.uuid4()), also=erase)
+                              failure=failure, correlation_id=str(uuid.uuid4()), also=erase,
+                              provider_message_id=provider_message_id)
 
 
 def _describe(error: BaseException, secret: str) -> str:
