@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
 import pytest
+from prometheus_client import REGISTRY
 
 from loginless.links.bootstrap import create_worker, sms_sender
 from loginless.links.delivery import DeliveryWorker
@@ -131,6 +132,12 @@ async def twilio_delivery(ctx, twilio_settings):
             poll_seconds=settings.delivery_poll_seconds, send_timeout_seconds=settings.sms_timeout_seconds)
 
 
+def sms_deliveries(outcome: str) -> float:
+    """How many SMS sends this process counted with ``outcome`` (loginless_links_deliveries_total)."""
+    return REGISTRY.get_sample_value("loginless_links_deliveries_total",
+                                     {"channel": "sms", "outcome": outcome}) or 0.0
+
+
 async def event_data(pool, settings, link_id: str, name: str) -> dict:
     row = await pool.fetchrow(f'SELECT data FROM "{settings.schema}".events WHERE stream_id = $1 AND type LIKE $2',
                               link_id, f"%.{name}.%")
@@ -169,12 +176,14 @@ async def test_a_number_twilio_refuses_fails_the_delivery_at_once_and_is_not_tri
         client, staff, issue, fake_twilio, twilio_delivery, pool, settings, stream_types):
     fake_twilio.answers = [twilio_error(400, 21211, "The 'To' number +34600000001 is not a valid phone number.")]
     link = (await issue(client, staff, recipients=[{"phone": "+34 600 000 001", "delivery": "sms"}]))[0]
+    refused, retried = sms_deliveries("refused"), sms_deliveries("retried")
 
     await twilio_delivery.deliver_due()
     for _ in range(3):  # later rounds find nothing left to send
         assert await twilio_delivery.deliver_due() == 0
 
     assert len(fake_twilio.requests) == 1
+    assert (sms_deliveries("refused") - refused, sms_deliveries("retried") - retried) == (1, 0)
     assert await stream_types(link["link_id"]) == ["LinkIssued", "LinkDeliveryFailed"]
     failed = await event_data(pool, settings, link["link_id"], "LinkDeliveryFailed")
     assert failed["attempts"] == 1 and "21211" in failed["reason"] and "HTTP 400" in failed["reason"]
@@ -189,6 +198,7 @@ async def test_a_busy_or_failing_twilio_is_retried_until_it_takes_the_message(
     fake_twilio.answers = [twilio_error(503, 20503, "Service unavailable"),
                            twilio_error(429, 20429, "Too many requests")]
     link = (await issue(client, staff, recipients=[{"phone": "+34 611 222 333", "delivery": "sms"}]))[0]
+    sent, retried = sms_deliveries("sent"), sms_deliveries("retried")
 
     async def delivered() -> bool:
         await twilio_delivery.deliver_due()
@@ -197,6 +207,7 @@ async def test_a_busy_or_failing_twilio_is_retried_until_it_takes_the_message(
     await eventually(delivered, timeout=30, message="LinkDelivered after two refusals")
 
     assert len(fake_twilio.requests) == 3
+    assert (sms_deliveries("sent") - sent, sms_deliveries("retried") - retried) == (1, 2)
     assert all(request.form["Body"] == fake_twilio.requests[0].form["Body"] for request in fake_twilio.requests)
     data = await event_data(pool, settings, link["link_id"], "LinkDelivered")
     assert (data["attempts"], data["provider_message_id"]) == (3, fake_twilio.sids[0])
