@@ -2,7 +2,7 @@
 the settings each provider needs, and the file outbox refused in production.
 
 Bad inputs tried: Twilio's 400 with 21211 (invalid 'To') and 21610 (recipient unsubscribed), 404, 400 with a body
-that is not JSON, 401 (our credentials), 408, 429, 500, 503, a read timeout, a refused connection; settings with
+that is not JSON, 401 (our credentials), 408, 429, 500, 503, a 301, a read timeout, a refused connection; settings with
 the outbox in production, Twilio without account, sender or credentials, half an API key, malformed SIDs, and a
 plain-HTTP API address in production.
 """
@@ -103,7 +103,8 @@ async def test_a_message_twilio_refuses_is_given_up_at_once_naming_the_code_neve
     assert MESSAGE.to not in described and URL not in described and "t" * 43 not in described
 
 
-@pytest.mark.parametrize(("status", "code"), [(401, 20003), (408, None), (429, 20429), (500, None), (503, 20503)])
+@pytest.mark.parametrize(("status", "code"), [
+    (401, 20003), (408, None), (429, 20429), (500, None), (503, 20503), (301, None)])
 async def test_an_answer_that_may_change_is_retried_later(status, code):
     with pytest.raises(SmsProviderUnavailable) as unavailable:
         await FakeTwilio(twilio_error(status, code)).sender().send(MESSAGE)

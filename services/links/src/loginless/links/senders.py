@@ -60,9 +60,9 @@ class TwilioSmsSender:
     """``POST {api_url}/2010-04-01/Accounts/{account_sid}/Messages.json`` with ``To``, ``Body`` and ``From`` or
     ``MessagingServiceSid``, HTTP Basic auth as the account (SID and auth token) or an API key (SID and secret).
 
-    Twilio answers 201 with the message's ``sid``; an error is JSON ``{code, message, more_info, status}``. 401 is
-    our credentials, not this message: retried, so messages still go out once an operator fixes them. Any other
-    4xx is about the message and final. 408, 429 and 5xx, timeouts and connection errors are retried.
+    Twilio answers 201 with the message's ``sid``; an error is JSON ``{code, message, more_info, status}``. A 4xx is
+    about the message and final, except 401 (our credentials: retried, so messages still go out once an operator
+    fixes them), 408 and 429. Those, 5xx, redirects, timeouts and connection errors are retried.
     """
 
     def __init__(self, *, account_sid: str, username: str, password: str, sender: str = "",
@@ -114,10 +114,11 @@ def _failure(response: httpx.Response) -> Exception:
     code = _json(response).get("code")
     code = code if isinstance(code, int) else None
     described = f"error {code} (HTTP {status})" if code is not None else f"HTTP {status}"
-    if status in (401, 408, 429) or status >= 500:
-        return SmsProviderUnavailable(f"Twilio could not take the message now: {described}", http_status=status,
-                                      provider_code=code)
-    return SmsRefused(f"Twilio refused the message: {described}", http_status=status, provider_code=code)
+    if 400 <= status < 500 and status not in (401, 408, 429):
+        return SmsRefused(f"Twilio refused the message: {described}", http_status=status, provider_code=code)
+    # 401, 408, 429, 5xx, and a redirect (an API URL that is not Twilio's): not about this message.
+    return SmsProviderUnavailable(f"Twilio could not take the message now: {described}", http_status=status,
+                                  provider_code=code)
 
 
 class NoSmsSender:
