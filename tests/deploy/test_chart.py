@@ -153,7 +153,7 @@ def test_each_service_accepts_its_rendered_settings_and_finds_the_files_they_nam
             for variable, value in config_map["data"].items():
                 environment.setenv(variable, value)
             for variable in secret_settings(service) & {f"{service.upper()}_{name}" for name in
-                                                        ("DATABASE_URL", "KAFKA_SASL_PASSWORD")}:
+                                                        ("DATABASE_URL", "KAFKA_SASL_PASSWORD", "TWILIO_AUTH_TOKEN")}:
                 environment.setenv(variable, "postgresql://db/loginless" if "DATABASE" in variable else "secret")
             settings = settings_class(service)()
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8000)
@@ -245,7 +245,27 @@ def test_every_secret_setting_of_a_running_process_comes_from_an_existing_secret
             expected -= {f"{service.upper()}_KAFKA_SASL_PASSWORD"}
         if settings.get(f"{service.upper()}_PROVIDER", "test") != "stripe":  # Stripe's keys: only when it is chosen
             expected -= {f"{service.upper()}_STRIPE_SECRET_KEY", f"{service.upper()}_STRIPE_WEBHOOK_SECRET"}
+        # Twilio's auth token, or its API key's secret when an API key signs in; neither without Twilio.
+        expected -= {"LINKS_TWILIO_AUTH_TOKEN" if "LINKS_TWILIO_KEY_SID" in settings else "LINKS_TWILIO_KEY_SECRET"}
+        if settings.get("LINKS_SMS_PROVIDER") != "twilio":
+            expected -= {"LINKS_TWILIO_AUTH_TOKEN", "LINKS_TWILIO_KEY_SECRET"}
         assert expected <= from_secrets, (service, component, expected - from_secrets)
+
+
+def test_every_process_is_marked_production_and_links_never_sends_sms_to_its_development_file(manifests):
+    for config_map in of_kind(manifests, "ConfigMap"):
+        if service := config_map["metadata"]["labels"].get("loginless.dev/service"):
+            assert config_map["data"][f"{service.upper()}_ENVIRONMENT"] == "production", service
+    links = named(manifests, "ConfigMap", "loginless-links")["data"]
+    assert links["LINKS_SMS_PROVIDER"] in ("none", "twilio")
+
+
+@pytest.mark.parametrize("option", [
+    "sms.provider=outbox-file", "sms.provider=twilio", "sms.twilio.accountSid=AC12", "environment=staging",
+])
+def test_the_values_schema_refuses_the_file_outbox_and_twilio_without_its_account(option):
+    rendered = helm_template("--set", option)
+    assert rendered.returncode != 0 and "values don't meet the specifications of the schema" in rendered.stderr
 
 
 @pytest.mark.parametrize("option", [
@@ -342,13 +362,21 @@ def allowed_connections(manifests: list[dict], values: dict) -> set[tuple[str, s
     systems = {53: "DNS", values["postgresql"]["port"]: "PostgreSQL", values["kafka"]["port"]: "Kafka",
                values["s3"]["port"]: "S3", values["smtp"]["port"]: "SMTP", values["clamd"]["port"]: "ClamAV"}
 
-    def peers(rule: dict, key: str, port: int) -> set[str]:
+    def uses_sms(pods_of_rule: set[str]) -> bool:
+        """Whether these pods' role sends SMS (the SMS provider shares S3's port, and both may be anywhere)."""
+        roles = {tuple(pod.split(" ")) for pod in pods_of_rule}
+        return any("sms" in ((values["services"][service] or {}).get("egress") or {}).get(role, [])
+                   for service, role in roles)
+
+    def peers(rule: dict, key: str, port: int, targets: set[str]) -> set[str]:
         found = set()
         for peer in rule.get(key) or [{}]:
             if "podSelector" in peer and "namespaceSelector" not in peer:
                 found |= {pod for pod, labels in pods.items() if selects(peer["podSelector"], labels)}
             elif key == "to" and rule.get("to") == values["webhooks"]["to"]:
                 found.add("webhook endpoints")  # on the same port as S3, told apart by where they are
+            elif key == "to" and port == values["sms"]["port"] and uses_sms(targets):
+                found.add("SMS provider")
             else:
                 found.add("outside" if key == "from" else systems[port])
         return found
@@ -362,10 +390,10 @@ def allowed_connections(manifests: list[dict], values: dict) -> set[tuple[str, s
         targets = {pod for pod, labels in pods.items() if selects(spec["podSelector"], labels)}
         for rule in spec.get("egress", []):
             for port in {port_of(entry) for entry in rule["ports"]}:
-                egress |= {(pod, peer, port) for pod in targets for peer in peers(rule, "to", port)}
+                egress |= {(pod, peer, port) for pod in targets for peer in peers(rule, "to", port, targets)}
         for rule in spec.get("ingress", []):
             for port in {port_of(entry) for entry in rule["ports"]}:
-                ingress |= {(peer, pod, port) for pod in targets for peer in peers(rule, "from", port)}
+                ingress |= {(peer, pod, port) for pod in targets for peer in peers(rule, "from", port, targets)}
     between_pods = {connection for connection in egress if connection[1] in pods}
     assert between_pods == {connection for connection in ingress if connection[0] in pods}, \
         "every connection between the release's pods is allowed at both ends, and no other"

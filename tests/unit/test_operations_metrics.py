@@ -29,6 +29,7 @@ def exported_metrics() -> dict[str, tuple[str, set[str]]]:
     import loginless.gateway.http  # noqa: F401
     import loginless.gateway.proxy_lane  # noqa: F401
     import loginless.gateway.rate_limit  # noqa: F401
+    import loginless.links.delivery  # noqa: F401
     import loginless.shared.eventstore.relay  # noqa: F401
     import loginless.shared.messaging.inbox  # noqa: F401
     import loginless.shared.messaging.lag  # noqa: F401

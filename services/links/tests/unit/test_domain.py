@@ -132,7 +132,9 @@ def test_revoking_twice_announces_it_once():
 def test_the_delivery_outcome_is_recorded_once():
     link = issued()
     [delivered] = decide(link, RecordDelivery("email", 2, NOW))
-    assert isinstance(delivered, LinkDelivered) and delivered.attempts == 2
+    assert isinstance(delivered, LinkDelivered) and delivered.attempts == 2 and delivered.provider_message_id is None
+    [by_sms] = decide(link, RecordDelivery("sms", 1, NOW, provider_message_id="SM" + "0" * 32))
+    assert by_sms.provider_message_id == "SM" + "0" * 32  # the provider's id, to look the message up there
     assert after(link, RecordDelivery("email", 2, NOW)).delivery_status == "delivered"
     [failed] = decide(link, RecordDelivery("sms", 8, NOW, failure="SMTPConnectError: refused"))
     assert isinstance(failed, LinkDeliveryFailed) and failed.reason == "SMTPConnectError: refused"

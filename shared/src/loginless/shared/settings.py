@@ -5,7 +5,7 @@ Settings are built in the entry point and passed down; nothing reads the environ
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +18,9 @@ class ServiceSettings(BaseSettings):
 
     service_name: ClassVar[str]
 
+    environment: Literal["development", "production"] = Field(
+        "development", description="What the deployment is: production refuses the development-only adapters "
+        "(e.g. links' SMS file outbox); the Helm chart sets production, the local stacks keep development")
     database_url: str = Field(description="PostgreSQL DSN; the service keeps its tables in its own schema")
     database_schema: str = Field(
         "", pattern=r"^([a-z_][a-z0-9_]{0,62})?$",

@@ -56,11 +56,15 @@ class LinkUsed(IntegrationEvent, service="links", version=1):
 
 
 class LinkDelivered(IntegrationEvent, service="links", version=1):
+    """The mail server or SMS provider accepted the message; ``provider_message_id`` is the provider's id for it
+    (Twilio's message SID), to look it up there; none for e-mail and events from before it was recorded."""
+
     link_id: str
     tenant_id: str
     channel: Literal["email", "sms"]
     delivered_at: datetime
     attempts: int
+    provider_message_id: str | None = None
 
 
 class LinkDeliveryFailed(IntegrationEvent, service="links", version=1):

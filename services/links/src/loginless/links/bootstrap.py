@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from loginless.links.http import ROUTE_HANDLERS, PlatformController
 from loginless.links.messages import MessageComposer
 from loginless.links.projections import LinkRows
 from loginless.links.repository import LinksRepository
-from loginless.links.senders import OutboxFileSmsSender
+from loginless.links.senders import NoSmsSender, OutboxFileSmsSender, SmsSender, TwilioSmsSender
 from loginless.links.settings import LinksSettings
 from loginless.links.tenants import ApiKeys, Tenants
 from loginless.links.tokens import TokenHasher
@@ -73,6 +73,28 @@ def check_secrets(settings: LinksSettings) -> None:
     DataCipher.from_setting(settings.data_key.get_secret_value())
 
 
+def sms_sender(settings: LinksSettings) -> AbstractAsyncContextManager[SmsSender]:
+    """The SMS adapter ``LINKS_SMS_PROVIDER`` names, for as long as the worker delivers (Twilio's keeps its
+    connections open in between)."""
+    if settings.sms_provider == "twilio":
+        username, password = settings.twilio_credentials()
+        return _closing(TwilioSmsSender(
+            account_sid=settings.twilio_account_sid, username=username, password=password,
+            sender=settings.twilio_from, messaging_service_sid=settings.twilio_messaging_service_sid,
+            api_url=settings.twilio_api_url, timeout=settings.sms_timeout_seconds))
+    if settings.sms_provider == "none":
+        return nullcontext(NoSmsSender())
+    return nullcontext(OutboxFileSmsSender(settings.sms_outbox_path))
+
+
+@asynccontextmanager
+async def _closing(sender: TwilioSmsSender) -> AsyncIterator[TwilioSmsSender]:
+    try:
+        yield sender
+    finally:
+        await sender.aclose()
+
+
 @dataclass(frozen=True)
 class LinksApp:
     """The API process's context: the handlers' context and the service's own API-key check."""
@@ -102,18 +124,19 @@ def create_worker(settings: LinksSettings, *, clock: Clock = utc_now) -> Service
     check_secrets(settings)
     composer = MessageComposer(settings.smtp_from)
     email = SmtpEmailSender(settings.smtp_url, timeout=settings.smtp_timeout_seconds)
-    sms = OutboxFileSmsSender(settings.sms_outbox_path)
 
     @asynccontextmanager
     async def context(runtime: WorkerRuntime) -> AsyncIterator[LinksContext]:
         yield links_context(runtime.store, settings, clock)
 
     async def deliver(ctx: LinksContext) -> None:
-        await DeliveryWorker(
-            ctx, composer=composer, email=email, sms=sms,
-            max_attempts=settings.delivery_max_attempts, retry_seconds=settings.delivery_retry_seconds,
-            poll_seconds=settings.delivery_poll_seconds, send_timeout_seconds=settings.smtp_timeout_seconds,
-        ).run()
+        async with sms_sender(settings) as sms:
+            await DeliveryWorker(
+                ctx, composer=composer, email=email, sms=sms,
+                max_attempts=settings.delivery_max_attempts, retry_seconds=settings.delivery_retry_seconds,
+                poll_seconds=settings.delivery_poll_seconds,
+                send_timeout_seconds=max(settings.smtp_timeout_seconds, settings.sms_timeout_seconds),
+            ).run()
 
     async def retention(ctx: LinksContext) -> None:
         """Personal data past its retention: access records, then links that ended long ago (whole)."""

@@ -17,6 +17,7 @@ import uuid
 
 import asyncpg
 import structlog
+from prometheus_client import Counter
 
 from loginless.links.domain import Link
 from loginless.links.handlers import LinksContext, delivery_secret_context, record_delivery
@@ -31,6 +32,11 @@ from loginless.shared.mail import EmailSender, PermanentDeliveryError
 log = structlog.get_logger(__name__)
 
 MAX_RETRY_DELAY_SECONDS = 600.0
+# sent; retried (the server or provider could not take it now); refused (it never will: a bad address or number);
+# given_up (attempts exhausted, or the link ended or the message expired before it could go). A steady rate of
+# retried with no sent is a mail server or SMS provider down, or credentials it refuses.
+DELIVERIES = Counter("loginless_links_deliveries_total", "Sends of links' e-mails and SMS, by channel and outcome",
+                     ["channel", "outcome"])
 MAX_LOOP_BACKOFF_SECONDS = 10.0
 
 
@@ -97,9 +103,9 @@ class DeliveryWorker:
             return
 
         try:
-            await self._send(delivery, tenant, link, secret)
+            message_id = await self._send(delivery, tenant, link, secret)
         except PermanentDeliveryError as error:
-            await self._give_up(delivery, _describe(error, secret))
+            await self._give_up(delivery, _describe(error, secret), outcome="refused")
         except Exception as error:  # whatever stopped this send (network, server, provider) is worth a retry
             reason = _describe(error, secret)
             if delivery.attempts >= self.max_attempts:
@@ -107,35 +113,40 @@ class DeliveryWorker:
             else:
                 delay = min(self.retry_seconds * 2 ** (delivery.attempts - 1), MAX_RETRY_DELAY_SECONDS)
                 await ctx.repository.retry_delivery_later(ctx.store.pool, delivery.id, delay, reason)
+                DELIVERIES.labels(delivery.channel, "retried").inc()
                 log.warning("delivery failed; will retry", link_id=delivery.link_id, purpose=delivery.purpose,
                             channel=delivery.channel, attempts=delivery.attempts, retry_in=delay, error=reason)
         else:
-            await self._succeeded(delivery)
+            await self._succeeded(delivery, message_id)
 
-    async def _send(self, delivery: DueDelivery, tenant: Tenant, link: Link, secret: str) -> None:
+    async def _send(self, delivery: DueDelivery, tenant: Tenant, link: Link, secret: str) -> str | None:
+        """Send it; the SMS provider's id of the message, if it gave one."""
         composer = self.composer
         if delivery.purpose in ("link", "reminder"):
             url, reminder = self.ctx.url_for(secret), delivery.purpose == "reminder"
             if delivery.channel == "email":
                 await self.email.send(composer.link_email(tenant, link, url, reminder=reminder))
-            else:
-                await self.sms.send(composer.link_sms(tenant, link, url, reminder=reminder))
-        elif delivery.channel == "email":
+                return None
+            return await self.sms.send(composer.link_sms(tenant, link, url, reminder=reminder))
+        if delivery.channel == "email":
             await self.email.send(composer.code_email(tenant, link, secret))
-        else:
-            await self.sms.send(composer.code_sms(tenant, link, secret))
+            return None
+        return await self.sms.send(composer.code_sms(tenant, link, secret))
 
-    async def _succeeded(self, delivery: DueDelivery) -> None:
+    async def _succeeded(self, delivery: DueDelivery, message_id: str | None) -> None:
         log.info("delivered", link_id=delivery.link_id, purpose=delivery.purpose, channel=delivery.channel,
-                 attempts=delivery.attempts)
-        await self._finish(delivery, failure=None)
+                 attempts=delivery.attempts, provider_message_id=message_id)
+        await self._finish(delivery, failure=None, provider_message_id=message_id)
+        DELIVERIES.labels(delivery.channel, "sent").inc()
 
-    async def _give_up(self, delivery: DueDelivery, reason: str) -> None:
+    async def _give_up(self, delivery: DueDelivery, reason: str, *, outcome: str = "given_up") -> None:
         log.warning("delivery given up", link_id=delivery.link_id, purpose=delivery.purpose,
                     channel=delivery.channel, attempts=delivery.attempts, reason=reason)
         await self._finish(delivery, failure=reason)
+        DELIVERIES.labels(delivery.channel, outcome).inc()
 
-    async def _finish(self, delivery: DueDelivery, *, failure: str | None) -> None:
+    async def _finish(self, delivery: DueDelivery, *, failure: str | None,
+                      provider_message_id: str | None = None) -> None:
         """Erase the secret; for a link, record the outcome in the same transaction."""
 
         async def erase(connection: asyncpg.Connection) -> None:
@@ -147,7 +158,8 @@ class DeliveryWorker:
             await self.ctx.repository.erase_delivery(self.ctx.store.pool, delivery.id)
             return
         await record_delivery(self.ctx, delivery.link_id, channel=delivery.channel, attempts=delivery.attempts,
-                              failure=failure, correlation_id=str(uuid.uuid4()), also=erase)
+                              failure=failure, correlation_id=str(uuid.uuid4()), also=erase,
+                              provider_message_id=provider_message_id)
 
 
 def _describe(error: BaseException, secret: str) -> str:

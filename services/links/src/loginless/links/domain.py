@@ -185,6 +185,7 @@ class RecordDelivery:
     attempts: int
     now: datetime
     failure: str | None = None  # None: delivered
+    provider_message_id: str | None = None  # the SMS provider's id of the message it accepted
 
 
 Command = (IssueLink | RevokeLink | OpenLink | UseLink | RecordDelivery | RecordExpiry | LockVerification
@@ -231,11 +232,13 @@ def decide(state: Link | None, command: Command) -> list[IntegrationEvent]:
             if state.expiry_recorded or state.status(now) != "expired":
                 return []  # not expired yet, recorded already, or ended otherwise (revoked, used up)
             return [LinkExpired(**ids, expires_at=state.expires_at)]
-        case RecordDelivery(channel=channel, attempts=attempts, now=now, failure=failure):
+        case RecordDelivery(channel=channel, attempts=attempts, now=now, failure=failure,
+                            provider_message_id=message_id):
             if state.delivery_status != "pending":
                 return []  # the outcome is known already: a repeated report changes nothing
             if failure is None:
-                return [LinkDelivered(**ids, channel=channel, delivered_at=now, attempts=attempts)]
+                return [LinkDelivered(**ids, channel=channel, delivered_at=now, attempts=attempts,
+                                      provider_message_id=message_id)]
             return [LinkDeliveryFailed(**ids, channel=channel, failed_at=now, attempts=attempts, reason=failure)]
     raise TypeError(f"unknown command {command!r}")
 

@@ -162,10 +162,12 @@ async def use_link(ctx: LinksContext, link_id: str, client: ClientInfo, *, corre
 
 async def record_delivery(ctx: LinksContext, link_id: str, *, channel: Literal["email", "sms"], attempts: int,
                           failure: str | None, correlation_id: str,
-                          also: Callable[[asyncpg.Connection], Awaitable[None]]) -> Link:
+                          also: Callable[[asyncpg.Connection], Awaitable[None]],
+                          provider_message_id: str | None = None) -> Link:
     """The worker's report of a delivery sent (``failure`` None) or given up; ``also`` runs in the same
     transaction (it erases the pending delivery, so the outcome and the erasure commit together)."""
-    return await _change(ctx, link_id, lambda now: RecordDelivery(channel, attempts, now, failure),
+    return await _change(ctx, link_id,
+                         lambda now: RecordDelivery(channel, attempts, now, failure, provider_message_id),
                          correlation_id=correlation_id, also=also)
 
 

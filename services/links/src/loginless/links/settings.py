@@ -1,9 +1,11 @@
 """Settings of the links service, read from ``LINKS_*`` environment variables."""
 
-from datetime import timedelta
-from typing import ClassVar
+from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from datetime import timedelta
+from typing import ClassVar, Literal
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from loginless.events.payloads.links import GuestAction
@@ -12,6 +14,7 @@ from loginless.shared.services import GUEST_ACTIONS
 from loginless.shared.settings import ServiceSettings
 
 DAY = 24 * 60 * 60
+SmsProvider = Literal["outbox-file", "twilio", "none"]
 
 
 class LinksSettings(ServiceSettings):
@@ -36,8 +39,25 @@ class LinksSettings(ServiceSettings):
     smtp_url: str = Field("smtp://127.0.0.1:1025", description="smtp://[user:password@]host:port, or smtps://")
     smtp_from: str = Field("loginless <no-reply@localhost>", description="Sender address of e-mails")
     smtp_timeout_seconds: float = Field(15.0, gt=0)
+    sms_provider: SmsProvider = Field(
+        "outbox-file", description="Where SMS go: twilio; none (every SMS is given up, the link reported failed); "
+        "outbox-file, development only: a local file (refused when environment is production)")
     sms_outbox_path: str = Field(
         "var/sms-outbox.jsonl", description="The development SMS adapter appends each message here as JSON")
+    sms_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long the SMS provider may take to answer; no answer by then is retried")
+    twilio_api_url: str = Field(
+        "https://api.twilio.com", pattern=r"^https?://[^/?#]+$",
+        description="Twilio's REST API (another address only for a test double)")
+    twilio_account_sid: str = Field("", pattern=r"^(AC[0-9a-fA-F]{32})?$", description="The account (AC...)")
+    twilio_auth_token: SecretStr = Field(
+        SecretStr(""), description="The account's auth token; or leave it empty and give an API key")
+    twilio_key_sid: str = Field("", pattern=r"^(SK[0-9a-fA-F]{32})?$", description="An API key (SK...) of the account")
+    twilio_key_secret: SecretStr = Field(SecretStr(""), description="That API key's secret")
+    twilio_from: str = Field(
+        "", description="The sender: a Twilio number in E.164 (+15005550006) or an alphanumeric sender id")
+    twilio_messaging_service_sid: str = Field(
+        "", pattern=r"^(MG[0-9a-fA-F]{32})?$", description="A messaging service (MG...) that picks the sender")
     delivery_max_attempts: int = Field(8, ge=1, description="Sends tried before a delivery is given up")
     delivery_retry_seconds: float = Field(
         5.0, gt=0, description="Wait before the first retry; doubles with each attempt, up to 10 minutes")
@@ -55,6 +75,45 @@ class LinksSettings(ServiceSettings):
     code_lock_max_seconds: int = Field(86_400, ge=1, description="The longest a link ever refuses codes at once")
     expiry_sweep_seconds: float = Field(
         30, gt=0, description="How often the worker records LinkExpired for links whose expiry passed")
+
+    @field_validator("sms_provider")
+    @classmethod
+    def _outbox_only_in_development(cls, provider: SmsProvider, info: ValidationInfo) -> SmsProvider:
+        if provider == "outbox-file" and info.data.get("environment") == "production":
+            raise ValueError("LINKS_SMS_PROVIDER=outbox-file writes SMS with live links to a local file and is for "
+                             "development only; in production set LINKS_SMS_PROVIDER=twilio (or none)")
+        return provider
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> LinksSettings:
+        if self.sms_provider != "twilio":
+            return self
+        missing = [name for name, given in (
+            ("LINKS_TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+            ("LINKS_TWILIO_FROM or LINKS_TWILIO_MESSAGING_SERVICE_SID",
+             self.twilio_from or self.twilio_messaging_service_sid),
+            ("LINKS_TWILIO_AUTH_TOKEN, or LINKS_TWILIO_KEY_SID and LINKS_TWILIO_KEY_SECRET",
+             self._twilio_credentials()),
+        ) if not given]
+        if missing:
+            raise ValueError(f"LINKS_SMS_PROVIDER=twilio needs {'; '.join(missing)}")
+        if self.environment == "production" and not self.twilio_api_url.startswith("https://"):
+            raise ValueError("LINKS_TWILIO_API_URL must be https:// in production")
+        return self
+
+    def _twilio_credentials(self) -> tuple[str, str] | None:
+        """Basic auth for Twilio: an API key when one is given (whole), else the account and its auth token."""
+        key_secret = self.twilio_key_secret.get_secret_value()
+        if self.twilio_key_sid or key_secret:
+            return (self.twilio_key_sid, key_secret) if self.twilio_key_sid and key_secret else None
+        token = self.twilio_auth_token.get_secret_value()
+        return (self.twilio_account_sid, token) if token else None
+
+    def twilio_credentials(self) -> tuple[str, str]:
+        credentials = self._twilio_credentials()
+        if credentials is None:
+            raise ValueError("no Twilio credentials are set")
+        return credentials
 
     @field_validator("platform_admin_key")
     @classmethod
