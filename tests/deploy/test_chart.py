@@ -153,7 +153,8 @@ def test_each_service_accepts_its_rendered_settings_and_finds_the_files_they_nam
             for variable, value in config_map["data"].items():
                 environment.setenv(variable, value)
             for variable in secret_settings(service) & {f"{service.upper()}_{name}" for name in
-                                                        ("DATABASE_URL", "KAFKA_SASL_PASSWORD", "TWILIO_AUTH_TOKEN")}:
+                                                        ("DATABASE_URL", "KAFKA_SASL_PASSWORD", "TWILIO_AUTH_TOKEN",
+                                                         "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")}:
                 environment.setenv(variable, "postgresql://db/loginless" if "DATABASE" in variable else "secret")
             settings = settings_class(service)()
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8000)
@@ -245,6 +246,8 @@ def test_every_secret_setting_of_a_running_process_comes_from_an_existing_secret
             expected -= {f"{service.upper()}_KAFKA_SASL_PASSWORD"}
         if settings.get(f"{service.upper()}_PROVIDER", "test") != "stripe":  # Stripe's keys: only when it is chosen
             expected -= {f"{service.upper()}_STRIPE_SECRET_KEY", f"{service.upper()}_STRIPE_WEBHOOK_SECRET"}
+        if settings.get(f"{service.upper()}_PROVIDER") != "test":  # the test provider's: only where it may run
+            expected -= {f"{service.upper()}_TEST_PROVIDER_SECRET"}
         # Twilio's auth token, or its API key's secret when an API key signs in; neither without Twilio.
         expected -= {"LINKS_TWILIO_AUTH_TOKEN" if "LINKS_TWILIO_KEY_SID" in settings else "LINKS_TWILIO_KEY_SECRET"}
         if settings.get("LINKS_SMS_PROVIDER") != "twilio":
@@ -258,6 +261,7 @@ def test_every_process_is_marked_production_and_links_never_sends_sms_to_its_dev
             assert config_map["data"][f"{service.upper()}_ENVIRONMENT"] == "production", service
     links = named(manifests, "ConfigMap", "loginless-links")["data"]
     assert links["LINKS_SMS_PROVIDER"] in ("none", "twilio")
+    assert named(manifests, "ConfigMap", "loginless-payments")["data"]["PAYMENTS_PROVIDER"] == "stripe"
 
 
 @pytest.mark.parametrize("option", [
@@ -266,6 +270,19 @@ def test_every_process_is_marked_production_and_links_never_sends_sms_to_its_dev
 def test_the_values_schema_refuses_the_file_outbox_and_twilio_without_its_account(option):
     rendered = helm_template("--set", option)
     assert rendered.returncode != 0 and "values don't meet the specifications of the schema" in rendered.stderr
+
+
+@pytest.mark.parametrize("options", [
+    ("cardPayments.provider=test",),  # production is the chart's default
+    ("services.payments.secretEnv.STRIPE_WEBHOOK_SECRET=null",),
+    ("services.payments.secretEnv=null",),
+    ("cardPayments.checkoutMinutes=10",),
+])
+def test_the_values_schema_refuses_the_test_provider_in_production_and_stripe_without_its_keys(options):
+    rendered = helm_template(*(argument for option in options for argument in ("--set", option)))
+    assert rendered.returncode != 0 and "values don't meet the specifications of the schema" in rendered.stderr
+    development = render("default", "--set", "environment=development", "--set", "cardPayments.provider=test")
+    assert named(development, "ConfigMap", "loginless-payments")["data"]["PAYMENTS_PROVIDER"] == "test"
 
 
 @pytest.mark.parametrize("option", [
@@ -280,15 +297,24 @@ def test_the_values_schema_refuses_a_secret_given_as_a_value(option):
 # ---- exposure and scaling -----------------------------------------------------------------------------------
 
 
-def test_only_the_gateway_is_exposed_and_no_admin_port_is_in_a_service(manifests):
+def test_only_the_gateway_and_stripes_webhook_path_are_exposed_and_no_admin_port_is_in_a_service(manifests):
     assert {service["spec"]["type"] for service in of_kind(manifests, "Service")} == {"ClusterIP"}
     assert {(port["name"], port["targetPort"]) for service in of_kind(manifests, "Service")
             for port in service["spec"]["ports"]} == {("http", "http")}
-    backends = [path["backend"]["service"]["name"] for ingress in of_kind(manifests, "Ingress")
-                for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
-    backends += [ref["name"] for route in of_kind(manifests, "HTTPRoute")
-                 for rule in route["spec"]["rules"] for ref in rule["backendRefs"]]
-    assert backends == ["loginless-gateway"]
+    routes = [(path["pathType"], path["path"], path["backend"]["service"]["name"])
+              for ingress in of_kind(manifests, "Ingress")
+              for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    routes += [(match["path"]["type"].replace("PathPrefix", "Prefix"), match["path"]["value"], ref["name"])
+               for route in of_kind(manifests, "HTTPRoute") for rule in route["spec"]["rules"]
+               for match in rule["matches"] for ref in rule["backendRefs"]]
+    # Exactly the one path Stripe posts its webhooks to goes to payments; everything else to the gateway.
+    assert routes == [("Exact", "/webhooks/stripe", "loginless-payments"), ("Prefix", "/", "loginless-gateway")]
+    from loginless.payments.http import WebhooksController
+
+    webhook_paths = {WebhooksController.path + path for name in dir(WebhooksController)
+                     if isinstance(handler := getattr(WebhooksController, name), HTTPRouteHandler)
+                     for path in handler.paths}
+    assert "/webhooks/stripe" in webhook_paths  # a route the payments api serves
 
 
 def test_expose_type_chooses_an_ingress_or_an_http_route():
@@ -362,10 +388,11 @@ def allowed_connections(manifests: list[dict], values: dict) -> set[tuple[str, s
     systems = {53: "DNS", values["postgresql"]["port"]: "PostgreSQL", values["kafka"]["port"]: "Kafka",
                values["s3"]["port"]: "S3", values["smtp"]["port"]: "SMTP", values["clamd"]["port"]: "ClamAV"}
 
-    def uses_sms(pods_of_rule: set[str]) -> bool:
-        """Whether these pods' role sends SMS (the SMS provider shares S3's port, and both may be anywhere)."""
+    def uses(system: str, pods_of_rule: set[str]) -> bool:
+        """Whether these pods' role reaches ``system`` (the SMS and card payment providers share S3's port, and all
+        three may be anywhere)."""
         roles = {tuple(pod.split(" ")) for pod in pods_of_rule}
-        return any("sms" in ((values["services"][service] or {}).get("egress") or {}).get(role, [])
+        return any(system in ((values["services"][service] or {}).get("egress") or {}).get(role, [])
                    for service, role in roles)
 
     def peers(rule: dict, key: str, port: int, targets: set[str]) -> set[str]:
@@ -375,8 +402,10 @@ def allowed_connections(manifests: list[dict], values: dict) -> set[tuple[str, s
                 found |= {pod for pod, labels in pods.items() if selects(peer["podSelector"], labels)}
             elif key == "to" and rule.get("to") == values["webhooks"]["to"]:
                 found.add("webhook endpoints")  # on the same port as S3, told apart by where they are
-            elif key == "to" and port == values["sms"]["port"] and uses_sms(targets):
+            elif key == "to" and port == values["sms"]["port"] and uses("sms", targets):
                 found.add("SMS provider")
+            elif key == "to" and port == values["cardPayments"]["port"] and uses("cardPayments", targets):
+                found.add("card payment provider")
             else:
                 found.add("outside" if key == "from" else systems[port])
         return found

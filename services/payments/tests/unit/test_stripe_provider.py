@@ -204,6 +204,23 @@ def test_stripe_chosen_without_its_keys_stops_the_start_naming_what_is_missing()
                             stripe_webhook_secret="whsec_1").provider == "stripe"
 
 
+def test_a_production_process_refuses_the_test_provider_which_takes_no_money(monkeypatch):
+    from loginless.payments import bootstrap
+    from loginless.shared.runtime import run_service
+
+    base = {"database_url": "postgresql://127.0.0.1:1/x", "kafka_bootstrap_servers": "127.0.0.1:1"}
+    with pytest.raises(ValidationError, match="in production set PAYMENTS_PROVIDER=stripe"):
+        PaymentsSettings(**base, environment="production")
+    assert PaymentsSettings(**base, environment="production", provider="stripe", stripe_secret_key="sk_live_1",
+                            stripe_webhook_secret="whsec_1").provider == "stripe"
+    monkeypatch.setenv("PAYMENTS_ENVIRONMENT", "production")
+    monkeypatch.delenv("PAYMENTS_PROVIDER", raising=False)
+    monkeypatch.setenv("PAYMENTS_DATABASE_URL", base["database_url"])
+    with pytest.raises(SystemExit) as stopped:
+        run_service(bootstrap, argv=["api"])
+    assert str(stopped.value).startswith("payments: cannot start: settings: Value error, PAYMENTS_PROVIDER=test")
+
+
 def _delivered(event: dict) -> tuple[bytes, str]:
     payload, headers = signed_webhook(event, SECRET)
     return payload, headers["stripe-signature"]

@@ -17,7 +17,8 @@ class PaymentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings
 
     poll_seconds: float = Field(1.0, gt=0, description="How often the worker looks for due jobs")
     provider: Literal["test", "stripe"] = Field(
-        "test", description="Who takes card payments: the built-in test provider (no account anywhere) or Stripe")
+        "test", description="Who takes card payments: Stripe, or the built-in test provider (no account anywhere, no "
+        "money moved; refused when environment is production)")
     test_provider_secret: SecretStr = Field(
         SecretStr(""), description="The built-in test provider's webhook signing secret; empty: a random one per "
         "process (enough for one replica of make run)")
@@ -32,6 +33,13 @@ class PaymentsSettings(ServiceSettings, LinksClientSettings, GuestAccessSettings
     sweep_seconds: float = Field(60.0, gt=0, description="How often the worker looks for payments with no report")
     sweep_after_seconds: float = Field(
         900.0, gt=0, description="How long a payment may be processing before the worker asks the provider about it")
+
+    @model_validator(mode="after")
+    def no_test_payments_in_production(self) -> Self:
+        if self.provider == "test" and self.environment == "production":
+            raise ValueError("PAYMENTS_PROVIDER=test lets a guest mark an invoice paid with a button and takes no "
+                             "money; it is for development only: in production set PAYMENTS_PROVIDER=stripe")
+        return self
 
     @model_validator(mode="after")
     def stripe_needs_its_keys(self) -> Self:
