@@ -13,7 +13,8 @@ the same :func:`admission.admit` the proxy lane asks (one decision, never two), 
 - **403** (401 for "no cookie") with ``X-Loginless-Refusal`` otherwise. nginx accepts no other status from an
   auth subrequest (a 404 or 410 there becomes a 500), so the proxy hands the original request to the gateway
   itself, which answers it with the page embedded mode shows. Proxies that pass a refusal on to the guest as it
-  is (Traefik, Envoy) ask with ``?answer=page``, and the refusal then *is* that page.
+  is (Traefik, Envoy) ask with ``?answer=page`` (or ``X-Loginless-Answer: page``), and the refusal then *is* that
+  page.
 
 Answers may be cached by the proxy until the end of the current second (``X-Accel-Expires``, nginx's cache): the
 revocation promise is one second, and an assertion lives 60 s, reused for at most 30 (``proxy.AssertionCache``).
@@ -65,7 +66,9 @@ FORWARD_AUTH_DECISIONS = Counter(
 # (X-Original-URI), ingress-nginx (X-Original-URL, a whole URL), Traefik (X-Forwarded-Uri).
 _URI_HEADERS = (b"x-original-uri", b"x-original-url", b"x-forwarded-uri")
 _METHOD_HEADERS = (b"x-original-method", b"x-forwarded-method")
+# Asked by a proxy that hands a refusal to the guest as it is: in the address (Traefik) or a header it adds (Envoy).
 _PAGE_ANSWER = b"answer=page"
+_ANSWER_HEADER = b"x-loginless-answer"
 
 
 class ForwardAuth:
@@ -111,7 +114,7 @@ class ForwardAuth:
         if isinstance(decision, Admitted):
             await send_admission(send, gateway, decision, original)
             return outcome, decision.link.link_id, decision.route.service
-        if _PAGE_ANSWER in scope.get("query_string", b""):
+        if _PAGE_ANSWER in scope.get("query_string", b"") or (_ANSWER_HEADER, b"page") in scope["headers"]:
             await self.handler(original, _no_body, _as_refusal(send, outcome))
         else:
             await _refuse(send, outcome)
