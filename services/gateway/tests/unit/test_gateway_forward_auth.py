@@ -34,3 +34,9 @@ def test_each_proxys_way_of_naming_the_request_gives_the_same_scope(scope, metho
 ])
 def test_a_proxy_that_does_not_say_which_request_gets_none(scope):
     assert original_request(scope) is None
+
+
+def test_an_escaped_prefix_is_no_form_of_the_question():
+    scope = asked("/auth/forward/g/abc/", x_original_uri="/g/abc/")
+    scope["raw_path"] = b"/auth/forward%2Fg%2Fabc/"
+    assert original_request(scope) is None

@@ -58,9 +58,11 @@ def render_site(*, listen: str | int, gateway_url: str, service_urls: Mapping[st
 
 
 def render_config(directory: Path, *, listen_port: int, gateway_url: str, service_urls: Mapping[str, str],
-                  listen_host: str = LOOPBACK, worker_processes: int | str = 1, access_log: bool = False) -> Path:
+                  listen_host: str = LOOPBACK, worker_processes: int | str = 1,
+                  access_log: Path | None = None) -> Path:
     """Write a complete ``nginx.conf`` into ``directory`` (with its cache and temporary directories) and return its
-    path; start it with :func:`nginx_command`. ``access_log`` writes ``directory/access.log`` (tokens redacted)."""
+    path; start it with :func:`nginx_command`. With ``access_log``, a line per request goes to that file (tokens
+    redacted); without, none."""
     directory = Path(directory).resolve()
     cache_dir, temp_dir = directory / "auth-cache", directory / "temp"
     writable = [cache_dir, *(temp_dir / name for name in _TEMP_PATHS)]
@@ -73,7 +75,7 @@ def render_config(directory: Path, *, listen_port: int, gateway_url: str, servic
             shutil.chown(path, "nobody", "nogroup")
     site = render_site(listen=f"{listen_host}:{listen_port}", gateway_url=gateway_url, service_urls=service_urls,
                        cache_dir=cache_dir,
-                       access_log=f"{directory / 'access.log'} loginless" if access_log else "off")
+                       access_log=f"{Path(access_log).resolve()} loginless" if access_log else "off")
     (directory / "loginless.conf").write_text(site)
     lines += [
         f"worker_processes {worker_processes};",
@@ -123,7 +125,8 @@ class NginxServer(Component):
         if not Path(self.binary).exists():
             raise ProvisioningError("nginx is missing: apt-get install -y nginx")
         self._config = render_config(self.data_dir, listen_port=self.port, gateway_url=self.gateway_url,
-                                     service_urls=self.service_urls, access_log=True)
+                                     service_urls=self.service_urls,
+                                     access_log=self.log_path.with_name(f"{self.name}-access.log"))
 
     def command(self) -> list[str]:
         return nginx_command(self._config, binary=self.binary)

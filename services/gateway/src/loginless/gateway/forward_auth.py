@@ -114,7 +114,7 @@ class ForwardAuth:
         if isinstance(decision, Admitted):
             await send_admission(send, gateway, decision, original)
             return outcome, decision.link.link_id, decision.route.service
-        if _PAGE_ANSWER in scope.get("query_string", b"") or (_ANSWER_HEADER, b"page") in scope["headers"]:
+        if _wants_page(scope):
             await self.handler(original, _no_body, _as_refusal(send, outcome))
         else:
             await _refuse(send, outcome)
@@ -126,6 +126,14 @@ def _is_forward_auth(path: str) -> bool:
     return path == FORWARD_AUTH_PATH or path.startswith(FORWARD_AUTH_PATH + GUEST_PREFIX)
 
 
+def _wants_page(scope: Scope) -> bool:
+    """Whether the proxy asked for the refusal page itself. In Envoy's form the query string is the guest's, so
+    there only the header counts."""
+    if (_ANSWER_HEADER, b"page") in scope["headers"]:
+        return True
+    return scope["path"] == FORWARD_AUTH_PATH and _PAGE_ANSWER in scope.get("query_string", b"")
+
+
 def original_request(scope: Scope) -> Scope | None:
     """The guest's request as the proxy describes it, as an ASGI scope admission can read; None when the proxy
     did not say which request it asks about (a misconfigured proxy: 400)."""
@@ -133,9 +141,11 @@ def original_request(scope: Scope) -> Scope | None:
     query = scope.get("query_string", b"")
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     named = dict(headers)
-    if raw_path != FORWARD_AUTH_PATH:  # Envoy's path_prefix form: the original path follows the prefix
+    if raw_path.startswith(FORWARD_AUTH_PATH + GUEST_PREFIX):  # Envoy's path_prefix form: the path follows it
         target = raw_path[len(FORWARD_AUTH_PATH):] + (f"?{query.decode('latin-1')}" if query else "")
         method = scope["method"]
+    elif raw_path != FORWARD_AUTH_PATH:  # the prefix itself escaped (/auth%2Fforward...): not a form we know
+        return None
     else:
         uri = next((named[name] for name in _URI_HEADERS if name in named), None)
         if not uri:
