@@ -69,10 +69,11 @@ def render_config(directory: Path, *, listen_port: int, gateway_url: str, servic
     for path in writable:
         path.mkdir(parents=True, exist_ok=True)
     lines = []
-    if os.geteuid() == 0:  # the workers leave root behind: they must be able to write what they write
-        lines.append("user nobody nogroup;")
-        for path in [*writable, temp_dir]:
-            shutil.chown(path, "nobody", "nogroup")
+    if os.geteuid() == 0:
+        # Started as root, nginx runs its workers as nobody, who may not enter the directories of a local run (a
+        # test's temporary directory, a home directory). This configuration is for one's own machine and the
+        # benchmark; production includes loginless.conf from its own nginx.conf, with its own user.
+        lines.append("user root;")
     site = render_site(listen=f"{listen_host}:{listen_port}", gateway_url=gateway_url, service_urls=service_urls,
                        cache_dir=cache_dir,
                        access_log=f"{Path(access_log).resolve()} loginless" if access_log else "off")
