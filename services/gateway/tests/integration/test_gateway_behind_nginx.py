@@ -161,5 +161,8 @@ async def test_a_service_that_cannot_be_reached_gets_the_gateways_503_page(behin
     async with httpx.AsyncClient(base_url=nginx_url, timeout=30) as http:
         cookie = await gateway.enter(http, token)
         answer = await http.get(f"/g/{link.link_id}/", headers={"cookie": cookie})
-    assert answer.status_code == 503 and "text/html" in answer.headers["content-type"]
-    assert answer.headers["retry-after"] == "30"
+        posted = await http.post(f"/g/{link.link_id}/pay", content=b"amount=10", headers={"cookie": cookie})
+    # A form is never sent a second time: the gateway is asked for the page of the same address instead.
+    for page in (answer, posted):
+        assert page.status_code == 503 and "text/html" in page.headers["content-type"]
+        assert page.headers["retry-after"] == "30"
