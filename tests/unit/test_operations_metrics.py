@@ -26,6 +26,7 @@ def exported_metrics() -> dict[str, tuple[str, set[str]]]:
     """Every loginless_* series the processes export: series name -> (family, label names)."""
     import loginless.documents.antivirus  # noqa: F401 -- each module registers its metrics when loaded
     import loginless.documents.storage  # noqa: F401
+    import loginless.gateway.forward_auth  # noqa: F401
     import loginless.gateway.http  # noqa: F401
     import loginless.gateway.proxy_lane  # noqa: F401
     import loginless.gateway.rate_limit  # noqa: F401

@@ -22,6 +22,7 @@ from loginless.devstack.component import Component
 from loginless.devstack.errors import DevstackError, StackAlreadyRunningError
 from loginless.devstack.kafka import KafkaServer
 from loginless.devstack.mail import MailServer
+from loginless.devstack.nginx import NginxServer
 from loginless.devstack.postgres import PostgresServer
 from loginless.devstack.processes import LOOPBACK, PidFile, ProcessRecord
 from loginless.devstack.provision import Toolchain, find_repo_root
@@ -47,6 +48,7 @@ class Ports:
     services: Mapping[str, int]
     stripe_mock: int = 12111  # the test stack's only
     stripe_mock_https: int = 12112
+    nginx: int = 18080  # the test stack's only: nginx in forward-auth mode
 
 
 DEVELOPMENT_PORTS = Ports(
@@ -69,6 +71,7 @@ TEST_PORTS = Ports(
     services={service.name: 20000 + service.local_port for service in REGISTERED},
     stripe_mock=22111,
     stripe_mock_https=22112,
+    nginx=28080,
 )
 
 # Port field -> suffix of the variable that overrides it (after LOGINLESS_ or LOGINLESS_TEST_).
@@ -81,6 +84,7 @@ PORT_VARIABLES = {
     "mail_ui": "MAIL_UI_PORT",
     "stripe_mock": "STRIPE_MOCK_PORT",
     "stripe_mock_https": "STRIPE_MOCK_HTTPS_PORT",
+    "nginx": "NGINX_PORT",
 }
 
 
@@ -244,6 +248,7 @@ class Stack:
     mail: MailServer
     stripe_mock: StripeMockServer | None  # the test stack's only: the Stripe adapter's tests call it
     clamd: ClamdServer | None  # with documents only
+    nginx: NginxServer | None  # the test stack's, with the gateway: the forward-auth tests go through it
     service_processes: list[ServiceProcess]
 
     def __init__(
@@ -324,6 +329,7 @@ class Stack:
             "SMTP_URL": self.smtp_url,
             "MAIL_UI_URL": self.mail_ui_url,
             "STRIPE_MOCK_URL": self.stripe_mock.url if self.stripe_mock else "",
+            "FORWARD_AUTH_URL": self.nginx.url if self.nginx else "",
             "SMS_OUTBOX_PATH": str(self.sms_outbox),
             "SIGNING_TRUST_ROOT": str(self.seal_dir / "ca.pem") if "signing" in self.services else "",
         }
@@ -341,7 +347,7 @@ class Stack:
     @property
     def components(self) -> list[Component]:
         """Everything this stack runs itself, in start order."""
-        infrastructure = [self.postgres, self.kafka, self.s3, self.mail, self.stripe_mock, self.clamd]
+        infrastructure = [self.postgres, self.kafka, self.s3, self.mail, self.stripe_mock, self.clamd, self.nginx]
         return [component for component in infrastructure if component is not None] + list(
             self.service_processes
         )
@@ -483,6 +489,13 @@ class Stack:
             )
         # The antivirus documents scans guests' uploads with, when documents runs here.
         self.clamd = ClamdServer(self.var_dir) if "documents" in self.services else None
+        # nginx in front of the gateway and the services, the gateway answering its forward-auth requests.
+        self.nginx = None
+        if config.for_tests and "gateway" in self.services:
+            owners = {service for service in GUEST_ROUTES.values() if service in self.services}
+            self.nginx = NginxServer(self.var_dir, port=ports.nginx, gateway_url=self.gateway_url,
+                                     service_urls={service: self.service_url(service) for service in owners},
+                                     port_env_var=variable("nginx"))
         self.service_processes = [
             ServiceProcess(
                 self.var_dir,
@@ -532,7 +545,8 @@ class Stack:
                       for action, target in GUEST_ROUTES.items()}
             return {**common, "ASSERTION_PRIVATE_KEY": secrets.assertion_private_key,
                     "COOKIE_SECRET": secrets.cookie_secret, "ROUTES": json.dumps(routes),
-                    "NOTIFICATIONS_URL": self.service_url("notifications")}
+                    "NOTIFICATIONS_URL": self.service_url("notifications"),
+                    **({"FORWARD_AUTH_ENABLED": "true"} if self.config.for_tests else {})}
         if service == "links":
             return {**common, "TOKEN_PEPPERS": secrets.token_pepper, "DATA_KEY": secrets.data_key,
                     "SMTP_FROM": "loginless <no-reply@loginless.localhost>",

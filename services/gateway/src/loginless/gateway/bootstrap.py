@@ -15,6 +15,7 @@ from litestar.template import TemplateConfig
 
 from loginless.gateway.access_log import AccessLog, BatchedOutput
 from loginless.gateway.edge import guard_edge
+from loginless.gateway.forward_auth import with_forward_auth
 from loginless.gateway.guest_cookie import Grant, GuestCookies
 from loginless.gateway.http import ROUTE_HANDLERS, refine_openapi
 from loginless.gateway.i18n import template_environment
@@ -107,7 +108,10 @@ def create_app(
     # part of Litestar (routing, logs, metrics, error pages) ever sees a link token. Inside the edge, admitted
     # guest requests take the proxy lane past Litestar. create_service_app takes no such outer middleware, hence
     # the wrap of its ASGI handler.
-    with_proxy_lane(app, AccessLog(access_output, level=settings.log_level, as_json=settings.log_json))
+    access_log = AccessLog(access_output, level=settings.log_level, as_json=settings.log_json)
+    with_proxy_lane(app, access_log)
+    # Forward-auth answers too (when enabled): the admission of the proxy lane, for a proxy in front.
+    with_forward_auth(app, access_log)
     app.asgi_handler = guard_edge(app.asgi_handler, content_security_policy=settings.content_security_policy)
     return app
 

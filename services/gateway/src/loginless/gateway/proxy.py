@@ -205,7 +205,7 @@ class GuestProxy:
             headers.append((CORRELATION_ID_HEADER_BYTES, correlation_id.encode("latin-1")))
 
         query = scope.get("query_string", b"")
-        target = f"{_path_of(route.url)}{SERVICE_GUEST_PREFIX}{rest or '/'}".encode("latin-1")
+        target = self.upstream_path(route, rest)
         has_body, length = _request_framing(incoming)
         outgoing = UpstreamRequest(scope["method"], target + (b"?" + query if query else b""), headers,
                                    body=_request_body(receive) if has_body else None, content_length=length)
@@ -227,6 +227,11 @@ class GuestProxy:
             response_headers.append(language_cookie(switched_to, secure=self._forwarded_proto == "https")
                                     .to_encoded_header())
         return StreamedServiceResponse(response, response_headers)
+
+    @staticmethod
+    def upstream_path(route: ServiceRoute, rest: str) -> bytes:
+        """Where ``/g/{link_id}{rest}`` is at the owning service (without the query)."""
+        return f"{_path_of(route.url)}{SERVICE_GUEST_PREFIX}{rest or '/'}".encode("latin-1")
 
     async def _send_traced(self, route: ServiceRoute, outgoing: UpstreamRequest,
                            incoming: list[tuple[bytes, bytes]]) -> UpstreamResponse:

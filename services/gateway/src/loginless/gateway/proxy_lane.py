@@ -55,7 +55,7 @@ class ProxyLane:
         self._access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        link_id = _proxied_link_id(scope)
+        link_id = proxied_link_id(scope)
         gateway = self._gateway() if link_id else None
         if link_id is None or gateway is None:
             await self.handler(scope, receive, send)
@@ -123,7 +123,7 @@ class _ProxiedMetrics:
         histogram.observe(seconds)
 
 
-def _proxied_link_id(scope: Scope) -> str | None:
+def proxied_link_id(scope: Scope) -> str | None:
     """The link id of a request the lane may take: under ``/g/{link_id}/``, except the verification pages."""
     if scope["type"] != "http":
         return None

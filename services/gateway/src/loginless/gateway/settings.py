@@ -72,6 +72,10 @@ class GatewaySettings(ServiceSettings, LinksClientSettings):
         "than this (it stopped, or Kafka or its consumer stalled), the read model may miss a revocation: a guest's "
         "cookie is then checked with links itself before it lets them in")
     content_security_policy: str = DEFAULT_CONTENT_SECURITY_POLICY
+    forward_auth_enabled: bool = Field(
+        False, description="Answer /auth/forward: a proxy in front (nginx auth_request, Envoy ext_authz, Traefik "
+        "ForwardAuth) asks the gateway's admission and moves the bytes itself. Only behind such a proxy, which "
+        "must never route /auth/forward from the outside (services/gateway/README.md, forward-auth mode)")
     notifications_url: str = Field(
         "http://127.0.0.1:8006", description="The notifications service, which answers the one-click unsubscribe "
         "links of owner alerts (/unsubscribe/...)")
