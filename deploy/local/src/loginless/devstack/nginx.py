@@ -59,10 +59,10 @@ def render_site(*, listen: str | int, gateway_url: str, service_urls: Mapping[st
 
 def render_config(directory: Path, *, listen_port: int, gateway_url: str, service_urls: Mapping[str, str],
                   listen_host: str = LOOPBACK, worker_processes: int | str = 1,
-                  access_log: Path | None = None) -> Path:
+                  access_log: Path | None = None, template: Path = TEMPLATE) -> Path:
     """Write a complete ``nginx.conf`` into ``directory`` (with its cache and temporary directories) and return its
     path; start it with :func:`nginx_command`. With ``access_log``, a line per request goes to that file (tokens
-    redacted); without, none."""
+    redacted); without, none. ``template``: another site with the same placeholders (a benchmark's baseline)."""
     directory = Path(directory).resolve()
     cache_dir, temp_dir = directory / "auth-cache", directory / "temp"
     writable = [cache_dir, *(temp_dir / name for name in _TEMP_PATHS)]
@@ -75,7 +75,7 @@ def render_config(directory: Path, *, listen_port: int, gateway_url: str, servic
         # benchmark; production includes loginless.conf from its own nginx.conf, with its own user.
         lines.append("user root;")
     site = render_site(listen=f"{listen_host}:{listen_port}", gateway_url=gateway_url, service_urls=service_urls,
-                       cache_dir=cache_dir,
+                       cache_dir=cache_dir, template=template,
                        access_log=f"{Path(access_log).resolve()} loginless" if access_log else "off")
     (directory / "loginless.conf").write_text(site)
     lines += [
