@@ -14,6 +14,8 @@ from litestar.plugins.structlog import StructlogPlugin
 from litestar.testing import create_test_client
 
 from loginless.shared.errors import LoginlessError
+from loginless.shared.web.access_log import AccessLog, ImmediateOutput
+from loginless.shared.web.context import with_request_context
 from loginless.shared.web.input_guard import MAX_PATH_VALUE_LENGTH, MAX_QUERY_VALUE_LENGTH, InputGuardMiddleware
 from loginless.shared.web.logging import structlog_config
 from loginless.shared.web.problems import problem_details_plugin
@@ -117,7 +119,9 @@ def test_a_refusal_the_guest_caused_is_one_info_line_without_a_traceback_and_a_f
         raise RuntimeError("a bug")
 
     logging_plugin = StructlogPlugin(structlog_config(as_json=True, level="INFO"))
-    with create_test_client([tus, fault], plugins=[logging_plugin, problem_details_plugin()]) as http:
+    test_client = create_test_client([tus, fault], plugins=[logging_plugin, problem_details_plugin()])
+    with_request_context(test_client.app, AccessLog(ImmediateOutput(), level="INFO", as_json=True))  # the lines
+    with test_client as http:
         capsys.readouterr()
         assert http.get("/tus").status_code == 412
         refusal = [line for line in capsys.readouterr().out.splitlines() if "/tus" in line or "412" in line]

@@ -36,6 +36,7 @@ MAX_QUERY_VALUE_LENGTH = 1024
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 _CHECKED_BODIES = ("application/json", "application/x-www-form-urlencoded")
+_BODILESS = ("GET", "HEAD", "OPTIONS")  # methods whose body, if any, no handler reads
 
 
 def problem_in(value: str, limit: int | None = None) -> str | None:
@@ -93,18 +94,20 @@ class InputGuardMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        # Every request passes here: what is not there (path parameters, a query, a body) costs nothing.
         errors = [
             {"field": f"path.{name}", "message": problem}
-            for name, value in (scope.get("path_params") or {}).items()
+            for name, value in path_params.items()
             if isinstance(value, str) and (problem := problem_in(value, MAX_PATH_VALUE_LENGTH)) is not None
-        ]
-        query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
-        errors += [
-            {"field": f"query.{name}", "message": problem}
-            for name, value in parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
-            if (problem := problem_in(value, MAX_QUERY_VALUE_LENGTH) or problem_in(name)) is not None
-        ]
-        body = None if errors else await self._small_body(scope, receive)
+        ] if (path_params := scope.get("path_params")) else []
+        if query_string := scope.get("query_string"):
+            errors += [
+                {"field": f"query.{name}", "message": problem}
+                for name, value in parse_qsl(query_string.decode("utf-8", "surrogateescape"), keep_blank_values=True,
+                                             errors="surrogateescape")
+                if (problem := problem_in(value, MAX_QUERY_VALUE_LENGTH) or problem_in(name)) is not None
+            ]
+        body = None if errors or scope["method"] in _BODILESS else await self._small_body(scope, receive)
         if body:
             errors = self._body_problems(scope, body)
         if errors:
@@ -117,7 +120,7 @@ class InputGuardMiddleware(ASGIMiddleware):
         None for anything else, whose body stays unread: a route without a limit streams its body (an upload
         sent as a form by ``curl --data-binary`` must not be held in memory here)."""
         request: Request = Request(scope, receive)
-        if (request.content_type[0] not in _CHECKED_BODIES or scope["method"] in ("GET", "HEAD", "OPTIONS")
+        if (request.content_type[0] not in _CHECKED_BODIES
                 or scope["route_handler"].resolve_request_max_body_size() is None):
             return None
         return await request.body()

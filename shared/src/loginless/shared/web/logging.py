@@ -1,4 +1,5 @@
-"""structlog JSON logs for API and worker processes alike; request and correlation ids are bound per request."""
+"""structlog JSON logs for API and worker processes alike; request and correlation ids are bound per request
+(``context.RequestContext``, which also writes the one line per response)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,9 @@ import sys
 from typing import Any
 
 import structlog
-from litestar.constants import HTTP_RESPONSE_BODY, HTTP_RESPONSE_START
 from litestar.logging.config import StructLoggingConfig, default_logger_factory, default_structlog_processors
-from litestar.middleware.logging import LoggingMiddleware, LoggingMiddlewareConfig
 from litestar.plugins.structlog import StructlogConfig
-from litestar.types import Message, Scope, Send
-from litestar.utils.scope.state import ScopeState
+from litestar.types import Scope
 
 from loginless.shared.tracing import add_trace_ids
 
@@ -57,28 +55,6 @@ def configure_logging(*, as_json: bool, level: str) -> None:
     )
 
 
-class OneLinePerResponseLogging(LoggingMiddleware):
-    """Litestar's request logging, but one response line per response instead of one per body chunk.
-
-    A streamed download of 256 MiB is thousands of chunks; a log line (and a write to stdout) for each cost more
-    than moving the bytes. The line is written when the response ends, with the status it started with.
-    """
-
-    def create_send_wrapper(self, scope: Scope, send: Send) -> Send:
-        connection_state = ScopeState.from_scope(scope)
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == HTTP_RESPONSE_START:
-                connection_state.log_context[HTTP_RESPONSE_START] = message
-            elif message["type"] == HTTP_RESPONSE_BODY and not message.get("more_body"):
-                connection_state.log_context[HTTP_RESPONSE_BODY] = message
-                self.log_response(scope=scope)
-                connection_state.log_context.clear()
-            await send(message)
-
-        return send_wrapper
-
-
 def log_faults_only(logger: Any, scope: Scope, _: list[str]) -> None:
     """Litestar's handler for exceptions a request raised: a fault of ours is logged with its traceback; a refusal
     the caller can act on (any 4xx -- a guest's tus request without Tus-Resumable, a conflict, a file too large --
@@ -100,11 +76,6 @@ def structlog_config(*, as_json: bool, level: str) -> StructlogConfig:
             log_exceptions="always",
             exception_logging_handler=log_faults_only,
         ),
-        # Never headers, cookies or query strings: they carry API keys and capability tokens.
-        middleware_logging_config=LoggingMiddlewareConfig(
-            middleware_class=OneLinePerResponseLogging,
-            request_log_fields=("method", "path", "content_type"),
-            response_log_fields=("status_code",),
-            exclude=["^/health", "^/metrics"],
-        ),
+        # Requests are logged by ``context.RequestContext``: one line per response, rendered directly.
+        enable_middleware_logging=False,
     )
