@@ -14,7 +14,8 @@ Each server runs as its own uvicorn process (one worker), measured in the same r
 
 Load comes from ``wrk`` when it is installed (``apt-get install wrk``), else from an httpx load generator, in a
 process of its own either way. Rounds of each target alternate so a noisy neighbour hurts all alike; medians are
-reported. Target (issue 3): gateway >= 0.8 x bare throughput, p99 <= 5 ms at moderate load.
+reported. Targets: gateway >= 0.8 x bare throughput, p99 <= 5 ms at moderate load (issue 3); service <= 1.5 x bare's
+CPU per request (issue 14).
 
 Run against real infrastructure:
 ``uv run python -m loginless.devstack test --infra-only -- uv run python bench/gateway.py``
@@ -51,6 +52,7 @@ from servers import (
 )
 
 LINK_ID = "lnk_bench_0001"
+SERVICE_CPU_TARGET = 1.5  # issue 14: the service plumbing at most 1.5 x a bare Litestar app's CPU per request
 
 WRK_REPORT = """
 done = function(summary, latency, requests)
@@ -270,6 +272,8 @@ def run(args: argparse.Namespace) -> None:
             row["gateway_vs_bare"] = _ratio(row, "gateway", "bare")
             row["forwarder_vs_bare"] = _ratio(row, "forwarder", "bare")
             row["gateway_vs_forwarder"] = _ratio(row, "gateway", "forwarder")
+            if "service" in row and "bare" in row:  # the plumbing every service carries, in CPU per request
+                row["service_vs_bare_cpu"] = round(row["service"]["cpu_ms"] / row["bare"]["cpu_ms"], 2)
             summary.append(row)
             print(f"{concurrency:>4}  " + "  ".join(
                 f"{row[name]['rps']:>12.0f} {row[name]['p50_ms']:>6.2f} {row[name]['p99_ms']:>6.2f}"
@@ -278,6 +282,10 @@ def run(args: argparse.Namespace) -> None:
                                        f" {row['gateway_vs_forwarder']:>6.2f}")
         errors = {name: sum(row[name]["errors"] for row in summary) for name in targets}
         print(f"# errors (non-2xx or failed requests): {errors}")
+        for row in summary:
+            if "service_vs_bare_cpu" in row:
+                print(f"# service / bare CPU per request at concurrency {row['concurrency']}: "
+                      f"{row['service_vs_bare_cpu']:.2f} (target <= {SERVICE_CPU_TARGET})")
         print(json.dumps(summary))
     finally:
         for process in processes.values():

@@ -17,6 +17,7 @@ from loginless.shared.tracing import add_trace_ids
 
 # A capability token is 43 URL-safe base64 characters (256 bits). Nothing else the services log is that shape (ids
 # are prefixed or UUIDs, hashes are hex of 64), so a run of 43 or more of them is taken for a token wherever it is.
+TOKEN_LENGTH = 43
 _TOKEN_SHAPED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43,}(?![A-Za-z0-9_-])")
 _HEX = re.compile(r"^[0-9a-f]+$")
 REDACTED = "[redacted]"
@@ -26,9 +27,14 @@ def redact_tokens(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     """Every string of a log line with anything shaped like a link token in it (a path, a URL, a message) gets it
     replaced, whichever route or error put it there: a guest can put a token anywhere in a path."""
     for key, value in event.items():
-        if isinstance(value, str) and len(value) >= 43:
-            event[key] = _TOKEN_SHAPED.sub(_redacted, value)
+        if isinstance(value, str) and len(value) >= TOKEN_LENGTH:
+            event[key] = redact_text(value)
     return event
+
+
+def redact_text(value: str) -> str:
+    """``value`` with anything shaped like a link token in it replaced."""
+    return _TOKEN_SHAPED.sub(_redacted, value)
 
 
 def _redacted(match: re.Match[str]) -> str:
