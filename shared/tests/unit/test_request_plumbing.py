@@ -49,7 +49,7 @@ def service(structlog_restored):
     """The layers as create_service_app puts them (it also needs a database, which these tests do not), under an
     app name of its own, since metrics are per process."""
     app_name = f"plumbing-{uuid.uuid4().hex[:8]}"
-    app = Litestar([item, fault, HealthController], middleware=[request_metrics(app_name).middleware,
+    app = Litestar([item, fault, HealthController], middleware=[request_metrics(app_name),
                                                                 InputGuardMiddleware()],
                    plugins=[StructlogPlugin(structlog_config(as_json=True, level="INFO")), problem_details_plugin()])
     with_request_context(app, AccessLog(ImmediateOutput(), level="INFO", as_json=True))

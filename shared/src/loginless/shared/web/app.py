@@ -149,7 +149,7 @@ def create_service_app(
         route_handlers=[HealthController, MetricsController, *route_handlers],
         lifespan=[lifespan],
         # After routing: they need the route (its template for the metrics, its parameters for the guard).
-        middleware=[request_metrics(name).middleware, InputGuardMiddleware()],
+        middleware=[request_metrics(name), InputGuardMiddleware()],
         plugins=[
             StructlogPlugin(structlog_config(as_json=settings.log_json, level=settings.log_level)),
             problem_details_plugin(),
