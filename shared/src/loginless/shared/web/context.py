@@ -62,7 +62,7 @@ def request_ids(scope: Scope) -> tuple[str, str]:
 
 
 def correlation_id_of(connection: ASGIConnection) -> str:
-    """The correlation id of the request being handled (set by :class:`RequestContextMiddleware`); a request that
+    """The correlation id of the request being handled (set by :class:`RequestContext`); a request that
     did not pass through it -- a test calling a handler directly -- gets a fresh one."""
     return connection.scope.get("state", {}).get("correlation_id") or _new_request_id()
 
