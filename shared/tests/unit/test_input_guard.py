@@ -16,7 +16,7 @@ from litestar.testing import create_test_client
 from loginless.shared.errors import LoginlessError
 from loginless.shared.web.access_log import AccessLog, ImmediateOutput
 from loginless.shared.web.context import with_request_context
-from loginless.shared.web.input_guard import MAX_PATH_VALUE_LENGTH, MAX_QUERY_VALUE_LENGTH, InputGuardMiddleware
+from loginless.shared.web.input_guard import MAX_PATH_VALUE_LENGTH, MAX_QUERY_VALUE_LENGTH, InputGuard
 from loginless.shared.web.logging import structlog_config
 from loginless.shared.web.problems import problem_details_plugin
 
@@ -45,7 +45,7 @@ async def form(data: Annotated[dict[str, str], Body(media_type=RequestEncodingTy
 
 def client():
     return create_test_client([item, create_item, form], plugins=[problem_details_plugin()],
-                              middleware=[InputGuardMiddleware()])
+                              middleware=[InputGuard])
 
 
 def refused_field(response) -> str:
@@ -154,6 +154,6 @@ def test_a_handler_that_streams_its_body_still_gets_all_of_it_whatever_the_conte
 
     form = {"content-type": "application/x-www-form-urlencoded"}  # what curl --data-binary sends by default
     with create_test_client([bounded, upload], plugins=[problem_details_plugin()],
-                            middleware=[InputGuardMiddleware()]) as http:
+                            middleware=[InputGuard]) as http:
         assert http.post("/bounded", content=b"%PDF-1.4 a=b", headers=form).json() == {"length": 12}
         assert http.post("/upload", content=b"%PDF-1.4\x00" * 1000, headers=form).json() == {"length": 9000}

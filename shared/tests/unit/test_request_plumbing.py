@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from loginless.shared.web.access_log import AccessLog, ImmediateOutput
 from loginless.shared.web.context import with_request_context
 from loginless.shared.web.health import HealthController
-from loginless.shared.web.input_guard import InputGuardMiddleware
+from loginless.shared.web.input_guard import InputGuard
 from loginless.shared.web.logging import structlog_config
 from loginless.shared.web.metrics import request_metrics
 from loginless.shared.web.problems import problem_details_plugin
@@ -50,7 +50,7 @@ def service(structlog_restored):
     app name of its own, since metrics are per process."""
     app_name = f"plumbing-{uuid.uuid4().hex[:8]}"
     app = Litestar([item, fault, HealthController], middleware=[request_metrics(app_name),
-                                                                InputGuardMiddleware()],
+                                                                InputGuard],
                    plugins=[StructlogPlugin(structlog_config(as_json=True, level="INFO")), problem_details_plugin()])
     with_request_context(app, AccessLog(ImmediateOutput(), level="INFO", as_json=True))
     with TestClient(app, raise_server_exceptions=False) as http:

@@ -29,7 +29,7 @@ from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.auth import ApiKeyVerifier, provide_guest, provide_staff
 from loginless.shared.web.context import with_request_context
 from loginless.shared.web.health import HealthController, KafkaProbe
-from loginless.shared.web.input_guard import InputGuardMiddleware
+from loginless.shared.web.input_guard import InputGuard
 from loginless.shared.web.logging import structlog_config
 from loginless.shared.web.metrics import request_metrics
 from loginless.shared.web.openapi import OpenAPIRefinement, TruthfulJsonRenderPlugin
@@ -149,7 +149,7 @@ def create_service_app(
         route_handlers=[HealthController, MetricsController, *route_handlers],
         lifespan=[lifespan],
         # After routing: they need the route (its template for the metrics, its parameters for the guard).
-        middleware=[request_metrics(name), InputGuardMiddleware()],
+        middleware=[request_metrics(name), InputGuard],
         plugins=[
             StructlogPlugin(structlog_config(as_json=settings.log_json, level=settings.log_level)),
             problem_details_plugin(),

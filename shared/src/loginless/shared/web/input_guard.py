@@ -21,8 +21,6 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from loginless.shared.errors import InvalidRequest
@@ -88,12 +86,18 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-class InputGuardMiddleware(ASGIMiddleware):
-    """Runs after routing (path parameters are known) and before guards, dependencies and the handler."""
+class InputGuard:
+    """Runs after routing (path parameters are known) and before guards, dependencies and the handler: a route
+    middleware (``middleware=[InputGuard]``). A plain ASGI class rather than Litestar's ``ASGIMiddleware``, whose
+    exclusion checks it has no use for and which every request would pay."""
 
-    scopes = (ScopeType.HTTP,)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         # Every request passes here: what is not there (path parameters, a query, a body) costs nothing.
         errors = [
             {"field": f"path.{name}", "message": problem}
@@ -112,7 +116,7 @@ class InputGuardMiddleware(ASGIMiddleware):
             errors = self._body_problems(scope, body)
         if errors:
             raise InvalidRequest("; ".join(f"{e['field']} {e['message']}" for e in errors), errors=errors)
-        await next_app(scope, receive if body is None else _replaying(body, receive), send)
+        await self.app(scope, receive if body is None else _replaying(body, receive), send)
 
     @staticmethod
     async def _small_body(scope: Scope, receive: Receive) -> bytes | None:
