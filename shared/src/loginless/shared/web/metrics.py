@@ -4,7 +4,7 @@ The metrics, their names, labels, buckets and registry are Litestar's (``Prometh
 ``PrometheusController`` serves them); only the per-request path is ours. Litestar's builds a ``Request``, label
 dicts and looks the label tuple's series up (``Metric.labels``: a lock and a few lookups) four times per request;
 this one looks each series up once per route, method and status. Measured in-process: Litestar's middleware about
-60 µs of CPU per request, this one about 13, most of it the four updates themselves (docs/gateway-performance.md,
+60 µs of CPU per request, this one 10 to 13, most of it the four updates themselves (docs/gateway-performance.md,
 "The service plumbing").
 """
 
