@@ -14,7 +14,9 @@ from litestar.plugins.structlog import StructlogPlugin
 from litestar.testing import create_test_client
 
 from loginless.shared.errors import LoginlessError
-from loginless.shared.web.input_guard import MAX_PATH_VALUE_LENGTH, MAX_QUERY_VALUE_LENGTH, InputGuardMiddleware
+from loginless.shared.web.access_log import AccessLog, ImmediateOutput
+from loginless.shared.web.context import with_request_context
+from loginless.shared.web.input_guard import MAX_PATH_VALUE_LENGTH, MAX_QUERY_VALUE_LENGTH, InputGuard
 from loginless.shared.web.logging import structlog_config
 from loginless.shared.web.problems import problem_details_plugin
 
@@ -43,7 +45,7 @@ async def form(data: Annotated[dict[str, str], Body(media_type=RequestEncodingTy
 
 def client():
     return create_test_client([item, create_item, form], plugins=[problem_details_plugin()],
-                              middleware=[InputGuardMiddleware()])
+                              middleware=[InputGuard])
 
 
 def refused_field(response) -> str:
@@ -117,7 +119,9 @@ def test_a_refusal_the_guest_caused_is_one_info_line_without_a_traceback_and_a_f
         raise RuntimeError("a bug")
 
     logging_plugin = StructlogPlugin(structlog_config(as_json=True, level="INFO"))
-    with create_test_client([tus, fault], plugins=[logging_plugin, problem_details_plugin()]) as http:
+    test_client = create_test_client([tus, fault], plugins=[logging_plugin, problem_details_plugin()])
+    with_request_context(test_client.app, AccessLog(ImmediateOutput(), level="INFO", as_json=True))  # the lines
+    with test_client as http:
         capsys.readouterr()
         assert http.get("/tus").status_code == 412
         refusal = [line for line in capsys.readouterr().out.splitlines() if "/tus" in line or "412" in line]
@@ -150,6 +154,6 @@ def test_a_handler_that_streams_its_body_still_gets_all_of_it_whatever_the_conte
 
     form = {"content-type": "application/x-www-form-urlencoded"}  # what curl --data-binary sends by default
     with create_test_client([bounded, upload], plugins=[problem_details_plugin()],
-                            middleware=[InputGuardMiddleware()]) as http:
+                            middleware=[InputGuard]) as http:
         assert http.post("/bounded", content=b"%PDF-1.4 a=b", headers=form).json() == {"length": 12}
         assert http.post("/upload", content=b"%PDF-1.4\x00" * 1000, headers=form).json() == {"length": 9000}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import structlog
 
-from loginless.gateway.access_log import AccessLog, BatchedOutput
+from loginless.shared.web.access_log import AccessLog, BatchedOutput
 from loginless.shared.web.logging import structlog_config
 from loginless.testkit.waiting import eventually
 

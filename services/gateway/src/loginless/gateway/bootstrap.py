@@ -13,7 +13,6 @@ from litestar import Litestar
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
-from loginless.gateway.access_log import AccessLog, BatchedOutput
 from loginless.gateway.edge import guard_edge
 from loginless.gateway.forward_auth import with_forward_auth
 from loginless.gateway.guest_cookie import Grant, GuestCookies
@@ -27,6 +26,7 @@ from loginless.gateway.runtime import GatewayRuntime
 from loginless.gateway.settings import GatewaySettings
 from loginless.links.client import LinksApi, links_held
 from loginless.shared.web import ServiceRuntime, create_service_app
+from loginless.shared.web.access_log import AccessLog, BatchedOutput
 from loginless.shared.web.assertion import AssertionSigner
 
 if TYPE_CHECKING:

@@ -34,13 +34,13 @@ from litestar import Litestar
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter
 
-from loginless.gateway.access_log import AccessLog
 from loginless.gateway.admission import Admitted, Refusal, Refused, admit
 from loginless.gateway.guest_cookie import Grant
 from loginless.gateway.pages import language_chosen_by_guest
 from loginless.gateway.proxy_lane import GUEST_PREFIX, proxied_link_id
 from loginless.gateway.runtime import GatewayRuntime
 from loginless.shared.guest.language import chosen_in_query, language_cookie
+from loginless.shared.web.access_log import AccessLog
 from loginless.shared.web.assertion import ASSERTION_HEADER, FORWARDED_PREFIX_HEADER
 from loginless.shared.web.context import request_ids
 

@@ -20,12 +20,12 @@ from litestar import Litestar
 from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 
-from loginless.gateway.access_log import AccessLog
 from loginless.gateway.admission import Admitted, admit
 from loginless.gateway.pages import language_chosen_by_guest
 from loginless.gateway.proxy import UpstreamUnavailable
 from loginless.gateway.runtime import GatewayRuntime
 from loginless.shared.guest.address import client_address
+from loginless.shared.web.access_log import AccessLog
 from loginless.shared.web.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, request_ids
 
 log = structlog.get_logger(__name__)

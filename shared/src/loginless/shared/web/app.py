@@ -17,19 +17,21 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar.plugins.structlog import StructlogPlugin
 from litestar.template import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from loginless.shared.eventstore import DATABASE_UNAVAILABLE, EventStore, migrate
 from loginless.shared.settings import ServiceSettings
+from loginless.shared.web.access_log import AccessLog, ImmediateOutput
 from loginless.shared.web.assertion import AssertionVerifier
 from loginless.shared.web.auth import ApiKeyVerifier, provide_guest, provide_staff
-from loginless.shared.web.context import RequestContextMiddleware, TracingMiddleware
+from loginless.shared.web.context import with_request_context
 from loginless.shared.web.health import HealthController, KafkaProbe
-from loginless.shared.web.input_guard import InputGuardMiddleware
+from loginless.shared.web.input_guard import InputGuard
 from loginless.shared.web.logging import structlog_config
+from loginless.shared.web.metrics import request_metrics
 from loginless.shared.web.openapi import OpenAPIRefinement, TruthfulJsonRenderPlugin
 from loginless.shared.web.problems import problem_details_plugin
 
@@ -143,12 +145,11 @@ def create_service_app(
     context_dependencies = {field: Provide(provider_of(field), sync_to_thread=False) for field in context_fields}
     if context_dependency:
         context_dependencies[context_dependency] = Provide(provide_context, sync_to_thread=False)
-    return Litestar(
+    app = Litestar(
         route_handlers=[HealthController, MetricsController, *route_handlers],
         lifespan=[lifespan],
-        middleware=[TracingMiddleware(), RequestContextMiddleware(), PrometheusConfig(
-            app_name=name, prefix="loginless_http", group_path=True, exclude=["^/health", "^/metrics"],
-        ).middleware, InputGuardMiddleware()],
+        # After routing: they need the route (its template for the metrics, its parameters for the guard).
+        middleware=[request_metrics(name), InputGuard],
         plugins=[
             StructlogPlugin(structlog_config(as_json=settings.log_json, level=settings.log_level)),
             problem_details_plugin(),
@@ -174,6 +175,9 @@ def create_service_app(
             }),
         ),
     )
+    # Around everything Litestar does, so that every answer has its ids and its line.
+    with_request_context(app, AccessLog(ImmediateOutput(), level=settings.log_level, as_json=settings.log_json))
+    return app
 
 
 def release_freed_memory() -> None:

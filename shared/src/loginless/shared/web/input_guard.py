@@ -21,8 +21,6 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from loginless.shared.errors import InvalidRequest
@@ -36,6 +34,7 @@ MAX_QUERY_VALUE_LENGTH = 1024
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 _CHECKED_BODIES = ("application/json", "application/x-www-form-urlencoded")
+_BODILESS = ("GET", "HEAD", "OPTIONS")  # methods whose body, if any, no handler reads
 
 
 def problem_in(value: str, limit: int | None = None) -> str | None:
@@ -87,29 +86,37 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-class InputGuardMiddleware(ASGIMiddleware):
-    """Runs after routing (path parameters are known) and before guards, dependencies and the handler."""
+class InputGuard:
+    """Runs after routing (path parameters are known) and before guards, dependencies and the handler: a route
+    middleware (``middleware=[InputGuard]``). A plain ASGI class rather than Litestar's ``ASGIMiddleware``, whose
+    exclusion checks it has no use for and which every request would pay."""
 
-    scopes = (ScopeType.HTTP,)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Every request passes here: what is not there (path parameters, a query, a body) costs nothing.
         errors = [
             {"field": f"path.{name}", "message": problem}
-            for name, value in (scope.get("path_params") or {}).items()
+            for name, value in path_params.items()
             if isinstance(value, str) and (problem := problem_in(value, MAX_PATH_VALUE_LENGTH)) is not None
-        ]
-        query = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
-        errors += [
-            {"field": f"query.{name}", "message": problem}
-            for name, value in parse_qsl(query, keep_blank_values=True, errors="surrogateescape")
-            if (problem := problem_in(value, MAX_QUERY_VALUE_LENGTH) or problem_in(name)) is not None
-        ]
-        body = None if errors else await self._small_body(scope, receive)
+        ] if (path_params := scope.get("path_params")) else []
+        if query_string := scope.get("query_string"):
+            errors += [
+                {"field": f"query.{name}", "message": problem}
+                for name, value in parse_qsl(query_string.decode("utf-8", "surrogateescape"), keep_blank_values=True,
+                                             errors="surrogateescape")
+                if (problem := problem_in(value, MAX_QUERY_VALUE_LENGTH) or problem_in(name)) is not None
+            ]
+        body = None if errors or scope["method"] in _BODILESS else await self._small_body(scope, receive)
         if body:
             errors = self._body_problems(scope, body)
         if errors:
             raise InvalidRequest("; ".join(f"{e['field']} {e['message']}" for e in errors), errors=errors)
-        await next_app(scope, receive if body is None else _replaying(body, receive), send)
+        await self.app(scope, receive if body is None else _replaying(body, receive), send)
 
     @staticmethod
     async def _small_body(scope: Scope, receive: Receive) -> bytes | None:
@@ -117,7 +124,7 @@ class InputGuardMiddleware(ASGIMiddleware):
         None for anything else, whose body stays unread: a route without a limit streams its body (an upload
         sent as a form by ``curl --data-binary`` must not be held in memory here)."""
         request: Request = Request(scope, receive)
-        if (request.content_type[0] not in _CHECKED_BODIES or scope["method"] in ("GET", "HEAD", "OPTIONS")
+        if (request.content_type[0] not in _CHECKED_BODIES
                 or scope["route_handler"].resolve_request_max_body_size() is None):
             return None
         return await request.body()

@@ -1,4 +1,5 @@
-"""structlog JSON logs for API and worker processes alike; request and correlation ids are bound per request."""
+"""structlog JSON logs for API and worker processes alike; request and correlation ids are bound per request
+(``context.RequestContext``, which also writes the one line per response)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ import sys
 from typing import Any
 
 import structlog
-from litestar.constants import HTTP_RESPONSE_BODY, HTTP_RESPONSE_START
 from litestar.logging.config import StructLoggingConfig, default_logger_factory, default_structlog_processors
-from litestar.middleware.logging import LoggingMiddleware, LoggingMiddlewareConfig
 from litestar.plugins.structlog import StructlogConfig
-from litestar.types import Message, Scope, Send
-from litestar.utils.scope.state import ScopeState
+from litestar.types import Scope
 
 from loginless.shared.tracing import add_trace_ids
 
 # A capability token is 43 URL-safe base64 characters (256 bits). Nothing else the services log is that shape (ids
 # are prefixed or UUIDs, hashes are hex of 64), so a run of 43 or more of them is taken for a token wherever it is.
+TOKEN_LENGTH = 43
 _TOKEN_SHAPED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43,}(?![A-Za-z0-9_-])")
 _HEX = re.compile(r"^[0-9a-f]+$")
 REDACTED = "[redacted]"
@@ -28,9 +27,14 @@ def redact_tokens(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     """Every string of a log line with anything shaped like a link token in it (a path, a URL, a message) gets it
     replaced, whichever route or error put it there: a guest can put a token anywhere in a path."""
     for key, value in event.items():
-        if isinstance(value, str) and len(value) >= 43:
-            event[key] = _TOKEN_SHAPED.sub(_redacted, value)
+        if isinstance(value, str) and len(value) >= TOKEN_LENGTH:
+            event[key] = redact_text(value)
     return event
+
+
+def redact_text(value: str) -> str:
+    """``value`` with anything shaped like a link token in it replaced."""
+    return _TOKEN_SHAPED.sub(_redacted, value)
 
 
 def _redacted(match: re.Match[str]) -> str:
@@ -57,28 +61,6 @@ def configure_logging(*, as_json: bool, level: str) -> None:
     )
 
 
-class OneLinePerResponseLogging(LoggingMiddleware):
-    """Litestar's request logging, but one response line per response instead of one per body chunk.
-
-    A streamed download of 256 MiB is thousands of chunks; a log line (and a write to stdout) for each cost more
-    than moving the bytes. The line is written when the response ends, with the status it started with.
-    """
-
-    def create_send_wrapper(self, scope: Scope, send: Send) -> Send:
-        connection_state = ScopeState.from_scope(scope)
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == HTTP_RESPONSE_START:
-                connection_state.log_context[HTTP_RESPONSE_START] = message
-            elif message["type"] == HTTP_RESPONSE_BODY and not message.get("more_body"):
-                connection_state.log_context[HTTP_RESPONSE_BODY] = message
-                self.log_response(scope=scope)
-                connection_state.log_context.clear()
-            await send(message)
-
-        return send_wrapper
-
-
 def log_faults_only(logger: Any, scope: Scope, _: list[str]) -> None:
     """Litestar's handler for exceptions a request raised: a fault of ours is logged with its traceback; a refusal
     the caller can act on (any 4xx -- a guest's tus request without Tus-Resumable, a conflict, a file too large --
@@ -100,11 +82,6 @@ def structlog_config(*, as_json: bool, level: str) -> StructlogConfig:
             log_exceptions="always",
             exception_logging_handler=log_faults_only,
         ),
-        # Never headers, cookies or query strings: they carry API keys and capability tokens.
-        middleware_logging_config=LoggingMiddlewareConfig(
-            middleware_class=OneLinePerResponseLogging,
-            request_log_fields=("method", "path", "content_type"),
-            response_log_fields=("status_code",),
-            exclude=["^/health", "^/metrics"],
-        ),
+        # Requests are logged by ``context.RequestContext``: one line per response, rendered directly.
+        enable_middleware_logging=False,
     )

@@ -1,11 +1,12 @@
-"""The access log of proxied guest requests: one structured line per request, written in batches.
+"""Access logs: one structured line per request, rendered directly rather than by the structlog pipeline.
 
-Every page, asset and upload chunk a guest sends is a proxied request, and writing its line to stdout on its own
-costs a system call per request — measured at a third of the gateway's CPU per request (docs/gateway-performance.md).
-Like nginx's ``access_log ... buffer= flush=``, lines are rendered at once (same fields, same format as every other
-line) but handed to stdout together, at most ``flush_seconds`` later or when
-``max_bytes`` have gathered, and when the application stops. Only these lines wait; everything else the gateway
-logs is written at once. What a killed process loses is at most the last ``flush_seconds`` of access lines.
+Every service writes one line per response (``context.RequestContext``), at once (``ImmediateOutput``). The
+gateway's proxied guest requests are the bulk of its traffic: every page, asset and upload chunk a guest sends, and
+writing each line to stdout on its own costs a system call per request -- measured at a third of the gateway's CPU
+per request (docs/gateway-performance.md). So, like nginx's ``access_log ... buffer= flush=``, ``BatchedOutput``
+hands them to stdout together, at most ``flush_seconds`` later or when ``max_bytes`` have gathered, and when the
+application stops. Only those lines wait; everything else is written at once. What a killed process loses is at
+most the last ``flush_seconds`` of them.
 """
 
 from __future__ import annotations
@@ -58,16 +59,29 @@ class BatchedOutput:
             output.flush()
 
 
+class ImmediateOutput:
+    """A structlog logger that writes each line at once, to the ``sys.stdout`` of the moment (as structlog's own
+    loggers do: a line, then a flush)."""
+
+    def msg(self, message: str | bytes) -> None:
+        output = sys.stdout.buffer
+        output.write((message.encode() if isinstance(message, str) else message) + b"\n")
+        output.flush()
+
+    debug = info = warning = warn = error = critical = exception = log = msg
+
+
 class AccessLog:
-    """One line per proxied request, in the same JSON shape as every structlog line (the fields, then ``event``,
+    """One line per request, in the same JSON shape as every structlog line (the fields, then ``event``,
     ``level`` and an ISO ``timestamp`` in UTC), written to ``output``.
 
     Rendered here rather than by the structlog pipeline: that pipeline (bound logger, context copy, processors,
-    a fresh ``datetime`` per line) cost about a tenth of a proxied request's CPU, for a line whose fields are known
-    strings and numbers. With console logging (``as_json=False``, for development) it goes through structlog.
+    a fresh ``datetime`` per line) cost about a tenth of a proxied request's CPU and half the CPU of the shared
+    plumbing's per request, for a line whose fields are known strings and numbers. With console logging
+    (``as_json=False``, for development) it goes through structlog.
     """
 
-    def __init__(self, output: BatchedOutput, *, level: str, as_json: bool) -> None:
+    def __init__(self, output: BatchedOutput | ImmediateOutput, *, level: str, as_json: bool) -> None:
         self.output = output
         self.enabled = logging.getLevelName(level.upper()) <= logging.INFO
         self.as_json = as_json
@@ -99,7 +113,7 @@ class AccessLog:
         return f"{self._second_text}.{int((now - second) * 1_000_000):06d}Z"
 
 
-def _structlog_logger(output: BatchedOutput) -> Any:
+def _structlog_logger(output: BatchedOutput | ImmediateOutput) -> Any:
     config = structlog.get_config()
     return structlog.wrap_logger(output, processors=config["processors"], wrapper_class=config["wrapper_class"],
                                  context_class=config["context_class"], cache_logger_on_first_use=True)
