@@ -12,10 +12,14 @@ Each server runs as its own uvicorn process (one worker), measured in the same r
 - ``gateway``  ``python -m loginless.gateway api``: ``/g/{link_id}/...`` with a valid cookie, the link's state read
                from the read model in real PostgreSQL (its worker reporting it fresh), the request signed and proxied
                to ``upstream``;
-- ``nginx``    Debian's nginx straight to ``upstream``, asking nobody (``bench/nginx-straight.conf.template``);
+- ``nginx``    Debian's nginx straight to the owning service, asking nobody (``bench/nginx-straight.conf.template``);
 - ``nginx-auth`` the same nginx in forward-auth mode as shipped (``deploy/nginx/loginless.conf.template``): each
                request admitted by the gateway's ``/auth/forward``, whose answers nginx keeps to the end of the
-               second, then sent to ``upstream`` with the assertion. Its CPU is nginx's and the gateway's together.
+               second, then sent to the owning service with the assertion. Its CPU is nginx's and the gateway's.
+
+Behind nginx the owning service is ``service`` by default: a page on the plumbing every loginless service carries,
+as a guest's request meets it. ``--nginx-upstream upstream`` puts the raw ASGI ``upstream`` there instead, the worst
+case for the ratio: a service that does nothing at all, so that nginx's own work is most of the request.
 
 The requests of ``--guests`` guests, each with the cookie of a link of their own, take turns, so the forward-auth
 cache holds one answer per guest. Load comes from ``wrk`` when it is
@@ -110,9 +114,14 @@ def service_app():
     async def hello() -> str:
         return "Hello, world!"
 
+    @get("/guest/{rest:path}", media_type="text/plain")
+    async def guest_page(rest: str) -> str:
+        """Where nginx sends a guest: the cheapest page a service built like every loginless service can have."""
+        return "ok"
+
     settings = GatewaySettings(database_url=os.environ["DATABASE_URL"],
                                kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
-    return create_service_app(settings, route_handlers=[hello])
+    return create_service_app(settings, route_handlers=[hello, guest_page])
 
 
 async def upstream_app(scope, receive, send) -> None:
@@ -268,18 +277,21 @@ def run(args: argparse.Namespace) -> None:
         if args.profile:
             gateway_command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(logs / "profile.txt"),
                                "-m", "loginless.gateway", "api"]
+        # The gateway's own routes are for its embedded proxy (``gateway``); forward-auth names the same services,
+        # which nginx finds at its own upstreams.
         gateway_env = {**gateway_environment(ports["gateway"], private_key, {
             service: upstream_url for service in SERVICE_OF_ACTION.values()}),
             "GATEWAY_FORWARD_AUTH_ENABLED": "true", "GATEWAY_TRUSTED_PROXY_HOPS": "1"}
         processes["gateway"] = subprocess.Popen(gateway_command, env=gateway_env,
                                                 stdout=(logs / "gateway.log").open("wb"), stderr=subprocess.STDOUT)
         processes["gateway-worker"] = start_gateway_worker(gateway_env, logs / "gateway-worker.log")
+        behind_nginx = f"http://127.0.0.1:{ports[args.nginx_upstream]}"
         if "nginx" in args.targets:
             processes["nginx"] = _nginx("nginx", logs, port=ports["nginx"], gateway_url=gateway_url,
-                                        upstream_url=upstream_url, template=NGINX_STRAIGHT_TEMPLATE)
+                                        upstream_url=behind_nginx, template=NGINX_STRAIGHT_TEMPLATE)
         if "nginx-auth" in args.targets:
             processes["nginx-auth"] = _nginx("nginx-auth", logs, port=ports["nginx-auth"], gateway_url=gateway_url,
-                                             upstream_url=upstream_url)
+                                             upstream_url=behind_nginx)
         for kind, process in processes.items():
             if kind in ports:
                 wait_until_up(f"http://127.0.0.1:{ports[kind]}/", process)
@@ -308,18 +320,21 @@ def run(args: argparse.Namespace) -> None:
                 url, (path, cookie) = targets[name][0], targets[name][1][-1]
                 check = wait_until_ok(url + path, {"Cookie": cookie} if cookie else {})
                 assert check.status_code == 200 and check.text == "ok", (name, check.status_code, check.text[:300])
-        # The processes whose CPU a target's requests cost: nginx's workers, and for forward-auth the gateway too.
+        # The processes whose CPU a target's requests cost: nginx's master and worker, and for forward-auth the
+        # gateway too.
         path_of = {name: [name] for name in targets} | {"nginx-auth": ["nginx-auth", "gateway"]}
         cpu_of = {}
         for name in targets:
             cpu_of[name] = [psutil.Process(processes[part].pid) for part in path_of[name]]
-            cpu_of[name] += [child for process in list(cpu_of[name]) for child in process.children(recursive=True)]
+            cpu_of[name] += [child for part in path_of[name] if part.startswith("nginx")  # not its cache loader,
+                             for child in psutil.Process(processes[part].pid).children()  # which comes and goes
+                             if "worker process" in " ".join(child.cmdline())]
         for url, target_guests in targets.values():  # warm up: connection pools, caches
             load(url, target_guests, 8, 1)
 
         print(f"# gateway benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
               f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load: {load.__name__}, "
-              f"{args.guests} guests")
+              f"{args.guests} guests, behind nginx: {args.nginx_upstream}")
         print(f"# {args.seconds:.0f} s per target and concurrency, in {args.rounds} alternating rounds; medians;"
               " latency and CPU per request (of the processes on the path) in ms")
         print(f"{'conc':>4}  {'target':<10} {'rps':>7} {'p50':>6} {'p99':>6} {'cpu':>5} {'errors':>6}")
@@ -394,6 +409,8 @@ def main() -> None:
                         default=["bare", "service", "upstream", "forwarder", "gateway", "nginx", "nginx-auth"],
                         help="which servers to load (each ratio needs both of its targets)")
     parser.add_argument("--guests", type=int, default=8, help="guests, each with a link of their own")
+    parser.add_argument("--nginx-upstream", choices=["service", "upstream"], default="service",
+                        help="the owning service behind nginx: a page on the services' plumbing, or the raw ASGI one")
     parser.add_argument("--httpx", action="store_true", help="use the httpx load generator even if wrk exists")
     parser.add_argument("--profile", action="store_true", help="profile the gateway with pyinstrument")
     args = parser.parse_args()

@@ -45,7 +45,8 @@ def render_site(*, listen: str | int, gateway_url: str, service_urls: Mapping[st
     for name, url in sorted(service_urls.items()):
         if not _SERVICE_NAME.match(name):
             raise ValueError(f"{name!r} is not a service name")
-        upstreams.append(f"upstream loginless_{name} {{\n    server {_host_port(url)};\n    keepalive 32;\n}}")
+        upstreams.append(f"upstream loginless_{name} {{\n    server {_host_port(url)};\n    keepalive 32;\n"
+                         "    keepalive_requests 10000;\n}")
     values = {"listen": str(listen), "gateway": _host_port(gateway_url), "service_upstreams": "\n".join(upstreams),
               "cache_dir": str(cache_dir), "access_log": access_log}
 
