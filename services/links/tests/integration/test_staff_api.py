@@ -3,7 +3,9 @@
 from datetime import datetime, timedelta
 
 import pytest
+from litestar.testing import AsyncTestClient
 
+from loginless.links.bootstrap import create_app
 from loginless.links.tokens import TOKEN_LENGTH
 
 pytestmark = pytest.mark.integration
@@ -45,6 +47,23 @@ async def test_explicit_expiry_and_the_configured_defaults_are_honoured(client, 
     assert at(relative[0]["expires_at"]) == clock.now + timedelta(seconds=600)
     upload = await issue(client, staff, action="upload")
     assert at(upload[0]["expires_at"]) == clock.now + timedelta(days=14)
+
+
+async def test_a_deployment_without_sms_refuses_links_by_sms_when_issued_and_writes_nothing(
+        settings, clock, pool, staff):
+    without_sms = settings.model_copy(update={"sms_provider": "none"})
+    async with AsyncTestClient(create_app(without_sms, clock=clock)) as client:
+        refused = await client.post("/v1/links", headers=staff.headers, json={
+            "action": "view", "resource_id": "doc-no-sms", "verification": "sms",
+            "recipients": [{"phone": "+34600000000", "delivery": "sms"}]})
+        listed = await client.get("/v1/links", params={"resource_id": "doc-no-sms"}, headers=staff.headers)
+        by_email = await client.post("/v1/links", headers=staff.headers, json={
+            "action": "view", "resource_id": "doc-no-sms-2",
+            "recipients": [{"email": "ana@example.test", "phone": "+34600000000", "delivery": "email"}]})
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    assert {error["field"] for error in refused.json()["errors"]} == {"recipients[0].delivery", "verification"}
+    assert listed.status_code == 200 and listed.json()["links"] == []  # nothing half-issued
+    assert by_email.status_code == 201
 
 
 async def test_rule_breaking_requests_are_422_problems_naming_every_broken_rule(client, staff, clock):

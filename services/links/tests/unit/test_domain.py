@@ -302,6 +302,18 @@ def broken_fields(issue_request: IssueRequest) -> list[str]:
     return sorted(error["field"] for error in invalid.value.extra["errors"])
 
 
+def test_without_an_sms_provider_links_delivered_or_verified_by_sms_are_refused_and_the_rest_issued():
+    by_sms = RecipientRequest(name="Ana", phone="+34 600 000 000", delivery="sms")
+    with pytest.raises(InvalidFields) as invalid:
+        check_issue(request(recipients=(by_sms,), verification="sms"), POLICY, NOW, sends_sms=False)
+    errors = {error["field"]: error["message"] for error in invalid.value.extra["errors"]}
+    assert set(errors) == {"recipients[0].delivery", "verification"}
+    assert all("sends no SMS" in message for message in errors.values())
+    assert check_issue(request(recipients=(by_sms,), verification="sms"), POLICY, NOW).recipients  # with one
+    by_email = RecipientRequest(email="ana@example.test", phone="+34 600 000 000", delivery="email")
+    assert check_issue(request(recipients=(by_email,)), POLICY, NOW, sends_sms=False).recipients
+
+
 def test_expiry_is_explicit_relative_or_the_actions_default_with_sign_fixed_at_seven_days():
     assert check_issue(request(action="sign"), POLICY, NOW).expires_at == NOW + timedelta(days=7)
     assert check_issue(request(action="upload"), POLICY, NOW).expires_at == NOW + timedelta(days=14)

@@ -64,6 +64,7 @@ def links_context(store: EventStore, settings: LinksSettings, clock: Clock = utc
         clock=clock,
         code_caps=settings.code_sending_caps(),
         code_lock=settings.code_lock_policy(),
+        sends_sms=settings.sms_provider != "none",
     )
 
 

@@ -425,8 +425,13 @@ def is_email(value: str) -> bool:
     return len(value) <= 254 and _EMAIL.match(value) is not None
 
 
-def check_issue(request: IssueRequest, policy: ExpiryPolicy, now: datetime) -> CheckedIssue:
-    """Every rule of an issue request; raise ``InvalidFields`` naming all that are broken."""
+NO_SMS = "this deployment sends no SMS (LINKS_SMS_PROVIDER=none)"
+
+
+def check_issue(request: IssueRequest, policy: ExpiryPolicy, now: datetime, *,
+                sends_sms: bool = True) -> CheckedIssue:
+    """Every rule of an issue request; raise ``InvalidFields`` naming all that are broken. ``sends_sms``: whether
+    the deployment has an SMS provider (without one a link delivered or verified by SMS could only fail)."""
     errors: list[dict[str, str]] = []
 
     def error(field_name: str, message: str) -> None:
@@ -460,12 +465,16 @@ def check_issue(request: IssueRequest, policy: ExpiryPolicy, now: datetime) -> C
             error(f"{where}.delivery", "delivery by e-mail needs the recipient's e-mail address")
         if wanted.delivery == "sms" and not wanted.phone:
             error(f"{where}.delivery", "delivery by SMS needs the recipient's phone number")
+        if wanted.delivery == "sms" and not sends_sms:
+            error(f"{where}.delivery", f"{NO_SMS}: deliver by e-mail, or as none and hand the link over")
         if request.verification == "email" and not email:
             error(f"{where}.email", "verification by e-mail needs the recipient's e-mail address")
         if request.verification == "sms" and not wanted.phone:
             error(f"{where}.phone", "verification by SMS needs the recipient's phone number")
         recipients.append((Recipient(name or None, email, phone, wanted.language), wanted.delivery))
 
+    if request.verification == "sms" and not sends_sms:
+        error("verification", f"{NO_SMS}: verify by e-mail")
     if errors:
         raise InvalidFields(errors)
     assert expires_at is not None

@@ -70,6 +70,7 @@ class LinksContext:
     clock: Clock = utc_now
     code_caps: CodeSendingCaps = CodeSendingCaps()
     code_lock: CodeLockPolicy = CodeLockPolicy()
+    sends_sms: bool = True  # False with LINKS_SMS_PROVIDER=none: links by SMS are refused when issued
 
     def url_for(self, token: str) -> str:
         return f"{self.public_url.rstrip('/')}/l/{token}"
@@ -98,7 +99,7 @@ async def issue_links(ctx: LinksContext, tenant_id: str, request: IssueRequest, 
                       idempotency_key: str | None = None) -> Answer:
     """One link per recipient; the answer is the first one given to this idempotency key, if any."""
     now = ctx.clock()
-    checked = check_issue(request, ctx.expiry_policy, now)
+    checked = check_issue(request, ctx.expiry_policy, now, sends_sms=ctx.sends_sms)
     cause = Cause(correlation_id)
 
     async def issue() -> Answer:
