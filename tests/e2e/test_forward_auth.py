@@ -8,13 +8,13 @@ another link's cookie, a path edited to reach another document, a revoked link, 
 
 import base64
 import re
-import time
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from loginless.testkit.guests import DocumentsDesk, Guest
+from loginless.testkit.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -162,13 +162,3 @@ def test_an_upload_passes_through_nginx_to_the_service(desk, guest):
 def _without_ids(page: str) -> str:
     """A page without what differs per request (request ids)."""
     return re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}", "<id>", page)
-
-
-def wait_until(condition, *, timeout: float) -> bool:
-    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True

@@ -13,18 +13,9 @@ import pytest
 
 from loginless.testkit.guests import DocumentsDesk, Guest, an_invoice
 from loginless.testkit.network import free_port
+from loginless.testkit.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_until(condition, *, timeout: float, interval: float = 0.02):
-    """Poll ``condition`` until it returns something truthy; return it, or None after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(interval)
-    return result
 
 
 def mail_to(stack_env, address: str, *, containing: str = "") -> dict:

@@ -7,7 +7,6 @@ Every token issued here is remembered; the last test checks that none of them re
 import os
 import re
 import socket
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from loginless.testkit.guests import DocumentsDesk, Guest, an_invoice
+from loginless.testkit.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -197,16 +197,5 @@ def test_no_token_appears_in_any_log(firm):
         assert not leaked, f"{path.name} contains the token of links {leaked}"
 
 
-def wait_until(condition, *, timeout: float) -> bool:
-    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def _without_ids(html: str) -> str:
     return re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "", html)
-

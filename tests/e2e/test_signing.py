@@ -17,8 +17,9 @@ import pytest
 from loginless.testkit import endpoints
 from loginless.testkit.files import pdf, text
 from loginless.testkit.guests import Guest
+from loginless.testkit.waiting import wait_until
 
-from .test_guest_journeys import code_in, mail_to, wait_until
+from .test_guest_journeys import code_in, mail_to
 
 pytestmark = pytest.mark.e2e
 

@@ -25,3 +25,14 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 30.0
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not reached within {timeout} s") from last_error
         await asyncio.sleep(interval)
+
+
+def wait_until(condition: Callable[[], T], *, timeout: float, interval: float = 0.02) -> T | None:
+    """The blocking form, for tests that drive a running stack: poll ``condition`` until it returns something
+    truthy; return it, or None after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
+    return result
